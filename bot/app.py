@@ -1,0 +1,154 @@
+"""The application factory: wires routes, middlewares and resources; does no I/O itself.
+
+Each resource lives in one cleanup context, started in order and closed in reverse:
+Redis (embedded when no BOT_REDIS_URL), the one outbound HTTP session, the sandbox's
+fake CAMS (sandbox mode only), and the runtime (partition workers and senders), which
+drains in-flight work before the others close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from bot.flows.compiler import CompiledCatalog
+from bot.flows.engine import Engine
+from bot.platforms.base import Sender
+from bot.platforms.cams.client import CamsClient
+from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
+from bot.redis_server import RedisServer
+from bot.runtime.partitions import Runtime
+from bot.settings import SANDBOX_SECRET, Settings
+from bot.store import Store
+from bot.web import cams, health, sandbox
+from bot.web.keys import (
+    CAMS_ENDPOINT,
+    CATALOG,
+    CLOCK,
+    HTTP,
+    REDIS,
+    RUNTIME,
+    SANDBOX_MESSAGES,
+    SETTINGS,
+    STORE,
+)
+from bot.web.middleware import errors
+
+log = logging.getLogger("bot.app")
+
+MAX_BODY = 1024 * 1024
+
+
+def redis_client(url: str) -> Redis:
+    """A client that fails fast while Redis is away, so callbacks get a quick 503."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=1.0,
+        socket_timeout=5.0,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
+        health_check_interval=10,
+    )
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    server = None
+    url = settings.redis_url
+    if url is None:
+        server = RedisServer(settings.data_dir / "redis")
+        await asyncio.to_thread(server.start)
+        url = server.url
+        log.info("embedded redis-server on 127.0.0.1:%d, data in %s", server.port, server.data_dir)
+    client = redis_client(url)
+    app[REDIS] = client
+    app[STORE] = Store(
+        client,
+        partitions=settings.partitions,
+        conversation_ttl=settings.conversation_ttl,
+        dedup_ttl=settings.dedup_ttl,
+    )
+    try:
+        yield
+    finally:
+        await client.aclose()
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+
+
+async def _http(app: web.Application) -> AsyncIterator[None]:
+    async with aiohttp.ClientSession() as session:
+        app[HTTP] = session
+        yield
+
+
+async def _sandbox(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.sandbox_mode:
+        app[CAMS_ENDPOINT] = settings.cams_endpoint
+        yield
+        return
+    fake = create_fake_cams({SANDBOX_SECRET: SANDBOX_SECRET}, on_message=sandbox.print_message)
+    app[SANDBOX_MESSAGES] = fake[FAKE_CAMS].messages
+    runner = web.AppRunner(fake, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    app[CAMS_ENDPOINT] = f"http://127.0.0.1:{port}"
+    log.info("sandbox mode: replies go to a fake CAMS on 127.0.0.1:%d and are printed", port)
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def _runtime(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    key_id, secret = settings.cams_credentials()
+    senders: dict[str, Sender] = {
+        "cams": CamsClient(
+            app[HTTP],
+            endpoint=app[CAMS_ENDPOINT],
+            access_key_id=key_id,
+            access_key_secret=secret,
+            timeout=settings.send_timeout,
+            channel_default=settings.cams_channel,
+        )
+    }
+    runtime = Runtime(
+        app[STORE],
+        Engine(app[CATALOG]),
+        senders,
+        lease_seconds=settings.lease_seconds,
+        send_attempts=settings.send_attempts,
+        clock=app[CLOCK],
+    )
+    app[RUNTIME] = runtime
+    await runtime.start()
+    try:
+        yield
+    finally:
+        await runtime.stop()
+
+
+def create_app(
+    settings: Settings, catalog: CompiledCatalog, *, clock: Callable[[], float] = time.time
+) -> web.Application:
+    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app[CATALOG] = catalog
+    app[CLOCK] = clock
+    app.cleanup_ctx.extend([_redis, _http, _sandbox, _runtime])
+    app.add_routes(health.routes())
+    app.add_routes(cams.routes())
+    if settings.sandbox_mode:
+        app.router.add_get("/sandbox/messages", sandbox.messages)
+    return app

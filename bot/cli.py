@@ -1,0 +1,215 @@
+"""The `bot` command: serve, check flows, and play the customer against a running server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.errors import ConfigError, SpecError
+from bot.flows.compiler import CompiledCatalog, compile_catalog
+from bot.flows.loader import load_catalog
+from bot.settings import SANDBOX_BUSINESS, SANDBOX_SECRET, Settings
+
+DEMO_CUSTOMER = "+8613900000001"
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        raise ConfigError(str(e)) from e
+
+
+def _catalog(flows: Path, intents: Path) -> CompiledCatalog:
+    return compile_catalog(load_catalog(flows, intents))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot import log
+    from bot.app import create_app
+
+    settings = _settings(host=args.host, port=args.port)
+    settings.check()
+    log.setup(settings.log_level)
+    catalog = _catalog(settings.flows, settings.intents)
+    mode = "sandbox" if settings.sandbox_mode else "live"
+    print(
+        f"bot: {len(catalog.flows)} flows, {len(catalog.intents)} intents from {settings.flows} "
+        f"and {settings.intents}; {mode} mode; listening on http://{settings.host}:{settings.port}",
+        flush=True,
+    )
+    if settings.sandbox_mode:
+        print(
+            f"bot: sandbox receipt token {SANDBOX_SECRET!r}; play the customer with "
+            "`bot say TEXT` in another terminal",
+            flush=True,
+        )
+    web.run_app(
+        create_app(settings, catalog),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=10,
+    )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = _settings()
+    flows = Path(args.flows) if args.flows else settings.flows
+    intents = Path(args.intents) if args.intents else settings.intents
+    catalog = _catalog(flows, intents)
+    states = sum(len(f.states) for f in catalog.flows.values())
+    print(
+        f"{flows}: ok: {len(catalog.flows)} flows, {states} states; {len(catalog.intents)} intents"
+    )
+    return 0
+
+
+async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[str, str]) -> int:
+    import aiohttp
+
+    customer = args.customer.lstrip("+")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        seen_url = f"{args.url}/sandbox/messages"
+        async with http.get(seen_url, params={"to": customer}) as r:
+            if r.status == 404:
+                print(
+                    "this server is not in sandbox mode: replies cannot be shown", file=sys.stderr
+                )
+                before = None
+            else:
+                before = len(await r.json())
+        async with http.post(f"{args.url}{path}", json=body, headers=headers) as r:
+            answer = await r.text()
+            if r.status != 200:
+                print(f"server answered {r.status}: {answer}", file=sys.stderr)
+                return 1
+        if before is None:
+            return 0
+        deadline = time.monotonic() + args.wait
+        quiet_until = None
+        got: list[dict[str, str]] = []
+        while time.monotonic() < deadline:
+            async with http.get(seen_url, params={"to": customer}) as r:
+                now = (await r.json())[before:]
+            if len(now) > len(got):
+                got, quiet_until = now, time.monotonic() + 0.4
+            elif quiet_until is not None and time.monotonic() >= quiet_until:
+                break
+            await asyncio.sleep(0.05)
+    from bot.web.sandbox import describe
+
+    if not got:
+        print("bot  > (no reply)")
+    for message in got:
+        lines = describe(message).splitlines() or [""]
+        print("bot  > " + "\n       ".join(lines))
+    return 0
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    business = args.business.lstrip("+")
+    item: dict[str, Any] = {
+        "MessageId": uuid.uuid4().hex,
+        "From": args.customer,
+        "To": business,
+        "Timestamp": int(time.time() * 1000),
+        "DisplayName": "Sandbox customer",
+    }
+    if args.payload is not None:
+        item.update(Type="REPLY", Message=json.dumps({"text": args.text, "payload": args.payload}))
+    else:
+        item.update(Type="TEXT", Message=args.text)
+    print(f"you  > {args.text}")
+    path = f"/cams/receipts?token={args.token}"
+    return asyncio.run(_play(args, path, [item], {}))
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    data: dict[str, str] = {}
+    for pair in args.data or ():
+        key, sep, value = pair.partition("=")
+        if not sep:
+            print(f"--data expects KEY=VALUE, got {pair!r}", file=sys.stderr)
+            return 2
+        data[key] = value
+    body = {
+        "intentCode": args.code,
+        "phoneNumber": args.customer,
+        "intentData": data,
+        "messageId": uuid.uuid4().hex,
+    }
+    print(f"(the business triggers {args.code} for {args.customer})")
+    return asyncio.run(_play(args, "/cams/business", body, {"Signature": args.signature}))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bot",
+        description="Conversation server for business messaging (CAMS). Settings come from "
+        "BOT_* environment variables; see README.md.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the server (sandbox mode without CAMS credentials)")
+    s.add_argument("--host", help="address to listen on (BOT_HOST)")
+    s.add_argument("--port", type=int, help="port to listen on (BOT_PORT)")
+    s.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser("check", help="validate flows.yaml and intents/; exit 1 on problems")
+    c.add_argument("--flows", help="flows file (default BOT_FLOWS or flows.yaml)")
+    c.add_argument("--intents", help="intents folder (default BOT_INTENTS or intents/)")
+    c.set_defaults(func=cmd_check)
+
+    def player(name: str, help_: str) -> argparse.ArgumentParser:
+        q = sub.add_parser(name, help=help_)
+        q.add_argument("--url", default="http://127.0.0.1:8080", help="the server's base URL")
+        q.add_argument("--customer", default=DEMO_CUSTOMER, help="the customer's phone number")
+        q.add_argument("--wait", type=float, default=5.0, help="seconds to wait for replies")
+        return q
+
+    y = player("say", "play the customer: send TEXT to the server and print the replies")
+    y.add_argument("text", help="what the customer writes, e.g. 1")
+    y.add_argument("--payload", help="send as a tapped button with this payload")
+    y.add_argument("--business", default=SANDBOX_BUSINESS, help="the business number written to")
+    y.add_argument(
+        "--token", default=SANDBOX_SECRET, help="the receipt token (BOT_CAMS_RECEIPT_TOKEN)"
+    )
+    y.set_defaults(func=cmd_say)
+
+    t = player("trigger", "play CAMS calling the business system: start an intent")
+    t.add_argument("code", help="intent code, e.g. appointment_reminder")
+    t.add_argument("--data", action="append", metavar="KEY=VALUE", help="intent data")
+    t.add_argument("--signature", default=SANDBOX_SECRET, help="the business-system Signature")
+    t.set_defaults(func=cmd_trigger)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except SpecError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(e.problems)} problem(s) found", file=sys.stderr)
+        return 1
+    except ConfigError as e:
+        print(f"bot: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,95 @@
+"""The project's exceptions: a small hierarchy whose members carry data, not formatted strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class BotError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(BotError):
+    """Settings that cannot work, e.g. a missing secret outside sandbox mode."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpecProblem:
+    """One problem in flows.yaml or intents/: where it is and what to do about it."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class SpecError(BotError):
+    """flows.yaml or intents/ cannot be loaded; carries every problem found."""
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class BadRequest(BotError):
+    """A callback or API request we refuse (a 4xx); `reason` is safe to show the caller."""
+
+    status = 400
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class Unauthorized(BadRequest):
+    """Missing or wrong token or signature."""
+
+    status = 401
+
+
+class Forbidden(BadRequest):
+    """Authenticated, but not for this resource (e.g. another app's id)."""
+
+    status = 403
+
+
+class PayloadTooLarge(BadRequest):
+    status = 413
+
+
+class UnsupportedMediaType(BadRequest):
+    status = 415
+
+
+class StoreUnavailable(BotError):
+    """Redis cannot be reached: callers answer 503 so the platform retries."""
+
+
+@dataclass
+class SendError(BotError):
+    """A send API call failed. `code` is the platform's error code when it gave one."""
+
+    code: str
+    message: str
+    status: int | None = None
+    detail: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.code}: {self.message}")
+
+
+class RetryableSendError(SendError):
+    """Worth retrying with backoff: 5xx, timeouts, connection errors."""
+
+
+@dataclass
+class RateLimitedError(RetryableSendError):
+    """Throttled by the platform; retry no sooner than `retry_after` seconds."""
+
+    retry_after: float | None = None
+
+
+class PermanentSendError(SendError):
+    """Retrying cannot help: invalid recipient, template error, bad credentials."""

@@ -1,0 +1,300 @@
+"""Load flows.yaml and intents/ into spec models, or fail with `file:line: what to fix`.
+
+YAML is read with ruamel.yaml, whose nodes remember their line, so every schema error and
+every broken cross-reference points at the line to change.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from bot.errors import SpecError, SpecProblem
+from bot.flows.matching import normalize_text
+from bot.flows.spec import FlowsFile, FlowSpec, IntentSpec, Localized
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything an author wrote, validated: flows and intents by code."""
+
+    flows: FlowsFile
+    intents: dict[str, IntentSpec]
+    flows_path: str
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip types -> plain dict/list/str/int/float/bool/None."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def line_of(root: Any, path: Iterable[Any]) -> int:
+    """1-based line of the deepest node on `path` that exists in the YAML tree."""
+    node, line = root, 1
+    for key in path:
+        if isinstance(node, CommentedMap) and key in node:
+            line = node.lc.key(key)[0] + 1
+            node = node[key]
+        elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
+            line = node.lc.item(key)[0] + 1
+            node = node[key]
+        elif isinstance(key, str) and not isinstance(node, CommentedMap | CommentedSeq):
+            break
+    return line
+
+
+def _value_line(root: Any, path: tuple[Any, ...]) -> int:
+    """Line of the value at `path` (for `go: target`, the line of `go`)."""
+    return line_of(root, path)
+
+
+def _read_yaml(path: Path) -> tuple[Any, list[SpecProblem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [SpecProblem(str(path), 0, "file not found")]
+    except (OSError, UnicodeDecodeError) as e:
+        return None, [SpecProblem(str(path), 0, f"cannot read the file: {e}")]
+    try:
+        return YAML(typ="rt").load(text), []
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        what = (e.problem or e.context or "invalid YAML").strip()
+        if "duplicate key" in str(e):
+            what += "; each key may appear once in a mapping: remove or rename the repeat"
+        return None, [SpecProblem(str(path), line, f"YAML syntax: {what}")]
+
+
+def _schema_problems(file: str, root: Any, error: ValidationError) -> list[SpecProblem]:
+    problems = []
+    for err in error.errors():
+        loc = tuple(err["loc"])
+        # Unions add the member's type name to the location; drop those parts.
+        path = tuple(p for p in loc if isinstance(p, int) or "[" not in str(p))
+        where = ".".join(str(p) for p in path) or "the top level"
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown field `{path[-1]}` at {where}: remove it or fix its spelling"
+        elif err["type"] == "missing":
+            msg = f"missing required field `{path[-1]}` at {where}"
+        else:
+            msg = f"{where}: {err['msg']}"
+        problems.append(SpecProblem(file, line_of(root, path), msg))
+    # One location often yields one error per union member: keep the first per line+message.
+    return list(dict.fromkeys(problems))
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    return f"{hint} Known: {', '.join(known)}."
+
+
+def _texts(value: Localized) -> list[str]:
+    return [value] if isinstance(value, str) else list(value.values())
+
+
+def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    base = ("flows", name)
+    states = flow.states
+    if flow.start not in states:
+        problems.append(
+            SpecProblem(
+                file,
+                _value_line(root, (*base, "start")),
+                f"flow `{name}` starts at `{flow.start}`, which is not one of its states."
+                + _suggest(flow.start, states),
+            )
+        )
+    for sname, state in states.items():
+        spath = (*base, "states", sname)
+        seen_words: dict[str, int] = {}
+        seen_payloads: dict[str, int] = {}
+        for i, option in enumerate(state.options):
+            opath = (*spath, "options", i)
+            number = i + 1
+            if option.go not in states:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        _value_line(root, (*opath, "go")),
+                        f"option {number} of state `{sname}` goes to `{option.go}`, which is not "
+                        f"a state of flow `{name}`: add it under flows.{name}.states or fix the "
+                        "name." + _suggest(option.go, states),
+                    )
+                )
+            words = [normalize_text(t) for t in _texts(option.label)] + [
+                normalize_text(k) for k in option.keywords
+            ]
+            for word in dict.fromkeys(words):
+                if not word:
+                    continue
+                if word.isdigit():
+                    problems.append(
+                        SpecProblem(
+                            file,
+                            line_of(root, opath),
+                            f"option {number} of state `{sname}` uses the number `{word}` as a "
+                            "label or keyword; numbers choose options by position: use words.",
+                        )
+                    )
+                elif word in seen_words:
+                    problems.append(
+                        SpecProblem(
+                            file,
+                            line_of(root, opath),
+                            f"option {number} of state `{sname}` repeats `{word}`, already used by "
+                            f"option {seen_words[word]}: a reply must choose one option only.",
+                        )
+                    )
+                else:
+                    seen_words[word] = number
+            payload = option.payload or f"{name}.{sname}.{number}"
+            if payload in seen_payloads:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        _value_line(root, (*opath, "payload")),
+                        f"option {number} of state `{sname}` has the payload `{payload}` of "
+                        f"option {seen_payloads[payload]}: payloads must differ within a state.",
+                    )
+                )
+            seen_payloads[payload] = number
+        for event, target in state.on.items():
+            if target not in states:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        _value_line(root, (*spath, "on", event)),
+                        f"event `{event}` of state `{sname}` goes to `{target}`, which is not a "
+                        f"state of flow `{name}`." + _suggest(target, states),
+                    )
+                )
+        if state.buttons and not state.options:
+            problems.append(
+                SpecProblem(
+                    file,
+                    _value_line(root, (*spath, "buttons")),
+                    f"state `{sname}` asks for buttons but has no options: add `options:` or "
+                    "remove `buttons: true`.",
+                )
+            )
+    return problems
+
+
+def load_flows(path: Path) -> tuple[FlowsFile | None, Any, list[SpecProblem]]:
+    file = str(path)
+    root, problems = _read_yaml(path)
+    if problems:
+        return None, None, problems
+    if not isinstance(root, CommentedMap):
+        return None, None, [SpecProblem(file, 1, "expected a mapping with a `flows:` key")]
+    try:
+        spec = FlowsFile.model_validate(_plain(root))
+    except ValidationError as e:
+        return None, root, _schema_problems(file, root, e)
+    problems = []
+    for name, flow in spec.flows.items():
+        problems += _check_flow(file, root, name, flow)
+    inbound = spec.defaults.inbound_flow
+    if inbound is not None and inbound not in spec.flows:
+        problems.append(
+            SpecProblem(
+                file,
+                _value_line(root, ("defaults", "inbound_flow")),
+                f"defaults.inbound_flow names `{inbound}`, which is not a flow."
+                + _suggest(inbound, spec.flows),
+            )
+        )
+    return spec, root, problems
+
+
+def load_intents(
+    folder: Path, flows: FlowsFile | None
+) -> tuple[dict[str, IntentSpec], list[SpecProblem]]:
+    problems: list[SpecProblem] = []
+    intents: dict[str, IntentSpec] = {}
+    where: dict[str, str] = {}
+    if not folder.is_dir():
+        return {}, [SpecProblem(str(folder), 0, "intents folder not found")]
+    events = set()
+    if flows is not None:
+        events = {e for f in flows.flows.values() for s in f.states.values() for e in s.on}
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        file = str(path)
+        root, errs = _read_yaml(path)
+        if errs:
+            problems += errs
+            continue
+        if not isinstance(root, CommentedMap):
+            problems.append(SpecProblem(file, 1, "expected a mapping with `code:` and `name:`"))
+            continue
+        try:
+            intent = IntentSpec.model_validate(_plain(root))
+        except ValidationError as e:
+            problems += _schema_problems(file, root, e)
+            continue
+        if intent.code in intents:
+            problems.append(
+                SpecProblem(
+                    file,
+                    line_of(root, ("code",)),
+                    f"intent code `{intent.code}` is already defined in {where[intent.code]}: "
+                    "intent codes must be unique.",
+                )
+            )
+            continue
+        if flows is not None and intent.start is not None and intent.start not in flows.flows:
+            problems.append(
+                SpecProblem(
+                    file,
+                    line_of(root, ("start",)),
+                    f"intent `{intent.code}` starts flow `{intent.start}`, which is not in "
+                    "flows.yaml." + _suggest(intent.start, flows.flows),
+                )
+            )
+        if flows is not None and intent.event is not None and intent.event not in events:
+            problems.append(
+                SpecProblem(
+                    file,
+                    line_of(root, ("event",)),
+                    f"intent `{intent.code}` sends event `{intent.event}`, which no state handles: "
+                    "add it under `on:` in a state."
+                    + (_suggest(intent.event, events) if events else ""),
+                )
+            )
+        intents[intent.code] = intent
+        where[intent.code] = file
+    return intents, problems
+
+
+def load_catalog(flows_path: Path, intents_path: Path) -> Catalog:
+    """Load and cross-check everything; raise SpecError listing every problem found."""
+    flows, _root, problems = load_flows(flows_path)
+    intents, intent_problems = load_intents(intents_path, flows)
+    problems += intent_problems
+    if problems or flows is None:
+        raise SpecError(problems)
+    return Catalog(flows=flows, intents=intents, flows_path=str(flows_path))

@@ -1,0 +1,208 @@
+"""CAMS's call to the business system's "API Request URL" (`POST /cams/business`).
+
+Its format is not public (see the protocol notes, §1.2 and §8), so this reads it the safe
+way: JSON, form or query fields; names matched case- and separator-insensitively; the
+intent, its data and the customer looked for under the likely names, at the top level or
+one level down; the console's Signature looked for in a header, the query or the body.
+Whatever cannot be understood is refused with a reason that names fields, never values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from bot.errors import BadRequest, Unauthorized
+from bot.model import normalize_number
+from bot.platforms.auth import matches_any
+from bot.platforms.cams.receipts import loads_lenient
+
+SIGNATURE_HEADERS = (
+    "Signature",
+    "X-Signature",
+    "X-Cams-Signature",
+    "Sign",
+    "X-Sign",
+    "Token",
+    "X-Token",
+    "Authorization",
+)
+SIGNATURE_FIELDS = ("signature", "sign", "token")
+CODE_FIELDS = ("intentcode", "intent", "code", "intentid", "intentname")
+DATA_FIELDS = ("intentdata", "data", "params", "parameters", "variables", "defaultintentdata")
+CUSTOMER_FIELDS = (
+    "customer",
+    "customerphone",
+    "customernumber",
+    "phone",
+    "phonenumber",
+    "mobile",
+    "recipient",
+    "userphone",
+    "enduser",
+)
+ID_FIELDS = ("messageid", "requestid", "eventid", "uuid", "id", "taskid")
+NESTS = ("intent", "data", "message", "payload", "body", "event")
+
+
+def _norm(name: str) -> str:
+    return name.replace("_", "").replace("-", "").lower()
+
+
+def _flat(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {_norm(str(k)): v for k, v in obj.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessCall:
+    code: str
+    data: dict[str, Any]
+    customer: str
+    business: str | None
+    channel: str | None
+    space: str
+    message_key: str
+
+
+def read_fields(content_type: str, body: bytes, query: Mapping[str, str]) -> dict[str, Any]:
+    """Query parameters, overridden by the body's fields (JSON object or form)."""
+    fields: dict[str, Any] = dict(query)
+    if not body.strip():
+        return fields
+    if "form" in content_type:
+        try:
+            form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise BadRequest("form body cannot be parsed") from e
+        fields.update(form)
+        return fields
+    data = loads_lenient(body)
+    if not isinstance(data, dict):
+        raise BadRequest("JSON body must be an object")
+    fields.update(data)
+    return fields
+
+
+def check_signature(
+    headers: Mapping[str, str], fields: Mapping[str, Any], secrets: Iterable[str]
+) -> None:
+    """Accept when any presented value equals any configured Signature (constant time)."""
+    presented: list[str] = []
+    for name in SIGNATURE_HEADERS:
+        value = headers.get(name)
+        if value:
+            scheme, _, rest = value.partition(" ")
+            presented.append(
+                rest.strip() if scheme.lower() in ("bearer", "token") and rest else value
+            )
+    flat = _flat(fields)
+    presented += [str(flat[n]) for n in SIGNATURE_FIELDS if isinstance(flat.get(n), str | int)]
+    if not presented:
+        raise Unauthorized(
+            "no signature: expected it in a Signature header, or a `signature` field"
+        )
+    configured = list(secrets)
+    ok = False
+    for value in presented:
+        ok |= matches_any(value.strip(), configured)
+    if not ok:
+        raise Unauthorized("signature does not match")
+
+
+def _find(fields: Mapping[str, Any], names: Iterable[str]) -> Any:
+    flat = _flat(fields)
+    for name in names:
+        if name in flat and flat[name] not in (None, ""):
+            return flat[name]
+    for nest in NESTS:
+        inner = flat.get(nest)
+        if isinstance(inner, str) and inner.strip().startswith("{"):
+            try:
+                inner = json.loads(inner)
+            except json.JSONDecodeError:
+                inner = None
+        if isinstance(inner, dict):
+            found = _find_shallow(inner, names)
+            if found is not None:
+                return found
+    return None
+
+
+def _find_shallow(obj: Mapping[str, Any], names: Iterable[str]) -> Any:
+    flat = _flat(obj)
+    for name in names:
+        if name in flat and flat[name] not in (None, ""):
+            return flat[name]
+    return None
+
+
+def _data(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as e:
+            raise BadRequest("intent data is a string but not a JSON object") from e
+    if not isinstance(value, dict):
+        raise BadRequest("intent data must be a JSON object")
+    return value
+
+
+def parse_business_call(
+    fields: Mapping[str, Any], headers: Mapping[str, str], *, default_business: str | None
+) -> BusinessCall:
+    code = _find(fields, CODE_FIELDS)
+    if isinstance(code, dict):
+        code = _find_shallow(code, ("code", "intentcode"))
+    if not isinstance(code, str | int) or not str(code).strip():
+        raise BadRequest(
+            "no intent code found: expected a field such as intentCode or code; "
+            f"got fields: {', '.join(sorted(map(str, fields))) or 'none'}"
+        )
+    flat = _flat(fields)
+    customer = _find(fields, CUSTOMER_FIELDS)
+    if isinstance(customer, dict):
+        customer = _find_shallow(customer, ("phone", "phonenumber", "number", "mobile", "id"))
+    business = _find(fields, ("business", "businessnumber", "businessphone", "sender"))
+    frm, to = flat.get("from"), flat.get("to")
+    if customer is None and isinstance(frm, str) and isinstance(to, str):
+        # Inbound convention (From = customer) unless From is our business number.
+        if default_business and normalize_number(frm) == normalize_number(default_business):
+            customer, business = to, business or frm
+        else:
+            customer, business = frm, business or to
+    elif customer is None:
+        customer = to if isinstance(to, str) else frm
+    if not isinstance(customer, str | int) or not normalize_number(str(customer)):
+        raise BadRequest(
+            "no customer found: expected a field such as phone, phoneNumber, customer or To; "
+            f"got fields: {', '.join(sorted(map(str, fields))) or 'none'}"
+        )
+    business = business if isinstance(business, str | int) else default_business
+    channel = _find(fields, ("channeltype", "channel"))
+    space = _find(fields, ("custspaceid", "spaceid"))
+    explicit_id = headers.get("Idempotency-Key") or _find(fields, ID_FIELDS)
+    data = _data(_find(fields, DATA_FIELDS))
+    if explicit_id is not None and not isinstance(explicit_id, dict | list):
+        key = f"id:{explicit_id}"
+    else:
+        canonical = json.dumps(
+            {k: v for k, v in fields.items() if _norm(str(k)) not in SIGNATURE_FIELDS},
+            sort_keys=True,
+            default=str,
+        )
+        key = "body:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return BusinessCall(
+        code=str(code).strip(),
+        data=data,
+        customer=normalize_number(str(customer)),
+        business=normalize_number(str(business)) if business else None,
+        channel=str(channel).strip().lower() if isinstance(channel, str) and channel else None,
+        space=str(space) if isinstance(space, str | int) else "",
+        message_key=key,
+    )

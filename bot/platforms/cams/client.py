@@ -1,0 +1,283 @@
+"""The CAMS send client: an `Outgoing` reply becomes one signed `SendChatappMessage` call.
+
+Three pieces, each testable alone: `build_params` (pure mapping to API parameters),
+`classify_response` (the one place an HTTP answer becomes a receipt or a typed error) and
+`CamsClient` (signing and transport on a shared `aiohttp.ClientSession`). We do not use the
+official SDK at run time: its async path opens a new session per request.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
+from bot.model import Button, Outgoing, Reply, SendReceipt
+from bot.platforms.cams.signing import percent_encode, sign_request
+
+ACTION = "SendChatappMessage"
+API_VERSION = "2020-06-06"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+# Meta's limits for interactive session messages (cams-protocol.md §3.3).
+MAX_REPLY_BUTTONS = 3
+MAX_LIST_ROWS = 10
+BUTTON_TITLE_MAX = 20
+ROW_TITLE_MAX = 24
+LIST_BUTTON_LABEL = "Choose"
+LIST_SECTION_TITLE = "Options"
+
+RETRYABLE_CODE_PREFIXES = (
+    "ServiceUnavailable",
+    "SerivceUnavailable",  # sic: the spelling in Alibaba's public error table
+    "InternalError",
+    "InternalFailure",
+)
+
+Clock = Callable[[], datetime]
+NonceFactory = Callable[[], str]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _session_content(reply: Reply) -> tuple[str, dict[str, Any]]:
+    """(MessageType, Content) of a free-form message: text, reply buttons or a list."""
+    buttons = reply.buttons
+    if not buttons or len(buttons) > MAX_LIST_ROWS:
+        # More options than a list can hold: the text itself lists them.
+        return "text", {"text": reply.text}
+    if len(buttons) <= MAX_REPLY_BUTTONS:
+        return "interactive", {
+            "type": "button",
+            "body": {"text": reply.text},
+            "action": {"buttons": [_reply_button(b) for b in buttons]},
+        }
+    rows = [{"id": b.payload, "title": b.title[:ROW_TITLE_MAX]} for b in buttons]
+    return "interactive", {
+        "type": "list",
+        "body": {"text": reply.text},
+        "action": {
+            "button": LIST_BUTTON_LABEL,
+            "sections": [{"title": LIST_SECTION_TITLE, "rows": rows}],
+        },
+    }
+
+
+def _reply_button(button: Button) -> dict[str, Any]:
+    return {
+        "type": "reply",
+        "reply": {"id": button.payload, "title": button.title[:BUTTON_TITLE_MAX]},
+    }
+
+
+def build_params(msg: Outgoing, *, channel_default: str) -> dict[str, str]:
+    """SendChatappMessage parameters for one reply; JSON-typed values already serialised."""
+    params = {
+        "ChannelType": msg.conv.channel or channel_default,
+        "From": msg.conv.business,
+        "To": msg.conv.customer,
+    }
+    if msg.task_id:
+        params["TaskId"] = msg.task_id
+    if msg.space:
+        params["CustSpaceId"] = msg.space
+    reply = msg.reply
+    if reply.template is not None:
+        params["Type"] = "template"
+        params["TemplateCode"] = reply.template.code
+        params["Language"] = reply.template.language
+        if reply.template.params:
+            params["TemplateParams"] = _json(reply.template.params)
+        if reply.buttons:
+            params["Payload"] = _json([b.payload for b in reply.buttons])
+        return params
+    message_type, content = _session_content(reply)
+    params["Type"] = "message"
+    params["MessageType"] = message_type
+    params["Content"] = _json(content)
+    return params
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """Case-insensitive lookup that works for plain dicts as well as multidicts."""
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value.strip()
+    return ""
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from `x-acs-retry-after` (milliseconds: the official SDK feeds it
+    straight into its millisecond backoff) or else `Retry-After` (seconds, RFC 9110; an
+    HTTP-date form gives None)."""
+    acs = _number(_header(headers, "x-acs-retry-after") or "x")
+    if acs is not None:
+        return acs / 1000
+    return _number(_header(headers, "retry-after") or "x")
+
+
+def _parse_body(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def classify_response(status: int, body: bytes, headers: Mapping[str, str]) -> SendReceipt:
+    """Map a SendChatappMessage answer to a receipt, or raise the typed send error.
+
+    Success is HTTP 200 with `Code == "OK"` (a missing MessageId gives an empty id: the send
+    was accepted, and ChatAppStatus still echoes our TaskId). Throttling (429, a `Throttling*`
+    code, or a retry-after header) raises `RateLimitedError`; 5xx and service-side codes
+    raise `RetryableSendError`; everything else raises `PermanentSendError`.
+    """
+    data = _parse_body(body)
+    fields = data or {}
+    code = str(fields.get("Code") or "")
+    message = str(fields.get("Message") or "")
+    request_id = str(fields.get("RequestId") or _header(headers, "x-acs-request-id"))
+    if status == 200 and code == "OK":
+        return SendReceipt(message_id=str(fields.get("MessageId") or ""), request_id=request_id)
+
+    detail: dict[str, object] = {"request_id": request_id} if request_id else {}
+    if "AccessDeniedDetail" in fields:
+        detail["access_denied_detail"] = fields["AccessDeniedDetail"]
+    throttle_header = _header(headers, "x-acs-retry-after") or _header(headers, "retry-after")
+    if status == 429 or "Throttling" in code or throttle_header:
+        raise RateLimitedError(
+            code=code or "Throttling",
+            message=message or f"HTTP {status}",
+            status=status,
+            detail=detail,
+            retry_after=retry_after_seconds(headers),
+        )
+    if status >= 500 or code.startswith(RETRYABLE_CODE_PREFIXES):
+        raise RetryableSendError(
+            code=code or f"HTTP{status}",
+            message=message or f"HTTP {status}",
+            status=status,
+            detail=detail,
+        )
+    if data is None:
+        raise PermanentSendError(
+            code="InvalidResponse",
+            message=f"HTTP {status} with a body that is not a JSON object",
+            status=status,
+            detail=detail,
+        )
+    raise PermanentSendError(
+        code=code or f"HTTP{status}",
+        message=message or f"HTTP {status}",
+        status=status,
+        detail=detail,
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_nonce() -> str:
+    return uuid.uuid4().hex
+
+
+class CamsClient:
+    """Sends replies through CAMS (`Sender` for platform "cams") on a shared session.
+
+    `endpoint` is a base URL; the API lives at its path with a trailing slash ("/" for the
+    real `https://cams.ap-southeast-1.aliyuncs.com`, "/prefix/" for a fake mounted under
+    "/prefix"). Parameters go in a form body, so long Content never hits URL limits.
+    """
+
+    platform = "cams"
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        endpoint: str,
+        access_key_id: str,
+        access_key_secret: str,
+        timeout: float = 10.0,
+        channel_default: str = "whatsapp",
+        clock: Clock = utc_now,
+        nonce: NonceFactory = new_nonce,
+    ) -> None:
+        base = URL(endpoint)
+        if not base.scheme or not base.host:
+            raise ValueError(f"CAMS endpoint must be an absolute URL, got {endpoint!r}")
+        path = base.raw_path or "/"
+        if not path.endswith("/"):
+            path += "/"
+        self._session = session
+        self._host = base.host_port_subcomponent or base.host
+        self._path = path
+        self._url = URL.build(
+            scheme=base.scheme, authority=base.raw_authority, path=path, encoded=True
+        )
+        self._access_key_id = access_key_id
+        self._access_key_secret = access_key_secret
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._channel_default = channel_default
+        self._clock = clock
+        self._nonce = nonce
+
+    def __repr__(self) -> str:
+        return f"CamsClient(endpoint={str(self._url)!r}, access_key_id={self._access_key_id!r})"
+
+    async def send(self, msg: Outgoing) -> SendReceipt:
+        """Send one reply. Raises only `RetryableSendError` (incl. `RateLimitedError`) and
+        `PermanentSendError`."""
+        params = build_params(msg, channel_default=self._channel_default)
+        body = "&".join(
+            f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items())
+        ).encode("ascii")
+        _, headers = sign_request(
+            self._access_key_id,
+            self._access_key_secret,
+            method="POST",
+            host=self._host,
+            path=self._path,
+            query={},
+            body=body,
+            action=ACTION,
+            version=API_VERSION,
+            content_type=FORM_CONTENT_TYPE,
+            now=self._clock(),
+            nonce=self._nonce(),
+        )
+        headers["accept"] = "application/json"
+        try:
+            # No redirects: a signed send must reach the endpoint it was signed for, once.
+            async with self._session.post(
+                self._url,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as resp:
+                payload = await resp.read()
+                return classify_response(resp.status, payload, resp.headers)
+        except TimeoutError as e:  # also asyncio.TimeoutError and aiohttp's timeouts
+            raise RetryableSendError(code="Timeout", message="CAMS did not answer in time") from e
+        except aiohttp.ClientError as e:
+            raise RetryableSendError(
+                code="ConnectionError", message=str(e) or type(e).__name__
+            ) from e

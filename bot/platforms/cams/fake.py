@@ -1,0 +1,436 @@
+"""A fake CAMS send API (`SendChatappMessage`) as an aiohttp app, for tests and sandbox mode.
+
+It behaves like the POP gateway in front of CAMS where that matters to a client: it checks
+the action and version headers, verifies the V3 signature with the same `verify_request` the
+tests cross-check against the official SDK, rejects replayed nonces, throttles per
+sliding second, validates parameters roughly as the real API does, and records every
+accepted message. Faults (status codes, delays) can be queued for reliability tests.
+
+Status codes answered (POP conventions; see cams-protocol.md §3 and Alibaba's public error
+tables, where signature errors are 400 and an unknown AccessKey is 404):
+
+* 200 `{"Code": "OK", "MessageId": ...}`: accepted and recorded.
+* 200 `{"Code": "Invalid.<Param>" | "Invalid.Parameter", ...}`: business validation errors.
+* 400 `Missing<Param>`: a required parameter (ChannelType, Type, From, To) is absent.
+* 400 `InvalidAction.NotFound` / `InvalidVersion`: wrong `x-acs-action` / `x-acs-version`.
+* 400 `SignatureDoesNotMatch`, `IncompleteSignature`, `MissingAuthorization`,
+  `InvalidTimeStamp.*`, `ContentSha256Mismatch`, `SignatureNonceUsed`; 404
+  `InvalidAccessKeyId.NotFound`.
+* 429 `Throttling.User` with `x-acs-retry-after` (ms) and `Retry-After` (s).
+* Whatever `fail_next` queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from bot.model import normalize_number
+from bot.platforms.cams.client import ACTION, API_VERSION, FORM_CONTENT_TYPE, Clock, utc_now
+from bot.platforms.cams.signing import SignatureMismatch, verify_request
+
+KNOWN_CHANNELS: Final = frozenset({"whatsapp", "messenger", "instagram", "telegram", "viber"})
+PHONE_CHANNELS: Final = frozenset({"whatsapp", "viber"})
+META_PAGE_TYPES: Final = frozenset(
+    {
+        "text",
+        "image",
+        "video",
+        "document",
+        "audio",
+        "interactive",
+        "couponTemplate",
+        "regularTemplate",
+        "quickReply",
+        "buttonTemplate",
+    }
+)
+MESSAGE_TYPES: Final[Mapping[str, frozenset[str]]] = {
+    "whatsapp": frozenset(
+        {
+            "text",
+            "image",
+            "video",
+            "audio",
+            "document",
+            "interactive",
+            "location",
+            "contacts",
+            "reaction",
+            "sticker",
+            "typing_indicator",
+            "pin",
+            "carousel",
+        }
+    ),
+    "viber": frozenset(
+        {
+            "text",
+            "image",
+            "text_image_button",
+            "text_button",
+            "document",
+            "video",
+            "text_video",
+            "text_video_button",
+            "text_image",
+        }
+    ),
+    "messenger": META_PAGE_TYPES,
+    "instagram": META_PAGE_TYPES,
+    "telegram": frozenset(
+        {"text", "image", "video", "audio", "document", "location", "gif", "sticker"}
+    ),
+}
+REQUIRED_PARAMS: Final = ("ChannelType", "Type", "From", "To")
+PHONE_RE: Final = re.compile(r"\+?[0-9]{3,20}")
+SIGNED_HEADERS_RE: Final = re.compile(r"SignedHeaders=([^,\s]*)")
+MAX_REPLY_BUTTONS, BUTTON_TITLE_MAX = 3, 20
+MAX_LIST_ROWS, ROW_TITLE_MAX, LIST_BUTTON_MAX = 10, 24, 20
+
+OnMessage = Callable[[Mapping[str, str]], None]
+
+
+class ApiError(Exception):
+    """An error answer of the fake: HTTP status, POP code, message and, for throttling,
+    the seconds until a retry can succeed."""
+
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+def _invalid(code: str, message: str) -> ApiError:
+    """A business validation error: CAMS answers these with HTTP 200 and a non-OK Code."""
+    return ApiError(200, code, message)
+
+
+@dataclass(frozen=True, slots=True)
+class SeenRequest:
+    """Where a received send carried its data, for tests that compare transports (the
+    official SDK puts every parameter in the query and signs all its headers; we use a form
+    body and sign only the required headers)."""
+
+    raw_query: str
+    content_type: str
+    body_size: int
+    signed_headers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One queued misbehaviour: answer `status`/`code` or first sleep `delay` seconds."""
+
+    status: int = 0
+    code: str = ""
+    retry_after: float | None = None
+    delay: float = 0.0
+
+
+class FakeCams:
+    """The fake's state and recorder. Tests reach it through `app[FAKE_CAMS]`."""
+
+    def __init__(
+        self,
+        credentials: Mapping[str, str],
+        *,
+        rate_limit: int = 250,
+        clock: Clock = utc_now,
+        on_message: OnMessage | None = None,
+        max_skew_seconds: int = 900,
+    ) -> None:
+        self.credentials = dict(credentials)
+        self.rate_limit = rate_limit
+        self.clock = clock
+        self.on_message = on_message
+        self.max_skew_seconds = max_skew_seconds
+        self.messages: list[dict[str, str]] = []
+        self.errors: list[str] = []  # the Code of every non-OK answer, in order
+        self.seen: deque[SeenRequest] = deque(maxlen=1000)  # newest last, bounded
+        self._changed = asyncio.Condition()
+        self._faults: deque[Fault] = deque()
+        self._window: deque[float] = deque()
+        self._nonces: dict[str, float] = {}
+
+    def fail_next(
+        self, status: int, code: str, times: int = 1, retry_after: float | None = None
+    ) -> None:
+        """Answer the next `times` authenticated sends with `status` and `code`."""
+        self._faults.extend([Fault(status=status, code=code, retry_after=retry_after)] * times)
+
+    def delay_next(self, seconds: float, times: int = 1) -> None:
+        """Answer the next `times` sends `seconds` late. They are processed (and, if valid,
+        recorded) first, as a real send whose client timed out may still have gone out."""
+        self._faults.extend([Fault(delay=seconds)] * times)
+
+    def sent_to(self, to: str) -> list[dict[str, str]]:
+        want = normalize_number(to)
+        return [m for m in self.messages if normalize_number(m.get("To", "")) == want]
+
+    # ASYNC109: callers asked for `wait_for(count, timeout)`; the default bound keeps a
+    # broken test from hanging until the suite's global timeout.
+    async def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, str]]:  # noqa: ASYNC109
+        """Wait until at least `count` messages were accepted; TimeoutError otherwise."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: len(self.messages) >= count)
+        return list(self.messages)
+
+    def check_nonce(self, nonce: str, now: float) -> None:
+        cutoff = now - self.max_skew_seconds
+        while self._nonces and next(iter(self._nonces.values())) < cutoff:
+            del self._nonces[next(iter(self._nonces))]
+        if nonce in self._nonces:
+            raise ApiError(400, "SignatureNonceUsed", "the signature nonce has been used")
+        self._nonces[nonce] = now
+
+    def admit(self, now: float) -> None:
+        """Sliding one-second window over admitted requests; raises 429 when full."""
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.popleft()
+        if len(self._window) >= self.rate_limit:
+            wait = max(self._window[0] + 1.0 - now, 0.001)
+            raise ApiError(
+                429, "Throttling.User", "Request was denied due to user flow control.", wait
+            )
+        self._window.append(now)
+
+    def next_fault(self) -> Fault | None:
+        return self._faults.popleft() if self._faults else None
+
+    async def record(self, params: Mapping[str, str]) -> str:
+        message_id = uuid.uuid4().hex
+        entry = {**params, "MessageId": message_id}
+        async with self._changed:
+            self.messages.append(entry)
+            self._changed.notify_all()
+        if self.on_message is not None:
+            self.on_message(entry)
+        return message_id
+
+
+FAKE_CAMS: Final = web.AppKey("fake_cams", FakeCams)
+
+
+def _json_value(params: Mapping[str, str], name: str) -> Any:
+    try:
+        return json.loads(params[name])
+    except (ValueError, RecursionError):
+        raise _invalid(f"Invalid.{name}", f"{name} must be valid JSON") from None
+
+
+def _text(value: Any, limit: int | None = None) -> bool:
+    return isinstance(value, str) and bool(value) and (limit is None or len(value) <= limit)
+
+
+def _check_interactive(content: Mapping[str, Any]) -> None:
+    kind, action, body = content.get("type"), content.get("action"), content.get("body")
+    if not isinstance(kind, str) or not isinstance(action, dict):
+        raise _invalid("Invalid.Content", "interactive Content needs type and action")
+    if kind not in ("button", "list"):
+        return
+    if not isinstance(body, dict) or not _text(body.get("text")):
+        raise _invalid("Invalid.Content", "interactive Content needs body.text")
+    if kind == "button":
+        buttons = action.get("buttons")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= MAX_REPLY_BUTTONS:
+            raise _invalid("Invalid.Content", "a button message needs 1-3 buttons")
+        ids = [
+            _check_item(b.get("reply") if isinstance(b, dict) else None, BUTTON_TITLE_MAX)
+            for b in buttons
+        ]
+    else:
+        sections = action.get("sections")
+        if not _text(action.get("button"), LIST_BUTTON_MAX) or not isinstance(sections, list):
+            raise _invalid("Invalid.Content", "a list message needs action.button and sections")
+        row_lists = [s.get("rows") if isinstance(s, dict) else None for s in sections]
+        if not all(isinstance(r, list) for r in row_lists):
+            raise _invalid("Invalid.Content", "each list section needs rows")
+        rows = [row for r in row_lists if isinstance(r, list) for row in r]
+        if not 1 <= len(rows) <= MAX_LIST_ROWS:
+            raise _invalid("Invalid.Content", "a list message needs 1-10 rows")
+        ids = [_check_item(r, ROW_TITLE_MAX) for r in rows]
+    if len(set(ids)) != len(ids):
+        raise _invalid("Invalid.Content", "button and row ids must be unique")
+
+
+def _check_item(item: Any, title_max: int) -> str:
+    if (
+        not isinstance(item, dict)
+        or not _text(item.get("id"), 256)
+        or not _text(item.get("title"), title_max)
+    ):
+        raise _invalid(
+            "Invalid.Content", f"each option needs an id and a title of 1-{title_max} chars"
+        )
+    return str(item["id"])
+
+
+def validate_params(params: Mapping[str, str]) -> None:
+    """Reject what SendChatappMessage would reject; raises `ApiError`."""
+    for name in REQUIRED_PARAMS:
+        if not params.get(name):
+            raise ApiError(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    channel, kind = params["ChannelType"], params["Type"]
+    if channel not in KNOWN_CHANNELS:
+        raise _invalid("Invalid.ChannelType", f"unknown ChannelType {channel!r}")
+    if kind not in ("template", "message"):
+        raise _invalid("Invalid.Type", "Type must be template or message")
+    if channel in PHONE_CHANNELS and not PHONE_RE.fullmatch(params["To"]):
+        raise _invalid("Invalid.To", "To must be a phone number")
+    if "TemplateParams" in params:
+        tp = _json_value(params, "TemplateParams")
+        if not isinstance(tp, dict) or not all(isinstance(v, str) for v in tp.values()):
+            raise _invalid("Invalid.TemplateParams", "TemplateParams must map names to strings")
+    if "Payload" in params:
+        payload = _json_value(params, "Payload")
+        if not isinstance(payload, list) or not all(isinstance(p, str) for p in payload):
+            raise _invalid("Invalid.Payload", "Payload must be an array of strings")
+    if kind == "template":
+        if not (params.get("TemplateCode") or params.get("TemplateName")):
+            raise _invalid("Invalid.Parameter", "TemplateCode or TemplateName is required")
+        if not params.get("Language"):
+            raise _invalid("Invalid.Parameter", "Language is required for a template")
+        return
+    message_type = params.get("MessageType", "")
+    if not message_type:
+        raise _invalid("Invalid.Parameter", "MessageType is required when Type is message")
+    if message_type not in MESSAGE_TYPES[channel]:
+        raise _invalid("Invalid.MessageType", f"{message_type!r} is not valid on {channel}")
+    if not params.get("Content"):
+        raise _invalid("Invalid.Parameter", "Content is required when Type is message")
+    content = _json_value(params, "Content")
+    if not isinstance(content, dict):
+        raise _invalid("Invalid.Content", "Content must be a JSON object")
+    if message_type == "text" and not _text(content.get("text", content.get("Text"))):
+        raise _invalid("Invalid.Content", "a text message needs a non-empty text")
+    if message_type == "interactive":
+        _check_interactive(content)
+
+
+def _params(request: web.Request, body: bytes) -> dict[str, str]:
+    """Query parameters, then form-body parameters over them, as the POP gateway merges."""
+    params = dict(request.query)
+    if body and request.content_type == FORM_CONTENT_TYPE:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "InvalidParameter", "the form body is not UTF-8") from None
+        params.update(parse_qsl(text, keep_blank_values=True))
+    return params
+
+
+def _authenticate(request: web.Request, fake: FakeCams, body: bytes) -> None:
+    if request.headers.get("x-acs-action") != ACTION:
+        raise ApiError(400, "InvalidAction.NotFound", "x-acs-action must be SendChatappMessage")
+    if request.headers.get("x-acs-version") != API_VERSION:
+        raise ApiError(400, "InvalidVersion", f"x-acs-version must be {API_VERSION}")
+    now = fake.clock()
+    try:
+        verify_request(
+            fake.credentials,
+            method=request.method,
+            path=request.rel_url.raw_path,
+            raw_query_string=request.rel_url.raw_query_string,
+            headers=request.headers,
+            body=body,
+            now=now,
+            max_skew_seconds=fake.max_skew_seconds,
+        )
+    except SignatureMismatch as e:
+        status = 404 if e.code == "InvalidAccessKeyId.NotFound" else 400
+        raise ApiError(status, e.code, e.reason) from None
+    fake.check_nonce(request.headers["x-acs-signature-nonce"], now.timestamp())
+
+
+def _answer(
+    status: int, data: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        data, status=status, headers={"x-acs-request-id": data["RequestId"], **(headers or {})}
+    )
+
+
+def _retry_headers(seconds: float | None) -> dict[str, str]:
+    if seconds is None:
+        return {}
+    return {
+        "x-acs-retry-after": str(max(1, math.ceil(seconds * 1000))),
+        "Retry-After": str(max(1, math.ceil(seconds))),
+    }
+
+
+async def _send(request: web.Request) -> web.Response:
+    fake = request.app[FAKE_CAMS]
+    request_id = str(uuid.uuid4()).upper()
+    body = await request.read()
+    signed = SIGNED_HEADERS_RE.search(request.headers.get("Authorization", ""))
+    fake.seen.append(
+        SeenRequest(
+            raw_query=request.rel_url.raw_query_string,
+            content_type=request.content_type if body else "",
+            body_size=len(body),
+            signed_headers=tuple(signed.group(1).split(";")) if signed else (),
+        )
+    )
+    delay = 0.0
+    try:
+        _authenticate(request, fake, body)
+        fake.admit(fake.clock().timestamp())
+        fault = fake.next_fault()
+        if fault is not None and not fault.delay:
+            raise ApiError(fault.status, fault.code, "injected fault", fault.retry_after)
+        delay = fault.delay if fault is not None else 0.0
+        params = _params(request, body)
+        validate_params(params)
+        message_id = await fake.record(params)
+        response = _answer(
+            200, {"RequestId": request_id, "Code": "OK", "Message": "OK", "MessageId": message_id}
+        )
+    except ApiError as e:
+        fake.errors.append(e.code)
+        error = {"RequestId": request_id, "Code": e.code, "Message": e.message}
+        response = _answer(e.status, error, _retry_headers(e.retry_after))
+    if delay:
+        # Processed first, answered late: like CAMS accepting a send whose client gave up.
+        await asyncio.sleep(delay)
+    return response
+
+
+async def _messages(request: web.Request) -> web.Response:
+    """GET /_fake/messages[?to=NUMBER]: the accepted messages, oldest first."""
+    fake = request.app[FAKE_CAMS]
+    to = request.query.get("to")
+    return web.json_response(fake.sent_to(to) if to else fake.messages)
+
+
+def create_fake_cams(
+    credentials: Mapping[str, str],
+    *,
+    rate_limit: int = 250,
+    clock: Clock = utc_now,
+    on_message: OnMessage | None = None,
+) -> web.Application:
+    """The fake as an app: run it on a loopback port or mount it with `add_subapp`; the
+    send API is then at the mount point's "/" (e.g. endpoint `http://host:port/prefix`)."""
+    app = web.Application()
+    app[FAKE_CAMS] = FakeCams(
+        credentials, rate_limit=rate_limit, clock=clock, on_message=on_message
+    )
+    app.router.add_post("/", _send)
+    app.router.add_get("/_fake/messages", _messages)
+    return app

@@ -1,0 +1,111 @@
+"""CAMS's calls to us: receipt pushes and the business-system (intent) call.
+
+Both answer only after what they accepted is stored in Redis; a 503 otherwise, so CAMS
+pushes again. Processing happens later, in the partition workers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot.errors import BadRequest, Unauthorized
+from bot.model import ConversationRef, IntentStart, event_to_json
+from bot.platforms.auth import matches_any
+from bot.platforms.cams.business import check_signature, parse_business_call, read_fields
+from bot.platforms.cams.receipts import (
+    AuditItem,
+    BadItem,
+    InboundItem,
+    StatusItem,
+    parse_receipts,
+)
+from bot.store import Accepted
+from bot.web.keys import CATALOG, CLOCK, SETTINGS, STORE
+
+log = logging.getLogger("bot.web.cams")
+
+SUCCESS = {"code": 0, "msg": "success"}
+
+
+async def receipts(request: web.Request) -> web.Response:
+    """`POST /cams/receipts?token=...`: a batch of ChatAppInbound / ChatAppStatus items."""
+    settings = request.app[SETTINGS]
+    if not matches_any(request.query.get("token"), settings.receipt_tokens()):
+        raise Unauthorized(
+            "missing or wrong token"
+            if request.query.get("token") is not None
+            else "missing token: the receipt URL needs ?token=..."
+        )
+    body = await request.read()
+    now_ms = int(request.app[CLOCK]() * 1000)
+    channel = request.query.get("channel", settings.cams_channel).strip().lower()
+    items = parse_receipts(body, channel=channel, now_ms=now_ms)
+    events: list[Accepted] = []
+    statuses = []
+    audits = bad = 0
+    for item in items:
+        if isinstance(item, InboundItem):
+            events.append(
+                Accepted(item.conv.id, f"cams:{item.event.message_id}", event_to_json(item.event))
+            )
+            if item.event.kind == "other":
+                log.warning(
+                    "message %s has an unknown Type %r: kept, matched as no answer",
+                    item.event.message_id,
+                    item.event.raw_type,
+                )
+        elif isinstance(item, StatusItem):
+            statuses.append((item.conv.id, item.status))
+        elif isinstance(item, AuditItem):
+            audits += 1
+            log.info("template %s review status: %s", item.template_code, item.status)
+        elif isinstance(item, BadItem):
+            bad += 1
+            log.warning("receipt item %d rejected: %s", item.index, item.reason)
+    new = await request.app[STORE].accept(events, statuses)
+    log.info(
+        "receipts: %d messages (%d new, %d repeated), %d statuses, %d audits, %d rejected",
+        len(events), sum(new), len(new) - sum(new), len(statuses), audits, bad,
+    )  # fmt: skip
+    return web.json_response(SUCCESS)
+
+
+async def business(request: web.Request) -> web.Response:
+    """`POST /cams/business`: CAMS triggers an intent of ours for a customer."""
+    settings = request.app[SETTINGS]
+    body = await request.read()
+    fields = read_fields(request.content_type, body, request.query)
+    check_signature(request.headers, fields, settings.business_signatures())
+    call = parse_business_call(fields, request.headers, default_business=settings.business_number())
+    catalog = request.app[CATALOG]
+    if call.code not in catalog.intents:
+        known = ", ".join(sorted(catalog.intents)) or "none"
+        raise BadRequest(f"unknown intent code {call.code!r}; known: {known}")
+    business_number = call.business or settings.business_number()
+    if not business_number:
+        raise BadRequest("no business number in the call, and BOT_CAMS_FROM is not set")
+    conv = ConversationRef(
+        "cams", call.channel or settings.cams_channel, business_number, call.customer
+    )
+    event = IntentStart(
+        message_id=call.message_key,
+        at_ms=int(request.app[CLOCK]() * 1000),
+        code=call.code,
+        data=call.data,
+        space=call.space,
+    )
+    [new] = await request.app[STORE].accept(
+        [Accepted(conv.id, f"cams-intent:{call.message_key}", event_to_json(event))]
+    )
+    log.info("intent %s accepted (%s)", call.code, "new" if new else "repeated")
+    return web.json_response({**SUCCESS, "success": True})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.post("/cams/receipts", receipts),
+        web.post("/cams/business", business),
+        web.get("/cams/business", business),
+    ]

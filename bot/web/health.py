@@ -1,0 +1,33 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from bot.web.keys import CATALOG, REDIS
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is up and answering."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Redis answers and the flows are loaded: send traffic here."""
+    problems = []
+    try:
+        await asyncio.wait_for(request.app[REDIS].ping(), timeout=1.0)
+    except (RedisError, OSError, TimeoutError) as e:
+        problems.append(f"redis: {type(e).__name__}")
+    if not request.app[CATALOG].flows:
+        problems.append("flows: none loaded")
+    if problems:
+        return web.json_response({"status": "unavailable", "problems": problems}, status=503)
+    return web.json_response({"status": "ready", "flows": len(request.app[CATALOG].flows)})
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/healthz", healthz), web.get("/readyz", readyz)]

@@ -1,0 +1,36 @@
+"""The application's shared resources, as typed keys: one place, no string keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+
+from bot.flows.compiler import CompiledCatalog
+from bot.runtime.partitions import Runtime
+from bot.settings import Settings
+from bot.store import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+CATALOG = web.AppKey("catalog", CompiledCatalog)
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
+REDIS = web.AppKey("redis", Redis)
+STORE = web.AppKey("store", Store)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+CAMS_ENDPOINT = web.AppKey("cams_endpoint", str)
+SANDBOX_MESSAGES: web.AppKey[list[dict[str, str]]] = web.AppKey("sandbox_messages")
+RUNTIME = web.AppKey("runtime", Runtime)
+
+__all__ = [
+    "CAMS_ENDPOINT",
+    "CATALOG",
+    "CLOCK",
+    "HTTP",
+    "REDIS",
+    "RUNTIME",
+    "SANDBOX_MESSAGES",
+    "SETTINGS",
+    "STORE",
+]

@@ -1,0 +1,75 @@
+"""Constants and helpers shared by the tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.platforms.cams.fake import FakeCams
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+ACCESS_KEY_ID = "test-key-id"
+ACCESS_KEY_SECRET = "test-key-secret"
+RECEIPT_TOKEN = "receipt-token-1"
+SIGNATURES = ("business-sig-old", "business-sig-new")
+BUSINESS = "8613800000000"
+
+
+@dataclass
+class CamsServer:
+    """The fake CAMS send API on a loopback port, and its recorder."""
+
+    recorder: FakeCams
+    endpoint: str
+
+
+def inbound(
+    text: str,
+    *,
+    customer: str = "8613900000001",
+    message_id: str | None = None,
+    payload: str | None = None,
+    business: str = BUSINESS,
+) -> dict[str, Any]:
+    """A ChatAppInbound item as CAMS pushes it."""
+    item: dict[str, Any] = {
+        "MessageId": message_id or f"mid-{time.monotonic_ns()}",
+        "From": customer,
+        "To": business,
+        "Timestamp": int(time.time() * 1000),
+        "DisplayName": "Test",
+        "Name": "Test",
+        "Type": "TEXT",
+        "Message": text,
+    }
+    if payload is not None:
+        item["Type"] = "REPLY"
+        item["Message"] = json.dumps({"text": text, "payload": payload})
+    return item
+
+
+def load_data(name: str) -> Any:
+    return json.loads((DATA / name).read_text())
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 5.0
+) -> None:
+    """Wait until `check()` is true; fail the test after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
