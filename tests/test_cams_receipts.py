@@ -1,0 +1,191 @@
+"""Parsing CAMS receipt pushes and business-system calls, item by item."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.errors import BadRequest, Unauthorized
+from bot.platforms.cams.business import check_signature, parse_business_call, read_fields
+from bot.platforms.cams.receipts import (
+    AuditItem,
+    BadItem,
+    InboundItem,
+    StatusItem,
+    parse_item,
+    parse_receipts,
+)
+
+NOW = 1_700_000_000_000
+
+
+def one(raw: Any) -> Any:
+    return parse_item(0, raw, channel="whatsapp", now_ms=NOW)
+
+
+BASE = {"MessageId": "m1", "From": "+8613900000001", "To": "8613800000000", "Timestamp": NOW}
+
+
+@pytest.mark.parametrize(
+    ("message", "kind", "text", "payload"),
+    [
+        ("hello", "text", "hello", None),
+        ({"text": "hello"}, "text", "hello", None),
+        ('{"looks": "like json"}', "text", '{"looks": "like json"}', None),
+    ],
+)
+def test_text_message_forms(message: Any, kind: str, text: str, payload: str | None) -> None:
+    """TEXT's Message is the text itself, whether a string or an object with `text`."""
+    item = one({**BASE, "Type": "TEXT", "Message": message})
+    assert isinstance(item, InboundItem)
+    assert (item.event.kind, item.event.text, item.event.payload) == (kind, text, payload)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"text": "Confirm", "payload": "CONFIRM"},
+        json.dumps({"text": "Confirm", "payload": "CONFIRM"}),
+        json.dumps({"Text": "Confirm", "Payload": "CONFIRM"}),
+    ],
+)
+def test_reply_message_as_object_or_json_string(message: Any) -> None:
+    """REPLY's Message may be an object or a JSON-encoded string; keys in any case."""
+    item = one({**BASE, "Type": "REPLY", "Message": message})
+    assert isinstance(item, InboundItem)
+    assert (item.event.kind, item.event.text, item.event.payload) == ("reply", "Confirm", "CONFIRM")
+
+
+def test_numbers_with_or_without_plus_name_one_conversation() -> None:
+    """`+8613...` and `8613...` are the same customer and business."""
+    a = one({**BASE, "Type": "TEXT", "Message": "x"})
+    b = one(
+        {**BASE, "From": "8613900000001", "To": "+8613800000000", "Type": "TEXT", "Message": "x"}
+    )
+    assert isinstance(a, InboundItem)
+    assert isinstance(b, InboundItem)
+    assert a.conv == b.conv
+    assert a.conv.id == "cams:whatsapp:8613800000000:8613900000001"
+
+
+def test_media_keeps_caption_and_unknown_types_are_kept() -> None:
+    """Media carries its caption; an unknown Type is kept as kind `other`, never dropped."""
+    image = one({**BASE, "Type": "IMAGE", "Message": json.dumps({"caption": "receipt", "id": "1"})})
+    assert isinstance(image, InboundItem)
+    assert (image.event.kind, image.event.text) == ("image", "receipt")
+    odd = one({**BASE, "Type": "STICKER_V2", "Message": {"x": 1}})
+    assert isinstance(odd, InboundItem)
+    assert (odd.event.kind, odd.event.raw_type) == ("other", "STICKER_V2")
+
+
+def test_timestamp_in_seconds_or_missing() -> None:
+    """Seconds become milliseconds; a missing Timestamp is the time of arrival."""
+    s = one({**BASE, "Timestamp": 1_700_000_000, "Type": "TEXT", "Message": "x"})
+    m = one({k: v for k, v in BASE.items() if k != "Timestamp"} | {"Type": "TEXT", "Message": "x"})
+    assert isinstance(s, InboundItem)
+    assert isinstance(m, InboundItem)
+    assert s.event.at_ms == 1_700_000_000_000
+    assert m.event.at_ms == NOW
+
+
+def test_status_and_audit_items() -> None:
+    """Status items are told apart by `Status`; TaskId defaults to the MessageId."""
+    st = one({"MessageId": "s1", "From": "8613800000000", "To": "8613900000001",
+              "Status": "Failed", "ErrorCode": "131026", "Timestamp": NOW})  # fmt: skip
+    assert isinstance(st, StatusItem)
+    assert st.status.task_id == "s1"
+    assert st.status.error_code == "131026"
+    assert st.conv.customer == "8613900000001"
+    audit = one({"TemplateCode": "t", "AuditStatus": "pass"})
+    assert isinstance(audit, AuditItem)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ({**BASE, "MessageId": "", "Type": "TEXT", "Message": "x"}, "missing MessageId"),
+        ({"MessageId": "m", "To": "1", "Type": "TEXT", "Message": "x"}, "missing From"),
+        ({**BASE, "Timestamp": "soon", "Type": "TEXT", "Message": "x"}, "Timestamp"),
+        ({**BASE, "Type": "TEXT", "Message": ["a"]}, "expected a string"),
+        ({"hello": 1}, "neither a message"),
+        ([1, 2], "not a JSON object"),
+    ],
+)
+def test_bad_items_are_reported_one_by_one(raw: Any, reason: str) -> None:
+    """A bad item becomes a BadItem with a reason; it never raises."""
+    item = one(raw)
+    assert isinstance(item, BadItem)
+    assert reason in item.reason
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"1", b"\xff", b'"x"', b"true"])
+def test_unusable_bodies_raise_bad_request(body: bytes) -> None:
+    """A body that is not a JSON array (or one item) is refused as a whole."""
+    with pytest.raises(BadRequest):
+        parse_receipts(body, channel="whatsapp", now_ms=NOW)
+
+
+def test_signature_locations_and_rotation() -> None:
+    """The Signature is accepted from headers, Bearer auth or fields; any listed value works."""
+    secrets = ["old", "new"]
+    check_signature({"Signature": "old"}, {}, secrets)
+    check_signature({"Authorization": "Bearer new"}, {}, secrets)
+    check_signature({}, {"sign": "new"}, secrets)
+    check_signature({}, {"Token": "old"}, secrets)
+    with pytest.raises(Unauthorized, match="does not match"):
+        check_signature({"Signature": "older"}, {}, secrets)
+    with pytest.raises(Unauthorized, match="no signature"):
+        check_signature({}, {"phone": "1"}, secrets)
+    with pytest.raises(Unauthorized):
+        check_signature({"Signature": ""}, {}, [""])
+
+
+def test_business_call_field_names() -> None:
+    """Intent code, data (object or JSON string), customer and ids under their likely names."""
+    fields = read_fields(
+        "application/json",
+        json.dumps({"IntentCode": "x", "IntentData": '{"a": 1}', "PhoneNumber": "+861",
+                    "CustSpaceId": "cams-1", "ChannelType": "WhatsApp"}).encode(),
+        {},
+    )  # fmt: skip
+    call = parse_business_call(fields, {}, default_business="8613800000000")
+    assert (call.code, call.data, call.customer, call.space) == ("x", {"a": 1}, "861", "cams-1")
+    assert call.channel == "whatsapp"
+    assert call.message_key.startswith("body:")
+    form = read_fields("application/x-www-form-urlencoded", b"code=y&to=%2B862&requestId=r9", {})
+    call = parse_business_call(form, {}, default_business=None)
+    assert (call.code, call.customer, call.message_key) == ("y", "862", "id:r9")
+
+
+def test_business_call_from_and_to() -> None:
+    """With From and To, the one that is not our business number is the customer."""
+    ours = "8613800000000"
+    call = parse_business_call({"code": "x", "From": ours, "To": "8613900000001"}, {},
+                               default_business=ours)  # fmt: skip
+    assert call.customer == "8613900000001"
+    call = parse_business_call({"code": "x", "From": "8613900000001", "To": ours}, {},
+                               default_business=ours)  # fmt: skip
+    assert call.customer == "8613900000001"
+
+
+def test_business_call_idempotency_key_header() -> None:
+    """An Idempotency-Key header names the call, so a retry is recognised."""
+    call = parse_business_call({"code": "x", "phone": "1"}, {"Idempotency-Key": "k1"},
+                               default_business=None)  # fmt: skip
+    assert call.message_key == "id:k1"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", b"[1]"),
+        ("application/json", b"{"),
+        ("application/x-www-form-urlencoded", b"%zz=1&&"),
+    ],
+)
+def test_business_call_unreadable_bodies(content_type: str, body: bytes) -> None:
+    """A body that is neither a JSON object nor a form is a 400 with a reason."""
+    with pytest.raises(BadRequest):
+        read_fields(content_type, body, {})

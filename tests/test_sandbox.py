@@ -1,0 +1,95 @@
+"""`bot serve` as a newcomer runs it: its own embedded Redis, sandbox mode, `bot say`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.redis_server import free_port
+from tests.support import ROOT
+
+
+def _wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "bot serve exited early"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"GET /readyz HTTP/1.0\r\n\r\n")
+                if b" 200 " in s.recv(64):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("bot serve did not become ready")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(BOT_PORT=str(port), BOT_DATA_DIR=str(tmp_path / "data"))
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    try:
+        _wait_http(port, proc)
+        yield port, tmp_path, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+        log.close()
+
+
+def test_sandbox_conversation_from_the_command_line(
+    served: tuple[int, Path, subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no Redis and no CAMS account, `bot say` gets the reminder flow's answers back."""
+    port, tmp_path, proc = served
+    url = f"http://127.0.0.1:{port}"
+    assert main(["say", "hi", "--url", url]) == 0
+    out = capsys.readouterr().out
+    assert "you  > hi" in out
+    assert "Reply 1 to confirm, 2 to reschedule. [Confirm] [Reschedule]" in out
+    assert main(["say", "1", "--url", url]) == 0
+    assert "Your appointment on Monday 10:00 is confirmed" in capsys.readouterr().out
+    assert main(["trigger", "csat_survey", "--data", "order=A-7", "--url", url,
+                 "--customer", "+8613900000005"]) == 0  # fmt: skip
+    assert "[template csat_survey] order=A-7" in capsys.readouterr().out
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    log = (tmp_path / "serve.log").read_text()
+    assert "sandbox mode" in log
+    assert "[sandbox] to 861*********1: Hi there" in log
+    assert "8613900000001" not in log  # phone numbers are masked in what is printed
+    aof = list((tmp_path / "data" / "redis").rglob("*.aof*"))
+    assert aof, "the embedded Redis keeps an append-only file"
+
+
+def test_embedded_redis_stops_with_the_server(
+    served: tuple[int, Path, subprocess.Popen[bytes]],
+) -> None:
+    """SIGTERM stops `bot serve` and the redis-server it started."""
+    _port, tmp_path, proc = served
+    log_text = ""
+    deadline = time.monotonic() + 5
+    while "embedded redis-server on 127.0.0.1:" not in log_text and time.monotonic() < deadline:
+        log_text = (tmp_path / "serve.log").read_text()
+        time.sleep(0.05)
+    redis_port = int(log_text.split("embedded redis-server on 127.0.0.1:")[1].split(",")[0])
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", redis_port), timeout=0.5).close()

@@ -1,0 +1,100 @@
+"""Settings: environment names, rotation lists, sandbox detection, refusal without secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.cli import main
+from bot.errors import ConfigError
+from bot.settings import SANDBOX_SECRET, Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("BOT_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_and_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every setting is read from BOT_<NAME>; defaults are the documented ones."""
+    s = Settings()
+    assert (s.host, s.port, s.redis_url) == ("127.0.0.1", 8080, None)
+    assert str(s.flows) == "flows.yaml"
+    assert str(s.intents) == "intents"
+    assert s.cams_endpoint == "https://cams.ap-southeast-1.aliyuncs.com"
+    assert s.cams_channel == "whatsapp"
+    monkeypatch.setenv("BOT_PORT", "9090")
+    monkeypatch.setenv("BOT_REDIS_URL", "redis://r:6379/1")
+    monkeypatch.setenv("BOT_CAMS_FROM", "+8613800000001")
+    monkeypatch.setenv("BOT_CAMS_CHANNEL", "viber")
+    s = Settings()
+    assert (s.port, s.redis_url, s.cams_channel) == (9090, "redis://r:6379/1", "viber")
+    assert s.business_number() == "8613800000001"
+
+
+def test_comma_separated_secrets_are_all_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BOT_CAMS_SIGNATURE and BOT_CAMS_RECEIPT_TOKEN take several values, for rotation."""
+    monkeypatch.setenv("BOT_CAMS_SIGNATURE", "old-sig, new-sig")
+    monkeypatch.setenv("BOT_CAMS_RECEIPT_TOKEN", "t1,t2,")
+    s = Settings()
+    assert s.business_signatures() == ["old-sig", "new-sig"]
+    assert s.receipt_tokens() == ["t1", "t2"]
+    assert "old-sig" not in repr(s)
+
+
+def test_sandbox_mode_is_on_without_access_keys() -> None:
+    """No CAMS access key: sandbox, with the published sandbox secrets."""
+    s = Settings()
+    assert s.sandbox_mode
+    assert s.receipt_tokens() == [SANDBOX_SECRET]
+    assert s.business_signatures() == [SANDBOX_SECRET]
+    s.check()
+
+
+def test_live_mode_refuses_missing_secrets_naming_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside sandbox mode a missing secret stops start-up, and the error names it."""
+    monkeypatch.setenv("BOT_CAMS_ACCESS_KEY_ID", "AK")
+    s = Settings()
+    assert not s.sandbox_mode
+    with pytest.raises(ConfigError) as e:
+        s.check()
+    message = str(e.value)
+    for name in ("BOT_CAMS_RECEIPT_TOKEN", "BOT_CAMS_SIGNATURE", "BOT_CAMS_ACCESS_KEY_SECRET"):
+        assert name in message
+    assert "BOT_CAMS_ACCESS_KEY_ID" not in message
+
+
+def test_live_mode_refuses_empty_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty value is as missing as an unset one."""
+    monkeypatch.setenv("BOT_SANDBOX", "false")
+    monkeypatch.setenv("BOT_CAMS_ACCESS_KEY_ID", "AK")
+    monkeypatch.setenv("BOT_CAMS_ACCESS_KEY_SECRET", "")
+    monkeypatch.setenv("BOT_CAMS_RECEIPT_TOKEN", ",")
+    monkeypatch.setenv("BOT_CAMS_SIGNATURE", "sig")
+    with pytest.raises(ConfigError) as e:
+        Settings().check()
+    assert "BOT_CAMS_ACCESS_KEY_SECRET" in str(e.value)
+    assert "BOT_CAMS_RECEIPT_TOKEN" in str(e.value)
+
+
+def test_serve_refuses_to_start_without_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bot serve` outside sandbox mode exits 2 and names the missing variables."""
+    monkeypatch.setenv("BOT_SANDBOX", "false")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "BOT_CAMS_ACCESS_KEY_ID" in err
+    assert "BOT_CAMS_SIGNATURE" in err
+
+
+def test_invalid_setting_is_reported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed value stops start-up with the setting's name, not a traceback."""
+    monkeypatch.setenv("BOT_PORT", "eighty")
+    assert main(["serve"]) == 2
+    assert "port" in capsys.readouterr().err
