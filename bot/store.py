@@ -25,6 +25,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from bot.flows.engine import Conversation
 from bot.model import StatusReceipt
@@ -245,30 +246,44 @@ class Store:
         Raises redis errors: then nothing may be acknowledged."""
         if not events and not statuses:
             return []
+        for attempt in (1, 2):
+            try:
+                results = await self._accept(events, statuses)
+                break
+            except NoScriptError:
+                # Redis restarted without our scripts: load them and run the batch again
+                # (intake is idempotent, statuses never regress).
+                if attempt == 2:
+                    raise
+                await self.load_scripts()
+        return [r is not None for r in results[: len(events)]]
+
+    async def _accept(
+        self, events: Sequence[Accepted], statuses: Sequence[tuple[str, StatusReceipt]]
+    ) -> list[Any]:
+        # EVALSHA straight into the pipeline: redis-py would otherwise ask SCRIPT EXISTS
+        # before every pipeline, a second round trip per callback.
         async with self.redis.pipeline(transaction=False) as pipe:
             for ev in events:
                 k = self.keys_for(ev.conv_id)
-                await self._intake(
-                    keys=[k.seen(ev.dedup_key), k.inbox],
-                    args=[ev.conv_id, ev.event_json, self.dedup_ttl],
-                    client=pipe,
-                )
+                pipe.evalsha(
+                    self._intake.sha, 2, k.seen(ev.dedup_key), k.inbox,
+                    ev.conv_id, ev.event_json, self.dedup_ttl,
+                )  # fmt: skip
             for conv_id, st in statuses:
                 k = self.keys_for(conv_id)
-                await self._status(
-                    keys=[k.message(st.task_id)],
-                    args=[
-                        STATUS_RANK.get(st.status.lower(), 0),
-                        st.status,
-                        st.at_ms,
-                        st.message_id,
-                        st.error_code,
-                        self.conversation_ttl,
-                    ],
-                    client=pipe,
-                )
-            results = await pipe.execute()
-        return [r is not None for r in results[: len(events)]]
+                pipe.evalsha(
+                    self._status.sha, 1, k.message(st.task_id),
+                    STATUS_RANK.get(st.status.lower(), 0), st.status, st.at_ms,
+                    st.message_id, st.error_code, self.conversation_ttl,
+                )  # fmt: skip
+            results: list[Any] = await pipe.execute()
+        return results
+
+    async def load_scripts(self) -> None:
+        """Load every script into Redis (after start-up or a Redis restart)."""
+        for script in (self._intake, self._commit, self._status, self._renew, self._release):
+            script.sha = await self.redis.script_load(script.script)
 
     # -- conversations ----------------------------------------------------------------------
 

@@ -312,3 +312,17 @@ async def test_eventually_helper_times_out() -> None:
     except AssertionError:
         return
     raise AssertionError("eventually() did not time out")
+
+
+async def test_push_after_redis_lost_its_scripts(
+    client: Any, fake_cams: CamsServer, redis: Redis
+) -> None:
+    """After Redis forgets the scripts (a restart, SCRIPT FLUSH), pushes still work."""
+    await redis.script_flush()
+    resp = await client.post(RECEIPTS, json=[inbound("hi", customer="8613900000051")])
+    assert resp.status == 200
+    await fake_cams.recorder.wait_for(1)
+    await redis.script_flush()
+    await client.post(RECEIPTS, json=[inbound("1", customer="8613900000051")])
+    messages = await fake_cams.recorder.wait_for(2)
+    assert "is confirmed" in content_text(messages[1])
