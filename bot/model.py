@@ -8,10 +8,19 @@ the runtime stores them. Plain frozen dataclasses: they sit on the per-message h
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Platform = Literal["cams", "tencent"]
+
+
+_ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+
+
+def is_valid_id(value: str) -> bool:
+    """A normalized phone number, account or channel name we accept in a conversation id."""
+    return _ID.fullmatch(value) is not None
 
 
 def normalize_number(value: str) -> str:

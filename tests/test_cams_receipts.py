@@ -189,3 +189,10 @@ def test_business_call_unreadable_bodies(content_type: str, body: bytes) -> None
     """A body that is neither a JSON object nor a form is a 400 with a reason."""
     with pytest.raises(BadRequest):
         read_fields(content_type, body, {})
+
+
+@pytest.mark.parametrize("number", ["86:139", "86\t139", "x" * 65, "<script>"])
+def test_numbers_that_cannot_name_a_conversation_are_refused(number: str) -> None:
+    """From/To must be a phone number or an account id: nothing that could forge a key."""
+    item = one({**BASE, "From": number, "Type": "TEXT", "Message": "x"})
+    assert isinstance(item, BadItem)

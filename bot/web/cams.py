@@ -11,7 +11,7 @@ import logging
 from aiohttp import web
 
 from bot.errors import BadRequest, Unauthorized
-from bot.model import ConversationRef, IntentStart, event_to_json
+from bot.model import ConversationRef, IntentStart, event_to_json, is_valid_id
 from bot.platforms.auth import matches_any
 from bot.platforms.cams.business import check_signature, parse_business_call, read_fields
 from bot.platforms.cams.receipts import (
@@ -41,6 +41,8 @@ async def receipts(request: web.Request) -> web.Response:
     body = await request.read()
     now_ms = int(request.app[CLOCK]() * 1000)
     channel = request.query.get("channel", settings.cams_channel).strip().lower()
+    if not is_valid_id(channel):
+        raise BadRequest("`channel` must be a channel name such as whatsapp or viber")
     items = parse_receipts(body, channel=channel, now_ms=now_ms)
     events: list[Accepted] = []
     statuses = []

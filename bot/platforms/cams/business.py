@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from bot.errors import BadRequest, Unauthorized
-from bot.model import normalize_number
+from bot.model import is_valid_id, normalize_number
 from bot.platforms.auth import matches_any
 from bot.platforms.cams.receipts import loads_lenient
 
@@ -178,13 +178,17 @@ def parse_business_call(
             customer, business = frm, business or to
     elif customer is None:
         customer = to if isinstance(to, str) else frm
-    if not isinstance(customer, str | int) or not normalize_number(str(customer)):
+    if not isinstance(customer, str | int) or not is_valid_id(normalize_number(str(customer))):
         raise BadRequest(
             "no customer found: expected a field such as phone, phoneNumber, customer or To; "
             f"got fields: {', '.join(sorted(map(str, fields))) or 'none'}"
         )
     business = business if isinstance(business, str | int) else default_business
+    if business and not is_valid_id(normalize_number(str(business))):
+        raise BadRequest("the business number is not a phone number or account id")
     channel = _find(fields, ("channeltype", "channel"))
+    if channel is not None and not (isinstance(channel, str) and is_valid_id(channel)):
+        raise BadRequest("the channel is not a channel name")
     space = _find(fields, ("custspaceid", "spaceid"))
     explicit_id = headers.get("Idempotency-Key") or _find(fields, ID_FIELDS)
     data = _data(_find(fields, DATA_FIELDS))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import BadRequest
-from bot.model import ConversationRef, Inbound, StatusReceipt, normalize_number
+from bot.model import ConversationRef, Inbound, StatusReceipt, is_valid_id, normalize_number
 
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 _MEDIA = {"IMAGE", "VIDEO", "AUDIO", "DOCUMENT"}
@@ -81,6 +81,13 @@ def _required(item: dict[str, Any], name: str) -> str:
     return value
 
 
+def _number(item: dict[str, Any], name: str) -> str:
+    value = normalize_number(_required(item, name))
+    if not is_valid_id(value):
+        raise ValueError(f"{name} is not a phone number or account id")
+    return value
+
+
 def _timestamp(item: dict[str, Any], now_ms: int) -> int:
     raw = item.get("Timestamp")
     if raw is None or raw == "":
@@ -117,8 +124,8 @@ def _get_ci(obj: dict[str, Any], *names: str) -> Any:
 
 def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
     message_id = _required(item, "MessageId")
-    customer = normalize_number(_required(item, "From"))
-    business = normalize_number(_required(item, "To"))
+    customer = _number(item, "From")
+    business = _number(item, "To")
     raw_type = _text(item.get("Type")).strip().upper()
     message = item.get("Message")
     text, payload = "", None
@@ -158,8 +165,8 @@ def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
 
 def _status(item: dict[str, Any], channel: str, now_ms: int) -> StatusItem:
     message_id = _required(item, "MessageId")
-    business = normalize_number(_required(item, "From"))
-    customer = normalize_number(_required(item, "To"))
+    business = _number(item, "From")
+    customer = _number(item, "To")
     status = _required(item, "Status")
     receipt = StatusReceipt(
         message_id=message_id,
