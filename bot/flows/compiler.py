@@ -107,7 +107,8 @@ def _compile_state(flow: str, name: str, spec: StateSpec) -> CompiledState:
         by_payload[payload] = i
         labels = [opt.label] if isinstance(opt.label, str) else list(opt.label.values())
         for word in (*labels, *opt.keywords):
-            by_word.setdefault(normalize_text(word), i)
+            if normalized := normalize_text(word):  # a blank label matches no answer
+                by_word.setdefault(normalized, i)
     template = None
     if spec.template is not None:
         t = spec.template

@@ -121,7 +121,7 @@ class Engine:
     ) -> StepResult:
         keep = {k: conv.data[k] for k in ("lang",) if k in conv.data}
         fresh = replace(
-            conv, flow=flow.name, state=IDLE, flow_version=flow.version, data={**keep, **flow.data}
+            conv, flow=flow.name, state=IDLE, flow_version=flow.version, data={**flow.data, **keep}
         )
         return self._fire(fresh, flow, START, data, now_ms, "started")
 
@@ -164,7 +164,9 @@ class Engine:
         if state.template is not None and (not in_window or state.say is None):
             t = state.template
             params = {k: v.render(conv.data) for k, v in t.params.items()}
-            return Reply(template=Template(t.code, t.language or lang, params), buttons=buttons)
+            template = Template(t.code, t.language or lang, params)
+            # The template's own quick-reply buttons get the options' payloads, in order.
+            return Reply(template=template, buttons=buttons if state.buttons else ())
         if state.say is None:
             return None
         if not in_window:
@@ -181,5 +183,9 @@ class Engine:
         lang, default = self._lang(conv), self.catalog.language
         prompt = state.reprompt or self.catalog.reprompt
         prefix = prompt.pick(lang, default).render(conv.data)
+        if state.say is None:
+            # Only a template to repeat: the customer just wrote, so send the re-prompt
+            # itself rather than the template again without it.
+            return Reply(text=prefix)
         reply = self._say(conv, state, now_ms, prefix=prefix)
         return reply if reply is not None else Reply(text=prefix)

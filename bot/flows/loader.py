@@ -81,17 +81,44 @@ def _read_yaml(path: Path) -> tuple[Any, list[SpecProblem]]:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 0
         what = (e.problem or e.context or "invalid YAML").strip()
+        body = text.rstrip()
+        if mark is not None and e.problem and mark.index >= len(body):
+            # Found at the end of the file, past its last line: the cause is what was left
+            # open (a quote, a bracket), where the context mark points when it can.
+            last = body.count("\n")
+            ctx = e.context_mark
+            line = (ctx.line if ctx is not None and ctx.line <= last else last) + 1
+            if e.context:
+                what = f"{what} {e.context.strip()}"
         if "duplicate key" in str(e):
             what += "; each key may appear once in a mapping: remove or rename the repeat"
         return None, [SpecProblem(str(path), line, f"YAML syntax: {what}")]
+
+
+def _authored_path(root: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`loc` without the member type names unions add (`str`, `dict[str,str]`), unless the
+    YAML has a key of that name there."""
+    path: list[Any] = []
+    node = root
+    for part in loc:
+        in_yaml = (isinstance(node, CommentedMap) and part in node) or (
+            isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if in_yaml:
+            node = node[part]
+        elif isinstance(part, str) and (part == "str" or "[" in part):
+            continue
+        else:
+            node = None
+        path.append(part)
+    return tuple(path)
 
 
 def _schema_problems(file: str, root: Any, error: ValidationError) -> list[SpecProblem]:
     problems = []
     for err in error.errors():
         loc = tuple(err["loc"])
-        # Unions add the member's type name to the location; drop those parts.
-        path = tuple(p for p in loc if isinstance(p, int) or "[" not in str(p))
+        path = _authored_path(root, loc)
         where = ".".join(str(p) for p in path) or "the top level"
         if err["type"] == "extra_forbidden":
             msg = f"unknown field `{path[-1]}` at {where}: remove it or fix its spelling"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 _KEYCAP = str.maketrans("", "", "\ufe0f\u20e3")
 _EDGE_PUNCT = re.compile(r"^[\s\W_]+|[\s\W_]+$")
 _SPACES = re.compile(r"\s+")
+_VARIATION = "\ufe0e\ufe0f"  # text/emoji presentation selectors
 _NUMBER_DECORATION = re.compile(r"^[\s(\[#]+|[\s.)\]:\-]+$")
 
 
@@ -26,8 +27,16 @@ def normalize_text(text: str) -> str:
     """Case-, accent- and punctuation-insensitive form of a short answer."""
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    folded = _EDGE_PUNCT.sub("", stripped.casefold())
-    return _SPACES.sub(" ", folded)
+    folded = stripped.casefold()
+    core = _EDGE_PUNCT.sub("", folded) or _symbols(folded)
+    return _SPACES.sub(" ", core)
+
+
+def _symbols(text: str) -> str:
+    """An answer without letters or digits ("👍!") as its symbols, so that it neither
+    matches every other such answer nor is matched by mere punctuation ("?")."""
+    kept = (c for c in text if unicodedata.category(c)[0] != "P" and c not in _VARIATION)
+    return "".join(kept).strip()
 
 
 def parse_number(text: str) -> int | None:

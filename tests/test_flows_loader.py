@@ -1,0 +1,808 @@
+"""Start-up errors an author sees: every problem in flows.yaml and intents/ is reported as
+`file:line: what is wrong and what to do`, all of them at once."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.errors import SpecError, SpecProblem
+from bot.flows.loader import load_catalog
+from tests.support import ROOT
+
+# A valid flows file for the intents tests: flow `appt`, whose state `wait` handles the
+# event `cancelled`.
+FLOWS = """\
+flows:
+  appt:
+    start: wait
+    states:
+      wait:
+        say: Reply 1 to confirm
+        options:
+          - {label: Confirm, go: done}
+        on:
+          cancelled: done
+      done:
+        say: Bye
+"""
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def _problems(
+    tmp_path: Path, flows: str = FLOWS, intents: dict[str, str] | None = None
+) -> list[SpecProblem]:
+    """Write flows.yaml and intents/, load them, and return the problems reported."""
+    _write(tmp_path / "flows.yaml", flows)
+    folder = tmp_path / "intents"
+    folder.mkdir()
+    for name, text in (intents or {}).items():
+        _write(folder / name, text)
+    with pytest.raises(SpecError) as caught:
+        load_catalog(tmp_path / "flows.yaml", folder)
+    assert str(caught.value) == "\n".join(str(p) for p in caught.value.problems)
+    return caught.value.problems
+
+
+def _only(problems: list[SpecProblem]) -> SpecProblem:
+    assert len(problems) == 1, "\n".join(map(str, problems))
+    return problems[0]
+
+
+def _assert_problem(problem: SpecProblem, file: Path, line: int, *words: str) -> None:
+    assert str(problem).startswith(f"{file}:{line}: "), str(problem)
+    for word in words:
+        assert word in problem.message, f"{word!r} not in {problem.message!r}"
+
+
+# -- flows.yaml: cross-references -------------------------------------------------------
+
+
+def test_option_going_to_an_undefined_state_points_at_go_and_suggests_the_close_name(
+    tmp_path: Path,
+) -> None:
+    """An option's `go:` to a missing state names the option, the target and the close name."""
+    flows = """\
+        flows:
+          appt:
+            start: ask
+            states:
+              ask:
+                say: Confirm?
+                options:
+                  - label: Confirm
+                    go: confirmd
+              confirmed:
+                say: Thanks
+        """
+    problem = _only(_problems(tmp_path, flows))
+    _assert_problem(
+        problem,
+        tmp_path / "flows.yaml",
+        9,
+        "option 1 of state `ask`",
+        "`confirmd`",
+        "not a state of flow `appt`",
+        "add it under flows.appt.states or fix the name",
+        "Did you mean `confirmed`?",
+    )
+
+
+def test_start_naming_a_missing_state_points_at_start(tmp_path: Path) -> None:
+    """`start:` naming no state is reported on its line, with the close name."""
+    flows = """\
+        flows:
+          appt:
+            description: A reminder
+            start: remnd
+            states:
+              remind:
+                say: Hello
+        """
+    problem = _only(_problems(tmp_path, flows))
+    _assert_problem(
+        problem,
+        tmp_path / "flows.yaml",
+        4,
+        "flow `appt` starts at `remnd`",
+        "not one of its states",
+        "Did you mean `remind`?",
+    )
+
+
+AMBIGUOUS = [
+    pytest.param(
+        """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Pick
+                options:
+                  - {label: Reschedule, go: ask}
+                  - {label: RÉSCHEDULE, go: ask}
+        """,
+        9,
+        ("option 2 of state `ask` repeats `reschedule`", "option 1", "choose one option only"),
+        id="label-differing-in-case-and-accents",
+    ),
+    pytest.param(
+        """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Pick
+                options:
+                  - label: Confirm
+                    keywords: [ok, sure]
+                    go: ask
+                  - label: Cancel
+                    keywords: [no, Sure!]
+                    go: ask
+        """,
+        11,
+        ("option 2 of state `ask` repeats `sure`", "option 1", "choose one option only"),
+        id="keyword-shared",
+    ),
+    pytest.param(
+        """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Pick
+                options:
+                  - label: Confirm
+                    payload: YES
+                    go: ask
+                  - label: Cancel
+                    payload: YES
+                    go: ask
+        """,
+        12,
+        ("option 2 of state `ask` has the payload `YES` of option 1", "payloads must differ"),
+        id="duplicate-payload",
+    ),
+    pytest.param(
+        """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Pick
+                options:
+                  - label: Confirm
+                    payload: f.ask.2
+                    go: ask
+                  - label: Cancel
+                    go: ask
+        """,
+        11,
+        ("option 2 of state `ask` has the payload `f.ask.2` of option 1", "payloads must differ"),
+        id="explicit-payload-equal-to-a-default-one",
+    ),
+    pytest.param(
+        """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Pick
+                options:
+                  - label: Confirm
+                    go: ask
+                  - label: 3
+                    go: ask
+        """,
+        10,
+        ("option 2 of state `ask` uses the number `3`", "numbers choose options by position"),
+        id="number-as-label",
+    ),
+    pytest.param(
+        """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Pick
+                options:
+                  - label: Confirm
+                    keywords: [yes, "(1)"]
+                    go: ask
+        """,
+        8,
+        ("option 1 of state `ask` uses the number `1`", "use words"),
+        id="decorated-number-as-keyword",
+    ),
+    pytest.param(
+        """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Rate us
+                options:
+                  - {label: "👍", go: ask}
+                  - {label: "👎", go: ask}
+                  - {label: Later, keywords: ["👍!"], go: ask}
+        """,
+        10,
+        ("option 3 of state `ask` repeats `👍`", "option 1"),
+        id="emoji-label-repeated-as-keyword",
+    ),
+]
+
+
+@pytest.mark.parametrize(("flows", "line", "words"), AMBIGUOUS)
+def test_options_a_reply_cannot_tell_apart_are_reported(
+    tmp_path: Path, flows: str, line: int, words: tuple[str, ...]
+) -> None:
+    """Options sharing a label, keyword or payload, or using a number as a word, are errors."""
+    _assert_problem(_only(_problems(tmp_path, flows)), tmp_path / "flows.yaml", line, *words)
+
+
+def test_event_going_to_an_undefined_state_points_at_the_event(tmp_path: Path) -> None:
+    """An `on:` event whose target is not a state is reported on the event's line."""
+    flows = """\
+        flows:
+          f:
+            start: wait
+            states:
+              wait:
+                say: Waiting
+                on:
+                  paid: done
+                  cancelled: gone
+              done:
+                say: Paid
+        """
+    _assert_problem(
+        _only(_problems(tmp_path, flows)),
+        tmp_path / "flows.yaml",
+        9,
+        "event `cancelled` of state `wait` goes to `gone`",
+        "not a state of flow `f`",
+        "Known: done, wait.",
+    )
+
+
+def test_buttons_without_options_points_at_buttons(tmp_path: Path) -> None:
+    """`buttons: true` on a state without options says to add options or remove it."""
+    flows = """\
+        flows:
+          f:
+            start: bye
+            states:
+              bye:
+                say: Bye
+                buttons: true
+        """
+    _assert_problem(
+        _only(_problems(tmp_path, flows)),
+        tmp_path / "flows.yaml",
+        7,
+        "state `bye` asks for buttons but has no options",
+        "add `options:`",
+        "remove `buttons: true`",
+    )
+
+
+# -- flows.yaml: schema -----------------------------------------------------------------
+
+
+def test_state_with_neither_say_nor_template_points_at_the_state(tmp_path: Path) -> None:
+    """A state that sends nothing is reported on its own line."""
+    flows = """\
+        flows:
+          f:
+            start: a
+            states:
+              a:
+                say: Hello
+                options: [{label: Next, go: b}]
+              b:
+                reprompt: What?
+        """
+    _assert_problem(
+        _only(_problems(tmp_path, flows)),
+        tmp_path / "flows.yaml",
+        8,
+        "flows.f.states.b",
+        "a state needs `say:` (a text) or `template:`",
+    )
+
+
+def test_unknown_field_points_at_its_line(tmp_path: Path) -> None:
+    """A misspelt field (`opitons:`) is named with its line and a hint to fix the spelling."""
+    flows = """\
+        flows:
+          f:
+            start: a
+            states:
+              a:
+                say: Hello
+                opitons:
+                  - {label: Next, go: a}
+        """
+    _assert_problem(
+        _only(_problems(tmp_path, flows)),
+        tmp_path / "flows.yaml",
+        7,
+        "unknown field `opitons`",
+        "flows.f.states.a.opitons",
+        "remove it or fix its spelling",
+    )
+
+
+def test_unknown_field_in_a_flow_style_option_points_at_the_option(tmp_path: Path) -> None:
+    """A typo inside `{...}` is reported on that line."""
+    flows = """\
+        flows:
+          f:
+            start: a
+            states:
+              a:
+                say: Hello
+                options:
+                  - {label: Next, go: a}
+                  - {label: Stop, go: a, kewords: [end]}
+        """
+    _assert_problem(
+        _only(_problems(tmp_path, flows)),
+        tmp_path / "flows.yaml",
+        9,
+        "unknown field `kewords`",
+        "flows.f.states.a.options.1.kewords",
+    )
+
+
+@pytest.mark.parametrize(
+    ("flows", "line", "field", "where"),
+    [
+        pytest.param(
+            """\
+            flows:
+              f:
+                description: No start
+                states:
+                  a: {say: Hello}
+            """,
+            2,
+            "start",
+            "flows.f.start",
+            id="flow-start",
+        ),
+        pytest.param(
+            """\
+            flows:
+              f:
+                start: a
+                states:
+                  a:
+                    say: Hello
+                    options:
+                      - label: Next
+            """,
+            8,
+            "go",
+            "flows.f.states.a.options.0.go",
+            id="option-go",
+        ),
+        pytest.param(
+            """\
+            defaults:
+              language: en
+            """,
+            1,
+            "flows",
+            "flows",
+            id="flows",
+        ),
+    ],
+)
+def test_missing_required_field_points_at_its_parent(
+    tmp_path: Path, flows: str, line: int, field: str, where: str
+) -> None:
+    """A missing required field is named, with the line of the mapping that lacks it."""
+    _assert_problem(
+        _only(_problems(tmp_path, flows)),
+        tmp_path / "flows.yaml",
+        line,
+        f"missing required field `{field}`",
+        where,
+    )
+
+
+@pytest.mark.parametrize(
+    ("flows", "line", "words"),
+    [
+        pytest.param(
+            """\
+            flows:
+              f:
+                start: a
+                states:
+                  a:
+                    say: Hello: world
+            """,
+            6,
+            ("YAML syntax", "mapping values are not allowed here"),
+            id="colon-in-plain-text",
+        ),
+        pytest.param(
+            """\
+            flows:
+              f:
+                start: a
+                states:
+                  a:
+                    say: "Hello
+                    buttons: false
+            """,
+            6,
+            ("YAML syntax", "end of stream", "quoted scalar"),
+            id="unclosed-quote",
+        ),
+        pytest.param(
+            """\
+            flows:
+              f:
+                start: a
+                states:
+                  a: {say: Hello
+            """,
+            5,
+            ("YAML syntax", "flow mapping"),
+            id="unclosed-brace",
+        ),
+        pytest.param(
+            """\
+            flows:
+              f:
+                start: a
+                states: [
+
+            """,
+            4,
+            ("YAML syntax", "stream end"),
+            id="unclosed-bracket-at-the-end",
+        ),
+        pytest.param(
+            "flows:\n  f:\n\tstart: a\n",
+            3,
+            ("YAML syntax", "'\\t'"),
+            id="tab-indent",
+        ),
+    ],
+)
+def test_invalid_yaml_points_at_the_broken_line(
+    tmp_path: Path, flows: str, line: int, words: tuple[str, ...]
+) -> None:
+    """A YAML syntax error is reported on a line of the file, never past its end."""
+    _assert_problem(_only(_problems(tmp_path, flows)), tmp_path / "flows.yaml", line, *words)
+
+
+def test_text_of_the_wrong_type_names_the_field_as_written(tmp_path: Path) -> None:
+    """A `say:` of the wrong type is located at `say`, without pydantic's union type names."""
+    flows = """\
+        flows:
+          f:
+            start: a
+            states:
+              a:
+                say: [Hello, World]
+        """
+    problems = _problems(tmp_path, flows)
+    assert [str(p) for p in problems] == [
+        f"{tmp_path / 'flows.yaml'}:6: flows.f.states.a.say: Input should be a valid string",
+        f"{tmp_path / 'flows.yaml'}:6: flows.f.states.a.say: Input should be a valid dictionary",
+    ]
+
+
+def test_duplicate_yaml_key_points_at_the_repeat(tmp_path: Path) -> None:
+    """A key given twice in a mapping is an error on the second one's line."""
+    flows = """\
+        flows:
+          f:
+            start: a
+            states:
+              a:
+                say: Hello
+              a:
+                say: Again
+        """
+    _assert_problem(
+        _only(_problems(tmp_path, flows)),
+        tmp_path / "flows.yaml",
+        7,
+        'duplicate key "a"',
+        "each key may appear once",
+        "remove or rename the repeat",
+    )
+
+
+def test_flows_file_that_is_not_a_mapping(tmp_path: Path) -> None:
+    """A flows file holding a list says what the top level must be."""
+    _assert_problem(
+        _only(_problems(tmp_path, "- appt\n")),
+        tmp_path / "flows.yaml",
+        1,
+        "expected a mapping with a `flows:` key",
+    )
+
+
+def test_missing_flows_file(tmp_path: Path) -> None:
+    """A flows file that does not exist is named, with line 0."""
+    (tmp_path / "intents").mkdir()
+    with pytest.raises(SpecError) as caught:
+        load_catalog(tmp_path / "nope.yaml", tmp_path / "intents")
+    _assert_problem(_only(caught.value.problems), tmp_path / "nope.yaml", 0, "file not found")
+
+
+def test_inbound_flow_naming_no_flow_points_at_defaults(tmp_path: Path) -> None:
+    """`defaults.inbound_flow` must name a flow; the close name is suggested."""
+    flows = """\
+        defaults:
+          language: en
+          inbound_flow: apt
+        flows:
+          appt:
+            start: a
+            states:
+              a: {say: Hello}
+        """
+    _assert_problem(
+        _only(_problems(tmp_path, flows)),
+        tmp_path / "flows.yaml",
+        3,
+        "defaults.inbound_flow names `apt`",
+        "not a flow",
+        "Did you mean `appt`?",
+    )
+
+
+def test_several_problems_in_one_file_are_all_reported(tmp_path: Path) -> None:
+    """Every cross-reference problem of a file is listed, in one error, each on its line."""
+    flows = """\
+        defaults:
+          inbound_flow: nothing
+        flows:
+          f:
+            start: begin
+            states:
+              a:
+                say: Hello
+                buttons: true
+              b:
+                say: Pick
+                options:
+                  - {label: Yes, go: c}
+                  - {label: yes, go: b}
+                on:
+                  paid: d
+        """
+    problems = _problems(tmp_path, flows)
+    file = tmp_path / "flows.yaml"
+    assert [(p.file, p.line) for p in problems] == [
+        (str(file), 5),  # start
+        (str(file), 9),  # buttons without options
+        (str(file), 13),  # go: c
+        (str(file), 14),  # repeated label
+        (str(file), 16),  # on: paid -> d
+        (str(file), 2),  # inbound_flow
+    ]
+
+
+def test_several_schema_problems_are_all_reported(tmp_path: Path) -> None:
+    """Schema problems anywhere in the file are listed together."""
+    flows = """\
+        flows:
+          f:
+            start: a
+            states:
+              a:
+                sya: Hello
+              b:
+                say: Bye
+                buttons: maybe
+              c:
+                reprompt: What?
+        """
+    problems = _problems(tmp_path, flows)
+    assert [p.line for p in problems] == [6, 9, 10]
+    assert "unknown field `sya`" in problems[0].message
+    assert "flows.f.states.b.buttons" in problems[1].message
+    assert "a state needs `say:`" in problems[2].message
+
+
+# -- intents/ ---------------------------------------------------------------------------
+
+
+def test_intent_starting_an_unknown_flow(tmp_path: Path) -> None:
+    """An intent's `start:` must name a flow of flows.yaml."""
+    intents = {
+        "reminder.yaml": """\
+            code: appointment_reminder
+            name: Appointment reminder
+            start: apt
+            """
+    }
+    _assert_problem(
+        _only(_problems(tmp_path, intents=intents)),
+        tmp_path / "intents" / "reminder.yaml",
+        3,
+        "intent `appointment_reminder` starts flow `apt`",
+        "not in flows.yaml",
+        "Did you mean `appt`?",
+    )
+
+
+def test_intent_event_no_state_handles(tmp_path: Path) -> None:
+    """An intent's `event:` must be handled by some state's `on:`."""
+    intents = {
+        "cancel.yaml": """\
+            code: cancel
+            name: Appointment cancelled
+            default_data: {}
+            event: canceled
+            """
+    }
+    _assert_problem(
+        _only(_problems(tmp_path, intents=intents)),
+        tmp_path / "intents" / "cancel.yaml",
+        4,
+        "intent `cancel` sends event `canceled`",
+        "no state handles",
+        "add it under `on:`",
+        "Did you mean `cancelled`?",
+    )
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [
+        pytest.param("start: appt\nevent: cancelled\n", id="both"),
+        pytest.param("default_data: {}\n", id="neither"),
+    ],
+)
+def test_intent_needs_exactly_one_of_start_and_event(tmp_path: Path, actions: str) -> None:
+    """An intent either starts a flow or sends an event, never both or neither."""
+    intents = {"x.yaml": f"code: x\nname: X\n{actions}"}
+    _assert_problem(
+        _only(_problems(tmp_path, intents=intents)),
+        tmp_path / "intents" / "x.yaml",
+        1,
+        "exactly one of `start: FLOW` or `event: NAME`",
+    )
+
+
+def test_duplicate_intent_code_names_both_files(tmp_path: Path) -> None:
+    """The second file with a code already used is reported, naming the first file."""
+    intents = {
+        "a.yaml": """\
+            code: remind
+            name: First
+            start: appt
+            """,
+        "b.yml": """\
+            # The same code again.
+            name: Second
+            code: remind
+            start: appt
+            """,
+    }
+    _assert_problem(
+        _only(_problems(tmp_path, intents=intents)),
+        tmp_path / "intents" / "b.yml",
+        3,
+        "intent code `remind` is already defined in",
+        str(tmp_path / "intents" / "a.yaml"),
+        "must be unique",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        pytest.param("- code: x\n", 1, ("expected a mapping with `code:` and `name:`",), id="list"),
+        pytest.param("just words\n", 1, ("expected a mapping",), id="scalar"),
+        pytest.param("# nothing yet\n", 1, ("expected a mapping",), id="empty"),
+        pytest.param(
+            "code: x\nname: X\nstart: appt\ndata: {}\n",
+            4,
+            ("unknown field `data`", "remove it or fix its spelling"),
+            id="unknown-field",
+        ),
+        pytest.param(
+            "code: x\nstart: appt\n", 1, ("missing required field `name`",), id="missing-name"
+        ),
+    ],
+)
+def test_malformed_intent_file(
+    tmp_path: Path, text: str, line: int, words: tuple[str, ...]
+) -> None:
+    """An intent file that is not a valid intent mapping is reported with its line."""
+    _assert_problem(
+        _only(_problems(tmp_path, intents={"x.yaml": text})),
+        tmp_path / "intents" / "x.yaml",
+        line,
+        *words,
+    )
+
+
+def test_missing_intents_folder(tmp_path: Path) -> None:
+    """A missing intents folder is named."""
+    flows = _write(tmp_path / "flows.yaml", FLOWS)
+    with pytest.raises(SpecError) as caught:
+        load_catalog(flows, tmp_path / "intents")
+    _assert_problem(
+        _only(caught.value.problems), tmp_path / "intents", 0, "intents folder not found"
+    )
+
+
+def test_problems_in_flows_and_intents_are_reported_together(tmp_path: Path) -> None:
+    """One load lists the problems of flows.yaml and of every intent file."""
+    flows = FLOWS.replace("go: done", "go: dne")
+    intents = {
+        "a.yaml": "code: a\nname: A\nstart: nowhere\n",
+        "b.yaml": "code: b\nname: B\nevent: paid\n",
+    }
+    problems = _problems(tmp_path, flows, intents)
+    assert [(Path(p.file).name, p.line) for p in problems] == [
+        ("flows.yaml", 8),
+        ("a.yaml", 3),
+        ("b.yaml", 3),
+    ]
+
+
+# -- the examples and `bot check` ------------------------------------------------------
+
+
+def test_example_flows_and_intents_load_cleanly() -> None:
+    """The shipped flows.yaml and intents/ have no problems."""
+    catalog = load_catalog(ROOT / "flows.yaml", ROOT / "intents")
+    assert set(catalog.flows.flows) == {"appointment", "csat"}
+    assert set(catalog.intents) == {"appointment_reminder", "csat_survey"}
+
+
+def test_check_command_prints_problems_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bot check` on a bad file exits 1 and prints one `file:line: ...` line per problem."""
+    flows = _write(tmp_path / "flows.yaml", FLOWS.replace("start: wait", "start: wiat"))
+    folder = tmp_path / "intents"
+    _write(folder / "x.yaml", "code: x\nname: X\nstart: apt\n")
+    code = main(["check", "--flows", str(flows), "--intents", str(folder)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith(f"{flows}:3: flow `appt` starts at `wiat`")
+    assert lines[1].startswith(f"{folder / 'x.yaml'}:3: intent `x` starts flow `apt`")
+    assert lines[2:] == ["2 problem(s) found"]
+
+
+def test_check_command_accepts_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    """`bot check` on the examples exits 0 and prints an `ok` line."""
+    flows = ROOT / "flows.yaml"
+    code = main(["check", "--flows", str(flows), "--intents", str(ROOT / "intents")])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert err == ""
+    assert out == f"{flows}: ok: 2 flows, 7 states; 2 intents\n"
