@@ -12,7 +12,8 @@ slot, and each script below touches one slot only, so the same code runs on Redi
     bot:{pN}:lease         string  owner token of the partition's worker (fencing)
     bot:{pN}:c:CONV        hash    a conversation: flow, state, version, data, ...
     bot:{pN}:seen:ID       string  an accepted message id (drops repeated pushes)
-    bot:{pN}:m:TASK        hash    a sent message: message id, delivery status
+    bot:{pN}:m:TASK        hash    a sent message: message id (mid), send error (err),
+                                   delivery status (status, status_err, at)
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ local rank = tonumber(ARGV[1])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0')
 if rank <= cur then return 0 end
 redis.call('HSET', KEYS[1], 'rank', rank, 'status', ARGV[2], 'at', ARGV[3], 'mid', ARGV[4],
-  'err', ARGV[5])
+  'status_err', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 return 1
 """

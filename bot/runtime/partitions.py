@@ -23,6 +23,8 @@ from bot.store import Store
 
 log = logging.getLogger("bot.partitions")
 
+HANDOFF_SECONDS = 5.0  # how long a partition given up for rebalancing may finish its batch
+
 
 @dataclass
 class _Owned:
@@ -43,17 +45,22 @@ class Runtime:
         lease_seconds: float,
         send_attempts: int,
         clock: Callable[[], float] = time.time,
+        send_backoff_base: float = 0.5,
+        send_backoff_cap: float = 30.0,
     ) -> None:
         self.store = store
         self.engine = engine
         self.senders = senders
         self.lease_ms = int(lease_seconds * 1000)
         self.send_attempts = send_attempts
+        self.send_backoff_base = send_backoff_base
+        self.send_backoff_cap = send_backoff_cap
         self.clock = clock
         self.token = uuid.uuid4().hex
         self.owned: dict[int, _Owned] = {}
         self._manager: asyncio.Task[None] | None = None
         self._stopping = False
+        self._handoffs: set[asyncio.Task[None]] = set()
 
     def clock_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -68,19 +75,14 @@ class Runtime:
             self._manager.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._manager
-        for owned in self.owned.values():
-            owned.worker.stopping = owned.sender.stopping = True
-        tasks = [t for o in self.owned.values() for t in o.tasks]
-        if tasks:
-            _done, still = await asyncio.wait(tasks, timeout=drain_seconds)
-            for t in still:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        owned, self.owned = self.owned, {}
+        await asyncio.gather(
+            *(self._drain(p, o, drain_seconds) for p, o in owned.items()),
+            *self._handoffs,
+            return_exceptions=True,
+        )
         with contextlib.suppress(RedisError, OSError):
-            for p in list(self.owned):
-                await self.store.release(p, self.token)
             await self.store.leave(self.token)
-        self.owned.clear()
 
     async def _manage(self) -> None:
         interval = self.lease_ms / 3000
@@ -100,7 +102,13 @@ class Runtime:
             elif not await self.store.renew(p, self.token, self.lease_ms):
                 await self._drop(p, "lease lost")
         for p in list(self.owned)[share:]:
-            await self._drop(p, "rebalancing")
+            # A planned handoff: let the in-flight batch finish (a send cancelled midway
+            # would be sent again by the next owner), in the background, then release.
+            owned = self.owned.pop(p)
+            handoff = asyncio.create_task(self._drain(p, owned, HANDOFF_SECONDS))
+            self._handoffs.add(handoff)
+            handoff.add_done_callback(self._handoffs.discard)
+            log.info("partition %d handed off: rebalancing", p)
         if len(self.owned) >= share:
             return
         for p in range(self.store.partitions):
@@ -112,7 +120,14 @@ class Runtime:
     async def _take(self, p: int) -> None:
         await self.store.ensure_groups(p)
         worker = InboxWorker(self.store, self.engine, p, self.token, clock_ms=self.clock_ms)
-        sender = OutboxSender(self.store, self.senders, p, attempts=self.send_attempts)
+        sender = OutboxSender(
+            self.store,
+            self.senders,
+            p,
+            attempts=self.send_attempts,
+            backoff_base=self.send_backoff_base,
+            backoff_cap=self.send_backoff_cap,
+        )
         tasks = (
             asyncio.create_task(self._guard(p, "worker", worker.run), name=f"worker-{p}"),
             asyncio.create_task(self._guard(p, "sender", sender.run), name=f"sender-{p}"),
@@ -134,6 +149,27 @@ class Runtime:
                 log.warning("partition %d: %s waiting for Redis: %r", p, what, e)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    async def _drain(self, p: int, owned: _Owned, seconds: float) -> None:
+        """Let a partition's worker and sender finish their current batch within `seconds`,
+        renewing the lease meanwhile so that no other process starts on the partition
+        before they are done, then release it."""
+        owned.worker.stopping = owned.sender.stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        still: set[asyncio.Task[None]] = set(owned.tasks)
+        while still and (left := deadline - loop.time()) > 0:
+            _done, still = await asyncio.wait(still, timeout=min(left, self.lease_ms / 3000))
+            try:
+                if still and not await self.store.renew(p, self.token, self.lease_ms):
+                    break  # someone else holds it now: stop at once
+            except (RedisError, OSError) as e:
+                log.warning("partition %d: lease upkeep failed while draining: %r", p, e)
+        for t in still:
+            t.cancel()
+        await asyncio.gather(*owned.tasks, return_exceptions=True)
+        with contextlib.suppress(RedisError, OSError):
+            await self.store.release(p, self.token)
 
     async def _drop(self, p: int, why: str) -> None:
         owned = self.owned.pop(p)

@@ -33,11 +33,15 @@ class OutboxSender:
         attempts: int,
         batch: int = 100,
         block_ms: int = 1000,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
     ) -> None:
         self.store = store
         self.senders = senders
         self.partition = partition
         self.attempts = attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
         self.batch = batch
         self.block_ms = block_ms
         self.stopping = False
@@ -98,10 +102,14 @@ class OutboxSender:
                 return
             except RateLimitedError as e:
                 error = f"{e.code}: {e.message}"
-                delay = e.retry_after if e.retry_after is not None else backoff(attempt)
+                delay = (
+                    e.retry_after
+                    if e.retry_after is not None
+                    else backoff(attempt, base=self.backoff_base, cap=self.backoff_cap)
+                )
             except RetryableSendError as e:
                 error = f"{e.code}: {e.message}"
-                delay = backoff(attempt)
+                delay = backoff(attempt, base=self.backoff_base, cap=self.backoff_cap)
             else:
                 log.info(
                     "sent task=%s conv=%s message_id=%s",
