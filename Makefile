@@ -24,9 +24,10 @@ lint: install
 	$(BIN)/ruff format --check bot tests
 	$(BIN)/mypy
 
-## test: lint, validate the example flows, then the whole suite
+## test: lint, check and test the example flows (with coverage), then the whole suite
 test: lint
 	$(BIN)/bot check
+	$(BIN)/bot test
 	$(BIN)/pytest
 
 format: install

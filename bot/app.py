@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
 from aiohttp import web
@@ -28,7 +28,7 @@ from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
 from bot.settings import SANDBOX_SECRET, Settings
 from bot.store import Store
-from bot.web import cams, health, sandbox
+from bot.web import api, cams, health, sandbox
 from bot.web.keys import (
     CAMS_ENDPOINT,
     CATALOG,
@@ -36,7 +36,9 @@ from bot.web.keys import (
     HTTP,
     REDIS,
     RUNTIME,
+    SANDBOX_AGENT,
     SANDBOX_MESSAGES,
+    SECRETS,
     SETTINGS,
     STORE,
 )
@@ -130,6 +132,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         lease_seconds=settings.lease_seconds,
         send_attempts=settings.send_attempts,
         clock=app[CLOCK],
+        http=app[HTTP],
+        secrets=app[SECRETS],
     )
     app[RUNTIME] = runtime
     await runtime.start()
@@ -140,15 +144,26 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(
-    settings: Settings, catalog: CompiledCatalog, *, clock: Callable[[], float] = time.time
+    settings: Settings,
+    catalog: CompiledCatalog,
+    *,
+    clock: Callable[[], float] = time.time,
+    secrets: Mapping[str, str] | None = None,
 ) -> web.Application:
+    """`secrets` are the values of {{ secret.NAME }} in call headers (BOT_SECRET_NAME)."""
     app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[CATALOG] = catalog
     app[CLOCK] = clock
+    app[SECRETS] = dict(secrets or {})
     app.cleanup_ctx.extend([_redis, _http, _sandbox, _runtime])
     app.add_routes(health.routes())
     app.add_routes(cams.routes())
+    app.add_routes(api.routes())
     if settings.sandbox_mode:
-        app.router.add_get("/sandbox/messages", sandbox.messages)
+        app[SANDBOX_AGENT] = []
+        app.add_routes(sandbox.routes())
+        # The example flows' order API wants a token: the sandbox's stand-in has one.
+        app[SECRETS].setdefault("ORDERS_TOKEN", sandbox.SANDBOX_ORDERS_TOKEN)
+        app[SECRETS].setdefault("ORDERS_API", f"http://127.0.0.1:{settings.port}/sandbox/orders")
     return app

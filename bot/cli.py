@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from bot.errors import ConfigError, SpecError
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.loader import load_catalog
-from bot.settings import SANDBOX_BUSINESS, SANDBOX_SECRET, Settings
+from bot.settings import SANDBOX_BUSINESS, SANDBOX_SECRET, Settings, call_secrets
 
 DEMO_CUSTOMER = "+8613900000001"
 
@@ -56,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     web.run_app(
-        create_app(settings, catalog),
+        create_app(settings, catalog, secrets=call_secrets(os.environ)),
         host=settings.host,
         port=settings.port,
         print=None,
@@ -66,16 +67,136 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    from bot.flows.lint import lint, lint_against
+    from bot.flows.loader import Catalog, load_flows
+
     settings = _settings()
     flows = Path(args.flows) if args.flows else settings.flows
     intents = Path(args.intents) if args.intents else settings.intents
-    catalog = _catalog(flows, intents)
+    source = load_catalog(flows, intents)
+    catalog = compile_catalog(source)
+    findings = lint(source)
+    if args.against:
+        old, root, problems = load_flows(Path(args.against))
+        if problems or old is None:
+            raise SpecError(problems)
+        findings += lint_against(Catalog(old, {}, args.against, flows_root=root), source)
+    for finding in findings:
+        print(finding)
     states = sum(len(f.states) for f in catalog.flows.values())
-    print(
-        f"{flows}: ok: {len(catalog.flows)} flows, {states} states; {len(catalog.intents)} intents"
-    )
+    counts = f"{len(catalog.flows)} flows, {states} states; {len(catalog.intents)} intents"
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    if errors or (args.strict and warnings):
+        print(f"{flows}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}: {counts}")
+        return 1
+    print(f"{flows}: ok: {counts}" + (f"; {_plural(warnings, 'warning')}" if warnings else ""))
     return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    from bot.flows.graph import dot, mermaid, mermaid_markdown
+
+    settings = _settings()
+    flows = Path(args.flows) if args.flows else settings.flows
+    intents = Path(args.intents) if args.intents else settings.intents
+    source = load_catalog(flows, intents)
+    catalog = compile_catalog(source)
+    if args.flow is not None and args.flow not in catalog.flows:
+        print(
+            f"bot graph: {flows} has no flow `{args.flow}`; its flows: " + ", ".join(catalog.flows),
+            file=sys.stderr,
+        )
+        return 2
+    chosen = [catalog.flows[args.flow]] if args.flow else list(catalog.flows.values())
+    if args.format == "mermaid":
+        about = {name: f.description for name, f in source.flows.flows.items()}
+        text = mermaid(chosen[0]) if len(chosen) == 1 else mermaid_markdown(chosen, about)
+        data = text.encode()
+    elif args.format == "dot":
+        data = dot(chosen).encode()
+    else:
+        exe = shutil.which("dot")
+        if exe is None:
+            print(
+                f"bot graph: --format {args.format} needs Graphviz's `dot` command, which is not "
+                "installed (e.g. `apt-get install graphviz`); --format mermaid or dot needs "
+                "nothing",
+                file=sys.stderr,
+            )
+            return 2
+        # S603: the argument list is fixed and the DOT text is passed on stdin, not a shell.
+        done = subprocess.run(  # noqa: S603
+            [exe, f"-T{args.format}"], input=dot(chosen).encode(), capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            print(f"bot graph: dot failed: {done.stderr.decode().strip()}", file=sys.stderr)
+            return 2
+        data = done.stdout
+    if args.output:
+        Path(args.output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from bot.flows.schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot import log
+    from bot.chat import run_chat
+
+    settings = _settings()
+    log.setup("ERROR")  # the chat prints the conversation; only failures besides it
+    flows = Path(args.flows) if args.flows else settings.flows
+    intents = Path(args.intents) if args.intents else settings.intents
+    catalog = _catalog(flows, intents)
+
+    def read_line() -> str | None:
+        try:
+            return input()
+        except EOFError:
+            return None
+
+    return asyncio.run(
+        run_chat(
+            catalog,
+            args.flow,
+            customer=args.customer.lstrip("+"),
+            secrets=call_secrets(os.environ),
+            read_line=read_line,
+        )
+    )
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from bot.flows.flowtest import run_cli
+
+    settings = _settings()
+    flows = Path(args.flows) if args.flows else settings.flows
+    intents = Path(args.intents) if args.intents else settings.intents
+    return run_cli(
+        [Path(p) for p in args.paths or ["flow_tests"]],
+        _catalog(flows, intents),
+        sys.stdout,
+        coverage=args.coverage,
+        min_coverage=args.min_coverage,
+        name=args.k,
+    )
 
 
 async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[str, str]) -> int:
@@ -172,7 +293,56 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate flows.yaml and intents/; exit 1 on problems")
     c.add_argument("--flows", help="flows file (default BOT_FLOWS or flows.yaml)")
     c.add_argument("--intents", help="intents folder (default BOT_INTENTS or intents/)")
+    c.add_argument(
+        "--against",
+        metavar="OLD_FLOWS_FILE",
+        help="the flows file now live: report states whose conversations a change would end",
+    )
+    c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     c.set_defaults(func=cmd_check)
+
+    g = sub.add_parser("graph", help="draw flows as Mermaid state diagrams (or SVG/PNG via dot)")
+    g.add_argument("flow", nargs="?", help="one flow (default: all, as Markdown for Mermaid)")
+    g.add_argument("--flows", help="flows file (default BOT_FLOWS or flows.yaml)")
+    g.add_argument("--intents", help="intents folder (default BOT_INTENTS or intents/)")
+    g.add_argument(
+        "--format",
+        choices=("mermaid", "dot", "svg", "png"),
+        default="mermaid",
+        help="mermaid (default) or dot text; svg or png need Graphviz's `dot`",
+    )
+    g.add_argument("--output", metavar="FILE", help="write here instead of to stdout")
+    g.set_defaults(func=cmd_graph)
+
+    m = sub.add_parser("schema", help="print the JSON Schema of flows.yaml (flows.schema.json)")
+    m.set_defaults(func=cmd_schema)
+
+    e = sub.add_parser("test", help="run conversation tests offline; exit 1 when one fails")
+    e.add_argument("paths", nargs="*", help="test files or folders (default flow_tests/)")
+    e.add_argument("--flows", help="flows file (default BOT_FLOWS or flows.yaml)")
+    e.add_argument("--intents", help="intents folder (default BOT_INTENTS or intents/)")
+    e.add_argument(
+        "--coverage",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="print the flow coverage table (default on)",
+    )
+    e.add_argument(
+        "--min-coverage", type=float, metavar="PCT", help="fail below PCT%% states or transitions"
+    )
+    e.add_argument("-k", metavar="TEXT", help="run only tests whose name contains TEXT")
+    e.set_defaults(func=cmd_test)
+
+    h = sub.add_parser(
+        "chat",
+        help="play the customer in the terminal against the real engine (private Redis, "
+        "fake clock)",
+    )
+    h.add_argument("flow", help="the flow to start")
+    h.add_argument("--customer", default=DEMO_CUSTOMER, help="the customer's phone number")
+    h.add_argument("--flows", help="flows file (default BOT_FLOWS or flows.yaml)")
+    h.add_argument("--intents", help="intents folder (default BOT_INTENTS or intents/)")
+    h.set_defaults(func=cmd_chat)
 
     def player(name: str, help_: str) -> argparse.ArgumentParser:
         q = sub.add_parser(name, help=help_)

@@ -83,53 +83,118 @@ class Inbound:
 @dataclass(frozen=True, slots=True)
 class IntentStart:
     """The business triggered an intent for the customer, with its data merged over the
-    intent's default data."""
+    intent's default data. `policy` overrides the intent's own (queue, replace, reject)."""
 
     message_id: str
     at_ms: int
     code: str
     data: dict[str, Any] = field(default_factory=dict)
     space: str = ""
+    policy: str | None = None
+    # Start this flow directly, without an intent (`bot chat`, `bot test`); `code` is then "".
+    flow: str | None = None
 
     type: Literal["intent"] = "intent"
 
 
-Event = Inbound | IntentStart
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """A timer set when the conversation entered a state (its `visit`) came due."""
+
+    message_id: str
+    at_ms: int
+    name: str
+    visit: int
+    space: str = ""
+
+    type: Literal["timer"] = "timer"
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """The outcome of a business-system call made for the state visit `visit`."""
+
+    message_id: str
+    at_ms: int
+    visit: int
+    outcome: str  # success | failure | timeout
+    status: int = 0
+    body: Any = None
+    space: str = ""
+
+    type: Literal["call"] = "call"
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """An operator ends a human handoff: automation continues (at `go`, if given)."""
+
+    message_id: str
+    at_ms: int
+    go: str | None = None
+    space: str = ""
+
+    type: Literal["resume"] = "resume"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReply:
+    """An agent answers the customer through the bot during a handoff."""
+
+    message_id: str
+    at_ms: int
+    text: str
+    space: str = ""
+
+    type: Literal["agent"] = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class SendFailed:
+    """A message the bot sent failed for good (a permanent send error or a Failed status)."""
+
+    message_id: str
+    at_ms: int
+    task_id: str
+    error: str
+    visit: int = -1
+    space: str = ""
+
+    type: Literal["failed"] = "failed"
+
+
+Event = Inbound | IntentStart | TimerFired | CallResult | Resume | AgentReply | SendFailed
+
+_EVENT_TYPES: dict[str, type[Any]] = {
+    "in": Inbound,
+    "intent": IntentStart,
+    "timer": TimerFired,
+    "call": CallResult,
+    "resume": Resume,
+    "agent": AgentReply,
+    "failed": SendFailed,
+}
 
 
 def event_to_json(event: Event) -> str:
-    if isinstance(event, Inbound):
-        d: dict[str, Any] = {"t": "in", "id": event.message_id, "at": event.at_ms, "k": event.kind}
-        if event.text:
-            d["x"] = event.text
-        if event.payload is not None:
-            d["p"] = event.payload
-        if event.raw_type:
-            d["r"] = event.raw_type
-    else:
-        d = {"t": "intent", "id": event.message_id, "at": event.at_ms, "c": event.code}
-        if event.data:
-            d["d"] = event.data
-    if event.space:
-        d["s"] = event.space
+    """Compact JSON of an event: fields at their defaults are left out."""
+    d: dict[str, Any] = {"t": event.type}
+    for name in event.__dataclass_fields__:
+        if name == "type":
+            continue
+        value = getattr(event, name)
+        default = event.__dataclass_fields__[name].default
+        if value == default or (value == {} and name == "data"):
+            continue
+        d[name] = value
     return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
 
 
 def event_from_json(raw: str | bytes) -> Event:
     d = json.loads(raw)
-    if d["t"] == "in":
-        return Inbound(
-            message_id=d["id"],
-            at_ms=d["at"],
-            kind=d["k"],
-            text=d.get("x", ""),
-            payload=d.get("p"),
-            raw_type=d.get("r", ""),
-            space=d.get("s", ""),
-        )
-    return IntentStart(
-        message_id=d["id"], at_ms=d["at"], code=d["c"], data=d.get("d", {}), space=d.get("s", "")
-    )
+    cls = _EVENT_TYPES[d.pop("t")]
+    event: Event = cls(**d)
+    return event
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +225,15 @@ class Template:
 
 
 @dataclass(frozen=True, slots=True)
+class Fallback:
+    """SMS fallback of a message (CAMS FallBackId, FallBackContent, FallBackDuration)."""
+
+    id: str
+    content: str = ""
+    duration: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """One message the bot sends. Exactly one of `text` and `template` decides its kind:
     a session message (text, optionally with quick-reply buttons) or a template (whose
@@ -168,9 +242,21 @@ class Reply:
     text: str = ""
     buttons: tuple[Button, ...] = ()
     template: Template | None = None
+    fallback: Fallback | None = None
+    # Where it was said: a permanent failure can move the conversation on (`on_failed`).
+    state: str = ""
+    visit: int = -1
+    # Sent even to a customer who opted out: the confirmation of STOP itself.
+    system: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {}
+        if self.system:
+            d["system"] = True
+        if self.fallback is not None:
+            d["fallback"] = [self.fallback.id, self.fallback.content, self.fallback.duration]
+        if self.state:
+            d["state"], d["visit"] = self.state, self.visit
         if self.text:
             d["text"] = self.text
         if self.buttons:
@@ -186,11 +272,54 @@ class Reply:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Reply:
         t = d.get("template")
+        fb = d.get("fallback")
         return cls(
             text=d.get("text", ""),
             buttons=tuple(Button(title, payload) for title, payload in d.get("buttons", ())),
             template=Template(t["code"], t["language"], dict(t.get("params", {}))) if t else None,
+            fallback=Fallback(fb[0], fb[1], fb[2]) if fb else None,
+            state=d.get("state", ""),
+            visit=d.get("visit", -1),
+            system=d.get("system", False),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A timer of the current state visit: `name` comes due at `due_ms`."""
+
+    name: str
+    due_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """An HTTP call the runtime makes after the step commits: `http` calls feed their
+    outcome back as a CallResult; `forward` posts a customer's message to an agent.
+    Header values may hold `${secret:NAME}` tokens, filled in only by the caller."""
+
+    kind: Literal["http", "forward"]
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any
+    timeout_s: float
+    visit: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "method": self.method,
+            "url": self.url,
+            "headers": self.headers,
+            "body": self.body,
+            "timeout_s": self.timeout_s,
+            "visit": self.visit,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CallRequest:
+        return cls(**d)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,13 @@ def _split(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def call_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """BOT_SECRET_NAME=value pairs: the secrets flows may put in call headers as
+    {{ secret.NAME }}. They are read here, at the edge, and never stored in Redis."""
+    prefix = "BOT_SECRET_"
+    return {k[len(prefix) :]: v for k, v in environ.items() if k.startswith(prefix) and v}
 
 
 class Settings(BaseSettings):
@@ -50,6 +58,11 @@ class Settings(BaseSettings):
     cams_signature: SecretList = Field(
         default_factory=list,
         description="The console's business-system Signature; comma-separate several to rotate.",
+    )
+    api_keys: SecretList = Field(
+        default_factory=list,
+        description="Keys of the business API (/v1/...), sent as `Authorization: Bearer KEY`; "
+        "comma-separate several to rotate. Sandbox: `sandbox`.",
     )
     cams_access_key_id: SecretStr | None = Field(None, description="AccessKey ID for the send API.")
     cams_access_key_secret: SecretStr | None = Field(
@@ -84,7 +97,9 @@ class Settings(BaseSettings):
     send_attempts: int = Field(5, ge=1, description="Attempts before a send is given up.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
-    _split_receipt = field_validator("cams_receipt_token", "cams_signature", mode="before")(_split)
+    _split_secrets = field_validator(
+        "cams_receipt_token", "cams_signature", "api_keys", mode="before"
+    )(_split)
 
     @property
     def sandbox_mode(self) -> bool:
@@ -98,6 +113,10 @@ class Settings(BaseSettings):
 
     def business_signatures(self) -> list[str]:
         values = [s.get_secret_value() for s in self.cams_signature]
+        return values or ([SANDBOX_SECRET] if self.sandbox_mode else [])
+
+    def api_key_values(self) -> list[str]:
+        values = [s.get_secret_value() for s in self.api_keys]
         return values or ([SANDBOX_SECRET] if self.sandbox_mode else [])
 
     def business_number(self) -> str | None:

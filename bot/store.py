@@ -9,6 +9,8 @@ slot, and each script below touches one slot only, so the same code runs on Redi
     bot:{pN}:out           stream  outbox: replies committed by steps, drained by the sender
     bot:{pN}:dead          stream  dead letters: inbox events a step could not handle,
                                    replies that could not be sent
+    bot:{pN}:calls         stream  business-system calls and agent forwards committed by steps
+    bot:{pN}:timers        zset    timers of state visits (`visit|name|conv`), by due time
     bot:{pN}:lease         string  owner token of the partition's worker (fencing)
     bot:{pN}:c:CONV        hash    a conversation: flow, state, version, data, ...
     bot:{pN}:seen:ID       string  an accepted message id (drops repeated pushes)
@@ -26,13 +28,14 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from bot.flows.engine import Conversation
-from bot.model import StatusReceipt
+from bot.model import StatusReceipt, Timer, TimerFired, event_to_json
 
 INBOX_GROUP = "w"
 OUTBOX_GROUP = "s"
+CALLS_GROUP = "c"
 CONSUMER = "owner"  # one consumer per group: the partition's lease holder
 
 # Intake: enqueue an event unless its id was seen. XADD before SET: if anything failed
@@ -44,11 +47,29 @@ redis.call('SET', KEYS[1], id, 'EX', ARGV[3])
 return id
 """
 
-# Commit one step: fencing token, version check, ack of the inbox entry, new state and
-# the replies to send, all or nothing.
-# KEYS: conv, inbox, outbox, lease, dead
-# ARGV: token, expected version, entry id, ttl, n fields, fields..., n replies, (conv, reply,
-#       task, space) x n, dead-letter reason ('' for none), event
+# A business trigger is enqueued unless the customer opted out, or (policy `reject`) is in a
+# flow: checked atomically with the enqueueing, against what the last commit stored. A repeat
+# is answered as such first: a retried trigger that was accepted (and started the flow that
+# now makes the customer busy) must not look refused.
+_INTAKE_INTENT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'repeat' end
+if redis.call('HGET', KEYS[3], 'o') == '1' then return 'opted_out' end
+if ARGV[4] == 'reject' and redis.call('HGET', KEYS[3], 'a') == '1' then return 'busy' end
+local id = redis.call('XADD', KEYS[2], '*', 'c', ARGV[1], 'e', ARGV[2])
+redis.call('SET', KEYS[1], id, 'EX', ARGV[3])
+return 'new'
+"""
+
+# Commit one step: fencing token, version check, ack of the inbox entry, then the new state,
+# the replies to send, the timers to keep and the calls to make, all or nothing.
+# KEYS: conv, inbox, outbox, lease, dead, timers, calls
+# ARGV: token, expected version, entry id, ttl,
+#       n fields, fields...,
+#       n replies, (conv, reply, task, space) x n,
+#       dead-letter reason ('' for none), event,
+#       n timers to drop, members...,
+#       n timers to set, (due, member) x n,
+#       n calls, (conv, call, space) x n
 _COMMIT = """
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {-1} end
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
@@ -72,11 +93,49 @@ i = i + 1 + nr * 4
 if ARGV[i] ~= '' then
   redis.call('XADD', KEYS[5], '*', 'kind', 'in', 'why', ARGV[i], 'e', ARGV[i + 1])
 end
+i = i + 2
+local nd = tonumber(ARGV[i])
+for j = 1, nd do redis.call('ZREM', KEYS[6], ARGV[i + j]) end
+i = i + nd + 1
+local nt = tonumber(ARGV[i])
+for j = 0, nt - 1 do
+  redis.call('ZADD', KEYS[6], ARGV[i + 1 + j * 2], ARGV[i + 2 + j * 2])
+end
+i = i + 1 + nt * 2
+local nc = tonumber(ARGV[i])
+for j = 0, nc - 1 do
+  local b = i + 1 + j * 3
+  redis.call('XADD', KEYS[7], '*', 'c', ARGV[b], 'r', ARGV[b + 1], 's', ARGV[b + 2])
+end
 return {v + 1}
 """
 
+# A due timer fires once: removed from the set and enqueued as an event, atomically.
+_FIRE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  return redis.call('XADD', KEYS[2], '*', 'c', ARGV[2], 'e', ARGV[3])
+end
+return false
+"""
+
+# A call is done: enqueue its outcome (unless its dedup key was seen) and ack it, at once.
+# One script rather than MULTI: inside MULTI a NOSCRIPT error (Redis restarted) fails the
+# enqueueing alone while the ack goes through, and the outcome would be lost.
+# KEYS: calls, inbox[, seen]. ARGV: entry id[, conv, event, dedup ttl]
+_FINISH_CALL = """
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 0 then
+  local id = redis.call('XADD', KEYS[2], '*', 'c', ARGV[2], 'e', ARGV[3])
+  redis.call('SET', KEYS[3], id, 'EX', ARGV[4])
+end
+redis.call('XACK', KEYS[1], 'c', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+return 1
+"""
+
 # Delivery status of a sent message, never going back: a late Delivered never
-# overwrites Read; Failed is final.
+# overwrites Read; Failed is final. A Failed message of a known conversation also becomes
+# an event in its inbox, so a flow can move on (`on_failed:`).
+# KEYS: message record, inbox. ARGV: rank, status, at, mid, error, ttl, task id
 _STATUS = """
 local rank = tonumber(ARGV[1])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0')
@@ -84,6 +143,15 @@ if rank <= cur then return 0 end
 redis.call('HSET', KEYS[1], 'rank', rank, 'status', ARGV[2], 'at', ARGV[3], 'mid', ARGV[4],
   'status_err', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
+if rank == 4 then
+  local conv = redis.call('HGET', KEYS[1], 'conv')
+  local visit = redis.call('HGET', KEYS[1], 'visit')
+  if conv and visit then
+    local event = cjson.encode({t = 'failed', message_id = 'status:' .. ARGV[7],
+      at_ms = tonumber(ARGV[3]), task_id = ARGV[7], error = ARGV[5], visit = tonumber(visit)})
+    redis.call('XADD', KEYS[2], '*', 'c', conv, 'e', event)
+  end
+end
 return 1
 """
 
@@ -133,6 +201,14 @@ class Keys:
     def lease(self) -> str:
         return f"{self.tag}:lease"
 
+    @property
+    def timers(self) -> str:
+        return f"{self.tag}:timers"
+
+    @property
+    def calls(self) -> str:
+        return f"{self.tag}:calls"
+
     def conv(self, conv_id: str) -> str:
         return f"{self.tag}:c:{conv_id}"
 
@@ -162,6 +238,14 @@ class CommitResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CallEntry:
+    entry_id: str
+    conv_id: str
+    call_json: str
+    space: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxEntry:
     entry_id: str
     conv_id: str
@@ -172,6 +256,10 @@ class OutboxEntry:
 
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def conversation_from_hash(raw: dict[bytes, bytes]) -> tuple[Conversation, str]:
@@ -187,26 +275,49 @@ def conversation_from_hash(raw: dict[bytes, bytes]) -> tuple[Conversation, str]:
             flow_version=get.get("fv", ""),
             data=json.loads(get["d"]) if get.get("d") else {},
             last_inbound_ms=int(get.get("li", "0")),
+            visit=int(get.get("vi", "0")),
+            attempts=int(get.get("at", "0")),
+            opted_out=get.get("o") == "1",
+            handoff=get.get("h", ""),
+            resume_to=get.get("rt", ""),
+            queue=tuple(json.loads(get["q"])) if get.get("q") else (),
+            timers=tuple(Timer(n, d) for n, d in json.loads(get["tm"])) if get.get("tm") else (),
+            otp=json.loads(get["otp"]) if get.get("otp") else None,
         ),
         get.get("sp", ""),
     )
 
 
-def conversation_fields(conv: Conversation, space: str) -> list[str]:
+def conversation_fields(conv: Conversation, space: str, *, active: bool) -> list[str]:
+    """The hash fields of a conversation. `a` (in a flow) and `o` (opted out) are read by
+    the intake of business triggers, atomically with their enqueueing."""
     return [
-        "f",
-        conv.flow or "",
-        "s",
-        conv.state or "",
-        "fv",
-        conv.flow_version,
-        "d",
-        json.dumps(conv.data, separators=(",", ":"), ensure_ascii=False),
-        "li",
-        str(conv.last_inbound_ms),
-        "sp",
-        space,
-    ]
+        "f", conv.flow or "",
+        "s", conv.state or "",
+        "fv", conv.flow_version,
+        "d", _dumps(conv.data),
+        "li", str(conv.last_inbound_ms),
+        "sp", space,
+        "vi", str(conv.visit),
+        "at", str(conv.attempts),
+        "o", "1" if conv.opted_out else "",
+        "a", "1" if active or conv.handoff else "",
+        "h", conv.handoff,
+        "rt", conv.resume_to,
+        "q", _dumps(list(conv.queue)) if conv.queue else "",
+        "tm", _dumps([[t.name, t.due_ms] for t in conv.timers]) if conv.timers else "",
+        "otp", _dumps(conv.otp) if conv.otp else "",
+    ]  # fmt: skip
+
+
+def timer_member(conv_id: str, visit: int, name: str) -> str:
+    """A timer in the partition's sorted set: `visit|name|conv`, scored by its due time."""
+    return f"{visit}|{name}|{conv_id}"
+
+
+def parse_timer_member(member: str) -> tuple[str, int, str]:
+    visit, name, conv_id = member.split("|", 2)
+    return conv_id, int(visit), name
 
 
 class Store:
@@ -227,7 +338,10 @@ class Store:
         self.dedup_ttl = dedup_ttl
         self.prefix = prefix
         self._intake: AsyncScript = redis.register_script(_INTAKE)
+        self._intake_intent: AsyncScript = redis.register_script(_INTAKE_INTENT)
         self._commit: AsyncScript = redis.register_script(_COMMIT)
+        self._fire: AsyncScript = redis.register_script(_FIRE)
+        self._finish_call: AsyncScript = redis.register_script(_FINISH_CALL)
         self._status: AsyncScript = redis.register_script(_STATUS)
         self._renew: AsyncScript = redis.register_script(_RENEW)
         self._release: AsyncScript = redis.register_script(_RELEASE)
@@ -237,6 +351,20 @@ class Store:
 
     def keys_for(self, conv_id: str) -> Keys:
         return self.keys(partition_of(conv_id, self.partitions))
+
+    async def load_scripts(self) -> None:
+        """Load every script into Redis (after start-up or a Redis restart)."""
+        for script in (
+            self._intake,
+            self._intake_intent,
+            self._commit,
+            self._fire,
+            self._finish_call,
+            self._status,
+            self._renew,
+            self._release,
+        ):
+            script.sha = await self.redis.script_load(script.script)
 
     # -- intake -----------------------------------------------------------------------------
 
@@ -274,17 +402,23 @@ class Store:
             for conv_id, st in statuses:
                 k = self.keys_for(conv_id)
                 pipe.evalsha(
-                    self._status.sha, 1, k.message(st.task_id),
+                    self._status.sha, 2, k.message(st.task_id), k.inbox,
                     STATUS_RANK.get(st.status.lower(), 0), st.status, st.at_ms,
-                    st.message_id, st.error_code, self.conversation_ttl,
+                    st.message_id, st.error_code or st.error_description,
+                    self.conversation_ttl, st.task_id,
                 )  # fmt: skip
             results: list[Any] = await pipe.execute()
         return results
 
-    async def load_scripts(self) -> None:
-        """Load every script into Redis (after start-up or a Redis restart)."""
-        for script in (self._intake, self._commit, self._status, self._renew, self._release):
-            script.sha = await self.redis.script_load(script.script)
+    async def accept_intent(self, event: Accepted, policy: str) -> str:
+        """Enqueue a business trigger: `new`, `repeat`, `opted_out` or `busy` (policy
+        `reject` while the customer is in a flow)."""
+        k = self.keys_for(event.conv_id)
+        res = await self._intake_intent(
+            keys=[k.seen(event.dedup_key), k.inbox, k.conv(event.conv_id)],
+            args=[event.conv_id, event.event_json, self.dedup_ttl, policy],
+        )
+        return _s(res)
 
     # -- conversations ----------------------------------------------------------------------
 
@@ -293,6 +427,9 @@ class Store:
             self.keys_for(conv_id).conv(conv_id)
         )
         return conversation_from_hash(raw)
+
+    async def opted_out(self, conv_id: str) -> bool:
+        return await self.redis.hget(self.keys_for(conv_id).conv(conv_id), "o") == b"1"
 
     async def commit(
         self,
@@ -307,30 +444,37 @@ class Store:
         replies: Iterable[tuple[str, str]],
         dead_reason: str = "",
         event_json: str = "",
+        active: bool = False,
+        previous_timers: Iterable[tuple[int, str]] = (),
+        calls: Iterable[str] = (),
     ) -> CommitResult:
-        """Atomically apply one step. `replies` are (reply json, task id) pairs."""
+        """Atomically apply one step: `replies` are (reply json, task id) pairs, `calls`
+        call requests as JSON; the conversation's timers replace `previous_timers`
+        ((visit, name) pairs of the state as loaded)."""
         k = self.keys(partition)
-        fields = conversation_fields(conversation, space)
+        fields = conversation_fields(conversation, space, active=active)
         reply_args: list[Any] = []
-        n = 0
         for reply_json, task_id in replies:
             reply_args += [conv_id, reply_json, task_id, space]
-            n += 1
+        drop = [timer_member(conv_id, visit, name) for visit, name in previous_timers]
+        keep: list[Any] = []
+        for t in conversation.timers:
+            keep += [t.due_ms, timer_member(conv_id, conversation.visit, t.name)]
+        call_args: list[Any] = []
+        for call_json in calls:
+            call_args += [conv_id, call_json, space]
         res = await self._commit(
-            keys=[k.conv(conv_id), k.inbox, k.outbox, k.lease, k.dead],
+            keys=[k.conv(conv_id), k.inbox, k.outbox, k.lease, k.dead, k.timers, k.calls],
             args=[
-                token,
-                expected_version,
-                entry_id,
-                self.conversation_ttl,
-                len(fields),
-                *fields,
-                n,
-                *reply_args,
-                dead_reason,
-                event_json,
+                token, expected_version, entry_id, self.conversation_ttl,
+                len(fields), *fields,
+                len(reply_args) // 4, *reply_args,
+                dead_reason, event_json,
+                len(drop), *drop,
+                len(keep) // 2, *keep,
+                len(call_args) // 3, *call_args,
             ],
-        )
+        )  # fmt: skip
         code = int(res[0])
         if code == -1:
             return CommitResult(False, lost_lease=True)
@@ -340,14 +484,43 @@ class Store:
             return CommitResult(False, duplicate=True)
         return CommitResult(True, version=code)
 
+    # -- timers -----------------------------------------------------------------------------
+
+    async def fire_due_timers(self, partition: int, now_ms: int, limit: int = 100) -> int:
+        """Move timers due by `now_ms` into the inbox as events; each fires once."""
+        k = self.keys(partition)
+        due: list[bytes] = await self.redis.zrangebyscore(  # type: ignore[assignment]
+            k.timers, "-inf", now_ms, start=0, num=limit
+        )
+        if not due:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for raw in due:
+                member = _s(raw)
+                conv_id, visit, name = parse_timer_member(member)
+                event = TimerFired(f"timer:{visit}:{name}", now_ms, name, visit)
+                pipe.evalsha(
+                    self._fire.sha, 2, k.timers, k.inbox, member, conv_id, event_to_json(event)
+                )
+            try:
+                fired = await pipe.execute()
+            except NoScriptError:
+                await self.load_scripts()
+                return 0
+        return sum(1 for f in fired if f is not None)
+
     # -- partitions and leases --------------------------------------------------------------
 
     async def ensure_groups(self, partition: int) -> None:
         k = self.keys(partition)
-        for stream, group in ((k.inbox, INBOX_GROUP), (k.outbox, OUTBOX_GROUP)):
+        for stream, group in (
+            (k.inbox, INBOX_GROUP),
+            (k.outbox, OUTBOX_GROUP),
+            (k.calls, CALLS_GROUP),
+        ):
             try:
                 await self.redis.xgroup_create(stream, group, id="0", mkstream=True)
-            except Exception as e:
+            except ResponseError as e:
                 if "BUSYGROUP" not in str(e):
                     raise
 
@@ -360,49 +533,65 @@ class Store:
     async def release(self, partition: int, token: str) -> None:
         await self._release(keys=[self.keys(partition).lease], args=[token])
 
+    async def _read(
+        self, stream: str, group: str, *, pending: bool, count: int, block_ms: int | None
+    ) -> list[tuple[str, dict[bytes, bytes]]]:
+        resp: Any = await self.redis.xreadgroup(
+            group,
+            CONSUMER,
+            {stream: "0" if pending else ">"},
+            count=count,
+            block=None if pending else block_ms,
+        )
+        return [
+            (_s(entry_id), fields)
+            for _stream, entries in resp or ()
+            for entry_id, fields in entries
+            if fields  # an entry deleted while pending comes back empty
+        ]
+
     async def read_inbox(
         self, partition: int, *, pending: bool, count: int, block_ms: int | None
     ) -> list[tuple[str, str, str]]:
         """(entry id, conv id, event json) from the partition's inbox; `pending` re-reads
         entries delivered before but never committed (after a crash or a takeover)."""
-        k = self.keys(partition)
-        resp: Any = await self.redis.xreadgroup(
-            INBOX_GROUP,
-            CONSUMER,
-            {k.inbox: "0" if pending else ">"},
-            count=count,
-            block=None if pending else block_ms,
-        )
-        out = []
-        for _stream, entries in resp or ():
-            for entry_id, fields in entries:
-                if not fields:  # deleted while pending
-                    continue
-                out.append((_s(entry_id), _s(fields[b"c"]), _s(fields[b"e"])))
-        return out
+        entries = await self._read(
+            self.keys(partition).inbox, INBOX_GROUP, pending=pending, count=count,
+            block_ms=block_ms,
+        )  # fmt: skip
+        return [(i, _s(f[b"c"]), _s(f[b"e"])) for i, f in entries]
 
     async def read_outbox(
         self, partition: int, *, pending: bool, count: int, block_ms: int | None
     ) -> list[OutboxEntry]:
+        entries = await self._read(
+            self.keys(partition).outbox, OUTBOX_GROUP, pending=pending, count=count,
+            block_ms=block_ms,
+        )  # fmt: skip
+        return [
+            OutboxEntry(i, _s(f[b"c"]), _s(f[b"r"]), _s(f[b"t"]), _s(f.get(b"s", b"")))
+            for i, f in entries
+        ]
+
+    async def read_calls(
+        self, partition: int, *, pending: bool, count: int, block_ms: int | None
+    ) -> list[CallEntry]:
+        entries = await self._read(
+            self.keys(partition).calls, CALLS_GROUP, pending=pending, count=count,
+            block_ms=block_ms,
+        )  # fmt: skip
+        return [CallEntry(i, _s(f[b"c"]), _s(f[b"r"]), _s(f.get(b"s", b""))) for i, f in entries]
+
+    async def finish_call(self, partition: int, entry: CallEntry, result: Accepted | None) -> None:
+        """Ack a call and enqueue its outcome event (dropped when its dedup key was seen),
+        atomically."""
         k = self.keys(partition)
-        resp: Any = await self.redis.xreadgroup(
-            OUTBOX_GROUP,
-            CONSUMER,
-            {k.outbox: "0" if pending else ">"},
-            count=count,
-            block=None if pending else block_ms,
-        )
-        out = []
-        for _stream, entries in resp or ():
-            for entry_id, f in entries:
-                if not f:
-                    continue
-                out.append(
-                    OutboxEntry(
-                        _s(entry_id), _s(f[b"c"]), _s(f[b"r"]), _s(f[b"t"]), _s(f.get(b"s", b""))
-                    )
-                )
-        return out
+        keys = [k.calls, k.inbox]
+        args: list[Any] = [entry.entry_id]
+        if result is not None:
+            keys.append(k.seen(result.dedup_key))
+            args += [result.conv_id, result.event_json, self.dedup_ttl]
+        await self._finish_call(keys=keys, args=args)
 
     async def finish_send(
         self,
@@ -412,14 +601,17 @@ class Store:
         message_id: str = "",
         error: str = "",
         dead: bool = False,
+        visit: int = -1,
+        failed: str = "",
     ) -> None:
-        """Ack a drained outbox entry and record what became of it, in one transaction."""
+        """Ack a drained outbox entry and record what became of it, in one transaction.
+        `failed` (an event, as JSON) tells the conversation its message failed for good."""
         k = self.keys(partition)
         record = k.message(entry.task_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xack(k.outbox, OUTBOX_GROUP, entry.entry_id)
             pipe.xdel(k.outbox, entry.entry_id)
-            mapping: Any = {"conv": entry.conv_id, "mid": message_id, "err": error}
+            mapping: Any = {"conv": entry.conv_id, "mid": message_id, "err": error, "visit": visit}
             if dead:
                 pipe.xadd(
                     k.dead,
@@ -432,6 +624,8 @@ class Store:
                         "s": entry.space,
                     },
                 )
+            if failed:
+                pipe.xadd(k.inbox, {"c": entry.conv_id, "e": failed})
             pipe.hset(record, mapping=mapping)
             pipe.expire(record, self.conversation_ttl)
             await pipe.execute()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.flows.compiler import CompiledCatalog
+from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.engine import Conversation, Engine
+from bot.flows.loader import load_catalog
 from bot.model import Inbound
 from bot.store import partition_of
 from tests.support import (
@@ -84,15 +86,16 @@ async def test_appointment_conversation_end_to_end(
     assert second["MessageType"] == "text"
     assert content_text(second).startswith("Which day suits you better?")
 
-    await client.post(RECEIPTS, json=[inbound("Tue", customer=customer)])
+    await client.post(RECEIPTS, json=[inbound("next tuesday", customer=customer)])
     third = (await fake.wait_for(3))[2]
-    assert "call you to fix the exact time" in content_text(third)
+    assert "we will call you to fix the time" in content_text(third)
 
     conv = await conversation(redis, customer)
     assert conv["f"] == "appointment"
     assert conv["s"] == "rescheduled"
     assert conv["v"] == "3"
     assert json.loads(conv["d"])["name"] == "Ana"
+    assert json.loads(conv["d"])["new_day"] in content_text(third)
     assert int(conv["li"]) > 0
     ttl = await redis.ttl(conv_key(customer))
     assert 0 < ttl <= 7 * 24 * 3600
@@ -105,7 +108,11 @@ async def test_button_tap_chooses_by_payload(client: Any, fake_cams: CamsServer)
     """A REPLY item's payload chooses the option, whatever its text says."""
     fake = fake_cams.recorder
     customer = "8613900000002"
-    await client.post(RECEIPTS, json=[inbound("hello", customer=customer)])
+    await client.post(
+        "/cams/business",
+        json={"intentCode": "appointment_reminder", "phone": customer},
+        headers={"Signature": SIGNATURES[0]},
+    )
     await fake.wait_for(1)
     await client.post(RECEIPTS, json=[inbound("Something", customer=customer, payload="CONFIRM")])
     messages = await fake.wait_for(2)
@@ -177,10 +184,38 @@ def _replay(
     return search(start, texts, 0)
 
 
+# Every answer in this flow gets exactly one reply, so the replies tell the order of steps.
+MENU = """\
+defaults: {inbound_flow: remind}
+flows:
+  remind:
+    start: remind
+    states:
+      remind:
+        say: "Reply 1 to confirm, 2 to reschedule."
+        options:
+          - {label: Confirm, go: confirmed}
+          - {label: Reschedule, go: ask_day}
+        reprompt: "Please reply 1 or 2."
+      ask_day:
+        say: "Which day? 1. Monday 2. Tuesday 3. Wednesday"
+        options:
+          - {label: Monday, go: rescheduled}
+          - {label: Tuesday, keywords: [tue], go: rescheduled}
+          - {label: Wednesday, go: rescheduled}
+      confirmed: {say: "Confirmed."}
+      rescheduled: {say: "Rescheduled."}
+"""
+
+
 async def test_concurrent_replies_from_one_customer(
-    client: Any, fake_cams: CamsServer, redis: Redis, catalog: CompiledCatalog
+    make_client: Any, fake_cams: CamsServer, redis: Redis, tmp_path: Path
 ) -> None:
     """20 concurrent replies (each also pushed twice): one step each, applied one at a time."""
+    (tmp_path / "flows.yaml").write_text(MENU)
+    (tmp_path / "intents").mkdir()
+    catalog = compile_catalog(load_catalog(tmp_path / "flows.yaml", tmp_path / "intents"))
+    client = await make_client(catalog_=catalog)
     fake = fake_cams.recorder
     customer = "8613900000004"
     await client.post(RECEIPTS, json=[inbound("hi", customer=customer)])
@@ -290,7 +325,7 @@ async def test_health_and_readiness(client: Any) -> None:
     assert (await resp.json())["status"] == "ok"
     resp = await client.get("/readyz")
     assert resp.status == 200
-    assert await resp.json() == {"status": "ready", "flows": 2}
+    assert await resp.json() == {"status": "ready", "flows": 4}
 
 
 async def test_redis_unreachable_gives_503(make_client: Any) -> None:
@@ -325,4 +360,4 @@ async def test_push_after_redis_lost_its_scripts(
     await redis.script_flush()
     await client.post(RECEIPTS, json=[inbound("1", customer="8613900000051")])
     messages = await fake_cams.recorder.wait_for(2)
-    assert "is confirmed" in content_text(messages[1])
+    assert "Which order?" in content_text(messages[1])

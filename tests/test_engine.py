@@ -12,7 +12,7 @@ import pytest
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.engine import WINDOW_MS, Conversation, Engine
 from bot.flows.loader import load_catalog
-from bot.model import Button, Event, Inbound, IntentStart, Reply, Template
+from bot.model import Button, Event, Fallback, Inbound, IntentStart, Reply, Template, Timer
 from tests.support import ROOT
 
 EXAMPLE = compile_catalog(load_catalog(ROOT / "flows.yaml", ROOT / "intents"))
@@ -20,14 +20,29 @@ ENGINE = Engine(EXAMPLE)
 
 NOW = 1_760_000_000_000
 MINUTE = 60_000
+HOUR = 60 * MINUTE
+VISIT = 4  # the state visit of conversations made by `_at`
 
 REMIND = (
-    "Hi {name}, this is a reminder of your appointment at {clinic} on {date}. "
+    "Hi{name}, this is a reminder of your appointment at {clinic} on {date}. "
     "Reply 1 to confirm, 2 to reschedule."
 )
-ASK_DAY = "Which day suits you better?\n1. Monday\n2. Tuesday\n3. Wednesday\n4. Thursday\n5. Friday"
+ASK_DAY = "Which day suits you better? Send a date, for example 28/11 or next monday."
+MENU = "Hi! What can I do for you?\n1. Where is my order?\n2. Verify my number\n3. Talk to a person"
 APPOINTMENT_BUTTONS = (Button("Confirm", "CONFIRM"), Button("Reschedule", "RESCHEDULE"))
-FLOW_DATA = {"name": "there", "clinic": "City Clinic", "date": "Monday 10:00"}
+FLOW_DATA = {"name": "", "clinic": "City Clinic", "date": "Monday 10:00"}
+FALLBACK = Fallback("sms-fallback-policy", "Reminder: appointment at City Clinic on Monday 10:00.")
+
+
+def _remind(name: str = "", clinic: str = "City Clinic", date: str = "Monday 10:00") -> str:
+    """The appointment reminder's text: "Hi," alone when there is no name."""
+    return REMIND.format(name=f" {name}" if name else "", clinic=clinic, date=date)
+
+
+def _remind_timers(now: int) -> tuple[Timer, ...]:
+    """The timers of the appointment's `remind` state entered at `now`: timeout, reminder."""
+    return (Timer("timeout", now + 24 * HOUR), Timer("remind0", now + 2 * HOUR))
+
 
 # Flow data, intent default data and intent data; events; a state without `on:`.
 ORDER_FLOWS = """\
@@ -131,8 +146,13 @@ def _intent(code: str, at: int = NOW, **data: object) -> IntentStart:
     return IntentStart(message_id="i1", at_ms=at, code=code, data=dict(data))
 
 
+def _intent_with(code: str, data: dict[str, str]) -> IntentStart:
+    return IntentStart(message_id="i1", at_ms=NOW, code=code, data=dict(data))
+
+
 def _at(engine: Engine, flow: str, state: str, **data: object) -> Conversation:
-    """A conversation waiting in `state`, the customer having written a minute ago."""
+    """A conversation waiting in `state` (its visit VISIT), the customer having written a
+    minute ago."""
     return Conversation(
         flow=flow,
         state=state,
@@ -140,6 +160,7 @@ def _at(engine: Engine, flow: str, state: str, **data: object) -> Conversation:
         flow_version=engine.catalog.flows[flow].version,
         data=dict(data),
         last_inbound_ms=NOW - MINUTE,
+        visit=VISIT,
     )
 
 
@@ -157,6 +178,8 @@ def test_intent_outside_the_window_sends_the_template() -> None:
         state="remind",
         flow_version=EXAMPLE.flows["appointment"].version,
         data={"name": "Ana", "clinic": "City Clinic", "date": "Friday 9:00"},
+        visit=1,
+        timers=_remind_timers(NOW),
     )
     assert result.replies == (
         Reply(
@@ -166,6 +189,11 @@ def test_intent_outside_the_window_sends_the_template() -> None:
                 {"name": "Ana", "clinic": "City Clinic", "date": "Friday 9:00"},
             ),
             buttons=APPOINTMENT_BUTTONS,
+            fallback=Fallback(
+                "sms-fallback-policy", "Reminder: appointment at City Clinic on Friday 9:00."
+            ),
+            state="remind",
+            visit=1,
         ),
     )
 
@@ -191,7 +219,7 @@ def test_template_language_defaults_to_the_conversations(
     data: dict[str, str], language: str
 ) -> None:
     """A template without `language:` goes out in the conversation's language."""
-    result = ENGINE.step(Conversation(), _intent("appointment_reminder", **data), NOW)
+    result = ENGINE.step(Conversation(), _intent_with("appointment_reminder", data), NOW)
     (reply,) = result.replies
     assert reply.template is not None
     assert reply.template.language == language
@@ -201,9 +229,7 @@ def test_template_language_written_in_the_flow_wins(lang: Engine) -> None:
     """A template's own `language:` is used whatever the conversation's language."""
     result = lang.step(Conversation(), _intent("promo", lang="en", who="Ana"), NOW)
     assert result.replies == (
-        Reply(
-            template=Template("promo", "pt_BR", {"who": "Ana"}),
-        ),
+        Reply(template=Template("promo", "pt_BR", {"who": "Ana"}), state="offer", visit=1),
     )
 
 
@@ -224,18 +250,34 @@ def test_window_decides_between_template_and_text(last_inbound_ms: int, in_windo
     assert bool(reply.text) == in_window
 
 
-def test_customer_message_starts_the_inbound_flow_with_text_and_buttons() -> None:
-    """A first message starts `inbound_flow`: `say` text, with buttons as `buttons: true`."""
+def test_customer_message_starts_the_inbound_flow_with_its_text() -> None:
+    """A first message starts `inbound_flow` and gets its `say` text (no buttons unasked)."""
     result = ENGINE.step(Conversation(), _msg("hello"), NOW)
     assert result.outcome == "started"
     assert result.conversation == Conversation(
-        flow="appointment",
-        state="remind",
-        flow_version=EXAMPLE.flows["appointment"].version,
-        data=FLOW_DATA,
+        flow="menu",
+        state="choose",
+        flow_version=EXAMPLE.flows["menu"].version,
+        data=dict(EXAMPLE.flows["menu"].data),
         last_inbound_ms=NOW,
+        visit=1,
     )
-    assert result.replies == (Reply(text=REMIND.format(**FLOW_DATA), buttons=APPOINTMENT_BUTTONS),)
+    assert result.replies == (Reply(text=MENU, state="choose", visit=1),)
+
+
+def test_buttons_go_with_the_text_when_the_state_asks_for_them() -> None:
+    """Inside the window a `buttons: true` state sends its text with its options' buttons."""
+    conv = Conversation(last_inbound_ms=NOW - MINUTE)
+    result = ENGINE.step(conv, _intent("appointment_reminder"), NOW)
+    assert result.replies == (
+        Reply(
+            text=_remind(),
+            buttons=APPOINTMENT_BUTTONS,
+            fallback=FALLBACK,
+            state="remind",
+            visit=1,
+        ),
+    )
 
 
 # -- answering -----------------------------------------------------------------------------
@@ -263,13 +305,16 @@ def test_a_reply_advances(text: str, payload: str | None, state: str, outcome: s
         flow_version=conv.flow_version,
         data=FLOW_DATA,
         last_inbound_ms=NOW,
+        visit=VISIT + 1,
     )
 
 
 def test_text_has_buttons_only_when_the_state_asks_for_them() -> None:
     """A state without `buttons: true` sends its text alone, though it has options."""
     conv = _at(ENGINE, "appointment", "remind", **FLOW_DATA)
-    assert ENGINE.step(conv, _msg("2"), NOW).replies == (Reply(text=ASK_DAY),)
+    assert ENGINE.step(conv, _msg("2"), NOW).replies == (
+        Reply(text=ASK_DAY, state="ask_day", visit=VISIT + 1),
+    )
 
 
 def test_unknown_reply_reprompts_with_the_states_reprompt_and_keeps_state() -> None:
@@ -284,11 +329,16 @@ def test_unknown_reply_reprompts_with_the_states_reprompt_and_keeps_state() -> N
         flow_version=conv.flow_version,
         data=FLOW_DATA,
         last_inbound_ms=NOW,
+        visit=VISIT,
+        attempts=1,
     )
     assert result.replies == (
         Reply(
-            text="Please reply 1 to confirm or 2 to reschedule.\n" + REMIND.format(**FLOW_DATA),
+            text="Please reply 1 to confirm or 2 to reschedule.\n" + _remind(),
             buttons=APPOINTMENT_BUTTONS,
+            fallback=FALLBACK,
+            state="remind",
+            visit=VISIT,
         ),
     )
 
@@ -300,15 +350,21 @@ def test_unknown_reply_without_a_state_reprompt_uses_the_default(order: Engine, 
     result = order.step(conv, _msg(text), NOW)
     assert result.outcome == "reprompted"
     assert result.conversation.state == "more"
-    assert result.replies == (Reply(text="Sorry, I didn't understand that.\nMore?"),)
+    assert result.replies == (
+        Reply(text="Sorry, I didn't understand that.\nMore?", state="more", visit=VISIT),
+    )
 
 
 def test_unknown_reply_to_a_template_only_state_sends_the_reprompt(lang: Engine) -> None:
-    """A state with only a template re-prompts in text; it does not resend the template."""
+    """A state with only a template re-prompts in text, then repeats its template (v2:
+    the question exists only as the template)."""
     conv = _at(lang, "promo", "offer", lang="en")
     result = lang.step(conv, _msg("what?"), NOW)
     assert result.outcome == "reprompted"
-    assert result.replies == (Reply(text="Sorry?"),)
+    assert result.replies == (
+        Reply(text="Sorry?", state="offer", visit=VISIT),
+        Reply(template=Template("promo", "pt_BR", {"who": ""}), state="offer", visit=VISIT),
+    )
 
 
 def test_final_state_ends_and_the_next_message_starts_afresh() -> None:
@@ -317,34 +373,49 @@ def test_final_state_ends_and_the_next_message_starts_afresh() -> None:
     ended = ENGINE.step(started.conversation, _msg("1", at=NOW + MINUTE), NOW + MINUTE)
     assert ended.outcome == "ended"
     assert ended.conversation.state == "confirmed"
+    assert ended.conversation.timers == ()
     assert ended.replies == (
-        Reply(text="Thank you, Ana! Your appointment on Monday 10:00 is confirmed. See you then."),
+        Reply(
+            text="Thank you, Ana! Your appointment on Monday 10:00 is confirmed. See you then.",
+            state="confirmed",
+            visit=2,
+        ),
     )
     again = ENGINE.step(ended.conversation, _msg("1", at=NOW + 2 * MINUTE), NOW + 2 * MINUTE)
     assert again.outcome == "started"
-    assert again.conversation.state == "remind"
-    assert again.conversation.data == FLOW_DATA
-    assert again.replies == (Reply(text=REMIND.format(**FLOW_DATA), buttons=APPOINTMENT_BUTTONS),)
+    assert (again.conversation.flow, again.conversation.state) == ("menu", "choose")
+    assert again.conversation.data == dict(EXAMPLE.flows["menu"].data)
+    assert again.replies == (Reply(text=MENU, state="choose", visit=3),)
 
 
 @pytest.mark.parametrize(
-    "conv",
+    ("flow", "state"),
     [
-        pytest.param(Conversation(), id="new"),
-        pytest.param(Conversation(flow="order", state="stopped"), id="ended"),
-        pytest.param(Conversation(flow="gone", state="wait"), id="flow-no-longer-defined"),
+        pytest.param(None, None, id="new"),
+        pytest.param("order", "stopped", id="ended"),
     ],
 )
 def test_message_outside_a_flow_without_inbound_flow_is_ignored(
-    order: Engine, conv: Conversation
+    order: Engine, flow: str | None, state: str | None
 ) -> None:
     """With no `inbound_flow`, a message outside any flow only records when it came."""
+    version = order.catalog.flows[flow].version if flow else ""
+    conv = Conversation(flow=flow, state=state, flow_version=version)
     result = order.step(conv, _msg("hi"), NOW)
     assert result.outcome == "ignored"
     assert result.replies == ()
     assert result.conversation == Conversation(
-        flow=conv.flow, state=conv.state, last_inbound_ms=NOW
+        flow=flow, state=state, flow_version=version, last_inbound_ms=NOW
     )
+
+
+def test_message_in_a_flow_no_longer_defined_ends_the_conversation(order: Engine) -> None:
+    """A conversation whose flow was removed from the catalog ends (v2); with no
+    `inbound_flow` the message is then ignored."""
+    result = order.step(Conversation(flow="gone", state="wait", visit=2), _msg("hi"), NOW)
+    assert result.outcome == "ignored"
+    assert result.replies == ()
+    assert result.conversation == Conversation(last_inbound_ms=NOW, visit=2)
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -361,7 +432,9 @@ def test_intent_data_merges_over_default_data_over_flow_data(order: Engine) -> N
         "c": "event",
         "order": {"id": 42, "total": "9.50"},
     }
-    assert result.replies == (Reply(text="flow default event #42 9.50 [] [] []", buttons=()),)
+    assert result.replies == (
+        Reply(text="flow default event #42 9.50 [] [] []", state="wait", visit=1),
+    )
 
 
 def test_a_new_flow_forgets_the_previous_flows_data_but_keeps_the_language(
@@ -394,25 +467,26 @@ def test_event_intent_moves_a_conversation_waiting_for_it(
 ) -> None:
     """An `event:` intent follows the current state's `on:` and merges its data."""
     conv = _at(order, "order", "wait", a="flow")
-    result = order.step(conv, _intent("order_paid", **data), NOW)
+    result = order.step(conv, _intent_with("order_paid", data), NOW)
     assert result.outcome == "ended"
     assert result.conversation.state == "thanks"
     assert result.conversation.data == {"a": "flow", "receipt": data.get("receipt", "R-0")}
-    assert result.replies == (Reply(text=text),)
+    assert result.replies == (Reply(text=text, state="thanks", visit=VISIT + 1),)
 
 
 @pytest.mark.parametrize(
-    "conv",
+    "state",
     [
-        pytest.param(Conversation(), id="no-flow"),
-        pytest.param(Conversation(flow="order", state="more"), id="state-without-on"),
-        pytest.param(Conversation(flow="order", state="thanks"), id="ended"),
+        pytest.param(None, id="no-flow"),
+        pytest.param("more", id="state-without-on"),
+        pytest.param("thanks", id="ended"),
     ],
 )
 def test_event_intent_is_ignored_when_no_state_waits_for_it(
-    order: Engine, conv: Conversation
+    order: Engine, state: str | None
 ) -> None:
     """An event nobody waits for changes nothing and sends nothing."""
+    conv = _at(order, "order", state) if state else Conversation()
     result = order.step(conv, _intent("order_paid", receipt="R-7"), NOW)
     assert result.outcome == "ignored"
     assert result.conversation == conv
@@ -449,8 +523,10 @@ def test_texts_are_picked_by_the_conversations_language(
 ) -> None:
     """`data.lang` picks the text, then its base language, then defaults.language."""
     conv = Conversation(last_inbound_ms=NOW - MINUTE)
-    result = lang.step(conv, _intent("hello", **data), NOW)
-    assert result.replies == (Reply(text=text, buttons=(Button(button, "hello.greet.1"),)),)
+    result = lang.step(conv, _intent_with("hello", data), NOW)
+    assert result.replies == (
+        Reply(text=text, buttons=(Button(button, "hello.greet.1"),), state="greet", visit=1),
+    )
 
 
 @pytest.mark.parametrize(("code", "prompt"), [("en_US", "Sorry?"), ("es", "¿Perdón?")])
@@ -488,7 +564,9 @@ STEPS: list[tuple[Conversation, Event]] = [
     (_at(ENGINE, "appointment", "remind", **FLOW_DATA, nested={"k": [1]}), _msg("2")),
     (_at(ENGINE, "appointment", "remind", **FLOW_DATA), _msg("maybe")),
     (_at(ENGINE, "appointment", "confirmed", **FLOW_DATA), _msg("1")),
-    (_at(ENGINE, "csat", "ask", order="A-1"), _intent("csat_survey", order="B-2")),
+    (_at(ENGINE, "csat", "rate", order="A-1"), _intent("csat_survey", order="B-2")),
+    (_at(ENGINE, "csat", "rate", order="A-1"), _msg("2")),
+    (_at(ENGINE, "menu", "lookup", order="a-1"), _msg("hi")),
 ]
 
 
@@ -512,7 +590,8 @@ def test_machines_keep_no_conversation_after_many_steps(order: Engine) -> None:
     conv = Conversation()
     for i in range(300):
         at = NOW + i * MINUTE
-        for event in (_msg(("hi", "2", "9", "3", "1")[i % 5], at=at), _intent("no_such")):
+        steps: tuple[Event, ...] = (_msg(("hi", "2", "9", "3", "1")[i % 5], at=at), _intent("no"))
+        for event in steps:
             conv = ENGINE.step(conv, event, at).conversation
     conv = Conversation()
     for i in range(100):

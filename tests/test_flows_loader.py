@@ -306,8 +306,8 @@ def test_buttons_without_options_points_at_buttons(tmp_path: Path) -> None:
 # -- flows.yaml: schema -----------------------------------------------------------------
 
 
-def test_state_with_neither_say_nor_template_points_at_the_state(tmp_path: Path) -> None:
-    """A state that sends nothing is reported on its own line."""
+def test_state_that_asks_without_saying_points_at_the_state(tmp_path: Path) -> None:
+    """A state with options but neither `say` nor `template` is reported on its own line."""
     flows = """\
         flows:
           f:
@@ -317,14 +317,14 @@ def test_state_with_neither_say_nor_template_points_at_the_state(tmp_path: Path)
                 say: Hello
                 options: [{label: Next, go: b}]
               b:
-                reprompt: What?
+                options: [{label: Back, go: a}]
         """
     _assert_problem(
         _only(_problems(tmp_path, flows)),
         tmp_path / "flows.yaml",
         8,
         "flows.f.states.b",
-        "a state needs `say:` (a text) or `template:`",
+        "a state that asks the customer needs `say:` or `template:`",
     )
 
 
@@ -622,13 +622,13 @@ def test_several_schema_problems_are_all_reported(tmp_path: Path) -> None:
                 say: Bye
                 buttons: maybe
               c:
-                reprompt: What?
+                options: [{label: Back, go: a}]
         """
     problems = _problems(tmp_path, flows)
     assert [p.line for p in problems] == [6, 9, 10]
     assert "unknown field `sya`" in problems[0].message
     assert "flows.f.states.b.buttons" in problems[1].message
-    assert "a state needs `say:`" in problems[2].message
+    assert "a state that asks the customer needs `say:`" in problems[2].message
 
 
 # -- intents/ ---------------------------------------------------------------------------
@@ -777,8 +777,13 @@ def test_problems_in_flows_and_intents_are_reported_together(tmp_path: Path) -> 
 def test_example_flows_and_intents_load_cleanly() -> None:
     """The shipped flows.yaml and intents/ have no problems."""
     catalog = load_catalog(ROOT / "flows.yaml", ROOT / "intents")
-    assert set(catalog.flows.flows) == {"appointment", "csat"}
-    assert set(catalog.intents) == {"appointment_reminder", "csat_survey"}
+    assert set(catalog.flows.flows) == {"menu", "appointment", "csat", "delivery"}
+    assert set(catalog.intents) == {
+        "appointment_reminder",
+        "csat_survey",
+        "delivery_started",
+        "order_shipped",
+    }
 
 
 def test_check_command_prints_problems_and_fails(
@@ -805,4 +810,4 @@ def test_check_command_accepts_the_examples(capsys: pytest.CaptureFixture[str]) 
     out, err = capsys.readouterr()
     assert code == 0
     assert err == ""
-    assert out == f"{flows}: ok: 2 flows, 7 states; 2 intents\n"
+    assert out == f"{flows}: ok: 4 flows, 27 states; 4 intents\n"

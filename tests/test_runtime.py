@@ -14,8 +14,9 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from bot.flows.compiler import CompiledCatalog
+from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.engine import Conversation, Engine
+from bot.flows.loader import load_catalog
 from bot.model import Inbound, event_to_json
 from bot.platforms.base import Sender
 from bot.platforms.cams.client import CamsClient
@@ -27,6 +28,34 @@ from tests.support import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BUSINESS, CamsServer
 
 PARTITIONS = 4
 LEASE = 0.6  # seconds: short, so that takeovers happen within a test's few seconds
+
+# The tests' own flows, independent of the example flows.yaml: a customer who writes in
+# gets the reminder; "1" confirms; anything else re-prompts with one message.
+FLOWS = """
+defaults:
+  inbound_flow: appointment
+flows:
+  appointment:
+    start: remind
+    states:
+      remind:
+        say: "Hi there, this is a reminder of your appointment. Reply 1 to confirm, 2 to move it."
+        options:
+          - {label: Confirm, go: confirmed}
+          - {label: Move it, go: moved}
+      confirmed:
+        say: "Your appointment is confirmed."
+      moved:
+        say: "We will call you to find a new time."
+"""
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> CompiledCatalog:
+    folder = tmp_path_factory.mktemp("runtime-flows")
+    (folder / "flows.yaml").write_text(FLOWS)
+    (folder / "intents").mkdir()
+    return compile_catalog(load_catalog(folder / "flows.yaml", folder / "intents"))
 
 
 def conv_id(n: int) -> str:

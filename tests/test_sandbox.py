@@ -61,18 +61,22 @@ def test_sandbox_conversation_from_the_command_line(
     assert main(["say", "hi", "--url", url]) == 0
     out = capsys.readouterr().out
     assert "you  > hi" in out
-    assert "Reply 1 to confirm, 2 to reschedule. [Confirm] [Reschedule]" in out
+    assert "bot  > Hi! What can I do for you?" in out
     assert main(["say", "1", "--url", url]) == 0
-    assert "Your appointment on Monday 10:00 is confirmed" in capsys.readouterr().out
-    assert main(["trigger", "csat_survey", "--data", "order=A-7", "--url", url,
+    assert "Which order?" in capsys.readouterr().out
+    assert main(["say", "A-100", "--url", url, "--wait", "10"]) == 0
+    assert "Order A-100 is on its way, arriving tomorrow." in capsys.readouterr().out
+    assert main(["trigger", "appointment_reminder", "--data", "name=Ana", "--url", url,
                  "--customer", "+8613900000005"]) == 0  # fmt: skip
-    assert "[template csat_survey] order=A-7" in capsys.readouterr().out
+    assert "[template appointment_reminder] name=Ana" in capsys.readouterr().out
+    assert main(["say", "1", "--url", url, "--customer", "+8613900000005"]) == 0
+    assert "Thank you, Ana! Your appointment on Monday 10:00" in capsys.readouterr().out
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
     log = (tmp_path / "serve.log").read_text()
     assert "sandbox mode" in log
-    assert "[sandbox] to 861*********1: Hi there" in log
+    assert "[sandbox] to 861*********1: Hi! What can I do for you?" in log
     assert "8613900000001" not in log  # phone numbers are masked in what is printed
     aof = list((tmp_path / "data" / "redis").rglob("*.aof*"))
     assert aof, "the embedded Redis keeps an append-only file"

@@ -14,7 +14,15 @@ from redis.crc import key_slot
 
 from bot.flows.engine import Conversation
 from bot.model import Inbound, StatusReceipt, event_to_json
-from bot.store import INBOX_GROUP, OUTBOX_GROUP, Accepted, CommitResult, Store, partition_of
+from bot.store import (
+    CALLS_GROUP,
+    INBOX_GROUP,
+    OUTBOX_GROUP,
+    Accepted,
+    CommitResult,
+    Store,
+    partition_of,
+)
 from tests.support import BUSINESS, eventually
 
 PARTITIONS = 4
@@ -100,7 +108,8 @@ async def test_accept_enqueues_new_events_and_drops_repeats(store: Store) -> Non
     assert await store.accept([second, event("m3"), first]) == [False, True, False]
     k = store.keys_for(CONV)
     entries = await store.redis.xrange(k.inbox)
-    assert [json.loads(f[b"e"])["id"] for _, f in entries] == ["m1", "m2", "m3"]
+    stored = [json.loads(f[b"e"]) for _, f in entries]
+    assert [(e["t"], e["message_id"]) for e in stored] == [("in", "m1"), ("in", "m2"), ("in", "m3")]
 
 
 async def test_seen_marker_has_the_dedup_ttl(store: Store) -> None:
@@ -227,6 +236,15 @@ async def test_successful_commit_applies_the_whole_step(store: Store) -> None:
         "d": '{"name":"Zoë","n":1}',
         "li": "1234",
         "sp": "space-1",
+        "vi": "0",
+        "at": "0",
+        "o": "",
+        "a": "",
+        "h": "",
+        "rt": "",
+        "q": "",
+        "tm": "",
+        "otp": "",
     }
     assert CONV_TTL - 5 <= await store.redis.ttl(k.conv(CONV)) <= CONV_TTL
     assert [e[0] for e in await store.redis.xrange(k.inbox)] == [e2.encode()]  # e1 deleted
@@ -367,11 +385,11 @@ async def test_lease_expires_after_its_ttl(store: Store) -> None:
 
 
 async def test_groups_are_created_once(store: Store) -> None:
-    """ensure_groups is idempotent and creates the inbox and outbox groups from the start."""
+    """ensure_groups is idempotent and creates the inbox, outbox and calls groups."""
     for _ in range(2):
         await store.ensure_groups(3)
     k = store.keys(3)
-    for stream, group in ((k.inbox, INBOX_GROUP), (k.outbox, OUTBOX_GROUP)):
+    for stream, group in ((k.inbox, INBOX_GROUP), (k.outbox, OUTBOX_GROUP), (k.calls, CALLS_GROUP)):
         groups = await store.redis.xinfo_groups(stream)
         assert [g["name"] for g in groups] == [group.encode()]
 
@@ -399,6 +417,8 @@ async def test_all_keys_of_a_conversation_share_one_cluster_slot(store: Store) -
             keys.outbox,
             keys.dead,
             keys.lease,
+            keys.timers,
+            keys.calls,
             keys.seen("cams:{mid}"),
             keys.message("abc.1.0"),
         ]

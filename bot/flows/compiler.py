@@ -1,41 +1,62 @@
 """Compile validated specs into what the engine runs: one `transitions` machine per flow,
-built once at start-up, plus per-state option indexes and pre-parsed texts.
+built once at start-up, plus per-state option indexes, parsed expressions and texts.
 
 A conversation is attached to its flow's machine for one event and detached after it;
-machines are never built per message.
+machines are never built per message. Guards (`when:`) are conditions of the machine's
+transitions; the first route whose guard holds is the one the machine takes.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from transitions import Machine, State
+from transitions import EventData, Machine, State
 
+from bot.flows.expr import Expr, ExprError, truthy
+from bot.flows.expr import Template as TextTemplate
 from bot.flows.loader import Catalog
-from bot.flows.matching import OptionIndex, normalize_text
-from bot.flows.render import Text
-from bot.flows.spec import FlowSpec, IntentSpec, Localized, StateSpec
+from bot.flows.matching import OptionIndex, OptionWords, normalize_text
+from bot.flows.spec import (
+    AgentSpec,
+    CallSpec,
+    CollectSpec,
+    FlowCommands,
+    FlowSpec,
+    HandoffSpec,
+    IntentSpec,
+    Localized,
+    LocalizedWords,
+    OtpSpec,
+    StateSpec,
+    TemplateSpec,
+    TimeoutSpec,
+)
+
+log = logging.getLogger("bot.flows")
 
 IDLE = "__idle__"  # where a conversation stands before the flow's first state
 START = "__start__"  # trigger: from anywhere to the flow's start state
+
+Assignments = tuple[tuple[str, Expr], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class LocalText:
     """A text per language; the key "*" holds a text written without languages."""
 
-    by_lang: Mapping[str, Text]
+    by_lang: Mapping[str, TextTemplate]
 
     @classmethod
     def compile(cls, value: Localized) -> LocalText:
         if isinstance(value, str):
-            return cls({"*": Text.compile(value)})
-        return cls({lang: Text.compile(text) for lang, text in value.items()})
+            return cls({"*": TextTemplate.parse(value)})
+        return cls({lang: TextTemplate.parse(text) for lang, text in value.items()})
 
-    def pick(self, lang: str, default: str) -> Text:
+    def pick(self, lang: str, default: str) -> TextTemplate:
         by = self.by_lang
         for key in (lang, lang.split("_")[0].split("-")[0], default, "*"):
             if key in by:
@@ -43,18 +64,69 @@ class LocalText:
         return next(iter(by.values()))
 
 
+def words_of(value: LocalizedWords) -> list[str]:
+    return list(value) if isinstance(value, list) else [w for ws in value.values() for w in ws]
+
+
+def texts_of(value: Localized) -> list[str]:
+    return [value] if isinstance(value, str) else list(value.values())
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledOption:
     label: LocalText
     go: str
     payload: str
+    when: Expr | None
+    set: Assignments
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRoute:
+    when: Expr | None
+    go: str
+    set: Assignments
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledTemplate:
     code: str
     language: str | None
-    params: Mapping[str, Text]
+    params: Mapping[str, TextTemplate]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledReminder:
+    after: float
+    say: LocalText | None
+    template: CompiledTemplate | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFallback:
+    id: str
+    content: TextTemplate | None
+    duration: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCall:
+    method: str
+    url: TextTemplate
+    headers: Mapping[str, TextTemplate]
+    body: Any  # the `json:` structure with TextTemplate leaves
+    timeout: float
+    save: Mapping[str, tuple[str, ...]]
+    success: str
+    failure: str
+    on_timeout: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledOtp:
+    spec: OtpSpec
+    template: CompiledTemplate
+    resend_words: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +134,34 @@ class CompiledState:
     name: str
     say: LocalText | None
     template: CompiledTemplate | None
+    buttons: bool
     options: tuple[CompiledOption, ...]
     index: OptionIndex
-    buttons: bool
     reprompt: LocalText | None
+    attempts: int | None
+    escalate: str | None
+    collect: CollectSpec | None
+    collect_invalid: LocalText | None
+    routes: tuple[CompiledRoute, ...]
+    call: CompiledCall | None
+    otp: CompiledOtp | None
+    handoff: HandoffSpec | None
+    timeout: TimeoutSpec | None
+    remind: tuple[CompiledReminder, ...]
+    set: Assignments
     on: Mapping[str, str]
+    on_failed: str | None
+    fallback: CompiledFallback | None
+
+    @property
+    def waits(self) -> bool:
+        """The conversation stays here until the customer (or an event) moves it on."""
+        return bool(self.options or self.collect or self.otp or self.handoff or self.on)
 
     @property
     def final(self) -> bool:
         """Nothing can follow: the conversation ends after this state's message."""
-        return not self.options and not self.on
+        return not (self.waits or self.routes or self.call or self.timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +172,8 @@ class CompiledFlow:
     data: Mapping[str, Any]
     states: Mapping[str, CompiledState]
     machine: Machine
+    commands: FlowCommands
+    migrations: Mapping[str, str]
 
 
 def option_trigger(state: str, index: int) -> str:
@@ -92,55 +184,197 @@ def event_trigger(event: str) -> str:
     return f"ev:{event}"
 
 
+def route_trigger(state: str) -> str:
+    return f"route:{state}"
+
+
 def flow_version(spec: FlowSpec) -> str:
     """A short digest of the flow as written: conversations record which version they run."""
     return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
 
 
-def _compile_state(flow: str, name: str, spec: StateSpec) -> CompiledState:
+def _assignments(values: Mapping[str, str]) -> Assignments:
+    return tuple((slot, Expr.parse(source)) for slot, source in values.items())
+
+
+def _template(t: TemplateSpec) -> CompiledTemplate:
+    return CompiledTemplate(
+        t.code, t.language, {k: TextTemplate.parse(v) for k, v in t.params.items()}
+    )
+
+
+def compile_body(value: Any) -> Any:
+    """A `json:` body: strings become templates, containers are walked."""
+    if isinstance(value, str):
+        return TextTemplate.parse(value)
+    if isinstance(value, dict):
+        return {k: compile_body(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [compile_body(v) for v in value]
+    return value
+
+
+def _call(spec: CallSpec) -> CompiledCall:
+    return CompiledCall(
+        method=spec.method,
+        url=TextTemplate.parse(spec.url),
+        headers={k: TextTemplate.parse(v) for k, v in spec.headers.items()},
+        body=compile_body(spec.json_body),
+        timeout=spec.timeout,
+        save={slot: tuple(path.split(".")) for slot, path in spec.save.items()},
+        success=spec.success,
+        failure=spec.failure,
+        on_timeout=spec.on_timeout or spec.failure,
+    )
+
+
+def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> CompiledState:
     options = []
-    by_payload: dict[str, int] = {}
-    by_word: dict[str, int] = {}
+    words = []
     for i, opt in enumerate(spec.options):
         payload = opt.payload or f"{flow}.{name}.{i + 1}"
-        options.append(CompiledOption(LocalText.compile(opt.label), opt.go, payload))
-        by_payload[payload] = i
-        labels = [opt.label] if isinstance(opt.label, str) else list(opt.label.values())
-        for word in (*labels, *opt.keywords):
-            if normalized := normalize_text(word):  # a blank label matches no answer
-                by_word.setdefault(normalized, i)
-    template = None
-    if spec.template is not None:
-        t = spec.template
-        template = CompiledTemplate(
-            t.code, t.language, {k: Text.compile(v) for k, v in t.params.items()}
+        options.append(
+            CompiledOption(
+                LocalText.compile(opt.label),
+                opt.go,
+                payload,
+                Expr.parse(opt.when) if opt.when else None,
+                _assignments(opt.set),
+            )
+        )
+        words.append(
+            OptionWords(
+                payload=payload,
+                words=[*texts_of(opt.label), *opt.keywords, *words_of(opt.synonyms)],
+                patterns=list(opt.patterns),
+            )
+        )
+    otp = None
+    if spec.otp is not None:
+        otp = CompiledOtp(
+            spec.otp,
+            _template(spec.otp.template),
+            frozenset(normalize_text(w) for w in spec.otp.resend_words),
+        )
+    fallback = None
+    if spec.fallback is not None:
+        f = spec.fallback
+        fallback = CompiledFallback(
+            f.id, TextTemplate.parse(f.content) if f.content else None, f.duration
         )
     return CompiledState(
         name=name,
         say=LocalText.compile(spec.say) if spec.say is not None else None,
-        template=template,
-        options=tuple(options),
-        index=OptionIndex(len(options), by_payload, by_word),
+        template=_template(spec.template) if spec.template is not None else None,
         buttons=spec.buttons,
+        options=tuple(options),
+        index=OptionIndex.build(words, flow_lang=lang),
         reprompt=LocalText.compile(spec.reprompt) if spec.reprompt is not None else None,
+        attempts=spec.attempts,
+        escalate=spec.escalate,
+        collect=spec.collect,
+        collect_invalid=(
+            LocalText.compile(spec.collect.invalid)
+            if spec.collect is not None and spec.collect.invalid is not None
+            else None
+        ),
+        routes=tuple(
+            CompiledRoute(Expr.parse(r.when) if r.when else None, r.go, _assignments(r.set))
+            for r in spec.routes
+        ),
+        call=_call(spec.call) if spec.call is not None else None,
+        otp=otp,
+        handoff=spec.handoff,
+        timeout=spec.timeout,
+        remind=tuple(
+            CompiledReminder(
+                r.after,
+                LocalText.compile(r.say) if r.say is not None else None,
+                _template(r.template) if r.template is not None else None,
+            )
+            for r in spec.remind
+        ),
+        set=_assignments(spec.set),
         on=dict(spec.on),
+        on_failed=spec.on_failed,
+        fallback=fallback,
     )
+
+
+def guard(expr: Expr) -> Callable[[EventData], bool]:
+    """A transition condition: the expression over the step's variables (`env`)."""
+
+    def condition(event: EventData) -> bool:
+        try:
+            return truthy(expr.evaluate(event.kwargs["env"]))
+        except ExprError as e:
+            log.warning("condition %r failed: %s; taken as false", expr.source, e.message)
+            return False
+
+    return condition
+
+
+def took_route(index: int) -> Callable[[EventData], None]:
+    """A route's transition callback: tells the engine (through the `taken` list it passes)
+    which route the machine took, so that the engine applies that route's `set:`."""
+
+    def record(event: EventData) -> None:
+        event.kwargs["taken"].append(index)
+
+    return record
+
+
+def _transitions(spec: FlowSpec) -> list[dict[str, Any]]:
+    """Every move of the flow as a transitions-library transition, guards included."""
+    ts: list[dict[str, Any]] = [{"trigger": START, "source": "*", "dest": spec.start}]
+
+    def add(
+        trigger: str, source: str, dest: str, when: str | None = None, route: int | None = None
+    ) -> None:
+        t: dict[str, Any] = {"trigger": trigger, "source": source, "dest": dest}
+        if when:
+            t["conditions"] = [guard(Expr.parse(when))]
+        if route is not None:
+            t["before"] = [took_route(route)]
+        ts.append(t)
+
+    for s, st in spec.states.items():
+        for i, opt in enumerate(st.options):
+            add(option_trigger(s, i), s, opt.go, opt.when)
+        for i, route in enumerate(st.routes):
+            add(route_trigger(s), s, route.go, route.when, route=i)
+        for event, target in st.on.items():
+            add(event_trigger(event), s, target)
+        if st.escalate:
+            add(f"escalate:{s}", s, st.escalate)
+        if st.collect is not None:
+            if st.collect.go:
+                add(f"collect:{s}", s, st.collect.go)
+            if st.collect.escalate:
+                add(f"escalate:{s}", s, st.collect.escalate)
+        if st.call is not None:
+            add(f"call:{s}:success", s, st.call.success)
+            add(f"call:{s}:failure", s, st.call.failure)
+            add(f"call:{s}:timeout", s, st.call.on_timeout or st.call.failure)
+        if st.otp is not None:
+            for outcome in ("verified", "wrong", "expired"):
+                add(f"otp:{s}:{outcome}", s, getattr(st.otp, outcome))
+        if st.handoff is not None:
+            add(f"resume:{s}", s, st.handoff.resume)
+            add(f"handoff_timeout:{s}", s, st.handoff.on_timeout or st.handoff.resume)
+        if st.timeout is not None:
+            add(f"timeout:{s}", s, st.timeout.go)
+        if st.on_failed:
+            add(f"failed:{s}", s, st.on_failed)
+    return ts
 
 
 def _build_machine(name: str, spec: FlowSpec) -> Machine:
     states = [State(IDLE)] + [State(s, on_enter="entered") for s in spec.states]
-    transitions: list[dict[str, Any]] = [{"trigger": START, "source": "*", "dest": spec.start}]
-    for sname, state in spec.states.items():
-        for i, opt in enumerate(state.options):
-            transitions.append(
-                {"trigger": option_trigger(sname, i), "source": sname, "dest": opt.go}
-            )
-        for event, target in state.on.items():
-            transitions.append({"trigger": event_trigger(event), "source": sname, "dest": target})
     return Machine(
         model=None,
         states=states,
-        transitions=transitions,
+        transitions=_transitions(spec),
         initial=None,
         auto_transitions=False,
         send_event=True,
@@ -148,15 +382,27 @@ def _build_machine(name: str, spec: FlowSpec) -> Machine:
     )
 
 
-def compile_flow(name: str, spec: FlowSpec) -> CompiledFlow:
+def compile_flow(name: str, spec: FlowSpec, lang: str = "en") -> CompiledFlow:
     return CompiledFlow(
         name=name,
         version=flow_version(spec),
         start=spec.start,
         data=dict(spec.data),
-        states={s: _compile_state(name, s, st) for s, st in spec.states.items()},
+        states={s: _compile_state(name, s, st, lang) for s, st in spec.states.items()},
         machine=_build_machine(name, spec),
+        commands=spec.commands,
+        migrations=dict(spec.migrations),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTexts:
+    stopped: LocalText
+    started: LocalText
+    agent: LocalText
+    agent_resumed: LocalText
+    otp_wrong: LocalText
+    otp_resend_wait: LocalText
 
 
 @dataclass(frozen=True)
@@ -165,15 +411,50 @@ class CompiledCatalog:
     intents: Mapping[str, IntentSpec]
     language: str
     reprompt: LocalText
+    attempts: int
     inbound_flow: str | None
+    commands: Mapping[str, str]  # normalized word -> stop | start | agent | restart
+    texts: CompiledTexts
+    agent: AgentSpec
+    agent_headers: Mapping[str, TextTemplate]
+    secrets: frozenset[str]  # NAMEs used as {{ secret.NAME }} in call urls and headers
+
+
+def _secret_names(catalog: Catalog) -> frozenset[str]:
+    names: set[str] = set()
+    headers = [catalog.flows.defaults.agent.headers]
+    for flow in catalog.flows.flows.values():
+        for st in flow.states.values():
+            if st.call is not None:
+                headers += [st.call.headers, {"url": st.call.url}]
+    for group in headers:
+        for value in group.values():
+            for path in TextTemplate.parse(value).paths:
+                if path.startswith("secret."):
+                    names.add(path.split(".", 1)[1])
+    return frozenset(names)
 
 
 def compile_catalog(catalog: Catalog) -> CompiledCatalog:
     spec = catalog.flows
+    d = spec.defaults
+    commands: dict[str, str] = {}
+    for command in ("stop", "start", "agent", "restart"):
+        for word in words_of(getattr(d.commands, command)):
+            commands.setdefault(normalize_text(word), command)
+    t = d.texts
     return CompiledCatalog(
-        flows={name: compile_flow(name, flow) for name, flow in spec.flows.items()},
+        flows={name: compile_flow(name, flow, d.language) for name, flow in spec.flows.items()},
         intents=dict(catalog.intents),
-        language=spec.defaults.language,
-        reprompt=LocalText.compile(spec.defaults.reprompt),
-        inbound_flow=spec.defaults.inbound_flow,
+        language=d.language,
+        reprompt=LocalText.compile(d.reprompt),
+        attempts=d.attempts,
+        inbound_flow=d.inbound_flow,
+        commands=commands,
+        texts=CompiledTexts(
+            *(LocalText.compile(getattr(t, k)) for k in CompiledTexts.__dataclass_fields__)
+        ),
+        agent=d.agent,
+        agent_headers={k: TextTemplate.parse(v) for k, v in d.agent.headers.items()},
+        secrets=_secret_names(catalog),
     )

@@ -1,14 +1,22 @@
-"""The flow engine: one event in, the conversation's next state and the replies out.
+"""The flow engine: one event in, the conversation's next state and its effects out.
 
-Pure: no I/O, no clock (time comes in as `now_ms`), no knowledge of platforms or Redis.
-The runtime loads a `Conversation`, calls `Engine.step`, and commits the result atomically.
+Pure: no I/O, no clock (time comes in as `now_ms`), no randomness of its own (one-time codes
+come from `StepContext.random_digits`), no knowledge of platforms or Redis. The runtime loads
+a `Conversation`, calls `Engine.step`, and commits the result atomically: the new state, the
+replies to send, the timers to keep and the HTTP calls to make.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
-from collections.abc import Callable
+import re
+import secrets
+import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from transitions import EventData
@@ -16,17 +24,55 @@ from transitions import EventData
 from bot.flows.compiler import (
     IDLE,
     START,
+    Assignments,
     CompiledCatalog,
     CompiledFlow,
     CompiledState,
+    CompiledTemplate,
+    LocalText,
     event_trigger,
     option_trigger,
+    route_trigger,
 )
-from bot.model import Button, Event, Inbound, IntentStart, Reply, Template
+from bot.flows.expr import ExprError, truthy
+from bot.flows.expr import Template as TextTemplate
+from bot.flows.matching import normalize_text
+from bot.flows.slots import describe_error, parse_value
+from bot.model import (
+    AgentReply,
+    Button,
+    CallRequest,
+    CallResult,
+    Event,
+    Fallback,
+    Inbound,
+    IntentStart,
+    Reply,
+    Resume,
+    SendFailed,
+    Template,
+    Timer,
+    TimerFired,
+)
 
 log = logging.getLogger("bot.flows")
 
 WINDOW_MS = 24 * 3600 * 1000  # WhatsApp's customer-service window
+MAX_MOVES = 25  # automatic moves (routes, ends starting queued intents) in one step
+
+
+def _random_digits(n: int) -> str:
+    return "".join(str(secrets.randbelow(10)) for _ in range(n))
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """Who the conversation is with, and where one-time codes come from."""
+
+    conv_id: str = ""
+    customer: str = ""
+    channel: str = ""
+    random_digits: Callable[[int], str] = _random_digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,25 +85,40 @@ class Conversation:
     flow_version: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     last_inbound_ms: int = 0
+    visit: int = 0  # counts state entries: timers and call results name the visit they are for
+    attempts: int = 0  # unknown or invalid answers in this visit
+    opted_out: bool = False
+    handoff: str = ""  # "" | "state" (a handoff state) | "agent" (the agent command)
+    resume_to: str = ""  # where the agent command's handoff returns
+    queue: tuple[dict[str, Any], ...] = ()  # intents waiting for the current flow to end
+    timers: tuple[Timer, ...] = ()
+    otp: dict[str, Any] | None = None  # hash, expiry, tries, sent-at of a one-time code
 
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
     """The outcome of one event: `conversation` is what to store (same `version`: the store
-    bumps it), `replies` what to send, `outcome` a word for logs and metrics."""
+    bumps it); `replies`, `calls` the effects; `outcome` a word for logs and metrics;
+    `trace` the moves made, as (from, trigger, to), for coverage."""
 
     conversation: Conversation
     replies: tuple[Reply, ...]
     outcome: str
     detail: str = ""
+    calls: tuple[CallRequest, ...] = ()
+    trace: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.conversation.flow is not None and self.outcome not in ("ended", "stopped")
 
 
 class _Turn:
-    """The object attached to a flow's machine for one event."""
+    """The object attached to a flow's machine for one move."""
 
     # Set by transitions while the turn is attached to a machine.
     state: str
-    trigger: Callable[[str], bool]
+    trigger: Callable[..., bool]
 
     def __init__(self) -> None:
         self.entered_states: list[str] = []
@@ -66,126 +127,727 @@ class _Turn:
         self.entered_states.append(event.state.name)
 
 
+def _code_hash(conv_id: str, visit: int, code: str) -> str:
+    return hashlib.sha256(f"{conv_id}:{visit}:{code}".encode()).hexdigest()
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKC", text) if c.isdigit())
+
+
+def _lookup(value: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        elif isinstance(value, list) and re.fullmatch(r"\d+", part) and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
 class Engine:
     def __init__(self, catalog: CompiledCatalog) -> None:
         self.catalog = catalog
 
-    def step(self, conv: Conversation, event: Event, now_ms: int) -> StepResult:
+    def step(
+        self, conv: Conversation, event: Event, now_ms: int, ctx: StepContext | None = None
+    ) -> StepResult:
+        return _Step(self.catalog, conv, now_ms, ctx or StepContext()).run(event)
+
+    def is_active(self, conv: Conversation) -> bool:
+        """In a flow, in a state that waits or moves on (not ended)."""
+        flow = self.catalog.flows.get(conv.flow or "")
+        state = flow.states.get(conv.state or "") if flow else None
+        return state is not None and not state.final
+
+
+class _Step:
+    """One event applied to one conversation: accumulates the new state and the effects."""
+
+    def __init__(
+        self, catalog: CompiledCatalog, conv: Conversation, now_ms: int, ctx: StepContext
+    ) -> None:
+        self.catalog = catalog
+        self.conv = conv
+        self.now = now_ms
+        self.ctx = ctx
+        self.replies: list[Reply] = []
+        self.calls: list[CallRequest] = []
+        self.trace: list[tuple[str, str, str]] = []
+        self.outcome = "ignored"
+        self.detail = ""
+        self.message = ""
+        self.entries = 0  # states entered in this step: bounds loops of routes
+
+    def result(self) -> StepResult:
+        return StepResult(
+            self.conv,
+            tuple(self.replies),
+            self.outcome,
+            self.detail,
+            tuple(self.calls),
+            tuple(self.trace),
+        )
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def run(self, event: Event) -> StepResult:
+        self._migrate()
         if isinstance(event, Inbound):
-            conv = replace(conv, last_inbound_ms=max(conv.last_inbound_ms, event.at_ms))
-            return self._inbound(conv, event, now_ms)
-        return self._intent(conv, event, now_ms)
+            self.conv = replace(
+                self.conv, last_inbound_ms=max(self.conv.last_inbound_ms, event.at_ms)
+            )
+            self.message = event.text
+            self._inbound(event)
+        elif isinstance(event, IntentStart):
+            self._intent(event)
+        elif isinstance(event, TimerFired):
+            self._timer(event)
+        elif isinstance(event, CallResult):
+            self._call_result(event)
+        elif isinstance(event, Resume):
+            self._resume(event)
+        elif isinstance(event, AgentReply):
+            self._agent_reply(event)
+        elif isinstance(event, SendFailed):
+            self._send_failed(event)
+        return self.result()
 
-    # -- events ---------------------------------------------------------------------------
+    # -- where the conversation stands ------------------------------------------------------
 
-    def _active(self, conv: Conversation) -> tuple[CompiledFlow, CompiledState] | None:
-        if conv.flow is None or conv.state is None:
-            return None
-        flow = self.catalog.flows.get(conv.flow)
-        state = flow.states.get(conv.state) if flow is not None else None
+    def _flow(self) -> CompiledFlow | None:
+        return self.catalog.flows.get(self.conv.flow or "")
+
+    def _current(self) -> tuple[CompiledFlow, CompiledState] | None:
+        flow = self._flow()
+        state = flow.states.get(self.conv.state or "") if flow is not None else None
         if flow is None or state is None or state.final:
             return None
         return flow, state
 
-    def _inbound(self, conv: Conversation, event: Inbound, now_ms: int) -> StepResult:
-        active = self._active(conv)
-        if active is None:
-            inbound = self.catalog.inbound_flow
-            if inbound is None:
-                return StepResult(conv, (), "ignored", "no active flow and no inbound_flow")
-            return self._start(conv, self.catalog.flows[inbound], {}, now_ms)
-        flow, state = active
-        chosen = state.index.match(event.text, event.payload)
-        if chosen is None:
-            return StepResult(conv, (self._reprompt(conv, state, now_ms),), "reprompted")
-        return self._fire(conv, flow, option_trigger(state.name, chosen), {}, now_ms, "advanced")
+    def _migrate(self) -> None:
+        """A conversation on an older version of its flow: keep its state if it still
+        exists, follow `migrations:` if it was renamed or removed, else end it."""
+        conv = self.conv
+        flow = self._flow()
+        if conv.flow is None:
+            return
+        if flow is None:
+            self.detail = f"flow {conv.flow!r} no longer exists; conversation ended"
+            log.warning(self.detail)
+            self.conv = replace(conv, flow=None, state=None, timers=(), handoff="")
+            return
+        if conv.flow_version == flow.version or conv.state in (None, IDLE):
+            return
+        state = conv.state or ""
+        if state not in flow.states:
+            target = flow.migrations.get(state)
+            if target is None or target not in flow.states:
+                self.detail = f"state {state!r} of flow {flow.name!r} was removed; ended"
+                log.warning(self.detail)
+                self.conv = replace(conv, flow=None, state=None, timers=(), handoff="")
+                return
+            self.trace.append((state, "migration", target))
+            conv = replace(conv, state=target)
+        if conv.handoff == "state" and flow.states[conv.state or ""].handoff is None:
+            conv = replace(conv, handoff="")  # no longer a handoff state: automation resumes
+        self.conv = replace(conv, flow_version=flow.version)
 
-    def _intent(self, conv: Conversation, event: IntentStart, now_ms: int) -> StepResult:
-        intent = self.catalog.intents.get(event.code)
-        if intent is None:
-            return StepResult(conv, (), "ignored", f"unknown intent {event.code!r}")
-        data = {**intent.default_data, **event.data}
-        if intent.start is not None:
-            return self._start(conv, self.catalog.flows[intent.start], data, now_ms)
-        assert intent.event is not None  # the spec requires start or event
-        active = self._active(conv)
-        if active is None or intent.event not in active[1].on:
-            return StepResult(conv, (), "ignored", f"no state waits for event {intent.event!r}")
-        flow, _ = active
-        return self._fire(conv, flow, event_trigger(intent.event), data, now_ms, "advanced")
+    # -- variables --------------------------------------------------------------------------
 
-    # -- transitions ------------------------------------------------------------------------
-
-    def _start(
-        self, conv: Conversation, flow: CompiledFlow, data: dict[str, Any], now_ms: int
-    ) -> StepResult:
-        keep = {k: conv.data[k] for k in ("lang",) if k in conv.data}
-        fresh = replace(
-            conv, flow=flow.name, state=IDLE, flow_version=flow.version, data={**flow.data, **keep}
-        )
-        return self._fire(fresh, flow, START, data, now_ms, "started")
-
-    def _fire(
-        self,
-        conv: Conversation,
-        flow: CompiledFlow,
-        trigger: str,
-        data: dict[str, Any],
-        now_ms: int,
-        outcome: str,
-    ) -> StepResult:
-        turn = _Turn()
-        flow.machine.add_model(turn, initial=conv.state)
-        try:
-            turn.trigger(trigger)
-        finally:
-            flow.machine.remove_model(turn)
-        new = replace(conv, state=turn.state, data={**conv.data, **data} if data else conv.data)
-        replies = tuple(self._say(new, flow.states[s], now_ms) for s in turn.entered_states)
-        if flow.states[new.state or ""].final:
-            outcome = "ended"
-        return StepResult(new, tuple(r for r in replies if r is not None), outcome)
-
-    # -- output ----------------------------------------------------------------------------
-
-    def _lang(self, conv: Conversation) -> str:
-        lang = conv.data.get("lang")
+    def _lang(self) -> str:
+        lang = self.conv.data.get("lang")
         return lang if isinstance(lang, str) and lang else self.catalog.language
 
-    def _say(
-        self, conv: Conversation, state: CompiledState, now_ms: int, prefix: str = ""
-    ) -> Reply | None:
-        lang = self._lang(conv)
-        default = self.catalog.language
-        in_window = now_ms - conv.last_inbound_ms < WINDOW_MS
-        buttons = tuple(
-            Button(o.label.pick(lang, default).render(conv.data), o.payload) for o in state.options
+    def env(self, **extra: Any) -> dict[str, Any]:
+        """What expressions and texts can read: the conversation's data and a few names."""
+        secrets_ = {name: f"${{secret:{name}}}" for name in self.catalog.secrets}
+        return {
+            **self.conv.data,
+            "lang": self._lang(),
+            "customer": self.ctx.customer,
+            "channel": self.ctx.channel,
+            "now": self.now,
+            "today": datetime.fromtimestamp(self.now / 1000, UTC).date().isoformat(),
+            "message": self.message,
+            "attempts": self.conv.attempts,
+            "secret": secrets_,
+            **extra,
+        }
+
+    def _render(self, text: TextTemplate, env: Mapping[str, Any]) -> str:
+        try:
+            return text.render(env)
+        except ExprError as e:
+            log.warning("text %r could not be rendered: %s", text.source, e.message)
+            self.detail = f"render error: {e.message}"
+            return ""
+
+    def _pick(self, text: LocalText, env: Mapping[str, Any]) -> str:
+        return self._render(text.pick(self._lang(), self.catalog.language), env)
+
+    def _assign(self, assignments: tuple[tuple[str, Any], ...]) -> None:
+        if not assignments:
+            return
+        for slot, expr in assignments:  # in order: each sees the ones before it
+            try:
+                value = expr.evaluate(self.env())
+            except ExprError as e:
+                log.warning("set %s failed: %s", slot, e.message)
+                continue
+            self.conv = replace(self.conv, data={**self.conv.data, slot: value})
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _in_window(self) -> bool:
+        return self.now - self.conv.last_inbound_ms < WINDOW_MS
+
+    def _template(self, t: CompiledTemplate, env: Mapping[str, Any]) -> Template:
+        params = {k: self._render(v, env) for k, v in t.params.items()}
+        return Template(t.code, t.language or self._lang(), params)
+
+    def _buttons(self, state: CompiledState, env: Mapping[str, Any]) -> tuple[Button, ...]:
+        return tuple(
+            Button(self._pick(o.label, env), o.payload)
+            for o in state.options
+            if o.when is None or self._holds(o.when, env)
         )
-        if state.template is not None and (not in_window or state.say is None):
-            t = state.template
-            params = {k: v.render(conv.data) for k, v in t.params.items()}
-            template = Template(t.code, t.language or lang, params)
-            # The template's own quick-reply buttons get the options' payloads, in order.
-            return Reply(template=template, buttons=buttons if state.buttons else ())
-        if state.say is None:
-            return None
-        if not in_window:
-            log.warning(
-                "state %s has no template and the 24-hour window is closed; sending text",
-                state.name,
+
+    def _holds(self, expr: Any, env: Mapping[str, Any]) -> bool:
+        try:
+            return truthy(expr.evaluate(env))
+        except ExprError:
+            return False
+
+    def _emit(self, reply: Reply, state: CompiledState) -> None:
+        fallback = None
+        if state.fallback is not None:
+            f = state.fallback
+            content = self._render(f.content, self.env()) if f.content is not None else ""
+            fallback = Fallback(f.id, content, f.duration)
+        self.replies.append(
+            replace(reply, fallback=fallback, state=state.name, visit=self.conv.visit)
+        )
+
+    def _say(self, state: CompiledState, prefix: str = "", **extra: Any) -> None:
+        """The state's message: `say:` inside the window, `template:` outside it."""
+        env = self.env(**extra)
+        buttons = self._buttons(state, env)
+        if state.template is not None and (not self._in_window() or state.say is None):
+            reply = Reply(
+                template=self._template(state.template, env),
+                buttons=buttons if state.buttons else (),
             )
-        text = state.say.pick(lang, default).render(conv.data)
+            if prefix:
+                self._emit(Reply(text=prefix), state)
+            self._emit(reply, state)
+            return
+        if state.say is None:
+            if prefix:
+                self._emit(Reply(text=prefix), state)
+            return
+        if not self._in_window():
+            log.warning("state %s has no template; the 24-hour window is closed", state.name)
+        text = self._pick(state.say, env)
         if prefix:
             text = f"{prefix}\n{text}"
-        return Reply(text=text, buttons=buttons if state.buttons else ())
+        self._emit(Reply(text=text, buttons=buttons if state.buttons else ()), state)
 
-    def _reprompt(self, conv: Conversation, state: CompiledState, now_ms: int) -> Reply:
-        lang, default = self._lang(conv), self.catalog.language
+    def _text(self, text: LocalText, state: CompiledState | None = None) -> None:
+        reply = Reply(text=self._pick(text, self.env()))
+        if state is not None:
+            self._emit(reply, state)
+        else:
+            self.replies.append(reply)
+
+    # -- moving -----------------------------------------------------------------------------
+
+    def _fire(self, flow: CompiledFlow, trigger: str, assignments: Assignments = ()) -> bool:
+        """Take `trigger` from the current state; apply the `set:` of the option (given) or
+        route (as the machine reports) taken; enter where it leads. False when no
+        transition's guard holds (the conversation stays, its data untouched)."""
+        turn = _Turn()
+        source = self.conv.state or IDLE
+        taken: list[int] = []  # the route the machine took (compiler.took_route)
+        flow.machine.add_model(turn, initial=source)
+        try:
+            moved = turn.trigger(trigger, env=self.env(), taken=taken)
+        finally:
+            flow.machine.remove_model(turn)
+        if not moved:
+            return False
+        self.trace.append((source, trigger, turn.state))
+        if taken:
+            self._assign(flow.states[source].routes[taken[0]].set)
+        self._assign(assignments)
+        self._enter(flow, turn.state)
+        return True
+
+    def _enter(self, flow: CompiledFlow, name: str) -> None:
+        self.entries += 1
+        if self.entries > MAX_MOVES:
+            raise RuntimeError(f"flow {flow.name}: more than {MAX_MOVES} automatic moves")
+        state = flow.states[name]
+        self.conv = replace(
+            self.conv,
+            flow=flow.name,
+            flow_version=flow.version,
+            state=name,
+            visit=self.conv.visit + 1,
+            attempts=0,
+            timers=(),
+            otp=None,
+            handoff="state" if state.handoff is not None else "",
+            resume_to="",
+        )
+        self._assign(state.set)
+        if state.otp is not None:
+            self._send_code(state)
+        else:
+            self._say(state)
+        if state.call is not None:
+            self._make_call(state)
+        self._set_timers(state)
+        if state.routes and state.collect is None:
+            if not self._fire(flow, route_trigger(name)):
+                self.detail = f"no route of state {name!r} holds; the conversation waits there"
+            return
+        if state.final:
+            self.outcome = "ended"
+            self._next_queued()
+
+    def _set_timers(self, state: CompiledState) -> None:
+        timers = []
+        if state.timeout is not None:
+            timers.append(Timer("timeout", self.now + int(state.timeout.after * 1000)))
+        for i, r in enumerate(state.remind):
+            timers.append(Timer(f"remind{i}", self.now + int(r.after * 1000)))
+        if state.handoff is not None and state.handoff.timeout is not None:
+            timers.append(Timer("handoff", self.now + int(state.handoff.timeout * 1000)))
+        self.conv = replace(self.conv, timers=tuple(timers))
+
+    def _start(self, flow: CompiledFlow, data: Mapping[str, Any]) -> None:
+        keep = {k: self.conv.data[k] for k in ("lang",) if k in self.conv.data}
+        self.conv = replace(
+            self.conv,
+            flow=flow.name,
+            state=IDLE,
+            flow_version=flow.version,
+            data={**flow.data, **keep, **data},
+            handoff="",
+        )
+        self.outcome = "started"
+        self._fire(flow, START)
+
+    def _end(self) -> None:
+        self.conv = replace(
+            self.conv, flow=None, state=None, timers=(), handoff="", resume_to="", otp=None
+        )
+
+    def _next_queued(self) -> None:
+        if not self.conv.queue:
+            return
+        first, rest = self.conv.queue[0], self.conv.queue[1:]
+        self.conv = replace(self.conv, queue=rest)
+        intent = self.catalog.intents.get(first["code"])
+        if intent is not None and intent.start is not None:
+            data = {**intent.default_data, **first.get("data", {})}
+            self._start(self.catalog.flows[intent.start], data)
+            self.outcome = "started"
+
+    # -- customer messages ------------------------------------------------------------------
+
+    def _command(self, event: Inbound) -> str | None:
+        if event.kind != "text":
+            return None
+        return self.catalog.commands.get(normalize_text(event.text))
+
+    def _inbound(self, event: Inbound) -> None:
+        command = self._command(event)
+        if self.conv.opted_out:
+            if command == "start":
+                self.conv = replace(self.conv, opted_out=False)
+                self._text(self.catalog.texts.started)
+                self.outcome = "opted_in"
+            else:
+                self.outcome, self.detail = "ignored", "customer opted out"
+            return
+        if command == "stop":
+            self._end()
+            self.conv = replace(self.conv, opted_out=True, queue=())
+            self.replies.append(
+                Reply(text=self._pick(self.catalog.texts.stopped, self.env()), system=True)
+            )
+            self.outcome = "stopped"
+            return
+        if self.conv.handoff:
+            self._forward(event)
+            return
+        flow = self._flow()
+        allowed = flow.commands if flow is not None else None
+        if command == "agent" and self.catalog.agent.webhook and (allowed is None or allowed.agent):
+            self._agent_handoff()
+            return
+        if command == "restart" and (allowed is None or allowed.restart):
+            current = self._current()
+            target = current[0] if current else self._inbound_flow()
+            if target is not None:
+                self._start(target, {})
+                self.outcome = "restarted"
+                return
+        current = self._current()
+        if current is None:
+            start = self._inbound_flow()
+            if start is None:
+                self.outcome, self.detail = "ignored", "no active flow and no inbound_flow"
+                return
+            self._start(start, {})
+            return
+        flow_, state = current
+        if state.collect is not None:
+            self._collect(flow_, state, event)
+        elif state.otp is not None:
+            self._check_code(flow_, state, event)
+        elif state.options:
+            self._choose(flow_, state, event)
+        elif state.call is not None:
+            self.outcome, self.detail = "ignored", "waiting for a business-system call"
+        else:
+            self._reprompt(state)
+
+    def _inbound_flow(self) -> CompiledFlow | None:
+        name = self.catalog.inbound_flow
+        return self.catalog.flows[name] if name else None
+
+    def _choose(self, flow: CompiledFlow, state: CompiledState, event: Inbound) -> None:
+        chosen = state.index.match(event.text, event.payload, lang=self._lang())
+        if chosen is not None:
+            option = state.options[chosen]
+            if self._fire(flow, option_trigger(state.name, chosen), option.set):
+                self.outcome = "advanced" if self.outcome == "ignored" else self.outcome
+                return
+        self._no_match(flow, state)
+
+    def _no_match(self, flow: CompiledFlow, state: CompiledState) -> None:
+        attempts = self.conv.attempts + 1
+        self.conv = replace(self.conv, attempts=attempts)
+        limit = state.attempts or self.catalog.attempts
+        if state.escalate and attempts >= limit:
+            self._fire(flow, f"escalate:{state.name}")
+            self.outcome = "escalated"
+            return
+        self._reprompt(state)
+
+    def _reprompt(self, state: CompiledState) -> None:
         prompt = state.reprompt or self.catalog.reprompt
-        prefix = prompt.pick(lang, default).render(conv.data)
-        if state.say is None:
-            # Only a template to repeat: the customer just wrote, so send the re-prompt
-            # itself rather than the template again without it.
-            return Reply(text=prefix)
-        reply = self._say(conv, state, now_ms, prefix=prefix)
-        return reply if reply is not None else Reply(text=prefix)
+        self._say(state, prefix=self._pick(prompt, self.env()))
+        self.outcome = "reprompted"
+
+    def _collect(self, flow: CompiledFlow, state: CompiledState, event: Inbound) -> None:
+        spec = state.collect
+        assert spec is not None
+        today = datetime.fromtimestamp(self.now / 1000, UTC).date()
+        parsed = parse_value(spec, event.text, today=today, lang=self._lang())
+        if parsed.ok:
+            self.conv = replace(self.conv, data={**self.conv.data, spec.slot: parsed.value})
+            trigger = f"collect:{state.name}" if spec.go else route_trigger(state.name)
+            if not self._fire(flow, trigger):
+                self.detail = f"no route of state {state.name!r} holds after collecting"
+            self.outcome = "collected"
+            return
+        attempts = self.conv.attempts + 1
+        self.conv = replace(self.conv, attempts=attempts)
+        if spec.escalate and attempts >= spec.attempts:
+            self._fire(flow, f"escalate:{state.name}")
+            self.outcome = "escalated"
+            return
+        if state.collect_invalid is not None:
+            text = self._pick(state.collect_invalid, self.env(error=parsed.error))
+        else:
+            text = describe_error(parsed.error, spec, self._lang())
+        self._emit(Reply(text=text), state)
+        self.outcome = "invalid"
+
+    # -- one-time codes ---------------------------------------------------------------------
+
+    def _send_code(self, state: CompiledState) -> None:
+        otp = state.otp
+        assert otp is not None
+        code = self.ctx.random_digits(otp.spec.digits)
+        self.conv = replace(
+            self.conv,
+            otp={
+                "h": _code_hash(self.ctx.conv_id, self.conv.visit, code),
+                "exp": self.now + int(otp.spec.ttl * 1000),
+                "tries": 0,
+                "sent": self.now,
+            },
+        )
+        env = self.env(otp=code)
+        buttons = ()
+        self._emit(Reply(template=self._template(otp.template, env), buttons=buttons), state)
+
+    def _check_code(self, flow: CompiledFlow, state: CompiledState, event: Inbound) -> None:
+        otp = state.otp
+        assert otp is not None
+        held = self.conv.otp or {}
+        if normalize_text(event.text) in otp.resend_words:
+            if self.now - int(held.get("sent", 0)) >= otp.spec.resend_after * 1000:
+                self._send_code(state)
+                self.outcome = "code_resent"
+            else:
+                self._text(self.catalog.texts.otp_resend_wait, state)
+                self.outcome = "code_resend_too_soon"
+            return
+        if self.now >= int(held.get("exp", 0)):
+            self._fire(flow, f"otp:{state.name}:expired")
+            self.outcome = "code_expired"
+            return
+        given = _code_hash(self.ctx.conv_id, self.conv.visit, _digits(event.text))
+        if hmac.compare_digest(given, str(held.get("h", ""))):
+            self._fire(flow, f"otp:{state.name}:verified")
+            self.outcome = "code_verified"
+            return
+        tries = int(held.get("tries", 0)) + 1
+        self.conv = replace(self.conv, otp={**held, "tries": tries})
+        if tries >= otp.spec.attempts:
+            self._fire(flow, f"otp:{state.name}:wrong")
+            self.outcome = "code_wrong"
+            return
+        self._text(self.catalog.texts.otp_wrong, state)
+        self.outcome = "code_retry"
+
+    # -- business events --------------------------------------------------------------------
+
+    def _intent(self, event: IntentStart) -> None:
+        if self.conv.opted_out:
+            self.outcome, self.detail = "rejected", "customer opted out"
+            return
+        if event.flow is not None:
+            flow = self.catalog.flows.get(event.flow)
+            if flow is None:
+                self.detail = f"unknown flow {event.flow!r}"
+                return
+            self._start(flow, event.data)
+            return
+        intent = self.catalog.intents.get(event.code)
+        if intent is None:
+            self.detail = f"unknown intent {event.code!r}"
+            return
+        if self.conv.opted_out:
+            self.outcome, self.detail = "rejected", "customer opted out"
+            return
+        data = {**intent.default_data, **event.data}
+        if intent.event is not None:
+            current = self._current()
+            if current is None or intent.event not in current[1].on:
+                self.detail = f"no state waits for event {intent.event!r}"
+                return
+            self.conv = replace(self.conv, data={**self.conv.data, **data})
+            self._fire(current[0], event_trigger(intent.event))
+            # As for a chosen option: a move into a final state stays "ended".
+            self.outcome = "advanced" if self.outcome == "ignored" else self.outcome
+            return
+        assert intent.start is not None
+        policy = event.policy or intent.policy
+        if self._current() is not None or self.conv.handoff:
+            if policy == "reject":
+                self.outcome, self.detail = "rejected", "customer is in a flow"
+                return
+            if policy == "queue":
+                queued = {"code": event.code, "data": event.data, "id": event.message_id}
+                self.conv = replace(self.conv, queue=(*self.conv.queue, queued))
+                self.outcome = "queued"
+                return
+        self._start(self.catalog.flows[intent.start], data)
+
+    def _timer(self, event: TimerFired) -> None:
+        if event.visit != self.conv.visit:
+            self.detail = "timer of an earlier state visit"
+            return
+        if event.name == "agent":  # the agent command works outside flows too
+            if self.conv.handoff == "agent":
+                self.conv = replace(
+                    self.conv, timers=tuple(t for t in self.conv.timers if t.name != "agent")
+                )
+                self._end_agent_handoff()
+            return
+        if self.conv.flow is None:
+            self.detail = "timer of an ended conversation"
+            return
+        timers = tuple(t for t in self.conv.timers if t.name != event.name)
+        self.conv = replace(self.conv, timers=timers)
+        flow = self._flow()
+        state = flow.states.get(self.conv.state or "") if flow is not None else None
+        if flow is None or state is None:
+            return
+        # A timer set before a new version of the flow: the state may no longer have it.
+        remind = event.name[6:] if event.name.startswith("remind") else ""
+        if not (
+            (event.name == "timeout" and state.timeout is not None)
+            or (event.name == "handoff" and state.handoff is not None)
+            or (remind.isdecimal() and int(remind) < len(state.remind))
+        ):
+            self.detail = f"state {state.name!r} has no timer {event.name!r}"
+            return
+        if event.name == "timeout":
+            self._fire(flow, f"timeout:{state.name}")
+            self.outcome = "timed_out"
+        elif event.name == "handoff":
+            self._fire(flow, f"handoff_timeout:{state.name}")
+            self.outcome = "resumed"
+        else:
+            reminder = state.remind[int(remind)]
+            env = self.env()
+            if reminder.template is not None and (not self._in_window() or reminder.say is None):
+                self._emit(Reply(template=self._template(reminder.template, env)), state)
+            elif reminder.say is not None:
+                self._emit(Reply(text=self._pick(reminder.say, env)), state)
+            self.outcome = "reminded"
+
+    def _make_call(self, state: CompiledState) -> None:
+        call = state.call
+        assert call is not None
+        env = self.env()
+        self.calls.append(
+            CallRequest(
+                kind="http",
+                method=call.method,
+                url=self._render(call.url, env),
+                headers={k: self._render(v, env) for k, v in call.headers.items()},
+                body=self._body(call.body, env),
+                timeout_s=call.timeout,
+                visit=self.conv.visit,
+            )
+        )
+
+    def _body(self, value: Any, env: Mapping[str, Any]) -> Any:
+        if isinstance(value, TextTemplate):
+            single = value.single
+            if single is not None:  # "{{ x }}" alone keeps x's type
+                try:
+                    return single.evaluate(env)
+                except ExprError:
+                    return None
+            return self._render(value, env)
+        if isinstance(value, dict):
+            return {k: self._body(v, env) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._body(v, env) for v in value]
+        return value
+
+    def _call_result(self, event: CallResult) -> None:
+        current = self._current()
+        if event.visit != self.conv.visit or current is None or current[1].call is None:
+            self.detail = "answer to a call of an earlier state visit"
+            return
+        flow, state = current
+        call = state.call
+        assert call is not None
+        answer = {"status": event.status, "body": event.body}
+        data = dict(self.conv.data)
+        if event.outcome == "success":
+            for slot, path in call.save.items():
+                data[slot] = _lookup(answer, path)
+        self.conv = replace(self.conv, data=data)
+        outcome = event.outcome if event.outcome in ("success", "failure", "timeout") else "failure"
+        self._fire(flow, f"call:{state.name}:{outcome}")
+        self.outcome = f"call_{outcome}"
+
+    # -- people -----------------------------------------------------------------------------
+
+    def _forward(self, event: Inbound) -> None:
+        """During a handoff the customer's messages go to the agent webhook."""
+        flow = self._flow()
+        state = flow.states.get(self.conv.state or "") if flow is not None else None
+        url = None
+        if self.conv.handoff == "state" and state is not None and state.handoff is not None:
+            url = state.handoff.webhook or self.catalog.agent.webhook
+        else:
+            url = self.catalog.agent.webhook
+        if url is None:
+            self.outcome, self.detail = "ignored", "handoff without an agent webhook"
+            return
+        env = self.env()
+        self.calls.append(
+            CallRequest(
+                kind="forward",
+                method="POST",
+                url=url,
+                headers={k: self._render(v, env) for k, v in self.catalog.agent_headers.items()},
+                body={
+                    "conversation": self.ctx.conv_id,
+                    "customer": self.ctx.customer,
+                    "channel": self.ctx.channel,
+                    "message_id": event.message_id,
+                    "at_ms": event.at_ms,
+                    "kind": event.kind,
+                    "text": event.text,
+                    "payload": event.payload,
+                    "flow": self.conv.flow,
+                    "state": self.conv.state,
+                },
+                timeout_s=10.0,
+                visit=self.conv.visit,
+            )
+        )
+        self.outcome = "forwarded"
+
+    def _agent_handoff(self) -> None:
+        timers: tuple[Timer, ...] = ()
+        if self.catalog.agent.timeout is not None:
+            timers = (Timer("agent", self.now + int(self.catalog.agent.timeout * 1000)),)
+        current = self._current()  # an ended flow is not resumed: its end is not re-sent
+        self.conv = replace(
+            self.conv,
+            handoff="agent",
+            resume_to=current[1].name if current is not None else "",
+            visit=self.conv.visit + 1,
+            timers=timers,
+        )
+        self._text(self.catalog.texts.agent)
+        self.outcome = "handed_off"
+
+    def _end_agent_handoff(self, go: str | None = None) -> None:
+        flow = self._flow()
+        resume_to = self.conv.resume_to
+        if flow is not None and go is not None and go in flow.states:
+            resume_to = go
+        self.conv = replace(self.conv, handoff="", resume_to="", timers=())
+        self._text(self.catalog.texts.agent_resumed)
+        self.outcome = "resumed"
+        if flow is not None and resume_to in flow.states:
+            self._enter(flow, resume_to)
+
+    def _resume(self, event: Resume) -> None:
+        if self.conv.handoff == "agent":
+            self._end_agent_handoff(event.go)
+            return
+        current = self._current()
+        if self.conv.handoff != "state" or current is None or current[1].handoff is None:
+            self.detail = "not in a handoff"
+            return
+        flow, state = current
+        self.conv = replace(self.conv, handoff="")
+        if event.go is not None and event.go in flow.states:
+            self.trace.append((state.name, "resume", event.go))
+            self._enter(flow, event.go)
+        else:
+            self._fire(flow, f"resume:{state.name}")
+        self.outcome = "resumed"
+
+    def _agent_reply(self, event: AgentReply) -> None:
+        if not self._in_window():
+            self.outcome, self.detail = "rejected", "outside the 24-hour window: use a template"
+            return
+        self.replies.append(Reply(text=event.text))
+        self.outcome = "agent_replied"
+
+    def _send_failed(self, event: SendFailed) -> None:
+        current = self._current()
+        if current is None or event.visit != self.conv.visit or not current[1].on_failed:
+            self.detail = f"send failed: {event.error}"
+            return
+        self._fire(current[0], f"failed:{current[1].name}")
+        self.outcome = "send_failed"

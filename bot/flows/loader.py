@@ -7,8 +7,9 @@ every broken cross-reference points at the line to change.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from bot.errors import SpecError, SpecProblem
+from bot.flows.expr import Expr, ExprError
+from bot.flows.expr import Template as TextTemplate
 from bot.flows.matching import normalize_text
-from bot.flows.spec import FlowsFile, FlowSpec, IntentSpec, Localized
+from bot.flows.spec import FlowsFile, FlowSpec, IntentSpec, Localized, StateSpec, TemplateSpec
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class Catalog:
     flows: FlowsFile
     intents: dict[str, IntentSpec]
     flows_path: str
+    # The ruamel.yaml tree of flows.yaml, for `line_of` in later checks (`bot.flows.lint`).
+    flows_root: Any = field(default=None, compare=False, repr=False)
 
 
 def _plain(node: Any) -> Any:
@@ -209,14 +214,31 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
                     )
                 )
             seen_payloads[payload] = number
-        for event, target in state.on.items():
+        for where, target in _targets(state):
             if target not in states:
                 problems.append(
                     SpecProblem(
                         file,
-                        _value_line(root, (*spath, "on", event)),
-                        f"event `{event}` of state `{sname}` goes to `{target}`, which is not a "
-                        f"state of flow `{name}`." + _suggest(target, states),
+                        _value_line(root, (*spath, *where)),
+                        f"{_describe(where)} of state `{sname}` goes to `{target}`, "
+                        f"which is not a state of flow `{name}`." + _suggest(target, states),
+                    )
+                )
+        for where, source, kind in _sources(state):
+            try:
+                if kind == "expr":
+                    Expr.parse(source)
+                elif kind == "text":
+                    TextTemplate.parse(source)
+                else:
+                    re.compile(source)
+            except (ExprError, re.error) as e:
+                what = e.message if isinstance(e, ExprError) else f"invalid regular expression: {e}"
+                problems.append(
+                    SpecProblem(
+                        file,
+                        _value_line(root, (*spath, *where)),
+                        f"`{'.'.join(map(str, where))}` of state `{sname}`: {what}",
                     )
                 )
         if state.buttons and not state.options:
@@ -229,6 +251,113 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
                 )
             )
     return problems
+
+
+def _describe(where: tuple[Any, ...]) -> str:
+    """How an author would name a reference: `event X`, `route 2`, `call.success`."""
+    if where[0] == "on":
+        return f"event `{where[1]}`"
+    if where[0] == "routes":
+        return f"route {where[1] + 1}"
+    return "`" + ".".join(map(str, where)) + "`"
+
+
+def _targets(state: StateSpec) -> list[tuple[tuple[Any, ...], str]]:
+    """Every state name a state refers to, with the YAML path of the reference."""
+    found: list[tuple[tuple[Any, ...], str | None]] = [
+        (("escalate",), state.escalate),
+        (("on_failed",), state.on_failed),
+    ]
+    # Options' `go:` are checked with the options (their message names the option number).
+    found += [(("routes", i, "go"), r.go) for i, r in enumerate(state.routes)]
+    found += [(("on", event), target) for event, target in state.on.items()]
+    if state.collect is not None:
+        found += [
+            (("collect", "go"), state.collect.go),
+            (("collect", "escalate"), state.collect.escalate),
+        ]
+    if state.call is not None:
+        c = state.call
+        found += [(("call", "success"), c.success), (("call", "failure"), c.failure),
+                  (("call", "on_timeout"), c.on_timeout)]  # fmt: skip
+    if state.otp is not None:
+        o = state.otp
+        found += [(("otp", k), getattr(o, k)) for k in ("verified", "wrong", "expired")]
+    if state.handoff is not None:
+        found += [(("handoff", "resume"), state.handoff.resume),
+                  (("handoff", "on_timeout"), state.handoff.on_timeout)]  # fmt: skip
+    if state.timeout is not None:
+        found.append((("timeout", "go"), state.timeout.go))
+    return [(where, target) for where, target in found if target is not None]
+
+
+def _localized(
+    where: tuple[Any, ...], value: Localized | None
+) -> list[tuple[tuple[Any, ...], str]]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [(where, value)]
+    return [((*where, lang), text) for lang, text in value.items()]
+
+
+def _body_strings(where: tuple[Any, ...], value: Any) -> list[tuple[tuple[Any, ...], str]]:
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [x for k, v in value.items() for x in _body_strings((*where, k), v)]
+    if isinstance(value, list):
+        return [x for i, v in enumerate(value) for x in _body_strings((*where, i), v)]
+    return []
+
+
+def _template_sources(
+    where: tuple[Any, ...], t: TemplateSpec | None
+) -> list[tuple[tuple[Any, ...], str]]:
+    if t is None:
+        return []
+    return [((*where, "params", k), v) for k, v in t.params.items()]
+
+
+def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
+    """Every expression (`expr`), text with placeholders (`text`) and regular expression
+    (`regex`) of a state, with its YAML path."""
+    texts = _localized(("say",), state.say) + _localized(("reprompt",), state.reprompt)
+    texts += _template_sources(("template",), state.template)
+    exprs: list[tuple[tuple[Any, ...], str]] = [(("set", k), v) for k, v in state.set.items()]
+    regexes: list[tuple[tuple[Any, ...], str]] = []
+    for i, o in enumerate(state.options):
+        texts += _localized(("options", i, "label"), o.label)
+        exprs += [(("options", i, "set", k), v) for k, v in o.set.items()]
+        if o.when:
+            exprs.append((("options", i, "when"), o.when))
+        regexes += [(("options", i, "patterns", j), p) for j, p in enumerate(o.patterns)]
+    for i, r in enumerate(state.routes):
+        if r.when:
+            exprs.append((("routes", i, "when"), r.when))
+        exprs += [(("routes", i, "set", k), v) for k, v in r.set.items()]
+    if state.collect is not None:
+        texts += _localized(("collect", "invalid"), state.collect.invalid)
+    if state.call is not None:
+        texts.append((("call", "url"), state.call.url))
+        texts += [(("call", "headers", k), v) for k, v in state.call.headers.items()]
+        texts += _body_strings(("call", "json"), state.call.json_body)
+    if state.otp is not None:
+        texts += _template_sources(("otp", "template"), state.otp.template)
+    for i, reminder in enumerate(state.remind):
+        texts += _localized(("remind", i, "say"), reminder.say)
+        texts += _template_sources(("remind", i, "template"), reminder.template)
+    return (
+        [(w, s, "text") for w, s in texts]
+        + [(w, s, "expr") for w, s in exprs]
+        + [(w, s, "regex") for w, s in regexes]
+    )
+
+
+def state_sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
+    """Every expression, text and regular expression of a state, with its YAML path under the
+    state and its kind (`expr`, `text`, `regex`): what `bot.flows.lint` reads names from."""
+    return _sources(state)
 
 
 def load_flows(path: Path) -> tuple[FlowsFile | None, Any, list[SpecProblem]]:
@@ -245,6 +374,16 @@ def load_flows(path: Path) -> tuple[FlowsFile | None, Any, list[SpecProblem]]:
     problems = []
     for name, flow in spec.flows.items():
         problems += _check_flow(file, root, name, flow)
+        for old, target in flow.migrations.items():
+            if target not in flow.states:
+                problems.append(
+                    SpecProblem(
+                        file,
+                        _value_line(root, ("flows", name, "migrations", old)),
+                        f"migration of `{old}` goes to `{target}`, which is not a state of flow "
+                        f"`{name}`." + _suggest(target, flow.states),
+                    )
+                )
     inbound = spec.defaults.inbound_flow
     if inbound is not None and inbound not in spec.flows:
         problems.append(
@@ -319,9 +458,9 @@ def load_intents(
 
 def load_catalog(flows_path: Path, intents_path: Path) -> Catalog:
     """Load and cross-check everything; raise SpecError listing every problem found."""
-    flows, _root, problems = load_flows(flows_path)
+    flows, root, problems = load_flows(flows_path)
     intents, intent_problems = load_intents(intents_path, flows)
     problems += intent_problems
     if problems or flows is None:
         raise SpecError(problems)
-    return Catalog(flows=flows, intents=intents, flows_path=str(flows_path))
+    return Catalog(flows=flows, intents=intents, flows_path=str(flows_path), flows_root=root)

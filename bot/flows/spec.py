@@ -1,18 +1,48 @@
 """The schema of flows.yaml and of the files in intents/: frozen pydantic models.
 
 These models say what an author may write. Cross-references between them (targets that
-exist, intents that name real flows) are checked by `bot.flows.loader`, which also turns
-every problem into `file:line: what to fix`.
+exist, intents that name real flows, variables that are defined) are checked by
+`bot.flows.loader` and `bot.flows.lint`, which turn every problem into `file:line: what to fix`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from bot.flows.slots import SlotSpec
 
 # A text an author writes: one string, or one per language ({en: ..., es: ...}).
 Localized = str | dict[str, str]
+# Words an author writes: one list, or one list per language.
+LocalizedWords = list[str] | dict[str, list[str]]
+
+_DURATION = re.compile(r"(\d+)\s*(d|h|m|s|ms)")
+_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(value: Any) -> float:
+    """`90`, `"90s"`, `"5m"`, `"2h"`, `"1d"`, `"1h30m"` -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or text like 30s, 5m, 2h, 1d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        parts = _DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"`{value}` is not a duration: write e.g. 30s, 5m, 2h, 1d or 1h30m")
+        seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+    else:
+        raise ValueError("a duration is a number of seconds or text like 30s, 5m, 2h, 1d")
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class Spec(BaseModel):
@@ -25,40 +55,268 @@ class TemplateSpec(Spec):
     code: str = Field(min_length=1, description="The template's code in the CAMS console.")
     language: str | None = Field(None, description="Template language; default: conversation's.")
     params: dict[str, str] = Field(
-        default_factory=dict, description="Template variables; values may use {{ slots }}."
+        default_factory=dict, description="Template variables; values may use {{ expressions }}."
     )
 
 
 class OptionSpec(Spec):
     """One answer the customer can give: by its number (its position, from 1), its label,
-    a keyword or the payload of its button."""
+    a keyword or synonym, a pattern, or the payload of its button."""
 
     label: Localized = Field(description="What the option is called; also its button's title.")
     go: str = Field(min_length=1, description="The state this option leads to.")
     keywords: list[str] = Field(default_factory=list, description="Other words that choose it.")
+    synonyms: LocalizedWords = Field(
+        default_factory=list, description="More words, optionally per language."
+    )
+    patterns: list[str] = Field(
+        default_factory=list, description="Regular expressions a whole reply may match."
+    )
     payload: str | None = Field(
         None, min_length=1, description="Button payload; default: FLOW.STATE.NUMBER."
     )
+    when: str | None = Field(None, description="Offered only when this expression is true.")
+    set: dict[str, str] = Field(
+        default_factory=dict, description="Slots to set when chosen: name -> expression."
+    )
+
+
+class RouteSpec(Spec):
+    """An automatic transition: the first route whose `when` holds is taken."""
+
+    when: str | None = Field(None, description="Expression; no `when` always holds.")
+    go: str = Field(min_length=1)
+    set: dict[str, str] = Field(default_factory=dict)
+
+
+class CollectSpec(SlotSpec):
+    """Ask for a value, validate it, store it in `slot`; re-prompt, then escalate."""
+
+    invalid: Localized | None = Field(
+        None, description="Re-prompt on an invalid value; default: a text per type."
+    )
+    attempts: int = Field(3, ge=1, le=20, description="Invalid answers before escalating.")
+    escalate: str | None = Field(None, description="State after `attempts` invalid answers.")
+    go: str | None = Field(None, description="State after a valid value (or use `routes:`).")
+
+
+class CallSpec(Spec):
+    """Call an HTTP endpoint of the business; branch on the outcome. Never holds up the
+    acknowledgement of a platform callback: it runs after the step commits."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    url: str = Field(min_length=1, description="May use {{ expressions }}.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="May use {{ secret.NAME }} (from BOT_SECRET_NAME)."
+    )
+    json_body: Any = Field(None, alias="json", description="Body; strings may use {{ }}.")
+    timeout: Duration = Field(10.0, le=60, description="Seconds before the call times out.")
+    save: dict[str, str] = Field(
+        default_factory=dict,
+        description="Slots from the answer: name -> path, e.g. body.customer.name or status.",
+    )
+    success: str = Field(min_length=1, description="State after a 2xx answer.")
+    failure: str = Field(min_length=1, description="State after any other answer.")
+    on_timeout: str | None = Field(None, description="State after a timeout (default: failure).")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class TimeoutSpec(Spec):
+    """No reply within `after` -> go to `go`."""
+
+    after: Duration
+    go: str = Field(min_length=1)
+
+
+class ReminderSpec(Spec):
+    """A nudge `after` the state was entered, while still waiting."""
+
+    after: Duration
+    say: Localized | None = None
+    template: TemplateSpec | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> ReminderSpec:
+        if self.say is None and self.template is None:
+            raise ValueError("a reminder needs `say:` or `template:`")
+        return self
+
+
+class HandoffSpec(Spec):
+    """Pause automation: forward the customer's messages to an agent webhook until an API
+    call resumes the flow, or `timeout` passes."""
+
+    webhook: str | None = Field(None, description="Default: defaults.agent.webhook.")
+    resume: str = Field(min_length=1, description="State to continue at when resumed.")
+    timeout: Duration | None = Field(None, description="Resume by itself after this long.")
+    on_timeout: str | None = Field(None, description="State after the timeout (default: resume).")
+
+
+class OtpSpec(Spec):
+    """Send a one-time code through an authentication template and check the reply."""
+
+    template: TemplateSpec = Field(description="Its params may use {{ otp }}, the code.")
+    digits: int = Field(6, ge=4, le=10)
+    ttl: Duration = Field(300.0, description="How long a code is valid.")
+    attempts: int = Field(3, ge=1, le=10, description="Wrong codes before `wrong:`.")
+    resend_after: Duration = Field(30.0, description="Cool-down before `resend` sends anew.")
+    resend_words: list[str] = Field(default_factory=lambda: ["resend", "reenviar", "reenvoyer"])
+    verified: str = Field(min_length=1)
+    wrong: str = Field(min_length=1, description="State after `attempts` wrong codes.")
+    expired: str = Field(min_length=1, description="State when the code has expired.")
+
+
+class FallbackSpec(Spec):
+    """SMS fallback (WhatsApp and Viber): CAMS sends an SMS when the message fails."""
+
+    id: str = Field(min_length=1, description="FallBackId: the console's fallback policy.")
+    content: str | None = Field(None, description="FallBackContent: the SMS text.")
+    duration: int | None = Field(None, ge=60, le=43200, description="FallBackDuration, seconds.")
 
 
 class StateSpec(Spec):
-    """A step of a flow: what the bot sends on entry and which replies lead where.
-    A state without options and events ends the conversation."""
+    """A step of a flow: what the bot sends on entry and what moves the conversation on.
+    A state with nothing that moves it on ends the conversation."""
 
     say: Localized | None = Field(None, description="Text sent on entry (inside the window).")
     template: TemplateSpec | None = Field(None, description="Template sent outside the window.")
-    options: list[OptionSpec] = Field(default_factory=list)
     buttons: bool = Field(False, description="Send the options as quick-reply buttons.")
+    options: list[OptionSpec] = Field(default_factory=list)
     reprompt: Localized | None = Field(None, description="Sent, before `say`, on an unknown reply.")
-    on: dict[str, str] = Field(
-        default_factory=dict, description="Business events (from intents) -> target state."
+    attempts: int | None = Field(
+        None, ge=1, le=20, description="Unknown replies before `escalate`."
     )
+    escalate: str | None = Field(None, description="State after `attempts` unknown replies.")
+    collect: CollectSpec | None = None
+    routes: list[RouteSpec] = Field(default_factory=list)
+    call: CallSpec | None = None
+    otp: OtpSpec | None = None
+    handoff: HandoffSpec | None = None
+    timeout: TimeoutSpec | None = None
+    remind: list[ReminderSpec] = Field(default_factory=list)
+    set: dict[str, str] = Field(
+        default_factory=dict, description="Slots set on entry: name -> expression."
+    )
+    on: dict[str, str] = Field(
+        default_factory=dict, description="Business events (intents with `event:`) -> state."
+    )
+    on_failed: str | None = Field(None, description="State when this state's message fails.")
+    fallback: FallbackSpec | None = None
 
     @model_validator(mode="after")
-    def _says_something(self) -> StateSpec:
-        if self.say is None and self.template is None:
-            raise ValueError("a state needs `say:` (a text) or `template:` (or both)")
+    def _consistent(self) -> StateSpec:
+        if self.say is None and self.template is None and (self.options or self.collect):
+            raise ValueError("a state that asks the customer needs `say:` or `template:`")
+        kinds = [
+            k
+            for k, v in (
+                ("options", self.options),
+                ("collect", self.collect),
+                ("call", self.call),
+                ("otp", self.otp),
+                ("handoff", self.handoff),
+            )
+            if v
+        ]
+        if len(kinds) > 1:
+            raise ValueError(f"a state can do one of options, collect, call, otp, handoff: got "
+                             f"{' and '.join(kinds)}; split it into two states")  # fmt: skip
+        if self.routes and kinds and kinds != ["collect"]:
+            raise ValueError("`routes:` go with `collect:` or stand alone, not with " + kinds[0])
+        if self.collect is not None and self.collect.go is None and not self.routes:
+            raise ValueError("`collect:` needs `go:` or `routes:` for where to continue")
+        if self.escalate is not None and not self.options:
+            raise ValueError("`escalate:` at state level goes with `options:`")
+        waits = bool(self.options or self.collect or self.otp or self.handoff or self.on)
+        if (self.timeout or self.remind) and not waits:
+            raise ValueError("`timeout:`/`remind:` need a state that waits for the customer")
         return self
+
+
+class CommandWords(Spec):
+    """Words of the global commands, per language; matched to the whole reply."""
+
+    stop: LocalizedWords = Field(
+        default_factory=lambda: {
+            "en": ["stop", "unsubscribe", "opt out"],
+            "es": ["parar", "baja", "cancelar suscripcion"],
+            "pt": ["parar", "sair", "cancelar inscricao"],
+            "fr": ["arret", "stop", "desabonner"],
+            "de": ["stopp", "abmelden"],
+            "zh": ["退订", "取消订阅"],
+        }
+    )
+    start: LocalizedWords = Field(
+        default_factory=lambda: {
+            "en": ["start", "subscribe", "unstop"],
+            "es": ["alta", "empezar"],
+            "pt": ["comecar", "voltar"],
+            "fr": ["demarrer"],
+            "de": ["start", "anmelden"],
+            "zh": ["订阅"],
+        }
+    )
+    agent: LocalizedWords = Field(
+        default_factory=lambda: {
+            "en": ["agent", "human", "operator"],
+            "es": ["agente", "humano", "asesor"],
+            "pt": ["atendente", "humano"],
+            "fr": ["agent", "conseiller", "humain"],
+            "de": ["mitarbeiter", "mensch"],
+            "zh": ["人工", "客服"],
+        }
+    )
+    restart: LocalizedWords = Field(
+        default_factory=lambda: {
+            "en": ["restart", "start over"],
+            "es": ["reiniciar", "empezar de nuevo"],
+            "pt": ["reiniciar", "recomecar"],
+            "fr": ["recommencer"],
+            "de": ["neustart"],
+            "zh": ["重新开始"],
+        }
+    )
+
+
+class FlowCommands(Spec):
+    """Per-flow switches for the global commands (STOP and START are always on)."""
+
+    agent: bool = True
+    restart: bool = True
+
+
+class Texts(Spec):
+    """What the bot says for the built-in commands."""
+
+    stopped: Localized = "You will not receive more messages from us. Reply START to opt back in."
+    started: Localized = "Welcome back! You will receive our messages again."
+    agent: Localized = "Connecting you with a colleague. Please wait."
+    agent_resumed: Localized = "Thanks for waiting. Let's continue."
+    otp_wrong: Localized = "That code is not right. Please try again."
+    otp_resend_wait: Localized = "Please wait a moment before asking for a new code."
+
+
+class AgentSpec(Spec):
+    """Where the `agent` command and handoff states forward the customer's messages."""
+
+    webhook: str | None = Field(None, description="URL receiving the customer's messages.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration | None = Field(None, description="Resume automation after this long.")
+
+
+class Defaults(Spec):
+    language: str = Field("en", description="Language of conversations whose data has no `lang`.")
+    reprompt: Localized = Field(
+        "Sorry, I didn't understand that.", description="Default re-prompt on an unknown reply."
+    )
+    attempts: int = Field(3, ge=1, le=20, description="Default unknown replies before `escalate`.")
+    inbound_flow: str | None = Field(
+        None, description="Flow started when a customer writes outside any flow."
+    )
+    commands: CommandWords = Field(default_factory=CommandWords)
+    texts: Texts = Field(default_factory=Texts)
+    agent: AgentSpec = Field(default_factory=AgentSpec)
 
 
 class FlowSpec(Spec):
@@ -67,17 +325,12 @@ class FlowSpec(Spec):
     data: dict[str, Any] = Field(
         default_factory=dict, description="Default data; intent data is merged over it."
     )
+    commands: FlowCommands = Field(default_factory=FlowCommands)
+    migrations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Removed or renamed state -> state where its live conversations continue.",
+    )
     states: dict[str, StateSpec] = Field(min_length=1)
-
-
-class Defaults(Spec):
-    language: str = Field("en", description="Language of conversations whose data has no `lang`.")
-    reprompt: Localized = Field(
-        "Sorry, I didn't understand that.", description="Default re-prompt on an unknown reply."
-    )
-    inbound_flow: str | None = Field(
-        None, description="Flow started when a customer writes outside any flow."
-    )
 
 
 class FlowsFile(Spec):
@@ -95,6 +348,9 @@ class IntentSpec(Spec):
     default_data: dict[str, Any] = Field(default_factory=dict)
     start: str | None = Field(None, description="Flow to start for the customer.")
     event: str | None = Field(None, description="Event sent to the customer's current flow.")
+    policy: Literal["queue", "replace", "reject"] = Field(
+        "replace", description="When the customer is mid-flow: queue, replace or reject."
+    )
 
     @model_validator(mode="after")
     def _one_action(self) -> IntentSpec:

@@ -13,11 +13,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import aiohttp
 from redis.exceptions import RedisError
 
 from bot.flows.engine import Engine
 from bot.platforms.base import Sender
+from bot.runtime.calls import CallWorker
 from bot.runtime.sender import OutboxSender
+from bot.runtime.timers import TimerPump
 from bot.runtime.worker import InboxWorker, LeaseLost
 from bot.store import Store
 
@@ -30,7 +33,14 @@ HANDOFF_SECONDS = 5.0  # how long a partition given up for rebalancing may finis
 class _Owned:
     worker: InboxWorker
     sender: OutboxSender
+    timers: TimerPump
+    calls: CallWorker
     tasks: tuple[asyncio.Task[None], ...]
+
+    def stop(self) -> None:
+        """Ask every task to stop after what it is doing."""
+        for part in (self.worker, self.sender, self.timers, self.calls):
+            part.stopping = True
 
 
 class Runtime:
@@ -47,7 +57,11 @@ class Runtime:
         clock: Callable[[], float] = time.time,
         send_backoff_base: float = 0.5,
         send_backoff_cap: float = 30.0,
+        http: aiohttp.ClientSession | None = None,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
+        self.http = http
+        self.secrets = dict(secrets or {})
         self.store = store
         self.engine = engine
         self.senders = senders
@@ -61,6 +75,19 @@ class Runtime:
         self._manager: asyncio.Task[None] | None = None
         self._stopping = False
         self._handoffs: set[asyncio.Task[None]] = set()
+        self._own_http: aiohttp.ClientSession | None = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self.http is None:
+            # One session for the life of the runtime, closed by stop().
+            self.http = self._own_http = aiohttp.ClientSession()
+        return self.http
+
+    def reload(self, engine: Engine) -> None:
+        """Run new flows from the next step on (after SIGHUP)."""
+        self.engine = engine
+        for owned in self.owned.values():
+            owned.worker.engine = engine
 
     def clock_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -83,6 +110,9 @@ class Runtime:
         )
         with contextlib.suppress(RedisError, OSError):
             await self.store.leave(self.token)
+        if self._own_http is not None:
+            await self._own_http.close()
+            self._own_http = self.http = None
 
     async def _manage(self) -> None:
         interval = self.lease_ms / 3000
@@ -97,7 +127,7 @@ class Runtime:
         live = await self.store.heartbeat(self.token, self.lease_ms, self.clock_ms())
         share = math.ceil(self.store.partitions / live)
         for p in list(self.owned):
-            if self.owned[p].tasks[0].done() or self.owned[p].tasks[1].done():
+            if any(t.done() for t in self.owned[p].tasks):
                 await self._drop(p, "its worker stopped")
             elif not await self.store.renew(p, self.token, self.lease_ms):
                 await self._drop(p, "lease lost")
@@ -128,11 +158,17 @@ class Runtime:
             backoff_base=self.send_backoff_base,
             backoff_cap=self.send_backoff_cap,
         )
+        timers = TimerPump(self.store, p, clock_ms=self.clock_ms)
+        calls = CallWorker(
+            self.store, self._session(), p, secrets=self.secrets, clock_ms=self.clock_ms
+        )
         tasks = (
             asyncio.create_task(self._guard(p, "worker", worker.run), name=f"worker-{p}"),
             asyncio.create_task(self._guard(p, "sender", sender.run), name=f"sender-{p}"),
+            asyncio.create_task(self._guard(p, "timers", timers.run), name=f"timers-{p}"),
+            asyncio.create_task(self._guard(p, "calls", calls.run), name=f"calls-{p}"),
         )
-        self.owned[p] = _Owned(worker, sender, tasks)
+        self.owned[p] = _Owned(worker, sender, timers, calls, tasks)
         log.debug("partition %d taken", p)
 
     async def _guard(self, p: int, what: str, run: Callable[[], object]) -> None:
@@ -154,7 +190,7 @@ class Runtime:
         """Let a partition's worker and sender finish their current batch within `seconds`,
         renewing the lease meanwhile so that no other process starts on the partition
         before they are done, then release it."""
-        owned.worker.stopping = owned.sender.stopping = True
+        owned.stop()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         still: set[asyncio.Task[None]] = set(owned.tasks)
@@ -173,7 +209,7 @@ class Runtime:
 
     async def _drop(self, p: int, why: str) -> None:
         owned = self.owned.pop(p)
-        owned.worker.stopping = owned.sender.stopping = True
+        owned.stop()
         for t in owned.tasks:
             t.cancel()
         await asyncio.gather(*owned.tasks, return_exceptions=True)

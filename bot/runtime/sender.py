@@ -7,11 +7,12 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Mapping
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
 from bot.log import mask_conv
-from bot.model import ConversationRef, Outgoing, Reply
+from bot.model import ConversationRef, Outgoing, Reply, SendFailed, event_to_json
 from bot.platforms.base import Sender
 from bot.store import OutboxEntry, Store
 
@@ -72,6 +73,10 @@ class OutboxSender:
             if pending:
                 await asyncio.sleep(0.2)
 
+    @staticmethod
+    def _now_ms() -> int:
+        return int(time.time() * 1000)
+
     async def _conversation(self, entries: list[OutboxEntry]) -> None:
         for entry in entries:  # in order: the next reply waits for this one
             await self._send(entry)
@@ -84,9 +89,15 @@ class OutboxSender:
                 self.partition, entry, error=f"no sender for platform {conv.platform}", dead=True
             )
             return
-        msg = Outgoing(
-            conv, Reply.from_dict(json.loads(entry.reply_json)), entry.task_id, entry.space
-        )
+        reply = Reply.from_dict(json.loads(entry.reply_json))
+        if not reply.system and await self.store.opted_out(entry.conv_id):
+            # STOP is honoured by everything: what was committed before it is not sent.
+            log.info("send task=%s dropped: the customer opted out", entry.task_id)
+            await self.store.finish_send(
+                self.partition, entry, error="customer opted out", visit=reply.visit
+            )
+            return
+        msg = Outgoing(conv, reply, entry.task_id, entry.space)
         error = ""
         for attempt in range(self.attempts):
             try:
@@ -98,7 +109,13 @@ class OutboxSender:
                     mask_conv(entry.conv_id),
                     e.code,
                 )
-                await self.store.finish_send(self.partition, entry, error=f"{e.code}: {e.message}")
+                error = f"{e.code}: {e.message}"
+                failed = SendFailed(f"send:{entry.task_id}", self._now_ms(), entry.task_id, error,
+                                    reply.visit)  # fmt: skip
+                await self.store.finish_send(
+                    self.partition, entry, error=error, visit=reply.visit,
+                    failed=event_to_json(failed) if reply.state else "",
+                )  # fmt: skip
                 return
             except RateLimitedError as e:
                 error = f"{e.code}: {e.message}"
@@ -117,7 +134,9 @@ class OutboxSender:
                     mask_conv(entry.conv_id),
                     receipt.message_id,
                 )
-                await self.store.finish_send(self.partition, entry, message_id=receipt.message_id)
+                await self.store.finish_send(
+                    self.partition, entry, message_id=receipt.message_id, visit=reply.visit
+                )
                 return
             if attempt + 1 < self.attempts:
                 log.info(
@@ -131,4 +150,6 @@ class OutboxSender:
             self.attempts,
             error,
         )
-        await self.store.finish_send(self.partition, entry, error=error, dead=True)
+        await self.store.finish_send(
+            self.partition, entry, error=error, dead=True, visit=reply.visit
+        )

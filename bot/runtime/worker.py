@@ -10,12 +10,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from bot.flows.engine import Conversation, Engine, StepResult
+from bot.flows.engine import Conversation, Engine, StepContext, StepResult
 from bot.log import mask_conv
-from bot.model import event_from_json
+from bot.model import ConversationRef, event_from_json
 from bot.store import Store
 
 log = logging.getLogger("bot.worker")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 class LeaseLost(Exception):
@@ -85,11 +89,16 @@ class InboxWorker:
         for entry_id, event_json in entries:
             conv, space = await self._apply(conv_id, conv, space, entry_id, event_json)
 
-    def _step(self, conv: Conversation, event_json: str) -> tuple[StepResult, str, str, str]:
+    def _step(
+        self, conv_id: str, conv: Conversation, event_json: str
+    ) -> tuple[StepResult, str, str, str]:
         """Run the engine; an event it cannot handle becomes a dead letter, never a loop."""
         try:
             event = event_from_json(event_json)
-            return self.engine.step(conv, event, self.clock_ms()), event.message_id, event.space, ""
+            ref = ConversationRef.parse(conv_id)
+            ctx = StepContext(conv_id=conv_id, customer=ref.customer, channel=ref.channel)
+            result = self.engine.step(conv, event, self.clock_ms(), ctx)
+            return result, event.message_id, event.space, ""
         except Exception as e:
             log.exception("partition %d: step failed; event moved to dead letters", self.partition)
             return StepResult(conv, (), "error"), "", "", f"{type(e).__name__}: {e}"
@@ -98,14 +107,11 @@ class InboxWorker:
         self, conv_id: str, conv: Conversation, space: str, entry_id: str, event_json: str
     ) -> tuple[Conversation, str]:
         for _ in range(self.max_retries):
-            result, message_id, event_space, dead = self._step(conv, event_json)
+            result, message_id, event_space, dead = self._step(conv_id, conv, event_json)
             new_space = event_space or space
             version = conv.version + 1
             replies = [
-                (
-                    json.dumps(r.to_dict(), separators=(",", ":"), ensure_ascii=False),
-                    task_id(conv_id, version, i),
-                )
+                (_json(r.to_dict()), task_id(conv_id, version, i))
                 for i, r in enumerate(result.replies)
             ]
             res = await self.store.commit(
@@ -119,6 +125,9 @@ class InboxWorker:
                 replies=replies,
                 dead_reason=dead,
                 event_json=event_json if dead else "",
+                active=self.engine.is_active(result.conversation),
+                previous_timers=[(conv.visit, t.name) for t in conv.timers],
+                calls=[_json(c.to_dict()) for c in result.calls],
             )
             if res.ok:
                 new = result.conversation

@@ -21,7 +21,9 @@ STORE = web.AppKey("store", Store)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 CAMS_ENDPOINT = web.AppKey("cams_endpoint", str)
 SANDBOX_MESSAGES: web.AppKey[list[dict[str, str]]] = web.AppKey("sandbox_messages")
+SANDBOX_AGENT: web.AppKey[list[dict[str, object]]] = web.AppKey("sandbox_agent")
 RUNTIME = web.AppKey("runtime", Runtime)
+SECRETS: web.AppKey[dict[str, str]] = web.AppKey("secrets")
 
 __all__ = [
     "CAMS_ENDPOINT",
@@ -30,7 +32,9 @@ __all__ = [
     "HTTP",
     "REDIS",
     "RUNTIME",
+    "SANDBOX_AGENT",
     "SANDBOX_MESSAGES",
+    "SECRETS",
     "SETTINGS",
     "STORE",
 ]

@@ -1,8 +1,10 @@
 """Sandbox mode: the send API is a built-in fake CAMS on loopback that prints each reply,
-and `GET /sandbox/messages` shows what it received (the `bot say` command reads it)."""
+and `GET /sandbox/messages` shows what it received (the `bot say` command reads it). The
+example flows' order API and agent desk have stand-ins here too."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Mapping
@@ -10,7 +12,9 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from bot.log import mask_number
-from bot.web.keys import SANDBOX_MESSAGES
+from bot.web.keys import SANDBOX_AGENT, SANDBOX_MESSAGES
+
+SANDBOX_ORDERS_TOKEN = "sandbox"  # noqa: S105 - the sandbox order API's published token
 
 
 def describe(message: Mapping[str, str]) -> str:
@@ -44,3 +48,40 @@ async def messages(request: web.Request) -> web.Response:
     recorded: list[dict[str, str]] = request.app[SANDBOX_MESSAGES]
     to = request.query.get("to", "").lstrip("+")
     return web.json_response([m for m in recorded if not to or m.get("To", "").lstrip("+") == to])
+
+
+async def order(request: web.Request) -> web.Response:
+    """`GET /sandbox/orders/{order}`: a stand-in for a business's order API, for the example
+    flows' `call:` step. Orders starting with A are found, with S are slow (10 s), others
+    are unknown (404). Like a real API it wants its bearer token (BOT_SECRET_ORDERS_TOKEN)."""
+    if request.headers.get("Authorization") != f"Bearer {SANDBOX_ORDERS_TOKEN}":
+        return web.json_response({"error": "unauthorized"}, status=401)
+    number = request.match_info["order"].upper()
+    if number.startswith("S"):
+        await asyncio.sleep(10)
+    if not number.startswith("A"):
+        return web.json_response({"error": f"no order {number}"}, status=404)
+    return web.json_response({"order": number, "status": "on its way", "eta": "tomorrow"})
+
+
+async def agent(request: web.Request) -> web.Response:
+    """`POST /sandbox/agent`: a stand-in agent desk that prints what customers write."""
+    body = await request.json()
+    customer = mask_number(str(body.get("customer", "")))
+    print(f"[sandbox] agent desk: {customer} wrote: {body.get('text', '')}", flush=True)
+    request.app[SANDBOX_AGENT].append(body)
+    return web.json_response({"ok": True})
+
+
+async def agent_inbox(request: web.Request) -> web.Response:
+    """`GET /sandbox/agent`: what the sandbox agent desk received."""
+    return web.json_response(request.app[SANDBOX_AGENT])
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/sandbox/messages", messages),
+        web.get("/sandbox/orders/{order}", order),
+        web.post("/sandbox/agent", agent),
+        web.get("/sandbox/agent", agent_inbox),
+    ]

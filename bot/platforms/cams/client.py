@@ -90,6 +90,13 @@ def build_params(msg: Outgoing, *, channel_default: str) -> dict[str, str]:
     if msg.space:
         params["CustSpaceId"] = msg.space
     reply = msg.reply
+    if reply.fallback is not None:
+        # SMS fallback (WhatsApp and Viber): the console's policy, optional text and wait.
+        params["FallBackId"] = reply.fallback.id
+        if reply.fallback.content:
+            params["FallBackContent"] = reply.fallback.content
+        if reply.fallback.duration is not None:
+            params["FallBackDuration"] = str(reply.fallback.duration)
     if reply.template is not None:
         params["Type"] = "template"
         params["TemplateCode"] = reply.template.code

@@ -1,0 +1,205 @@
+"""The business's own API: start intents for customers, resume handoffs, answer as an agent.
+
+Every call needs `Authorization: Bearer KEY` with a key of BOT_API_KEYS. Triggers are
+answered 202 once stored; the work happens in the partition workers like any message.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.errors import BadRequest, Unauthorized
+from bot.model import (
+    AgentReply,
+    ConversationRef,
+    Event,
+    IntentStart,
+    Resume,
+    event_to_json,
+    is_valid_id,
+    normalize_number,
+)
+from bot.platforms.auth import matches_any
+from bot.store import Accepted
+from bot.web.keys import CATALOG, CLOCK, SETTINGS, STORE
+
+log = logging.getLogger("bot.web.api")
+
+
+class Conflict(BadRequest):
+    status = 409
+
+
+class NotFound(BadRequest):
+    status = 404
+
+
+class IntentRequest(BaseModel):
+    """Start an intent for a customer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer: str = Field(min_length=1, max_length=64, description="Phone number or account id.")
+    data: dict[str, Any] = Field(default_factory=dict, description="Merged over default data.")
+    policy: Literal["queue", "replace", "reject"] | None = Field(
+        None, description="When the customer is mid-flow; default: the intent's `policy`."
+    )
+    channel: str | None = Field(None, description="Default: BOT_CAMS_CHANNEL.")
+    business: str | None = Field(None, description="Business number; default: BOT_CAMS_FROM.")
+    platform: Literal["cams"] = "cams"
+    space: str = Field("", description="CAMS CustSpaceId of the channel, when you have several.")
+
+
+class ResumeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    go: str | None = Field(None, description="State to continue at; default: the flow's own.")
+
+
+class AgentMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4096)
+
+
+def _authorize(request: web.Request) -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("missing API key: send `Authorization: Bearer KEY`")
+    if not matches_any(key.strip(), request.app[SETTINGS].api_key_values()):
+        raise Unauthorized("wrong API key")
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    raw = await request.read()
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise BadRequest(f"{where}: {first['msg']}") from e
+
+
+def _conversation_id(request: web.Request) -> str:
+    conv_id = request.match_info["conversation"]
+    try:
+        ref = ConversationRef.parse(conv_id)
+    except ValueError as e:
+        raise NotFound("no such conversation: ids look like cams:whatsapp:BUSINESS:CUSTOMER") from e
+    if not all(is_valid_id(p) for p in (ref.platform, ref.channel, ref.business, ref.customer)):
+        raise NotFound("no such conversation")
+    return conv_id
+
+
+async def start_intent(request: web.Request) -> web.Response:
+    """`POST /v1/intents/{code}`: start an intent; idempotent with `Idempotency-Key`."""
+    _authorize(request)
+    code = request.match_info["code"]
+    intent = request.app[CATALOG].intents.get(code)
+    if intent is None:
+        known = ", ".join(sorted(request.app[CATALOG].intents)) or "none"
+        raise NotFound(f"unknown intent code {code!r}; known: {known}")
+    body: IntentRequest = await _body(request, IntentRequest)
+    settings = request.app[SETTINGS]
+    customer = normalize_number(body.customer)
+    business = normalize_number(body.business or settings.business_number() or "")
+    channel = (body.channel or settings.cams_channel).lower()
+    for what, value in (("customer", customer), ("business", business), ("channel", channel)):
+        if not is_valid_id(value):
+            raise BadRequest(f"{what}: not a phone number or id" if value else f"{what}: missing "
+                             "(set BOT_CAMS_FROM or send `business`)")  # fmt: skip
+    conv = ConversationRef(body.platform, channel, business, customer)
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 200:
+        raise BadRequest("Idempotency-Key: at most 200 characters")
+    message_id = f"api:{key}" if key else f"api:{uuid.uuid4().hex}"
+    policy = body.policy or intent.policy
+    event = IntentStart(
+        message_id=message_id,
+        at_ms=int(request.app[CLOCK]() * 1000),
+        code=code,
+        data=body.data,
+        space=body.space,
+        policy=policy,
+    )
+    outcome = await request.app[STORE].accept_intent(
+        Accepted(conv.id, message_id, event_to_json(event)), policy
+    )
+    log.info("intent %s via API: %s", code, outcome)
+    if outcome == "opted_out":
+        raise Conflict("the customer opted out (STOP): nothing will be sent")
+    if outcome == "busy":
+        raise Conflict("the customer is in a flow and the policy is `reject`")
+    return web.json_response(
+        {"conversation": conv.id, "status": "accepted", "repeat": outcome == "repeat"},
+        status=202,
+    )
+
+
+async def _enqueue(request: web.Request, conv_id: str, event: Event) -> web.Response:
+    accepted = Accepted(conv_id, event.message_id, event_to_json(event))
+    [new] = await request.app[STORE].accept([accepted])
+    return web.json_response(
+        {"conversation": conv_id, "status": "accepted", "repeat": not new}, status=202
+    )
+
+
+def _message_id(request: web.Request, kind: str) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()[:200]
+    return f"api-{kind}:{key or uuid.uuid4().hex}"
+
+
+async def resume(request: web.Request) -> web.Response:
+    """`POST /v1/conversations/{conversation}/resume`: end a human handoff."""
+    _authorize(request)
+    conv_id = _conversation_id(request)
+    body: ResumeRequest = await _body(request, ResumeRequest)
+    now = int(request.app[CLOCK]() * 1000)
+    return await _enqueue(request, conv_id, Resume(_message_id(request, "resume"), now, body.go))
+
+
+async def agent_message(request: web.Request) -> web.Response:
+    """`POST /v1/conversations/{conversation}/messages`: an agent answers the customer."""
+    _authorize(request)
+    conv_id = _conversation_id(request)
+    body: AgentMessage = await _body(request, AgentMessage)
+    now = int(request.app[CLOCK]() * 1000)
+    event = AgentReply(_message_id(request, "agent"), now, body.text)
+    return await _enqueue(request, conv_id, event)
+
+
+async def conversation(request: web.Request) -> web.Response:
+    """`GET /v1/conversations/{conversation}`: where a conversation stands."""
+    _authorize(request)
+    conv_id = _conversation_id(request)
+    conv, _space = await request.app[STORE].load(conv_id)
+    if conv.version == 0:
+        raise NotFound("no such conversation")
+    return web.json_response(
+        {
+            "conversation": conv_id,
+            "flow": conv.flow,
+            "state": conv.state,
+            "version": conv.version,
+            "data": conv.data,
+            "opted_out": conv.opted_out,
+            "handoff": conv.handoff or None,
+            "queued": [q["code"] for q in conv.queue],
+            "last_inbound_ms": conv.last_inbound_ms or None,
+        }
+    )
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.post("/v1/intents/{code}", start_intent),
+        web.get("/v1/conversations/{conversation}", conversation),
+        web.post("/v1/conversations/{conversation}/resume", resume),
+        web.post("/v1/conversations/{conversation}/messages", agent_message),
+    ]

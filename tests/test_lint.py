@@ -1,0 +1,670 @@
+"""`bot check` beyond loading: each lint finding with its `file:line`, severity and fix, the
+findings of the shipped examples, and changes checked against the live flows (`--against`)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.flows.lint import Finding, lint
+from bot.flows.loader import load_catalog
+from tests.support import ROOT
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def _lint(tmp_path: Path, flows: str, intents: dict[str, str] | None = None) -> list[Finding]:
+    """Write flows.yaml (and intents/), load them, and lint."""
+    _write(tmp_path / "flows.yaml", flows)
+    folder = tmp_path / "intents"
+    folder.mkdir(exist_ok=True)
+    for name, text in (intents or {}).items():
+        _write(folder / name, text)
+    return lint(load_catalog(tmp_path / "flows.yaml", folder))
+
+
+def _lines(findings: list[Finding]) -> list[str]:
+    return [str(f) for f in findings]
+
+
+def _only(findings: list[Finding], file: Path, line: int, severity: str, *words: str) -> None:
+    assert len(findings) == 1, "\n".join(_lines(findings))
+    text = str(findings[0])
+    assert text.startswith(f"{file}:{line}: {severity}: "), text
+    for word in words:
+        assert word in text, f"{word!r} not in {text!r}"
+
+
+START_INTENT = {"go.yaml": "code: go\nname: Go\nstart: f\n"}
+
+
+# -- paths ------------------------------------------------------------------------------
+
+
+def test_a_state_nothing_leads_to_is_a_warning_at_its_line(tmp_path: Path) -> None:
+    """A state no move leads to from the start is reported, as a warning, at its key."""
+    flows = """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Hi
+              orphan:  # line 7
+                say: Nobody comes here
+        """
+    _only(
+        _lint(tmp_path, flows), tmp_path / "flows.yaml", 7, "warning",
+        "state `orphan` cannot be reached from the start `ask`", "remove it",
+    )  # fmt: skip
+
+
+def test_a_state_that_can_never_end_is_a_warning(tmp_path: Path) -> None:
+    """A waiting state whose every way on comes back to it is a dead end (warning)."""
+    flows = """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Pick
+                options:
+                  - {label: Done, go: done}
+                  - {label: Loop, go: loop}
+              loop:  # line 10
+                say: Again?
+                options:
+                  - {label: Again, go: loop}
+              done:
+                say: Bye
+        """
+    _only(
+        _lint(tmp_path, flows), tmp_path / "flows.yaml", 10, "warning",
+        "state `loop` of flow `f` can never reach an end", "add a way out",
+    )  # fmt: skip
+
+
+# -- variables --------------------------------------------------------------------------
+
+
+def test_an_undefined_variable_is_an_error_with_a_suggestion_and_the_known_names(
+    tmp_path: Path,
+) -> None:
+    """An undefined name read by a text is an error with the close name and the known ones."""
+    flows = """\
+        flows:
+          f:
+            start: hi
+            data: {name: ""}
+            states:
+              hi:
+                say: "Hi {{ nmae }}"  # line 7
+        """
+    findings = _lint(tmp_path, flows)
+    _only(
+        findings, tmp_path / "flows.yaml", 7, "error",
+        "`say` of state `hi` reads `nmae`, which flow `f` never defines",
+        "Did you mean `name`?",
+        "Known: attempts, channel, customer, lang, message, name, now, secret, today.",
+    )  # fmt: skip
+
+
+def test_names_are_defined_by_data_set_slots_saves_and_intent_data(tmp_path: Path) -> None:
+    """data, set targets, slots, call saves, intents' default data and built-ins define names."""
+    flows = """\
+        flows:
+          f:
+            start: ask
+            data: {a: 1}
+            states:
+              ask:
+                say: "{{ a }} {{ b }} {{ c }} {{ d }} {{ e }} {{ f }} {{ g }} {{ h }}"
+                template: {code: t, params: {x: "{{ lang + customer + channel + today }}"}}
+                set: {b: "now + attempts"}
+                options:
+                  - {label: "One {{ message }}", go: get, set: {c: "1"}}
+                  - {label: Two, go: wait, when: "secret.X != ''"}
+              get:
+                say: Number?
+                collect: {slot: d, type: integer}
+                routes:
+                  - {when: "d > 1", go: fetch, set: {e: "d"}}
+                  - {go: fetch}
+              fetch:
+                call:
+                  url: "https://api.example.com/{{ d }}"
+                  save: {f: body.f}
+                  success: wait
+                  failure: wait
+              wait:
+                say: Waiting
+                template: {code: w}
+                on: {shipped: done}
+              done:
+                template: {code: d}
+        """
+    intents = {
+        "go.yaml": "code: go\nname: Go\nstart: f\ndefault_data: {g: 1}\n",
+        "ship.yaml": "code: ship\nname: Ship\nevent: shipped\ndefault_data: {h: 1}\n",
+    }
+    assert _lint(tmp_path, flows, intents) == []
+
+
+def test_error_and_otp_are_defined_only_where_the_engine_provides_them(tmp_path: Path) -> None:
+    """`error` is defined only in a collect's `invalid:`, `otp` only in the otp template."""
+    flows = """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: "Number? {{ error }}"  # line 6
+                collect: {slot: n, type: integer, invalid: "{{ error }}: again", go: code}
+              code:
+                otp:
+                  template: {code: otp, params: {code: "{{ otp }}"}}
+                  verified: done
+                  wrong: done
+                  expired: done
+              done:
+                say: "Done {{ otp }}"  # line 15
+        """
+    findings = _lint(tmp_path, flows)
+    assert [(f.line, f.severity) for f in findings] == [(6, "error"), (15, "error")]
+    assert "reads `error`" in findings[0].message
+    assert "reads `otp`" in findings[1].message
+
+
+def test_expressions_in_when_and_set_are_checked_at_their_lines(tmp_path: Path) -> None:
+    """Names read by `when:` and by `set:` values are checked too, each at its own line."""
+    flows = """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                set: {x: "y + 1"}  # line 6
+                routes:
+                  - {when: "z > 1", go: done}  # line 8
+                  - {go: done}
+              done:
+                say: Bye
+        """
+    findings = _lint(tmp_path, flows)
+    assert [(f.line, f.message.split(",")[0]) for f in findings] == [
+        (6, "`set.x` of state `ask` reads `y`"),
+        (8, "`routes.0.when` of state `ask` reads `z`"),
+    ]
+
+
+# -- the 24-hour window -----------------------------------------------------------------
+
+
+def test_a_flow_started_by_an_intent_needs_a_template_at_its_start(tmp_path: Path) -> None:
+    """A business-started flow's first state with `say:` alone is an error naming the intent."""
+    flows = """\
+        flows:
+          f:
+            start: hello
+            states:
+              hello:  # line 5
+                say: Hello
+        """
+    _only(
+        _lint(tmp_path, flows, START_INTENT), tmp_path / "flows.yaml", 5, "error",
+        "state `hello` can be reached by the start of flow `f` by intent `go` outside the "
+        "24-hour window: add `template:`",
+    )  # fmt: skip
+
+
+def test_the_inbound_flow_is_customer_initiated(tmp_path: Path) -> None:
+    """The flow a customer's own message starts may answer with `say:` alone."""
+    flows = """\
+        defaults: {inbound_flow: f}
+        flows:
+          f:
+            start: hello
+            states:
+              hello:
+                say: Hello
+        """
+    assert _lint(tmp_path, flows) == []
+
+
+def test_events_and_routes_chained_from_them_need_templates(tmp_path: Path) -> None:
+    """States reached by an `on:` event, and by routes from there, need a template."""
+    flows = """\
+        defaults: {inbound_flow: f}
+        flows:
+          f:
+            start: wait
+            states:
+              wait:
+                say: We will write when it ships
+                on: {shipped: note}
+              note:
+                set: {seen: "true"}
+                routes: [{go: shipped}]
+              shipped:  # line 12
+                say: It shipped
+        """
+    intents = {"ship.yaml": "code: ship\nname: Ship\nevent: shipped\n"}
+    _only(
+        _lint(tmp_path, flows, intents), tmp_path / "flows.yaml", 12, "error",
+        "state `shipped` can be reached by event `shipped` (intent `ship`) in state `wait`, then "
+        "the routes of state `note` outside the 24-hour window: add `template:`",
+    )  # fmt: skip
+
+
+def test_timers_count_from_the_customers_last_message(tmp_path: Path) -> None:
+    """Timer delays add up from the customer's message; at 24 hours a template is due."""
+    flows = """\
+        defaults: {inbound_flow: f}
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Still there?
+                options: [{label: Yes, go: done}]
+                timeout: {after: 20h, go: nudge}
+              nudge:
+                say: Hello?
+                options: [{label: Yes, go: done}]
+                timeout: {after: 4h, go: late}
+              late:  # line 14
+                say: Too late
+              done:
+                say: Bye
+        """
+    _only(
+        _lint(tmp_path, flows), tmp_path / "flows.yaml", 14, "error",
+        "state `late` can be reached by the timeout of state `nudge` (1d after the customer's "
+        "message) outside the 24-hour window",
+    )  # fmt: skip
+
+
+def test_a_loop_of_timers_can_run_past_the_window(tmp_path: Path) -> None:
+    """States timing out into each other can be entered any time later: both are errors."""
+    flows = """\
+        defaults: {inbound_flow: f}
+        flows:
+          f:
+            start: ping
+            states:
+              ping:  # line 6
+                say: Ping
+                options: [{label: Stop, go: done}]
+                timeout: {after: 1h, go: pong}
+              pong:  # line 10
+                say: Pong
+                options: [{label: Stop, go: done}]
+                timeout: {after: 1h, go: ping}
+              done:
+                say: Bye
+        """
+    findings = _lint(tmp_path, flows)
+    assert [(f.line, f.severity) for f in findings] == [(6, "error"), (10, "error")]
+    assert all("in a loop of timers" in f.message for f in findings)
+
+
+def test_call_answers_and_handoff_timeouts_add_their_delay(tmp_path: Path) -> None:
+    """Call answers and handoff timeouts add their delay; a 1-day handoff timeout is late."""
+    flows = """\
+        defaults: {inbound_flow: f, agent: {webhook: "https://agents.example.com"}}
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Pick
+                options:
+                  - {label: Look, go: look}
+                  - {label: Agent, go: agent}
+              look:
+                call: {url: "https://api.example.com/x", success: found, failure: found}
+              found:
+                say: Found it
+              agent:
+                say: Connecting
+                handoff: {resume: found, timeout: 1d, on_timeout: gone}
+              gone:  # line 18
+                say: The agent left
+        """
+    _only(
+        _lint(tmp_path, flows), tmp_path / "flows.yaml", 18, "error",
+        "state `gone` can be reached by the handoff timeout of state `agent` (1d after the "
+        "customer's message)",
+    )  # fmt: skip
+
+
+def test_failed_sends_need_templates(tmp_path: Path) -> None:
+    """A state reached by `on_failed:` can come any time: it needs a template."""
+    flows = """\
+        defaults: {inbound_flow: f}
+        flows:
+          f:
+            start: hello
+            states:
+              hello:
+                say: Hello
+                on_failed: retry
+              retry:  # line 9
+                say: Trying again
+        """
+    _only(
+        _lint(tmp_path, flows), tmp_path / "flows.yaml", 9, "error",
+        "state `retry` can be reached by a failed send in state `hello`",
+    )  # fmt: skip
+
+
+def test_a_reminder_that_can_be_late_needs_its_own_template(tmp_path: Path) -> None:
+    """A reminder that can be due outside the window needs its own template."""
+    flows = """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                template: {code: ask}
+                options:
+                  - {label: Yes, go: again}
+                remind:
+                  - {after: 2h, say: "Reply yes"}  # line 10
+              again:
+                say: And again?
+                options:
+                  - {label: Yes, go: done}
+                remind:
+                  - {after: 2h, say: "Reply yes"}
+              done:
+                say: Bye
+        """
+    _only(
+        _lint(tmp_path, flows, START_INTENT), tmp_path / "flows.yaml", 10, "error",
+        "reminder 1 of state `ask` can be sent outside the 24-hour window (state `ask` can be "
+        "reached by the start of flow `f` by intent `go`): add `template:` to it",
+    )  # fmt: skip
+
+
+# -- options, routes, handoffs, calls ----------------------------------------------------
+
+
+def test_overlapping_options_are_errors_naming_both_numbers(tmp_path: Path) -> None:
+    """An option word that is another option's number is an error at the option's line."""
+    flows = """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: Pick
+                options:
+                  - {label: Yes, keywords: [two], go: done}  # line 8
+                  - {label: No, go: done}
+              done:
+                say: Bye
+        """
+    _only(
+        _lint(tmp_path, flows), tmp_path / "flows.yaml", 8, "error",
+        "options 1 and 2 of state `ask` overlap: option 1's word 'two' is also the number 2",
+        "remove or change the word or pattern of option 1",
+    )  # fmt: skip
+
+
+def test_routes_that_can_all_fail_are_a_warning(tmp_path: Path) -> None:
+    """Routes without a last unconditional route are a warning at `routes:`."""
+    flows = """\
+        flows:
+          f:
+            start: check
+            data: {n: 1}
+            states:
+              check:
+                routes:  # line 7
+                  - {when: "n > 1", go: done}
+              done:
+                say: Bye
+        """
+    _only(
+        _lint(tmp_path, flows), tmp_path / "flows.yaml", 7, "warning",
+        "when no route holds, the conversation waits in `check`",
+    )  # fmt: skip
+
+
+def test_routes_after_an_unconditional_route_are_a_warning(tmp_path: Path) -> None:
+    """A route after one without `when:` is never taken (warning at that route)."""
+    flows = """\
+        flows:
+          f:
+            start: check
+            data: {n: 1}
+            states:
+              check:
+                routes:
+                  - {go: done}
+                  - {when: "n > 1", go: done}  # line 9
+              done:
+                say: Bye
+        """
+    _only(
+        _lint(tmp_path, flows), tmp_path / "flows.yaml", 9, "warning",
+        "route 2 of state `check` is never taken: route 1 has no `when:`",
+    )  # fmt: skip
+
+
+HANDOFF = """\
+    {defaults}
+    flows:
+      f:
+        start: talk
+        states:
+          talk:
+            say: Connecting
+            handoff: {{resume: done}}  # line 8
+          done:
+            say: Bye
+    """
+
+
+def test_a_handoff_without_any_webhook_is_an_error(tmp_path: Path) -> None:
+    """A handoff state needs its own `webhook:` or `defaults.agent.webhook`."""
+    flows = HANDOFF.format(defaults="defaults: {inbound_flow: f}")
+    _only(
+        _lint(tmp_path, flows), tmp_path / "flows.yaml", 8, "error",
+        "state `talk` hands the customer to an agent, but no webhook receives their messages",
+    )  # fmt: skip
+
+
+def test_a_handoff_with_the_default_webhook_is_fine(tmp_path: Path) -> None:
+    """defaults.agent.webhook serves handoff states without their own."""
+    defaults = 'defaults: {inbound_flow: f, agent: {webhook: "https://agents.example.com"}}'
+    assert _lint(tmp_path, HANDOFF.format(defaults=defaults)) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("{{ api }}/orders", True),
+        ("https://{{ host }}/orders", True),
+        ("https://api.example.com{{ port }}/orders", True),
+        ("https://api.example.com/orders/{{ order }}", False),
+        ("https://api.example.com?order={{ order }}", False),
+    ],
+)
+def test_a_call_url_whose_host_comes_from_data_is_a_warning(
+    tmp_path: Path, url: str, warned: bool
+) -> None:
+    """A placeholder in a call url's scheme or host is a warning; in its path or query not."""
+    flows = f"""\
+        defaults: {{inbound_flow: f}}
+        flows:
+          f:
+            start: look
+            data: {{api: "", host: "", port: "", order: ""}}
+            states:
+              look:
+                call:
+                  url: "{url}"  # line 9
+                  success: done
+                  failure: done
+              done:
+                say: Bye
+        """
+    findings = _lint(tmp_path, flows)
+    if warned:
+        _only(
+            findings, tmp_path / "flows.yaml", 9, "warning",
+            "the host of the call url of state `look` comes from a {{ }} placeholder",
+        )  # fmt: skip
+    else:
+        assert findings == []
+
+
+# -- the examples -----------------------------------------------------------------------
+
+
+def test_the_example_flows_lint_clean() -> None:
+    """The shipped flows.yaml has neither errors nor warnings."""
+    catalog = load_catalog(ROOT / "flows.yaml", ROOT / "intents")
+    assert lint(catalog) == []
+
+
+# -- bot check --------------------------------------------------------------------------
+
+CLEAN = """\
+    defaults: {inbound_flow: f}
+    flows:
+      f:
+        start: ask
+        states:
+          ask:
+            say: Pick
+            options:
+              - {label: Old, go: old}
+              - {label: Kept, go: kept}
+          old:  # line 11
+            say: Old  # line 12
+          kept:
+            say: Kept
+      gone:  # line 15
+        start: x
+        states:
+          x: {say: X}
+    """
+
+
+def _check(tmp_path: Path, flows: str, *extra: str) -> tuple[int, str, Path]:
+    path = _write(tmp_path / "flows.yaml", flows)
+    (tmp_path / "intents").mkdir(exist_ok=True)
+    code = main(["check", "--flows", str(path), "--intents", str(tmp_path / "intents"), *extra])
+    return code, str(path), path
+
+
+def test_check_prints_the_ok_line_when_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without findings `bot check` prints only the `ok` line and exits 0."""
+    code, file, _ = _check(tmp_path, CLEAN)
+    assert code == 0
+    assert capsys.readouterr().out == f"{file}: ok: 2 flows, 4 states; 0 intents\n"
+
+
+def test_check_prints_findings_and_fails_on_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Findings are `file:line: severity: message` lines; an error makes the exit code 1."""
+    code, file, _ = _check(tmp_path, CLEAN.replace("say: Old", 'say: "{{ nope }}"'))
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert out[0].startswith(f"{file}:12: error: `say` of state `old` reads `nope`")
+    assert out[1:] == [f"{file}: 1 error, 0 warnings: 2 flows, 4 states; 0 intents"]
+
+
+def test_check_passes_warnings_unless_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Warnings alone exit 0 (the count follows the ok line); with --strict they exit 1."""
+    flows = CLEAN.replace("- {label: Old, go: old}", "- {label: Old, go: kept}")
+    code, file, _ = _check(tmp_path, flows)
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0].startswith(f"{file}:11: warning: state `old` cannot be reached")
+    assert out[1:] == [f"{file}: ok: 2 flows, 4 states; 0 intents; 1 warning"]
+    code, _, _ = _check(tmp_path, flows, "--strict")
+    assert code == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{file}: 0 errors, 1 warning: 2 flows, 4 states; 0 intents"
+    )
+
+
+def test_check_against_the_live_flows_lists_states_that_would_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--against: gone states without migrations are errors, gone flows warnings."""
+    old = _write(tmp_path / "old.yaml", CLEAN)
+    new = """\
+        defaults: {inbound_flow: f}
+        flows:
+          f:
+            start: ask
+            migrations: {old: ask}  # line 5
+            states:
+              ask:
+                say: Pick
+                options:
+                  - {label: Kept, go: kept_now}
+              kept_now:
+                say: Kept
+        """
+    code, file, _ = _check(tmp_path, new, "--against", str(old))
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert out == [
+        f"{file}:5: error: live conversations in flow `f` state `kept` would end: add "
+        "`migrations: {kept: kept_now}` under flow `f` (or another state to continue at)",
+        f"{old}:15: warning: flow `gone` is gone from {file}: live conversations in it would end",
+        f"{file}: 1 error, 1 warning: 1 flows, 2 states; 0 intents",
+    ]
+
+
+def test_check_against_a_broken_old_file_reports_its_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An --against file that does not load is reported like any loading problem."""
+    old = _write(tmp_path / "old.yaml", "flows: {f: {start: a}}\n")
+    code, _, _ = _check(tmp_path, CLEAN, "--against", str(old))
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err[0].startswith(f"{old}:1: missing required field `states`")
+
+
+def test_a_call_url_based_on_a_secret_is_not_warned(tmp_path: Path) -> None:
+    """`{{ secret.NAME }}` as the whole base of a call url is configuration, not data."""
+    flows = tmp_path / "flows.yaml"
+    flows.write_text(
+        textwrap.dedent(
+            """\
+            defaults: {inbound_flow: f}
+            flows:
+              f:
+                start: go
+                states:
+                  go:
+                    call:
+                      url: "{{ secret.API }}/orders/{{ message }}"
+                      success: done
+                      failure: done
+                  done: {say: Done}
+            """
+        )
+    )
+    (tmp_path / "intents").mkdir()
+    assert lint(load_catalog(flows, tmp_path / "intents")) == []
