@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -19,6 +21,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from bot.errors import SpecError
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
 from bot.platforms.base import Sender
@@ -41,6 +44,7 @@ from bot.web.keys import (
     SECRETS,
     SETTINGS,
     STORE,
+    CatalogRef,
 )
 from bot.web.middleware import errors
 
@@ -127,7 +131,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     }
     runtime = Runtime(
         app[STORE],
-        Engine(app[CATALOG]),
+        Engine(app[CATALOG].current),
         senders,
         lease_seconds=settings.lease_seconds,
         send_attempts=settings.send_attempts,
@@ -143,20 +147,54 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         await runtime.stop()
 
 
+async def reload_flows(app: web.Application, load: Callable[[], CompiledCatalog]) -> bool:
+    """Load the flows again and run them from the next step on; on any problem keep the
+    flows in force and log why. Live conversations follow `migrations:` on their next step."""
+    try:
+        catalog = await asyncio.to_thread(load)
+    except SpecError as e:
+        for problem in e.problems:
+            log.error("reload refused: %s", problem)
+        return False
+    app[CATALOG].current = catalog
+    app[RUNTIME].reload(Engine(catalog))
+    log.info("flows reloaded: %d flows, %d intents", len(catalog.flows), len(catalog.intents))
+    return True
+
+
+def _reload_on_sighup(load: Callable[[], CompiledCatalog]) -> Callable[[web.Application], Any]:
+    async def install(app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[bool]] = set()
+
+        def on_hup() -> None:
+            task = asyncio.ensure_future(reload_flows(app, load))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+
+    return install
+
+
 def create_app(
     settings: Settings,
     catalog: CompiledCatalog,
     *,
     clock: Callable[[], float] = time.time,
     secrets: Mapping[str, str] | None = None,
+    reload: Callable[[], CompiledCatalog] | None = None,
 ) -> web.Application:
-    """`secrets` are the values of {{ secret.NAME }} in call headers (BOT_SECRET_NAME)."""
+    """`secrets` are the values of {{ secret.NAME }} in calls (BOT_SECRET_NAME); `reload`,
+    when given, loads the flows again on SIGHUP."""
     app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
-    app[CATALOG] = catalog
+    app[CATALOG] = CatalogRef(catalog)
     app[CLOCK] = clock
     app[SECRETS] = dict(secrets or {})
     app.cleanup_ctx.extend([_redis, _http, _sandbox, _runtime])
+    if reload is not None:
+        app.on_startup.append(_reload_on_sighup(reload))
     app.add_routes(health.routes())
     app.add_routes(cams.routes())
     app.add_routes(api.routes())

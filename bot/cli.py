@@ -57,7 +57,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     web.run_app(
-        create_app(settings, catalog, secrets=call_secrets(os.environ)),
+        create_app(
+            settings,
+            catalog,
+            secrets=call_secrets(os.environ),
+            reload=lambda: _catalog(settings.flows, settings.intents),
+        ),
         host=settings.host,
         port=settings.port,
         print=None,

@@ -19,7 +19,7 @@ Localized = str | dict[str, str]
 # Words an author writes: one list, or one list per language.
 LocalizedWords = list[str] | dict[str, list[str]]
 
-_DURATION = re.compile(r"(\d+)\s*(d|h|m|s|ms)")
+_DURATION = re.compile(r"(\d+)\s*(ms|d|h|m|s)")
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 

@@ -101,9 +101,9 @@ async def start_intent(request: web.Request) -> web.Response:
     """`POST /v1/intents/{code}`: start an intent; idempotent with `Idempotency-Key`."""
     _authorize(request)
     code = request.match_info["code"]
-    intent = request.app[CATALOG].intents.get(code)
+    intent = request.app[CATALOG].current.intents.get(code)
     if intent is None:
-        known = ", ".join(sorted(request.app[CATALOG].intents)) or "none"
+        known = ", ".join(sorted(request.app[CATALOG].current.intents)) or "none"
         raise NotFound(f"unknown intent code {code!r}; known: {known}")
     body: IntentRequest = await _body(request, IntentRequest)
     settings = request.app[SETTINGS]
@@ -143,6 +143,9 @@ async def start_intent(request: web.Request) -> web.Response:
 
 
 async def _enqueue(request: web.Request, conv_id: str, event: Event) -> web.Response:
+    conv, _space = await request.app[STORE].load(conv_id)
+    if conv.version == 0:
+        raise NotFound("no such conversation")
     accepted = Accepted(conv_id, event.message_id, event_to_json(event))
     [new] = await request.app[STORE].accept([accepted])
     return web.json_response(

@@ -81,7 +81,7 @@ async def business(request: web.Request) -> web.Response:
     fields = read_fields(request.content_type, body, request.query)
     check_signature(request.headers, fields, settings.business_signatures())
     call = parse_business_call(fields, request.headers, default_business=settings.business_number())
-    catalog = request.app[CATALOG]
+    catalog = request.app[CATALOG].current
     if call.code not in catalog.intents:
         known = ", ".join(sorted(catalog.intents)) or "none"
         raise BadRequest(f"unknown intent code {call.code!r}; known: {known}")

@@ -22,11 +22,11 @@ async def readyz(request: web.Request) -> web.Response:
         await asyncio.wait_for(request.app[REDIS].ping(), timeout=1.0)
     except (RedisError, OSError, TimeoutError) as e:
         problems.append(f"redis: {type(e).__name__}")
-    if not request.app[CATALOG].flows:
+    if not request.app[CATALOG].current.flows:
         problems.append("flows: none loaded")
     if problems:
         return web.json_response({"status": "unavailable", "problems": problems}, status=503)
-    return web.json_response({"status": "ready", "flows": len(request.app[CATALOG].flows)})
+    return web.json_response({"status": "ready", "flows": len(request.app[CATALOG].current.flows)})
 
 
 def routes() -> list[web.RouteDef]:

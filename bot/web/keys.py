@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
@@ -13,8 +14,16 @@ from bot.runtime.partitions import Runtime
 from bot.settings import Settings
 from bot.store import Store
 
+
+@dataclass
+class CatalogRef:
+    """The flows in force; replaced whole when the server reloads (SIGHUP)."""
+
+    current: CompiledCatalog
+
+
 SETTINGS = web.AppKey("settings", Settings)
-CATALOG = web.AppKey("catalog", CompiledCatalog)
+CATALOG = web.AppKey("catalog", CatalogRef)
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
 REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", Store)
@@ -37,4 +46,5 @@ __all__ = [
     "SECRETS",
     "SETTINGS",
     "STORE",
+    "CatalogRef",
 ]
