@@ -109,3 +109,12 @@ def test_the_conversation_tests_pass(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.strip().splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_the_readme_flow_example_lints_clean(tmp_path: Path) -> None:
+    """The flow shown in README.md loads and lints without findings."""
+    readme = (ROOT / "README.md").read_text()
+    [body] = [b for k, b in BLOCK.findall(readme) if k == "yaml"]
+    (tmp_path / "intents").mkdir()
+    (tmp_path / "flows.yaml").write_text(body)
+    assert lint(load_catalog(tmp_path / "flows.yaml", tmp_path / "intents")) == []
