@@ -138,13 +138,14 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         clock=app[CLOCK],
         http=app[HTTP],
         secrets=app[SECRETS],
+        send_rate_limit=settings.send_rate_limit,
     )
     app[RUNTIME] = runtime
     await runtime.start()
     try:
         yield
     finally:
-        await runtime.stop()
+        await runtime.stop(drain_seconds=settings.drain_seconds)
 
 
 async def reload_flows(app: web.Application, load: Callable[[], CompiledCatalog]) -> bool:

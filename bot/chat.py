@@ -72,6 +72,7 @@ class PrintingSender:
     """The chat's send API: prints each reply and counts them."""
 
     platform = "cams"
+    account = "chat"
 
     def __init__(self, out: TextIO) -> None:
         self.out = out

@@ -67,7 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         print=None,
         access_log=None,
-        shutdown_timeout=10,
+        shutdown_timeout=settings.drain_seconds,
     )
     return 0
 
@@ -282,6 +282,48 @@ def cmd_trigger(args: argparse.Namespace) -> int:
     return asyncio.run(_play(args, "/cams/business", body, {"Signature": args.signature}))
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from bot import ops
+
+    settings = _settings()
+
+    async def run() -> int:
+        async with ops.open_store(settings) as store:
+            return await ops.stats_command(store, as_json=args.json, out=sys.stdout)
+
+    return asyncio.run(run())
+
+
+def _dead_letter_id(text: str) -> str:
+    from bot.ops import dead_letter_id
+
+    return dead_letter_id(text)
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from bot import ops
+
+    settings = _settings()
+    ids = getattr(args, "ids", None)
+    if args.action != "list" and bool(ids) == args.all:
+        print(f"bot dlq {args.action}: name dead letter ids, or --all", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        async with ops.open_store(settings) as store:
+            return await ops.dlq_command(
+                store,
+                args.action,
+                ids=None if getattr(args, "all", False) else ids,
+                limit=getattr(args, "limit", 50),
+                as_json=getattr(args, "json", False),
+                yes=getattr(args, "yes", False),
+                out=sys.stdout,
+            )
+
+    return asyncio.run(run())
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bot",
@@ -370,6 +412,32 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--data", action="append", metavar="KEY=VALUE", help="intent data")
     t.add_argument("--signature", default=SANDBOX_SECRET, help="the business-system Signature")
     t.set_defaults(func=cmd_trigger)
+
+    where = "(Redis of BOT_REDIS_URL, else the embedded Redis of a running `bot serve`)"
+    st = sub.add_parser("stats", help=f"backlogs, their ages and the counters {where}")
+    st.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    st.set_defaults(func=cmd_stats)
+
+    d = sub.add_parser("dlq", help=f"list, retry or drop dead letters {where}")
+    dsub = d.add_subparsers(dest="action", required=True)
+    dl = dsub.add_parser("list", help="dead letters of every partition, oldest first")
+    dl.add_argument("--limit", type=int, default=50, metavar="N", help="show N (default 50)")
+    dl.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    dr = dsub.add_parser(
+        "retry",
+        help="put dead letters back: replies into the outbox (same task id), events into "
+        "the inbox; exit 1 when one is not there",
+    )
+    dd = dsub.add_parser(
+        "drop", help="delete dead letters; without --yes only show what would be deleted"
+    )
+    dd.add_argument("--yes", action="store_true", help="really delete them")
+    for q in (dr, dd):
+        q.add_argument(
+            "ids", nargs="*", type=_dead_letter_id, metavar="ID", help="e.g. 3-1700000000000-0"
+        )
+        q.add_argument("--all", action="store_true", help="every dead letter")
+    d.set_defaults(func=cmd_dlq)
     return p
 
 

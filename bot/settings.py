@@ -95,6 +95,17 @@ class Settings(BaseSettings):
     )
     send_timeout: float = Field(10.0, gt=0, description="Seconds before a send API call times out.")
     send_attempts: int = Field(5, ge=1, description="Attempts before a send is given up.")
+    send_rate_limit: int = Field(
+        250,
+        ge=1,
+        description="Sends per second per platform account, shared by every process.",
+    )
+    drain_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="On SIGTERM: how long in-flight requests, then in-flight steps and sends, "
+        "may finish before the process exits.",
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     _split_secrets = field_validator(

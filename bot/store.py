@@ -16,6 +16,17 @@ slot, and each script below touches one slot only, so the same code runs on Redi
     bot:{pN}:seen:ID       string  an accepted message id (drops repeated pushes)
     bot:{pN}:m:TASK        hash    a sent message: message id (mid), send error (err),
                                    delivery status (status, status_err, at)
+    bot:{pN}:stats         hash    the partition's counters (PARTITION_COUNTERS), each
+                                   incremented by the script or transaction that does what
+                                   it counts: no round trip of its own, exact, one slot
+
+Keys of no partition, each in a slot of its own (their scripts are in bot/runtime/ratelimit.py):
+
+    bot:{bot:rl:ACCOUNT}   zset    the send rate limit's log of a platform account
+                                   (`cams:` + a hash of the access key id): permits granted
+                                   in the last second, scored by Redis time in µs
+    bot:stats              hash    counters summed over every process: rate_limit_waits,
+                                   rate_limit_wait_seconds
 """
 
 from __future__ import annotations
@@ -38,10 +49,28 @@ OUTBOX_GROUP = "s"
 CALLS_GROUP = "c"
 CONSUMER = "owner"  # one consumer per group: the partition's lease holder
 
+# Counters of a partition, in the order `bot stats` shows them. Each is incremented where
+# the thing it counts happens, in the same script or MULTI (so in the partition's slot).
+PARTITION_COUNTERS = (
+    "steps",  # inbox entries committed (dead-lettered ones included)
+    "sends",  # replies the platform accepted
+    "send_retries",  # send attempts that were tried again
+    "send_failures_permanent",  # replies the platform refused for good
+    "dead_letters_in",  # inbox events a step could not handle
+    "dead_letters_out",  # replies given up after every attempt
+    "dead_letters_retried",  # dead letters put back by `bot dlq retry`
+    "dead_letters_dropped",  # dead letters deleted by `bot dlq drop`
+    "duplicates_dropped",  # repeated pushes and triggers answered as repeats
+)
+
 # Intake: enqueue an event unless its id was seen. XADD before SET: if anything failed
 # between the two, a repeat would be processed twice rather than an event lost.
+# KEYS: seen, inbox, stats.
 _INTAKE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HINCRBY', KEYS[3], 'duplicates_dropped', 1)
+  return false
+end
 local id = redis.call('XADD', KEYS[2], '*', 'c', ARGV[1], 'e', ARGV[2])
 redis.call('SET', KEYS[1], id, 'EX', ARGV[3])
 return id
@@ -50,9 +79,12 @@ return id
 # A business trigger is enqueued unless the customer opted out, or (policy `reject`) is in a
 # flow: checked atomically with the enqueueing, against what the last commit stored. A repeat
 # is answered as such first: a retried trigger that was accepted (and started the flow that
-# now makes the customer busy) must not look refused.
+# now makes the customer busy) must not look refused. KEYS: seen, inbox, conv, stats.
 _INTAKE_INTENT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'repeat' end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HINCRBY', KEYS[4], 'duplicates_dropped', 1)
+  return 'repeat'
+end
 if redis.call('HGET', KEYS[3], 'o') == '1' then return 'opted_out' end
 if ARGV[4] == 'reject' and redis.call('HGET', KEYS[3], 'a') == '1' then return 'busy' end
 local id = redis.call('XADD', KEYS[2], '*', 'c', ARGV[1], 'e', ARGV[2])
@@ -62,11 +94,11 @@ return 'new'
 
 # Commit one step: fencing token, version check, ack of the inbox entry, then the new state,
 # the replies to send, the timers to keep and the calls to make, all or nothing.
-# KEYS: conv, inbox, outbox, lease, dead, timers, calls
+# KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats
 # ARGV: token, expected version, entry id, ttl,
 #       n fields, fields...,
 #       n replies, (conv, reply, task, space) x n,
-#       dead-letter reason ('' for none), event,
+#       dead-letter reason ('' for none), event, conv,
 #       n timers to drop, members...,
 #       n timers to set, (due, member) x n,
 #       n calls, (conv, call, space) x n
@@ -90,10 +122,13 @@ for j = 0, nr - 1 do
     'c', ARGV[b], 'r', ARGV[b + 1], 't', ARGV[b + 2], 's', ARGV[b + 3])
 end
 i = i + 1 + nr * 4
+redis.call('HINCRBY', KEYS[8], 'steps', 1)
 if ARGV[i] ~= '' then
-  redis.call('XADD', KEYS[5], '*', 'kind', 'in', 'why', ARGV[i], 'e', ARGV[i + 1])
+  redis.call('XADD', KEYS[5], '*', 'kind', 'in', 'why', ARGV[i], 'c', ARGV[i + 2],
+    'e', ARGV[i + 1])
+  redis.call('HINCRBY', KEYS[8], 'dead_letters_in', 1)
 end
-i = i + 2
+i = i + 3
 local nd = tonumber(ARGV[i])
 for j = 1, nd do redis.call('ZREM', KEYS[6], ARGV[i + j]) end
 i = i + nd + 1
@@ -167,6 +202,36 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# Put a dead letter back where it came from, atomically: a reply into the outbox (same
+# task id, so a repeated send shows as such in status receipts), an event into the inbox.
+# KEYS: dead, outbox, inbox, stats. ARGV: dead letter id.
+# Returns its kind ('out' or 'in'), false when there is no such entry, 'bad' when the entry
+# lacks what a retry needs (an `in` entry from before conversations were recorded).
+_RETRY_DEAD = """
+local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #found == 0 then return false end
+local f, raw = {}, found[1][2]
+for j = 1, #raw, 2 do f[raw[j]] = raw[j + 1] end
+if f.kind == 'out' and f.c and f.r and f.t then
+  redis.call('XADD', KEYS[2], '*', 'c', f.c, 'r', f.r, 't', f.t, 's', f.s or '')
+elseif f.kind == 'in' and f.c and f.e then
+  redis.call('XADD', KEYS[3], '*', 'c', f.c, 'e', f.e)
+else
+  return 'bad'
+end
+redis.call('XDEL', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[4], 'dead_letters_retried', 1)
+return f.kind
+"""
+
+# KEYS: dead, stats. ARGV: dead letter ids (at most DROP_BATCH).
+_DROP_DEAD = """
+local n = redis.call('XDEL', KEYS[1], unpack(ARGV))
+if n > 0 then redis.call('HINCRBY', KEYS[2], 'dead_letters_dropped', n) end
+return n
+"""
+DROP_BATCH = 100
+
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
@@ -208,6 +273,10 @@ class Keys:
     @property
     def calls(self) -> str:
         return f"{self.tag}:calls"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.tag}:stats"
 
     def conv(self, conv_id: str) -> str:
         return f"{self.tag}:c:{conv_id}"
@@ -310,6 +379,15 @@ def conversation_fields(conv: Conversation, space: str, *, active: bool) -> list
     ]  # fmt: skip
 
 
+def parse_counters(raw: dict[bytes, bytes]) -> dict[str, float]:
+    """A counters hash: HINCRBY values as int, HINCRBYFLOAT ones as float."""
+    out: dict[str, float] = {}
+    for name, value in raw.items():
+        text = _s(value)
+        out[_s(name)] = float(text) if any(c in text for c in ".eE") else int(text)
+    return out
+
+
 def timer_member(conv_id: str, visit: int, name: str) -> str:
     """A timer in the partition's sorted set: `visit|name|conv`, scored by its due time."""
     return f"{visit}|{name}|{conv_id}"
@@ -345,6 +423,13 @@ class Store:
         self._status: AsyncScript = redis.register_script(_STATUS)
         self._renew: AsyncScript = redis.register_script(_RENEW)
         self._release: AsyncScript = redis.register_script(_RELEASE)
+        self._retry_dead: AsyncScript = redis.register_script(_RETRY_DEAD)
+        self._drop_dead: AsyncScript = redis.register_script(_DROP_DEAD)
+
+    @property
+    def stats_key(self) -> str:
+        """Counters of no partition (the send rate limiter's), summed over processes."""
+        return f"{self.prefix}:stats"
 
     def keys(self, partition: int) -> Keys:
         return Keys.of(partition, self.prefix)
@@ -363,6 +448,8 @@ class Store:
             self._status,
             self._renew,
             self._release,
+            self._retry_dead,
+            self._drop_dead,
         ):
             script.sha = await self.redis.script_load(script.script)
 
@@ -396,7 +483,7 @@ class Store:
             for ev in events:
                 k = self.keys_for(ev.conv_id)
                 pipe.evalsha(
-                    self._intake.sha, 2, k.seen(ev.dedup_key), k.inbox,
+                    self._intake.sha, 3, k.seen(ev.dedup_key), k.inbox, k.stats,
                     ev.conv_id, ev.event_json, self.dedup_ttl,
                 )  # fmt: skip
             for conv_id, st in statuses:
@@ -415,7 +502,7 @@ class Store:
         `reject` while the customer is in a flow)."""
         k = self.keys_for(event.conv_id)
         res = await self._intake_intent(
-            keys=[k.seen(event.dedup_key), k.inbox, k.conv(event.conv_id)],
+            keys=[k.seen(event.dedup_key), k.inbox, k.conv(event.conv_id), k.stats],
             args=[event.conv_id, event.event_json, self.dedup_ttl, policy],
         )
         return _s(res)
@@ -464,12 +551,14 @@ class Store:
         for call_json in calls:
             call_args += [conv_id, call_json, space]
         res = await self._commit(
-            keys=[k.conv(conv_id), k.inbox, k.outbox, k.lease, k.dead, k.timers, k.calls],
+            keys=[
+                k.conv(conv_id), k.inbox, k.outbox, k.lease, k.dead, k.timers, k.calls, k.stats,
+            ],
             args=[
                 token, expected_version, entry_id, self.conversation_ttl,
                 len(fields), *fields,
                 len(reply_args) // 4, *reply_args,
-                dead_reason, event_json,
+                dead_reason, event_json, conv_id,
                 len(drop), *drop,
                 len(keep) // 2, *keep,
                 len(call_args) // 3, *call_args,
@@ -543,12 +632,20 @@ class Store:
             count=count,
             block=None if pending else block_ms,
         )
-        return [
-            (_s(entry_id), fields)
-            for _stream, entries in resp or ()
-            for entry_id, fields in entries
-            if fields  # an entry deleted while pending comes back empty
-        ]
+        read = [(_s(i), fields) for _stream, entries in resp or () for i, fields in entries]
+        if not pending:
+            # Reads are not fenced: a former owner that has not yet noticed it lost the
+            # lease may have read entries, which now wait in the pending list, older than
+            # these and never to be finished by it. Then read from the pending list's start:
+            # all of them, in order. (Otherwise the list holds just what was read here.)
+            info: Any = await self.redis.xpending(stream, group)
+            if int(info["pending"]) > len(read):
+                return await self._read(stream, group, pending=True, count=count, block_ms=None)
+        gone = [i for i, fields in read if not fields]
+        if gone:
+            # Deleted while pending: nothing left to do with them, so off the pending list.
+            await self.redis.xack(stream, group, *gone)
+        return [(i, fields) for i, fields in read if fields]
 
     async def read_inbox(
         self, partition: int, *, pending: bool, count: int, block_ms: int | None
@@ -603,14 +700,26 @@ class Store:
         dead: bool = False,
         visit: int = -1,
         failed: str = "",
+        retries: int = 0,
+        permanent: bool = False,
     ) -> None:
         """Ack a drained outbox entry and record what became of it, in one transaction.
-        `failed` (an event, as JSON) tells the conversation its message failed for good."""
+        `failed` (an event, as JSON) tells the conversation its message failed for good.
+        The partition's counters count the send (a `message_id`), a `permanent` failure or
+        a `dead` letter, and the `retries` it took, in the same transaction."""
         k = self.keys(partition)
         record = k.message(entry.task_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xack(k.outbox, OUTBOX_GROUP, entry.entry_id)
             pipe.xdel(k.outbox, entry.entry_id)
+            if retries:
+                pipe.hincrby(k.stats, "send_retries", retries)
+            if dead:
+                pipe.hincrby(k.stats, "dead_letters_out", 1)
+            elif message_id:
+                pipe.hincrby(k.stats, "sends", 1)
+            elif permanent:
+                pipe.hincrby(k.stats, "send_failures_permanent", 1)
             mapping: Any = {"conv": entry.conv_id, "mid": message_id, "err": error, "visit": visit}
             if dead:
                 pipe.xadd(
@@ -629,6 +738,45 @@ class Store:
             pipe.hset(record, mapping=mapping)
             pipe.expire(record, self.conversation_ttl)
             await pipe.execute()
+
+    # -- dead letters and counters ----------------------------------------------------------
+
+    async def dead_letters(
+        self, partition: int, *, start: str = "-", end: str = "+", count: int = 100
+    ) -> list[tuple[str, dict[str, str]]]:
+        """Up to `count` of a partition's dead letters from `start` to `end` (stream ids as
+        XRANGE takes them: `(ID` excludes), oldest first, as (stream id, fields)."""
+        raw: Any = await self.redis.xrange(self.keys(partition).dead, start, end, count=count)
+        return [(_s(i), {_s(k): _s(v) for k, v in f.items()}) for i, f in raw]
+
+    async def retry_dead(self, partition: int, entry_id: str) -> str | None:
+        """Put a dead letter back where it came from: its kind (`out`, `in`), None when there
+        is no such entry, `bad` when it cannot be retried."""
+        k = self.keys(partition)
+        res = await self._retry_dead(keys=[k.dead, k.outbox, k.inbox, k.stats], args=[entry_id])
+        return None if res is None else _s(res)
+
+    async def drop_dead(self, partition: int, entry_ids: Sequence[str]) -> int:
+        """Delete dead letters of a partition; return how many there were."""
+        k = self.keys(partition)
+        dropped = 0
+        for i in range(0, len(entry_ids), DROP_BATCH):
+            batch = entry_ids[i : i + DROP_BATCH]
+            dropped += int(await self._drop_dead(keys=[k.dead, k.stats], args=list(batch)))
+        return dropped
+
+    async def counters(self) -> dict[str, float]:
+        """Every counter, summed over the partitions and `stats_key`; absent ones are 0."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.stats_key)
+            for p in range(self.partitions):
+                pipe.hgetall(self.keys(p).stats)
+            hashes: list[dict[bytes, bytes]] = await pipe.execute()
+        total: dict[str, float] = dict.fromkeys(PARTITION_COUNTERS, 0)
+        for h in hashes:
+            for name, value in parse_counters(h).items():
+                total[name] = total.get(name, 0) + value
+        return total
 
     async def heartbeat(self, token: str, ttl_ms: int, now_ms: int) -> int:
         """Register this process as alive; return how many processes are."""

@@ -264,7 +264,8 @@ async def test_successful_commit_applies_the_whole_step(store: Store) -> None:
 
 
 async def test_commit_with_a_dead_letter_reason_writes_a_dead_entry(store: Store) -> None:
-    """A step that could not handle its event records it in the dead stream, and is acked."""
+    """A step that could not handle its event records it, with its conversation, in the
+    dead stream, and is acked."""
     p = partition_of(CONV, PARTITIONS)
     k = store.keys(p)
     assert await store.acquire(p, TOKEN, 10_000)
@@ -281,26 +282,35 @@ async def test_commit_with_a_dead_letter_reason_writes_a_dead_entry(store: Store
     )
     assert res.ok
     [(_, fields)] = await store.redis.xrange(k.dead)
-    assert decoded(fields) == {"kind": "in", "why": "KeyError: 'x'", "e": ev.event_json}
+    assert decoded(fields) == {"kind": "in", "why": "KeyError: 'x'", "c": CONV, "e": ev.event_json}
     assert await inbox_pending(store, p) == 0
     assert await store.redis.xlen(k.outbox) == 0
 
 
 async def test_read_inbox_pending_redelivers_uncommitted_entries_in_order(store: Store) -> None:
-    """Entries read but never committed (a crash) come back from a pending read, in order."""
+    """Entries read but never committed (a crash) come back from a pending read, in order;
+    a new read gives them first too (their reader may have lost its lease unawares), before
+    what is new."""
     p = partition_of(CONV, PARTITIONS)
     assert await store.acquire(p, TOKEN, 10_000)
     events = [event(f"m{i}") for i in range(5)]
     await store.accept(events)
     first = await read_new(store, p)
     assert [e for _, _, e in first] == [ev.event_json for ev in events]
-    assert await read_new(store, p) == []  # nothing new
 
     # A restarted owner re-reads everything it had not committed, oldest first.
     assert await store.read_inbox(p, pending=True, count=100, block_ms=None) == first
     assert (await commit(store, first[0][0], expected=0)).ok
     assert await store.read_inbox(p, pending=True, count=100, block_ms=None) == first[1:]
     assert await store.read_inbox(p, pending=True, count=2, block_ms=None) == first[1:3]
+
+    # So does a new read, and what is new comes after them.
+    assert await read_new(store, p) == first[1:]
+    late = event("m5")
+    await store.accept([late])
+    again = await read_new(store, p)
+    assert again[:-1] == first[1:]
+    assert again[-1][2] == late.event_json
 
 
 # -- delivery status -------------------------------------------------------------------------
@@ -421,6 +431,7 @@ async def test_all_keys_of_a_conversation_share_one_cluster_slot(store: Store) -
             keys.calls,
             keys.seen("cams:{mid}"),
             keys.message("abc.1.0"),
+            keys.stats,
         ]
         slots = {key_slot(n.encode()) for n in names}
         assert len(slots) == 1, names

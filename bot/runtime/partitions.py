@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -19,6 +20,7 @@ from redis.exceptions import RedisError
 from bot.flows.engine import Engine
 from bot.platforms.base import Sender
 from bot.runtime.calls import CallWorker
+from bot.runtime.ratelimit import Counters, RateLimiter
 from bot.runtime.sender import OutboxSender
 from bot.runtime.timers import TimerPump
 from bot.runtime.worker import InboxWorker, LeaseLost
@@ -59,7 +61,10 @@ class Runtime:
         send_backoff_cap: float = 30.0,
         http: aiohttp.ClientSession | None = None,
         secrets: Mapping[str, str] | None = None,
+        send_rate_limit: int | None = None,
     ) -> None:
+        """`send_rate_limit`: sends per second per platform account, shared with every
+        process on the same Redis; None sends as fast as the platform answers."""
         self.http = http
         self.secrets = dict(secrets or {})
         self.store = store
@@ -70,8 +75,19 @@ class Runtime:
         self.send_backoff_base = send_backoff_base
         self.send_backoff_cap = send_backoff_cap
         self.clock = clock
+        self.counters = Counters()  # this process's: rate_limit_waits, rate_limit_wait_seconds
+        self.limiter = (
+            RateLimiter(
+                store.redis, limit=send_rate_limit, prefix=store.prefix, counters=self.counters
+            )
+            if send_rate_limit is not None
+            else None
+        )
         self.token = uuid.uuid4().hex
         self.owned: dict[int, _Owned] = {}
+        # Per partition held: until when (event loop time) the lease surely holds, counted
+        # from before the acquire or renew that set it: sends stop beyond it.
+        self._lease_until: dict[int, float] = {}
         self._manager: asyncio.Task[None] | None = None
         self._stopping = False
         self._handoffs: set[asyncio.Task[None]] = set()
@@ -129,8 +145,14 @@ class Runtime:
         for p in list(self.owned):
             if any(t.done() for t in self.owned[p].tasks):
                 await self._drop(p, "its worker stopped")
-            elif not await self.store.renew(p, self.token, self.lease_ms):
-                await self._drop(p, "lease lost")
+            elif not await self._renew(p):
+                if await self._acquire(p):
+                    # It lapsed (Redis was away longer than a lease, or this process
+                    # stalled) and no one took it since: keep working, rather than cut
+                    # the sends under way, which the next owner would send again.
+                    log.warning("partition %d: lease had lapsed, taken again", p)
+                else:
+                    await self._drop(p, "lease lost")
         for p in list(self.owned)[share:]:
             # A planned handoff: let the in-flight batch finish (a send cancelled midway
             # would be sent again by the next owner), in the background, then release.
@@ -144,8 +166,27 @@ class Runtime:
         for p in range(self.store.partitions):
             if len(self.owned) >= share:
                 break
-            if p not in self.owned and await self.store.acquire(p, self.token, self.lease_ms):
+            if p not in self.owned and await self._acquire(p):
                 await self._take(p)
+
+    async def _acquire(self, p: int) -> bool:
+        started = asyncio.get_running_loop().time()
+        if not await self.store.acquire(p, self.token, self.lease_ms):
+            return False
+        self._lease_until[p] = started + self.lease_ms / 1000
+        return True
+
+    async def _renew(self, p: int) -> bool:
+        started = asyncio.get_running_loop().time()
+        if not await self.store.renew(p, self.token, self.lease_ms):
+            return False
+        self._lease_until[p] = started + self.lease_ms / 1000
+        return True
+
+    def lease_held(self, p: int) -> bool:
+        """Whether this process surely still holds partition `p`'s lease: renewed less than
+        a lease ago (by the clock of this process, started before Redis's)."""
+        return asyncio.get_running_loop().time() < self._lease_until.get(p, 0.0)
 
     async def _take(self, p: int) -> None:
         await self.store.ensure_groups(p)
@@ -157,6 +198,8 @@ class Runtime:
             attempts=self.send_attempts,
             backoff_base=self.send_backoff_base,
             backoff_cap=self.send_backoff_cap,
+            limiter=self.limiter,
+            lease_held=functools.partial(self.lease_held, p),
         )
         timers = TimerPump(self.store, p, clock_ms=self.clock_ms)
         calls = CallWorker(
@@ -197,13 +240,14 @@ class Runtime:
         while still and (left := deadline - loop.time()) > 0:
             _done, still = await asyncio.wait(still, timeout=min(left, self.lease_ms / 3000))
             try:
-                if still and not await self.store.renew(p, self.token, self.lease_ms):
+                if still and not await self._renew(p):
                     break  # someone else holds it now: stop at once
             except (RedisError, OSError) as e:
                 log.warning("partition %d: lease upkeep failed while draining: %r", p, e)
         for t in still:
             t.cancel()
         await asyncio.gather(*owned.tasks, return_exceptions=True)
+        self._lease_until.pop(p, None)
         with contextlib.suppress(RedisError, OSError):
             await self.store.release(p, self.token)
 
@@ -213,6 +257,7 @@ class Runtime:
         for t in owned.tasks:
             t.cancel()
         await asyncio.gather(*owned.tasks, return_exceptions=True)
+        self._lease_until.pop(p, None)
         with contextlib.suppress(RedisError, OSError):
             await self.store.release(p, self.token)
         log.info("partition %d released: %s", p, why)

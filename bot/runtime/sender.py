@@ -8,12 +8,15 @@ import json
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+from redis.exceptions import RedisError
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
 from bot.log import mask_conv
 from bot.model import ConversationRef, Outgoing, Reply, SendFailed, event_to_json
 from bot.platforms.base import Sender
+from bot.runtime.ratelimit import RateLimiter
 from bot.store import OutboxEntry, Store
 
 log = logging.getLogger("bot.sender")
@@ -36,8 +39,15 @@ class OutboxSender:
         block_ms: int = 1000,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
+        limiter: RateLimiter | None = None,
+        lease_held: Callable[[], bool] | None = None,
     ) -> None:
+        """`limiter`, when given, grants every send attempt a permit of its platform
+        account's shared rate limit first. `lease_held`, when given, tells whether this
+        process surely still holds the partition: sends wait while it does not."""
         self.store = store
+        self.lease_held = lease_held
+        self.limiter = limiter
         self.senders = senders
         self.partition = partition
         self.attempts = attempts
@@ -81,6 +91,34 @@ class OutboxSender:
         for entry in entries:  # in order: the next reply waits for this one
             await self._send(entry)
 
+    async def _while_lease_in_doubt(self) -> None:
+        """Redis fences commits, not sends: a sender whose lease may have lapsed (Redis away
+        longer than a lease, this process stalled) could send what the partition's next
+        owner sends too. So wait until the runtime has renewed the lease, or has stopped
+        this sender because another process holds it now."""
+        # ASYNC110: what ends the wait is a renewal, or time passing; no event says so.
+        while self.lease_held is not None and not self.lease_held():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+    async def _record_sent(
+        self, entry: OutboxEntry, message_id: str, visit: int, retries: int
+    ) -> None:
+        """Record a send the platform accepted. While Redis is away, keep trying (until the
+        task is cancelled): an entry left pending would be sent again, a repeat the customer
+        sees, by this task once Redis is back or by the partition's next owner."""
+        delay = 0.05
+        while True:
+            try:
+                await self.store.finish_send(
+                    self.partition, entry, message_id=message_id, visit=visit, retries=retries
+                )
+                return
+            except (RedisError, OSError) as e:
+                if delay == 0.05:
+                    log.warning("send task=%s sent, not yet recorded: %r", entry.task_id, e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
     async def _send(self, entry: OutboxEntry) -> None:
         conv = ConversationRef.parse(entry.conv_id)
         sender = self.senders.get(conv.platform)
@@ -99,7 +137,12 @@ class OutboxSender:
             return
         msg = Outgoing(conv, reply, entry.task_id, entry.space)
         error = ""
+        account = f"{sender.platform}:{sender.account}"
         for attempt in range(self.attempts):
+            if self.limiter is not None:
+                await self.limiter.acquire(account)
+            # Last, right before the send: waiting for a permit may have taken long.
+            await self._while_lease_in_doubt()
             try:
                 receipt = await sender.send(msg)
             except PermanentSendError as e:
@@ -115,6 +158,7 @@ class OutboxSender:
                 await self.store.finish_send(
                     self.partition, entry, error=error, visit=reply.visit,
                     failed=event_to_json(failed) if reply.state else "",
+                    retries=attempt, permanent=True,
                 )  # fmt: skip
                 return
             except RateLimitedError as e:
@@ -134,9 +178,7 @@ class OutboxSender:
                     mask_conv(entry.conv_id),
                     receipt.message_id,
                 )
-                await self.store.finish_send(
-                    self.partition, entry, message_id=receipt.message_id, visit=reply.visit
-                )
+                await self._record_sent(entry, receipt.message_id, reply.visit, attempt)
                 return
             if attempt + 1 < self.attempts:
                 log.info(
@@ -151,5 +193,6 @@ class OutboxSender:
             error,
         )
         await self.store.finish_send(
-            self.partition, entry, error=error, dead=True, visit=reply.visit
-        )
+            self.partition, entry, error=error, dead=True, visit=reply.visit,
+            retries=self.attempts - 1,
+        )  # fmt: skip

@@ -19,6 +19,7 @@ from yarl import URL
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
 from bot.model import Button, Outgoing, Reply, SendReceipt
+from bot.platforms.base import account_id
 from bot.platforms.cams.signing import percent_encode, sign_request
 
 ACTION = "SendChatappMessage"
@@ -245,6 +246,7 @@ class CamsClient:
         self._channel_default = channel_default
         self._clock = clock
         self._nonce = nonce
+        self.account = account_id(access_key_id)  # the rate limit's key; no credential
 
     def __repr__(self) -> str:
         return f"CamsClient(endpoint={str(self._url)!r}, access_key_id={self._access_key_id!r})"

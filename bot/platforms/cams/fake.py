@@ -26,6 +26,7 @@ import asyncio
 import json
 import math
 import re
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -161,6 +162,8 @@ class FakeCams:
         self.max_skew_seconds = max_skew_seconds
         self.messages: list[dict[str, str]] = []
         self.errors: list[str] = []  # the Code of every non-OK answer, in order
+        # When each of `messages` passed the throttle (time.monotonic()), in the same order.
+        self.arrivals: list[float] = []
         self.seen: deque[SeenRequest] = deque(maxlen=1000)  # newest last, bounded
         self._changed = asyncio.Condition()
         self._faults: deque[Fault] = deque()
@@ -212,11 +215,12 @@ class FakeCams:
     def next_fault(self) -> Fault | None:
         return self._faults.popleft() if self._faults else None
 
-    async def record(self, params: Mapping[str, str]) -> str:
+    async def record(self, params: Mapping[str, str], arrived: float | None = None) -> str:
         message_id = uuid.uuid4().hex
         entry = {**params, "MessageId": message_id}
         async with self._changed:
             self.messages.append(entry)
+            self.arrivals.append(time.monotonic() if arrived is None else arrived)
             self._changed.notify_all()
         if self.on_message is not None:
             self.on_message(entry)
@@ -390,6 +394,7 @@ async def _send(request: web.Request) -> web.Response:
     delay = 0.0
     try:
         _authenticate(request, fake, body)
+        arrived = time.monotonic()
         fake.admit(fake.clock().timestamp())
         fault = fake.next_fault()
         if fault is not None and not fault.delay:
@@ -397,7 +402,7 @@ async def _send(request: web.Request) -> web.Response:
         delay = fault.delay if fault is not None else 0.0
         params = _params(request, body)
         validate_params(params)
-        message_id = await fake.record(params)
+        message_id = await fake.record(params, arrived)
         response = _answer(
             200, {"RequestId": request_id, "Code": "OK", "Message": "OK", "MessageId": message_id}
         )
