@@ -96,9 +96,10 @@ class Settings(BaseSettings):
     send_timeout: float = Field(10.0, gt=0, description="Seconds before a send API call times out.")
     send_attempts: int = Field(5, ge=1, description="Attempts before a send is given up.")
     send_rate_limit: int = Field(
-        250,
+        225,
         ge=1,
-        description="Sends per second per platform account, shared by every process.",
+        description="Sends per second per platform account, shared by every process. Below "
+        "CAMS's 250/s: requests granted in one second can arrive bunched at the platform.",
     )
     drain_seconds: float = Field(
         10.0,
