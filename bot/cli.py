@@ -30,6 +30,14 @@ def _settings(**overrides: Any) -> Settings:
         raise ConfigError(str(e)) from e
 
 
+def _sources(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The flows file and intents folder: --flows/--intents, else BOT_FLOWS/BOT_INTENTS."""
+    settings = _settings()
+    flows = Path(args.flows) if args.flows else settings.flows
+    intents = Path(args.intents) if args.intents else settings.intents
+    return flows, intents
+
+
 def _catalog(flows: Path, intents: Path) -> CompiledCatalog:
     return compile_catalog(load_catalog(flows, intents))
 
@@ -80,9 +88,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from bot.flows.lint import lint, lint_against
     from bot.flows.loader import Catalog, load_flows
 
-    settings = _settings()
-    flows = Path(args.flows) if args.flows else settings.flows
-    intents = Path(args.intents) if args.intents else settings.intents
+    flows, intents = _sources(args)
     source = load_catalog(flows, intents)
     catalog = compile_catalog(source)
     findings = lint(source)
@@ -110,9 +116,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
     from bot.flows.graph import dot, mermaid, mermaid_markdown
 
-    settings = _settings()
-    flows = Path(args.flows) if args.flows else settings.flows
-    intents = Path(args.intents) if args.intents else settings.intents
+    flows, intents = _sources(args)
     source = load_catalog(flows, intents)
     catalog = compile_catalog(source)
     if args.flow is not None and args.flow not in catalog.flows:
@@ -165,10 +169,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot import log
     from bot.chat import run_chat
 
-    settings = _settings()
     log.setup("ERROR")  # the chat prints the conversation; only failures besides it
-    flows = Path(args.flows) if args.flows else settings.flows
-    intents = Path(args.intents) if args.intents else settings.intents
+    flows, intents = _sources(args)
     catalog = _catalog(flows, intents)
 
     def read_line() -> str | None:
@@ -191,9 +193,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     from bot.flows.flowtest import run_cli
 
-    settings = _settings()
-    flows = Path(args.flows) if args.flows else settings.flows
-    intents = Path(args.intents) if args.intents else settings.intents
+    flows, intents = _sources(args)
     return run_cli(
         [Path(p) for p in args.paths or ["flow_tests"]],
         _catalog(flows, intents),

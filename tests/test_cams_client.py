@@ -21,7 +21,15 @@ from darabonba.core import DaraCore
 from pytest_aiohttp import AiohttpServer
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError, SendError
-from bot.model import Button, ConversationRef, Outgoing, Reply, SendReceipt, Template
+from bot.model import (
+    Button,
+    ConversationRef,
+    Fallback,
+    Outgoing,
+    Reply,
+    SendReceipt,
+    Template,
+)
 from bot.platforms.cams.client import CamsClient, build_params, classify_response
 from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams
 
@@ -139,6 +147,20 @@ def test_build_params_channel_default_and_space() -> None:
     assert "CustSpaceId" not in build_params(_out(Reply(text="x")), channel_default="x")
     params = build_params(_out(Reply(text="x"), space="cams-1"), channel_default="x")
     assert params["CustSpaceId"] == "cams-1"
+
+
+def test_build_params_sms_fallback() -> None:
+    """A reply with an SMS fallback carries FallBackId, FallBackContent and FallBackDuration."""
+    reply = Reply(text="x", fallback=Fallback("policy-1", "Your visit is on Monday", 600))
+    params = build_params(_out(reply), channel_default="whatsapp")
+    assert params["FallBackId"] == "policy-1"
+    assert params["FallBackContent"] == "Your visit is on Monday"
+    assert params["FallBackDuration"] == "600"
+    bare = build_params(_out(Reply(text="x", fallback=Fallback("p2"))), channel_default="x")
+    assert bare["FallBackId"] == "p2"
+    assert "FallBackContent" not in bare
+    assert "FallBackDuration" not in bare
+    assert "FallBackId" not in build_params(_out(Reply(text="x")), channel_default="x")
 
 
 # --- classify_response ----------------------------------------------------------------------

@@ -21,8 +21,9 @@ from bot.model import Inbound, event_to_json
 from bot.platforms.base import Sender
 from bot.platforms.cams.client import CamsClient
 from bot.redis_server import RedisServer
+from bot.runtime.drain import LeaseLost
 from bot.runtime.partitions import Runtime
-from bot.runtime.worker import InboxWorker, LeaseLost, task_id
+from bot.runtime.worker import InboxWorker, task_id
 from bot.store import INBOX_GROUP, Accepted, CommitResult, Store, partition_of
 from tests.support import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BUSINESS, CamsServer, eventually
 

@@ -7,7 +7,6 @@ message to the agent webhook. A call interrupted by a crash is made again: each 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -18,6 +17,7 @@ import aiohttp
 
 from bot.log import mask_conv
 from bot.model import CallRequest, CallResult, event_to_json
+from bot.runtime.drain import drain, while_lease_in_doubt
 from bot.store import Accepted, CallEntry, Store
 
 log = logging.getLogger("bot.calls")
@@ -67,7 +67,9 @@ class CallWorker:
         clock_ms: Callable[[], int],
         batch: int = 50,
         block_ms: int = 1000,
+        lease_held: Callable[[], bool] | None = None,
     ) -> None:
+        self.lease_held = lease_held
         self.store = store
         self.session = session
         self.partition = partition
@@ -78,36 +80,23 @@ class CallWorker:
         self.stopping = False
 
     async def run(self) -> None:
-        pending = True
-        while not self.stopping:
-            entries = await self.store.read_calls(
+        await drain(
+            lambda pending: self.store.read_calls(
                 self.partition, pending=pending, count=self.batch, block_ms=self.block_ms
-            )
-            if not entries:
-                pending = False
-                continue
-            by_conv: dict[str, list[CallEntry]] = {}
-            for e in entries:
-                by_conv.setdefault(e.conv_id, []).append(e)
-            done = await asyncio.gather(
-                *(self._conversation(es) for es in by_conv.values()), return_exceptions=True
-            )
-            for outcome in done:
-                if isinstance(outcome, BaseException):
-                    if not isinstance(outcome, Exception):
-                        raise outcome
-                    log.warning(
-                        "partition %d: call bookkeeping failed: %r", self.partition, outcome
-                    )
-                    pending = True
-            if pending:
-                await asyncio.sleep(0.2)
+            ),
+            lambda entry: entry.conv_id,
+            self._conversation,
+            stopping=lambda: self.stopping,
+            log=log,
+            what=f"partition {self.partition}: a call",
+        )
 
     async def _conversation(self, entries: list[CallEntry]) -> None:
         for entry in entries:
             await self._call(entry)
 
     async def _call(self, entry: CallEntry) -> None:
+        await while_lease_in_doubt(self.lease_held)  # as sends: never both owners calling
         req = CallRequest.from_dict(json.loads(entry.call_json))
         # A forward per customer message, several in one visit: each needs its own key.
         call_id = f"{entry.conv_id}:{req.visit}:{req.kind}"

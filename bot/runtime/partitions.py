@@ -20,10 +20,11 @@ from redis.exceptions import RedisError
 from bot.flows.engine import Engine
 from bot.platforms.base import Sender
 from bot.runtime.calls import CallWorker
+from bot.runtime.drain import LeaseLost
 from bot.runtime.ratelimit import Counters, RateLimiter
 from bot.runtime.sender import OutboxSender
 from bot.runtime.timers import TimerPump
-from bot.runtime.worker import InboxWorker, LeaseLost
+from bot.runtime.worker import InboxWorker
 from bot.store import Store
 
 log = logging.getLogger("bot.partitions")
@@ -203,7 +204,12 @@ class Runtime:
         )
         timers = TimerPump(self.store, p, clock_ms=self.clock_ms)
         calls = CallWorker(
-            self.store, self._session(), p, secrets=self.secrets, clock_ms=self.clock_ms
+            self.store,
+            self._session(),
+            p,
+            secrets=self.secrets,
+            clock_ms=self.clock_ms,
+            lease_held=functools.partial(self.lease_held, p),
         )
         tasks = (
             asyncio.create_task(self._guard(p, "worker", worker.run), name=f"worker-{p}"),

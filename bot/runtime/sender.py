@@ -16,6 +16,7 @@ from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
 from bot.log import mask_conv
 from bot.model import ConversationRef, Outgoing, Reply, SendFailed, event_to_json
 from bot.platforms.base import Sender
+from bot.runtime.drain import drain, while_lease_in_doubt
 from bot.runtime.ratelimit import RateLimiter
 from bot.store import OutboxEntry, Store
 
@@ -58,30 +59,16 @@ class OutboxSender:
         self.stopping = False
 
     async def run(self) -> None:
-        pending = True
-        while not self.stopping:
-            entries = await self.store.read_outbox(
+        await drain(
+            lambda pending: self.store.read_outbox(
                 self.partition, pending=pending, count=self.batch, block_ms=self.block_ms
-            )
-            if not entries:
-                pending = False
-                continue
-            by_conv: dict[str, list[OutboxEntry]] = {}
-            for e in entries:
-                by_conv.setdefault(e.conv_id, []).append(e)
-            done = await asyncio.gather(
-                *(self._conversation(es) for es in by_conv.values()), return_exceptions=True
-            )
-            for outcome in done:
-                if isinstance(outcome, BaseException):
-                    if not isinstance(outcome, Exception):
-                        raise outcome
-                    log.warning(
-                        "partition %d: send bookkeeping failed: %r", self.partition, outcome
-                    )
-                    pending = True
-            if pending:
-                await asyncio.sleep(0.2)
+            ),
+            lambda entry: entry.conv_id,
+            self._conversation,
+            stopping=lambda: self.stopping,
+            log=log,
+            what=f"partition {self.partition}: sending",
+        )
 
     @staticmethod
     def _now_ms() -> int:
@@ -90,15 +77,6 @@ class OutboxSender:
     async def _conversation(self, entries: list[OutboxEntry]) -> None:
         for entry in entries:  # in order: the next reply waits for this one
             await self._send(entry)
-
-    async def _while_lease_in_doubt(self) -> None:
-        """Redis fences commits, not sends: a sender whose lease may have lapsed (Redis away
-        longer than a lease, this process stalled) could send what the partition's next
-        owner sends too. So wait until the runtime has renewed the lease, or has stopped
-        this sender because another process holds it now."""
-        # ASYNC110: what ends the wait is a renewal, or time passing; no event says so.
-        while self.lease_held is not None and not self.lease_held():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
     async def _record_sent(
         self, entry: OutboxEntry, message_id: str, visit: int, retries: int
@@ -142,7 +120,7 @@ class OutboxSender:
             if self.limiter is not None:
                 await self.limiter.acquire(account)
             # Last, right before the send: waiting for a permit may have taken long.
-            await self._while_lease_in_doubt()
+            await while_lease_in_doubt(self.lease_held)
             try:
                 receipt = await sender.send(msg)
             except PermanentSendError as e:

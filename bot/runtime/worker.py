@@ -3,7 +3,6 @@ conversation and in arrival order, each as one atomic, version-checked commit.""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -13,6 +12,7 @@ from dataclasses import replace
 from bot.flows.engine import Conversation, Engine, StepContext, StepResult
 from bot.log import mask_conv
 from bot.model import ConversationRef, event_from_json
+from bot.runtime.drain import LeaseLost, drain
 from bot.store import Store
 
 log = logging.getLogger("bot.worker")
@@ -20,10 +20,6 @@ log = logging.getLogger("bot.worker")
 
 def _json(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-class LeaseLost(Exception):
-    """Another process owns the partition now: stop working on it."""
 
 
 def task_id(conv_id: str, version: int, index: int) -> str:
@@ -57,36 +53,21 @@ class InboxWorker:
         self.stopping = False
 
     async def run(self) -> None:
-        pending = True  # first re-read what an earlier owner left uncommitted
-        while not self.stopping:
-            entries = await self.store.read_inbox(
+        await drain(
+            lambda pending: self.store.read_inbox(
                 self.partition, pending=pending, count=self.batch, block_ms=self.block_ms
-            )
-            if not entries:
-                pending = False
-                continue
-            by_conv: dict[str, list[tuple[str, str]]] = {}
-            for entry_id, conv_id, event_json in entries:
-                by_conv.setdefault(conv_id, []).append((entry_id, event_json))
-            done = await asyncio.gather(
-                *(self._conversation(c, es) for c, es in by_conv.items()), return_exceptions=True
-            )
-            for outcome in done:
-                if isinstance(outcome, LeaseLost):
-                    raise outcome
-                if isinstance(outcome, BaseException):
-                    if not isinstance(outcome, Exception):
-                        raise outcome
-                    log.warning(
-                        "partition %d: step failed, will retry: %r", self.partition, outcome
-                    )
-                    pending = True  # what failed is still pending: read it again, in order
-            if pending:
-                await asyncio.sleep(0.2)
+            ),
+            lambda entry: entry[1],
+            self._conversation,
+            stopping=lambda: self.stopping,
+            log=log,
+            what=f"partition {self.partition}: a step",
+        )
 
-    async def _conversation(self, conv_id: str, entries: list[tuple[str, str]]) -> None:
+    async def _conversation(self, entries: list[tuple[str, str, str]]) -> None:
+        conv_id = entries[0][1]
         conv, space = await self.store.load(conv_id)
-        for entry_id, event_json in entries:
+        for entry_id, _conv_id, event_json in entries:
             conv, space = await self._apply(conv_id, conv, space, entry_id, event_json)
 
     def _step(

@@ -1,0 +1,61 @@
+"""What every partition stream consumer (inbox worker, outbox sender, call worker) shares:
+drain the stream in batches, one conversation's entries in order, conversations side by
+side; re-read, in order, whatever a failure left unfinished."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+Entry = TypeVar("Entry")
+
+RETRY_PAUSE = 0.2  # seconds before re-reading what a failure left unfinished
+
+
+class LeaseLost(Exception):
+    """Another process owns the partition now: stop working on it."""
+
+
+async def drain(
+    read: Callable[[bool], Awaitable[list[Entry]]],
+    conversation_of: Callable[[Entry], str],
+    handle: Callable[[list[Entry]], Awaitable[None]],
+    *,
+    stopping: Callable[[], bool],
+    log: logging.Logger,
+    what: str,
+) -> None:
+    """`read(pending)` returns a batch (`pending`: entries read before but never finished,
+    from the first); `handle` gets one conversation's entries of the batch, in order."""
+    pending = True  # first what an earlier owner, or an earlier failure, left unfinished
+    while not stopping():
+        entries = await read(pending)
+        if not entries:
+            pending = False
+            continue
+        by_conv: dict[str, list[Entry]] = {}
+        for entry in entries:
+            by_conv.setdefault(conversation_of(entry), []).append(entry)
+        done = await asyncio.gather(*map(handle, by_conv.values()), return_exceptions=True)
+        for outcome in done:
+            if isinstance(outcome, LeaseLost) or (
+                isinstance(outcome, BaseException) and not isinstance(outcome, Exception)
+            ):
+                raise outcome
+            if isinstance(outcome, Exception):
+                log.warning("%s failed, will retry: %r", what, outcome)
+                pending = True  # what failed is still pending: read it again, in order
+        if pending:
+            await asyncio.sleep(RETRY_PAUSE)
+
+
+async def while_lease_in_doubt(lease_held: Callable[[], bool] | None) -> None:
+    """Redis fences commits, not HTTP calls: a task whose lease may have lapsed (Redis away
+    longer than a lease, this process stalled) could repeat what the partition's next owner
+    does. So wait until the runtime has renewed the lease, or has stopped this task because
+    another process holds it now."""
+    # ASYNC110: what ends the wait is a renewal, or time passing; no event says so.
+    while lease_held is not None and not lease_held():  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
