@@ -27,11 +27,13 @@ from bot.flows.engine import Engine
 from bot.platforms.base import Sender
 from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
+from bot.platforms.tencent.client import TencentClient
+from bot.platforms.tencent.fake import FAKE_TENCENT, create_fake_tencent
 from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
 from bot.settings import SANDBOX_SECRET, Settings
 from bot.store import Store
-from bot.web import api, cams, health, sandbox
+from bot.web import api, cams, health, sandbox, tencent
 from bot.web.keys import (
     CAMS_ENDPOINT,
     CATALOG,
@@ -41,9 +43,11 @@ from bot.web.keys import (
     RUNTIME,
     SANDBOX_AGENT,
     SANDBOX_MESSAGES,
+    SANDBOX_TENCENT_MESSAGES,
     SECRETS,
     SETTINGS,
     STORE,
+    TENCENT_API,
     CatalogRef,
 )
 from bot.web.middleware import errors
@@ -95,25 +99,39 @@ async def _http(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _serve_fake(fake: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(fake, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
 async def _sandbox(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if not settings.sandbox_mode:
         app[CAMS_ENDPOINT] = settings.cams_endpoint
+        app[TENCENT_API] = settings.tencent_api
         yield
         return
-    fake = create_fake_cams({SANDBOX_SECRET: SANDBOX_SECRET}, on_message=sandbox.print_message)
-    app[SANDBOX_MESSAGES] = fake[FAKE_CAMS].messages
-    runner = web.AppRunner(fake, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    app[CAMS_ENDPOINT] = f"http://127.0.0.1:{port}"
-    log.info("sandbox mode: replies go to a fake CAMS on 127.0.0.1:%d and are printed", port)
+    cams = create_fake_cams({SANDBOX_SECRET: SANDBOX_SECRET}, on_message=sandbox.print_message)
+    app[SANDBOX_MESSAGES] = cams[FAKE_CAMS].messages
+    sdkappid, key, _tokens = settings.tencent_app()
+    tencent = create_fake_tencent(
+        int(sdkappid), key, settings.tencent_identifier, on_message=sandbox.print_tencent
+    )
+    app[SANDBOX_TENCENT_MESSAGES] = tencent[FAKE_TENCENT].messages
+    cams_runner, app[CAMS_ENDPOINT] = await _serve_fake(cams)
+    tencent_runner, app[TENCENT_API] = await _serve_fake(tencent)
+    log.info(
+        "sandbox mode: replies go to a fake CAMS (%s) and a fake Tencent Chat (%s) and are printed",
+        app[CAMS_ENDPOINT],
+        app[TENCENT_API],
+    )
     try:
         yield
     finally:
-        await runner.cleanup()
+        await cams_runner.cleanup()
+        await tencent_runner.cleanup()
 
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
@@ -129,6 +147,16 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             channel_default=settings.cams_channel,
         )
     }
+    if settings.tencent_enabled:
+        sdkappid, key, _tokens = settings.tencent_app()
+        senders["tencent"] = TencentClient(
+            app[HTTP],
+            sdkappid=int(sdkappid),
+            admin_identifier=settings.tencent_identifier,
+            secret_key=key,
+            api=app[TENCENT_API],
+            timeout=settings.send_timeout,
+        )
     runtime = Runtime(
         app[STORE],
         Engine(app[CATALOG].current),
@@ -199,6 +227,7 @@ def create_app(
     app.add_routes(health.routes())
     app.add_routes(cams.routes())
     app.add_routes(api.routes())
+    app.add_routes(tencent.routes())
     if settings.sandbox_mode:
         app[SANDBOX_AGENT] = []
         app.add_routes(sandbox.routes())

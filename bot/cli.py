@@ -207,9 +207,13 @@ def cmd_test(args: argparse.Namespace) -> int:
 async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[str, str]) -> int:
     import aiohttp
 
-    customer = args.customer.lstrip("+")
+    from bot.web.sandbox import describe, describe_tencent
+
+    tencent = getattr(args, "platform", "cams") == "tencent"
+    customer = args.customer if tencent else args.customer.lstrip("+")
+    show = describe_tencent if tencent else describe
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
-        seen_url = f"{args.url}/sandbox/messages"
+        seen_url = f"{args.url}/sandbox/{'tencent/' if tencent else ''}messages"
         async with http.get(seen_url, params={"to": customer}) as r:
             if r.status == 404:
                 print(
@@ -227,7 +231,7 @@ async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[st
             return 0
         deadline = time.monotonic() + args.wait
         quiet_until = None
-        got: list[dict[str, str]] = []
+        got: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             async with http.get(seen_url, params={"to": customer}) as r:
                 now = (await r.json())[before:]
@@ -236,17 +240,61 @@ async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[st
             elif quiet_until is not None and time.monotonic() >= quiet_until:
                 break
             await asyncio.sleep(0.05)
-    from bot.web.sandbox import describe
-
     if not got:
         print("bot  > (no reply)")
     for message in got:
-        lines = describe(message).splitlines() or [""]
+        lines = show(message).splitlines() or [""]
         print("bot  > " + "\n       ".join(lines))
     return 0
 
 
+def _tencent_say(args: argparse.Namespace) -> int:
+    """Play a Tencent Chat user writing to the bot: a signed C2C.CallbackAfterSendMsg."""
+    from urllib.parse import urlencode
+
+    from bot.platforms.tencent.auth import sign
+
+    settings = _settings()
+    sdkappid, _key, tokens = settings.tencent_app()
+    now = int(time.time())
+    seq, rnd = now % 100000, uuid.uuid4().int % 2**32
+    element: dict[str, Any] = {"MsgType": "TIMTextElem", "MsgContent": {"Text": args.text}}
+    if args.payload is not None:
+        element = {
+            "MsgType": "TIMCustomElem",
+            "MsgContent": {"Data": args.payload, "Desc": args.text, "Ext": ""},
+        }
+    body = {
+        "CallbackCommand": "C2C.CallbackAfterSendMsg",
+        "From_Account": args.customer,
+        "To_Account": settings.tencent_identifier,
+        "MsgSeq": seq,
+        "MsgRandom": rnd,
+        "MsgTime": now,
+        "MsgKey": f"{seq}_{rnd}_{now}",
+        "OnlineOnlyFlag": 0,
+        "MsgBody": [element],
+        "SendMsgResult": 0,
+        "EventTime": now * 1000,
+    }
+    query = urlencode(
+        {
+            "SdkAppid": sdkappid,
+            "CallbackCommand": "C2C.CallbackAfterSendMsg",
+            "contenttype": "json",
+            "ClientIP": "127.0.0.1",
+            "OptPlatform": "Android",
+            "RequestTime": str(now),
+            "Sign": sign(args.tencent_token or tokens[0], str(now)),
+        }
+    )
+    print(f"you  > {args.text}")
+    return asyncio.run(_play(args, f"/tencent/callback?{query}", body, {}))
+
+
 def cmd_say(args: argparse.Namespace) -> int:
+    if args.platform == "tencent":
+        return _tencent_say(args)
     business = args.business.lstrip("+")
     item: dict[str, Any] = {
         "MessageId": uuid.uuid4().hex,
@@ -401,6 +449,16 @@ def parser() -> argparse.ArgumentParser:
     y = player("say", "play the customer: send TEXT to the server and print the replies")
     y.add_argument("text", help="what the customer writes, e.g. 1")
     y.add_argument("--payload", help="send as a tapped button with this payload")
+    y.add_argument(
+        "--platform",
+        choices=("cams", "tencent"),
+        default="cams",
+        help="play a CAMS (WhatsApp) customer, or a Tencent Chat user (--customer is then "
+        "the user's account)",
+    )
+    y.add_argument(
+        "--tencent-token", help="the Tencent callback token (default BOT_TENCENT_CALLBACK_TOKEN)"
+    )
     y.add_argument("--business", default=SANDBOX_BUSINESS, help="the business number written to")
     y.add_argument(
         "--token", default=SANDBOX_SECRET, help="the receipt token (BOT_CAMS_RECEIPT_TOKEN)"

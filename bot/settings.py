@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -13,6 +13,7 @@ from bot.errors import ConfigError
 
 SANDBOX_BUSINESS = "8613800000000"  # the business number of sandbox conversations
 SANDBOX_SECRET = "sandbox"  # noqa: S105 - the published value of sandbox mode's token and keys
+SANDBOX_TENCENT_APP = "1400000000"  # the SdkAppid of the sandbox's fake Tencent Chat
 
 SecretList = Annotated[list[SecretStr], NoDecode]
 
@@ -109,8 +110,34 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
+    tencent_sdkappid: str | None = Field(
+        None, description="Tencent Cloud Chat SdkAppid; set it to serve Tencent callbacks."
+    )
+    tencent_callback_token: SecretList = Field(
+        default_factory=list,
+        description="The callback authentication Token(s) of the Tencent console; "
+        "comma-separate several to rotate.",
+    )
+    tencent_identifier: str = Field(
+        "administrator", description="The admin account that replies, and the bot's account."
+    )
+    tencent_secret_key: SecretStr | None = Field(
+        None, description="The app's secret key, to make the admin's UserSig."
+    )
+    tencent_api: str = Field(
+        "https://adminapisgp.im.qcloud.com", description="Base URL of Tencent's REST API."
+    )
+    tencent_max_skew: float = Field(
+        60.0, gt=0, description="Seconds a callback's RequestTime may be off from now."
+    )
+    tencent_opted_out: Literal["allow", "reject", "drop"] = Field(
+        "allow",
+        description="Answer to C2C.CallbackBeforeSendMsg for a message to or from a customer "
+        "who opted out: allow (0), reject (1) or drop silently (2).",
+    )
+
     _split_secrets = field_validator(
-        "cams_receipt_token", "cams_signature", "api_keys", mode="before"
+        "cams_receipt_token", "cams_signature", "api_keys", "tencent_callback_token", mode="before"
     )(_split)
 
     @property
@@ -144,6 +171,23 @@ class Settings(BaseSettings):
             )
         return (SANDBOX_SECRET, SANDBOX_SECRET)
 
+    @property
+    def tencent_enabled(self) -> bool:
+        return self.tencent_sdkappid is not None or self.sandbox_mode
+
+    def tencent_app(self) -> tuple[str, str, list[str]]:
+        """(SdkAppid, secret key, callback tokens); the published sandbox values in sandbox
+        mode when unset."""
+        key = self.tencent_secret_key.get_secret_value() if self.tencent_secret_key else ""
+        tokens = [s.get_secret_value() for s in self.tencent_callback_token]
+        if self.sandbox_mode:
+            return (
+                self.tencent_sdkappid or SANDBOX_TENCENT_APP,
+                key or SANDBOX_SECRET,
+                tokens or [SANDBOX_SECRET],
+            )
+        return self.tencent_sdkappid or "", key, tokens
+
     def check(self) -> None:
         """Refuse settings that cannot serve: outside sandbox mode every secret must be set."""
         if self.sandbox_mode:
@@ -166,6 +210,16 @@ class Settings(BaseSettings):
             )
             if secret is not None and not secret.get_secret_value().strip()
         ]
+        if self.tencent_sdkappid is not None:
+            _app, key, tokens = self.tencent_app()
+            missing += [
+                name
+                for name, present in (
+                    ("BOT_TENCENT_CALLBACK_TOKEN", bool(tokens)),
+                    ("BOT_TENCENT_SECRET_KEY", bool(key.strip())),
+                )
+                if not present
+            ]
         if missing or empty:
             names = ", ".join(dict.fromkeys(missing + empty))
             raise ConfigError(

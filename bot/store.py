@@ -14,6 +14,7 @@ slot, and each script below touches one slot only, so the same code runs on Redi
     bot:{pN}:lease         string  owner token of the partition's worker (fencing)
     bot:{pN}:c:CONV        hash    a conversation: flow, state, version, data, ...
     bot:{pN}:seen:ID       string  an accepted message id (drops repeated pushes)
+    bot:replay:NAME        string  a callback signature already seen (Tencent's replay cache)
     bot:{pN}:m:TASK        hash    a sent message: message id (mid), send error (err),
                                    delivery status (status, status_err, at)
     bot:{pN}:stats         hash    the partition's counters (PARTITION_COUNTERS), each
@@ -514,6 +515,10 @@ class Store:
             self.keys_for(conv_id).conv(conv_id)
         )
         return conversation_from_hash(raw)
+
+    async def first_sight(self, name: str, ttl_ms: int) -> bool:
+        """True the first time `name` is seen within `ttl_ms` (a replay cache)."""
+        return bool(await self.redis.set(f"{self.prefix}:replay:{name}", "1", nx=True, px=ttl_ms))
 
     async def opted_out(self, conv_id: str) -> bool:
         return await self.redis.hget(self.keys_for(conv_id).conv(conv_id), "o") == b"1"

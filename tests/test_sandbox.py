@@ -71,6 +71,9 @@ def test_sandbox_conversation_from_the_command_line(
     assert "[template appointment_reminder] name=Ana" in capsys.readouterr().out
     assert main(["say", "1", "--url", url, "--customer", "+8613900000005"]) == 0
     assert "Thank you, Ana! Your appointment on Monday 10:00" in capsys.readouterr().out
+    # The same server, the same flows, over Tencent Cloud Chat's sandbox.
+    assert main(["say", "hi", "--url", url, "--platform", "tencent", "--customer", "alice"]) == 0
+    assert "bot  > Hi! What can I do for you?" in capsys.readouterr().out
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0

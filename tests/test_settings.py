@@ -98,3 +98,31 @@ def test_invalid_setting_is_reported(
     monkeypatch.setenv("BOT_PORT", "eighty")
     assert main(["serve"]) == 2
     assert "port" in capsys.readouterr().err
+
+
+def test_tencent_needs_its_secrets_outside_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With BOT_TENCENT_SDKAPPID set in live mode, its token and key are required by name."""
+    for name, value in (
+        ("BOT_CAMS_ACCESS_KEY_ID", "AK"),
+        ("BOT_CAMS_ACCESS_KEY_SECRET", "SK"),
+        ("BOT_CAMS_RECEIPT_TOKEN", "t"),
+        ("BOT_CAMS_SIGNATURE", "s"),
+        ("BOT_TENCENT_SDKAPPID", "1400000001"),
+    ):
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as e:
+        Settings().check()
+    assert "BOT_TENCENT_CALLBACK_TOKEN" in str(e.value)
+    assert "BOT_TENCENT_SECRET_KEY" in str(e.value)
+    monkeypatch.setenv("BOT_TENCENT_CALLBACK_TOKEN", "old,new")
+    monkeypatch.setenv("BOT_TENCENT_SECRET_KEY", "key")
+    s = Settings()
+    s.check()
+    assert s.tencent_app() == ("1400000001", "key", ["old", "new"])
+
+
+def test_tencent_sandbox_defaults() -> None:
+    """In sandbox mode Tencent is served with the published sandbox app, token and key."""
+    s = Settings()
+    assert s.tencent_enabled
+    assert s.tencent_app() == ("1400000000", SANDBOX_SECRET, [SANDBOX_SECRET])

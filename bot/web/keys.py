@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -29,7 +30,9 @@ REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", Store)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 CAMS_ENDPOINT = web.AppKey("cams_endpoint", str)
+TENCENT_API = web.AppKey("tencent_api", str)
 SANDBOX_MESSAGES: web.AppKey[list[dict[str, str]]] = web.AppKey("sandbox_messages")
+SANDBOX_TENCENT_MESSAGES: web.AppKey[list[dict[str, Any]]] = web.AppKey("sandbox_tencent")
 SANDBOX_AGENT: web.AppKey[list[dict[str, object]]] = web.AppKey("sandbox_agent")
 RUNTIME = web.AppKey("runtime", Runtime)
 SECRETS: web.AppKey[dict[str, str]] = web.AppKey("secrets")
@@ -43,8 +46,10 @@ __all__ = [
     "RUNTIME",
     "SANDBOX_AGENT",
     "SANDBOX_MESSAGES",
+    "SANDBOX_TENCENT_MESSAGES",
     "SECRETS",
     "SETTINGS",
     "STORE",
+    "TENCENT_API",
     "CatalogRef",
 ]

@@ -8,11 +8,12 @@ import asyncio
 import json
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 
 from bot.log import mask_number
-from bot.web.keys import SANDBOX_AGENT, SANDBOX_MESSAGES
+from bot.web.keys import SANDBOX_AGENT, SANDBOX_MESSAGES, SANDBOX_TENCENT_MESSAGES
 
 SANDBOX_ORDERS_TOKEN = "sandbox"  # noqa: S105 - the sandbox order API's published token
 
@@ -41,6 +42,36 @@ def print_message(message: Mapping[str, str]) -> None:
     for i, line in enumerate(describe(message).splitlines() or [""]):
         prefix = f"[sandbox] to {to}: " if i == 0 else " " * (len(to) + 15)
         print(prefix + line, file=sys.stdout, flush=True)
+
+
+def describe_tencent(message: Mapping[str, Any]) -> str:
+    """A sendmsg body as a person would read it."""
+    parts = []
+    for element in message.get("MsgBody", ()):
+        content = element.get("MsgContent", {})
+        if element.get("MsgType") == "TIMTextElem":
+            parts.append(str(content.get("Text", "")))
+        elif element.get("MsgType") == "TIMCustomElem":
+            try:
+                data = json.loads(content.get("Data") or "{}")
+            except ValueError:
+                data = {}
+            parts.append("".join(f" [{b.get('title')}]" for b in data.get("buttons", ())))
+    return "".join(parts)
+
+
+def print_tencent(message: Mapping[str, Any]) -> None:
+    to = str(message.get("To_Account", ""))
+    for i, line in enumerate(describe_tencent(message).splitlines() or [""]):
+        prefix = f"[sandbox] tencent to {to}: " if i == 0 else " " * (len(to) + 23)
+        print(prefix + line, file=sys.stdout, flush=True)
+
+
+async def tencent_messages(request: web.Request) -> web.Response:
+    """`GET /sandbox/tencent/messages[?to=ACCOUNT]`: what the fake Tencent Chat received."""
+    recorded = request.app[SANDBOX_TENCENT_MESSAGES]
+    to = request.query.get("to", "")
+    return web.json_response([m for m in recorded if not to or m.get("To_Account") == to])
 
 
 async def messages(request: web.Request) -> web.Response:
@@ -81,6 +112,7 @@ async def agent_inbox(request: web.Request) -> web.Response:
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/sandbox/messages", messages),
+        web.get("/sandbox/tencent/messages", tencent_messages),
         web.get("/sandbox/orders/{order}", order),
         web.post("/sandbox/agent", agent),
         web.get("/sandbox/agent", agent_inbox),

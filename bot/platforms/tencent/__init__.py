@@ -1,0 +1,1 @@
+"""Tencent Cloud Chat (IM): third-party callback authentication and parsing."""
