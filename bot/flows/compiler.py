@@ -8,6 +8,7 @@ transitions; the first route whose guard holds is the one the machine takes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
@@ -418,6 +419,12 @@ class CompiledCatalog:
     agent: AgentSpec
     agent_headers: Mapping[str, TextTemplate]
     secrets: frozenset[str]  # NAMEs used as {{ secret.NAME }} in call urls and headers
+
+    @functools.cached_property
+    def secret_tokens(self) -> Mapping[str, str]:
+        """What `{{ secret.NAME }}` renders to in the engine: a token only the process
+        making the call replaces with the value."""
+        return {name: f"${{secret:{name}}}" for name in self.secrets}
 
 
 def _secret_names(catalog: Catalog) -> frozenset[str]:

@@ -178,6 +178,14 @@ class _Step:
         self.outcome = "ignored"
         self.detail = ""
         self.message = ""
+        # Names every expression of this step can read that do not change during it.
+        self._fixed = {
+            "customer": ctx.customer,
+            "channel": ctx.channel,
+            "now": now_ms,
+            "today": datetime.fromtimestamp(now_ms / 1000, UTC).date().isoformat(),
+            "secret": catalog.secret_tokens,
+        }
         self.entries = 0  # states entered in this step: bounds loops of routes
 
     def result(self) -> StepResult:
@@ -262,17 +270,12 @@ class _Step:
 
     def env(self, **extra: Any) -> dict[str, Any]:
         """What expressions and texts can read: the conversation's data and a few names."""
-        secrets_ = {name: f"${{secret:{name}}}" for name in self.catalog.secrets}
         return {
             **self.conv.data,
+            **self._fixed,
             "lang": self._lang(),
-            "customer": self.ctx.customer,
-            "channel": self.ctx.channel,
-            "now": self.now,
-            "today": datetime.fromtimestamp(self.now / 1000, UTC).date().isoformat(),
             "message": self.message,
             "attempts": self.conv.attempts,
-            "secret": secrets_,
             **extra,
         }
 
