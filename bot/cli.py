@@ -375,8 +375,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bot",
-        description="Conversation server for business messaging (CAMS). Settings come from "
-        "BOT_* environment variables; see README.md.",
+        description="Conversation server for business messaging (CAMS, Tencent Chat). Settings "
+        "come from BOT_* environment variables; see README.md.",
     )
     sub = p.add_subparsers(dest="command", required=True)
 
