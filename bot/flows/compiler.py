@@ -20,7 +20,7 @@ from transitions import EventData, Machine, State
 from bot.flows.expr import Expr, ExprError, truthy
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.loader import Catalog
-from bot.flows.matching import OptionIndex, OptionWords, normalize_text
+from bot.flows.matching import OptionIndex, OptionWords, flatten_words, normalize_text
 from bot.flows.spec import (
     AgentSpec,
     CallSpec,
@@ -30,7 +30,7 @@ from bot.flows.spec import (
     HandoffSpec,
     IntentSpec,
     Localized,
-    LocalizedWords,
+    OptionSpec,
     OtpSpec,
     StateSpec,
     TemplateSpec,
@@ -65,12 +65,14 @@ class LocalText:
         return next(iter(by.values()))
 
 
-def words_of(value: LocalizedWords) -> list[str]:
-    return list(value) if isinstance(value, list) else [w for ws in value.values() for w in ws]
-
-
-def texts_of(value: Localized) -> list[str]:
-    return [value] if isinstance(value, str) else list(value.values())
+def option_words(option: OptionSpec, payload: str) -> OptionWords:
+    """What chooses an option besides its number: its labels, keywords and synonyms in
+    every language, and its patterns."""
+    return OptionWords(
+        payload=payload,
+        words=flatten_words(option.label, option.keywords, option.synonyms),
+        patterns=list(option.patterns),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,13 +245,7 @@ def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> Compiled
                 _assignments(opt.set),
             )
         )
-        words.append(
-            OptionWords(
-                payload=payload,
-                words=[*texts_of(opt.label), *opt.keywords, *words_of(opt.synonyms)],
-                patterns=list(opt.patterns),
-            )
-        )
+        words.append(option_words(opt, payload))
     otp = None
     if spec.otp is not None:
         otp = CompiledOtp(
@@ -302,17 +298,18 @@ def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> Compiled
     )
 
 
+def holds(expr: Expr, env: Mapping[str, Any]) -> bool:
+    """A condition over the step's variables; one that cannot be evaluated is false."""
+    try:
+        return truthy(expr.evaluate(env))
+    except ExprError as e:
+        log.warning("condition %r failed: %s; taken as false", expr.source, e.message)
+        return False
+
+
 def guard(expr: Expr) -> Callable[[EventData], bool]:
-    """A transition condition: the expression over the step's variables (`env`)."""
-
-    def condition(event: EventData) -> bool:
-        try:
-            return truthy(expr.evaluate(event.kwargs["env"]))
-        except ExprError as e:
-            log.warning("condition %r failed: %s; taken as false", expr.source, e.message)
-            return False
-
-    return condition
+    """A transition condition: `holds` over the `env` the engine passes with the trigger."""
+    return lambda event: holds(expr, event.kwargs["env"])
 
 
 def took_route(index: int) -> Callable[[EventData], None]:
@@ -447,7 +444,7 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
     d = spec.defaults
     commands: dict[str, str] = {}
     for command in ("stop", "start", "agent", "restart"):
-        for word in words_of(getattr(d.commands, command)):
+        for word in flatten_words(getattr(d.commands, command)):
             commands.setdefault(normalize_text(word), command)
     t = d.texts
     return CompiledCatalog(

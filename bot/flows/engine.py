@@ -31,10 +31,11 @@ from bot.flows.compiler import (
     CompiledTemplate,
     LocalText,
     event_trigger,
+    holds,
     option_trigger,
     route_trigger,
 )
-from bot.flows.expr import ExprError, truthy
+from bot.flows.expr import ExprError
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.matching import normalize_text
 from bot.flows.slots import describe_error, parse_value
@@ -314,14 +315,8 @@ class _Step:
         return tuple(
             Button(self._pick(o.label, env), o.payload)
             for o in state.options
-            if o.when is None or self._holds(o.when, env)
+            if o.when is None or holds(o.when, env)
         )
-
-    def _holds(self, expr: Any, env: Mapping[str, Any]) -> bool:
-        try:
-            return truthy(expr.evaluate(env))
-        except ExprError:
-            return False
 
     def _emit(self, reply: Reply, state: CompiledState) -> None:
         fallback = None

@@ -27,12 +27,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.flows.compiler import CompiledFlow, compile_flow, texts_of, words_of
+from bot.flows.compiler import CompiledFlow, compile_flow, option_words
 from bot.flows.expr import Expr, ExprError
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.graph import Edge, duration, edges
 from bot.flows.loader import Catalog, line_of, state_sources
-from bot.flows.matching import OptionWords, find_overlaps
+from bot.flows.matching import find_overlaps
 from bot.flows.spec import FlowSpec, StateSpec
 
 Severity = Literal["error", "warning"]
@@ -265,14 +265,7 @@ class _FlowLint:
     # -- per state -----------------------------------------------------------------------
 
     def options(self, sname: str, state: StateSpec) -> None:
-        words = [
-            OptionWords(
-                payload=o.payload or str(i),
-                words=[*texts_of(o.label), *o.keywords, *words_of(o.synonyms)],
-                patterns=list(o.patterns),
-            )
-            for i, o in enumerate(state.options)
-        ]
+        words = [option_words(o, o.payload or str(i)) for i, o in enumerate(state.options)]
         try:
             overlaps = find_overlaps(words)
         except ValueError:  # a bad pattern: the loader reports it

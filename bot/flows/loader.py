@@ -21,7 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from bot.errors import SpecError, SpecProblem
 from bot.flows.expr import Expr, ExprError
 from bot.flows.expr import Template as TextTemplate
-from bot.flows.matching import normalize_text
+from bot.flows.matching import flatten_words, normalize_text
 from bot.flows.spec import FlowsFile, FlowSpec, IntentSpec, Localized, StateSpec, TemplateSpec
 
 
@@ -66,11 +66,6 @@ def line_of(root: Any, path: Iterable[Any]) -> int:
         elif isinstance(key, str) and not isinstance(node, CommentedMap | CommentedSeq):
             break
     return line
-
-
-def _value_line(root: Any, path: tuple[Any, ...]) -> int:
-    """Line of the value at `path` (for `go: target`, the line of `go`)."""
-    return line_of(root, path)
 
 
 def _read_yaml(path: Path) -> tuple[Any, list[SpecProblem]]:
@@ -143,10 +138,6 @@ def _suggest(name: str, known: Iterable[str]) -> str:
     return f"{hint} Known: {', '.join(known)}."
 
 
-def _texts(value: Localized) -> list[str]:
-    return [value] if isinstance(value, str) else list(value.values())
-
-
 def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecProblem]:
     problems: list[SpecProblem] = []
     base = ("flows", name)
@@ -155,7 +146,7 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
         problems.append(
             SpecProblem(
                 file,
-                _value_line(root, (*base, "start")),
+                line_of(root, (*base, "start")),
                 f"flow `{name}` starts at `{flow.start}`, which is not one of its states."
                 + _suggest(flow.start, states),
             )
@@ -171,15 +162,13 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
                 problems.append(
                     SpecProblem(
                         file,
-                        _value_line(root, (*opath, "go")),
+                        line_of(root, (*opath, "go")),
                         f"option {number} of state `{sname}` goes to `{option.go}`, which is not "
                         f"a state of flow `{name}`: add it under flows.{name}.states or fix the "
                         "name." + _suggest(option.go, states),
                     )
                 )
-            words = [normalize_text(t) for t in _texts(option.label)] + [
-                normalize_text(k) for k in option.keywords
-            ]
+            words = [normalize_text(w) for w in flatten_words(option.label, option.keywords)]
             for word in dict.fromkeys(words):
                 if not word:
                     continue
@@ -208,7 +197,7 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
                 problems.append(
                     SpecProblem(
                         file,
-                        _value_line(root, (*opath, "payload")),
+                        line_of(root, (*opath, "payload")),
                         f"option {number} of state `{sname}` has the payload `{payload}` of "
                         f"option {seen_payloads[payload]}: payloads must differ within a state.",
                     )
@@ -219,7 +208,7 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
                 problems.append(
                     SpecProblem(
                         file,
-                        _value_line(root, (*spath, *where)),
+                        line_of(root, (*spath, *where)),
                         f"{_describe(where)} of state `{sname}` goes to `{target}`, "
                         f"which is not a state of flow `{name}`." + _suggest(target, states),
                     )
@@ -237,7 +226,7 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
                 problems.append(
                     SpecProblem(
                         file,
-                        _value_line(root, (*spath, *where)),
+                        line_of(root, (*spath, *where)),
                         f"`{'.'.join(map(str, where))}` of state `{sname}`: {what}",
                     )
                 )
@@ -245,7 +234,7 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
             problems.append(
                 SpecProblem(
                     file,
-                    _value_line(root, (*spath, "buttons")),
+                    line_of(root, (*spath, "buttons")),
                     f"state `{sname}` asks for buttons but has no options: add `options:` or "
                     "remove `buttons: true`.",
                 )
@@ -379,7 +368,7 @@ def load_flows(path: Path) -> tuple[FlowsFile | None, Any, list[SpecProblem]]:
                 problems.append(
                     SpecProblem(
                         file,
-                        _value_line(root, ("flows", name, "migrations", old)),
+                        line_of(root, ("flows", name, "migrations", old)),
                         f"migration of `{old}` goes to `{target}`, which is not a state of flow "
                         f"`{name}`." + _suggest(target, flow.states),
                     )
@@ -389,7 +378,7 @@ def load_flows(path: Path) -> tuple[FlowsFile | None, Any, list[SpecProblem]]:
         problems.append(
             SpecProblem(
                 file,
-                _value_line(root, ("defaults", "inbound_flow")),
+                line_of(root, ("defaults", "inbound_flow")),
                 f"defaults.inbound_flow names `{inbound}`, which is not a flow."
                 + _suggest(inbound, spec.flows),
             )
