@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format check clean
+.PHONY: install run test lint format check clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ run: install
 
 ## lint: ruff (lint and format) and mypy --strict on bot/
 lint: install
-	$(BIN)/ruff check bot tests
-	$(BIN)/ruff format --check bot tests
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
 
 ## test: lint, check and test the example flows (with coverage), then the whole suite
@@ -31,11 +31,16 @@ test: lint
 	$(BIN)/pytest
 
 format: install
-	$(BIN)/ruff check --fix bot tests
-	$(BIN)/ruff format bot tests
+	$(BIN)/ruff check --fix bot tests bench
+	$(BIN)/ruff format bot tests bench
 
 check: install
 	$(BIN)/bot check
+
+## bench: benchmark `bot serve` against a bare aiohttp server (docs/performance.md; a few
+## minutes; BENCH_ARGS="--quick" for a smoke run, "--live 1000,100000 --workers 1,2" and more)
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -17,28 +17,32 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
 
 from bot.errors import SpecError
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
+from bot.metrics import Metrics
 from bot.platforms.base import Sender
 from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
 from bot.platforms.tencent.client import TencentClient
 from bot.platforms.tencent.fake import FAKE_TENCENT, create_fake_tencent
+from bot.redis_client import POOL_CONNECTIONS, RedisClient, cluster_enabled, connect
 from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
 from bot.settings import SANDBOX_SECRET, Settings
 from bot.store import Store
-from bot.web import api, cams, health, sandbox, tencent
+from bot.web import api, cams, health, openapi, sandbox, tencent
+from bot.web import metrics as metrics_route
 from bot.web.keys import (
     CAMS_ENDPOINT,
     CATALOG,
     CLOCK,
     HTTP,
+    METRICS,
     REDIS,
     RUNTIME,
     SANDBOX_AGENT,
@@ -50,22 +54,47 @@ from bot.web.keys import (
     TENCENT_API,
     CatalogRef,
 )
-from bot.web.middleware import errors
+from bot.web.middleware import echo_request_id, errors, observe
 
 log = logging.getLogger("bot.app")
 
-MAX_BODY = 1024 * 1024
+REDIS_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 1.0, "socket_timeout": 5.0}
 
 
-def redis_client(url: str) -> Redis:
-    """A client that fails fast while Redis is away, so callbacks get a quick 503."""
-    return Redis.from_url(
+def redis_client(url: str, *, cluster: bool = False, partitions: int = 16) -> RedisClient:
+    """A client that fails fast while Redis is away, so callbacks get a quick 503; of a
+    Redis Cluster when `cluster`. A single Redis's pool makes callers wait for a free
+    connection (a few seconds at most) rather than fail: room for the 3 blocking stream
+    reads of each of `partitions` a process may hold, and as many more for everything else
+    (at least POOL_CONNECTIONS; `?max_connections=N` in the URL wins)."""
+    options: dict[str, Any] = {}
+    if not cluster:
+        options["max_connections"] = max(POOL_CONNECTIONS, 6 * partitions)
+    return connect(
         url,
-        socket_connect_timeout=1.0,
-        socket_timeout=5.0,
+        cluster=cluster,
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
         health_check_interval=10,
+        **REDIS_TIMEOUTS,
+        **options,
     )
+
+
+async def _is_cluster(settings: Settings, url: str) -> bool:
+    """BOT_REDIS_CLUSTER, else what the server says (`INFO cluster`). A server that does
+    not answer is taken as a single Redis: the app starts anyway and answers 503 until
+    Redis is back, as it does for a single Redis."""
+    if settings.redis_cluster is not None:
+        return settings.redis_cluster
+    try:
+        return await cluster_enabled(url, **REDIS_TIMEOUTS)
+    except (RedisError, OSError) as e:
+        log.warning(
+            "BOT_REDIS_URL did not say whether it is a Redis Cluster (%s): taken as a single "
+            "Redis; set BOT_REDIS_CLUSTER to decide without asking",
+            type(e).__name__,
+        )
+        return False
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
@@ -77,7 +106,11 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(server.start)
         url = server.url
         log.info("embedded redis-server on 127.0.0.1:%d, data in %s", server.port, server.data_dir)
-    client = redis_client(url)
+        cluster = False
+    else:
+        cluster = await _is_cluster(settings, url)
+        log.info("Redis: %s", "a Redis Cluster" if cluster else "a single Redis")
+    client = redis_client(url, cluster=cluster, partitions=settings.partitions)
     app[REDIS] = client
     app[STORE] = Store(
         client,
@@ -167,6 +200,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         http=app[HTTP],
         secrets=app[SECRETS],
         send_rate_limit=settings.send_rate_limit,
+        metrics=app[METRICS],
     )
     app[RUNTIME] = runtime
     await runtime.start()
@@ -174,6 +208,10 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await runtime.stop(drain_seconds=settings.drain_seconds)
+
+
+async def _close_metrics(app: web.Application) -> None:
+    app[METRICS].close()
 
 
 async def reload_flows(app: web.Application, load: Callable[[], CompiledCatalog]) -> bool:
@@ -216,7 +254,10 @@ def create_app(
 ) -> web.Application:
     """`secrets` are the values of {{ secret.NAME }} in calls (BOT_SECRET_NAME); `reload`,
     when given, loads the flows again on SIGHUP."""
-    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[observe, errors], client_max_size=settings.max_body)
+    app[METRICS] = Metrics()
+    app.on_response_prepare.append(echo_request_id)
+    app.on_cleanup.append(_close_metrics)
     app[SETTINGS] = settings
     app[CATALOG] = CatalogRef(catalog)
     app[CLOCK] = clock
@@ -228,6 +269,8 @@ def create_app(
     app.add_routes(cams.routes())
     app.add_routes(api.routes())
     app.add_routes(tencent.routes())
+    app.add_routes(openapi.routes())
+    app.add_routes(metrics_route.routes())
     if settings.sandbox_mode:
         app[SANDBOX_AGENT] = []
         app.add_routes(sandbox.routes())

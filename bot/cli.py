@@ -45,25 +45,22 @@ def _catalog(flows: Path, intents: Path) -> CompiledCatalog:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot import log
+    from bot import log, serve
     from bot.app import create_app
+    from bot.tls import server_ssl_context
 
-    settings = _settings(host=args.host, port=args.port)
+    settings = _settings(host=args.host, port=args.port, workers=args.workers)
     settings.check()
-    log.setup(settings.log_level)
+    ssl_context = server_ssl_context(settings)
+    log.setup(settings.log_level, settings.log_format)
     catalog = _catalog(settings.flows, settings.intents)
-    mode = "sandbox" if settings.sandbox_mode else "live"
-    print(
-        f"bot: {len(catalog.flows)} flows, {len(catalog.intents)} intents from {settings.flows} "
-        f"and {settings.intents}; {mode} mode; listening on http://{settings.host}:{settings.port}",
-        flush=True,
-    )
-    if settings.sandbox_mode:
-        print(
-            f"bot: sandbox receipt token {SANDBOX_SECRET!r}; play the customer with "
-            "`bot say TEXT` in another terminal",
-            flush=True,
-        )
+    worker = serve.worker_number()  # None unless this is one of `--workers N`
+    if worker is None:
+        _serve_banner(settings, catalog, https=ssl_context is not None)
+        if settings.workers > 1:
+            return serve.supervise(settings)
+    else:
+        serve.log.info("worker %d serving (pid %d)", worker, os.getpid())
     web.run_app(
         create_app(
             settings,
@@ -73,11 +70,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ),
         host=settings.host,
         port=settings.port,
+        ssl_context=ssl_context,
+        reuse_port=worker is not None or None,  # the workers share the port
         print=None,
         access_log=None,
         shutdown_timeout=settings.drain_seconds,
+        loop=_event_loop(),
     )
     return 0
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (Linux, macOS), asyncio's otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def _serve_banner(settings: Settings, catalog: CompiledCatalog, *, https: bool) -> None:
+    mode = "sandbox" if settings.sandbox_mode else "live"
+    print(
+        f"bot: {len(catalog.flows)} flows, {len(catalog.intents)} intents from {settings.flows} "
+        f"and {settings.intents}; {mode} mode; listening on "
+        f"{'https' if https else 'http'}://{settings.host}:{settings.port}",
+        flush=True,
+    )
+    if settings.sandbox_mode:
+        print(
+            f"bot: sandbox receipt token {SANDBOX_SECRET!r}; play the customer with "
+            "`bot say TEXT` in another terminal",
+            flush=True,
+        )
 
 
 def _plural(n: int, word: str) -> str:
@@ -383,6 +408,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the server (sandbox mode without CAMS credentials)")
     s.add_argument("--host", help="address to listen on (BOT_HOST)")
     s.add_argument("--port", type=int, help="port to listen on (BOT_PORT)")
+    s.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes sharing the port (BOT_WORKERS, default 1)",
+    )
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("check", help="validate flows.yaml and intents/; exit 1 on problems")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 class BotError(Exception):
@@ -43,16 +44,29 @@ class BadRequest(BotError):
         super().__init__(reason)
 
 
+# Why an authentication check refused a request, as counted in metrics: nothing presented,
+# a wrong value, a request seen before, a stale or future timestamp, anything else.
+AuthCategory = Literal["missing", "wrong", "replay", "expired", "other"]
+
+
 class Unauthorized(BadRequest):
-    """Missing or wrong token or signature."""
+    """Missing or wrong token or signature; `category` says which, for metrics."""
 
     status = 401
+
+    def __init__(self, reason: str, *, category: AuthCategory = "other") -> None:
+        super().__init__(reason)
+        self.category: AuthCategory = category
 
 
 class Forbidden(BadRequest):
     """Authenticated, but not for this resource (e.g. another app's id)."""
 
     status = 403
+
+    def __init__(self, reason: str, *, category: AuthCategory = "wrong") -> None:
+        super().__init__(reason)
+        self.category: AuthCategory = category
 
 
 class PayloadTooLarge(BadRequest):

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from bot.errors import ConfigError
 from bot.log import mask_conv
+from bot.metrics import Backlog
+from bot.redis_client import RedisClient, cluster_enabled, connect
 from bot.redis_server import recorded_port
 from bot.settings import Settings
 from bot.store import INBOX_GROUP, PARTITION_COUNTERS, Store, parse_counters
@@ -61,9 +62,17 @@ def locate_redis(settings: Settings) -> tuple[str, str, str | None]:
 
 @contextlib.asynccontextmanager
 async def open_store(settings: Settings) -> AsyncIterator[Store]:
-    """The store of `locate_redis`, once it answers. ConfigError when it does not."""
+    """The store of `locate_redis`, once it answers (a Redis Cluster's when
+    BOT_REDIS_CLUSTER says so, or the server does). ConfigError when it does not."""
     url, where, folder = locate_redis(settings)
-    client = Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=10.0)
+    options: dict[str, Any] = {"socket_connect_timeout": 2.0, "socket_timeout": 10.0}
+    cluster = False if folder is not None else settings.redis_cluster
+    if cluster is None:
+        try:
+            cluster = await cluster_enabled(url, **options)
+        except (RedisError, OSError) as e:
+            raise ConfigError(f"{where} does not answer: {e}") from e
+    client: RedisClient = connect(url, cluster=cluster, **options)
     try:
         try:
             if folder is not None:
@@ -232,6 +241,33 @@ async def collect_stats(store: Store) -> Stats:
     for name, value in parse_counters(res[0]).items():
         totals[name] = totals.get(name, 0) + value
     return Stats(now_ms, tuple(parts), totals)
+
+
+async def read_backlog(store: Store) -> Backlog:
+    """For `/metrics`: the age of the oldest entry of the inboxes, the outboxes and the call
+    queues over all partitions (Redis's clock; 0 when empty), and the dead letters, in two
+    round trips."""
+    seconds, micros = await store.redis.time()
+    now_ms = seconds * 1000 + micros // 1000
+    async with store.redis.pipeline(transaction=False) as pipe:
+        for p in range(store.partitions):
+            k = store.keys(p)
+            # Finished entries are deleted from their stream: the first one waits.
+            pipe.xrange(k.inbox, count=1)
+            pipe.xrange(k.outbox, count=1)
+            pipe.xrange(k.calls, count=1)
+            pipe.xlen(k.dead)
+        res: list[Any] = await pipe.execute()
+    oldest = [now_ms, now_ms, now_ms]
+    dead = 0
+    for p in range(store.partitions):
+        *firsts, dead_count = res[p * 4 : (p + 1) * 4]
+        for q, first in enumerate(firsts):
+            if first:
+                oldest[q] = min(oldest[q], _entry_ms(first[0][0]))
+        dead += int(dead_count)
+    inbox, outbox, calls = (max(0, now_ms - ms) / 1000 for ms in oldest)
+    return Backlog(inbox_age=inbox, outbox_age=outbox, calls_age=calls, dead_letters=dead)
 
 
 def format_age(seconds: float | None) -> str:

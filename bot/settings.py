@@ -1,13 +1,28 @@
-"""All settings, read once from the environment (prefix BOT_) and passed down."""
+"""All settings, read once from the environment (prefix BOT_) and passed down.
+
+Every secret setting can also come from a file: `BOT_<NAME>_FILE=/run/secrets/name` (Docker
+and Kubernetes secrets) reads the value from that file, without its trailing newline. Setting
+both `BOT_<NAME>` and `BOT_<NAME>_FILE` is refused, and so is a file that cannot be read; the
+error names the variable and the path, never the content. The same holds for the call
+secrets `BOT_SECRET_<NAME>` of flows."""
 
 from __future__ import annotations
 
+import os
+import re
+import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from bot.errors import ConfigError
 
@@ -15,27 +30,152 @@ SANDBOX_BUSINESS = "8613800000000"  # the business number of sandbox conversatio
 SANDBOX_SECRET = "sandbox"  # noqa: S105 - the published value of sandbox mode's token and keys
 SANDBOX_TENCENT_APP = "1400000000"  # the SdkAppid of the sandbox's fake Tencent Chat
 
+ENV_PREFIX = "BOT_"
+FILE_SUFFIX = "_FILE"
+CALL_SECRET_PREFIX = "BOT_SECRET_"  # noqa: S105 - a variable name, not a secret
+MAX_SECRET_FILE = 64 * 1024  # bytes: a larger file is a mistake, not a secret
+
 SecretList = Annotated[list[SecretStr], NoDecode]
+
+_SEPARATORS = re.compile(r"[,\r\n]")
 
 
 def _split(value: Any) -> Any:
-    """`a,b` -> ["a", "b"]: several values valid at once, so secrets can be rotated."""
+    """`a,b` -> ["a", "b"]: several values valid at once, so secrets can be rotated. A file
+    may also hold one value per line."""
     if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
+        return [part.strip() for part in _SEPARATORS.split(value) if part.strip()]
     return value
 
 
+def env_name(field: str) -> str:
+    """The environment variable of a setting: `api_keys` -> `BOT_API_KEYS`."""
+    return ENV_PREFIX + field.upper()
+
+
+def _holds_secret(annotation: Any) -> bool:
+    if annotation is SecretStr:
+        return True
+    if get_origin(annotation) in (Annotated, list, Union, types.UnionType):
+        return any(_holds_secret(arg) for arg in get_args(annotation))
+    return False
+
+
+def secret_settings() -> tuple[str, ...]:
+    """The names of the settings that hold secrets (typed SecretStr, alone or in a list)."""
+    return tuple(
+        name for name, field in Settings.model_fields.items() if _holds_secret(field.annotation)
+    )
+
+
+def read_secret_file(variable: str, path: str) -> str:
+    """The secret in the file that `variable` (a BOT_..._FILE) names: its text without the
+    trailing newline. A ConfigError names the variable and the path, never the content."""
+    if not path.strip():
+        raise ConfigError(f"{variable} is empty: set it to the path of the secret's file")
+    where = f"{variable}={path}"
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SECRET_FILE + 1)
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise ConfigError(f"{where}: cannot read the secret's file: {reason}") from None
+    if len(data) > MAX_SECRET_FILE:
+        raise ConfigError(f"{where}: the file is over {MAX_SECRET_FILE} bytes, not a secret")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: the file is not UTF-8 text") from None
+    return text.rstrip("\r\n")
+
+
+def _both_set(variable: str) -> ConfigError:
+    return ConfigError(
+        f"{variable} and {variable}{FILE_SUFFIX} are both set: keep one (the value, or the "
+        "file that holds it)"
+    )
+
+
+class SecretFilesSource(PydanticBaseSettingsSource):
+    """`BOT_<NAME>_FILE=/path` for each secret setting: the value is read from that file."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], environ: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(settings_cls)
+        self.environ = os.environ if environ is None else environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every secret at once
+
+    def __call__(self) -> dict[str, Any]:
+        # Environment names are matched regardless of case, as pydantic-settings does.
+        environ = {name.upper(): value for name, value in self.environ.items()}
+        values: dict[str, Any] = {}
+        for name in secret_settings():
+            variable = env_name(name)
+            path = environ.get(variable + FILE_SUFFIX)
+            if path is None:
+                continue
+            if variable in environ:
+                raise _both_set(variable)
+            values[name] = read_secret_file(variable + FILE_SUFFIX, path)
+        return values
+
+
+def _call_secret_values(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """NAME -> (the variable it came from, its value) for every BOT_SECRET_NAME and
+    BOT_SECRET_NAME_FILE, blank values included."""
+    found: dict[str, tuple[str, str]] = {}
+    for variable, value in environ.items():
+        if not variable.startswith(CALL_SECRET_PREFIX):
+            continue
+        name = variable[len(CALL_SECRET_PREFIX) :]
+        if name.endswith(FILE_SUFFIX) and len(name) > len(FILE_SUFFIX):
+            name = name[: -len(FILE_SUFFIX)]
+            plain = variable[: -len(FILE_SUFFIX)]
+            if plain in environ:
+                raise _both_set(plain)
+            found[name] = (variable, read_secret_file(variable, value))
+        elif name:
+            found[name] = (variable, value)
+    return found
+
+
 def call_secrets(environ: Mapping[str, str]) -> dict[str, str]:
-    """BOT_SECRET_NAME=value pairs: the secrets flows may put in call headers as
-    {{ secret.NAME }}. They are read here, at the edge, and never stored in Redis."""
-    prefix = "BOT_SECRET_"
-    return {k[len(prefix) :]: v for k, v in environ.items() if k.startswith(prefix) and v}
+    """BOT_SECRET_NAME=value pairs (or BOT_SECRET_NAME_FILE=path): the secrets flows may put
+    in call headers as {{ secret.NAME }}. They are read here, at the edge, and never stored
+    in Redis. Blank ones count as unset."""
+    return {
+        name: value for name, (_var, value) in _call_secret_values(environ).items() if value.strip()
+    }
 
 
 class Settings(BaseSettings):
     """The server's settings. The environment variable of each is BOT_ + its name in capitals."""
 
-    model_config = SettingsConfigDict(env_prefix="BOT_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a malformed value is named, never echoed (it may be a secret).
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments first, then BOT_<NAME>, then BOT_<NAME>_FILE (never both: refused)."""
+        return (
+            init_settings,
+            env_settings,
+            SecretFilesSource(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8080, ge=0, le=65535, description="Port to listen on.")
@@ -109,6 +249,37 @@ class Settings(BaseSettings):
         "may finish before the process exits.",
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="json: one JSON object per line; text: for people; auto: text on a "
+        "terminal, json otherwise.",
+    )
+    workers: int = Field(
+        1, ge=1, le=64, description="Server processes sharing the port (SO_REUSEPORT)."
+    )
+    tls_cert: Path | None = Field(
+        None, description="PEM certificate (chain) file: serve HTTPS. Needs BOT_TLS_KEY."
+    )
+    tls_key: Path | None = Field(None, description="PEM private key file of BOT_TLS_CERT.")
+    redis_cluster: bool | None = Field(
+        None,
+        description="Talk to BOT_REDIS_URL as a Redis Cluster. Default: ask the server "
+        "(INFO cluster) at start-up.",
+    )
+    max_body: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes (a CAMS receipt batch); the "
+        "other endpoints accept less. Larger gets 413.",
+    )
+    body_timeout: float = Field(
+        10.0, gt=0, description="Seconds a client may take to send its request body (408)."
+    )
+    metrics_token: SecretList = Field(
+        default_factory=list,
+        description="When set, /metrics needs `Authorization: Bearer TOKEN`; comma-separate "
+        "several to rotate.",
+    )
 
     tencent_sdkappid: str | None = Field(
         None, description="Tencent Cloud Chat SdkAppid; set it to serve Tencent callbacks."
@@ -137,7 +308,12 @@ class Settings(BaseSettings):
     )
 
     _split_secrets = field_validator(
-        "cams_receipt_token", "cams_signature", "api_keys", "tencent_callback_token", mode="before"
+        "cams_receipt_token",
+        "cams_signature",
+        "api_keys",
+        "tencent_callback_token",
+        "metrics_token",
+        mode="before",
     )(_split)
 
     @property
@@ -188,41 +364,44 @@ class Settings(BaseSettings):
             )
         return self.tencent_sdkappid or "", key, tokens
 
-    def check(self) -> None:
-        """Refuse settings that cannot serve: outside sandbox mode every secret must be set."""
+    def check(self, environ: Mapping[str, str] | None = None) -> None:
+        """Refuse settings that cannot serve outside sandbox mode: every required secret must
+        be set, and no secret that is set may be empty or blank. The call secrets
+        BOT_SECRET_<NAME> are read from `environ` (default: the process's environment): one
+        set both as a value and as a file, or in a file that cannot be read, is refused in
+        every mode."""
+        calls = _call_secret_values(os.environ if environ is None else environ)
         if self.sandbox_mode:
             return
-        missing = [
-            name
-            for name, present in (
-                ("BOT_CAMS_RECEIPT_TOKEN", bool(self.receipt_tokens())),
-                ("BOT_CAMS_SIGNATURE", bool(self.business_signatures())),
-                ("BOT_CAMS_ACCESS_KEY_ID", bool(self.cams_access_key_id)),
-                ("BOT_CAMS_ACCESS_KEY_SECRET", bool(self.cams_access_key_secret)),
-            )
-            if not present
-        ]
-        empty = [
-            name
-            for name, secret in (
-                ("BOT_CAMS_ACCESS_KEY_ID", self.cams_access_key_id),
-                ("BOT_CAMS_ACCESS_KEY_SECRET", self.cams_access_key_secret),
-            )
-            if secret is not None and not secret.get_secret_value().strip()
-        ]
+        required = {
+            "cams_receipt_token",
+            "cams_signature",
+            "cams_access_key_id",
+            "cams_access_key_secret",
+        }
         if self.tencent_sdkappid is not None:
-            _app, key, tokens = self.tencent_app()
-            missing += [
-                name
-                for name, present in (
-                    ("BOT_TENCENT_CALLBACK_TOKEN", bool(tokens)),
-                    ("BOT_TENCENT_SECRET_KEY", bool(key.strip())),
-                )
-                if not present
-            ]
-        if missing or empty:
-            names = ", ".join(dict.fromkeys(missing + empty))
+            required |= {"tencent_callback_token", "tencent_secret_key"}
+        missing: list[str] = []
+        empty: list[str] = []
+        for name in secret_settings():
+            value: SecretStr | list[SecretStr] | None = getattr(self, name)
+            values = [value] if isinstance(value, SecretStr) else value or []
+            # A list set to nothing but commas and blanks is as empty as a blank value.
+            if any(not v.get_secret_value().strip() for v in values) or (
+                isinstance(value, list) and not value and name in self.model_fields_set
+            ):
+                empty.append(env_name(name))
+            elif not values and name in required:
+                missing.append(env_name(name))
+        empty += sorted(var for var, value in calls.values() if not value.strip())
+        problems = []
+        if missing:
+            problems.append(f"missing secret(s) outside sandbox mode: {', '.join(missing)}")
+        if empty:
+            problems.append(f"empty secret(s) outside sandbox mode: {', '.join(empty)}")
+        if problems:
             raise ConfigError(
-                f"missing secret(s) outside sandbox mode: {names}. Set them, or leave every "
-                "CAMS access key unset to run in sandbox mode."
+                "; ".join(problems) + ". Give each a value (in the variable, or in the file "
+                "its BOT_<NAME>_FILE names), or leave every CAMS access key unset to run in "
+                "sandbox mode."
             )

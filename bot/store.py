@@ -14,36 +14,47 @@ slot, and each script below touches one slot only, so the same code runs on Redi
     bot:{pN}:lease         string  owner token of the partition's worker (fencing)
     bot:{pN}:c:CONV        hash    a conversation: flow, state, version, data, ...
     bot:{pN}:seen:ID       string  an accepted message id (drops repeated pushes)
-    bot:replay:NAME        string  a callback signature already seen (Tencent's replay cache)
     bot:{pN}:m:TASK        hash    a sent message: message id (mid), send error (err),
                                    delivery status (status, status_err, at)
     bot:{pN}:stats         hash    the partition's counters (PARTITION_COUNTERS), each
                                    incremented by the script or transaction that does what
                                    it counts: no round trip of its own, exact, one slot
 
-Keys of no partition, each in a slot of its own (their scripts are in bot/runtime/ratelimit.py):
+Keys of no partition, each only ever used alone (one key per command, script or MULTI), so
+wherever its slot is nothing spans slots (the rate limit's script is in
+bot/runtime/ratelimit.py):
 
     bot:{bot:rl:ACCOUNT}   zset    the send rate limit's log of a platform account
                                    (`cams:` + a hash of the access key id): permits granted
                                    in the last second, scored by Redis time in µs
     bot:stats              hash    counters summed over every process: rate_limit_waits,
                                    rate_limit_wait_seconds
+    bot:members            zset    the live processes (heartbeats)
+    bot:replay:NAME        string  a callback signature already seen (Tencent's replay cache)
+
+On Redis Cluster (bot/redis_client.py): pipelines without MULTI may span slots (the client
+sends each node its part); a script missing on a node (NOSCRIPT: a restart, a failover, a
+node added) is loaded on every primary and the work run again; stream reads name one stream
+each and go straight to the node of its slot.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, ResponseError, SlotNotCoveredError
 
+from bot.coalesce import Coalescer, evalsha
 from bot.flows.engine import Conversation
 from bot.model import StatusReceipt, Timer, TimerFired, event_to_json
+from bot.redis_client import RedisClient, queue_script
 
 INBOX_GROUP = "w"
 OUTBOX_GROUP = "s"
@@ -233,6 +244,31 @@ return n
 """
 DROP_BATCH = 100
 
+# A drained outbox entry is done: ack it and record what became of it (the message record,
+# the partition's counters, a dead letter, a SendFailed event), all at once. A script rather
+# than MULTI so that it can share a pipeline with other commands (bot/coalesce.py).
+# KEYS: outbox, stats, dead, inbox, message record.
+# ARGV: entry id, retries, outcome ('dead', 'sent', 'permanent' or ''), error, conv, reply,
+#       task, space, failed event ('' for none), message id, visit, ttl
+_FINISH_SEND = """
+redis.call('XACK', KEYS[1], 's', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[2], 'send_retries', ARGV[2]) end
+if ARGV[3] == 'dead' then
+  redis.call('HINCRBY', KEYS[2], 'dead_letters_out', 1)
+  redis.call('XADD', KEYS[3], '*', 'kind', 'out', 'why', ARGV[4], 'c', ARGV[5], 'r', ARGV[6],
+    't', ARGV[7], 's', ARGV[8])
+elseif ARGV[3] == 'sent' then
+  redis.call('HINCRBY', KEYS[2], 'sends', 1)
+elseif ARGV[3] == 'permanent' then
+  redis.call('HINCRBY', KEYS[2], 'send_failures_permanent', 1)
+end
+if ARGV[9] ~= '' then redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'e', ARGV[9]) end
+redis.call('HSET', KEYS[5], 'conv', ARGV[5], 'mid', ARGV[10], 'err', ARGV[4], 'visit', ARGV[11])
+redis.call('EXPIRE', KEYS[5], ARGV[12])
+return 1
+"""
+
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
@@ -404,7 +440,7 @@ class Store:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         partitions: int,
         conversation_ttl: int,
@@ -426,6 +462,8 @@ class Store:
         self._release: AsyncScript = redis.register_script(_RELEASE)
         self._retry_dead: AsyncScript = redis.register_script(_RETRY_DEAD)
         self._drop_dead: AsyncScript = redis.register_script(_DROP_DEAD)
+        self._finish_send: AsyncScript = redis.register_script(_FINISH_SEND)
+        self._coalescer: Coalescer | None = None
 
     @property
     def stats_key(self) -> str:
@@ -451,8 +489,26 @@ class Store:
             self._release,
             self._retry_dead,
             self._drop_dead,
+            self._finish_send,
         ):
             script.sha = await self.redis.script_load(script.script)
+
+    def coalescer(self) -> Coalescer:
+        """The coalescer of this store's per-message calls (bot/coalesce.py), made on first
+        use in the running event loop."""
+        loop = asyncio.get_running_loop()
+        current = self._coalescer
+        if current is None or current.loop is not loop:
+            count = current.round_trips if current is not None else 0
+            current = Coalescer(self.redis, self.load_scripts, round_trips=count)
+            self._coalescer = current
+        return current
+
+    @property
+    def round_trips(self) -> int:
+        """Pipelines sent for the coalesced calls (intake, commit, opt-out check, recording
+        of sends): each one round trip however many calls it carried."""
+        return self._coalescer.round_trips if self._coalescer is not None else 0
 
     # -- intake -----------------------------------------------------------------------------
 
@@ -478,24 +534,28 @@ class Store:
     async def _accept(
         self, events: Sequence[Accepted], statuses: Sequence[tuple[str, StatusReceipt]]
     ) -> list[Any]:
-        # EVALSHA straight into the pipeline: redis-py would otherwise ask SCRIPT EXISTS
-        # before every pipeline, a second round trip per callback.
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for ev in events:
-                k = self.keys_for(ev.conv_id)
-                pipe.evalsha(
-                    self._intake.sha, 3, k.seen(ev.dedup_key), k.inbox, k.stats,
-                    ev.conv_id, ev.event_json, self.dedup_ttl,
-                )  # fmt: skip
-            for conv_id, st in statuses:
-                k = self.keys_for(conv_id)
-                pipe.evalsha(
-                    self._status.sha, 2, k.message(st.task_id), k.inbox,
-                    STATUS_RANK.get(st.status.lower(), 0), st.status, st.at_ms,
-                    st.message_id, st.error_code or st.error_description,
-                    self.conversation_ttl, st.task_id,
-                )  # fmt: skip
-            results: list[Any] = await pipe.execute()
+        # One batch of EVALSHAs, sent with the other calls of this loop iteration (no
+        # SCRIPT EXISTS first, as redis-py's script call in a pipeline would ask). On a
+        # cluster the pipeline sends each node its commands, all nodes at once.
+        commands = []
+        for ev in events:
+            k = self.keys_for(ev.conv_id)
+            commands.append(evalsha(
+                self._intake, [k.seen(ev.dedup_key), k.inbox, k.stats],
+                ev.conv_id, ev.event_json, self.dedup_ttl,
+            ))  # fmt: skip
+        for conv_id, st in statuses:
+            k = self.keys_for(conv_id)
+            commands.append(evalsha(
+                self._status, [k.message(st.task_id), k.inbox],
+                STATUS_RANK.get(st.status.lower(), 0), st.status, st.at_ms,
+                st.message_id, st.error_code or st.error_description,
+                self.conversation_ttl, st.task_id,
+            ))  # fmt: skip
+        results = await self.coalescer().submit(commands)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
         return results
 
     async def accept_intent(self, event: Accepted, policy: str) -> str:
@@ -521,7 +581,9 @@ class Store:
         return bool(await self.redis.set(f"{self.prefix}:replay:{name}", "1", nx=True, px=ttl_ms))
 
     async def opted_out(self, conv_id: str) -> bool:
-        return await self.redis.hget(self.keys_for(conv_id).conv(conv_id), "o") == b"1"
+        key = self.keys_for(conv_id).conv(conv_id)
+        flag: Any = await self.coalescer().execute("HGET", key, "o")
+        return bool(flag == b"1")
 
     async def commit(
         self,
@@ -555,11 +617,10 @@ class Store:
         call_args: list[Any] = []
         for call_json in calls:
             call_args += [conv_id, call_json, space]
-        res = await self._commit(
-            keys=[
-                k.conv(conv_id), k.inbox, k.outbox, k.lease, k.dead, k.timers, k.calls, k.stats,
-            ],
-            args=[
+        res = await self.coalescer().execute(
+            *evalsha(
+                self._commit,
+                [k.conv(conv_id), k.inbox, k.outbox, k.lease, k.dead, k.timers, k.calls, k.stats],
                 token, expected_version, entry_id, self.conversation_ttl,
                 len(fields), *fields,
                 len(reply_args) // 4, *reply_args,
@@ -567,7 +628,7 @@ class Store:
                 len(drop), *drop,
                 len(keep) // 2, *keep,
                 len(call_args) // 3, *call_args,
-            ],
+            )
         )  # fmt: skip
         code = int(res[0])
         if code == -1:
@@ -593,8 +654,8 @@ class Store:
                 member = _s(raw)
                 conv_id, visit, name = parse_timer_member(member)
                 event = TimerFired(f"timer:{visit}:{name}", now_ms, name, visit)
-                pipe.evalsha(
-                    self._fire.sha, 2, k.timers, k.inbox, member, conv_id, event_to_json(event)
+                queue_script(
+                    pipe, self._fire, [k.timers, k.inbox], member, conv_id, event_to_json(event)
                 )
             try:
                 fired = await pipe.execute()
@@ -612,11 +673,14 @@ class Store:
             (k.outbox, OUTBOX_GROUP),
             (k.calls, CALLS_GROUP),
         ):
-            try:
-                await self.redis.xgroup_create(stream, group, id="0", mkstream=True)
-            except ResponseError as e:
-                if "BUSYGROUP" not in str(e):
-                    raise
+            await self._create_group(stream, group)
+
+    async def _create_group(self, stream: str, group: str) -> None:
+        try:
+            await self.redis.xgroup_create(stream, group, id="0", mkstream=True)
+        except ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
 
     async def acquire(self, partition: int, token: str, ttl_ms: int) -> bool:
         return bool(await self.redis.set(self.keys(partition).lease, token, nx=True, px=ttl_ms))
@@ -624,33 +688,98 @@ class Store:
     async def renew(self, partition: int, token: str, ttl_ms: int) -> bool:
         return bool(await self._renew(keys=[self.keys(partition).lease], args=[token, ttl_ms]))
 
+    async def renew_all(self, partitions: Sequence[int], token: str, ttl_ms: int) -> list[bool]:
+        """Renew several leases in one round trip (one pipeline: on a cluster, each node
+        gets its partitions' renewals at once): whether each is still held."""
+        if not partitions:
+            return []
+        try:
+            return await self._renew_all(partitions, token, ttl_ms)
+        except NoScriptError:
+            # Redis restarted without our scripts: load them, renew again.
+            await self.load_scripts()
+            return await self._renew_all(partitions, token, ttl_ms)
+
+    async def _renew_all(self, partitions: Sequence[int], token: str, ttl_ms: int) -> list[bool]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for p in partitions:
+                queue_script(pipe, self._renew, [self.keys(p).lease], token, ttl_ms)
+            return [bool(r) for r in await pipe.execute()]
+
     async def release(self, partition: int, token: str) -> None:
         await self._release(keys=[self.keys(partition).lease], args=[token])
 
     async def _read(
         self, stream: str, group: str, *, pending: bool, count: int, block_ms: int | None
     ) -> list[tuple[str, dict[bytes, bytes]]]:
-        resp: Any = await self.redis.xreadgroup(
-            group,
-            CONSUMER,
-            {stream: "0" if pending else ">"},
-            count=count,
-            block=None if pending else block_ms,
-        )
+        start = "0" if pending else ">"
+        check = not pending
+        try:
+            resp, listed = await self._xreadgroup(
+                stream, group, start, count, None if pending else block_ms, check=check
+            )
+        except ResponseError as e:
+            if "NOGROUP" not in str(e):
+                raise
+            # Redis came back without its data (no AOF, or a replica promoted before it had
+            # the group): the group goes again from the stream's start; what the stream holds
+            # now was accepted after the loss and not yet processed.
+            await self._create_group(stream, group)
+            resp, listed = await self._xreadgroup(stream, group, start, count, None, check=check)
         read = [(_s(i), fields) for _stream, entries in resp or () for i, fields in entries]
-        if not pending:
-            # Reads are not fenced: a former owner that has not yet noticed it lost the
-            # lease may have read entries, which now wait in the pending list, older than
-            # these and never to be finished by it. Then read from the pending list's start:
-            # all of them, in order. (Otherwise the list holds just what was read here.)
-            info: Any = await self.redis.xpending(stream, group)
-            if int(info["pending"]) > len(read):
-                return await self._read(stream, group, pending=True, count=count, block_ms=None)
+        # Reads are not fenced: a former owner that has not yet noticed it lost the lease may
+        # have read entries, which now wait in the pending list, older than these and never
+        # to be finished by it. Then read from the pending list's start: all of them, in
+        # order. (Otherwise the list holds just what was read here.) This is checked after
+        # every read of new entries, not once per lease taken: a former owner can take
+        # entries at any time until it notices (a blocking read it sent before its lease
+        # lapsed is served after; a stalled process resumes with a read), so a check made
+        # once would leave them pending until the next failure, and one made only when a
+        # read finds nothing new would step later entries of their conversations first.
+        # What makes it cheap: the XPENDING goes in the read's round trip (see _xreadgroup).
+        if listed is not None and listed > len(read):
+            return await self._read(stream, group, pending=True, count=count, block_ms=None)
         gone = [i for i, fields in read if not fields]
         if gone:
             # Deleted while pending: nothing left to do with them, so off the pending list.
             await self.redis.xack(stream, group, *gone)
         return [(i, fields) for i, fields in read if fields]
+
+    async def _xreadgroup(
+        self, stream: str, group: str, start: str, count: int, block_ms: int | None, *, check: bool
+    ) -> tuple[Any, int | None]:
+        """XREADGROUP's reply and, when `check`, the length of the group's pending list
+        right after it (XPENDING); None when not `check`."""
+        if not isinstance(self.redis, RedisCluster):
+            if not check:
+                resp = await self.redis.xreadgroup(
+                    group, CONSUMER, {stream: start}, count=count, block=block_ms
+                )
+                return resp, None
+            # One round trip: Redis runs the XPENDING as soon as the (blocking) read is
+            # answered, on the same connection.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xreadgroup(group, CONSUMER, {stream: start}, count=count, block=block_ms)
+                pipe.xpending(stream, group)
+                resp, info = await pipe.execute()
+            return resp, int(info["pending"])
+        # XREADGROUP's keys are "movable": the cluster client would ask a node which key
+        # it names (COMMAND GETKEYS) before each read, twice, in a pipeline too. The
+        # stream's node is known: the read goes there, then the XPENDING, apart.
+        args: list[Any] = ["XREADGROUP", "GROUP", group, CONSUMER, "COUNT", count]
+        if block_ms is not None:
+            args += ["BLOCK", block_ms]
+        args += ["STREAMS", stream, start]
+        try:
+            node = self.redis.get_node_from_key(stream)
+        except SlotNotCoveredError:  # the client has not learnt the slots yet
+            resp = await self.redis.execute_command(*args)
+        else:
+            resp = await self.redis.execute_command(*args, target_nodes=node)
+        if not check:
+            return resp, None
+        summary: Any = await self.redis.xpending(stream, group)
+        return resp, int(summary["pending"])
 
     async def read_inbox(
         self, partition: int, *, pending: bool, count: int, block_ms: int | None
@@ -708,41 +837,22 @@ class Store:
         retries: int = 0,
         permanent: bool = False,
     ) -> None:
-        """Ack a drained outbox entry and record what became of it, in one transaction.
+        """Ack a drained outbox entry and record what became of it, in one script.
         `failed` (an event, as JSON) tells the conversation its message failed for good.
         The partition's counters count the send (a `message_id`), a `permanent` failure or
-        a `dead` letter, and the `retries` it took, in the same transaction."""
+        a `dead` letter, and the `retries` it took, in the same script."""
         k = self.keys(partition)
-        record = k.message(entry.task_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(k.outbox, OUTBOX_GROUP, entry.entry_id)
-            pipe.xdel(k.outbox, entry.entry_id)
-            if retries:
-                pipe.hincrby(k.stats, "send_retries", retries)
-            if dead:
-                pipe.hincrby(k.stats, "dead_letters_out", 1)
-            elif message_id:
-                pipe.hincrby(k.stats, "sends", 1)
-            elif permanent:
-                pipe.hincrby(k.stats, "send_failures_permanent", 1)
-            mapping: Any = {"conv": entry.conv_id, "mid": message_id, "err": error, "visit": visit}
-            if dead:
-                pipe.xadd(
-                    k.dead,
-                    {
-                        "kind": "out",
-                        "why": error,
-                        "c": entry.conv_id,
-                        "r": entry.reply_json,
-                        "t": entry.task_id,
-                        "s": entry.space,
-                    },
-                )
-            if failed:
-                pipe.xadd(k.inbox, {"c": entry.conv_id, "e": failed})
-            pipe.hset(record, mapping=mapping)
-            pipe.expire(record, self.conversation_ttl)
-            await pipe.execute()
+        outcome = (
+            "dead" if dead else "sent" if message_id else "permanent" if permanent else ""
+        )  # fmt: skip
+        await self.coalescer().execute(
+            *evalsha(
+                self._finish_send,
+                [k.outbox, k.stats, k.dead, k.inbox, k.message(entry.task_id)],
+                entry.entry_id, retries, outcome, error, entry.conv_id, entry.reply_json,
+                entry.task_id, entry.space, failed, message_id, visit, self.conversation_ttl,
+            )
+        )  # fmt: skip
 
     # -- dead letters and counters ----------------------------------------------------------
 

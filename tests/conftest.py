@@ -1,20 +1,27 @@
 """Shared fixtures: a real redis-server per test session (never port 6379), flushed per
-test; the fake CAMS on a loopback port; the real app factory wired to both."""
+test; the fake CAMS on a loopback port; the real app factory wired to both.
+
+A test module marked `pytest.mark.both_redis` runs each test that uses Redis (`redis`,
+`redis_url`, `new_redis`, `make_client`...) twice: against the single redis-server
+(`[single]`) and against a local 3-primary Redis Cluster that the session starts on first
+use (`[cluster]`), flushed the same way (every primary)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from redis.asyncio import Redis
+from hypothesis import settings
 
 from bot.app import create_app
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.loader import load_catalog
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
-from bot.redis_server import RedisServer
+from bot.redis_client import RedisClient, connect
+from bot.redis_server import LocalCluster, RedisServer
 from bot.settings import Settings
 from tests.support import (
     ACCESS_KEY_ID,
@@ -26,6 +33,12 @@ from tests.support import (
     CamsServer,
 )
 
+# Property tests draw the same cases on every run of `make test`, so a red run is reproducible
+# and a green one is not luck; HYPOTHESIS_PROFILE=explore draws fresh, and many more, cases.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=3000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
@@ -36,12 +49,68 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+REDIS_KINDS = ("single", "cluster")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_redis: run the tests that use Redis against a single Redis and a cluster"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "redis_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_redis"
+    ):
+        metafunc.parametrize("redis_kind", REDIS_KINDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """Three cluster-enabled redis-servers, slots split evenly, no replicas."""
+    cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster"), primaries=3)
+    cluster.start()
+    assert 6379 not in cluster.ports
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url)
+def redis_kind(request: pytest.FixtureRequest) -> str:
+    """`single`, or `cluster` in the second run of a `both_redis` module's tests."""
+    kind: str = getattr(request, "param", "single")
+    return kind
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest, redis_kind: str) -> str:
+    """The URL of the Redis under test (a cluster's: one of its nodes)."""
+    server = request.getfixturevalue("redis_cluster" if redis_kind == "cluster" else "redis_server")
+    url: str = server.url
+    return url
+
+
+@pytest.fixture
+async def redis(redis_kind: str, redis_url: str) -> AsyncIterator[RedisClient]:
+    """A client of the Redis under test, emptied first (every primary of a cluster)."""
+    client = connect(redis_url, cluster=redis_kind == "cluster")
     await client.flushall()
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def new_redis(redis_kind: str, redis_url: str) -> AsyncIterator[Callable[[], RedisClient]]:
+    """More clients of the Redis under test, as other processes have (closed at the end)."""
+    made: list[RedisClient] = []
+
+    def make() -> RedisClient:
+        made.append(connect(redis_url, cluster=redis_kind == "cluster"))
+        return made[-1]
+
+    yield make
+    for client in made:
+        await client.aclose()
 
 
 @pytest.fixture(scope="session")
@@ -81,16 +150,18 @@ AppFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 def make_client(
     fake_cams: CamsServer,
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
-    redis_server: RedisServer,
-    redis: Redis,
+    redis_url: str,
+    redis: RedisClient,
     catalog: CompiledCatalog,
 ) -> AppFactory:
     """Start the real app (routes, Redis, runtime) against the test Redis and fake CAMS.
-    `fake_cams` comes first so that it is torn down last, after the app has drained."""
+    `fake_cams` comes first so that it is torn down last, after the app has drained. The
+    app finds out by itself whether the Redis is a cluster (BOT_REDIS_CLUSTER unset)."""
+    del redis  # requested for the flush before the test
 
     async def make(*, catalog_: CompiledCatalog | None = None, **overrides: Any) -> Any:
-        redis_url = overrides.pop("redis_url", redis_server.url)
-        settings = make_settings(redis_url, fake_cams.endpoint, **overrides)
+        url = overrides.pop("redis_url", redis_url)
+        settings = make_settings(url, fake_cams.endpoint, **overrides)
         return await aiohttp_client(create_app(settings, catalog_ or catalog))
 
     return make

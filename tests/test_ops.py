@@ -40,6 +40,8 @@ from tests.support import (
     inbound,
 )
 
+pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
+
 PARTITIONS = 4
 
 # A customer who writes in gets one reply: the reminder, then a re-prompt per message.
@@ -109,7 +111,7 @@ Cli = Callable[..., Awaitable[tuple[int, str]]]
 
 @pytest.fixture
 async def start_runtime(
-    redis_server: RedisServer, redis: Redis, catalog: CompiledCatalog, fake_cams: CamsServer
+    new_redis: Callable[[], Redis], redis: Redis, catalog: CompiledCatalog, fake_cams: CamsServer
 ) -> AsyncIterator[RuntimeFactory]:
     """Start a runtime as a server process would: its own Redis client, short backoffs."""
     del redis  # requested for the flush before the test
@@ -124,7 +126,7 @@ async def start_runtime(
         )
 
         async def start(*, send_attempts: int = 3) -> Runtime:
-            client = Redis.from_url(redis_server.url)
+            client = new_redis()
             runtime = Runtime(
                 new_store(client),
                 Engine(catalog),
@@ -156,11 +158,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def cli(
     clean_env: None,
     monkeypatch: pytest.MonkeyPatch,
-    redis_server: RedisServer,
+    redis_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
     """Run `bot ARGS...` against the test Redis; (exit code, what it printed)."""
-    monkeypatch.setenv("BOT_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("BOT_REDIS_URL", redis_url)
     monkeypatch.setenv("BOT_PARTITIONS", str(PARTITIONS))
 
     async def run(*argv: str) -> tuple[int, str]:
@@ -430,7 +432,7 @@ def test_commands_find_the_embedded_redis_or_say_there_is_none(
 
 
 async def test_sigterm_refuses_intake_and_finishes_the_reply_in_flight(
-    tmp_path: Path, redis_server: RedisServer, redis: Redis, fake_cams: CamsServer
+    tmp_path: Path, redis_url: str, redis: Redis, fake_cams: CamsServer
 ) -> None:
     """On SIGTERM `bot serve` stops taking callbacks at once, still finishes and records
     the reply it was sending (within BOT_DRAIN_SECONDS), releases its partitions and exits
@@ -439,7 +441,7 @@ async def test_sigterm_refuses_intake_and_finishes_the_reply_in_flight(
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env.update(
         BOT_PORT=str(port),
-        BOT_REDIS_URL=redis_server.url,
+        BOT_REDIS_URL=redis_url,
         BOT_DATA_DIR=str(tmp_path / "data"),
         BOT_SANDBOX="false",
         BOT_CAMS_ENDPOINT=fake_cams.endpoint,

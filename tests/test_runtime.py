@@ -20,12 +20,13 @@ from bot.flows.loader import load_catalog
 from bot.model import Inbound, event_to_json
 from bot.platforms.base import Sender
 from bot.platforms.cams.client import CamsClient
-from bot.redis_server import RedisServer
 from bot.runtime.drain import LeaseLost
 from bot.runtime.partitions import Runtime
 from bot.runtime.worker import InboxWorker, task_id
 from bot.store import INBOX_GROUP, Accepted, CommitResult, Store, partition_of
 from tests.support import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BUSINESS, CamsServer, eventually
+
+pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
 
 PARTITIONS = 4
 LEASE = 0.6  # seconds: short, so that takeovers happen within a test's few seconds
@@ -99,6 +100,18 @@ class GatedStore(Store):
         return await super().commit(**kwargs)
 
 
+class CountingStore(Store):
+    """The real store, counting the conversations it reads."""
+
+    def __init__(self, client: Redis) -> None:
+        super().__init__(client, partitions=PARTITIONS, conversation_ttl=3600, dedup_ttl=600)
+        self.loads: list[str] = []
+
+    async def load(self, conv_id: str) -> tuple[Conversation, str]:
+        self.loads.append(conv_id)
+        return await super().load(conv_id)
+
+
 StoreFactory = Callable[[Redis], Store]
 RuntimeFactory = Callable[..., Awaitable[Runtime]]
 
@@ -119,7 +132,7 @@ async def senders(fake_cams: CamsServer) -> AsyncIterator[Mapping[str, Sender]]:
 
 @pytest.fixture
 async def start_runtime(
-    redis_server: RedisServer,
+    new_redis: Callable[[], Redis],
     redis: Redis,
     catalog: CompiledCatalog,
     senders: Mapping[str, Sender],
@@ -134,7 +147,7 @@ async def start_runtime(
         lease_seconds: float = LEASE,
         send_attempts: int = 5,
     ) -> Runtime:
-        client = Redis.from_url(redis_server.url)
+        client = new_redis()
         runtime = Runtime(
             store(client),
             Engine(catalog),
@@ -292,6 +305,52 @@ async def test_takeover_after_a_crash_processes_everything_exactly_once(
     assert await lease_holders(redis) == [b.token] * PARTITIONS
     await eventually(lambda: drained(redis), within=5.0)
     await assert_exactly_once_in_order(redis, fake_cams, dict.fromkeys(convs, 5))
+
+
+async def test_a_redis_that_comes_back_empty_is_worked_again(
+    start_runtime: RuntimeFactory, redis: Redis, fake_cams: CamsServer
+) -> None:
+    """Redis loses everything (restarted without persistence): leases, streams and their
+    consumer groups are gone. The runtime takes its partitions again, makes the groups
+    anew, and what is accepted afterwards is processed; nothing loops on NOGROUP."""
+    convs = [conv_id(n) for n in range(8)]
+    rt = await start_runtime(lease_seconds=0.6)
+    await eventually(lambda: len(rt.owned) == PARTITIONS, within=5.0)
+    intake = new_store(redis)
+    assert all(await intake.accept(events_for(convs, (1,))))
+    await eventually(lambda: drained(redis), within=5.0)
+    assert len(fake_cams.recorder.messages) == 8
+
+    await redis.flushall()
+    assert all(await intake.accept(events_for(convs, (2,))))
+    await eventually(lambda: drained(redis), within=10.0)
+    await eventually(lambda: len(fake_cams.recorder.messages) == 16, within=5.0)
+    assert await lease_holders(redis) == [rt.token] * PARTITIONS
+
+
+async def test_a_worker_starts_from_its_own_commit_and_rereads_a_stale_copy(
+    start_runtime: RuntimeFactory, redis: Redis, fake_cams: CamsServer
+) -> None:
+    """The lease holder reads a conversation once and then steps from what it committed;
+    when the stored conversation changed behind it (here: expired), the commit is refused,
+    the conversation is read again and the step runs on what is stored."""
+    conv = conv_id(1)
+    rt = await start_runtime(store=CountingStore)
+    assert isinstance(rt.store, CountingStore)
+    await eventually(lambda: len(rt.owned) == PARTITIONS, within=5.0)
+    intake = new_store(redis)
+    for seq in (1, 2, 3):
+        assert all(await intake.accept([make_event(conv, seq)]))
+        await eventually(lambda: drained(redis), within=5.0)
+    assert rt.store.loads == [conv]
+    assert await version(redis, conv) == 3
+
+    await redis.delete(intake.keys_for(conv).conv(conv))  # expired while idle
+    assert all(await intake.accept([make_event(conv, 4, text="hi")]))
+    await eventually(lambda: drained(redis), within=5.0)
+    assert rt.store.loads == [conv, conv]
+    assert await version(redis, conv) == 1  # a new conversation, not version 4
+    await eventually(lambda: len(fake_cams.recorder.messages) == 4, within=5.0)
 
 
 async def test_a_stalled_worker_cannot_commit_after_losing_its_lease(

@@ -37,12 +37,13 @@ from bot.model import (
     event_from_json,
     event_to_json,
 )
-from bot.redis_server import RedisServer
 from bot.runtime.worker import task_id
 from bot.store import CALLS_GROUP, Accepted, Store, partition_of, timer_member
 from bot.web.keys import STORE
 from tests.conftest import make_settings
 from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound
+
+pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
 
 PARTITIONS = 4  # as make_settings sets it
 CONV = f"cams:whatsapp:{BUSINESS}:8613900000001"
@@ -348,7 +349,7 @@ AppStarter = Callable[..., Awaitable[TestClient[Any, Any]]]
 def start_app(
     fake_cams: CamsServer,
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
-    redis_server: RedisServer,
+    redis_url: str,
     redis: Redis,
 ) -> AppStarter:
     """The real app factory with a catalog, clock and call secrets of the test's choosing."""
@@ -360,7 +361,7 @@ def start_app(
         clock: Callable[[], float] = time.time,
         secrets: Mapping[str, str] | None = None,
     ) -> TestClient[Any, Any]:
-        settings = make_settings(redis_server.url, fake_cams.endpoint, api_keys=API_KEY)
+        settings = make_settings(redis_url, fake_cams.endpoint, api_keys=API_KEY)
         return await aiohttp_client(create_app(settings, catalog, clock=clock, secrets=secrets))
 
     return start

@@ -25,6 +25,8 @@ from bot.store import (
 )
 from tests.support import BUSINESS, eventually
 
+pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
+
 PARTITIONS = 4
 CONV_TTL = 3600
 DEDUP_TTL = 600

@@ -199,7 +199,10 @@ async def test_before_send_drops_messages_to_opted_out_customers(
     fake, _ = tencent
     before = message("hello", sender=BOT, to="gina")
     before["CallbackCommand"] = "C2C.CallbackBeforeSendMsg"
-    resp = await post(client, before, command="C2C.CallbackBeforeSendMsg", platform="RESTAPI")
+    first = int(time.time())
+    resp = await post(
+        client, before, command="C2C.CallbackBeforeSendMsg", platform="RESTAPI", at=first
+    )
     assert (await resp.json())["ErrorCode"] == 0
     await post(client, message("STOP", sender="gina"))
     await eventually(lambda: len(fake.sent_to("gina")) >= 1)
@@ -208,7 +211,7 @@ async def test_before_send_drops_messages_to_opted_out_customers(
         before,
         command="C2C.CallbackBeforeSendMsg",
         platform="RESTAPI",
-        at=int(time.time()) - 1,  # another second: another Sign, not a replay
+        at=first - 1,  # another second than the first call's: another Sign, not a replay
     )
     assert (await resp.json())["ErrorCode"] == 2
 

@@ -303,7 +303,9 @@ def holds(expr: Expr, env: Mapping[str, Any]) -> bool:
     try:
         return truthy(expr.evaluate(env))
     except ExprError as e:
-        log.warning("condition %r failed: %s; taken as false", expr.source, e.message)
+        # The reason may quote a customer's value: at DEBUG only.
+        log.warning("condition %r could not be evaluated; taken as false", expr.source)
+        log.debug("condition %r: %s", expr.source, e.message)
         return False
 
 

@@ -100,7 +100,8 @@ class Conversation:
 class StepResult:
     """The outcome of one event: `conversation` is what to store (same `version`: the store
     bumps it); `replies`, `calls` the effects; `outcome` a word for logs and metrics;
-    `trace` the moves made, as (from, trigger, to), for coverage."""
+    `trace` the moves made, as (from, trigger, to), for coverage; `entered` the states
+    entered, as (flow, state), in order."""
 
     conversation: Conversation
     replies: tuple[Reply, ...]
@@ -108,6 +109,7 @@ class StepResult:
     detail: str = ""
     calls: tuple[CallRequest, ...] = ()
     trace: tuple[tuple[str, str, str], ...] = ()
+    entered: tuple[tuple[str, str], ...] = ()
 
     @property
     def active(self) -> bool:
@@ -176,6 +178,7 @@ class _Step:
         self.replies: list[Reply] = []
         self.calls: list[CallRequest] = []
         self.trace: list[tuple[str, str, str]] = []
+        self.entered: list[tuple[str, str]] = []
         self.outcome = "ignored"
         self.detail = ""
         self.message = ""
@@ -197,6 +200,7 @@ class _Step:
             self.detail,
             tuple(self.calls),
             tuple(self.trace),
+            tuple(self.entered),
         )
 
     # -- dispatch ---------------------------------------------------------------------------
@@ -284,7 +288,9 @@ class _Step:
         try:
             return text.render(env)
         except ExprError as e:
-            log.warning("text %r could not be rendered: %s", text.source, e.message)
+            # The reason may quote a customer's value: at DEBUG only.
+            log.warning("text %r could not be rendered", text.source)
+            log.debug("text %r: %s", text.source, e.message)
             self.detail = f"render error: {e.message}"
             return ""
 
@@ -298,7 +304,8 @@ class _Step:
             try:
                 value = expr.evaluate(self.env())
             except ExprError as e:
-                log.warning("set %s failed: %s", slot, e.message)
+                log.warning("set %s failed; the slot keeps its value", slot)
+                log.debug("set %s: %s", slot, e.message)
                 continue
             self.conv = replace(self.conv, data={**self.conv.data, slot: value})
 
@@ -387,6 +394,7 @@ class _Step:
         if self.entries > MAX_MOVES:
             raise RuntimeError(f"flow {flow.name}: more than {MAX_MOVES} automatic moves")
         state = flow.states[name]
+        self.entered.append((flow.name, name))
         self.conv = replace(
             self.conv,
             flow=flow.name,

@@ -12,10 +12,11 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot.log import mask_conv
+from bot.log import context
 from bot.model import CallRequest, CallResult, event_to_json
 from bot.runtime.drain import drain, while_lease_in_doubt
 from bot.store import Accepted, CallEntry, Store
@@ -40,6 +41,14 @@ def fill_secrets(value: str, secrets: Mapping[str, str]) -> str:
         return secrets[name]
 
     return _SECRET.sub(one, value)
+
+
+def _host(url: str) -> str:
+    """The host of a URL, for a log line: not its credentials, path or query."""
+    try:
+        return urlsplit(url).hostname or "(no host)"
+    except ValueError:
+        return "(not a URL)"
 
 
 async def _read_answer(resp: aiohttp.ClientResponse) -> bytes:
@@ -93,7 +102,8 @@ class CallWorker:
 
     async def _conversation(self, entries: list[CallEntry]) -> None:
         for entry in entries:
-            await self._call(entry)
+            with context(conv_id=entry.conv_id):
+                await self._call(entry)
 
     async def _call(self, entry: CallEntry) -> None:
         await while_lease_in_doubt(self.lease_held)  # as sends: never both owners calling
@@ -104,9 +114,8 @@ class CallWorker:
             call_id += f":{entry.entry_id}"
         outcome, status, body = await self._request(req, call_id)
         log.info(
-            "call %s conv=%s visit=%d %s -> %s %s",
-            req.kind, mask_conv(entry.conv_id), req.visit, req.method, outcome, status or "",
-        )  # fmt: skip
+            "call %s visit=%d %s -> %s %s", req.kind, req.visit, req.method, outcome, status or ""
+        )
         result = None
         if req.kind == "http":
             event = CallResult(
@@ -140,9 +149,8 @@ class CallWorker:
         except TimeoutError:
             return "timeout", 0, None
         except (aiohttp.ClientError, ValueError, OSError) as e:
-            log.warning(
-                "call %s %s failed: %s", req.method, req.url.split("?")[0], type(e).__name__
-            )
+            # The host only: a path or query may name the customer.
+            log.warning("call %s %s failed: %s", req.method, _host(url), type(e).__name__)
             return "failure", 0, None
         try:
             body: Any = json.loads(raw) if raw else None

@@ -5,6 +5,7 @@ side; re-read, in order, whatever a failure left unfinished."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -26,9 +27,15 @@ async def drain(
     stopping: Callable[[], bool],
     log: logging.Logger,
     what: str,
+    gate: asyncio.Semaphore | None = None,
 ) -> None:
     """`read(pending)` returns a batch (`pending`: entries read before but never finished,
-    from the first); `handle` gets one conversation's entries of the batch, in order."""
+    from the first); `handle` gets one conversation's entries of the batch, in order.
+    `gate`, when given, bounds how many conversations are handled at once (it may be
+    shared with other drains): each waits for a place before its `handle`, all of its
+    entries in one go, so their order holds."""
+    if gate is not None:
+        handle = functools.partial(_gated, gate, handle)
     pending = True  # first what an earlier owner, or an earlier failure, left unfinished
     while not stopping():
         entries = await read(pending)
@@ -49,6 +56,13 @@ async def drain(
                 pending = True  # what failed is still pending: read it again, in order
         if pending:
             await asyncio.sleep(RETRY_PAUSE)
+
+
+async def _gated(
+    gate: asyncio.Semaphore, handle: Callable[[list[Entry]], Awaitable[None]], entries: list[Entry]
+) -> None:
+    async with gate:
+        await handle(entries)
 
 
 async def while_lease_in_doubt(lease_held: Callable[[], bool] | None) -> None:

@@ -18,6 +18,8 @@ import aiohttp
 from redis.exceptions import RedisError
 
 from bot.flows.engine import Engine
+from bot.log import context
+from bot.metrics import Metrics
 from bot.platforms.base import Sender
 from bot.runtime.calls import CallWorker
 from bot.runtime.drain import LeaseLost
@@ -30,6 +32,9 @@ from bot.store import Store
 log = logging.getLogger("bot.partitions")
 
 HANDOFF_SECONDS = 5.0  # how long a partition given up for rebalancing may finish its batch
+# Conversations stepped at once by all the inbox workers of a process: a burst of steps
+# (up to a batch per partition) must not keep callbacks waiting behind it.
+MAX_STEPS = 64
 
 
 @dataclass
@@ -63,9 +68,14 @@ class Runtime:
         http: aiohttp.ClientSession | None = None,
         secrets: Mapping[str, str] | None = None,
         send_rate_limit: int | None = None,
+        metrics: Metrics | None = None,
+        max_steps: int = MAX_STEPS,
     ) -> None:
         """`send_rate_limit`: sends per second per platform account, shared with every
-        process on the same Redis; None sends as fast as the platform answers."""
+        process on the same Redis; None sends as fast as the platform answers. `metrics`
+        records steps, sends and rate-limit waits. `max_steps`: conversations stepped at
+        once, over every partition this process works on."""
+        self.metrics = metrics if metrics is not None else Metrics()
         self.http = http
         self.secrets = dict(secrets or {})
         self.store = store
@@ -79,12 +89,18 @@ class Runtime:
         self.counters = Counters()  # this process's: rate_limit_waits, rate_limit_wait_seconds
         self.limiter = (
             RateLimiter(
-                store.redis, limit=send_rate_limit, prefix=store.prefix, counters=self.counters
+                store.redis,
+                limit=send_rate_limit,
+                prefix=store.prefix,
+                coalescer=store.coalescer,
+                counters=self.counters,
+                metrics=self.metrics,
             )
             if send_rate_limit is not None
             else None
         )
         self.token = uuid.uuid4().hex
+        self.steps = asyncio.Semaphore(max_steps)  # shared by the inbox workers
         self.owned: dict[int, _Owned] = {}
         # Per partition held: until when (event loop time) the lease surely holds, counted
         # from before the acquire or renew that set it: sends stop beyond it.
@@ -138,6 +154,9 @@ class Runtime:
                 await self._rebalance()
             except (RedisError, OSError) as e:
                 log.warning("lease upkeep failed: %r", e)
+            except Exception:
+                # A bug must not end lease upkeep for good: the partitions would stall.
+                log.exception("lease upkeep failed unexpectedly; trying again")
             await asyncio.sleep(interval)
 
     async def _rebalance(self) -> None:
@@ -146,7 +165,11 @@ class Runtime:
         for p in list(self.owned):
             if any(t.done() for t in self.owned[p].tasks):
                 await self._drop(p, "its worker stopped")
-            elif not await self._renew(p):
+        # Every lease in one round trip: one after another, they could lapse while the
+        # event loop is busy.
+        held = list(self.owned)
+        for p, renewed in zip(held, await self._renew_all(held), strict=True):
+            if not renewed:
                 if await self._acquire(p):
                     # It lapsed (Redis was away longer than a lease, or this process
                     # stalled) and no one took it since: keep working, rather than cut
@@ -184,6 +207,14 @@ class Runtime:
         self._lease_until[p] = started + self.lease_ms / 1000
         return True
 
+    async def _renew_all(self, partitions: list[int]) -> list[bool]:
+        started = asyncio.get_running_loop().time()
+        renewed = await self.store.renew_all(partitions, self.token, self.lease_ms)
+        for p, held in zip(partitions, renewed, strict=True):
+            if held:
+                self._lease_until[p] = started + self.lease_ms / 1000
+        return renewed
+
     def lease_held(self, p: int) -> bool:
         """Whether this process surely still holds partition `p`'s lease: renewed less than
         a lease ago (by the clock of this process, started before Redis's)."""
@@ -191,7 +222,15 @@ class Runtime:
 
     async def _take(self, p: int) -> None:
         await self.store.ensure_groups(p)
-        worker = InboxWorker(self.store, self.engine, p, self.token, clock_ms=self.clock_ms)
+        worker = InboxWorker(
+            self.store,
+            self.engine,
+            p,
+            self.token,
+            clock_ms=self.clock_ms,
+            metrics=self.metrics,
+            steps=self.steps,
+        )
         sender = OutboxSender(
             self.store,
             self.senders,
@@ -201,6 +240,7 @@ class Runtime:
             backoff_cap=self.send_backoff_cap,
             limiter=self.limiter,
             lease_held=functools.partial(self.lease_held, p),
+            metrics=self.metrics,
         )
         timers = TimerPump(self.store, p, clock_ms=self.clock_ms)
         calls = CallWorker(
@@ -222,6 +262,10 @@ class Runtime:
 
     async def _guard(self, p: int, what: str, run: Callable[[], object]) -> None:
         """Keep a partition task alive through Redis outages; end it when the lease is lost."""
+        with context(partition=p):
+            await self._keep(p, what, run)
+
+    async def _keep(self, p: int, what: str, run: Callable[[], object]) -> None:
         delay = 0.1
         while not self._stopping:
             try:

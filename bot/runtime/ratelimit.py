@@ -10,19 +10,25 @@ hash tag of its own, so the script runs on Redis Cluster too.
 Within a process the tasks that want a permit for one account queue on a lock, first come
 first served, and only the one at the head polls Redis: a send costs one round trip when
 there is room, and little more when the limit is reached, however many tasks are waiting.
-Waits are counted in the round trips that ask for permits anyway.
+Waits are counted in the round trips that ask for permits anyway, and the asks go out with
+the other Redis calls of their event-loop iteration (bot/coalesce.py): with the store's, when
+the limiter is given its coalescer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
+
+from bot.coalesce import Coalescer, evalsha
+from bot.metrics import Metrics
+from bot.redis_client import RedisClient
 
 WINDOW = 1.0  # seconds: the platforms count their limits per second
 # Seconds each permit is held beyond the window: the spread of delays between a permit
@@ -94,12 +100,13 @@ class _Queue:
 
 class RateLimiter:
     """At most `limit` permits per account in any `window` (plus `guard`) seconds, shared by
-    every process on the same Redis. Waits are counted in `counters` and, summed over all
-    processes, in the `{prefix}:stats` hash (`rate_limit_waits`, `rate_limit_wait_seconds`)."""
+    every process on the same Redis. Waits are counted in `counters`, in `metrics` (by
+    platform: an account is named `PLATFORM:...`) and, summed over all processes, in the
+    `{prefix}:stats` hash (`rate_limit_waits`, `rate_limit_wait_seconds`)."""
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         limit: int,
         prefix: str = "bot",
@@ -107,7 +114,11 @@ class RateLimiter:
         guard: float = GUARD,
         max_sleep: float = MAX_SLEEP,
         counters: Counters | None = None,
+        metrics: Metrics | None = None,
+        coalescer: Callable[[], Coalescer] | None = None,
     ) -> None:
+        """`coalescer`, when given, is the coalescer the asks share (a store's
+        `Store.coalescer`); otherwise the limiter has one of its own."""
         if limit < 1:
             raise ValueError(f"a rate limit must be at least 1, got {limit}")
         self.redis = redis
@@ -116,9 +127,23 @@ class RateLimiter:
         self.window_us = round((window + guard) * 1_000_000)
         self.max_sleep = max_sleep
         self.counters = counters if counters is not None else Counters()
+        self.metrics = metrics if metrics is not None else Metrics()
         self.stats_key = f"{prefix}:stats"
         self._script: AsyncScript = redis.register_script(_ACQUIRE)
         self._queues: dict[str, _Queue] = {}
+        self._shared = coalescer
+        self._own: Coalescer | None = None
+
+    def _coalescer(self) -> Coalescer:
+        if self._shared is not None:
+            return self._shared()
+        loop = asyncio.get_running_loop()
+        if self._own is None or self._own.loop is not loop:
+            self._own = Coalescer(self.redis, self._load_script)
+        return self._own
+
+    async def _load_script(self) -> None:
+        self._script.sha = await self.redis.script_load(self._script.script)
 
     def key(self, account: str) -> str:
         return account_key(account, self.prefix)
@@ -167,23 +192,29 @@ class RateLimiter:
             raise ValueError(f"permits must be within 1..{self.limit}, got {permits}")
         keys = [self.key(account)]
         args: list[int | str] = [self.limit, permits, self.window_us, uuid.uuid4().hex]
-        try:
-            # EVALSHA straight into the pipeline: redis-py would otherwise ask SCRIPT EXISTS
-            # first, a second round trip.
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-                if new_wait:
-                    pipe.hincrby(self.stats_key, "rate_limit_waits", 1)
-                if seconds:
-                    pipe.hincrbyfloat(self.stats_key, "rate_limit_wait_seconds", seconds)
-                res: Any = (await pipe.execute())[0]
-        except NoScriptError:
-            # Redis lost its scripts (a restart): the counters went in all the same.
+        # EVALSHA straight into the pipeline: redis-py would otherwise ask SCRIPT EXISTS
+        # first, a second round trip.
+        commands: list[tuple[Any, ...]] = [evalsha(self._script, keys, *args)]
+        if new_wait:
+            commands.append(("HINCRBY", self.stats_key, "rate_limit_waits", 1))
+        if seconds:
+            commands.append(("HINCRBYFLOAT", self.stats_key, "rate_limit_wait_seconds", seconds))
+        results = await self._coalescer().submit(commands)
+        res: Any = results[0]
+        if isinstance(res, NoScriptError):
+            # Redis lost its scripts (a restart) and a shared coalescer loaded only its
+            # owner's: the counters went in all the same.
             res = await self._script(keys=keys, args=args)
+        for result in results:
+            if isinstance(result, Exception) and not isinstance(result, NoScriptError):
+                raise result
         if new_wait:
             self.counters.add("rate_limit_waits")
         if seconds:
             self.counters.add("rate_limit_wait_seconds", seconds)
+        if new_wait or seconds:
+            platform = account.partition(":")[0]
+            self.metrics.rate_limit_wait(platform, new_wait=new_wait, seconds=seconds)
         if int(res[0]) == 1:
             return Attempt(True, int(res[1]) / 1_000_000)
         return Attempt(False, int(res[1]) / 1_000_000, int(res[2]) / 1_000_000)

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from redis.exceptions import RedisError
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
-from bot.log import mask_conv
+from bot.log import context, mask_conv
+from bot.metrics import Metrics
 from bot.model import ConversationRef, Outgoing, Reply, SendFailed, event_to_json
 from bot.platforms.base import Sender
 from bot.runtime.drain import drain, while_lease_in_doubt
@@ -42,10 +43,12 @@ class OutboxSender:
         backoff_cap: float = 30.0,
         limiter: RateLimiter | None = None,
         lease_held: Callable[[], bool] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """`limiter`, when given, grants every send attempt a permit of its platform
         account's shared rate limit first. `lease_held`, when given, tells whether this
         process surely still holds the partition: sends wait while it does not."""
+        self.metrics = metrics if metrics is not None else Metrics()
         self.store = store
         self.lease_held = lease_held
         self.limiter = limiter
@@ -76,7 +79,8 @@ class OutboxSender:
 
     async def _conversation(self, entries: list[OutboxEntry]) -> None:
         for entry in entries:  # in order: the next reply waits for this one
-            await self._send(entry)
+            with context(conv_id=entry.conv_id, message_id=entry.task_id):
+                await self._send(entry)
 
     async def _record_sent(
         self, entry: OutboxEntry, message_id: str, visit: int, retries: int
@@ -93,7 +97,7 @@ class OutboxSender:
                 return
             except (RedisError, OSError) as e:
                 if delay == 0.05:
-                    log.warning("send task=%s sent, not yet recorded: %r", entry.task_id, e)
+                    log.warning("sent, not yet recorded: %r", e)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
@@ -101,14 +105,18 @@ class OutboxSender:
         conv = ConversationRef.parse(entry.conv_id)
         sender = self.senders.get(conv.platform)
         if sender is None:
+            log.error(
+                "no sender for platform %s: the reply goes to the dead letters", conv.platform
+            )
             await self.store.finish_send(
                 self.partition, entry, error=f"no sender for platform {conv.platform}", dead=True
             )
+            self.metrics.send(conv.platform, "dead")
             return
         reply = Reply.from_dict(json.loads(entry.reply_json))
         if not reply.system and await self.store.opted_out(entry.conv_id):
             # STOP is honoured by everything: what was committed before it is not sent.
-            log.info("send task=%s dropped: the customer opted out", entry.task_id)
+            log.info("send dropped: the customer opted out")
             await self.store.finish_send(
                 self.partition, entry, error="customer opted out", visit=reply.visit
             )
@@ -121,15 +129,12 @@ class OutboxSender:
                 await self.limiter.acquire(account)
             # Last, right before the send: waiting for a permit may have taken long.
             await while_lease_in_doubt(self.lease_held)
+            started = time.perf_counter()
             try:
                 receipt = await sender.send(msg)
             except PermanentSendError as e:
-                log.warning(
-                    "send task=%s conv=%s failed for good: %s",
-                    entry.task_id,
-                    mask_conv(entry.conv_id),
-                    e.code,
-                )
+                self.metrics.send_latency(sender.platform, time.perf_counter() - started)
+                log.warning("send failed for good: %s", e.code)
                 error = f"{e.code}: {e.message}"
                 failed = SendFailed(f"send:{entry.task_id}", self._now_ms(), entry.task_id, error,
                                     reply.visit)  # fmt: skip
@@ -138,8 +143,10 @@ class OutboxSender:
                     failed=event_to_json(failed) if reply.state else "",
                     retries=attempt, permanent=True,
                 )  # fmt: skip
+                self.metrics.send(sender.platform, "failed")
                 return
             except RateLimitedError as e:
+                self.metrics.send_latency(sender.platform, time.perf_counter() - started)
                 error = f"{e.code}: {e.message}"
                 delay = (
                     e.retry_after
@@ -147,30 +154,22 @@ class OutboxSender:
                     else backoff(attempt, base=self.backoff_base, cap=self.backoff_cap)
                 )
             except RetryableSendError as e:
+                self.metrics.send_latency(sender.platform, time.perf_counter() - started)
                 error = f"{e.code}: {e.message}"
                 delay = backoff(attempt, base=self.backoff_base, cap=self.backoff_cap)
             else:
-                log.info(
-                    "sent task=%s conv=%s message_id=%s",
-                    entry.task_id,
-                    mask_conv(entry.conv_id),
-                    receipt.message_id,
-                )
+                self.metrics.send_latency(sender.platform, time.perf_counter() - started)
+                log.debug("sent: platform message id %s", receipt.message_id)
                 await self._record_sent(entry, receipt.message_id, reply.visit, attempt)
+                self.metrics.send(sender.platform, "sent")
                 return
             if attempt + 1 < self.attempts:
-                log.info(
-                    "send task=%s retry %d in %.2fs: %s", entry.task_id, attempt + 1, delay, error
-                )
+                log.info("send retry %d in %.2fs: %s", attempt + 1, delay, mask_conv(error))
+                self.metrics.send(sender.platform, "retried")
                 await asyncio.sleep(delay)
-        log.error(
-            "send task=%s conv=%s gave up after %d attempts: %s",
-            entry.task_id,
-            mask_conv(entry.conv_id),
-            self.attempts,
-            error,
-        )
+        log.error("send gave up after %d attempts: %s", self.attempts, mask_conv(error))
         await self.store.finish_send(
             self.partition, entry, error=error, dead=True, visit=reply.visit,
             retries=self.attempts - 1,
         )  # fmt: skip
+        self.metrics.send(sender.platform, "dead")

@@ -1,21 +1,39 @@
 """The inbox worker of one partition: applies its events to conversations, one at a time per
-conversation and in arrival order, each as one atomic, version-checked commit."""
+conversation and in arrival order, each as one atomic, version-checked commit.
+
+The worker keeps the conversations it committed last (`cache_size` per partition): the next
+message of a conversation starts from the state it wrote, not from a read of Redis. This is
+safe because the commit is the only writer of a conversation and checks its version: when
+the copy is stale (another process held the partition in between, the conversation expired,
+Redis lost its data), the commit is refused, the conversation is read again and the step
+runs again on what is stored.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Conversation, Engine, StepContext, StepResult
-from bot.log import mask_conv
-from bot.model import ConversationRef, event_from_json
+from bot.log import context
+from bot.metrics import Metrics
+from bot.model import ConversationRef, Event, Inbound, TimerFired, event_from_json
 from bot.runtime.drain import LeaseLost, drain
 from bot.store import Store
 
 log = logging.getLogger("bot.worker")
+
+# How a customer's answer to a waiting state went, by the engine's outcome of the step.
+MATCHED = frozenset({"advanced", "collected", "code_verified"})
+NO_MATCH = frozenset({"reprompted", "invalid", "escalated", "code_retry", "code_wrong"})
+
+Funnel = tuple[tuple[str, str, str], ...]  # (flow, state, outcome) for bot_flow_steps_total
 
 
 def _json(value: object) -> str:
@@ -27,6 +45,46 @@ def task_id(conv_id: str, version: int, index: int) -> str:
     after a crash carries the same TaskId, and shows as such in status receipts."""
     digest = hashlib.sha256(conv_id.encode()).hexdigest()[:16]
     return f"{digest}.{version}.{index}"
+
+
+def _labels(catalog: CompiledCatalog, conv: Conversation) -> tuple[str, str]:
+    """(flow, state) of a conversation as metric labels: names of the compiled flows only."""
+    if conv.flow is None:
+        return "none", "none"
+    flow = catalog.flows.get(conv.flow)
+    if flow is None:
+        return "other", "other"
+    state = conv.state or ""
+    return flow.name, state if state in flow.states else "other"
+
+
+def funnel(
+    catalog: CompiledCatalog, before: Conversation, event: Event, result: StepResult
+) -> Funnel:
+    """What a step adds to the flow funnel: the states it entered; whether the customer's
+    answer to the state they were in matched; a state's timeout firing."""
+    steps = [(flow, state, "entered") for flow, state in result.entered]
+    outcome = ""
+    if isinstance(event, Inbound) and before.flow is not None:
+        moved_on = bool(result.trace) and result.trace[0][0] == before.state
+        if result.outcome in NO_MATCH:
+            outcome = "no_match"
+        elif result.outcome in MATCHED or (result.outcome in ("ended", "started") and moved_on):
+            outcome = "matched"
+    elif isinstance(event, TimerFired) and result.outcome == "timed_out":
+        outcome = "timeout"
+    if outcome:
+        steps.insert(0, (*_labels(catalog, before), outcome))
+    return tuple(steps)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stepped:
+    result: StepResult
+    message_id: str
+    space: str
+    dead: str  # why the event goes to the dead letters ("" when it does not)
+    funnel: Funnel
 
 
 class InboxWorker:
@@ -41,7 +99,13 @@ class InboxWorker:
         batch: int = 100,
         block_ms: int = 1000,
         max_retries: int = 10,
+        metrics: Metrics | None = None,
+        cache_size: int = 2000,
+        steps: asyncio.Semaphore | None = None,
     ) -> None:
+        """`steps` bounds the conversations stepped at once, shared with the process's
+        other inbox workers; None: a batch's conversations all at once."""
+        self.metrics = metrics if metrics is not None else Metrics()
         self.store = store
         self.engine = engine
         self.partition = partition
@@ -51,6 +115,9 @@ class InboxWorker:
         self.block_ms = block_ms
         self.max_retries = max_retries
         self.stopping = False
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[Conversation, str]] = OrderedDict()
+        self.steps = steps
 
     async def run(self) -> None:
         await drain(
@@ -62,34 +129,50 @@ class InboxWorker:
             stopping=lambda: self.stopping,
             log=log,
             what=f"partition {self.partition}: a step",
+            gate=self.steps,
         )
 
     async def _conversation(self, entries: list[tuple[str, str, str]]) -> None:
         conv_id = entries[0][1]
-        conv, space = await self.store.load(conv_id)
-        for entry_id, _conv_id, event_json in entries:
-            conv, space = await self._apply(conv_id, conv, space, entry_id, event_json)
+        with context(conv_id=conv_id):
+            # Taken out while in use: a step that fails leaves no copy behind.
+            cached = self._cache.pop(conv_id, None)
+            conv, space = cached if cached is not None else await self.store.load(conv_id)
+            for entry_id, _conv_id, event_json in entries:
+                conv, space = await self._apply(conv_id, conv, space, entry_id, event_json)
+            self._cache[conv_id] = (conv, space)
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
 
-    def _step(
-        self, conv_id: str, conv: Conversation, event_json: str
-    ) -> tuple[StepResult, str, str, str]:
+    def _step(self, conv_id: str, conv: Conversation, event_json: str) -> _Stepped:
         """Run the engine; an event it cannot handle becomes a dead letter, never a loop."""
+        catalog = self.engine.catalog
+        message_id = ""
         try:
             event = event_from_json(event_json)
+            message_id = event.message_id
             ref = ConversationRef.parse(conv_id)
             ctx = StepContext(conv_id=conv_id, customer=ref.customer, channel=ref.channel)
-            result = self.engine.step(conv, event, self.clock_ms(), ctx)
-            return result, event.message_id, event.space, ""
+            with context(message_id=message_id or None):
+                result = self.engine.step(conv, event, self.clock_ms(), ctx)
+            return _Stepped(
+                result, message_id, event.space, "", funnel(catalog, conv, event, result)
+            )
         except Exception as e:
-            log.exception("partition %d: step failed; event moved to dead letters", self.partition)
-            return StepResult(conv, (), "error"), "", "", f"{type(e).__name__}: {e}"
+            with context(message_id=message_id or None):
+                log.exception("step failed; the event goes to the dead letters")
+            error = ((*_labels(catalog, conv), "error"),)
+            return _Stepped(
+                StepResult(conv, (), "error"), message_id, "", f"{type(e).__name__}: {e}", error
+            )
 
     async def _apply(
         self, conv_id: str, conv: Conversation, space: str, entry_id: str, event_json: str
     ) -> tuple[Conversation, str]:
         for _ in range(self.max_retries):
-            result, message_id, event_space, dead = self._step(conv_id, conv, event_json)
-            new_space = event_space or space
+            stepped = self._step(conv_id, conv, event_json)
+            result, dead = stepped.result, stepped.dead
+            new_space = stepped.space or space
             version = conv.version + 1
             replies = [
                 (_json(r.to_dict()), task_id(conv_id, version, i))
@@ -112,17 +195,16 @@ class InboxWorker:
             )
             if res.ok:
                 new = result.conversation
-                log.info(
-                    "step conv=%s msg=%s flow=%s state=%s->%s outcome=%s replies=%d%s",
-                    mask_conv(conv_id),
-                    message_id,
-                    new.flow,
-                    conv.state,
-                    new.state,
-                    result.outcome,
-                    len(replies),
-                    f" ({result.detail})" if result.detail else "",
-                )
+                for flow, state, outcome in stepped.funnel:
+                    self.metrics.step(flow, state, outcome)
+                with context(message_id=stepped.message_id or None):
+                    log.info(
+                        "step flow=%s state=%s->%s outcome=%s replies=%d",
+                        new.flow, conv.state, new.state, result.outcome, len(replies),
+                    )  # fmt: skip
+                    if result.detail:
+                        # May quote what the customer wrote (an expression's error).
+                        log.debug("step detail: %s", result.detail)
                 return replace(new, version=res.version), new_space
             if res.lost_lease:
                 raise LeaseLost(self.partition)

@@ -26,7 +26,9 @@ from bot.model import (
 )
 from bot.platforms.auth import matches_any
 from bot.store import Accepted
-from bot.web.keys import CATALOG, CLOCK, SETTINGS, STORE
+from bot.web.body import SMALL_BODY, read_json
+from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, STORE
+from bot.wire import is_text
 
 log = logging.getLogger("bot.web.api")
 
@@ -71,15 +73,19 @@ def _authorize(request: web.Request) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key:
-        raise Unauthorized("missing API key: send `Authorization: Bearer KEY`")
-    if not matches_any(key.strip(), request.app[SETTINGS].api_key_values()):
-        raise Unauthorized("wrong API key")
+        raise Unauthorized("missing API key: send `Authorization: Bearer KEY`", category="missing")
+    key = key.strip()
+    if not is_text(key) or not matches_any(key, request.app[SETTINGS].api_key_values()):
+        raise Unauthorized("wrong API key", category="wrong")
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    raw = await request.read()
+    """The JSON body (at most SMALL_BODY bytes; empty means `{}`) as `model`."""
+    data = await read_json(
+        request, limit=SMALL_BODY, within=request.app[SETTINGS].body_timeout, empty={}
+    )
     try:
-        return model.model_validate_json(raw or b"{}")
+        return model.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -115,9 +121,7 @@ async def start_intent(request: web.Request) -> web.Response:
             raise BadRequest(f"{what}: not a phone number or id" if value else f"{what}: missing "
                              "(set BOT_CAMS_FROM or send `business`)")  # fmt: skip
     conv = ConversationRef(body.platform, channel, business, customer)
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > 200:
-        raise BadRequest("Idempotency-Key: at most 200 characters")
+    key = _idempotency_key(request)
     message_id = f"api:{key}" if key else f"api:{uuid.uuid4().hex}"
     policy = body.policy or intent.policy
     event = IntentStart(
@@ -131,7 +135,8 @@ async def start_intent(request: web.Request) -> web.Response:
     outcome = await request.app[STORE].accept_intent(
         Accepted(conv.id, message_id, event_to_json(event)), policy
     )
-    log.info("intent %s via API: %s", code, outcome)
+    request.app[METRICS].duplicate("api", int(outcome == "repeat"))
+    log.debug("intent %s via API: %s", code, outcome)
     if outcome == "opted_out":
         raise Conflict("the customer opted out (STOP): nothing will be sent")
     if outcome == "busy":
@@ -148,13 +153,23 @@ async def _enqueue(request: web.Request, conv_id: str, event: Event) -> web.Resp
         raise NotFound("no such conversation")
     accepted = Accepted(conv_id, event.message_id, event_to_json(event))
     [new] = await request.app[STORE].accept([accepted])
+    request.app[METRICS].duplicate("api", int(not new))
     return web.json_response(
         {"conversation": conv_id, "status": "accepted", "repeat": not new}, status=202
     )
 
 
+def _idempotency_key(request: web.Request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 200:
+        raise BadRequest("Idempotency-Key: at most 200 characters")
+    if not is_text(key):
+        raise BadRequest("Idempotency-Key: not UTF-8 text")
+    return key
+
+
 def _message_id(request: web.Request, kind: str) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()[:200]
+    key = _idempotency_key(request)
     return f"api-{kind}:{key or uuid.uuid4().hex}"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from bot.errors import BadRequest, Unauthorized
 from bot.model import ConversationRef, IntentStart, event_to_json, is_valid_id
@@ -22,7 +22,9 @@ from bot.platforms.cams.receipts import (
     parse_receipts,
 )
 from bot.store import Accepted
-from bot.web.keys import CATALOG, CLOCK, SETTINGS, STORE
+from bot.web.body import SMALL_BODY, read_body
+from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, STORE
+from bot.wire import Accept, body_kind
 
 log = logging.getLogger("bot.web.cams")
 
@@ -30,19 +32,22 @@ SUCCESS = {"code": 0, "msg": "success"}
 
 
 async def receipts(request: web.Request) -> web.Response:
-    """`POST /cams/receipts?token=...`: a batch of ChatAppInbound / ChatAppStatus items."""
+    """`POST /cams/receipts?token=...`: a batch of ChatAppInbound / ChatAppStatus items, at
+    most BOT_MAX_BODY bytes of JSON (whatever its Content-Type says: see body.Accept)."""
     settings = request.app[SETTINGS]
     if not matches_any(request.query.get("token"), settings.receipt_tokens()):
         raise Unauthorized(
             "missing or wrong token"
             if request.query.get("token") is not None
-            else "missing token: the receipt URL needs ?token=..."
+            else "missing token: the receipt URL needs ?token=...",
+            category="wrong" if request.query.get("token") else "missing",
         )
-    body = await request.read()
-    now_ms = int(request.app[CLOCK]() * 1000)
     channel = request.query.get("channel", settings.cams_channel).strip().lower()
     if not is_valid_id(channel):
         raise BadRequest("`channel` must be a channel name such as whatsapp or viber")
+    body_kind(request.headers.get(hdrs.CONTENT_TYPE), Accept.JSON_ANY_LABEL)
+    body = await read_body(request, limit=settings.max_body, within=settings.body_timeout)
+    now_ms = int(request.app[CLOCK]() * 1000)
     items = parse_receipts(body, channel=channel, now_ms=now_ms)
     events: list[Accepted] = []
     statuses = []
@@ -67,7 +72,8 @@ async def receipts(request: web.Request) -> web.Response:
             bad += 1
             log.warning("receipt item %d rejected: %s", item.index, item.reason)
     new = await request.app[STORE].accept(events, statuses)
-    log.info(
+    request.app[METRICS].duplicate("cams", len(new) - sum(new))
+    log.debug(
         "receipts: %d messages (%d new, %d repeated), %d statuses, %d audits, %d rejected",
         len(events), sum(new), len(new) - sum(new), len(statuses), audits, bad,
     )  # fmt: skip
@@ -75,10 +81,13 @@ async def receipts(request: web.Request) -> web.Response:
 
 
 async def business(request: web.Request) -> web.Response:
-    """`POST /cams/business`: CAMS triggers an intent of ours for a customer."""
+    """`POST /cams/business` (or GET with a query): CAMS triggers an intent of ours for a
+    customer. The body, at most SMALL_BODY bytes, is a JSON object or a form."""
     settings = request.app[SETTINGS]
-    body = await request.read()
-    fields = read_fields(request.content_type, body, request.query)
+    content_type = request.headers.get(hdrs.CONTENT_TYPE)
+    body_kind(content_type, Accept.JSON_OR_FORM)
+    body = await read_body(request, limit=SMALL_BODY, within=settings.body_timeout)
+    fields = read_fields(content_type, body, request.query)
     check_signature(request.headers, fields, settings.business_signatures())
     call = parse_business_call(fields, request.headers, default_business=settings.business_number())
     catalog = request.app[CATALOG].current
@@ -101,7 +110,8 @@ async def business(request: web.Request) -> web.Response:
     [new] = await request.app[STORE].accept(
         [Accepted(conv.id, f"cams-intent:{call.message_key}", event_to_json(event))]
     )
-    log.info("intent %s accepted (%s)", call.code, "new" if new else "repeated")
+    request.app[METRICS].duplicate("cams", int(not new))
+    log.debug("intent %s accepted (%s)", call.code, "new" if new else "repeated")
     return web.json_response({**SUCCESS, "success": True})
 
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from redis.asyncio import Redis
 
 from bot.flows.compiler import CompiledCatalog
+from bot.metrics import Metrics
+from bot.redis_client import RedisClient
 from bot.runtime.partitions import Runtime
 from bot.settings import Settings
 from bot.store import Store
@@ -26,7 +27,7 @@ class CatalogRef:
 SETTINGS = web.AppKey("settings", Settings)
 CATALOG = web.AppKey("catalog", CatalogRef)
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
-REDIS = web.AppKey("redis", Redis)
+REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 STORE = web.AppKey("store", Store)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 CAMS_ENDPOINT = web.AppKey("cams_endpoint", str)
@@ -36,13 +37,18 @@ SANDBOX_TENCENT_MESSAGES: web.AppKey[list[dict[str, Any]]] = web.AppKey("sandbox
 SANDBOX_AGENT: web.AppKey[list[dict[str, object]]] = web.AppKey("sandbox_agent")
 RUNTIME = web.AppKey("runtime", Runtime)
 SECRETS: web.AppKey[dict[str, str]] = web.AppKey("secrets")
+METRICS = web.AppKey("metrics", Metrics)
+# The id of a request: the caller's X-Request-Id when sane, else a new one.
+REQUEST_ID = web.RequestKey("request_id", str)
 
 __all__ = [
     "CAMS_ENDPOINT",
     "CATALOG",
     "CLOCK",
     "HTTP",
+    "METRICS",
     "REDIS",
+    "REQUEST_ID",
     "RUNTIME",
     "SANDBOX_AGENT",
     "SANDBOX_MESSAGES",

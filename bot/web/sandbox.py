@@ -12,8 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.errors import BadRequest
 from bot.log import mask_number
-from bot.web.keys import SANDBOX_AGENT, SANDBOX_MESSAGES, SANDBOX_TENCENT_MESSAGES
+from bot.platforms.auth import matches_any
+from bot.web.body import SMALL_BODY, read_json
+from bot.web.keys import SANDBOX_AGENT, SANDBOX_MESSAGES, SANDBOX_TENCENT_MESSAGES, SETTINGS
 
 SANDBOX_ORDERS_TOKEN = "sandbox"  # noqa: S105 - the sandbox order API's published token
 
@@ -85,7 +88,7 @@ async def order(request: web.Request) -> web.Response:
     """`GET /sandbox/orders/{order}`: a stand-in for a business's order API, for the example
     flows' `call:` step. Orders starting with A are found, with S are slow (10 s), others
     are unknown (404). Like a real API it wants its bearer token (BOT_SECRET_ORDERS_TOKEN)."""
-    if request.headers.get("Authorization") != f"Bearer {SANDBOX_ORDERS_TOKEN}":
+    if not matches_any(request.headers.get("Authorization"), [f"Bearer {SANDBOX_ORDERS_TOKEN}"]):
         return web.json_response({"error": "unauthorized"}, status=401)
     number = request.match_info["order"].upper()
     if number.startswith("S"):
@@ -97,7 +100,9 @@ async def order(request: web.Request) -> web.Response:
 
 async def agent(request: web.Request) -> web.Response:
     """`POST /sandbox/agent`: a stand-in agent desk that prints what customers write."""
-    body = await request.json()
+    body = await read_json(request, limit=SMALL_BODY, within=request.app[SETTINGS].body_timeout)
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
     customer = mask_number(str(body.get("customer", "")))
     print(f"[sandbox] agent desk: {customer} wrote: {body.get('text', '')}", flush=True)
     request.app[SANDBOX_AGENT].append(body)

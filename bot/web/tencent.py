@@ -15,10 +15,10 @@ import asyncio
 import hashlib
 import logging
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from redis.exceptions import RedisError
 
-from bot.errors import Unauthorized
+from bot.errors import Unauthorized, UnsupportedMediaType
 from bot.model import event_to_json
 from bot.platforms.tencent.auth import verify_callback
 from bot.platforms.tencent.callbacks import (
@@ -29,7 +29,9 @@ from bot.platforms.tencent.callbacks import (
     parse_callback,
 )
 from bot.store import Accepted
-from bot.web.keys import CLOCK, SETTINGS, STORE
+from bot.web.body import SMALL_BODY, read_body
+from bot.web.keys import CLOCK, METRICS, SETTINGS, STORE
+from bot.wire import Accept, body_kind
 
 log = logging.getLogger("bot.web.tencent")
 
@@ -51,10 +53,14 @@ async def callback(request: web.Request) -> web.Response:
         max_skew=settings.tencent_max_skew,
     )
     store = request.app[STORE]
-    body = await request.read()
+    # Tencent names the body's format in the URL (`contenttype=json`), not in a header.
+    if query.get("contenttype", "json").lower() != "json":
+        raise UnsupportedMediaType("contenttype: only json callbacks are taken")
+    body_kind(request.headers.get(hdrs.CONTENT_TYPE), Accept.JSON_ANY_LABEL)
+    body = await read_body(request, limit=SMALL_BODY, within=settings.body_timeout)
     seen = f"tencent:{sign}:{hashlib.sha256(body).hexdigest()[:32]}"
     if not await store.first_sight(seen, int(settings.tencent_max_skew * 2000)):
-        raise Unauthorized("this request was seen before: a replayed callback")
+        raise Unauthorized("this request was seen before: a replayed callback", category="replay")
     command = query.get("CallbackCommand", "")
     parsed = parse_callback(
         command,
@@ -68,12 +74,15 @@ async def callback(request: web.Request) -> web.Response:
         [new] = await store.accept(
             [Accepted(parsed.conv.id, f"tencent:{event.message_id}", event_to_json(event))]
         )
-        log.info("tencent message %s accepted (%s)", event.message_id, "new" if new else "repeated")
+        request.app[METRICS].duplicate("tencent", int(not new))
+        log.debug(
+            "tencent message %s accepted (%s)", event.message_id, "new" if new else "repeated"
+        )
         return web.json_response(answer())
     if isinstance(parsed, BeforeSend):
         return web.json_response(answer(await _before_send(request, parsed)))
     if isinstance(parsed, Ignored):
-        log.info("tencent %s acknowledged, not acted on: %s", command, parsed.reason)
+        log.debug("tencent %s acknowledged, not acted on: %s", command, parsed.reason)
     return web.json_response(answer())
 
 

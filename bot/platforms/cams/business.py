@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from bot.errors import BadRequest, Unauthorized
 from bot.model import is_valid_id, normalize_number
 from bot.platforms.auth import matches_any
-from bot.platforms.cams.receipts import loads_lenient
+from bot.wire import Accept, body_kind, decode_json, is_text
 
 SIGNATURE_HEADERS = (
     "Signature",
@@ -47,6 +47,7 @@ CUSTOMER_FIELDS = (
 )
 ID_FIELDS = ("messageid", "requestid", "eventid", "uuid", "id", "taskid")
 NESTS = ("intent", "data", "message", "payload", "body", "event")
+MAX_ID = 200  # characters of a message key; a longer id is named by its digest
 
 
 def _norm(name: str) -> str:
@@ -68,19 +69,21 @@ class BusinessCall:
     message_key: str
 
 
-def read_fields(content_type: str, body: bytes, query: Mapping[str, str]) -> dict[str, Any]:
-    """Query parameters, overridden by the body's fields (JSON object or form)."""
+def read_fields(content_type: str | None, body: bytes, query: Mapping[str, str]) -> dict[str, Any]:
+    """Query parameters, overridden by the body's fields: a JSON object, or a form when so
+    labelled and not a JSON object (see bot.wire.Accept.JSON_OR_FORM; multipart: 415)."""
     fields: dict[str, Any] = dict(query)
+    kind = body_kind(content_type, Accept.JSON_OR_FORM)
     if not body.strip():
         return fields
-    if "form" in content_type:
+    if kind == "form" and not body.lstrip().startswith(b"{"):
         try:
             form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError) as e:
             raise BadRequest("form body cannot be parsed") from e
         fields.update(form)
         return fields
-    data = loads_lenient(body)
+    data = decode_json(body, trailing_commas=True)
     if not isinstance(data, dict):
         raise BadRequest("JSON body must be an object")
     fields.update(data)
@@ -94,7 +97,7 @@ def check_signature(
     presented: list[str] = []
     for name in SIGNATURE_HEADERS:
         value = headers.get(name)
-        if value:
+        if value and is_text(value):
             scheme, _, rest = value.partition(" ")
             presented.append(
                 rest.strip() if scheme.lower() in ("bearer", "token") and rest else value
@@ -103,14 +106,15 @@ def check_signature(
     presented += [str(flat[n]) for n in SIGNATURE_FIELDS if isinstance(flat.get(n), str | int)]
     if not presented:
         raise Unauthorized(
-            "no signature: expected it in a Signature header, or a `signature` field"
+            "no signature: expected it in a Signature header, or a `signature` field",
+            category="missing",
         )
     configured = list(secrets)
     ok = False
     for value in presented:
         ok |= matches_any(value.strip(), configured)
     if not ok:
-        raise Unauthorized("signature does not match")
+        raise Unauthorized("signature does not match", category="wrong")
 
 
 def _find(fields: Mapping[str, Any], names: Iterable[str]) -> Any:
@@ -122,8 +126,8 @@ def _find(fields: Mapping[str, Any], names: Iterable[str]) -> Any:
         inner = flat.get(nest)
         if isinstance(inner, str) and inner.strip().startswith("{"):
             try:
-                inner = json.loads(inner)
-            except json.JSONDecodeError:
+                inner = decode_json(inner, what=nest)
+            except BadRequest:
                 inner = None
         if isinstance(inner, dict):
             found = _find_shallow(inner, names)
@@ -145,9 +149,9 @@ def _data(value: Any) -> dict[str, Any]:
         return {}
     if isinstance(value, str):
         try:
-            value = json.loads(value) if value.strip() else {}
-        except json.JSONDecodeError as e:
-            raise BadRequest("intent data is a string but not a JSON object") from e
+            value = decode_json(value, what="intent data") if value.strip() else {}
+        except BadRequest as e:
+            raise BadRequest(f"intent data is a string but not a JSON object: {e.reason}") from e
     if not isinstance(value, dict):
         raise BadRequest("intent data must be a JSON object")
     return value
@@ -187,13 +191,19 @@ def parse_business_call(
     if business and not is_valid_id(normalize_number(str(business))):
         raise BadRequest("the business number is not a phone number or account id")
     channel = _find(fields, ("channeltype", "channel"))
+    channel = channel.strip() if isinstance(channel, str) else channel
     if channel is not None and not (isinstance(channel, str) and is_valid_id(channel)):
         raise BadRequest("the channel is not a channel name")
     space = _find(fields, ("custspaceid", "spaceid"))
-    explicit_id = headers.get("Idempotency-Key") or _find(fields, ID_FIELDS)
+    header_id = headers.get("Idempotency-Key")
+    if header_id is not None and not is_text(header_id):
+        raise BadRequest("the Idempotency-Key header is not UTF-8 text")
+    explicit_id = header_id or _find(fields, ID_FIELDS)
     data = _data(_find(fields, DATA_FIELDS))
     if explicit_id is not None and not isinstance(explicit_id, dict | list):
         key = f"id:{explicit_id}"
+        if len(key) > MAX_ID:
+            key = "id-sha256:" + hashlib.sha256(key.encode()).hexdigest()
     else:
         canonical = json.dumps(
             {k: v for k, v in fields.items() if _norm(str(k)) not in SIGNATURE_FIELDS},

@@ -1,19 +1,20 @@
 """CAMS receipt pushes (`POST /cams/receipts`): a JSON array of ChatAppInbound (customer
 messages), ChatAppStatus (delivery reports) and ChatAppAudit (template reviews) items,
 told apart by their fields. Each item is parsed on its own: one bad item never fails the
-batch. Parsing is defensive because the published samples are not strict JSON."""
+batch. The body is decoded by the one strict decoder (bot.wire), with one tolerance:
+trailing commas, which CAMS's published samples have. Items are read defensively (numbers
+as strings or numbers, `Message` as text, object or JSON-encoded object); the wire models
+of bot.web.schemas describe what is accepted."""
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import BadRequest
 from bot.model import ConversationRef, Inbound, StatusReceipt, is_valid_id, normalize_number
+from bot.wire import decode_json
 
-_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 _MEDIA = {"IMAGE", "VIDEO", "AUDIO", "DOCUMENT"}
 
 
@@ -42,21 +43,6 @@ class BadItem:
 
 
 Item = InboundItem | StatusItem | AuditItem | BadItem
-
-
-def loads_lenient(body: bytes) -> Any:
-    """JSON, tolerating trailing commas (seen in CAMS's own samples). Raises BadRequest."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BadRequest("body is not valid UTF-8") from e
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as first:
-        try:
-            return json.loads(_TRAILING_COMMA.sub(r"\1", text))
-        except json.JSONDecodeError:
-            raise BadRequest(f"body is not JSON: {first.msg} at line {first.lineno}") from first
 
 
 def _clean_keys(item: dict[str, Any]) -> dict[str, Any]:
@@ -105,10 +91,10 @@ def _message_object(message: Any) -> dict[str, Any]:
     """`Message` as an object: it may be an object or a JSON-encoded string."""
     if isinstance(message, dict):
         return message
-    if isinstance(message, str):
+    if isinstance(message, str) and message.lstrip().startswith("{"):
         try:
-            decoded = json.loads(message)
-        except json.JSONDecodeError:
+            decoded = decode_json(message, what="Message")
+        except BadRequest:
             return {}
         return decoded if isinstance(decoded, dict) else {}
     return {}
@@ -197,7 +183,7 @@ def parse_item(index: int, raw: Any, *, channel: str, now_ms: int) -> Item:
 
 def parse_receipts(body: bytes, *, channel: str, now_ms: int) -> list[Item]:
     """Parse a push. Raises BadRequest when the body as a whole is unusable."""
-    data = loads_lenient(body)
+    data = decode_json(body, trailing_commas=True)
     if isinstance(data, dict):
         data = [data]  # tolerate a single item sent bare
     if not isinstance(data, list):

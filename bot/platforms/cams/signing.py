@@ -152,6 +152,15 @@ def _parse_authorization(value: str) -> tuple[str, list[str], str]:
     return credential, [n.lower() for n in signed.split(";") if n], signature
 
 
+def _is_text(value: str) -> bool:
+    """False for a string with lone surrogates (undecodable bytes kept by the HTTP server)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Lower-cased header names; repeated headers joined with ',' in sorted order, as the
     official SDK does when it signs."""
@@ -181,6 +190,11 @@ def verify_request(
     no way to pass with an empty secret map.
     """
     hdrs = _lower_headers(headers)
+    texts = [path, raw_query_string, *hdrs, *hdrs.values()]
+    if not all(_is_text(t) for t in texts):
+        raise SignatureMismatch(
+            "the path, query or a header is not UTF-8 text", "SignatureDoesNotMatch"
+        )
     authorization = hdrs.get("authorization", "")
     if not authorization:
         raise SignatureMismatch("the Authorization header is missing", "MissingAuthorization")

@@ -48,27 +48,32 @@ def verify_callback(
     """
     app = query.get("SdkAppid")
     if not isinstance(app, str) or not app:
-        raise Forbidden("SdkAppid is missing")
+        raise Forbidden("SdkAppid is missing", category="missing")
     if not sdkappid or app != sdkappid:
         raise Forbidden(f"SdkAppid {_shown(app)} is not this app's")
 
     presented = query.get("Sign")
     request_time = query.get("RequestTime")
     if not isinstance(presented, str) or not presented:
-        raise Unauthorized("Sign is missing")
+        raise Unauthorized("Sign is missing", category="missing")
     if not isinstance(request_time, str) or not request_time:
-        raise Unauthorized("RequestTime is missing")
+        raise Unauthorized("RequestTime is missing", category="missing")
     if _REQUEST_TIME.fullmatch(request_time) is None:
         raise Unauthorized("RequestTime is not Unix seconds (exactly 10 ASCII digits)")
     age = now - int(request_time)
     if age > max_skew:
-        raise Unauthorized(f"RequestTime is stale: {age:.0f} s old (max {max_skew:g} s)")
+        raise Unauthorized(
+            f"RequestTime is stale: {age:.0f} s old (max {max_skew:g} s)", category="expired"
+        )
     if -age > max_skew:
-        raise Unauthorized(f"RequestTime is in the future: {-age:.0f} s ahead (max {max_skew:g} s)")
+        raise Unauthorized(
+            f"RequestTime is in the future: {-age:.0f} s ahead (max {max_skew:g} s)",
+            category="expired",
+        )
     if _SIGN.fullmatch(presented) is None:
         raise Unauthorized("Sign is not a sha256 hex digest")
     presented = presented.lower()
     expected = [sign(token, request_time) for token in tokens if token]
     if not matches_any(presented, expected):
-        raise Unauthorized("Sign does not match any configured callback token")
+        raise Unauthorized("Sign does not match any configured callback token", category="wrong")
     return presented

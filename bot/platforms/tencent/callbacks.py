@@ -21,14 +21,15 @@ messages that do not involve the bot are not validated: those are ignored anyway
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import BadRequest, ConfigError
+from bot.log import mask_conv
 from bot.model import ConversationRef, Inbound, is_valid_id
+from bot.wire import decode_json
 
 AFTER_SEND = "C2C.CallbackAfterSendMsg"
 BEFORE_SEND = "C2C.CallbackBeforeSendMsg"
@@ -83,20 +84,12 @@ def answer(error_code: int = 0, info: str = "") -> dict[str, Any]:
 
 
 def _shown(value: str, limit: int = 64) -> str:
-    return repr(value if len(value) <= limit else value[:limit] + "...")
+    """An untrusted value for a reason (which is logged): shortened, numbers masked."""
+    return repr(mask_conv(value if len(value) <= limit else value[:limit] + "..."))
 
 
 def _load_object(body: bytes) -> dict[str, Any]:
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise BadRequest("body is not valid UTF-8") from e
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise BadRequest(f"body is not JSON: {e.msg} at line {e.lineno}") from e
-    except (ValueError, RecursionError) as e:  # e.g. a 5000-digit number, deep nesting
-        raise BadRequest("body is not usable JSON") from e
+    data = decode_json(body)
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
     return data
@@ -197,8 +190,8 @@ def _custom(content: dict[str, Any], where: str) -> tuple[str, str | None]:
     label = _string(content.get("Desc"), f"{where}.Desc")
     payload: str | None = data or None
     try:
-        decoded = json.loads(data) if data.lstrip().startswith("{") else None
-    except (ValueError, RecursionError):
+        decoded = decode_json(data, what="Data") if data.lstrip().startswith("{") else None
+    except BadRequest:
         decoded = None
     if isinstance(decoded, dict):
         for key in ("payload", "id"):

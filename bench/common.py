@@ -1,0 +1,21 @@
+"""What the bench's processes share: the credentials the server and the fake CAMS agree on,
+and percentiles."""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+ACCESS_KEY_ID: Final = "bench-key-id"
+ACCESS_KEY_SECRET: Final = "bench-key-secret"  # noqa: S105 - a loopback fake's made-up key
+RECEIPT_TOKEN: Final = "bench-receipt-token"  # noqa: S105 - the same
+SIGNATURE: Final = "bench-signature"
+BUSINESS: Final = "8613800000000"
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of sorted values, by nearest rank."""
+    if not sorted_values:
+        return float("nan")
+    rank = math.ceil(q / 100 * len(sorted_values))  # 1-based
+    return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]

@@ -1,0 +1,262 @@
+"""Prometheus metrics: what the server counts, and the text `/metrics` answers.
+
+One `Metrics` per app (created by the app factory, handed to whoever records), owning its
+own `CollectorRegistry`: nothing goes through prometheus_client's global registry.
+
+With `bot serve --workers N` the parent sets PROMETHEUS_MULTIPROC_DIR before it starts the
+worker processes; prometheus_client then keeps each process's values in files there (it
+decides when it is first imported, from that variable), and `/metrics` sums every
+process's files, so any process answers a scrape with the totals of all of them.
+
+The backlog ages and the dead letters are not counted by any process: they are read from
+Redis when `/metrics` is scraped (`Backlog`), so every process gives the same answer.
+
+Every label value comes from a small fixed set, or from the compiled flows (flow and state
+names): never a phone number, a message id or a text. An unknown value is shown as `other`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+PLATFORMS = ("cams", "tencent", "api")  # who calls us
+SEND_PLATFORMS = ("cams", "tencent")  # whom we send through
+CALLBACK_KINDS = ("receipts", "business", "callback", "intent", "resume", "message", "other")
+CALLBACK_OUTCOMES = (
+    "ok",
+    "bad_request",
+    "unauthorized",
+    "too_large",
+    "unsupported_media",
+    "timeout",
+    "unavailable",
+    "error",
+)
+AUTH_REASONS = ("missing", "wrong", "replay", "expired", "other")
+STEP_OUTCOMES = ("entered", "matched", "no_match", "timeout", "error")
+SEND_RESULTS = ("sent", "retried", "failed", "dead")
+QUEUES = ("inbox", "outbox", "calls")
+
+# Seconds. A callback is answered after one Redis round trip: milliseconds.
+CALLBACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SEND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def one_of(value: str, allowed: Iterable[str]) -> str:
+    """`value` when it is one of `allowed`, else `other`: label sets stay bounded."""
+    return value if value in allowed else "other"
+
+
+def outcome_of(status: int) -> str:
+    """The `outcome` label of an HTTP status."""
+    if status < 400:
+        return "ok"
+    if status in (401, 403):
+        return "unauthorized"
+    if status == 408:
+        return "timeout"
+    if status == 413:
+        return "too_large"
+    if status == 415:
+        return "unsupported_media"
+    if status == 503:
+        return "unavailable"
+    if status < 500:
+        return "bad_request"
+    return "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits in Redis, read at scrape time: the age in seconds of the oldest entry of
+    each queue over all partitions (0 when empty), and the dead letters."""
+
+    inbox_age: float
+    outbox_age: float
+    calls_age: float
+    dead_letters: int
+
+    def families(self) -> Iterator[Metric]:
+        ages = GaugeMetricFamily(
+            "bot_backlog_age_seconds",
+            "Age of the oldest entry waiting in a queue, over all partitions (read from Redis).",
+            labels=["queue"],
+        )
+        for queue, age in zip(
+            QUEUES, (self.inbox_age, self.outbox_age, self.calls_age), strict=True
+        ):
+            ages.add_metric([queue], age)
+        yield ages
+        yield GaugeMetricFamily(
+            "bot_dead_letters",
+            "Dead letters waiting for `bot dlq` (read from Redis).",
+            value=self.dead_letters,
+        )
+
+
+class _Scrape:
+    """What one scrape shows: the registry's metrics and the backlog read for it."""
+
+    def __init__(self, registry: CollectorRegistry, backlog: Backlog | None) -> None:
+        self.registry = registry
+        self.backlog = backlog
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()
+        if self.backlog is not None:
+            yield from self.backlog.families()
+
+
+class Metrics:
+    """The server's metrics. When PROMETHEUS_MULTIPROC_DIR is set (it must be before
+    prometheus_client is first imported), `exposition` sums the values of every process
+    writing there."""
+
+    def __init__(self) -> None:
+        multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
+        self.multiprocess_dir = multiprocess_dir
+        self.registry = CollectorRegistry()
+        # In multi-process mode the values live in files; the collector reads them all.
+        own = self.registry if multiprocess_dir is None else None
+        if multiprocess_dir is not None:
+            MultiProcessCollector(self.registry, path=multiprocess_dir)  # type: ignore[no-untyped-call]
+
+        self.callbacks = Counter(
+            "bot_callbacks_total",
+            "Callbacks and API calls answered, by platform, kind and outcome.",
+            ["platform", "kind", "outcome"],
+            registry=own,
+        )
+        self.callback_seconds = Histogram(
+            "bot_callback_seconds",
+            "Time to answer a callback or API call.",
+            ["platform", "kind"],
+            buckets=CALLBACK_BUCKETS,
+            registry=own,
+        )
+        self.auth_rejections = Counter(
+            "bot_auth_rejections_total",
+            "Requests refused by an authentication check, by reason.",
+            ["platform", "reason"],
+            registry=own,
+        )
+        self.duplicates = Counter(
+            "bot_duplicates_total",
+            "Repeated pushes and triggers dropped at intake.",
+            ["platform"],
+            registry=own,
+        )
+        self.flow_steps = Counter(
+            "bot_flow_steps_total",
+            "Flow funnel: states entered; answers matched or not; timeouts; failed steps.",
+            ["flow", "state", "outcome"],
+            registry=own,
+        )
+        self.sends = Counter(
+            "bot_sends_total",
+            "Replies sent, attempts retried, replies refused for good, replies given up.",
+            ["platform", "result"],
+            registry=own,
+        )
+        self.send_seconds = Histogram(
+            "bot_send_seconds",
+            "Latency of send API calls (every attempt).",
+            ["platform"],
+            buckets=SEND_BUCKETS,
+            registry=own,
+        )
+        self.rate_limit_waits = Counter(
+            "bot_rate_limit_waits_total",
+            "Sends that waited for the shared send rate limit.",
+            ["platform"],
+            registry=own,
+        )
+        self.rate_limit_wait_seconds = Counter(
+            "bot_rate_limit_wait_seconds_total",
+            "Seconds sends waited for the shared send rate limit.",
+            ["platform"],
+            registry=own,
+        )
+        self.process_requests = Gauge(
+            "bot_process_requests",
+            "HTTP requests this process answered; with --workers one series per live worker "
+            "process (label pid).",
+            registry=own,
+            multiprocess_mode="liveall",
+        )
+        self._callback_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        # Series that should read 0 rather than be missing before anything happened.
+        for platform in PLATFORMS:
+            self.duplicates.labels(platform)
+            for reason in AUTH_REASONS:
+                self.auth_rejections.labels(platform, reason)
+        for platform in SEND_PLATFORMS:
+            self.rate_limit_waits.labels(platform)
+            self.rate_limit_wait_seconds.labels(platform)
+            for result in SEND_RESULTS:
+                self.sends.labels(platform, result)
+
+    # -- recording --------------------------------------------------------------------------
+
+    def callback(self, platform: str, kind: str, status: int, seconds: float) -> None:
+        """One callback or API call answered with `status` after `seconds`."""
+        key = (platform, kind, status)
+        series = self._callback_series.get(key)
+        if series is None:  # once per (platform, kind, status): labels() costs a little
+            p, k = one_of(platform, PLATFORMS), one_of(kind, CALLBACK_KINDS)
+            series = self._callback_series[key] = (
+                self.callbacks.labels(p, k, outcome_of(status)),
+                self.callback_seconds.labels(p, k),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
+
+    def request_served(self) -> None:
+        self.process_requests.inc()
+
+    def auth_rejected(self, platform: str, reason: str) -> None:
+        self.auth_rejections.labels(one_of(platform, PLATFORMS), one_of(reason, AUTH_REASONS)).inc()
+
+    def duplicate(self, platform: str, n: int = 1) -> None:
+        if n:
+            self.duplicates.labels(one_of(platform, PLATFORMS)).inc(n)
+
+    def step(self, flow: str, state: str, outcome: str) -> None:
+        """`flow` and `state` must be names of the compiled flows (or `none`/`other`)."""
+        self.flow_steps.labels(flow, state, one_of(outcome, STEP_OUTCOMES)).inc()
+
+    def send(self, platform: str, result: str) -> None:
+        self.sends.labels(one_of(platform, SEND_PLATFORMS), one_of(result, SEND_RESULTS)).inc()
+
+    def send_latency(self, platform: str, seconds: float) -> None:
+        self.send_seconds.labels(one_of(platform, SEND_PLATFORMS)).observe(seconds)
+
+    def rate_limit_wait(self, platform: str, *, new_wait: bool, seconds: float) -> None:
+        """A wait for the send rate limit began (`new_wait`), and/or `seconds` more waited."""
+        platform = one_of(platform, SEND_PLATFORMS)
+        if new_wait:
+            self.rate_limit_waits.labels(platform).inc()
+        if seconds:
+            self.rate_limit_wait_seconds.labels(platform).inc(seconds)
+
+    # -- exposition -------------------------------------------------------------------------
+
+    async def exposition(self, backlog: Backlog | None = None) -> bytes:
+        """The text of `/metrics` (Prometheus text format), with `backlog` when it could be
+        read. Made in a thread: in multi-process mode it reads every process's files."""
+        return await asyncio.to_thread(generate_latest, _Scrape(self.registry, backlog))
+
+    def close(self) -> None:
+        """This process is done: drop its per-process gauges from what scrapes show (its
+        counters stay: totals never go down)."""
+        if self.multiprocess_dir is not None:
+            mark_process_dead(os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]

@@ -1,0 +1,50 @@
+"""`GET /metrics`: the Prometheus metrics of this server (of all its worker processes with
+`--workers`), and the backlog read from Redis for the scrape. With BOT_METRICS_TOKEN set it
+needs `Authorization: Bearer TOKEN`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
+
+from bot.errors import Unauthorized
+from bot.metrics import Backlog
+from bot.ops import read_backlog
+from bot.platforms.auth import matches_any
+from bot.web.keys import METRICS, SETTINGS, STORE
+from bot.wire import is_text
+
+log = logging.getLogger("bot.web.metrics")
+
+BACKLOG_TIMEOUT = 2.0  # seconds: past this a scrape goes on without the backlog
+
+
+def _authorize(request: web.Request) -> None:
+    tokens = [s.get_secret_value() for s in request.app[SETTINGS].metrics_token]
+    if not tokens:
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing token: send `Authorization: Bearer TOKEN`", category="missing")
+    if not is_text(token) or not matches_any(token.strip(), tokens):
+        raise Unauthorized("wrong token", category="wrong")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    _authorize(request)
+    backlog: Backlog | None = None
+    try:
+        backlog = await asyncio.wait_for(read_backlog(request.app[STORE]), BACKLOG_TIMEOUT)
+    except (RedisError, OSError, TimeoutError) as e:
+        # The process's own metrics are still worth a scrape; the backlog gauges are absent.
+        log.warning("metrics without the backlog: Redis did not answer (%r)", e)
+    body = await request.app[METRICS].exposition(backlog)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/metrics", metrics)]

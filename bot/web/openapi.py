@@ -1,0 +1,468 @@
+"""`GET /openapi.json`: an OpenAPI 3.1 description of every endpoint of this server.
+
+Schemas are generated from the pydantic models (bot.web.schemas, and the request models of
+bot.web.api), so the description follows the code; tests/test_openapi.py checks that it
+names exactly the routes the app serves, and tests/test_fuzz.py sends what it describes to
+a running server. The sandbox routes are described only in sandbox mode, where they exist.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from bot import __version__
+from bot.settings import Settings
+from bot.web import schemas
+from bot.web.api import AgentMessage, IntentRequest, ResumeRequest
+from bot.web.body import SMALL_BODY
+from bot.web.keys import SETTINGS
+from bot.wire import MAX_DEPTH
+
+REF = "#/components/schemas/{model}"
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (IntentRequest, ResumeRequest, AgentMessage)
+
+_STATUS_TEXT = {
+    400: "Refused: the reason says why (e.g. invalid JSON, a missing field)",
+    401: "Missing or wrong credentials",
+    403: "Not this app's (Tencent SdkAppid)",
+    404: "No such thing",
+    408: "The body did not arrive within BOT_BODY_TIMEOUT seconds",
+    409: "Conflict with the conversation's state",
+    413: "The body is larger than this endpoint takes",
+    415: "A Content-Type this endpoint does not take",
+    503: "Redis is unavailable: retry later",
+}
+
+
+def _ref(model: type[BaseModel] | str) -> dict[str, str]:
+    name = model if isinstance(model, str) else model.__name__
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(c): _json(_STATUS_TEXT[c], _ref(schemas.Error)) for c in codes}
+
+
+def _param(
+    name: str, where: str, description: str, schema: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "description": description,
+        "schema": schema or {"type": "string"},
+        **extra,
+    }
+
+
+def _body(schema: dict[str, Any], description: str, *, required: bool = True) -> dict[str, Any]:
+    return {"description": description, "required": required, "content": {JSON: {"schema": schema}}}
+
+
+def component_schemas() -> dict[str, Any]:
+    """Every model's JSON Schema, by model name, with references between them."""
+    mode: JsonSchemaMode = "validation"
+    models = [(m, mode) for m in (*schemas.MODELS, *REQUEST_MODELS)]
+    _keys, top = models_json_schema(models, ref_template=REF)
+    defs: dict[str, Any] = top.get("$defs", {})
+    return defs
+
+
+def _limits(limit: int) -> str:
+    return (
+        f" The body is at most {limit} bytes (413 beyond), JSON in UTF-8 without duplicate "
+        f"keys, NaN or Infinity, nested at most {MAX_DEPTH} deep (400 otherwise)."
+    )
+
+
+def _cams_paths(settings: Settings) -> dict[str, Any]:
+    item = {"anyOf": [_ref(schemas.CamsInbound), _ref(schemas.CamsStatus), _ref(schemas.CamsAudit)]}
+    business_query = [
+        _param("intentCode", "query", "The intent's code (when not in the body)."),
+        _param("phone", "query", "The customer's number (when not in the body)."),
+        _param("requestId", "query", "Names the call: a repeated id starts once."),
+    ]
+    business_call = {
+        "tags": ["CAMS"],
+        "security": [{"businessSignature": []}],
+        "responses": {
+            "200": _json("Stored; the intent runs shortly", _ref(schemas.CamsBusinessAck)),
+            **_errors(400, 401, 408, 413, 415, 503),
+        },
+    }
+    return {
+        "/cams/receipts": {
+            "post": {
+                "operationId": "camsReceipts",
+                "tags": ["CAMS"],
+                "summary": "CAMS receipt push: customer messages, delivery reports, reviews",
+                "description": "A JSON array of ChatAppInbound, ChatAppStatus and ChatAppAudit "
+                "items (a single item is taken too). Each item is read on its own: one the "
+                "reader cannot use is logged and skipped, and the push is still acknowledged. "
+                "Answered once stored in Redis; 503 (CAMS pushes again) when Redis is away. "
+                "The Content-Type is not checked beyond refusing multipart (CAMS does not "
+                "document the one it sends): the body must be JSON; trailing commas are "
+                "tolerated." + _limits(settings.max_body),
+                "security": [{"receiptToken": []}],
+                "parameters": [
+                    _param(
+                        "channel",
+                        "query",
+                        "The channel of this receipt URL; default BOT_CAMS_CHANNEL.",
+                        {"type": "string", "pattern": schemas.ID_PATTERN},
+                    )
+                ],
+                "requestBody": _body(
+                    {"oneOf": [{"type": "array", "items": item}, item]}, "A batch of receipts."
+                ),
+                "responses": {
+                    "200": _json("Stored (or skipped item by item)", _ref(schemas.CamsAck)),
+                    **_errors(400, 401, 408, 413, 415, 503),
+                },
+            }
+        },
+        "/cams/business": {
+            "post": {
+                **business_call,
+                "operationId": "camsBusinessCall",
+                "summary": "CAMS's business-system call: start an intent for a customer",
+                "description": "The fields may come as a JSON object, a form or query "
+                "parameters (see the CamsBusinessCall schema for the names looked for). The "
+                "Signature may also come as X-Signature, Sign, Token or Authorization (Bearer) "
+                "header, or a `signature` field." + _limits(SMALL_BODY),
+                "parameters": business_query,
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        JSON: {"schema": _ref(schemas.CamsBusinessCall)},
+                        FORM: {"schema": _ref(schemas.CamsBusinessCall)},
+                    },
+                },
+            },
+            "get": {
+                **business_call,
+                "operationId": "camsBusinessCallGet",
+                "summary": "The business-system call with its fields in the query",
+                "parameters": [
+                    *business_query,
+                    _param("intentData", "query", "Data for the flow: a JSON object."),
+                    _param(
+                        "channel",
+                        "query",
+                        "whatsapp, viber, ...",
+                        {"type": "string", "pattern": schemas.ID_PATTERN},
+                    ),
+                ],
+            },
+        },
+    }
+
+
+def _tencent_paths() -> dict[str, Any]:
+    return {
+        "/tencent/callback": {
+            "post": {
+                "operationId": "tencentCallback",
+                "tags": ["Tencent Chat"],
+                "summary": "Tencent Cloud Chat third-party callback",
+                "description": "C2C.CallbackAfterSendMsg of a customer's message to the bot is "
+                "stored and answered; C2C.CallbackBeforeSendMsg is decided (allow, reject or "
+                "drop, per BOT_TENCENT_OPTED_OUT); other commands are acknowledged. "
+                "`Sign = sha256(token + RequestTime)`; RequestTime within "
+                "BOT_TENCENT_MAX_SKEW of now; a callback is taken once (a replay is 401). "
+                "The body's format is given by `contenttype=json` in the URL, not by a "
+                "header; multipart is refused." + _limits(SMALL_BODY),
+                "security": [{"tencentSign": []}],
+                "parameters": [
+                    _param("SdkAppid", "query", "The app's SdkAppid.", required=True),
+                    _param(
+                        "CallbackCommand",
+                        "query",
+                        "The callback's command.",
+                        {"type": "string", "examples": ["C2C.CallbackAfterSendMsg"]},
+                        required=True,
+                    ),
+                    _param(
+                        "RequestTime",
+                        "query",
+                        "Unix seconds when the callback was made.",
+                        {"type": "string", "pattern": "^[0-9]{10}$"},
+                        required=True,
+                    ),
+                    _param("contenttype", "query", "Always json.", {"enum": ["json"]}),
+                    _param("ClientIP", "query", "The sender's client IP."),
+                    _param("OptPlatform", "query", "RESTAPI, Web, Android, iOS, ..."),
+                ],
+                "requestBody": _body(_ref(schemas.TencentCallback), "One callback."),
+                "responses": {
+                    "200": _json("Acknowledged or decided", _ref(schemas.TencentAnswer)),
+                    **_errors(400, 401, 403, 408, 413, 415, 503),
+                    "404": {"description": "Tencent Chat is not configured (no SdkAppid)"},
+                },
+            }
+        }
+    }
+
+
+def _api_paths() -> dict[str, Any]:
+    conversation = _param(
+        "conversation",
+        "path",
+        "platform:channel:business:customer, e.g. cams:whatsapp:8613800000000:8613900000001",
+        required=True,
+    )
+    idempotency = _param(
+        "Idempotency-Key",
+        "header",
+        "Names the request: a repeat with the same key is recognised (at most 200 characters).",
+        {"type": "string", "maxLength": 200},
+    )
+    api = {"tags": ["API"], "security": [{"apiKey": []}]}
+    accepted = _json("Stored; the work happens shortly", _ref(schemas.Accepted))
+    body_note = " An empty body is `{}`." + _limits(SMALL_BODY)
+    return {
+        "/v1/intents/{code}": {
+            "post": {
+                **api,
+                "operationId": "startIntent",
+                "summary": "Start an intent for a customer",
+                "description": "Content-Type application/json." + _limits(SMALL_BODY),
+                "parameters": [
+                    _param("code", "path", "The intent's code.", required=True),
+                    idempotency,
+                ],
+                "requestBody": _body(_ref(IntentRequest), "The customer and data."),
+                "responses": {
+                    "202": accepted,
+                    **_errors(400, 401, 404, 408, 409, 413, 415, 503),
+                },
+            }
+        },
+        "/v1/conversations/{conversation}": {
+            "get": {
+                **api,
+                "operationId": "getConversation",
+                "summary": "Where a conversation stands",
+                "parameters": [conversation],
+                "responses": {
+                    "200": _json("The conversation", _ref(schemas.ConversationState)),
+                    **_errors(401, 404, 503),
+                },
+            }
+        },
+        "/v1/conversations/{conversation}/resume": {
+            "post": {
+                **api,
+                "operationId": "resumeConversation",
+                "summary": "End a human handoff",
+                "description": "Content-Type application/json." + body_note,
+                "parameters": [conversation, idempotency],
+                "requestBody": _body(_ref(ResumeRequest), "Where to go on.", required=False),
+                "responses": {"202": accepted, **_errors(400, 401, 404, 408, 413, 415, 503)},
+            }
+        },
+        "/v1/conversations/{conversation}/messages": {
+            "post": {
+                **api,
+                "operationId": "sendAgentMessage",
+                "summary": "An agent answers the customer",
+                "description": "Content-Type application/json." + _limits(SMALL_BODY),
+                "parameters": [conversation, idempotency],
+                "requestBody": _body(_ref(AgentMessage), "The agent's text."),
+                "responses": {"202": accepted, **_errors(400, 401, 404, 408, 413, 415, 503)},
+            }
+        },
+    }
+
+
+def _operations_paths() -> dict[str, Any]:
+    return {
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "tags": ["Operations"],
+                "summary": "Liveness: the process answers",
+                "responses": {"200": _json("Up", _ref(schemas.Health))},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "tags": ["Operations"],
+                "summary": "Readiness: Redis answers and flows are loaded",
+                "responses": {
+                    "200": _json("Ready", _ref(schemas.Ready)),
+                    "503": _json("Not ready", _ref(schemas.NotReady)),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "tags": ["Operations"],
+                "summary": "Prometheus metrics (text exposition format)",
+                "description": "Needs `Authorization: Bearer TOKEN` when BOT_METRICS_TOKEN is set.",
+                "security": [{}, {"metricsToken": []}],
+                "responses": {
+                    "200": {
+                        "description": "The metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(401),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "tags": ["Operations"],
+                "summary": "This description",
+                "responses": {"200": _json("OpenAPI 3.1", {"type": "object"})},
+            }
+        },
+    }
+
+
+def _sandbox_paths() -> dict[str, Any]:
+    to = _param("to", "query", "Only what was sent to this number or account.")
+    listing = {"type": "array", "items": {"type": "object"}}
+    tags = ["Sandbox"]
+    return {
+        "/sandbox/messages": {
+            "get": {
+                "operationId": "sandboxMessages",
+                "tags": tags,
+                "summary": "What the fake CAMS received (replies), oldest first",
+                "parameters": [to],
+                "responses": {"200": _json("Sent messages", listing)},
+            }
+        },
+        "/sandbox/tencent/messages": {
+            "get": {
+                "operationId": "sandboxTencentMessages",
+                "tags": tags,
+                "summary": "What the fake Tencent Chat received",
+                "parameters": [to],
+                "responses": {"200": _json("Sent messages", listing)},
+            }
+        },
+        "/sandbox/orders/{order}": {
+            "get": {
+                "operationId": "sandboxOrder",
+                "tags": tags,
+                "summary": "A stand-in order API for the example flows",
+                "description": "Orders starting with A are found, with S answer after 10 s, "
+                "others are unknown. Needs `Authorization: Bearer sandbox`.",
+                "security": [{"apiKey": []}],
+                "parameters": [_param("order", "path", "The order number.", required=True)],
+                "responses": {
+                    "200": _json("The order", {"type": "object"}),
+                    "401": _json("Wrong token", _ref(schemas.SandboxError)),
+                    "404": _json("No such order", _ref(schemas.SandboxError)),
+                },
+            }
+        },
+        "/sandbox/agent": {
+            "post": {
+                "operationId": "sandboxAgentPost",
+                "tags": tags,
+                "summary": "A stand-in agent desk: prints what customers write",
+                "description": "Content-Type application/json." + _limits(SMALL_BODY),
+                "requestBody": _body(_ref(schemas.SandboxAgentMessage), "A forwarded message."),
+                "responses": {
+                    "200": _json("Printed", _ref(schemas.SandboxOk)),
+                    **_errors(400, 408, 413, 415),
+                },
+            },
+            "get": {
+                "operationId": "sandboxAgentGet",
+                "tags": tags,
+                "summary": "What the sandbox agent desk received",
+                "responses": {"200": _json("Received messages", listing)},
+            },
+        },
+    }
+
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "receiptToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "BOT_CAMS_RECEIPT_TOKEN, in the receipt URL set in the CAMS console.",
+    },
+    "businessSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Signature",
+        "description": "The business system's Signature of the CAMS console (BOT_CAMS_SIGNATURE).",
+    },
+    "tencentSign": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "Sign",
+        "description": "Hex sha256 of the callback token (BOT_TENCENT_CALLBACK_TOKEN) followed "
+        "by RequestTime; SdkAppid must be BOT_TENCENT_SDKAPPID.",
+    },
+    "apiKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A key of BOT_API_KEYS (sandbox: `sandbox`).",
+    },
+    "metricsToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token of BOT_METRICS_TOKEN, when set.",
+    },
+}
+
+
+def document(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of a server run with `settings`."""
+    paths = {
+        **_cams_paths(settings),
+        **_tencent_paths(),
+        **_api_paths(),
+        **_operations_paths(),
+    }
+    if settings.sandbox_mode:
+        paths.update(_sandbox_paths())
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "bot",
+            "version": __version__,
+            "summary": "Conversation server for business messaging (CAMS, Tencent Chat)",
+            "description": "Callbacks of CAMS and Tencent Cloud Chat, the business API and "
+            "the operational endpoints. Every refusal is a 4xx with a JSON body "
+            "`{code, msg}` whose `msg` says why.",
+        },
+        "paths": paths,
+        "components": {"schemas": component_schemas(), "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+def routes() -> list[web.RouteDef]:
+    """`GET /openapi.json`, made on the first request and kept for the app's life (the
+    settings do not change; making it takes milliseconds of CPU a caller should not get
+    for free)."""
+    made: list[str] = []
+
+    async def openapi(request: web.Request) -> web.Response:
+        if not made:
+            made.append(json.dumps(document(request.app[SETTINGS])))
+        return web.Response(text=made[0], content_type="application/json")
+
+    return [web.get("/openapi.json", openapi)]

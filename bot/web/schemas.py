@@ -1,0 +1,311 @@
+"""Pydantic models of what travels on the wire, for the API description (/openapi.json).
+
+The platform payloads (CAMS receipts and business calls, Tencent Chat callbacks) are read
+by tolerant hand-written parsers (bot.platforms), which accept more than these models say:
+numbers with spaces, keys with stray blanks, unknown message types. The models are the
+documented subset, and every payload they accept the parsers accept too (tests/
+test_openapi.py generates payloads from the published schemas and parses them). Our own
+API's request models live with their handlers (bot.web.api) and validate its requests.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+
+ID_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
+MAX_INT64 = 2**63 - 1
+
+# A phone number or account id as CAMS sends it: with or without "+" (dashes are dropped).
+Number = Annotated[
+    StrictStr,
+    Field(
+        pattern=r"^\+?-*[A-Za-z0-9_.@][A-Za-z0-9_.@-]*$",
+        max_length=64,
+        description="Phone number (digits, with or without a leading +) or account id.",
+        examples=["+8613900000001"],
+    ),
+]
+# What the CAMS parser reads as text: a string or a number (never true/false, a list, ...).
+Scalar = StrictStr | StrictInt | StrictFloat
+# Not blank as the parsers judge it (str.strip): JSON Schema's \s (ECMA-262) leaves out the
+# separators \x1c-\x1f and \x85 that Python strips, so they are named here too.
+NonBlank = Annotated[StrictStr, Field(pattern=r"[^\s\x1c-\x1f\x85]")]
+DigitString = Annotated[StrictStr, Field(pattern=r"^[0-9]{1,18}$")]
+AccountId = Annotated[StrictStr, Field(pattern=ID_PATTERN, examples=["user1"])]
+Uint64 = Annotated[StrictInt, Field(ge=0, le=MAX_INT64)]
+UintField = Uint64 | DigitString
+
+
+def _any_case(*names: str) -> str:
+    """A pattern matching each name in any letter case: ^[Tt][Ee][Xx][Tt]$|..."""
+    return "|".join(
+        "^" + "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in n) + "$"
+        for n in names
+    )
+
+
+class Error(BaseModel):
+    """Every refusal (4xx) and 503: the status again and a reason safe to show."""
+
+    code: int = Field(description="The HTTP status.", examples=[400])
+    msg: str = Field(min_length=1, description="Why, in words.", examples=["body is not JSON"])
+
+
+# -- CAMS receipts ---------------------------------------------------------------------------
+
+
+class CamsMessageContent(BaseModel):
+    """`Message` of a non-TEXT ChatAppInbound: an object (often sent JSON-encoded in a
+    string). The reader looks up these keys in any letter case; other keys are kept."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "patternProperties": {
+                _any_case("text", "body", "title", "payload", "id", "caption"): {
+                    "type": ["string", "number", "null"]
+                }
+            }
+        },
+    )
+
+    text: Scalar | None = Field(None, description="REPLY: the tapped button's label; TEXT: text.")
+    payload: Scalar | None = Field(None, description="REPLY: the button's payload.")
+    caption: Scalar | None = Field(None, description="IMAGE, VIDEO, DOCUMENT: the caption.")
+
+
+class CamsInbound(BaseModel):
+    """ChatAppInbound: a customer's message (`From` the customer, `To` our number)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    MessageId: NonBlank | StrictInt = Field(description="Unique message id (dedupe key).")
+    From: Number = Field(description="The customer's number.")
+    To: Number = Field(description="The business number.")
+    Type: Scalar = Field(
+        description="TEXT, REPLY, IMAGE, VIDEO, AUDIO, DOCUMENT, LOCATION, CONTACTS, SYSTEM; "
+        "others are kept and match no answer.",
+        examples=["TEXT"],
+    )
+    Message: Scalar | CamsMessageContent | None = Field(
+        None, description="TEXT: the text; other types: an object, or it JSON-encoded."
+    )
+    Timestamp: StrictInt | DigitString | None = Field(
+        None, description="Unix time in milliseconds (seconds are understood too)."
+    )
+    CustSpaceId: Scalar | None = Field(None, description="The CAMS channel (space) id.")
+    WabaId: Scalar | None = None
+    DisplayName: Scalar | None = None
+    Name: Scalar | None = None
+    NoticeType: Scalar | None = None
+
+
+class CamsStatus(BaseModel):
+    """ChatAppStatus: a delivery report of a message we sent (`From` our number)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    MessageId: NonBlank | StrictInt
+    From: Number = Field(description="The business number.")
+    To: Number = Field(description="The customer's number.")
+    Status: NonBlank | StrictInt = Field(
+        description="Sent, Delivered, Read, Failed, ...", examples=["Delivered"]
+    )
+    Timestamp: StrictInt | DigitString | None = None
+    TaskId: Scalar | None = Field(None, description="Our TaskId; defaults to MessageId.")
+    ErrorCode: Scalar | None = None
+    ErrorDescription: Scalar | None = None
+    ConversationType: Scalar | None = None
+    MsgFrameType: Scalar | None = None
+
+
+class CamsAudit(BaseModel):
+    """ChatAppAudit: a template review result (logged, not acted on)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    AuditStatus: Scalar | None = Field(description="pass, fail, auditing, ...")
+    TemplateCode: Scalar | None = None
+    WabaId: Scalar | None = None
+    Language: Scalar | None = None
+    Reason: Scalar | None = None
+
+
+CamsReceiptItem = CamsInbound | CamsStatus | CamsAudit
+
+
+class CamsAck(BaseModel):
+    """CAMS's expected answer: HTTP 200 and code 0."""
+
+    code: Literal[0] = 0
+    msg: str = "success"
+
+
+# -- CAMS business-system call -----------------------------------------------------------------
+
+
+class CamsBusinessCall(BaseModel):
+    """CAMS calls the business system to start an intent for a customer. CAMS does not
+    publish this call's format, so the reader looks for each field under several names
+    (intentCode/intent/code, intentData/data/params, phone/phoneNumber/customer/To, ...),
+    at the top level or one level down, in a JSON object, a form or the query. These are
+    the canonical names."""
+
+    model_config = ConfigDict(extra="allow")
+
+    intentCode: NonBlank = Field(description="The intent's code.", examples=["csat_survey"])
+    phone: Number = Field(description="The customer's number.")
+    intentData: dict[str, Any] | None = Field(
+        None, description="Data for the flow (a string holding a JSON object is read too)."
+    )
+    channel: Annotated[StrictStr, Field(pattern=ID_PATTERN)] | None = Field(
+        None, description="whatsapp, viber, ...; default BOT_CAMS_CHANNEL."
+    )
+    custSpaceId: Scalar | None = None
+    requestId: NonBlank | None = Field(
+        None, description="Names the call: a repeated call with the same id starts once."
+    )
+    signature: StrictStr | None = Field(
+        None, description="The console's Signature, when not sent in a header."
+    )
+
+
+class CamsBusinessAck(BaseModel):
+    code: Literal[0] = 0
+    msg: str = "success"
+    success: Literal[True] = True
+
+
+# -- Tencent Chat callbacks --------------------------------------------------------------------
+
+
+class TencentMsgContent(BaseModel):
+    """MsgContent of one element; which keys it has depends on MsgType."""
+
+    model_config = ConfigDict(extra="allow")
+
+    Text: StrictStr | StrictInt | None = Field(None, description="TIMTextElem: the text.")
+    Data: StrictStr | StrictInt | None = Field(
+        None, description="TIMCustomElem: the payload, or a JSON object with `payload`."
+    )
+    Desc: StrictStr | StrictInt | None = Field(None, description="TIMCustomElem: the label.")
+
+
+class TencentMsgElement(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    MsgType: StrictStr | StrictInt | None = Field(
+        None, description="TIMTextElem, TIMCustomElem, TIMImageElem, ...", examples=["TIMTextElem"]
+    )
+    MsgContent: TencentMsgContent | None = None
+
+
+class TencentCallback(BaseModel):
+    """The body of C2C.CallbackAfterSendMsg and C2C.CallbackBeforeSendMsg (other commands
+    are acknowledged and ignored)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    CallbackCommand: StrictStr | None = Field(
+        None, description="When present, must equal the query's CallbackCommand."
+    )
+    From_Account: AccountId
+    To_Account: AccountId
+    MsgSeq: UintField
+    MsgRandom: UintField
+    MsgTime: UintField = Field(description="Unix seconds.")
+    MsgKey: StrictStr | StrictInt | None = None
+    MsgId: StrictStr | StrictInt | None = None
+    EventTime: UintField | None = Field(None, description="Unix milliseconds.")
+    SendMsgResult: UintField | None = Field(None, description="0: delivered.")
+    OnlineOnlyFlag: StrictInt | None = None
+    CloudCustomData: StrictStr | None = None
+    MsgBody: list[TencentMsgElement]
+
+
+class TencentAnswer(BaseModel):
+    """ErrorCode of a before-send callback: 0 allow, 1 reject, 2 drop silently."""
+
+    ActionStatus: Literal["OK"] = "OK"
+    ErrorInfo: str = ""
+    ErrorCode: int = 0
+
+
+# -- our own API's answers and the operational endpoints ----------------------------------------
+
+
+class Accepted(BaseModel):
+    conversation: str = Field(examples=["cams:whatsapp:8613800000000:8613900000001"])
+    status: Literal["accepted"] = "accepted"
+    repeat: bool = Field(description="True when this Idempotency-Key was seen before.")
+
+
+class ConversationState(BaseModel):
+    conversation: str
+    flow: str | None
+    state: str | None
+    version: int
+    data: dict[str, Any]
+    opted_out: bool
+    handoff: dict[str, Any] | None
+    queued: list[str]
+    last_inbound_ms: int | None
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    flows: int
+
+
+class NotReady(BaseModel):
+    status: Literal["unavailable"] = "unavailable"
+    problems: list[str]
+
+
+class SandboxAgentMessage(BaseModel):
+    """What the flows' agent webhook posts (the sandbox agent desk prints it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    customer: StrictStr | None = None
+    text: StrictStr | None = None
+
+
+class SandboxOk(BaseModel):
+    ok: Literal[True] = True
+
+
+class SandboxError(BaseModel):
+    """The stand-in order API's refusals, shaped like a business's own API."""
+
+    error: str = Field(min_length=1)
+
+
+MODELS: tuple[type[BaseModel], ...] = (
+    Error,
+    CamsInbound,
+    CamsStatus,
+    CamsAudit,
+    CamsMessageContent,
+    CamsAck,
+    CamsBusinessCall,
+    CamsBusinessAck,
+    TencentCallback,
+    TencentMsgElement,
+    TencentMsgContent,
+    TencentAnswer,
+    Accepted,
+    ConversationState,
+    Health,
+    Ready,
+    NotReady,
+    SandboxAgentMessage,
+    SandboxOk,
+    SandboxError,
+)

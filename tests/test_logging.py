@@ -1,0 +1,240 @@
+"""Logs: JSON lines or the human format, the ids of what is being worked on on every line
+(request id, masked conversation, message id, partition), the request id echoed in every
+response."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot import log
+from bot.web.middleware import request_id
+from tests.conftest import AppFactory
+from tests.support import RECEIPT_TOKEN, CamsServer, eventually, inbound
+
+CONV = "cams:whatsapp:8613800000000:8613900000001"
+MASKED = "cams:whatsapp:861*********0:861*********1"
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """Whatever a test does to the root logger is undone after it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+def captured(root_logging: None) -> io.StringIO:
+    """Every record of every logger, at DEBUG, as JSON lines (added to pytest's handlers;
+    removed by `root_logging`)."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    root.addHandler(log.handler(stream, "json"))
+    root.setLevel(logging.DEBUG)
+    return stream
+
+
+def lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_masking() -> None:
+    assert log.mask_number("+8613812345678") == "861*********8"
+    assert log.mask_number("12345") == "*****"
+    assert log.mask_conv(CONV) == MASKED
+    assert log.mask_conv("tencent:c2c:1400000001:alice") == "tencent:c2c:140******1:alice"
+
+
+def test_a_json_line_names_the_ids_in_context() -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger("test.json")
+    logger.addHandler(log.handler(stream, "json"))
+    try:
+        with log.context(request_id="req-1", conv_id=CONV, message_id="m-1", partition=3):
+            logger.warning("hello %s", "world")
+        logger.warning("outside")
+    finally:
+        logger.handlers.clear()
+    inside, outside = lines(stream)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", inside.pop("ts"))
+    assert inside == {
+        "level": "WARNING",
+        "logger": "test.json",
+        "msg": "hello world",
+        "request_id": "req-1",
+        "conv": MASKED,
+        "message_id": "m-1",
+        "partition": 3,
+    }
+    assert set(outside) == {"ts", "level", "logger", "msg"}
+
+
+def test_the_text_format_adds_the_ids_as_key_value_pairs() -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger("test.text")
+    logger.addHandler(log.handler(stream, "text"))
+    try:
+        with log.context(conv_id=CONV, partition=0):
+            logger.warning("step done")
+    finally:
+        logger.handlers.clear()
+    line = stream.getvalue().rstrip("\n")
+    assert re.fullmatch(
+        rf"\d\d:\d\d:\d\d WARNING test\.text: step done conv={re.escape(MASKED)} partition=0", line
+    )
+
+
+def test_exceptions_in_json_keep_one_line() -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger("test.exc")
+    logger.addHandler(log.handler(stream, "json"))
+    try:
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logger.exception("it failed")
+    finally:
+        logger.handlers.clear()
+    [line] = lines(stream)
+    assert line["msg"] == "it failed"
+    assert line["level"] == "ERROR"
+    assert "Traceback" in line["exc"]
+    assert "ValueError: boom" in line["exc"]
+
+
+def test_auto_is_text_on_a_terminal_and_json_otherwise() -> None:
+    tty, pipe = Tty(), io.StringIO()
+    logger = logging.getLogger("test.auto")
+    logger.addHandler(log.handler(tty, "auto"))
+    logger.addHandler(log.handler(pipe, "auto"))
+    try:
+        logger.warning("x")
+    finally:
+        logger.handlers.clear()
+    assert tty.getvalue().endswith(" WARNING test.auto: x\n")
+    assert json.loads(pipe.getvalue())["msg"] == "x"
+
+
+def test_setup_sends_every_logger_to_one_handler(root_logging: None) -> None:
+    stream = io.StringIO()
+    log.setup("warning", "json", stream=stream)
+    logging.getLogger("bot.something").info("not shown")
+    logging.getLogger("aiohttp.server").error("shown")
+    assert [line["msg"] for line in lines(stream)] == ["shown"]
+    assert logging.getLogger().level == logging.WARNING
+
+
+async def test_ids_belong_to_their_task() -> None:
+    """Conversations worked on side by side each keep their own ids."""
+    stream = io.StringIO()
+    logger = logging.getLogger("test.tasks")
+    logger.addHandler(log.handler(stream, "json"))
+    logger.setLevel(logging.INFO)
+
+    async def work(customer: str) -> None:
+        with log.context(conv_id=f"cams:whatsapp:1:{customer}", message_id=customer):
+            await asyncio.sleep(0.01)
+            logger.info("step")
+
+    try:
+        with log.context(partition=7):
+            await asyncio.gather(work("alice"), work("bob"))
+        assert log.current_ids() == {}
+    finally:
+        logger.handlers.clear()
+    got = sorted((line["conv"], line["message_id"], line["partition"]) for line in lines(stream))
+    assert got == [("cams:whatsapp:1:alice", "alice", 7), ("cams:whatsapp:1:bob", "bob", 7)]
+
+
+def test_request_ids() -> None:
+    assert request_id("abc-1.2:3_4") == "abc-1.2:3_4"
+    for bad in (None, "", "x" * 65, "has space", "semi;colon", "ünï"):
+        new = request_id(bad)
+        assert re.fullmatch(r"[0-9a-f]{32}", new), bad
+    assert request_id(None) != request_id(None)
+
+
+async def test_every_response_echoes_the_request_id(make_client: AppFactory) -> None:
+    client = await make_client()
+    given = {"X-Request-Id": "trace-42"}
+    for method, path in (
+        ("GET", "/healthz"),
+        ("GET", "/no/such/path"),
+        ("POST", "/cams/receipts?token=wrong"),
+        ("GET", "/metrics"),
+        ("PUT", "/cams/receipts"),
+    ):
+        resp = await client.request(method, path, headers=given)
+        assert resp.headers["X-Request-Id"] == "trace-42", (method, path, resp.status)
+    resp = await client.get("/healthz", headers={"X-Request-Id": "not ok!"})
+    assert re.fullmatch(r"[0-9a-f]{32}", resp.headers["X-Request-Id"])
+    first = (await client.get("/healthz")).headers["X-Request-Id"]
+    second = (await client.get("/healthz")).headers["X-Request-Id"]
+    assert first != second
+
+
+async def test_request_lines_carry_the_request_id(
+    make_client: AppFactory, captured: io.StringIO
+) -> None:
+    client = await make_client()
+    resp = await client.post(
+        "/cams/receipts?token=wrong", json=[], headers={"X-Request-Id": "req-77"}
+    )
+    assert resp.status == 401
+    refused = [
+        line for line in lines(captured) if line["msg"].endswith("-> 401: missing or wrong token")
+    ]
+    assert refused
+    assert refused[0]["request_id"] == "req-77"
+    assert refused[0]["level"] == "WARNING"
+    assert refused[0]["msg"].startswith("POST /cams/receipts ")
+    assert "wrong" not in refused[0]["msg"].split(" -> ")[0]  # the query is never logged
+
+
+async def test_steps_and_sends_name_conversation_and_message(
+    make_client: AppFactory, fake_cams: CamsServer, captured: io.StringIO
+) -> None:
+    client = await make_client()
+    item = inbound("hi", customer="8613900000001", message_id="cams-msg-1")
+    resp = await client.post(f"/cams/receipts?token={RECEIPT_TOKEN}", json=[item])
+    assert resp.status == 200
+    await fake_cams.recorder.wait_for(1)
+
+    def sent() -> list[dict[str, Any]]:
+        return [line for line in lines(captured) if line["logger"] == "bot.sender"]
+
+    await eventually(lambda: bool(sent()))
+    [step] = [line for line in lines(captured) if line["msg"].startswith("step ")]
+    assert step["level"] == "INFO"
+    assert step["conv"] == MASKED
+    assert step["message_id"] == "cams-msg-1"
+    assert isinstance(step["partition"], int)
+    assert step["msg"] == "step flow=menu state=None->choose outcome=started replies=1"
+    [send] = sent()
+    assert send["conv"] == MASKED
+    assert send["partition"] == step["partition"]
+    assert re.fullmatch(r"[0-9a-f]{16}\.1\.0", send["message_id"])  # the reply's TaskId
+    intake = [line for line in lines(captured) if line["logger"] == "bot.web.cams"]
+    assert intake
+    assert all(re.fullmatch(r"[0-9a-f]{32}", line["request_id"]) for line in intake)
+    # One line per push, at DEBUG: the step's line is the one at INFO.
+    [receipts] = [line for line in intake if line["msg"].startswith("receipts: ")]
+    assert receipts["level"] == "DEBUG"
+    assert receipts["msg"] == (
+        "receipts: 1 messages (1 new, 0 repeated), 0 statuses, 0 audits, 0 rejected"
+    )
