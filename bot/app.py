@@ -2,8 +2,9 @@
 
 Each resource lives in one cleanup context, started in order and closed in reverse:
 Redis (embedded when no BOT_REDIS_URL), the one outbound HTTP session, the sandbox's
-fake CAMS (sandbox mode only), and the runtime (partition workers and senders), which
-drains in-flight work before the others close.
+fake CAMS (sandbox mode only), the runtime (partition workers and senders), which
+drains in-flight work before the others close, and the receipt intake's backlog sampler
+(BOT_SHED_BACKLOG_AGE; it samples only when set).
 """
 
 from __future__ import annotations
@@ -50,11 +51,13 @@ from bot.web.keys import (
     SANDBOX_TENCENT_MESSAGES,
     SECRETS,
     SETTINGS,
+    SHEDDER,
     STORE,
     TENCENT_API,
     CatalogRef,
 )
 from bot.web.middleware import echo_request_id, errors, observe
+from bot.web.shedding import SAMPLE_INTERVAL, Shedder
 
 log = logging.getLogger("bot.app")
 
@@ -210,6 +213,19 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         await runtime.stop(drain_seconds=settings.drain_seconds)
 
 
+def _shedding(interval: float) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def shedding(app: web.Application) -> AsyncIterator[None]:
+        shedder = Shedder(app[STORE], limit=app[SETTINGS].shed_backlog_age, interval=interval)
+        app[SHEDDER] = shedder
+        await shedder.start()
+        try:
+            yield
+        finally:
+            await shedder.stop()
+
+    return shedding
+
+
 async def _close_metrics(app: web.Application) -> None:
     app[METRICS].close()
 
@@ -251,9 +267,11 @@ def create_app(
     clock: Callable[[], float] = time.time,
     secrets: Mapping[str, str] | None = None,
     reload: Callable[[], CompiledCatalog] | None = None,
+    shed_interval: float = SAMPLE_INTERVAL,
 ) -> web.Application:
     """`secrets` are the values of {{ secret.NAME }} in calls (BOT_SECRET_NAME); `reload`,
-    when given, loads the flows again on SIGHUP."""
+    when given, loads the flows again on SIGHUP; `shed_interval` is the seconds between two
+    reads of the backlog when BOT_SHED_BACKLOG_AGE is set."""
     app = web.Application(middlewares=[observe, errors], client_max_size=settings.max_body)
     app[METRICS] = Metrics()
     app.on_response_prepare.append(echo_request_id)
@@ -262,7 +280,7 @@ def create_app(
     app[CATALOG] = CatalogRef(catalog)
     app[CLOCK] = clock
     app[SECRETS] = dict(secrets or {})
-    app.cleanup_ctx.extend([_redis, _http, _sandbox, _runtime])
+    app.cleanup_ctx.extend([_redis, _http, _sandbox, _runtime, _shedding(shed_interval)])
     if reload is not None:
         app.on_startup.append(_reload_on_sighup(reload))
     app.add_routes(health.routes())

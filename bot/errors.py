@@ -81,6 +81,20 @@ class StoreUnavailable(BotError):
     """Redis cannot be reached: callers answer 503 so the platform retries."""
 
 
+class Overloaded(BotError):
+    """More waits to be handled than the intake takes on (BOT_SHED_BACKLOG_AGE): a push is
+    answered 503, so that the platform pushes it again later. `age` is the age in seconds of
+    the oldest entry waiting; `retry_after` the seconds to ask the platform to wait."""
+
+    def __init__(self, age: float, retry_after: int) -> None:
+        self.age = age
+        self.retry_after = retry_after
+        self.reason = (
+            f"overloaded: messages wait {age:.0f} s before they are handled; push again later"
+        )
+        super().__init__(self.reason)
+
+
 @dataclass
 class SendError(BotError):
     """A send API call failed. `code` is the platform's error code when it gave one."""

@@ -39,6 +39,7 @@ CALLBACK_OUTCOMES = (
     "unsupported_media",
     "timeout",
     "unavailable",
+    "shed",
     "error",
 )
 AUTH_REASONS = ("missing", "wrong", "replay", "expired", "other")
@@ -193,7 +194,9 @@ class Metrics:
             registry=own,
             multiprocess_mode="liveall",
         )
-        self._callback_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._callback_series: dict[
+            tuple[str, str, int, str | None], tuple[Counter, Histogram]
+        ] = {}
         # Series that should read 0 rather than be missing before anything happened.
         for platform in PLATFORMS:
             self.duplicates.labels(platform)
@@ -207,14 +210,18 @@ class Metrics:
 
     # -- recording --------------------------------------------------------------------------
 
-    def callback(self, platform: str, kind: str, status: int, seconds: float) -> None:
-        """One callback or API call answered with `status` after `seconds`."""
-        key = (platform, kind, status)
+    def callback(
+        self, platform: str, kind: str, status: int, seconds: float, outcome: str | None = None
+    ) -> None:
+        """One callback or API call answered with `status` after `seconds`; `outcome` when
+        the status alone does not say it (`shed`: a 503 of back-pressure, not of Redis)."""
+        key = (platform, kind, status, outcome)
         series = self._callback_series.get(key)
-        if series is None:  # once per (platform, kind, status): labels() costs a little
+        if series is None:  # once per (platform, kind, status, outcome): labels() costs a little
             p, k = one_of(platform, PLATFORMS), one_of(kind, CALLBACK_KINDS)
+            o = outcome_of(status) if outcome is None else one_of(outcome, CALLBACK_OUTCOMES)
             series = self._callback_series[key] = (
-                self.callbacks.labels(p, k, outcome_of(status)),
+                self.callbacks.labels(p, k, o),
                 self.callback_seconds.labels(p, k),
             )
         series[0].inc()

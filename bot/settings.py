@@ -275,6 +275,15 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         10.0, gt=0, description="Seconds a client may take to send its request body (408)."
     )
+    shed_backlog_age: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Back-pressure: while the oldest inbox entry is older than this many "
+        "seconds, CAMS receipt pushes are answered 503 (CAMS pushes again later), until it is "
+        "under half of it. Only receipt pushes: not /cams/business nor Tencent callbacks. "
+        "0: off.",
+    )
     metrics_token: SecretList = Field(
         default_factory=list,
         description="When set, /metrics needs `Authorization: Bearer TOKEN`; comma-separate "

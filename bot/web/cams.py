@@ -1,7 +1,9 @@
 """CAMS's calls to us: receipt pushes and the business-system (intent) call.
 
 Both answer only after what they accepted is stored in Redis; a 503 otherwise, so CAMS
-pushes again. Processing happens later, in the partition workers.
+pushes again. Processing happens later, in the partition workers. With BOT_SHED_BACKLOG_AGE
+set, receipt pushes (and only they: CAMS is known to push them again) are also answered 503
+while the inbox backlog is too old (bot.web.shedding).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from bot.platforms.cams.receipts import (
 )
 from bot.store import Accepted
 from bot.web.body import SMALL_BODY, read_body
-from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, STORE
+from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, SHEDDER, STORE
 from bot.wire import Accept, body_kind
 
 log = logging.getLogger("bot.web.cams")
@@ -42,6 +44,8 @@ async def receipts(request: web.Request) -> web.Response:
             else "missing token: the receipt URL needs ?token=...",
             category="wrong" if request.query.get("token") else "missing",
         )
+    # Refused unread while the backlog is too old (BOT_SHED_BACKLOG_AGE): CAMS pushes again.
+    request.app[SHEDDER].check()
     channel = request.query.get("channel", settings.cams_channel).strip().lower()
     if not is_valid_id(channel):
         raise BadRequest("`channel` must be a channel name such as whatsapp or viber")

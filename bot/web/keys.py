@@ -15,6 +15,7 @@ from bot.redis_client import RedisClient
 from bot.runtime.partitions import Runtime
 from bot.settings import Settings
 from bot.store import Store
+from bot.web.shedding import Shedder
 
 
 @dataclass
@@ -38,8 +39,11 @@ SANDBOX_AGENT: web.AppKey[list[dict[str, object]]] = web.AppKey("sandbox_agent")
 RUNTIME = web.AppKey("runtime", Runtime)
 SECRETS: web.AppKey[dict[str, str]] = web.AppKey("secrets")
 METRICS = web.AppKey("metrics", Metrics)
+SHEDDER = web.AppKey("shedder", Shedder)
 # The id of a request: the caller's X-Request-Id when sane, else a new one.
 REQUEST_ID = web.RequestKey("request_id", str)
+# The `outcome` a request is counted with when its status alone does not say it (`shed`).
+OUTCOME = web.RequestKey("outcome", str)
 
 __all__ = [
     "CAMS_ENDPOINT",
@@ -47,6 +51,7 @@ __all__ = [
     "CLOCK",
     "HTTP",
     "METRICS",
+    "OUTCOME",
     "REDIS",
     "REQUEST_ID",
     "RUNTIME",
@@ -55,6 +60,7 @@ __all__ = [
     "SANDBOX_TENCENT_MESSAGES",
     "SECRETS",
     "SETTINGS",
+    "SHEDDER",
     "STORE",
     "TENCENT_API",
     "CatalogRef",

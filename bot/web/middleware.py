@@ -7,8 +7,10 @@ counts callbacks by platform, kind and outcome with their latency.
 
 `errors`: errors become HTTP answers here, and only here: 4xx with a reason for bad input
 (authentication refusals counted by reason), 503 when Redis is unreachable (so the platform
-retries), never a traceback to the caller. Paths are logged with their phone numbers masked,
-and never with their query (a receipt URL carries its token there).
+retries) or when the intake sheds load (counted as `shed`, not logged per request: the
+shedder logs when it starts and stops), never a traceback to the caller. Paths are logged
+with their phone numbers masked, and never with their query (a receipt URL carries its
+token there).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot import log as logs
-from bot.errors import BadRequest, Forbidden, StoreUnavailable, Unauthorized
-from bot.web.keys import METRICS, REQUEST_ID
+from bot.errors import BadRequest, Forbidden, Overloaded, StoreUnavailable, Unauthorized
+from bot.web.keys import METRICS, OUTCOME, REQUEST_ID
 
 log = logging.getLogger("bot.web")
 
@@ -96,7 +98,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     finally:
         metrics.request_served()
         if labels is not None:
-            metrics.callback(*labels, status, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            metrics.callback(*labels, status, elapsed, request.get(OUTCOME))
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s -> %d", where(request), status, extra={"request_id": rid})
 
@@ -123,6 +126,13 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
                 request.app[METRICS].auth_rejected(labels[0], e.category)
         log.warning("%s -> %d: %s", where(request), e.status, e.reason)
         return web.json_response({"code": e.status, "msg": e.reason}, status=e.status)
+    except Overloaded as e:
+        request[OUTCOME] = "shed"
+        return web.json_response(
+            {"code": 503, "msg": e.reason},
+            status=503,
+            headers={"Retry-After": str(e.retry_after)},
+        )
     except (StoreUnavailable, RedisError) as e:
         log.error("%s -> 503: storage unavailable: %r", where(request), e)
         return web.json_response(

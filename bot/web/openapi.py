@@ -111,7 +111,9 @@ def _cams_paths(settings: Settings) -> dict[str, Any]:
                 "description": "A JSON array of ChatAppInbound, ChatAppStatus and ChatAppAudit "
                 "items (a single item is taken too). Each item is read on its own: one the "
                 "reader cannot use is logged and skipped, and the push is still acknowledged. "
-                "Answered once stored in Redis; 503 (CAMS pushes again) when Redis is away. "
+                "Answered once stored in Redis; 503 (CAMS pushes again) when Redis is away, "
+                "or, with BOT_SHED_BACKLOG_AGE set, while the inbox backlog is older than that "
+                "(checked after the token; until it is under half of it). "
                 "The Content-Type is not checked beyond refusing multipart (CAMS does not "
                 "document the one it sends): the body must be JSON; trailing commas are "
                 "tolerated." + _limits(settings.max_body),
@@ -129,7 +131,20 @@ def _cams_paths(settings: Settings) -> dict[str, Any]:
                 ),
                 "responses": {
                     "200": _json("Stored (or skipped item by item)", _ref(schemas.CamsAck)),
-                    **_errors(400, 401, 408, 413, 415, 503),
+                    **_errors(400, 401, 408, 413, 415),
+                    "503": {
+                        **_json(
+                            "Redis is unavailable, or the intake sheds load "
+                            "(BOT_SHED_BACKLOG_AGE): push again later",
+                            _ref(schemas.Error),
+                        ),
+                        "headers": {
+                            "Retry-After": {
+                                "description": "Seconds to wait before pushing again.",
+                                "schema": {"type": "integer", "minimum": 0},
+                            }
+                        },
+                    },
                 },
             }
         },

@@ -135,12 +135,14 @@ class SeenRequest:
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """One queued misbehaviour: answer `status`/`code` or first sleep `delay` seconds."""
+    """One queued misbehaviour: answer `status`/`code` or first sleep `delay` seconds; to
+    the next send to `to` only, when set."""
 
     status: int = 0
     code: str = ""
     retry_after: float | None = None
     delay: float = 0.0
+    to: str = ""
 
 
 class FakeCams:
@@ -171,10 +173,18 @@ class FakeCams:
         self._nonces: dict[str, float] = {}
 
     def fail_next(
-        self, status: int, code: str, times: int = 1, retry_after: float | None = None
+        self,
+        status: int,
+        code: str,
+        times: int = 1,
+        retry_after: float | None = None,
+        *,
+        to: str = "",
     ) -> None:
-        """Answer the next `times` authenticated sends with `status` and `code`."""
-        self._faults.extend([Fault(status=status, code=code, retry_after=retry_after)] * times)
+        """Answer the next `times` authenticated sends (to `to` only, when given) with
+        `status` and `code`."""
+        fault = Fault(status=status, code=code, retry_after=retry_after, to=normalize_number(to))
+        self._faults.extend([fault] * times)
 
     def delay_next(self, seconds: float, times: int = 1) -> None:
         """Answer the next `times` sends `seconds` late. They are processed (and, if valid,
@@ -212,8 +222,14 @@ class FakeCams:
             )
         self._window.append(now)
 
-    def next_fault(self) -> Fault | None:
-        return self._faults.popleft() if self._faults else None
+    def next_fault(self, to: str = "") -> Fault | None:
+        """The first fault queued for a send to `to` (or to anyone), taken off the queue."""
+        to = normalize_number(to)
+        for i, fault in enumerate(self._faults):
+            if not fault.to or fault.to == to:
+                del self._faults[i]
+                return fault
+        return None
 
     async def record(self, params: Mapping[str, str], arrived: float | None = None) -> str:
         message_id = uuid.uuid4().hex
@@ -396,11 +412,11 @@ async def _send(request: web.Request) -> web.Response:
         _authenticate(request, fake, body)
         arrived = time.monotonic()
         fake.admit(fake.clock().timestamp())
-        fault = fake.next_fault()
+        params = _params(request, body)
+        fault = fake.next_fault(params.get("To", ""))
         if fault is not None and not fault.delay:
             raise ApiError(fault.status, fault.code, "injected fault", fault.retry_after)
         delay = fault.delay if fault is not None else 0.0
-        params = _params(request, body)
         validate_params(params)
         message_id = await fake.record(params, arrived)
         response = _answer(
