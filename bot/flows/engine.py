@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from transitions import EventData
+from transitions import EventData, Machine
 
 from bot.flows.compiler import (
     IDLE,
@@ -117,17 +117,15 @@ class StepResult:
 
 
 class _Turn:
-    """The object attached to a flow's machine for one move."""
+    """The model an engine keeps attached to a flow's machine: set to the conversation's
+    state before each move (attaching a model costs a pass over every event and state)."""
 
-    # Set by transitions while the turn is attached to a machine.
+    # Set by transitions when the turn is attached to a machine.
     state: str
     trigger: Callable[..., bool]
 
-    def __init__(self) -> None:
-        self.entered_states: list[str] = []
-
     def entered(self, event: EventData) -> None:
-        self.entered_states.append(event.state.name)
+        """The states' on_enter callback: entering is done by the step (`_Step._enter`)."""
 
 
 def _code_hash(conv_id: str, visit: int, code: str) -> str:
@@ -152,11 +150,14 @@ def _lookup(value: Any, path: tuple[str, ...]) -> Any:
 class Engine:
     def __init__(self, catalog: CompiledCatalog) -> None:
         self.catalog = catalog
+        # One turn per flow's machine, attached on first use. A step never awaits, so
+        # steps never interleave on a turn.
+        self._turns: dict[Machine, _Turn] = {}
 
     def step(
         self, conv: Conversation, event: Event, now_ms: int, ctx: StepContext | None = None
     ) -> StepResult:
-        return _Step(self.catalog, conv, now_ms, ctx or StepContext()).run(event)
+        return _Step(self.catalog, conv, now_ms, ctx or StepContext(), self._turns).run(event)
 
     def is_active(self, conv: Conversation) -> bool:
         """In a flow, in a state that waits or moves on (not ended)."""
@@ -169,9 +170,15 @@ class _Step:
     """One event applied to one conversation: accumulates the new state and the effects."""
 
     def __init__(
-        self, catalog: CompiledCatalog, conv: Conversation, now_ms: int, ctx: StepContext
+        self,
+        catalog: CompiledCatalog,
+        conv: Conversation,
+        now_ms: int,
+        ctx: StepContext,
+        turns: dict[Machine, _Turn],
     ) -> None:
         self.catalog = catalog
+        self.turns = turns
         self.conv = conv
         self.now = now_ms
         self.ctx = ctx
@@ -372,14 +379,15 @@ class _Step:
         """Take `trigger` from the current state; apply the `set:` of the option (given) or
         route (as the machine reports) taken; enter where it leads. False when no
         transition's guard holds (the conversation stays, its data untouched)."""
-        turn = _Turn()
         source = self.conv.state or IDLE
         taken: list[int] = []  # the route the machine took (compiler.took_route)
-        flow.machine.add_model(turn, initial=source)
-        try:
-            moved = turn.trigger(trigger, env=self.env(), taken=taken)
-        finally:
-            flow.machine.remove_model(turn)
+        turn = self.turns.get(flow.machine)
+        if turn is None:
+            turn = self.turns[flow.machine] = _Turn()
+            flow.machine.add_model(turn, initial=source)
+        else:
+            flow.machine.set_state(source, model=turn)
+        moved = turn.trigger(trigger, env=self.env(), taken=taken)
         if not moved:
             return False
         self.trace.append((source, trigger, turn.state))
