@@ -18,7 +18,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
@@ -30,7 +30,7 @@ Format = Literal["auto", "json", "text"]
 IDS = ("request_id", "conv", "message_id", "partition")
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-_conv: ContextVar[str | None] = ContextVar("conv", default=None)
+_conv: ContextVar[str | None] = ContextVar("conv", default=None)  # raw: masked when read
 _message_id: ContextVar[str | None] = ContextVar("message_id", default=None)
 _partition: ContextVar[int | None] = ContextVar("partition", default=None)
 _VARS: dict[str, ContextVar[Any]] = {
@@ -63,14 +63,17 @@ def context(
     partition: int | None = None,
 ) -> Iterator[None]:
     """Name what the code inside works on, on every line it logs. `conv_id` is the raw
-    conversation id: it is masked here. Ids not given keep their outer value."""
-    given: dict[str, Any] = {
-        "request_id": request_id,
-        "conv": None if conv_id is None else mask_conv(conv_id),
-        "message_id": message_id,
-        "partition": partition,
-    }
-    tokens = [(_VARS[k], _VARS[k].set(v)) for k, v in given.items() if v is not None]
+    conversation id: it is masked on the lines (when one is written: most blocks log
+    nothing at INFO). Ids not given keep their outer value."""
+    tokens: list[tuple[ContextVar[Any], Token[Any]]] = []
+    if request_id is not None:
+        tokens.append((_request_id, _request_id.set(request_id)))
+    if conv_id is not None:
+        tokens.append((_conv, _conv.set(conv_id)))
+    if message_id is not None:
+        tokens.append((_message_id, _message_id.set(message_id)))
+    if partition is not None:
+        tokens.append((_partition, _partition.set(partition)))
     try:
         yield
     finally:
@@ -78,18 +81,23 @@ def context(
             var.reset(token)
 
 
+def _current(name: str) -> Any:
+    value = _VARS[name].get()
+    return mask_conv(value) if name == "conv" and value is not None else value
+
+
 def current_ids() -> dict[str, Any]:
-    """The ids set by the enclosing `context` blocks."""
-    return {k: v for k, var in _VARS.items() if (v := var.get()) is not None}
+    """The ids set by the enclosing `context` blocks (the conversation's masked)."""
+    return {k: v for k in _VARS if (v := _current(k)) is not None}
 
 
 class ContextFilter(logging.Filter):
     """Copies the context's ids onto each record (unless the call gave them in `extra`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, var in _VARS.items():
+        for name in _VARS:
             if getattr(record, name, None) is None:
-                setattr(record, name, var.get())
+                setattr(record, name, _current(name))
         return True
 
 
