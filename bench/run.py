@@ -335,7 +335,7 @@ class Bench:
             BOT_INTENTS=str(BENCH / "intents"),
             BOT_PARTITIONS=str(PARTITIONS),
             # CAMS allows 250 sends/s per account; lifted so the server, not the limit,
-            # is measured (the limiter still runs: one round trip per send).
+            # is measured (the limiter still runs: one round trip per ask).
             BOT_SEND_RATE_LIMIT="1000000",
             BOT_LOG_LEVEL=self.args.log_level,
             BOT_DRAIN_SECONDS="5",
