@@ -61,13 +61,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return serve.supervise(settings)
     else:
         serve.log.info("worker %d serving (pid %d)", worker, os.getpid())
+    app = create_app(
+        settings,
+        catalog,
+        secrets=call_secrets(os.environ),
+        reload=lambda: _catalog(settings.flows, settings.intents),
+    )
+    app.on_startup.append(serve.settle_gc)  # after the app's own start-up: its resources
     web.run_app(
-        create_app(
-            settings,
-            catalog,
-            secrets=call_secrets(os.environ),
-            reload=lambda: _catalog(settings.flows, settings.intents),
-        ),
+        app,
         host=settings.host,
         port=settings.port,
         ssl_context=ssl_context,

@@ -75,3 +75,18 @@ async def test_a_pool_that_stays_full_fails_after_its_timeout(redis_server: Redi
         assert await held is None
     finally:
         await client.aclose()
+
+
+async def test_answers_are_parsed_by_hiredis(redis_server: RedisServer) -> None:
+    """redis-py parses Redis's answers with hiredis (a dependency): its pure-Python parser
+    cost a quarter more CPU per message."""
+    client = redis_client(redis_server.url)
+    try:
+        connection = await client.connection_pool.get_connection()
+        try:
+            assert type(connection._parser).__name__ == "_AsyncHiredisParser"
+        finally:
+            await client.connection_pool.release(connection)
+        assert await client.ping()
+    finally:
+        await client.aclose()

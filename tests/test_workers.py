@@ -20,7 +20,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.redis_server import RedisServer, free_port
-from bot.serve import restart_delay, worker_number
+from bot.serve import GC_THRESHOLDS, restart_delay, worker_number
 from tests.support import ROOT, inbound
 from tests.test_metrics import Samples, parse, value
 
@@ -252,3 +252,24 @@ async def test_a_killed_worker_is_replaced(server: Server) -> None:
         assert victim not in per_process(s)
     assert await stop(server) == 0, server.log_tail()
     assert not any(alive(pid) for pid in new)
+
+
+def test_a_serving_process_freezes_what_it_started_with_and_collects_less_often() -> None:
+    """After start-up (`settle_gc`, run by `bot serve` once the app is up) the collector
+    leaves what exists alone and runs on the raised thresholds; in a process of its own,
+    not to change this one's."""
+    script = (
+        "import asyncio, gc\n"
+        "from bot.serve import GC_THRESHOLDS, settle_gc\n"
+        "assert gc.get_freeze_count() == 0\n"
+        "asyncio.run(settle_gc(None))\n"
+        "assert gc.get_threshold() == GC_THRESHOLDS, gc.get_threshold()\n"
+        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+    assert GC_THRESHOLDS[0] > 700  # Python's own: (700, 10, 10)
