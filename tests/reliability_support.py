@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -38,6 +38,7 @@ from tests.support import (
     RECEIPT_TOKEN,
     ROOT,
     SIGNATURES,
+    eventually,
 )
 
 PARTITIONS = 8
@@ -608,17 +609,6 @@ async def lease_holders(redis: Redis) -> list[str | None]:
     store = new_store(redis)
     raw: list[Any] = [await redis.get(store.keys(p).lease) for p in range(PARTITIONS)]
     return [r.decode() if r is not None else None for r in raw]
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], within: float, step: float = 0.05
-) -> float:
-    """Wait until `check()` holds; returns the seconds it took; fails after `within`."""
-    started = time.monotonic()
-    while not await check():
-        assert time.monotonic() - started < within, f"condition not met in {within}s"
-        await asyncio.sleep(step)
-    return time.monotonic() - started
 
 
 # -- the set-up of a test --------------------------------------------------------------------

@@ -60,16 +60,24 @@ def load_data(name: str) -> Any:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 5.0
-) -> None:
-    """Wait until `check()` is true; fail the test after `within` seconds."""
-    deadline = time.monotonic() + within
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    within: float = 5.0,
+    *,
+    step: float = 0.02,
+    what: str = "condition",
+    detail: Callable[[], str] | None = None,
+) -> float:
+    """Wait until `check()` is true; return the seconds it took. Fail the test after
+    `within` seconds, naming `what`, with `detail()` (a log's tail, say) when given."""
+    started = time.monotonic()
     while True:
         result = check()
         if asyncio.iscoroutine(result):
             result = await result
         if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+            return time.monotonic() - started
+        if time.monotonic() - started > within:
+            raise AssertionError(
+                f"{what} not met in {within}s" + (f"\n{detail()}" if detail else "")
+            )
+        await asyncio.sleep(step)

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from redis.asyncio import Redis
 
 from bot.redis_server import RedisServer, free_port
 from bot.serve import GC_THRESHOLDS, restart_delay, worker_number
-from tests.support import ROOT, inbound
+from tests.support import ROOT, eventually, inbound
 from tests.test_metrics import Samples, parse, value
 
 SANDBOX_RECEIPTS = "/cams/receipts?token=sandbox"
@@ -64,16 +63,7 @@ class Server:
 
 
 async def wait_for(check: Any, within: float, what: str, server: Server | None = None) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not in {within}s\n{server.log_tail() if server else ''}")
-        await asyncio.sleep(0.1)
+    await eventually(check, within, step=0.1, what=what, detail=server.log_tail if server else None)
 
 
 @pytest.fixture
