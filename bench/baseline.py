@@ -6,13 +6,13 @@ pushes it answered."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 from typing import Final
 
 import uvloop
 from aiohttp import web
+from common import serve
 
 SUCCESS: Final = b'{"code": 0, "msg": "success"}'
 
@@ -43,23 +43,12 @@ def create_app() -> web.Application:
     return app
 
 
-async def serve(port: int) -> None:
-    runner = web.AppRunner(create_app(), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
-    print(f"baseline on http://127.0.0.1:{port}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(serve(args.port))
+        uvloop.run(serve(create_app(), args.port, "baseline"))
 
 
 if __name__ == "__main__":

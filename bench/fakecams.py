@@ -15,7 +15,6 @@ its end-to-end latency is known.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import re
 import time
@@ -25,7 +24,7 @@ from typing import Any, Final
 
 import uvloop
 from aiohttp import web
-from common import percentile
+from common import percentile, serve
 
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
 
@@ -99,17 +98,6 @@ def create_app(key_id: str, key_secret: str) -> web.Application:
     return app
 
 
-async def serve(port: int, key_id: str, key_secret: str) -> None:
-    runner = web.AppRunner(create_app(key_id, key_secret), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
-    print(f"fake CAMS on http://127.0.0.1:{port}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
@@ -117,7 +105,7 @@ def main() -> None:
     parser.add_argument("--key-secret", required=True)
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(serve(args.port, args.key_id, args.key_secret))
+        uvloop.run(serve(create_app(args.key_id, args.key_secret), args.port, "fake CAMS"))
 
 
 if __name__ == "__main__":

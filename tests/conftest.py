@@ -9,9 +9,10 @@ use (`[cluster]`), flushed the same way (every primary)."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import settings
@@ -19,6 +20,8 @@ from hypothesis import settings
 from bot.app import create_app
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.loader import load_catalog
+from bot.platforms.base import Sender
+from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
 from bot.redis_client import RedisClient, connect
 from bot.redis_server import LocalCluster, RedisServer
@@ -170,3 +173,18 @@ def make_client(
 @pytest.fixture
 async def client(make_client: AppFactory) -> TestClient[Any, Any]:
     return await make_client()
+
+
+@pytest.fixture
+async def senders(fake_cams: CamsServer) -> AsyncIterator[Mapping[str, Sender]]:
+    """The platforms' senders a runtime is built with: CAMS, at the fake."""
+    async with aiohttp.ClientSession() as session:
+        yield {
+            "cams": CamsClient(
+                session,
+                endpoint=fake_cams.endpoint,
+                access_key_id=ACCESS_KEY_ID,
+                access_key_secret=ACCESS_KEY_SECRET,
+                timeout=2.0,
+            )
+        }

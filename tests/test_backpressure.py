@@ -6,24 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import pytest
 from redis.asyncio import Redis
 
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog
 from bot.platforms.base import Sender
-from bot.platforms.cams.client import CamsClient
 from bot.runtime.drain import drain
 from bot.runtime.partitions import Runtime
 from bot.store import CommitResult, Store
-from tests.support import ACCESS_KEY_ID, ACCESS_KEY_SECRET, CamsServer, eventually
-from tests.test_runtime import FLOWS, assert_exactly_once_in_order, conv_id, drained, events_for
+from tests.support import CamsServer, eventually
+from tests.test_runtime import (
+    FLOWS,
+    assert_exactly_once_in_order,
+    conv_id,
+    drained,
+    events_for,
+)
 
 PARTITIONS = 4
 
@@ -85,20 +88,6 @@ class PeakStore(Store):
             return await super().commit(**kwargs)
         finally:
             self.running -= 1
-
-
-@pytest.fixture
-async def senders(fake_cams: CamsServer) -> AsyncIterator[Mapping[str, Sender]]:
-    async with aiohttp.ClientSession() as session:
-        yield {
-            "cams": CamsClient(
-                session,
-                endpoint=fake_cams.endpoint,
-                access_key_id=ACCESS_KEY_ID,
-                access_key_secret=ACCESS_KEY_SECRET,
-                timeout=2.0,
-            )
-        }
 
 
 async def test_a_runtime_steps_at_most_max_steps_conversations_at_once(

@@ -10,7 +10,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-import aiohttp
 import pytest
 from redis.asyncio import Redis
 
@@ -19,12 +18,11 @@ from bot.flows.engine import Conversation, Engine
 from bot.flows.loader import load_catalog
 from bot.model import Inbound, event_to_json
 from bot.platforms.base import Sender
-from bot.platforms.cams.client import CamsClient
 from bot.runtime.drain import LeaseLost
 from bot.runtime.partitions import Runtime
 from bot.runtime.worker import InboxWorker, task_id
 from bot.store import INBOX_GROUP, Accepted, CommitResult, Store, partition_of
-from tests.support import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BUSINESS, CamsServer, eventually
+from tests.support import BUSINESS, CamsServer, eventually
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
 
@@ -114,20 +112,6 @@ class CountingStore(Store):
 
 StoreFactory = Callable[[Redis], Store]
 RuntimeFactory = Callable[..., Awaitable[Runtime]]
-
-
-@pytest.fixture
-async def senders(fake_cams: CamsServer) -> AsyncIterator[Mapping[str, Sender]]:
-    async with aiohttp.ClientSession() as session:
-        yield {
-            "cams": CamsClient(
-                session,
-                endpoint=fake_cams.endpoint,
-                access_key_id=ACCESS_KEY_ID,
-                access_key_secret=ACCESS_KEY_SECRET,
-                timeout=2.0,
-            )
-        }
 
 
 @pytest.fixture
