@@ -14,9 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: start `bot serve` (embedded Redis without BOT_REDIS_URL; sandbox without CAMS keys)
+## run: start `bot serve` (embedded Redis without BOT_REDIS_URL). With no CAMS access key
+## configured (BOT_CAMS_ACCESS_KEY_ID or its _FILE) and BOT_SANDBOX unset, in sandbox mode:
+## `bot serve` itself never guesses, it refuses to start live without its secrets.
 run: install
-	$(BIN)/bot serve
+	@if [ -z "$$BOT_SANDBOX$$BOT_CAMS_ACCESS_KEY_ID$$BOT_CAMS_ACCESS_KEY_ID_FILE" ]; then \
+	  echo "make run: no CAMS access key configured: sandbox mode (BOT_SANDBOX=true)"; \
+	  BOT_SANDBOX=true exec $(BIN)/bot serve; \
+	else \
+	  exec $(BIN)/bot serve; \
+	fi
 
 ## lint: ruff (lint and format) and mypy --strict on bot/
 lint: install

@@ -22,7 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from bot.errors import SpecError
+from bot.errors import ConfigError, SpecError
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
 from bot.metrics import Metrics
@@ -158,10 +158,12 @@ async def _sandbox(app: web.Application) -> AsyncIterator[None]:
     app[SANDBOX_TENCENT_MESSAGES] = tencent[FAKE_TENCENT].messages
     cams_runner, app[CAMS_ENDPOINT] = await _serve_fake(cams)
     tencent_runner, app[TENCENT_API] = await _serve_fake(tencent)
-    log.info(
-        "sandbox mode: replies go to a fake CAMS (%s) and a fake Tencent Chat (%s) and are printed",
+    log.warning(
+        "sandbox mode: replies go to a fake CAMS (%s) and a fake Tencent Chat (%s) and are "
+        "printed; the published secret %r is accepted where no secret is set: never expose it",
         app[CAMS_ENDPOINT],
         app[TENCENT_API],
+        SANDBOX_SECRET,
     )
     try:
         yield
@@ -235,9 +237,14 @@ async def reload_flows(app: web.Application, load: Callable[[], CompiledCatalog]
     flows in force and log why. Live conversations follow `migrations:` on their next step."""
     try:
         catalog = await asyncio.to_thread(load)
+        known: dict[str, str] = app[SECRETS]
+        check_secrets(catalog, known)
     except SpecError as e:
         for problem in e.problems:
             log.error("reload refused: %s", problem)
+        return False
+    except ConfigError as e:
+        log.error("reload refused: %s", e)
         return False
     app[CATALOG].current = catalog
     app[RUNTIME].reload(Engine(catalog))
@@ -295,4 +302,18 @@ def create_app(
         # The example flows' order API wants a token: the sandbox's stand-in has one.
         app[SECRETS].setdefault("ORDERS_TOKEN", sandbox.SANDBOX_ORDERS_TOKEN)
         app[SECRETS].setdefault("ORDERS_API", f"http://127.0.0.1:{settings.port}/sandbox/orders")
+    known: dict[str, str] = app[SECRETS]
+    check_secrets(catalog, known)
     return app
+
+
+def check_secrets(catalog: CompiledCatalog, secrets: Mapping[str, str]) -> None:
+    """Refuse flows that name a `{{ secret.NAME }}` whose BOT_SECRET_NAME is not set: a
+    call would otherwise fail on every conversation that reaches it."""
+    missing = sorted(catalog.secrets - secrets.keys())
+    if missing:
+        names = ", ".join(f"BOT_SECRET_{name}" for name in missing)
+        raise ConfigError(
+            f"the flows name secret(s) that are not set: {names}. Set each (or its _FILE "
+            "variant), or remove the {{ secret.NAME }} from the flows."
+        )

@@ -18,7 +18,14 @@ from pydantic import ValidationError
 from bot.errors import ConfigError, SpecError
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.loader import load_catalog
-from bot.settings import SANDBOX_BUSINESS, SANDBOX_SECRET, Settings, call_secrets
+from bot.phones import lookup_form
+from bot.settings import (
+    SANDBOX_BUSINESS,
+    SANDBOX_SECRET,
+    SANDBOX_TENCENT_APP,
+    Settings,
+    call_secrets,
+)
 
 DEMO_CUSTOMER = "+8613900000001"
 
@@ -101,8 +108,11 @@ def _serve_banner(settings: Settings, catalog: CompiledCatalog, *, https: bool) 
     )
     if settings.sandbox_mode:
         print(
-            f"bot: sandbox receipt token {SANDBOX_SECRET!r}; play the customer with "
-            "`bot say TEXT` in another terminal",
+            "bot: SANDBOX MODE (BOT_SANDBOX=true): not for real customers. Replies go to a "
+            "fake CAMS and are printed;\n"
+            f"bot: the published value {SANDBOX_SECRET!r} is taken as the receipt token, the "
+            "business Signature and the API key where those are unset.\n"
+            "bot: play the customer with `bot say TEXT` in another terminal",
             flush=True,
         )
 
@@ -126,15 +136,30 @@ def cmd_check(args: argparse.Namespace) -> int:
         findings += lint_against(Catalog(old, {}, args.against, flows_root=root), source)
     for finding in findings:
         print(finding)
+    unset = _list_secrets(flows, catalog)
     states = sum(len(f.states) for f in catalog.flows.values())
     counts = f"{len(catalog.flows)} flows, {states} states; {len(catalog.intents)} intents"
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
-    if errors or (args.strict and warnings):
+    if errors or (args.strict and (warnings or unset)):
         print(f"{flows}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}: {counts}")
         return 1
     print(f"{flows}: ok: {counts}" + (f"; {_plural(warnings, 'warning')}" if warnings else ""))
     return 0
+
+
+def _list_secrets(flows: Path, catalog: CompiledCatalog) -> int:
+    """Print the secrets the flows name and whether each is set here; the number unset.
+    `bot serve` refuses to start while one is unset; here it fails only `--strict`."""
+    if not catalog.secrets:
+        return 0
+    known = call_secrets(os.environ)
+    shown = [
+        f"BOT_SECRET_{name} ({'set' if name in known else 'not set'})"
+        for name in sorted(catalog.secrets)
+    ]
+    print(f"{flows}: secrets the flows name: {', '.join(shown)}")
+    return sum(name not in known for name in catalog.secrets)
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -237,7 +262,7 @@ async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[st
     from bot.web.sandbox import describe, describe_tencent
 
     tencent = getattr(args, "platform", "cams") == "tencent"
-    customer = args.customer if tencent else args.customer.lstrip("+")
+    customer = args.customer if tencent else lookup_form(args.customer)
     show = describe_tencent if tencent else describe
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
         seen_url = f"{args.url}/sandbox/{'tencent/' if tencent else ''}messages"
@@ -282,7 +307,11 @@ def _tencent_say(args: argparse.Namespace) -> int:
     from bot.platforms.tencent.auth import sign
 
     settings = _settings()
-    sdkappid, _key, tokens = settings.tencent_app()
+    # The configured app and token, else the sandbox's published ones (`bot say` plays
+    # against a sandbox unless told otherwise, as --token does for CAMS).
+    tokens = [s.get_secret_value() for s in settings.tencent_callback_token]
+    sdkappid = settings.tencent_sdkappid or SANDBOX_TENCENT_APP
+    token = args.tencent_token or (tokens[0] if tokens else SANDBOX_SECRET)
     now = int(time.time())
     seq, rnd = now % 100000, uuid.uuid4().int % 2**32
     element: dict[str, Any] = {"MsgType": "TIMTextElem", "MsgContent": {"Text": args.text}}
@@ -312,7 +341,7 @@ def _tencent_say(args: argparse.Namespace) -> int:
             "ClientIP": "127.0.0.1",
             "OptPlatform": "Android",
             "RequestTime": str(now),
-            "Sign": sign(args.tencent_token or tokens[0], str(now)),
+            "Sign": sign(token, str(now)),
         }
     )
     print(f"you  > {args.text}")
@@ -426,7 +455,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="OLD_FLOWS_FILE",
         help="the flows file now live: report states whose conversations a change would end",
     )
-    c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    c.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 on warnings too, and on a {{ secret.NAME }} whose BOT_SECRET_NAME is unset",
+    )
     c.set_defaults(func=cmd_check)
 
     g = sub.add_parser("graph", help="draw flows as Mermaid state diagrams (or SVG/PNG via dot)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 Platform = Literal["cams", "tencent"]
@@ -21,14 +22,6 @@ _ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 def is_valid_id(value: str) -> bool:
     """A normalized phone number, account or channel name we accept in a conversation id."""
     return _ID.fullmatch(value) is not None
-
-
-def normalize_number(value: str) -> str:
-    """A phone number as digits only: CAMS sends numbers with and without a leading '+'."""
-    value = value.strip()
-    if value.startswith("+"):
-        value = value[1:]
-    return value.replace(" ", "").replace("-", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,16 +285,58 @@ class Timer:
     due_ms: int
 
 
+# A call's URL or header value as a step rendered it: (kind, text) parts. TEXT is the flow
+# author's text, SECRET the name of an operator's secret (BOT_SECRET_NAME: its value is put
+# in only by the process making the call, bot.flows.calls), DATA a value from the
+# conversation's data, encoded for where it lands when the request is made.
+class PartKind(StrEnum):
+    TEXT = "t"
+    SECRET = "s"  # noqa: S105 - a kind of part, not a secret
+    DATA = "d"
+
+
+Part = tuple[str, str]
+Parts = tuple[Part, ...]
+
+
+def _parts(value: Any) -> Parts:
+    """Parts from their stored form, a list of [kind, text] pairs; ValueError otherwise."""
+    if not isinstance(value, list | tuple):
+        raise ValueError("call text: expected a list of [kind, text] parts")
+    parts: list[Part] = []
+    for item in value:
+        if (
+            not isinstance(item, list | tuple)
+            or len(item) != 2
+            or item[0] not in PartKind.__members__.values()
+            or not isinstance(item[1], str)
+        ):
+            raise ValueError("call text: a part is not [kind, text]")
+        parts.append((item[0], item[1]))
+    return tuple(parts)
+
+
+def _legacy_parts(value: Any) -> Parts:
+    """A URL or header value stored as one string (before calls were stored as parts):
+    its secrets were `${secret:NAME}` markers mixed with data, which can no longer be told
+    apart from a customer's text. Such a value is refused, never filled in."""
+    if not isinstance(value, str):
+        return _parts(value)
+    if "${secret:" in value:
+        raise ValueError("a call stored before this version holds a secret marker: not made")
+    return ((PartKind.TEXT, value),)
+
+
 @dataclass(frozen=True, slots=True)
 class CallRequest:
     """An HTTP call the runtime makes after the step commits: `http` calls feed their
     outcome back as a CallResult; `forward` posts a customer's message to an agent.
-    Header values may hold `${secret:NAME}` tokens, filled in only by the caller."""
+    `url` and each header value are parts (TEXT, SECRET, DATA): secrets as names only."""
 
     kind: Literal["http", "forward"]
     method: str
-    url: str
-    headers: dict[str, str]
+    url: Parts
+    headers: dict[str, Parts]
     body: Any
     timeout_s: float
     visit: int
@@ -310,8 +345,8 @@ class CallRequest:
         return {
             "kind": self.kind,
             "method": self.method,
-            "url": self.url,
-            "headers": self.headers,
+            "url": [list(p) for p in self.url],
+            "headers": {k: [list(p) for p in v] for k, v in self.headers.items()},
             "body": self.body,
             "timeout_s": self.timeout_s,
             "visit": self.visit,
@@ -319,7 +354,16 @@ class CallRequest:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CallRequest:
-        return cls(**d)
+        """Raises ValueError for a call that must not be made as stored."""
+        return cls(
+            kind=d["kind"],
+            method=d["method"],
+            url=_legacy_parts(d["url"]),
+            headers={str(k): _legacy_parts(v) for k, v in d["headers"].items()},
+            body=d["body"],
+            timeout_s=d["timeout_s"],
+            visit=d["visit"],
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ secrets `BOT_SECRET_<NAME>` of flows."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import types
@@ -25,6 +26,7 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError
+from bot.phones import customer_id
 
 SANDBOX_BUSINESS = "8613800000000"  # the business number of sandbox conversations
 SANDBOX_SECRET = "sandbox"  # noqa: S105 - the published value of sandbox mode's token and keys
@@ -46,6 +48,16 @@ def _split(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in _SEPARATORS.split(value) if part.strip()]
     return value
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address that only this machine reaches: 127.0.0.0/8, ::1, localhost."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def env_name(field: str) -> str:
@@ -142,13 +154,25 @@ def _call_secret_values(environ: Mapping[str, str]) -> dict[str, tuple[str, str]
     return found
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def call_secrets(environ: Mapping[str, str]) -> dict[str, str]:
     """BOT_SECRET_NAME=value pairs (or BOT_SECRET_NAME_FILE=path): the secrets flows may put
-    in call headers as {{ secret.NAME }}. They are read here, at the edge, and never stored
-    in Redis. Blank ones count as unset."""
-    return {
-        name: value for name, (_var, value) in _call_secret_values(environ).items() if value.strip()
-    }
+    in call urls and headers as {{ secret.NAME }}. They are read here, at the edge, and never
+    stored in Redis. Blank ones count as unset. A value holding a control character (a line
+    break inside it, say) is refused: it would end a header line."""
+    found = {}
+    for name, (variable, value) in _call_secret_values(environ).items():
+        if not value.strip():
+            continue
+        if _CONTROL.search(value):
+            raise ConfigError(
+                f"{variable} holds a control character (a line break?): a call secret goes in "
+                "a url or a header value, on one line"
+            )
+        found[name] = value
+    return found
 
 
 class Settings(BaseSettings):
@@ -185,10 +209,18 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".data"), description="Where the embedded Redis keeps its data.")
     flows: Path = Field(Path("flows.yaml"), description="The flows file.")
     intents: Path = Field(Path("intents"), description="The folder of intent files.")
-    sandbox: bool | None = Field(
-        None,
-        description="Replies go to a built-in fake CAMS and are printed. Default: on exactly "
-        "when no CAMS access key is set.",
+    sandbox: bool = Field(
+        False,
+        description="Sandbox mode, to try the server: replies go to a built-in fake CAMS and "
+        "are printed, and the published value `sandbox` is taken as the receipt token, the "
+        "business Signature and the API key where those are unset. Off unless set; `make run` "
+        "sets it when no CAMS access key is configured. Listens on loopback only unless "
+        "BOT_SANDBOX_PUBLIC is set.",
+    )
+    sandbox_public: bool = Field(
+        False,
+        description="Let sandbox mode listen on an address other than loopback (a container's, "
+        "say). Its secrets are published: anyone who reaches the port can use it.",
     )
 
     cams_receipt_token: SecretList = Field(
@@ -327,9 +359,9 @@ class Settings(BaseSettings):
 
     @property
     def sandbox_mode(self) -> bool:
-        if self.sandbox is not None:
-            return self.sandbox
-        return self.cams_access_key_id is None and self.cams_access_key_secret is None
+        """BOT_SANDBOX, and nothing else: a deployment that forgot a variable must not fall
+        back to published secrets."""
+        return self.sandbox
 
     def receipt_tokens(self) -> list[str]:
         values = [s.get_secret_value() for s in self.cams_receipt_token]
@@ -344,8 +376,10 @@ class Settings(BaseSettings):
         return values or ([SANDBOX_SECRET] if self.sandbox_mode else [])
 
     def business_number(self) -> str | None:
+        """BOT_CAMS_FROM in the one stored form (bot.phones), the sandbox's in sandbox mode
+        when unset. A number that is not one is refused by `check` at start-up."""
         if self.cams_from:
-            return self.cams_from.strip().lstrip("+")
+            return customer_id(self.cams_from, self.cams_channel)
         return SANDBOX_BUSINESS if self.sandbox_mode else None
 
     def cams_credentials(self) -> tuple[str, str]:
@@ -380,7 +414,18 @@ class Settings(BaseSettings):
         set both as a value and as a file, or in a file that cannot be read, is refused in
         every mode."""
         calls = _call_secret_values(os.environ if environ is None else environ)
+        if self.cams_from:
+            try:
+                customer_id(self.cams_from, self.cams_channel)
+            except ValueError as e:
+                raise ConfigError(f"BOT_CAMS_FROM is not a phone number: {e}") from None
         if self.sandbox_mode:
+            if not self.sandbox_public and not is_loopback(self.host):
+                raise ConfigError(
+                    f"BOT_SANDBOX=true on BOT_HOST={self.host}: sandbox mode takes published "
+                    "secrets, so it listens on loopback (127.0.0.1, ::1, localhost) only. Set "
+                    "BOT_SANDBOX_PUBLIC=true to serve it there anyway, or leave sandbox mode."
+                )
             return
         required = {
             "cams_receipt_token",
@@ -411,6 +456,6 @@ class Settings(BaseSettings):
         if problems:
             raise ConfigError(
                 "; ".join(problems) + ". Give each a value (in the variable, or in the file "
-                "its BOT_<NAME>_FILE names), or leave every CAMS access key unset to run in "
-                "sandbox mode."
+                "its BOT_<NAME>_FILE names), or set BOT_SANDBOX=true to try the server locally "
+                "with published secrets and a fake CAMS."
             )

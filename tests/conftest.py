@@ -30,6 +30,7 @@ from tests.support import (
     ACCESS_KEY_ID,
     ACCESS_KEY_SECRET,
     BUSINESS,
+    EXAMPLE_SECRETS,
     RECEIPT_TOKEN,
     ROOT,
     SIGNATURES,
@@ -164,8 +165,9 @@ def make_client(
 
     async def make(*, catalog_: CompiledCatalog | None = None, **overrides: Any) -> Any:
         url = overrides.pop("redis_url", redis_url)
+        secrets = overrides.pop("secrets", EXAMPLE_SECRETS)
         settings = make_settings(url, fake_cams.endpoint, **overrides)
-        return await aiohttp_client(create_app(settings, catalog_ or catalog))
+        return await aiohttp_client(create_app(settings, catalog_ or catalog, secrets=secrets))
 
     return make
 

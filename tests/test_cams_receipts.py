@@ -146,17 +146,24 @@ def test_business_call_field_names() -> None:
     """Intent code, data (object or JSON string), customer and ids under their likely names."""
     fields = read_fields(
         "application/json",
-        json.dumps({"IntentCode": "x", "IntentData": '{"a": 1}', "PhoneNumber": "+861",
+        json.dumps({"IntentCode": "x", "IntentData": '{"a": 1}', "PhoneNumber": "+8613900000001",
                     "CustSpaceId": "cams-1", "ChannelType": "WhatsApp"}).encode(),
         {},
     )  # fmt: skip
     call = parse_business_call(fields, {}, default_business="8613800000000")
-    assert (call.code, call.data, call.customer, call.space) == ("x", {"a": 1}, "861", "cams-1")
+    assert (call.code, call.data, call.customer, call.space) == (
+        "x",
+        {"a": 1},
+        "8613900000001",
+        "cams-1",
+    )
     assert call.channel == "whatsapp"
     assert call.message_key.startswith("body:")
-    form = read_fields("application/x-www-form-urlencoded", b"code=y&to=%2B862&requestId=r9", {})
+    form = read_fields(
+        "application/x-www-form-urlencoded", b"code=y&to=%2B8613900000002&requestId=r9", {}
+    )
     call = parse_business_call(form, {}, default_business=None)
-    assert (call.code, call.customer, call.message_key) == ("y", "862", "id:r9")
+    assert (call.code, call.customer, call.message_key) == ("y", "8613900000002", "id:r9")
 
 
 def test_business_call_from_and_to() -> None:
@@ -172,7 +179,7 @@ def test_business_call_from_and_to() -> None:
 
 def test_business_call_idempotency_key_header() -> None:
     """An Idempotency-Key header names the call, so a retry is recognised."""
-    call = parse_business_call({"code": "x", "phone": "1"}, {"Idempotency-Key": "k1"},
+    call = parse_business_call({"code": "x", "phone": "8613900000001"}, {"Idempotency-Key": "k1"},
                                default_business=None)  # fmt: skip
     assert call.message_key == "id:k1"
 

@@ -27,7 +27,15 @@ from bot.runtime.ratelimit import account_key
 from bot.store import INBOX_GROUP, Accepted, Keys, Store, partition_of
 from bot.web.keys import REDIS
 from tests.conftest import AppFactory, make_settings
-from tests.support import BUSINESS, RECEIPT_TOKEN, SIGNATURES, CamsServer, eventually, inbound
+from tests.support import (
+    BUSINESS,
+    EXAMPLE_SECRETS,
+    RECEIPT_TOKEN,
+    SIGNATURES,
+    CamsServer,
+    eventually,
+    inbound,
+)
 
 RECEIPTS = f"/cams/receipts?token={RECEIPT_TOKEN}"
 PARTITIONS = 4  # as make_settings sets it
@@ -307,7 +315,7 @@ async def test_while_the_cluster_is_away_callbacks_get_503_then_all_goes_on(
     client = None
     try:
         settings = make_settings(cluster.url, fake_cams.endpoint, lease_seconds=1.0)
-        client = await aiohttp_client(create_app(settings, catalog))
+        client = await aiohttp_client(create_app(settings, catalog, secrets=EXAMPLE_SECRETS))
         assert isinstance(client.server.app[REDIS], RedisCluster)
         await client.post(RECEIPTS, json=[inbound("hi", customer="8613900000001")])
         await fake_cams.recorder.wait_for(1)

@@ -22,6 +22,7 @@ from bot.model import (
     Event,
     Inbound,
     IntentStart,
+    PartKind,
     Reply,
     Resume,
     SendFailed,
@@ -33,6 +34,7 @@ from tests.support import ROOT
 
 EXAMPLE = Engine(compile_catalog(load_catalog(ROOT / "flows.yaml", ROOT / "intents")))
 
+TEXT, SECRET, DATA = PartKind.TEXT, PartKind.SECRET, PartKind.DATA
 NOW = 1_760_000_000_000  # Thursday 2025-10-09 08:53:20 UTC
 SECOND = 1000
 MINUTE = 60 * SECOND
@@ -625,7 +627,6 @@ CALLS = """\
       api:
         start: fetch
         data:
-          base: https://api.example.com
           qty: 3
           tags: [a, b]
         states:
@@ -633,7 +634,7 @@ CALLS = """\
             say: "One moment..."
             call:
               method: POST
-              url: "{{ base }}/orders/{{ upper(order) }}"
+              url: "https://api.example.com/orders/{{ upper(order) }}"
               headers:
                 Authorization: "Bearer {{ secret.API_TOKEN }}"
                 X-Order: "{{ order }}"
@@ -666,7 +667,8 @@ def _calling(engine: Engine) -> Chat:
 
 def test_entering_a_call_state_emits_the_rendered_request(calls: Engine) -> None:
     """The request carries the rendered url, headers and body; a body value that is exactly
-    "{{ x }}" keeps x's type; secrets are `${secret:NAME}` tokens, never values."""
+    "{{ x }}" keeps x's type; the url and headers are parts that keep the author's text, data
+    and secrets apart, secrets by name only, never values."""
     chat = _calling(calls)
     (result,) = chat.results
     assert _texts(result) == ["One moment..."]
@@ -674,8 +676,11 @@ def test_entering_a_call_state_emits_the_rendered_request(calls: Engine) -> None
         CallRequest(
             kind="http",
             method="POST",
-            url="https://api.example.com/orders/A-1",
-            headers={"Authorization": "Bearer ${secret:API_TOKEN}", "X-Order": "a-1"},
+            url=((TEXT, "https://api.example.com/orders/"), (DATA, "A-1")),
+            headers={
+                "Authorization": ((TEXT, "Bearer "), (SECRET, "API_TOKEN")),
+                "X-Order": ((DATA, "a-1"),),
+            },
             body={
                 "qty": 3,
                 "note": "qty 3",
@@ -728,8 +733,12 @@ def test_call_outcomes_of_the_example_lookup(outcome: str, state: str) -> None:
     result = chat.say("b-7")
     (call,) = result.calls
     assert call.method == "GET"
-    assert call.url == "${secret:ORDERS_API}/B-7"
-    assert call.headers == {"Authorization": "Bearer ${secret:ORDERS_TOKEN}"}
+    assert call.url == (
+        (SECRET, "ORDERS_API"),
+        (TEXT, "/"),
+        (DATA, "B-7"),
+    )
+    assert call.headers == {"Authorization": ((TEXT, "Bearer "), (SECRET, "ORDERS_TOKEN"))}
     result = chat.step(_answer(call.visit, outcome, 200, {"status": "on its way", "eta": "Friday"}))
     assert chat.conv.state == state
     if outcome == "success":
@@ -961,7 +970,7 @@ def test_agent_hands_off_and_forwards_later_messages() -> None:
     assert forwarded.outcome == "forwarded"
     assert forwarded.replies == ()
     (call,) = forwarded.calls
-    assert (call.kind, call.method, call.url) == ("forward", "POST", AGENT_URL)
+    assert (call.kind, call.method, call.url) == ("forward", "POST", ((TEXT, AGENT_URL),))
     assert call.body["text"] == "1"
     assert call.body["conversation"] == CONV_ID
     assert chat.conv.state == "remind"
@@ -1063,7 +1072,7 @@ def _handed_off(engine: Engine) -> Chat:
 
 def test_handoff_state_forwards_messages_to_the_agent_webhook(handoff: Engine) -> None:
     """In a handoff state the customer's messages become `forward` requests with the text
-    and the conversation id, and agent headers as secret tokens."""
+    and the conversation id, and agent headers with their secrets by name."""
     chat = _handed_off(handoff)
     assert chat.conv.timers == (Timer("handoff", NOW + 30 * MINUTE),)
     result = chat.say("My parcel is late", at=NOW + MINUTE)
@@ -1071,8 +1080,8 @@ def test_handoff_state_forwards_messages_to_the_agent_webhook(handoff: Engine) -
     assert result.replies == ()
     (call,) = result.calls
     assert call.kind == "forward"
-    assert call.url == "https://agents.example.com/in"
-    assert call.headers == {"Authorization": "Bearer ${secret:AGENT_TOKEN}"}
+    assert call.url == ((TEXT, "https://agents.example.com/in"),)
+    assert call.headers == {"Authorization": ((TEXT, "Bearer "), (SECRET, "AGENT_TOKEN"))}
     assert call.body["text"] == "My parcel is late"
     assert call.body["conversation"] == CONV_ID
     assert (call.body["flow"], call.body["state"]) == ("help", "human")

@@ -226,6 +226,7 @@ async def test_live_conversation_follows_migrations_after_a_change(
 def _serve(tmp_path: Path, port: int, out: Any) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env.update(
+        BOT_SANDBOX="true",
         BOT_PORT=str(port),
         BOT_DATA_DIR=str(tmp_path / "data"),
         BOT_FLOWS=str(tmp_path / "flows.yaml"),

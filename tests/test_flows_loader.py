@@ -803,11 +803,35 @@ def test_check_command_prints_problems_and_fails(
     assert lines[2:] == ["2 problem(s) found"]
 
 
-def test_check_command_accepts_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    """`bot check` on the examples exits 0 and prints an `ok` line."""
+def test_check_command_accepts_the_examples(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bot check` on the examples exits 0 and prints an `ok` line, after the secrets the
+    flows name and whether each is set."""
+    monkeypatch.delenv("BOT_SECRET_ORDERS_API", raising=False)
+    monkeypatch.setenv("BOT_SECRET_ORDERS_TOKEN", "t")
     flows = ROOT / "flows.yaml"
     code = main(["check", "--flows", str(flows), "--intents", str(ROOT / "intents")])
     out, err = capsys.readouterr()
     assert code == 0
     assert err == ""
-    assert out == f"{flows}: ok: 4 flows, 27 states; 4 intents\n"
+    assert out == (
+        f"{flows}: secrets the flows name: BOT_SECRET_ORDERS_API (not set), "
+        "BOT_SECRET_ORDERS_TOKEN (set)\n"
+        f"{flows}: ok: 4 flows, 27 states; 4 intents\n"
+    )
+
+
+def test_check_strict_fails_on_a_secret_that_is_not_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bot check --strict` exits 1 while a secret the flows name is unset, as `bot serve`
+    would refuse to start; with both set it passes."""
+    monkeypatch.delenv("BOT_SECRET_ORDERS_API", raising=False)
+    monkeypatch.setenv("BOT_SECRET_ORDERS_TOKEN", "t")
+    args = ["check", "--strict", "--flows", str(ROOT / "flows.yaml"), "--intents",
+            str(ROOT / "intents")]  # fmt: skip
+    assert main(args) == 1
+    monkeypatch.setenv("BOT_SECRET_ORDERS_API", "https://orders.example.com")
+    assert main(args) == 0
+    capsys.readouterr()

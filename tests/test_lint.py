@@ -112,7 +112,7 @@ def test_an_undefined_variable_is_an_error_with_a_suggestion_and_the_known_names
         findings, tmp_path / "flows.yaml", 7, "error",
         "`say` of state `hi` reads `nmae`, which flow `f` never defines",
         "Did you mean `name`?",
-        "Known: attempts, channel, customer, lang, message, name, now, secret, today.",
+        "Known: attempts, channel, customer, lang, message, name, now, today.",
     )  # fmt: skip
 
 
@@ -130,7 +130,7 @@ def test_names_are_defined_by_data_set_slots_saves_and_intent_data(tmp_path: Pat
                 set: {b: "now + attempts"}
                 options:
                   - {label: "One {{ message }}", go: get, set: {c: "1"}}
-                  - {label: Two, go: wait, when: "secret.X != ''"}
+                  - {label: Two, go: wait, when: "today != ''"}
               get:
                 say: Number?
                 collect: {slot: d, type: integer}
@@ -487,45 +487,6 @@ def test_a_handoff_with_the_default_webhook_is_fine(tmp_path: Path) -> None:
     """defaults.agent.webhook serves handoff states without their own."""
     defaults = 'defaults: {inbound_flow: f, agent: {webhook: "https://agents.example.com"}}'
     assert _lint(tmp_path, HANDOFF.format(defaults=defaults)) == []
-
-
-@pytest.mark.parametrize(
-    ("url", "warned"),
-    [
-        ("{{ api }}/orders", True),
-        ("https://{{ host }}/orders", True),
-        ("https://api.example.com{{ port }}/orders", True),
-        ("https://api.example.com/orders/{{ order }}", False),
-        ("https://api.example.com?order={{ order }}", False),
-    ],
-)
-def test_a_call_url_whose_host_comes_from_data_is_a_warning(
-    tmp_path: Path, url: str, warned: bool
-) -> None:
-    """A placeholder in a call url's scheme or host is a warning; in its path or query not."""
-    flows = f"""\
-        defaults: {{inbound_flow: f}}
-        flows:
-          f:
-            start: look
-            data: {{api: "", host: "", port: "", order: ""}}
-            states:
-              look:
-                call:
-                  url: "{url}"  # line 9
-                  success: done
-                  failure: done
-              done:
-                say: Bye
-        """
-    findings = _lint(tmp_path, flows)
-    if warned:
-        _only(
-            findings, tmp_path / "flows.yaml", 9, "warning",
-            "the host of the call url of state `look` comes from a {{ }} placeholder",
-        )  # fmt: skip
-    else:
-        assert findings == []
 
 
 # -- the examples -----------------------------------------------------------------------

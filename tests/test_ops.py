@@ -32,6 +32,7 @@ from tests.support import (
     ACCESS_KEY_ID,
     ACCESS_KEY_SECRET,
     BUSINESS,
+    EXAMPLE_SECRETS_ENV,
     RECEIPT_TOKEN,
     ROOT,
     SIGNATURES,
@@ -453,6 +454,7 @@ async def test_sigterm_refuses_intake_and_finishes_the_reply_in_flight(
         BOT_PARTITIONS=str(PARTITIONS),
         BOT_LEASE_SECONDS="2",
         BOT_DRAIN_SECONDS="8",
+        **EXAMPLE_SECRETS_ENV,
     )
     log = tmp_path / "serve.log"
     with log.open("wb") as out:

@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from bot.app import create_app
+from bot.errors import ConfigError
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.engine import Conversation
 from bot.flows.loader import load_catalog
@@ -30,6 +31,7 @@ from bot.model import (
     Event,
     Inbound,
     IntentStart,
+    PartKind,
     SendFailed,
     StatusReceipt,
     Timer,
@@ -151,7 +153,10 @@ async def test_commit_replaces_the_visits_timers_and_appends_calls(store: Store)
     k = store.keys(P)
     other = timer_member(f"cams:whatsapp:{BUSINESS}:8613900000002", 1, "timeout")
     await store.redis.zadd(k.timers, {other: 7000})
-    call = CallRequest("http", "GET", "http://business/orders/1", {"X": "1"}, None, 5.0, 1)
+    text = PartKind.TEXT
+    call = CallRequest(
+        "http", "GET", ((text, "http://business/orders/1"),), {"X": ((text, "1"),)}, None, 5.0, 1
+    )
     first = Conversation(
         flow="f", state="a", visit=1, timers=(Timer("timeout", 5000), Timer("remind0", 2000))
     )
@@ -520,12 +525,12 @@ LOOKUP = """
 flows:
   lookup:
     start: fetch
-    data: {base: "", order: ""}
+    data: {order: ""}
     states:
       fetch:
         call:
           method: GET
-          url: "{{ base }}/orders/{{ order }}"
+          url: "{{ secret.ORDERS }}/orders/{{ order }}"
           headers:
             Authorization: "Bearer {{ secret.TOKEN }}"
           timeout: 0.3
@@ -565,8 +570,8 @@ async def test_a_call_state_branches_on_the_answer(
 ) -> None:
     """A call goes to success (slots saved), failure or on_timeout, secret and key sent."""
     customer = "8613900000201"
-    client = await start_app(lookup, secrets={"TOKEN": "s3cret"})
-    await trigger(client, "lookup", customer, {"base": business.url, "order": order})
+    client = await start_app(lookup, secrets={"TOKEN": "s3cret", "ORDERS": business.url})
+    await trigger(client, "lookup", customer, {"order": order})
     await fake_cams.recorder.wait_for(1)
     assert said(fake_cams) == [text]
     conv = await conversation(client, customer)
@@ -580,17 +585,14 @@ async def test_a_call_state_branches_on_the_answer(
     assert request.headers["Idempotency-Key"] == f"{conv_of(customer)}:1:http"
 
 
-async def test_a_call_needing_a_missing_secret_fails_without_calling(
-    start_app: AppStarter, lookup: CompiledCatalog, business: Business, fake_cams: CamsServer
+async def test_flows_naming_a_secret_that_is_not_set_do_not_start(
+    start_app: AppStarter, lookup: CompiledCatalog, business: Business
 ) -> None:
-    """A call whose header needs a secret that is not set goes to `failure` unmade."""
-    customer = "8613900000202"
-    client = await start_app(lookup, secrets={})
-    await trigger(client, "lookup", customer, {"base": business.url, "order": "A1"})
-    await fake_cams.recorder.wait_for(1)
-    assert said(fake_cams) == ["No order A1."]
-    assert (await conversation(client, customer)).state == "unknown"
-    assert business.seen == []
+    """An app whose flows name a secret that is not set refuses to start, naming its
+    variable, rather than fail the call on every conversation that reaches it."""
+    with pytest.raises(ConfigError, match="not set: BOT_SECRET_TOKEN") as e:
+        await start_app(lookup, secrets={"ORDERS": business.url})
+    assert "BOT_SECRET_ORDERS" not in str(e.value)
 
 
 # -- handoff ---------------------------------------------------------------------------------

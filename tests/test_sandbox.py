@@ -37,7 +37,7 @@ def _wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) 
 def served(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(BOT_PORT=str(port), BOT_DATA_DIR=str(tmp_path / "data"))
+    env.update(BOT_SANDBOX="true", BOT_PORT=str(port), BOT_DATA_DIR=str(tmp_path / "data"))
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log
@@ -100,3 +100,62 @@ def test_embedded_redis_stops_with_the_server(
     assert proc.wait(timeout=20) == 0
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", redis_port), timeout=0.5).close()
+
+
+def _make_run(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], Path, int]:
+    """`make run` as a newcomer types it, with only the given BOT_* variables."""
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    clean.update(BOT_PORT=str(port), BOT_DATA_DIR=str(tmp_path / "data"), **env)
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["make", "-s", "run"], cwd=ROOT, env=clean, stdout=out, stderr=out,
+            start_new_session=True,
+        )  # fmt: skip
+    return proc, log, port
+
+
+def test_make_run_with_nothing_configured_starts_sandbox_mode_loudly(tmp_path: Path) -> None:
+    """A fresh `make run` starts in sandbox mode, and the start-up says so loudly."""
+    proc, log, port = _make_run(tmp_path)
+    try:
+        _wait_http(port, proc)
+        text = log.read_text()
+        assert "sandbox mode (BOT_SANDBOX=true)" in text
+        assert "SANDBOX MODE (BOT_SANDBOX=true): not for real customers" in text
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_make_run_with_an_access_key_runs_live_and_refuses_missing_secrets(
+    tmp_path: Path,
+) -> None:
+    """With a CAMS access key configured `make run` is live: it never falls back to sandbox
+    mode, and `bot serve` refuses to start naming what is missing."""
+    proc, log, _port = _make_run(tmp_path, BOT_CAMS_ACCESS_KEY_ID="AK")
+    assert proc.wait(timeout=60) != 0
+    text = log.read_text()
+    assert "SANDBOX MODE" not in text
+    assert "sandbox mode (BOT_SANDBOX=true)" not in text
+    assert "BOT_CAMS_RECEIPT_TOKEN" in text
+    assert "BOT_CAMS_ACCESS_KEY_SECRET" in text
+
+
+def test_serve_with_nothing_configured_refuses_and_says_what_to_set(tmp_path: Path) -> None:
+    """`bot serve` outside `make run`, with no BOT_* variable at all, exits non-zero naming the
+    secrets live mode needs and BOT_SANDBOX=true for a try; it listens on nothing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env["BOT_DATA_DIR"] = str(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, capture_output=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert "missing secret(s) outside sandbox mode" in err
+    assert "BOT_CAMS_RECEIPT_TOKEN" in err
+    assert "BOT_SANDBOX=true" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "data").exists()  # no embedded Redis was started

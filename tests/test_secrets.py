@@ -27,7 +27,15 @@ from bot.platforms.auth import matches_any
 from bot.platforms.tencent.auth import sign
 from bot.redis_server import RedisServer
 from bot.settings import Settings, call_secrets, env_name, secret_settings
-from tests.support import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BUSINESS, ROOT, CamsServer, inbound
+from tests.support import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
+    BUSINESS,
+    EXAMPLE_SECRETS,
+    ROOT,
+    CamsServer,
+    inbound,
+)
 
 SECRETS = (
     "cams_receipt_token",
@@ -281,6 +289,7 @@ def test_a_blank_call_secret_is_refused_outside_sandbox(
 
 def test_sandbox_mode_tolerates_blank_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """In sandbox mode a blank secret falls back to the published sandbox value."""
+    monkeypatch.setenv("BOT_SANDBOX", "true")
     monkeypatch.setenv("BOT_CAMS_RECEIPT_TOKEN", " ")
     monkeypatch.setenv("BOT_API_KEYS", ",")
     monkeypatch.setenv("BOT_SECRET_ORDERS_TOKEN", "")
@@ -413,11 +422,12 @@ async def rotating(
         "BOT_CAMS_FROM": BUSINESS,
         "BOT_TENCENT_SDKAPPID": "1400000001",
         "BOT_PARTITIONS": "4",
+        **{f"BOT_SECRET_{name}": value for name, value in EXAMPLE_SECRETS.items()},
     }.items():
         monkeypatch.setenv(variable, value)
     settings = Settings()
     settings.check()
-    return await aiohttp_client(create_app(settings, catalog))
+    return await aiohttp_client(create_app(settings, catalog, secrets=call_secrets(os.environ)))
 
 
 async def test_receipt_token_rotation_end_to_end(rotating: TestClient[Any, Any]) -> None:

@@ -45,13 +45,28 @@ def test_comma_separated_secrets_are_all_valid(monkeypatch: pytest.MonkeyPatch) 
     assert "old-sig" not in repr(s)
 
 
-def test_sandbox_mode_is_on_without_access_keys() -> None:
-    """No CAMS access key: sandbox, with the published sandbox secrets."""
-    s = Settings()
+def test_sandbox_mode_is_on_only_when_asked() -> None:
+    """BOT_SANDBOX=true: sandbox, with the published sandbox secrets; nothing else turns it
+    on."""
+    s = Settings(sandbox=True)
     assert s.sandbox_mode
     assert s.receipt_tokens() == [SANDBOX_SECRET]
     assert s.business_signatures() == [SANDBOX_SECRET]
     s.check()
+
+
+def test_nothing_configured_is_live_mode_that_refuses_to_start() -> None:
+    """With nothing set `bot serve` does not guess sandbox mode: it is live, accepts no
+    published secret, and refuses to start naming every secret it needs and BOT_SANDBOX."""
+    s = Settings()
+    assert not s.sandbox_mode
+    assert (s.receipt_tokens(), s.business_signatures(), s.api_key_values()) == ([], [], [])
+    with pytest.raises(ConfigError) as e:
+        s.check()
+    message = str(e.value)
+    for name in ("BOT_CAMS_RECEIPT_TOKEN", "BOT_CAMS_SIGNATURE", "BOT_CAMS_ACCESS_KEY_ID",
+                 "BOT_CAMS_ACCESS_KEY_SECRET", "BOT_SANDBOX=true"):  # fmt: skip
+        assert name in message
 
 
 def test_live_mode_refuses_missing_secrets_naming_them(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,7 +79,35 @@ def test_live_mode_refuses_missing_secrets_naming_them(monkeypatch: pytest.Monke
     message = str(e.value)
     for name in ("BOT_CAMS_RECEIPT_TOKEN", "BOT_CAMS_SIGNATURE", "BOT_CAMS_ACCESS_KEY_SECRET"):
         assert name in message
-    assert "BOT_CAMS_ACCESS_KEY_ID" not in message
+    assert "BOT_CAMS_ACCESS_KEY_ID," not in message
+
+
+@pytest.mark.parametrize(
+    ("host", "public", "refused"),
+    [
+        ("127.0.0.1", False, False),
+        ("127.0.0.2", False, False),
+        ("::1", False, False),
+        ("localhost", False, False),
+        ("0.0.0.0", False, True),
+        ("::", False, True),
+        ("192.168.1.10", False, True),
+        ("example.com", False, True),
+        ("0.0.0.0", True, False),
+    ],
+)
+def test_sandbox_mode_listens_on_loopback_unless_asked(
+    host: str, public: bool, refused: bool
+) -> None:
+    """Sandbox mode's secrets are published: it refuses a non-loopback BOT_HOST unless
+    BOT_SANDBOX_PUBLIC=true, and says so naming both variables."""
+    s = Settings(sandbox=True, host=host, sandbox_public=public)
+    if not refused:
+        s.check()
+        return
+    with pytest.raises(ConfigError, match="BOT_SANDBOX_PUBLIC=true") as e:
+        s.check()
+    assert f"BOT_HOST={host}" in str(e.value)
 
 
 def test_live_mode_refuses_empty_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,6 +166,6 @@ def test_tencent_needs_its_secrets_outside_sandbox(monkeypatch: pytest.MonkeyPat
 
 def test_tencent_sandbox_defaults() -> None:
     """In sandbox mode Tencent is served with the published sandbox app, token and key."""
-    s = Settings()
+    s = Settings(sandbox=True)
     assert s.tencent_enabled
     assert s.tencent_app() == ("1400000000", SANDBOX_SECRET, [SANDBOX_SECRET])

@@ -27,7 +27,15 @@ from bot.store import Keys, Store, partition_of
 from bot.web.keys import SHEDDER
 from bot.web.shedding import RETRY_AFTER, Shedder
 from tests.conftest import make_settings
-from tests.support import BUSINESS, RECEIPT_TOKEN, SIGNATURES, CamsServer, eventually, inbound
+from tests.support import (
+    BUSINESS,
+    EXAMPLE_SECRETS,
+    RECEIPT_TOKEN,
+    SIGNATURES,
+    CamsServer,
+    eventually,
+    inbound,
+)
 from tests.test_metrics import scrape, value
 from tests.test_tencent_e2e import APP, BOT, KEY, TOKEN, message, query
 
@@ -114,7 +122,9 @@ def make_app(
         finally:
             await held.aclose()
         settings = make_settings(url, fake_cams.endpoint, **overrides)
-        return await aiohttp_client(create_app(settings, catalog, shed_interval=INTERVAL))
+        return await aiohttp_client(
+            create_app(settings, catalog, secrets=EXAMPLE_SECRETS, shed_interval=INTERVAL)
+        )
 
     del redis  # requested for the flush before the test
     return make

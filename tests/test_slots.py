@@ -70,9 +70,9 @@ def test_defaults_make_a_text_slot() -> None:
         ({"type": "text", "date_order": "MDY"}, "`date_order:` is for type date"),
         ({"type": "date", "min": 1}, "`min:` is for types text (length), integer and number"),
         ({"type": "phone", "max": 1}, "`max:` is for types text (length), integer and number"),
-        ({"type": "phone", "default_region": "abc"}, "country calling code of 1-3 digits"),
-        ({"type": "phone", "default_region": "0"}, "country calling code of 1-3 digits"),
-        ({"type": "phone", "default_region": "1234"}, "country calling code of 1-3 digits"),
+        ({"type": "phone", "default_region": "abc"}, "is an ISO region code such as US"),
+        ({"type": "phone", "default_region": "0"}, "is an ISO region code such as US"),
+        ({"type": "phone", "default_region": "1234"}, "is an ISO region code such as US"),
         ({"slot": "1st"}, "slot name `1st` is not an identifier"),
         ({"slot": "my-slot"}, "slot name `my-slot` is not an identifier"),
         ({"slot": ""}, "is not an identifier"),
@@ -108,8 +108,9 @@ def test_a_bad_pattern_is_reported_at_the_pattern_field() -> None:
 @pytest.mark.parametrize(
     ("fields", "check"),
     [
-        ({"type": "phone", "default_region": "+86"}, ("default_region", "86")),
-        ({"type": "phone", "default_region": 44}, ("default_region", "44")),
+        ({"type": "phone", "default_region": "+86"}, ("default_region", "CN")),
+        ({"type": "phone", "default_region": 44}, ("default_region", "GB")),
+        ({"type": "phone", "default_region": "us"}, ("default_region", "US")),
         ({"type": "choice", "choices": [38, 40]}, ("choices", ["38", "40"])),
         ({"type": "date", "date_order": "YMD", "future": False}, ("date_order", "YMD")),
         ({"type": "number", "min": -1.5, "max": 1.5}, ("min", -1.5)),
@@ -706,28 +707,28 @@ def test_time_rejects_impossible_and_unreadable_times(text: str) -> None:
         (None, "+44 (0)20 7946 0958", "442079460958"),
         (None, "0044 20 7946 0958", "442079460958"),
         (None, "+34.612.345.678", "34612345678"),
-        (None, "13800138000", "13800138000"),
-        (None, "020 7946 0958", "02079460958"),
+        (None, "8613800138000", "8613800138000"),
         (
             None,
             "\uff0b\uff18\uff16 \uff11\uff13\uff18\uff10\uff10\uff11\uff13\uff18\uff10\uff10\uff10",
             "8613800138000",
         ),
         (None, "tel:+34612345678", "34612345678"),
-        (None, "123456", "123456"),
-        (None, "+123456789012345", "123456789012345"),
         ("86", "0138 0013 8000", "8613800138000"),
         ("86", "(010) 1234 5678", "861012345678"),
-        ("86", "138 0013 8000", "13800138000"),
+        ("86", "138 0013 8000", "8613800138000"),
+        ("CN", "138 0013 8000", "8613800138000"),
         ("86", "+44 20 7946 0958", "442079460958"),
         ("86", "0044 20 7946 0958", "442079460958"),
         ("44", "07946 095 800", "447946095800"),
+        ("US", "(415) 555-2671", "14155552671"),
     ],
 )
 def test_phone_normalises_to_digits_with_country_code(
     region: str | None, text: str, value: str
 ) -> None:
-    """ "+" or "00" gives the country code; otherwise a trunk 0 takes `default_region`'s."""
+    """ "+" or "00" gives the country code; a national number takes `default_region`'s (an
+    ISO code, or a calling code for its main region); the value keeps the country code."""
     _accepts(_spec("phone", default_region=region), text, value)
 
 
@@ -735,7 +736,11 @@ def test_phone_normalises_to_digits_with_country_code(
     ("text", "error"),
     [
         ("12345", "too_short"),
+        ("123456", "too_short"),
         ("+44 123", "too_short"),
+        ("+123456789012345", "too_long"),
+        ("13800138000", "not_a_phone"),  # national, and no region to read it in
+        ("020 7946 0958", "not_a_phone"),
         ("1234567890123456", "too_long"),
         ("+1 234 567 890 123 456", "too_long"),
         ("call me", "not_a_phone"),
@@ -750,7 +755,8 @@ def test_phone_normalises_to_digits_with_country_code(
     ],
 )
 def test_phone_rejects_wrong_characters_and_lengths(text: str, error: str) -> None:
-    """Only digits and phone punctuation, 6-15 digits, and no country code starting with 0."""
+    """Only digits and phone punctuation, a number libphonenumber knows to be in use, with a
+    country code (there is no region to read a national number in)."""
     _rejects(_spec("phone"), text, error)
 
 

@@ -126,6 +126,7 @@ def test_serve_refuses_half_a_configuration(
     pems: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`bot serve` with a certificate and no key exits 2 before listening."""
+    monkeypatch.setenv("BOT_SANDBOX", "true")
     monkeypatch.setenv("BOT_TLS_CERT", str(pems[0]))
     assert main(["serve"]) == 2
     assert "BOT_TLS_KEY is not" in capsys.readouterr().err

@@ -71,6 +71,7 @@ def server(redis_server: RedisServer, redis: Redis, tmp_path: Path) -> Iterator[
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "PROMETHEUS_"))},
+        "BOT_SANDBOX": "true",
         "BOT_REDIS_URL": redis_server.url,
         "BOT_HOST": "127.0.0.1",
         "BOT_PORT": str(port),

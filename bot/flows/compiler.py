@@ -8,7 +8,6 @@ transitions; the first route whose guard holds is the one the machine takes.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
@@ -17,6 +16,7 @@ from typing import Any
 
 from transitions import EventData, Machine, State
 
+from bot.flows.calls import CallText
 from bot.flows.expr import Expr, ExprError, truthy
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.loader import Catalog
@@ -115,8 +115,8 @@ class CompiledFallback:
 @dataclass(frozen=True, slots=True)
 class CompiledCall:
     method: str
-    url: TextTemplate
-    headers: Mapping[str, TextTemplate]
+    url: CallText
+    headers: Mapping[str, CallText]
     body: Any  # the `json:` structure with TextTemplate leaves
     timeout: float
     save: Mapping[str, tuple[str, ...]]
@@ -220,8 +220,8 @@ def compile_body(value: Any) -> Any:
 def _call(spec: CallSpec) -> CompiledCall:
     return CompiledCall(
         method=spec.method,
-        url=TextTemplate.parse(spec.url),
-        headers={k: TextTemplate.parse(v) for k, v in spec.headers.items()},
+        url=CallText.parse(spec.url),
+        headers={k: CallText.parse(v) for k, v in spec.headers.items()},
         body=compile_body(spec.json_body),
         timeout=spec.timeout,
         save={slot: tuple(path.split(".")) for slot, path in spec.save.items()},
@@ -416,29 +416,19 @@ class CompiledCatalog:
     commands: Mapping[str, str]  # normalized word -> stop | start | agent | restart
     texts: CompiledTexts
     agent: AgentSpec
-    agent_headers: Mapping[str, TextTemplate]
-    secrets: frozenset[str]  # NAMEs used as {{ secret.NAME }} in call urls and headers
-
-    @functools.cached_property
-    def secret_tokens(self) -> Mapping[str, str]:
-        """What `{{ secret.NAME }}` renders to in the engine: a token only the process
-        making the call replaces with the value."""
-        return {name: f"${{secret:{name}}}" for name in self.secrets}
+    agent_headers: Mapping[str, CallText]
+    secrets: frozenset[str]  # NAMEs of the {{ secret.NAME }} in call urls and headers
 
 
-def _secret_names(catalog: Catalog) -> frozenset[str]:
-    names: set[str] = set()
-    headers = [catalog.flows.defaults.agent.headers]
-    for flow in catalog.flows.flows.values():
-        for st in flow.states.values():
-            if st.call is not None:
-                headers += [st.call.headers, {"url": st.call.url}]
-    for group in headers:
-        for value in group.values():
-            for path in TextTemplate.parse(value).paths:
-                if path.startswith("secret."):
-                    names.add(path.split(".", 1)[1])
-    return frozenset(names)
+def _secret_names(
+    flows: Mapping[str, CompiledFlow], agent_headers: Mapping[str, CallText]
+) -> frozenset[str]:
+    texts = list(agent_headers.values())
+    for flow in flows.values():
+        for state in flow.states.values():
+            if state.call is not None:
+                texts += [state.call.url, *state.call.headers.values()]
+    return frozenset().union(*(t.secrets for t in texts))
 
 
 def compile_catalog(catalog: Catalog) -> CompiledCatalog:
@@ -449,8 +439,10 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
         for word in flatten_words(getattr(d.commands, command)):
             commands.setdefault(normalize_text(word), command)
     t = d.texts
+    flows = {name: compile_flow(name, flow, d.language) for name, flow in spec.flows.items()}
+    agent_headers = {k: CallText.parse(v) for k, v in d.agent.headers.items()}
     return CompiledCatalog(
-        flows={name: compile_flow(name, flow, d.language) for name, flow in spec.flows.items()},
+        flows=flows,
         intents=dict(catalog.intents),
         language=d.language,
         reprompt=LocalText.compile(d.reprompt),
@@ -461,6 +453,6 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
             *(LocalText.compile(getattr(t, k)) for k in CompiledTexts.__dataclass_fields__)
         ),
         agent=d.agent,
-        agent_headers={k: TextTemplate.parse(v) for k, v in d.agent.headers.items()},
-        secrets=_secret_names(catalog),
+        agent_headers=agent_headers,
+        secrets=_secret_names(flows, agent_headers),
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
+from bot.flows.calls import CallText
 from bot.flows.compiler import (
     IDLE,
     START,
@@ -48,6 +49,8 @@ from bot.model import (
     Fallback,
     Inbound,
     IntentStart,
+    PartKind,
+    Parts,
     Reply,
     Resume,
     SendFailed,
@@ -55,6 +58,7 @@ from bot.model import (
     Timer,
     TimerFired,
 )
+from bot.phones import is_phone_channel, region_of
 
 log = logging.getLogger("bot.flows")
 
@@ -195,7 +199,6 @@ class _Step:
             "channel": ctx.channel,
             "now": now_ms,
             "today": datetime.fromtimestamp(now_ms / 1000, UTC).date().isoformat(),
-            "secret": catalog.secret_tokens,
         }
         self.entries = 0  # states entered in this step: bounds loops of routes
 
@@ -562,7 +565,10 @@ class _Step:
         spec = state.collect
         assert spec is not None
         today = datetime.fromtimestamp(self.now / 1000, UTC).date()
-        parsed = parse_value(spec, event.text, today=today, lang=self._lang())
+        region = None
+        if spec.type == "phone" and is_phone_channel(self.ctx.channel):
+            region = region_of(self.ctx.customer)  # a national number is the customer's
+        parsed = parse_value(spec, event.text, today=today, lang=self._lang(), region=region)
         if parsed.ok:
             self.conv = replace(self.conv, data={**self.conv.data, spec.slot: parsed.value})
             trigger = f"collect:{state.name}" if spec.go else route_trigger(state.name)
@@ -728,13 +734,25 @@ class _Step:
             CallRequest(
                 kind="http",
                 method=call.method,
-                url=self._render(call.url, env),
-                headers={k: self._render(v, env) for k, v in call.headers.items()},
+                url=self._call_text(call.url, env),
+                headers={k: self._call_text(v, env) for k, v in call.headers.items()},
                 body=self._body(call.body, env),
                 timeout_s=call.timeout,
                 visit=self.conv.visit,
             )
         )
+
+    def _call_text(self, text: CallText, env: Mapping[str, Any]) -> Parts:
+        """A call's URL or header value for this step; no parts (a call that is not made,
+        and goes to `failure:`) when a placeholder cannot be rendered."""
+        try:
+            return text.render(env)
+        except ExprError as e:
+            # The reason may quote a customer's value: at DEBUG only.
+            log.warning("call text %r could not be rendered", text.source)
+            log.debug("call text %r: %s", text.source, e.message)
+            self.detail = f"render error: {e.message}"
+            return ()
 
     def _body(self, value: Any, env: Mapping[str, Any]) -> Any:
         if isinstance(value, TextTemplate):
@@ -788,8 +806,8 @@ class _Step:
             CallRequest(
                 kind="forward",
                 method="POST",
-                url=url,
-                headers={k: self._render(v, env) for k, v in self.catalog.agent_headers.items()},
+                url=((PartKind.TEXT, url),),
+                headers={k: self._call_text(v, env) for k, v in self.catalog.agent_headers.items()},
                 body={
                     "conversation": self.ctx.conv_id,
                     "customer": self.ctx.customer,

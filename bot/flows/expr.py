@@ -116,7 +116,7 @@ def truthy(value: Any) -> bool:
         ) from e
 
 
-def _to_text(value: Any) -> str:
+def show(value: Any) -> str:
     """How a value shows in a text: null as "", booleans as yes/no, 3.0 as "3"."""
     if type(value) is str:
         return value
@@ -137,7 +137,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"the yes/no value {value}"
     if _is_number(value):
-        return f"the number {_to_text(value)}"
+        return f"the number {show(value)}"
     if isinstance(value, str):
         shown = value if len(value) <= 20 else value[:20] + "..."
         return f'the text "{shown}"'
@@ -334,7 +334,7 @@ def _fn_len(args: list[Any], site: _Site) -> Any:
 def _text_fn(op: Callable[[str], str]) -> Impl:
     def run(args: list[Any], site: _Site) -> Any:
         (x,) = args
-        return None if x is None else site.too_long(op(_to_text(x)))
+        return None if x is None else site.too_long(op(show(x)))
 
     return run
 
@@ -366,7 +366,7 @@ def _fn_float(args: list[Any], site: _Site) -> Any:
 
 
 def _fn_str(args: list[Any], site: _Site) -> Any:
-    return site.too_long(_to_text(args[0]))
+    return site.too_long(show(args[0]))
 
 
 def _number_arg(fname: str, x: Any, site: _Site) -> Any:
@@ -423,7 +423,7 @@ def _affix(check: Callable[[str, str], bool]) -> Impl:
         s, part = args
         if s is None or part is None:
             return False
-        return check(_to_text(s), _to_text(part))
+        return check(show(s), show(part))
 
     return run
 
@@ -948,6 +948,11 @@ class Template:
         return tuple(p.expr for p in self.parts if isinstance(p, _Placeholder))
 
     @property
+    def pieces(self) -> tuple[str | Expr, ...]:
+        """The literal texts and the placeholders' expressions, in order."""
+        return tuple(p if isinstance(p, str) else p.expr for p in self.parts)
+
+    @property
     def single(self) -> Expr | None:
         """The expression when the text is one placeholder and nothing else (`"{{ x }}"`).
 
@@ -967,7 +972,7 @@ class Template:
                 out.append(part)
                 continue
             try:
-                out.append(_to_text(part.expr.evaluate(env)))
+                out.append(show(part.expr.evaluate(env)))
             except ExprError as e:
                 at = part.column - 1 + e.column if e.column is not None else part.column
                 raise ExprError(self.source, e.message, at) from e

@@ -95,6 +95,7 @@ from bot.flows.simulate import (
     CannedHttp,
     Simulator,
     UnansweredCall,
+    UnmadeCall,
     describe_replies,
     describe_reply,
 )
@@ -751,7 +752,7 @@ class _Runner:
                 sim.fail_last(value)
             elif step.kind == "http":
                 sim.http = (*value, *sim.http)
-        except UnansweredCall as e:
+        except (UnansweredCall, UnmadeCall) as e:
             raise _Failed(step.line, where, str(e)) from e
         except _Failed:
             raise

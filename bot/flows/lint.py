@@ -6,7 +6,7 @@ meant. Each finding says where (`file:line`), how bad (error or warning) and wha
 - messages that can be due outside WhatsApp's 24-hour customer-service window, where only
   an approved template goes through (errors);
 - options whose words choose another option (errors); routes that can all fail (warnings);
-- handoffs without an agent webhook (errors); call urls whose host comes from data (warnings);
+- handoffs without an agent webhook (errors);
 - `lint_against`: states removed since the flows now live, that would end the live
   conversations standing in them (errors), and removed flows (warnings).
 
@@ -21,7 +21,6 @@ customer-paced: the customer is talking with an agent until then.
 from __future__ import annotations
 
 import difflib
-import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,9 +37,8 @@ from bot.flows.spec import FlowSpec, StateSpec
 Severity = Literal["error", "warning"]
 
 # What every text and expression can read besides the conversation's data (engine `env`).
-BUILTINS = frozenset(
-    {"lang", "customer", "channel", "now", "today", "message", "attempts", "secret"}
-)
+# (`secret.NAME` is no variable: only a call's url and headers name secrets, bot.flows.calls.)
+BUILTINS = frozenset({"lang", "customer", "channel", "now", "today", "message", "attempts"})
 WINDOW = 24 * 3600.0  # WhatsApp's customer-service window, seconds
 NEVER = float("-inf")  # the bound of a state nothing reaches
 ANY_TIME = float("inf")  # the bound of a state the business can reach at any time
@@ -94,7 +92,6 @@ class _FlowLint:
             self.options(sname, state)
             self.routes(sname, state)
             self.handoff(sname, state)
-            self.call_url(sname, state)
         return self.findings
 
     # -- paths ---------------------------------------------------------------------------
@@ -164,6 +161,8 @@ class _FlowLint:
                     known.add("error")
                 if where[:1] == ("otp",):
                     known.add("otp")
+                if where[:2] in (("call", "url"), ("call", "headers")):
+                    known.add("secret")
                 for name in sorted(read - known):
                     self.add(
                         "error",
@@ -310,17 +309,6 @@ class _FlowLint:
             "messages: set `webhook:` here or `defaults.agent.webhook`",
         )
 
-    def call_url(self, sname: str, state: StateSpec) -> None:
-        if state.call is None or not _host_from_data(state.call.url):
-            return
-        self.add(
-            "warning",
-            ("states", sname, "call", "url"),
-            f"the host of the call url of state `{sname}` comes from a {{{{ }}}} placeholder: "
-            "write the scheme and host in the url (https://api.example.com/...) and keep "
-            "placeholders for the path and query, so data cannot send the call elsewhere",
-        )
-
 
 def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
     found = state_sources(state)
@@ -338,25 +326,6 @@ def _closure(roots: Iterable[str], links: Mapping[str, set[str]]) -> set[str]:
                 seen.add(nxt)
                 queue.append(nxt)
     return seen
-
-
-_OPERATOR_PLACEHOLDER = re.compile(r"^\{\{\s*secret\.[A-Za-z0-9_]+\s*\}\}")
-
-
-def _host_from_data(url: str) -> bool:
-    """True when a placeholder other than `{{ secret.NAME }}` (the operator's configuration)
-    is in, or stands for, the url's scheme or host."""
-    if _OPERATOR_PLACEHOLDER.match(url):
-        return False  # the whole base comes from the server's configuration
-    scheme = url.find("://")
-    placeholder = url.find("{{")
-    if placeholder < 0:
-        return False
-    if scheme < 0 or placeholder < scheme:
-        return True
-    rest = url[scheme + 3 :]
-    ends = [i for i in (rest.find(c) for c in "/?#") if i >= 0]
-    return rest.find("{{") < min(ends, default=len(rest))
 
 
 def lint(catalog: Catalog, root: Any = None) -> list[Finding]:

@@ -7,8 +7,9 @@ every broken cross-reference points at the line to change.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from bot.errors import SpecError, SpecProblem
+from bot.flows.calls import CallText, header_problem, url_problem, webhook_problem
 from bot.flows.expr import Expr, ExprError
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.matching import flatten_words, normalize_text
@@ -214,15 +216,21 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
                     )
                 )
         for where, source, kind in _sources(state):
+            what = None
             try:
                 if kind == "expr":
-                    Expr.parse(source)
+                    names = Expr.parse(source).names
                 elif kind == "text":
-                    TextTemplate.parse(source)
+                    names = TextTemplate.parse(source).names
                 else:
                     re.compile(source)
+                    names = frozenset()
             except (ExprError, re.error) as e:
                 what = e.message if isinstance(e, ExprError) else f"invalid regular expression: {e}"
+            else:
+                if "secret" in names and where[:2] not in (("call", "url"), ("call", "headers")):
+                    what = _ONLY_IN_CALLS
+            if what is not None:
                 problems.append(
                     SpecProblem(
                         file,
@@ -230,6 +238,13 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
                         f"`{'.'.join(map(str, where))}` of state `{sname}`: {what}",
                     )
                 )
+        if state.call is not None:
+            problems += _check_call(file, root, spath, sname, state)
+        if state.handoff is not None and state.handoff.webhook is not None:
+            problem = webhook_problem(state.handoff.webhook)
+            if problem is not None:
+                line = line_of(root, (*spath, "handoff", "webhook"))
+                problems.append(SpecProblem(file, line, f"state `{sname}`: {problem}"))
         if state.buttons and not state.options:
             problems.append(
                 SpecProblem(
@@ -238,6 +253,61 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
                     f"state `{sname}` asks for buttons but has no options: add `options:` or "
                     "remove `buttons: true`.",
                 )
+            )
+    return problems
+
+
+_ONLY_IN_CALLS = (
+    "reads a secret: `{{ secret.NAME }}` goes only in the url and headers of a `call:` (and "
+    "in defaults.agent.headers), as a placeholder of its own; secrets never go into messages, "
+    "conditions, slots or bodies"
+)
+
+
+def _call_text_problem(
+    source: str, check: Callable[[CallText], str | None], *, reported: bool
+) -> str | None:
+    """What is wrong with a call's url or header value, by `check`; None when nothing is, or
+    when its placeholders do not parse and that is `reported` with the state's texts."""
+    if reported:
+        try:
+            TextTemplate.parse(source)
+        except ExprError:
+            return None
+    try:
+        return check(CallText.parse(source))
+    except ExprError as e:
+        return e.message
+
+
+def _check_call(
+    file: str, root: Any, spath: tuple[Any, ...], sname: str, state: StateSpec
+) -> list[SpecProblem]:
+    """A call's url and headers: secrets only as `{{ secret.NAME }}`, no data in the url's
+    scheme or host, header names and values that can be sent (bot.flows.calls)."""
+    assert state.call is not None
+    problems: list[SpecProblem] = []
+    problem = _call_text_problem(state.call.url, url_problem, reported=True)
+    if problem is not None:
+        line = line_of(root, (*spath, "call", "url"))
+        problems.append(SpecProblem(file, line, f"`call.url` of state `{sname}`: {problem}"))
+    where = (*spath, "call", "headers")
+    problems += _check_headers(file, root, where, state.call.headers, reported=True)
+    return problems
+
+
+def _check_headers(
+    file: str, root: Any, where: tuple[Any, ...], headers: dict[str, str], *, reported: bool
+) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    for name, value in headers.items():
+        problem = _call_text_problem(
+            value, functools.partial(header_problem, name), reported=reported
+        )
+        if problem is not None:
+            shown = ".".join(map(str, where[-2:]))
+            problems.append(
+                SpecProblem(file, line_of(root, (*where, name)), f"`{shown}.{name}`: {problem}")
             )
     return problems
 
@@ -373,6 +443,13 @@ def load_flows(path: Path) -> tuple[FlowsFile | None, Any, list[SpecProblem]]:
                         f"`{name}`." + _suggest(target, flow.states),
                     )
                 )
+    problems += _check_headers(
+        file, root, ("defaults", "agent", "headers"), spec.defaults.agent.headers, reported=False
+    )
+    webhook = spec.defaults.agent.webhook
+    if webhook is not None and (problem := webhook_problem(webhook)) is not None:
+        line = line_of(root, ("defaults", "agent", "webhook"))
+        problems.append(SpecProblem(file, line, f"defaults.agent: {problem}"))
     inbound = spec.defaults.inbound_flow
     if inbound is not None and inbound not in spec.flows:
         problems.append(

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import BotError
+from bot.flows.calls import CallTextError, HttpCall, resolve, text_of
 from bot.flows.compiler import IDLE, START, CompiledCatalog
 from bot.flows.engine import Conversation, Engine, StepContext, StepResult
 from bot.model import (
@@ -32,8 +33,8 @@ from bot.model import (
     SendFailed,
     Timer,
     TimerFired,
-    normalize_number,
 )
+from bot.phones import customer_id
 
 # Monday 2026-01-05 09:00 UTC: a fixed "now", so dates in tests never drift.
 START_MS = int(datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp() * 1000)
@@ -67,14 +68,14 @@ class CannedHttp:
     body: Any = None
     timeout: bool = False
 
-    def matches(self, call: CallRequest) -> bool:
+    def matches(self, call: HttpCall) -> bool:
         if self.method.upper() != call.method.upper():
             return False
         if self.url.startswith("~"):
             return re.search(self.url[1:], call.url) is not None
         return self.url == call.url
 
-    def result(self, call: CallRequest, at_ms: int) -> CallResult:
+    def result(self, call: HttpCall, at_ms: int) -> CallResult:
         """The CallResult the call worker would enqueue for this answer."""
         if self.timeout:
             return CallResult(f"call:{call.visit}", at_ms, call.visit, "timeout")
@@ -90,7 +91,7 @@ class CannedHttp:
 class UnansweredCall(BotError):
     """The flow made an HTTP call that no canned answer matches."""
 
-    def __init__(self, call: CallRequest, canned: tuple[CannedHttp, ...]) -> None:
+    def __init__(self, call: HttpCall, canned: tuple[CannedHttp, ...]) -> None:
         self.call = call
         self.canned = canned
         known = "; ".join(c.describe() for c in canned) or "none"
@@ -101,7 +102,18 @@ class UnansweredCall(BotError):
         )
 
 
-_SECRET = re.compile(r"\$\{secret:([A-Za-z0-9_]+)\}")
+class UnmadeCall(BotError):
+    """The flow made an HTTP call that the server would not make (see bot.flows.calls): a
+    secret the test does not give, data where the URL's host stands."""
+
+    def __init__(self, call: CallRequest, error: CallTextError) -> None:
+        self.call = call
+        self.reason = error.reason
+        if error.missing is not None:
+            why = f"it needs the secret {error.missing}: give it a value under `secrets:`"
+        else:
+            why = error.reason
+        super().__init__(f"the flow's call to {text_of(call.url)} would not be made: {why}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +140,7 @@ class Simulator:
     secrets: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.customer = normalize_number(self.customer)
+        self.customer = customer_id(self.customer, self.channel)
         self.engine = Engine(self.catalog)
         self.ref = ConversationRef("cams", self.channel, SIM_BUSINESS, self.customer)
         self.ctx = StepContext(
@@ -141,8 +153,8 @@ class Simulator:
         self.now_ms = self.start_ms
         self.outbox: list[Sent] = []  # what the customer received, in order
         self.dropped: list[Reply] = []  # not sent: the customer had opted out
-        self.forwarded: list[CallRequest] = []  # customer messages posted to the agent
-        self.calls: list[CallRequest] = []  # `call:` requests made (and answered)
+        self.forwarded: list[HttpCall] = []  # customer messages posted to the agent
+        self.calls: list[HttpCall] = []  # `call:` requests made (and answered)
         self.results: list[StepResult] = []
         self.moves: set[Move] = set()
         self.entered: set[tuple[str, str]] = set()
@@ -226,11 +238,10 @@ class Simulator:
             result = self._apply(queue.pop(0))
             sent += self._deliver(result)
             for made in result.calls:
-                call = replace(
-                    made,
-                    url=self._fill(made.url),
-                    headers={k: self._fill(v) for k, v in made.headers.items()},
-                )
+                try:
+                    call = resolve(made, self.secrets)
+                except CallTextError as e:
+                    raise UnmadeCall(made, e) from None
                 if call.kind == "forward":
                     self.forwarded.append(call)
                     continue
@@ -240,10 +251,6 @@ class Simulator:
                     raise UnansweredCall(call, self.http)
                 queue.append(canned.result(call, self.now_ms))
         return sent
-
-    def _fill(self, value: str) -> str:
-        """`${secret:NAME}` tokens as the call worker fills them; unknown ones stay."""
-        return _SECRET.sub(lambda m: self.secrets.get(m.group(1), m.group(0)), value)
 
     def _apply(self, event: Event) -> StepResult:
         before = self.conv

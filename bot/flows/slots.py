@@ -45,11 +45,14 @@ Per type (the value stored in the slot, then the error codes):
   "2:30 pm", "2pm", "2 p.m.", "9" (a bare hour is 24-hour: 09:00), "14 Uhr", "at 9",
   "noon"/"mediodía"/"meio-dia"/"midi"/"Mittag"/"中午", "midnight" and its translations,
   "下午3点半". With am/pm the hour must be 1-12. `not_a_time`.
-- phone: digits with an optional leading "+", spaces, dashes, dots, parentheses. A leading
-  "+" or "00" means the country code is given (a "(0)" after it is dropped: "+44 (0)20 ...");
-  otherwise, with `default_region`, a leading trunk "0" is replaced by the region's code;
-  otherwise the digits are kept as they are. The value is 6-15 digits (E.164) without "+".
-  `not_a_phone`, `too_short`, `too_long`.
+- phone: read by libphonenumber (bot.phones): digits with an optional leading "+", spaces,
+  dashes, dots, parentheses, fullwidth digits, "tel:". "+" or "00" gives the country code
+  (a "(0)" after it is dropped: "+44 (0)20 ..."); otherwise the number is read as a national
+  number of `default_region` (an ISO code: US, GB, CN; a country calling code such as 44
+  means its main region), or, without one, of the region of the customer's own number, or,
+  when that is unknown too, as digits with the country code first. The number must be one
+  in use (libphonenumber's `is_valid_number`). The value is the E.164 number's digits
+  without "+", the form of conversation ids. `not_a_phone`, `too_short`, `too_long`.
 - email: "local@domain.tld", one "@", no spaces, domain labels of letters, digits and inner
   hyphens, a top-level domain of 2+ letters; a leading "mailto:" and surrounding "<>" are
   dropped. The address with its domain lower-cased. `not_an_email`.
@@ -77,6 +80,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from bot.flows.matching import normalize_text, parse_number
+from bot.phones import NotAPhoneNumber, e164, region_code
 
 SlotType = Literal["text", "integer", "number", "date", "time", "phone", "email", "choice", "regex"]
 DateOrder = Literal["DMY", "MDY", "YMD"]
@@ -106,7 +110,6 @@ ERRORS = frozenset(
 )
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_REGION = re.compile(r"\+?([1-9][0-9]{0,2})")
 _RANGED: frozenset[str] = frozenset({"text", "integer", "number"})
 
 
@@ -132,7 +135,9 @@ class SlotSpec(BaseModel):
         None, description="choice: the accepted values, each a value or `value: [synonyms]`."
     )
     default_region: str | None = Field(
-        None, description="phone: country calling code (e.g. 86) for numbers with a trunk 0."
+        None,
+        description="phone: the ISO region (US, GB, CN...) of numbers written without a "
+        "country code; default: the region of the customer's own number.",
     )
     date_order: DateOrder = Field("DMY", description="date: order of day, month and year.")
     future: bool | None = Field(
@@ -169,13 +174,13 @@ class SlotSpec(BaseModel):
     def _region(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        match = _REGION.fullmatch(value.strip())
-        if match is None:
+        try:
+            return region_code(value)
+        except ValueError as e:
             raise ValueError(
-                f"`default_region:` is a country calling code of 1-3 digits like 86 or 44, "
-                f"not `{value}`"
-            )
-        return match.group(1)
+                f"`default_region:` is an ISO region code such as US, GB or CN (or a country "
+                f"calling code such as 44): {e}"
+            ) from None
 
     @field_validator("choices")
     @classmethod
@@ -304,18 +309,23 @@ def _bad(error: str) -> Parsed:
     return Parsed(False, None, error)
 
 
-def parse_value(spec: SlotSpec, text: str, *, today: dt.date, lang: str = "en") -> Parsed:
+def parse_value(
+    spec: SlotSpec, text: str, *, today: dt.date, lang: str = "en", region: str | None = None
+) -> Parsed:
     """The value of `text` for `spec`, or why it is not one. Never raises.
 
     `lang` is the conversation's language; recognition does not depend on it today (every
     supported language's words are accepted), it is there so callers need not change when
-    it does.
+    it does. `region` (ISO, e.g. "ES") is where a phone number without a country code is
+    read, when the slot has no `default_region:`: the region of the customer's number.
     """
     if len(text) > MAX_INPUT:
         return _bad("too_long")
     trimmed = text.strip()
     if not trimmed:
         return _bad("empty")
+    if spec.type == "phone":
+        return _parse_phone(spec, trimmed, region)
     return _PARSERS[spec.type](spec, trimmed, today)
 
 
@@ -536,34 +546,14 @@ def _parse_email(spec: SlotSpec, text: str, today: dt.date) -> Parsed:
 
 # --- phone --------------------------------------------------------------------------------
 
-_PHONE = re.compile(r"\+?[0-9 .\-()]+")
-_MIN_PHONE, _MAX_PHONE = 6, 15
 
-
-def _parse_phone(spec: SlotSpec, text: str, today: dt.date) -> Parsed:
-    s = _fold(text)
-    if s[:4].lower() == "tel:":
-        s = s[4:].strip()
-    if not _PHONE.fullmatch(s):
-        return _bad("not_a_phone")
-    digits = "".join(c for c in s if c.isdigit())
-    international = s.startswith("+") or digits.startswith("00")
-    if international:
-        digits = "".join(c for c in s.replace("(0)", "") if c.isdigit())
-        number = digits if s.startswith("+") else digits[2:]
-        if number.startswith("0"):
-            return _bad("not_a_phone")  # no country code starts with 0
-    elif spec.default_region is not None and digits.startswith("0"):
-        number = spec.default_region + digits[1:]
-    else:
-        number = digits
-    if not number:
-        return _bad("not_a_phone")
-    if len(number) < _MIN_PHONE:
-        return _bad("too_short")
-    if len(number) > _MAX_PHONE:
-        return _bad("too_long")
-    return _good(number)
+def _parse_phone(spec: SlotSpec, text: str, region: str | None) -> Parsed:
+    """bot.phones.e164, strict (a number in use): the region is `default_region:`, else the
+    region of the customer's own number."""
+    try:
+        return _good(e164(text, region=spec.default_region or region, strict=True))
+    except NotAPhoneNumber as e:
+        return _bad(e.problem)
 
 
 # --- dates --------------------------------------------------------------------------------
@@ -846,7 +836,6 @@ _PARSERS: dict[str, Callable[[SlotSpec, str, dt.date], Parsed]] = {
     "number": _parse_number,
     "date": _parse_date,
     "time": _parse_time,
-    "phone": _parse_phone,
     "email": _parse_email,
     "choice": _parse_choice,
     "regex": _parse_regex,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import yarl
 
+from bot.flows.calls import CallTextError, HttpCall, resolve
 from bot.log import context
 from bot.model import CallRequest, CallResult, event_to_json
 from bot.runtime.drain import drain, while_lease_in_doubt
@@ -23,24 +24,7 @@ from bot.store import Accepted, CallEntry, Store
 
 log = logging.getLogger("bot.calls")
 
-_SECRET = re.compile(r"\$\{secret:([A-Za-z0-9_]+)\}")
 MAX_ANSWER = 1024 * 1024
-
-
-class MissingSecret(Exception):  # a reason for a failed call, not a crash
-    pass
-
-
-def fill_secrets(value: str, secrets: Mapping[str, str]) -> str:
-    """Replace `${secret:NAME}` tokens with the values of BOT_SECRET_NAME."""
-
-    def one(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name not in secrets:
-            raise MissingSecret(name)
-        return secrets[name]
-
-    return _SECRET.sub(one, value)
 
 
 def _host(url: str) -> str:
@@ -107,38 +91,43 @@ class CallWorker:
 
     async def _call(self, entry: CallEntry) -> None:
         await while_lease_in_doubt(self.lease_held)  # as sends: never both owners calling
-        req = CallRequest.from_dict(json.loads(entry.call_json))
+        stored = json.loads(entry.call_json)
+        try:
+            req = CallRequest.from_dict(stored)
+            call: HttpCall | None = resolve(req, self.secrets)
+        except (ValueError, CallTextError) as e:
+            # Refused before any byte is sent: the flow takes its failure branch.
+            log.warning("call not made: %s", e.reason if isinstance(e, CallTextError) else e)
+            call = None
+        kind, visit = stored["kind"], int(stored["visit"])
         # A forward per customer message, several in one visit: each needs its own key.
-        call_id = f"{entry.conv_id}:{req.visit}:{req.kind}"
-        if req.kind == "forward":
+        call_id = f"{entry.conv_id}:{visit}:{kind}"
+        if kind == "forward":
             call_id += f":{entry.entry_id}"
-        outcome, status, body = await self._request(req, call_id)
+        outcome, status, body = (
+            await self._request(call, call_id) if call is not None else ("failure", 0, None)
+        )
         log.info(
-            "call %s visit=%d %s -> %s %s", req.kind, req.visit, req.method, outcome, status or ""
+            "call %s visit=%d %s -> %s %s", kind, visit, stored["method"], outcome, status or ""
         )
         result = None
-        if req.kind == "http":
+        if kind == "http":
             event = CallResult(
-                f"call:{req.visit}", self.clock_ms(), req.visit, outcome, status, body, entry.space
+                f"call:{visit}", self.clock_ms(), visit, outcome, status, body, entry.space
             )
-            result = Accepted(
-                entry.conv_id, f"call:{entry.conv_id}:{req.visit}", event_to_json(event)
-            )
+            result = Accepted(entry.conv_id, f"call:{entry.conv_id}:{visit}", event_to_json(event))
         await self.store.finish_call(self.partition, entry, result)
 
-    async def _request(self, req: CallRequest, call_id: str) -> tuple[str, int, Any]:
-        try:
-            url = fill_secrets(req.url, self.secrets)
-            headers = {k: fill_secrets(v, self.secrets) for k, v in req.headers.items()}
-        except MissingSecret as e:
-            log.error("call needs BOT_SECRET_%s, which is not set", e.args[0])
-            return "failure", 0, None
+    async def _request(self, req: HttpCall, call_id: str) -> tuple[str, int, Any]:
+        url = req.url
+        headers = dict(req.headers)
         headers.setdefault("Idempotency-Key", call_id)
         send_body = req.body is not None and req.method != "GET"
         try:
             async with self.session.request(
                 req.method,
-                url,
+                # As built: data is already encoded for where it stands (bot.flows.calls).
+                yarl.URL(url, encoded=True),
                 json=req.body if send_body else None,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=req.timeout_s),

@@ -22,8 +22,8 @@ from bot.model import (
     Resume,
     event_to_json,
     is_valid_id,
-    normalize_number,
 )
+from bot.phones import customer_id
 from bot.platforms.auth import matches_any
 from bot.store import Accepted
 from bot.web.body import SMALL_BODY, read_json
@@ -67,6 +67,17 @@ class AgentMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=4096)
+
+
+def _identity(field: str, value: str, channel: str) -> str:
+    """A customer or business number of `channel` as stored; 400 naming `field` otherwise."""
+    try:
+        found = customer_id(value, channel)
+    except ValueError as e:
+        raise BadRequest(f"{field}: not a phone number or account id ({e})") from None
+    if not is_valid_id(found):
+        raise BadRequest(f"{field}: not a phone number or account id")
+    return found
 
 
 def _authorize(request: web.Request) -> None:
@@ -113,13 +124,14 @@ async def start_intent(request: web.Request) -> web.Response:
         raise NotFound(f"unknown intent code {code!r}; known: {known}")
     body: IntentRequest = await _body(request, IntentRequest)
     settings = request.app[SETTINGS]
-    customer = normalize_number(body.customer)
-    business = normalize_number(body.business or settings.business_number() or "")
     channel = (body.channel or settings.cams_channel).lower()
-    for what, value in (("customer", customer), ("business", business), ("channel", channel)):
-        if not is_valid_id(value):
-            raise BadRequest(f"{what}: not a phone number or id" if value else f"{what}: missing "
-                             "(set BOT_CAMS_FROM or send `business`)")  # fmt: skip
+    if not is_valid_id(channel):
+        raise BadRequest("channel: not a channel name such as whatsapp or viber")
+    customer = _identity("customer", body.customer, channel)
+    business_number = body.business or settings.business_number()
+    if not business_number:
+        raise BadRequest("business: missing (set BOT_CAMS_FROM or send `business`)")
+    business = _identity("business", business_number, channel)
     conv = ConversationRef(body.platform, channel, business, customer)
     key = _idempotency_key(request)
     message_id = f"api:{key}" if key else f"api:{uuid.uuid4().hex}"

@@ -93,7 +93,12 @@ async def business(request: web.Request) -> web.Response:
     body = await read_body(request, limit=SMALL_BODY, within=settings.body_timeout)
     fields = read_fields(content_type, body, request.query)
     check_signature(request.headers, fields, settings.business_signatures())
-    call = parse_business_call(fields, request.headers, default_business=settings.business_number())
+    call = parse_business_call(
+        fields,
+        request.headers,
+        default_business=settings.business_number(),
+        default_channel=settings.cams_channel,
+    )
     catalog = request.app[CATALOG].current
     if call.code not in catalog.intents:
         known = ", ".join(sorted(catalog.intents)) or "none"

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.errors import BadRequest
 from bot.log import mask_number
+from bot.phones import lookup_form
 from bot.platforms.auth import matches_any
 from bot.web.body import SMALL_BODY, read_json
 from bot.web.keys import SANDBOX_AGENT, SANDBOX_MESSAGES, SANDBOX_TENCENT_MESSAGES, SETTINGS
@@ -80,8 +81,8 @@ async def tencent_messages(request: web.Request) -> web.Response:
 async def messages(request: web.Request) -> web.Response:
     """`GET /sandbox/messages[?to=NUMBER]`: every reply the sandbox received, oldest first."""
     recorded: list[dict[str, str]] = request.app[SANDBOX_MESSAGES]
-    to = request.query.get("to", "").lstrip("+")
-    return web.json_response([m for m in recorded if not to or m.get("To", "").lstrip("+") == to])
+    to = lookup_form(request.query["to"]) if request.query.get("to") else ""
+    return web.json_response([m for m in recorded if not to or lookup_form(m.get("To", "")) == to])
 
 
 async def order(request: web.Request) -> web.Response:

@@ -17,13 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 ID_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
 MAX_INT64 = 2**63 - 1
 
-# A phone number or account id as CAMS sends it: with or without "+" (dashes are dropped).
+# A phone number as CAMS sends it (with or without "+"), or an account id on channels of
+# accounts. On WhatsApp and Viber it must be a number libphonenumber reads (bot.phones).
 Number = Annotated[
     StrictStr,
     Field(
-        pattern=r"^\+?-*[A-Za-z0-9_.@][A-Za-z0-9_.@-]*$",
+        pattern=r"^\+?[A-Za-z0-9_.@][A-Za-z0-9_.@-]*$",
         max_length=64,
-        description="Phone number (digits, with or without a leading +) or account id.",
+        description="On WhatsApp and Viber a phone number in international form, country "
+        "code first, with or without a leading + (refused when it is no number); on "
+        "Messenger, Instagram and Telegram the account id.",
         examples=["+8613900000001"],
     ),
 ]

@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from bot.errors import BadRequest, Unauthorized
-from bot.model import is_valid_id, normalize_number
+from bot.model import is_valid_id
+from bot.phones import customer_id
 from bot.platforms.auth import matches_any
 from bot.wire import Accept, body_kind, decode_json, is_text
 
@@ -157,8 +158,34 @@ def _data(value: Any) -> dict[str, Any]:
     return value
 
 
+def _identity(what: str, value: Any, channel: str) -> str:
+    """A customer or business of `channel` as stored (E.164 digits on a phone channel);
+    BadRequest naming `what` otherwise. A number sent as a JSON number is read as its
+    digits; a boolean, a float or an object is no number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    try:
+        found = customer_id(value, channel)
+    except ValueError as e:
+        raise BadRequest(f"the {what} is not a phone number or account id: {e}") from None
+    if not is_valid_id(found):
+        raise BadRequest(f"the {what} is not a phone number or account id")
+    return found
+
+
+def _same_number(a: str, b: str, channel: str) -> bool:
+    try:
+        return customer_id(a, channel) == customer_id(b, channel)
+    except ValueError:
+        return False
+
+
 def parse_business_call(
-    fields: Mapping[str, Any], headers: Mapping[str, str], *, default_business: str | None
+    fields: Mapping[str, Any],
+    headers: Mapping[str, str],
+    *,
+    default_business: str | None,
+    default_channel: str = "whatsapp",
 ) -> BusinessCall:
     code = _find(fields, CODE_FIELDS)
     if isinstance(code, dict):
@@ -174,26 +201,27 @@ def parse_business_call(
         customer = _find_shallow(customer, ("phone", "phonenumber", "number", "mobile", "id"))
     business = _find(fields, ("business", "businessnumber", "businessphone", "sender"))
     frm, to = flat.get("from"), flat.get("to")
+    channel = _find(fields, ("channeltype", "channel"))
+    channel = channel.strip() if isinstance(channel, str) else channel
+    if channel is not None and not (isinstance(channel, str) and is_valid_id(channel)):
+        raise BadRequest("the channel is not a channel name")
+    on = str(channel or default_channel).lower()
     if customer is None and isinstance(frm, str) and isinstance(to, str):
         # Inbound convention (From = customer) unless From is our business number.
-        if default_business and normalize_number(frm) == normalize_number(default_business):
+        if default_business and _same_number(frm, default_business, on):
             customer, business = to, business or frm
         else:
             customer, business = frm, business or to
     elif customer is None:
         customer = to if isinstance(to, str) else frm
-    if not isinstance(customer, str | int) or not is_valid_id(normalize_number(str(customer))):
+    if customer is None:
         raise BadRequest(
             "no customer found: expected a field such as phone, phoneNumber, customer or To; "
             f"got fields: {', '.join(sorted(map(str, fields))) or 'none'}"
         )
-    business = business if isinstance(business, str | int) else default_business
-    if business and not is_valid_id(normalize_number(str(business))):
-        raise BadRequest("the business number is not a phone number or account id")
-    channel = _find(fields, ("channeltype", "channel"))
-    channel = channel.strip() if isinstance(channel, str) else channel
-    if channel is not None and not (isinstance(channel, str) and is_valid_id(channel)):
-        raise BadRequest("the channel is not a channel name")
+    customer = _identity("customer", customer, on)
+    business = business if business is not None else default_business
+    business = _identity("business number", business, on) if business else None
     space = _find(fields, ("custspaceid", "spaceid"))
     header_id = headers.get("Idempotency-Key")
     if header_id is not None and not is_text(header_id):
@@ -214,8 +242,8 @@ def parse_business_call(
     return BusinessCall(
         code=str(code).strip(),
         data=data,
-        customer=normalize_number(str(customer)),
-        business=normalize_number(str(business)) if business else None,
+        customer=customer,
+        business=business,
         channel=str(channel).strip().lower() if isinstance(channel, str) and channel else None,
         space=str(space) if isinstance(space, str | int) else "",
         message_key=key,

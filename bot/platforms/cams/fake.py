@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from bot.model import normalize_number
+from bot.phones import lookup_form
 from bot.platforms.cams.client import ACTION, API_VERSION, FORM_CONTENT_TYPE, Clock, utc_now
 from bot.platforms.cams.signing import SignatureMismatch, verify_request
 
@@ -183,7 +183,7 @@ class FakeCams:
     ) -> None:
         """Answer the next `times` authenticated sends (to `to` only, when given) with
         `status` and `code`."""
-        fault = Fault(status=status, code=code, retry_after=retry_after, to=normalize_number(to))
+        fault = Fault(status=status, code=code, retry_after=retry_after, to=lookup_form(to))
         self._faults.extend([fault] * times)
 
     def delay_next(self, seconds: float, times: int = 1) -> None:
@@ -192,8 +192,8 @@ class FakeCams:
         self._faults.extend([Fault(delay=seconds)] * times)
 
     def sent_to(self, to: str) -> list[dict[str, str]]:
-        want = normalize_number(to)
-        return [m for m in self.messages if normalize_number(m.get("To", "")) == want]
+        want = lookup_form(to)
+        return [m for m in self.messages if lookup_form(m.get("To", "")) == want]
 
     # ASYNC109: callers asked for `wait_for(count, timeout)`; the default bound keeps a
     # broken test from hanging until the suite's global timeout.
@@ -224,7 +224,7 @@ class FakeCams:
 
     def next_fault(self, to: str = "") -> Fault | None:
         """The first fault queued for a send to `to` (or to anyone), taken off the queue."""
-        to = normalize_number(to)
+        to = lookup_form(to)
         for i, fault in enumerate(self._faults):
             if not fault.to or fault.to == to:
                 del self._faults[i]

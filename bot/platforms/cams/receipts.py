@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import BadRequest
-from bot.model import ConversationRef, Inbound, StatusReceipt, is_valid_id, normalize_number
+from bot.model import ConversationRef, Inbound, StatusReceipt, is_valid_id
+from bot.phones import customer_id
 from bot.wire import decode_json
 
 _MEDIA = {"IMAGE", "VIDEO", "AUDIO", "DOCUMENT"}
@@ -67,8 +68,13 @@ def _required(item: dict[str, Any], name: str) -> str:
     return value
 
 
-def _number(item: dict[str, Any], name: str) -> str:
-    value = normalize_number(_required(item, name))
+def _number(item: dict[str, Any], name: str, channel: str) -> str:
+    """A customer's or the business's number (an account id on channels without numbers),
+    in the one stored form (bot.phones)."""
+    try:
+        value = customer_id(_required(item, name), channel)
+    except ValueError as e:
+        raise ValueError(f"{name} is not a phone number or account id: {e}") from None
     if not is_valid_id(value):
         raise ValueError(f"{name} is not a phone number or account id")
     return value
@@ -110,8 +116,8 @@ def _get_ci(obj: dict[str, Any], *names: str) -> Any:
 
 def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
     message_id = _required(item, "MessageId")
-    customer = _number(item, "From")
-    business = _number(item, "To")
+    customer = _number(item, "From", channel)
+    business = _number(item, "To", channel)
     raw_type = _text(item.get("Type")).strip().upper()
     message = item.get("Message")
     text, payload = "", None
@@ -151,8 +157,8 @@ def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
 
 def _status(item: dict[str, Any], channel: str, now_ms: int) -> StatusItem:
     message_id = _required(item, "MessageId")
-    business = _number(item, "From")
-    customer = _number(item, "To")
+    business = _number(item, "From", channel)
+    customer = _number(item, "To", channel)
     status = _required(item, "Status")
     receipt = StatusReceipt(
         message_id=message_id,
