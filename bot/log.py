@@ -8,6 +8,14 @@ logged inside it carries them, whatever logger it goes through.
 
 Message texts are logged at DEBUG only; phone numbers go through `mask_number` or
 `mask_conv` before they reach a log call.
+
+Whatever a call site passes, no line can be forged: both formatters write control
+characters (CR, LF and the other C0 and C1 codes, DEL, the Unicode line and paragraph
+separators, the bidirectional controls that reorder text on a terminal, lone surrogates) as
+escapes (`\\n`, `\\x1b`, `\\u202e`) in the message and in every id, and cut overlong messages
+and ids. A traceback keeps its lines: in JSON inside the one `exc` string; in the text format
+each of its lines starts with `  | `, which no record's first line does (those start with the
+time).
 """
 
 from __future__ import annotations
@@ -29,6 +37,13 @@ Format = Literal["auto", "json", "text"]
 # The ids a log line names when known, in the order they are shown.
 IDS = ("request_id", "conv", "message_id", "partition")
 
+# What one line holds at most: a message (a customer's text at DEBUG is the longest there
+# is), an id, a line of a traceback and the lines of one. Past them, the rest is left out.
+MAX_MESSAGE = 8192
+MAX_ID = 256
+MAX_TRACEBACK_LINE = 1000
+MAX_TRACEBACK_LINES = 200
+
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _conv: ContextVar[str | None] = ContextVar("conv", default=None)  # raw: masked when read
 _message_id: ContextVar[str | None] = ContextVar("message_id", default=None)
@@ -39,6 +54,9 @@ _VARS: dict[str, ContextVar[Any]] = {
     "message_id": _message_id,
     "partition": _partition,
 }
+
+
+# -- masking -----------------------------------------------------------------------------
 
 
 def mask_number(value: str) -> str:
@@ -52,6 +70,53 @@ def mask_number(value: str) -> str:
 def mask_conv(conv_id: str) -> str:
     """A conversation id (or any text naming one) with its phone numbers masked, for logs."""
     return _DIGITS.sub(lambda m: mask_number(m.group(0)), conv_id)
+
+
+# -- escaping ----------------------------------------------------------------------------
+
+# C0 controls (CR, LF, ESC...), DEL and C1 controls (NEL...), the Unicode line and paragraph
+# separators, the bidirectional controls (a terminal shows `\u202e`-reversed text backwards)
+# and lone surrogates (aiohttp keeps undecodable bytes that way; they cannot be written as
+# UTF-8). A character class: the scan is linear, whatever the text.
+_UNSAFE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group(0)
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: str) -> str:
+    """`text` on one line that shows as it is: control characters written as escapes
+    (`\\n`, `\\x1b`, `\\u2028`, `\\u202e`). Backslashes are left as they are."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def _one_line(text: str, limit: int) -> str:
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text) - limit} more characters)"
+    return escape(text)
+
+
+def _lines(text: str) -> list[str]:
+    """A traceback's lines, each escaped and cut short, at most MAX_TRACEBACK_LINES of
+    them (the first and the last ones: where it started, where it failed)."""
+    lines = [_one_line(line, MAX_TRACEBACK_LINE) for line in text.split("\n")]
+    if len(lines) > MAX_TRACEBACK_LINES:
+        head = MAX_TRACEBACK_LINES // 4
+        tail = MAX_TRACEBACK_LINES - head
+        lines = [*lines[:head], f"... ({len(lines) - head - tail} lines left out)", *lines[-tail:]]
+    return lines
+
+
+# -- context ids -------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -102,11 +167,28 @@ class ContextFilter(logging.Filter):
 
 
 def _ids(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k in IDS if (v := getattr(record, k, None)) is not None}
+    """The record's known ids, text ones cut to MAX_ID characters (not yet escaped)."""
+    ids: dict[str, Any] = {}
+    for name in IDS:
+        value = getattr(record, name, None)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            value = str(value)
+            if len(value) > MAX_ID:
+                value = f"{value[:MAX_ID]}... ({len(value) - MAX_ID} more characters)"
+        ids[name] = value
+    return ids
+
+
+def _message(record: logging.LogRecord) -> str:
+    return _one_line(record.getMessage(), MAX_MESSAGE)
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, msg, the known ids, exc (a traceback)."""
+    """One JSON object per line: ts, level, logger, msg, the known ids, exc (a traceback).
+    The message and the ids are escaped (`escape`) before they are encoded, so what a
+    reader decodes (`jq -r .msg`) is one line too; `exc` keeps its line breaks."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -114,28 +196,49 @@ class JsonFormatter(logging.Formatter):
             .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
-            **_ids(record),
+            "msg": _message(record),
+            **{k: escape(v) if isinstance(v, str) else v for k, v in _ids(record).items()},
         }  # fmt: skip
         if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+            line["exc"] = "\n".join(_lines(self.formatException(record.exc_info)))
         if record.stack_info:
-            line["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+            line["stack"] = "\n".join(_lines(self.formatStack(record.stack_info)))
+        return json.dumps(line, ensure_ascii=False)
+
+
+# Starts every line of a traceback in the text format; a record's first line starts with
+# the time, so a line that starts otherwise belongs to the record above it.
+CONTINUATION = "  | "
+
+
+def _text_id(value: Any) -> str:
+    """An id for `key=value`: quoted (repr) when it holds a space, `=` or a quote, so that
+    one id cannot pass for two."""
+    text = str(value)
+    if text and text.isprintable() and not any(c in text for c in " =\"'"):
+        return text
+    return escape(repr(text))
 
 
 class TextFormatter(logging.Formatter):
-    """`12:00:00 INFO    bot.worker: message request_id=... conv=...`, for people."""
+    """`12:00:00 INFO    bot.worker: message request_id=... conv=...`, for people. A
+    traceback follows on lines of its own, each starting with CONTINUATION."""
 
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+        super().__init__(None, "%H:%M:%S")
 
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        text = super().formatMessage(record)
+    def format(self, record: logging.LogRecord) -> str:
+        when = self.formatTime(record, self.datefmt)
+        text = f"{when} {record.levelname:<7} {record.name}: {_message(record)}"
         ids = _ids(record)
         if ids:
-            text += " " + " ".join(f"{k}={v}" for k, v in ids.items())
-        return text
+            text += " " + " ".join(f"{k}={_text_id(v)}" for k, v in ids.items())
+        more: list[str] = []
+        if record.exc_info:
+            more += _lines(self.formatException(record.exc_info))
+        if record.stack_info:
+            more += _lines(self.formatStack(record.stack_info))
+        return "\n".join([text, *(CONTINUATION + line for line in more)])
 
 
 def handler(stream: TextIO, fmt: Format = "auto") -> logging.Handler:

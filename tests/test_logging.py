@@ -238,3 +238,120 @@ async def test_steps_and_sends_name_conversation_and_message(
     assert receipts["msg"] == (
         "receipts: 1 messages (1 new, 0 repeated), 0 statuses, 0 audits, 0 rejected"
     )
+
+
+# -- what an attacker can write: one line each, escaped, cut short, ids masked ---------------
+
+# What can end a line, move a terminal's cursor or reorder what it shows: C0 and C1
+# controls, DEL, the Unicode line and paragraph separators, bidirectional overrides, and a
+# lone surrogate (an undecodable byte as aiohttp keeps it).
+UNSAFE = "\n\r\x00\x1b\x7f\x85\x9b\u2028\u2029\u202e\u2066\u061c\udcff"
+FORGED = "12:00:00 ERROR   bot.web: forged"
+TIME = re.compile(r"\d\d:\d\d:\d\d ")
+
+
+def emit(fmt: log.Format, message: str, *args: Any, **ids: Any) -> str:
+    """What `fmt` writes for one WARNING record of `message`, with `ids` in context."""
+    stream = io.StringIO()
+    logger = logging.getLogger(f"test.emit.{fmt}")
+    logger.addHandler(log.handler(stream, fmt))
+    try:
+        with log.context(**ids):
+            logger.warning(message, *args)
+    finally:
+        logger.handlers.clear()
+    return stream.getvalue()
+
+
+def test_escape_writes_control_characters_as_escapes() -> None:
+    """Every control, separator and bidirectional character becomes a visible escape;
+    printable text, non-Latin scripts and emoji stay as they are."""
+    assert log.escape("a\nb\rc\td\x1be\x7f\x85\u2028\u202e\udcff") == (
+        "a\\nb\\rc\\td\\x1be\\x7f\\x85\\u2028\\u202e\\udcff"
+    )
+    for kept in ("plain text", "你好", "مرحبا", "ok 👍🏽", "C:\\path\\n"):
+        assert log.escape(kept) == kept
+    assert not any(c in log.escape(UNSAFE) for c in UNSAFE)
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_no_line_can_be_forged_in_the_message_or_an_id(fmt: log.Format) -> None:
+    """Whatever the message and the ids hold, a record is written as one line without a
+    control character: what would have started a new line shows as an escape."""
+    hostile = f"x{UNSAFE}\n{FORGED}"
+    out = emit(
+        fmt,
+        "refused %s",
+        hostile,
+        request_id=hostile,
+        conv_id=f"cams:whatsapp:1:{hostile}",
+        message_id=hostile,
+    )
+    assert out.endswith("\n")
+    assert out.count("\n") == 1
+    body = out[:-1]
+    assert not any(c in body for c in UNSAFE), repr(body)
+    if fmt == "json":
+        line = json.loads(body)
+        for key in ("msg", "request_id", "conv", "message_id"):
+            assert not any(c in line[key] for c in UNSAFE), (key, line[key])
+        assert line["msg"].startswith("refused x\\n\\r\\x00\\x1b")
+        assert line["request_id"].endswith(f"\\n{FORGED}")
+    else:
+        assert "refused x\\n\\r\\x00\\x1b" in body
+        assert TIME.match(body)
+
+
+def test_an_id_in_the_text_format_cannot_pass_for_two() -> None:
+    """A message id holding a space or `=` is quoted, so it cannot fake another key."""
+    out = emit("text", "step", message_id="m-1 conv=cams:fake")
+    assert out.rstrip("\n").endswith("""message_id='m-1 conv=cams:fake'""")
+    assert emit("text", "step", message_id="m-2").rstrip("\n").endswith(" message_id=m-2")
+
+
+def raise_hostile() -> None:
+    raise ValueError(f"bad value\n{FORGED}\r\x1b[2J" + "A" * 50_000)
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_a_traceback_stays_readable_but_cannot_start_a_line(fmt: log.Format) -> None:
+    """A real bug's traceback keeps its lines; in the text format each starts with `  | `,
+    so text from a request inside an exception's message can never begin a record, and
+    each of its lines is cut short."""
+    stream = io.StringIO()
+    logger = logging.getLogger(f"test.traceback.{fmt}")
+    logger.addHandler(log.handler(stream, fmt))
+    try:
+        try:
+            raise_hostile()
+        except ValueError:
+            logger.exception("step failed")
+    finally:
+        logger.handlers.clear()
+    out = stream.getvalue()
+    if fmt == "json":
+        assert out.count("\n") == 1
+        exc = json.loads(out)["exc"]
+        lines = exc.split("\n")
+    else:
+        first, *rest = out.rstrip("\n").split("\n")
+        assert TIME.match(first)
+        assert first.endswith("test.traceback.text: step failed")
+        assert all(line.startswith(log.CONTINUATION) for line in rest), rest
+        lines = [line.removeprefix(log.CONTINUATION) for line in rest]
+    assert lines[0] == "Traceback (most recent call last):"
+    assert any("in raise_hostile" in line for line in lines)
+    assert "ValueError: bad value" in lines
+    # Shown as a line of the traceback (after `  | ` in text), never as a record of its own.
+    assert any(line.startswith(f"{FORGED}\\r\\x1b[2JAAA") for line in lines)
+    assert not any(c in line for line in lines for c in "\r\x1b")
+    assert max(len(line) for line in lines) < log.MAX_TRACEBACK_LINE + 40
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_overlong_messages_and_ids_are_cut(fmt: log.Format) -> None:
+    """A message or an id of any length is cut, saying how much was left out."""
+    out = emit(fmt, "%s", "m" * 100_000, message_id="i" * 10_000)
+    assert len(out) < log.MAX_MESSAGE + log.MAX_ID + 300
+    assert f"... ({100_000 - log.MAX_MESSAGE} more characters)" in out
+    assert f"... ({10_000 - log.MAX_ID} more characters)" in out
