@@ -1,13 +1,13 @@
 """Logging: named loggers per subsystem, one JSON object per line or a human format, the ids
-of what is being worked on added to every line, phone numbers masked, secrets never passed in.
+of what is being worked on added to every line, customer ids masked, secrets never passed in.
 
 The ids come from context variables: the request middleware sets `request_id`; the inbox
 worker and the outbox sender set `conv` (masked) and `message_id` around each step and send;
 the partition tasks set `partition`. `context(...)` sets them for a block; every record
 logged inside it carries them, whatever logger it goes through.
 
-Message texts are logged at DEBUG only; phone numbers go through `mask_number` or
-`mask_conv` before they reach a log call.
+Message texts are logged at DEBUG only. Customer ids go through `mask_conv` (a conversation
+id) or `mask_id` (a customer's id alone) before they reach a log call.
 
 Whatever a call site passes, no line can be forged: both formatters write control
 characters (CR, LF and the other C0 and C1 codes, DEL, the Unicode line and paragraph
@@ -67,9 +67,32 @@ def mask_number(value: str) -> str:
     return digits[:3] + "*" * (len(digits) - 4) + digits[-1]
 
 
+def mask_id(value: str) -> str:
+    """A customer's id, whatever its shape: a phone number as `mask_number` does; any other
+    id (an account, an e-mail address) keeps its first and last characters and its length:
+    `alice.smith@example.com` -> `a*********************m`. Under 6 characters: all stars."""
+    if _DIGITS.fullmatch(value):
+        return mask_number(value)
+    if len(value) < 6:
+        return "*" * len(value)
+    return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+def mask_text(text: str) -> str:
+    """Free text (an error, a reason) with its phone numbers (runs of 6 or more digits)
+    masked. It cannot find other kinds of ids: never pass it one."""
+    return _DIGITS.sub(lambda m: mask_number(m.group(0)), text)
+
+
 def mask_conv(conv_id: str) -> str:
-    """A conversation id (or any text naming one) with its phone numbers masked, for logs."""
-    return _DIGITS.sub(lambda m: mask_number(m.group(0)), conv_id)
+    """A conversation id for logs: `PLATFORM:CHANNEL:BUSINESS:CUSTOMER` with the customer
+    masked whatever its shape (`mask_id`) and the other parts' phone numbers masked
+    (`cams:whatsapp:861*********0:a*********************m`). A value that is not a
+    conversation id is masked as free text."""
+    parts = conv_id.split(":", 3)
+    if len(parts) < 4:
+        return mask_text(conv_id)
+    return f"{mask_text(':'.join(parts[:3]))}:{mask_id(parts[3])}"
 
 
 # -- escaping ----------------------------------------------------------------------------

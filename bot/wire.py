@@ -20,7 +20,7 @@ import re
 from typing import Any, Literal
 
 from bot.errors import BadRequest, UnsupportedMediaType
-from bot.log import mask_conv
+from bot.log import mask_text
 
 MAX_DEPTH = 32  # levels of arrays and objects; CAMS and Tencent payloads use 4 at most
 
@@ -100,7 +100,7 @@ def body_kind(content_type: str | None, accept: Accept) -> Literal["json", "form
 
 def _shown(value: str, limit: int = 40) -> str:
     """An untrusted value for a reason (which is logged): shortened, phone numbers masked."""
-    return repr(mask_conv(value if len(value) <= limit else value[:limit] + "..."))
+    return repr(mask_text(value if len(value) <= limit else value[:limit] + "..."))
 
 
 def is_text(value: str) -> bool:

@@ -54,10 +54,12 @@ def lines(stream: io.StringIO) -> list[dict[str, Any]]:
 
 
 def test_masking() -> None:
+    """Phone numbers keep their first three and last digits; a conversation id's customer
+    is masked whatever its shape (an account, an e-mail address)."""
     assert log.mask_number("+8613812345678") == "861*********8"
     assert log.mask_number("12345") == "*****"
     assert log.mask_conv(CONV) == MASKED
-    assert log.mask_conv("tencent:c2c:1400000001:alice") == "tencent:c2c:140******1:alice"
+    assert log.mask_conv("tencent:c2c:1400000001:alice") == "tencent:c2c:140******1:*****"
 
 
 def test_a_json_line_names_the_ids_in_context() -> None:
@@ -158,7 +160,7 @@ async def test_ids_belong_to_their_task() -> None:
     finally:
         logger.handlers.clear()
     got = sorted((line["conv"], line["message_id"], line["partition"]) for line in lines(stream))
-    assert got == [("cams:whatsapp:1:alice", "alice", 7), ("cams:whatsapp:1:bob", "bob", 7)]
+    assert got == [("cams:whatsapp:1:***", "bob", 7), ("cams:whatsapp:1:*****", "alice", 7)]
 
 
 def test_request_ids() -> None:
@@ -355,3 +357,20 @@ def test_overlong_messages_and_ids_are_cut(fmt: log.Format) -> None:
     assert len(out) < log.MAX_MESSAGE + log.MAX_ID + 300
     assert f"... ({100_000 - log.MAX_MESSAGE} more characters)" in out
     assert f"... ({10_000 - log.MAX_ID} more characters)" in out
+
+
+def test_a_customer_id_is_masked_whatever_its_shape() -> None:
+    """Accounts and e-mail addresses are masked like phone numbers: first and last
+    characters and the length kept, enough to tell ids apart; short ones all stars."""
+    assert log.mask_id("8613812345678") == "861*********8"
+    assert log.mask_id("alice.smith@example.com") == "a" + "*" * 21 + "m"
+    assert log.mask_id("alice") == "*****"
+    assert log.mask_id("alice.smith@example.com") != log.mask_id("alice.smith@example.org")
+    assert log.mask_conv("cams:messenger:8613800000000:alice.smith@example.com") == (
+        "cams:messenger:861*********0:a*********************m"
+    )
+    assert log.mask_conv("tencent:1400000042:shopbot:user_42") == (
+        "tencent:140******2:shopbot:u*****2"
+    )
+    line = json.loads(emit("json", "step", conv_id="cams:messenger:1:alice.smith@example.com"))
+    assert line["conv"] == "cams:messenger:1:a*********************m"

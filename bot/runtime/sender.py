@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from redis.exceptions import RedisError
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
-from bot.log import context, mask_conv
+from bot.log import context, mask_text
 from bot.metrics import Metrics
 from bot.model import ConversationRef, Outgoing, Reply, SendFailed, event_to_json
 from bot.platforms.base import Sender
@@ -164,10 +164,10 @@ class OutboxSender:
                 self.metrics.send(sender.platform, "sent")
                 return
             if attempt + 1 < self.attempts:
-                log.info("send retry %d in %.2fs: %s", attempt + 1, delay, mask_conv(error))
+                log.info("send retry %d in %.2fs: %s", attempt + 1, delay, mask_text(error))
                 self.metrics.send(sender.platform, "retried")
                 await asyncio.sleep(delay)
-        log.error("send gave up after %d attempts: %s", self.attempts, mask_conv(error))
+        log.error("send gave up after %d attempts: %s", self.attempts, mask_text(error))
         await self.store.finish_send(
             self.partition, entry, error=error, dead=True, visit=reply.visit,
             retries=self.attempts - 1,

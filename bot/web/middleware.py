@@ -77,7 +77,7 @@ def callback_labels(request: web.Request) -> tuple[str, str] | None:
 def where(request: web.Request) -> str:
     """`METHOD /path` for a log line: the route's pattern when one matched, else the path
     with phone numbers masked; never the query."""
-    return f"{request.method} {route_of(request) or logs.mask_conv(request.path)}"
+    return f"{request.method} {route_of(request) or logs.mask_text(request.path)}"
 
 
 @web.middleware
