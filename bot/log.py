@@ -7,7 +7,8 @@ the partition tasks set `partition`. `context(...)` sets them for a block; every
 logged inside it carries them, whatever logger it goes through.
 
 Message texts are logged at DEBUG only. Customer ids go through `mask_conv` (a conversation
-id) or `mask_id` (a customer's id alone) before they reach a log call.
+id) or `mask_id` (a customer's id alone) before they reach a log call; any other value that
+came with a request goes through `shown` (quoted, cut short, numbers masked).
 
 Whatever a call site passes, no line can be forged: both formatters write control
 characters (CR, LF and the other C0 and C1 codes, DEL, the Unicode line and paragraph
@@ -56,7 +57,7 @@ _VARS: dict[str, ContextVar[Any]] = {
 }
 
 
-# -- masking -----------------------------------------------------------------------------
+# -- masking and showing values ----------------------------------------------------------
 
 
 def mask_number(value: str) -> str:
@@ -93,6 +94,37 @@ def mask_conv(conv_id: str) -> str:
     if len(parts) < 4:
         return mask_text(conv_id)
     return f"{mask_text(':'.join(parts[:3]))}:{mask_id(parts[3])}"
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, `...` marking the cut."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def shown(value: object, limit: int = 64, *, quote: bool = True) -> str:
+    """A value that came with a request, for a log line or a refusal's reason (which is
+    logged): at most `limit` of its characters (then `...`), its phone numbers masked, its
+    control characters escaped, quoted unless `quote` is False. A customer's id goes
+    through `mask_id` first: this masks numbers only."""
+    text = str(value)
+    # Masked before it is cut, so that a number across the cut is masked whole.
+    masked = mask_text(text[: limit + 32])[:limit]
+    if len(text) > limit:
+        masked += "..."
+    return repr(masked) if quote else escape(masked)
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]*")
+
+
+def shown_name(value: str, limit: int = 32) -> str:
+    """A value from a caller that should be a name from a short list (a message Type, a
+    callback command): `shown` when it looks like one (a letter, then letters, digits, `_`
+    or `.`, at most `limit` of them), else only its length, `<23 characters>`: anything
+    else may be anyone's data, an e-mail address or a phone number."""
+    if len(value) <= limit and _NAME.fullmatch(value):
+        return shown(value, limit)
+    return f"<{len(value)} characters>"
 
 
 # -- escaping ----------------------------------------------------------------------------

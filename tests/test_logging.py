@@ -17,7 +17,7 @@ import pytest
 from bot import log
 from bot.web.middleware import request_id
 from tests.conftest import AppFactory
-from tests.support import RECEIPT_TOKEN, CamsServer, eventually, inbound
+from tests.support import RECEIPT_TOKEN, SIGNATURES, CamsServer, eventually, inbound
 
 CONV = "cams:whatsapp:8613800000000:8613900000001"
 MASKED = "cams:whatsapp:861*********0:861*********1"
@@ -374,3 +374,114 @@ def test_a_customer_id_is_masked_whatever_its_shape() -> None:
     )
     line = json.loads(emit("json", "step", conv_id="cams:messenger:1:alice.smith@example.com"))
     assert line["conv"] == "cams:messenger:1:a*********************m"
+
+
+def test_shown_cuts_masks_and_quotes_a_value_from_a_request() -> None:
+    """`shown` quotes at most `limit` characters of a value, masks its phone numbers (whole,
+    even across the cut) and escapes its control characters; `shown_name` shows only what
+    looks like a name."""
+    assert log.shown("HOLOGRAM") == "'HOLOGRAM'"
+    assert log.shown("x" * 100, 10) == "'xxxxxxxxxx...'"
+    assert log.shown("call 8613812345678 now") == "'call 861*********8 now'"
+    assert log.shown("8613812345678" * 20, 8) == "'861*****...'"
+    assert log.shown("a\nb\u202ec", quote=False) == "a\\nb\\u202ec"
+    assert "\n" not in log.shown("a\nb")
+    assert log.shown_name("STICKER") == "'STICKER'"
+    assert log.shown_name("C2C.CallbackAfterSendMsg", 64) == "'C2C.CallbackAfterSendMsg'"
+    assert log.shown_name("ALICE.SMITH@EXAMPLE.COM") == "<23 characters>"
+    assert log.shown_name("8613812345678") == "<13 characters>"
+    assert log.shown_name("T" * 33) == "<33 characters>"
+
+
+# -- what requests can make the server write ------------------------------------------------
+
+
+@pytest.fixture
+def served(root_logging: None) -> tuple[io.StringIO, io.StringIO]:
+    """Logging as `bot serve` sets it up, at DEBUG, in JSON; plus the text format."""
+    as_json, as_text = io.StringIO(), io.StringIO()
+    log.setup("DEBUG", "json", stream=as_json)
+    logging.getLogger().addHandler(log.handler(as_text, "text"))
+    return as_json, as_text
+
+
+def assert_one_line_each(as_text: io.StringIO) -> None:
+    """Every line of the text format starts a record: no traceback, nothing forged."""
+    for line in as_text.getvalue().splitlines():
+        assert TIME.match(line), line
+
+
+async def test_values_from_requests_are_cut_masked_and_escaped(
+    make_client: AppFactory, served: tuple[io.StringIO, io.StringIO]
+) -> None:
+    """Every value a request brings into a log line (a Type, a message id, a template code,
+    an intent code, a field's name, a Content-Type) is cut short, masked and escaped; a
+    Type that is not a name shows only its length. Each refused request is one line."""
+    as_json, as_text = served
+    client = await make_client(api_keys="api-key-9")
+    forged = "\n12:00:00 ERROR   bot.web: forged"
+    items = [
+        {
+            **inbound("hi"),
+            "Type": "ALICE.SMITH@EXAMPLE.COM",
+            "MessageId": "m" + forged + "x" * 5000,
+        },
+        {**inbound("hi"), "Type": "8613812345678"},
+        {**inbound("hi"), "Type": "HOLOGRAM", "MessageId": "m-2"},
+        {"TemplateCode": "t" * 1000 + forged, "AuditStatus": "Approved"},
+    ]
+    resp = await client.post(f"/cams/receipts?token={RECEIPT_TOKEN}", json=items)
+    assert resp.status == 200
+    api = {"Authorization": "Bearer api-key-9"}
+    refused = [
+        await client.post(f"/v1/intents/{'i' * 500}", json={}, headers=api),
+        await client.post(
+            "/v1/intents/csat_survey",
+            json={"customer": "8613900000001", "k" * 10_000 + forged: 1},
+            headers=api,
+        ),
+        await client.post(
+            "/cams/business",
+            json={"intentCode": "y" * 3000 + forged, "phone": "8613900000001"},
+            headers={"Signature": SIGNATURES[0]},
+        ),
+        await client.post(
+            "/cams/business",
+            json={f"field{i}": i for i in range(2000)},
+            headers={"Signature": SIGNATURES[0]},
+        ),
+        await client.post(
+            f"/cams/receipts?token={RECEIPT_TOKEN}",
+            data=b"x",
+            headers={"Content-Type": "multipart/" + "z" * 5000},
+        ),
+    ]
+    assert [r.status for r in refused] == [404, 400, 400, 400, 415]
+    written = lines(as_json)
+    web = [line for line in written if line["logger"] == "bot.web" and line["level"] != "DEBUG"]
+    assert len(web) == len(refused)
+    assert all(line["level"] == "WARNING" and len(line["msg"]) < 400 for line in web), web
+    assert web[0]["msg"].startswith(
+        f"POST /v1/intents/{{code}} -> 404: unknown intent code '{'i' * 64}...'"
+    )
+    assert web[1]["msg"].startswith(
+        f"POST /v1/intents/{{code}} -> 400: {'k' * 64}...: Extra inputs"
+    )
+    assert f"unknown intent code '{'y' * 64}...'" in web[2]["msg"]
+    assert "got fields: field0, field1, field10, field100," in web[3]["msg"]
+    assert f"Content-Type 'multipart/{'z' * 30}...' is not taken" in web[4]["msg"]
+    cams = [line["msg"] for line in written if line["logger"] == "bot.web.cams"]
+    types = [msg for msg in cams if "unknown Type" in msg]
+    assert types == [
+        f"message {('m' + forged + 'x' * 64)[:64] + '...'!r} has an "
+        "unknown Type <23 characters>: kept, matched as no answer",
+        "message " + types[1].split(" ")[1] + " has an unknown Type <13 characters>: kept, "
+        "matched as no answer",
+        "message 'm-2' has an unknown Type 'HOLOGRAM': kept, matched as no answer",
+    ]
+    [audit] = [msg for msg in cams if msg.startswith("template ")]
+    assert audit == f"template '{'t' * 64}...' review status: 'Approved'"
+    everything = as_json.getvalue() + as_text.getvalue()
+    for hidden in ("ALICE", "8613812345678", "x" * 100, "k" * 100, "y" * 100, "z" * 100):
+        assert hidden not in everything, hidden
+    assert_one_line_each(as_text)

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from bot.errors import BadRequest, Unauthorized
+from bot.log import shown
 from bot.model import is_valid_id, normalize_number
 from bot.platforms.auth import matches_any
 from bot.wire import Accept, body_kind, decode_json, is_text
@@ -157,6 +158,12 @@ def _data(value: Any) -> dict[str, Any]:
     return value
 
 
+def _field_names(fields: Mapping[str, Any]) -> str:
+    """The names of the fields a call sent, for a reason (which is logged): the caller's
+    text, so cut short (bot.log.shown)."""
+    return shown(", ".join(sorted(map(str, fields))), 120, quote=False) or "none"
+
+
 def parse_business_call(
     fields: Mapping[str, Any], headers: Mapping[str, str], *, default_business: str | None
 ) -> BusinessCall:
@@ -166,7 +173,7 @@ def parse_business_call(
     if not isinstance(code, str | int) or not str(code).strip():
         raise BadRequest(
             "no intent code found: expected a field such as intentCode or code; "
-            f"got fields: {', '.join(sorted(map(str, fields))) or 'none'}"
+            f"got fields: {_field_names(fields)}"
         )
     flat = _flat(fields)
     customer = _find(fields, CUSTOMER_FIELDS)
@@ -185,7 +192,7 @@ def parse_business_call(
     if not isinstance(customer, str | int) or not is_valid_id(normalize_number(str(customer))):
         raise BadRequest(
             "no customer found: expected a field such as phone, phoneNumber, customer or To; "
-            f"got fields: {', '.join(sorted(map(str, fields))) or 'none'}"
+            f"got fields: {_field_names(fields)}"
         )
     business = business if isinstance(business, str | int) else default_business
     if business and not is_valid_id(normalize_number(str(business))):

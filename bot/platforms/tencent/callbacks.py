@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import BadRequest, ConfigError
-from bot.log import mask_id, mask_text
+from bot.log import mask_id, shown
 from bot.model import ConversationRef, Inbound, is_valid_id
 from bot.wire import decode_json
 
@@ -84,8 +84,8 @@ def answer(error_code: int = 0, info: str = "") -> dict[str, Any]:
 
 
 def _shown(value: str, limit: int = 64) -> str:
-    """An untrusted value for a reason (which is logged): shortened, numbers masked."""
-    return repr(mask_text(value if len(value) <= limit else value[:limit] + "..."))
+    """An untrusted value for a reason (which is logged): see bot.log.shown."""
+    return shown(value, limit)
 
 
 def _load_object(body: bytes) -> dict[str, Any]:
