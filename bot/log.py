@@ -16,7 +16,8 @@ separators, the bidirectional controls that reorder text on a terminal, lone sur
 escapes (`\\n`, `\\x1b`, `\\u202e`) in the message and in every id, and cut overlong messages
 and ids. A traceback keeps its lines: in JSON inside the one `exc` string; in the text format
 each of its lines starts with `  | `, which no record's first line does (those start with the
-time).
+time). Refusals by aiohttp's HTTP parser (a malformed request line or header, one over the
+size limits) are one WARNING line without a traceback or the request's bytes (`setup`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
+
+from aiohttp.http_exceptions import HttpProcessingError
 
 _DIGITS = re.compile(r"\+?\d{6,}")
 
@@ -307,11 +310,52 @@ def handler(stream: TextIO, fmt: Format = "auto") -> logging.Handler:
     return h
 
 
+# The leading words of aiohttp's reasons ("Invalid char in url path", "Got more than 8190
+# bytes when reading"): a phrase of its own, before the request's bytes that it quotes.
+_PHRASE = re.compile(r"[A-Za-z][A-Za-z0-9 ,.-]{2,79}")
+
+
+def _refusal(exc: HttpProcessingError) -> str:
+    """What a parser error says without the request's bytes: its kind, and the phrase that
+    starts its message when it is one (words and a space, cut before any `:` or quote: a
+    request line has no space in its target, so a token typed there never passes)."""
+    phrase = re.split(r"[:'\"\n]", str(exc.message), maxsplit=1)[0].strip()
+    if " " in phrase and _PHRASE.fullmatch(phrase):
+        return f"{type(exc).__name__}: {phrase}"
+    return type(exc).__name__
+
+
+class RefusedRequests(logging.Filter):
+    """For the `aiohttp.server` logger: a request its HTTP parser refused (a malformed
+    request line or header, a line over the size limits) is a client's mistake, yet aiohttp
+    logs it at ERROR with a traceback whose message quotes up to a whole line of the
+    request. Rewritten here to one line at WARNING (DEBUG stays DEBUG): the peer, the
+    status and `_refusal`; no traceback, none of the request's bytes. Errors of ours (a
+    handler that failed) keep their level and traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        peer = clip(str(args[0]), 64) if args else "?"
+        record.msg = "%s: malformed request refused with %d: %s"
+        record.args = (peer, exc.code or 400, _refusal(exc))
+        record.exc_info = record.exc_text = None
+        record.levelno = min(record.levelno, logging.WARNING)
+        record.levelname = logging.getLevelName(record.levelno)
+        return logging.getLogger(record.name).isEnabledFor(record.levelno)
+
+
 def setup(level: str = "INFO", fmt: Format = "auto", stream: TextIO | None = None) -> None:
-    """Send every logger's records at `level` and above to stderr (or `stream`) in `fmt`."""
+    """Send every logger's records at `level` and above to stderr (or `stream`) in `fmt`;
+    aiohttp's refusals of malformed requests as one short line (`RefusedRequests`)."""
     root = logging.getLogger()
     root.handlers[:] = [handler(stream if stream is not None else sys.stderr, fmt)]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, RefusedRequests) for f in server.filters):
+        server.addFilter(RefusedRequests())
     # transitions narrates every callback at INFO; its warnings still show.
     logging.getLogger("transitions").setLevel(logging.WARNING)

@@ -485,3 +485,112 @@ async def test_values_from_requests_are_cut_masked_and_escaped(
     for hidden in ("ALICE", "8613812345678", "x" * 100, "k" * 100, "y" * 100, "z" * 100):
         assert hidden not in everything, hidden
     assert_one_line_each(as_text)
+
+
+async def raw_request(client: Any, data: bytes) -> bytes:
+    """Send `data` as it is on a new connection; what the server answers until it closes."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+HOST = b"Host: bot.example.com\r\n"
+# Requests aiohttp's parser refuses, each quoting a secret or tens of KB of its bytes.
+MALFORMED = {
+    "header over the size limit": b"GET /healthz HTTP/1.1\r\n" + HOST
+    + b"X-Pad: " + b"A" * 83_000 + b"\r\n\r\n",
+    "request line over the limit": b"GET /cams/receipts?token=" + RECEIPT_TOKEN.encode()
+    + b"&x=" + b"B" * 30_000 + b" HTTP/1.1\r\n" + HOST + b"\r\n",
+    "control character in the path": b"GET /cams/receipts?token=" + RECEIPT_TOKEN.encode()
+    + b"\x01" + b"C" * 20_000 + b" HTTP/1.1\r\n" + HOST + b"\r\n",
+    "escape in the path": b"GET /v1/intents/\x1b[31mred HTTP/1.1\r\n" + HOST + b"\r\n",
+    "invalid header name": b"GET /healthz HTTP/1.1\r\n" + HOST
+    + b"Bad Header: " + RECEIPT_TOKEN.encode() + b"\r\n\r\n",
+    "invalid Content-Length": b"POST /cams/receipts HTTP/1.1\r\n" + HOST
+    + b"Content-Length: " + RECEIPT_TOKEN.encode() + b"\r\n\r\n",
+    "target without a slash": b"GET " + RECEIPT_TOKEN.encode() + b" HTTP/1.1\r\n" + HOST
+    + b"\r\n",
+    # aiohttp's message is then the target itself, whole.
+    "unusable CONNECT target": b"CONNECT http:/" + RECEIPT_TOKEN.encode() + b" HTTP/1.1\r\n"
+    + HOST + b"\r\n",
+}  # fmt: skip
+
+
+async def test_a_malformed_request_is_one_short_warning_without_its_bytes(
+    make_client: AppFactory, served: tuple[io.StringIO, io.StringIO]
+) -> None:
+    """A request the HTTP parser refuses is answered 400 and logged as one WARNING line
+    naming the error's kind, never with a traceback, the request's bytes or a secret in
+    them; a flood of them writes one short line each."""
+    as_json, as_text = served
+    client = await make_client()
+    for what, data in MALFORMED.items():
+        answer = await raw_request(client, data)
+        assert answer.split(b" ", 2)[1] == b"400", what
+    flood = 300
+    kinds = list(MALFORMED.values())
+    for i in range(flood):
+        await raw_request(client, kinds[i % len(kinds)])
+    refused = [line for line in lines(as_json) if line["logger"] == "aiohttp.server"]
+    assert len(refused) == len(MALFORMED) + flood
+    for line in refused:
+        assert line["level"] == "WARNING", line
+        assert "exc" not in line, line
+        assert len(line["msg"]) < 120, line
+        assert line["msg"].startswith("127.0.0.1: malformed request refused with 400: "), line
+    assert {line["msg"].split(": ", 2)[2] for line in refused[: len(MALFORMED)]} == {
+        "LineTooLong: Got more than 8190 bytes when reading",
+        "InvalidURLError: Invalid char in url query",
+        "InvalidURLError: Invalid char in url path",
+        "BadHttpMessage: Invalid header token",
+        "BadHttpMessage: Invalid character in Content-Length",
+        "InvalidURLError: Unexpected char in url schema",
+        "InvalidURLError",
+    }
+    written = as_json.getvalue() + as_text.getvalue()
+    assert RECEIPT_TOKEN not in written
+    assert "AAAA" not in written
+    assert "BBBB" not in written
+    assert_one_line_each(as_text)
+
+
+async def test_http_on_a_wrong_port_stays_at_debug(
+    make_client: AppFactory, served: tuple[io.StringIO, io.StringIO]
+) -> None:
+    """A connection whose first bytes are not HTTP at all (a scanner, TLS on a plain port)
+    stays at DEBUG, as aiohttp has it, but as one line without a traceback or its bytes."""
+    as_json, _as_text = served
+    client = await make_client()
+    await raw_request(client, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"D" * 500)
+    await raw_request(client, b"G\x00ET /" + RECEIPT_TOKEN.encode() + b" HTTP/1.1\r\n\r\n")
+    refused = [line for line in lines(as_json) if line["logger"] == "aiohttp.server"]
+    assert [(line["level"], line["msg"].split(": ", 2)[2]) for line in refused] == [
+        ("DEBUG", "BadHttpMethod: Received HTTPS traffic on an HTTP port"),
+        ("DEBUG", "BadHttpMethod: Invalid method encountered"),
+    ]
+    assert all("exc" not in line for line in refused)
+    assert RECEIPT_TOKEN not in as_json.getvalue()
+
+
+def test_only_the_parsers_refusals_are_rewritten(root_logging: None) -> None:
+    """An error of ours that aiohttp logs (a handler that failed) keeps its ERROR and its
+    traceback; a refusal below the configured level is not written at all."""
+    from aiohttp.http_exceptions import LineTooLong
+
+    stream = io.StringIO()
+    log.setup("ERROR", "json", stream=stream)
+    server = logging.getLogger("aiohttp.server")
+    for exc in (RuntimeError("a bug of ours"), LineTooLong(b"A" * 100, 8190)):
+        try:
+            raise exc
+        except Exception as e:
+            server.exception("Error handling request from %s", "203.0.113.9", exc_info=e)
+    [line] = lines(stream)
+    assert line["level"] == "ERROR"
+    assert line["msg"] == "Error handling request from 203.0.113.9"
+    assert "RuntimeError: a bug of ours" in line["exc"]
