@@ -594,3 +594,34 @@ def test_only_the_parsers_refusals_are_rewritten(root_logging: None) -> None:
     assert line["level"] == "ERROR"
     assert line["msg"] == "Error handling request from 203.0.113.9"
     assert "RuntimeError: a bug of ours" in line["exc"]
+
+
+async def test_a_path_no_route_matched_is_never_logged(
+    make_client: AppFactory, served: tuple[io.StringIO, io.StringIO]
+) -> None:
+    """A 404 names the app's own first segment and the path's length, never the path
+    (a token typed there, a forged line); a 405 names the route's path."""
+    as_json, as_text = served
+    client = await make_client()
+    requests = [
+        (b"GET /x%0A12:00:00%20ERROR%20bot.web:%20forged%0D", 404),
+        (b"GET /cams/receipts/s3cr3t-token-abc", 404),
+        (b"POST /s3cr3t-token-abc/cams", 404),
+        (b"PUT /cams/receipts", 405),
+    ]
+    for line, status in requests:
+        answer = await raw_request(
+            client, line + b" HTTP/1.1\r\n" + HOST + b"Connection: close\r\n\r\n"
+        )
+        assert answer.split(b" ", 2)[1] == str(status).encode(), line
+    written = [line["msg"] for line in lines(as_json) if line["level"] == "WARNING"]
+    assert written == [
+        "GET /... (unknown path, 34 characters) -> 404 Not Found",
+        "GET /cams/... (unknown path, 31 characters) -> 404 Not Found",
+        "POST /... (unknown path, 22 characters) -> 404 Not Found",
+        "PUT /cams/receipts -> 405 Method Not Allowed",
+    ]
+    everything = as_json.getvalue() + as_text.getvalue()
+    assert "s3cr3t" not in everything
+    assert "forged" not in everything
+    assert_one_line_each(as_text)
