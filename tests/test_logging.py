@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot import log
+from bot.runtime.sender import shown_error
 from bot.web.middleware import request_id
 from tests.conftest import AppFactory
 from tests.support import RECEIPT_TOKEN, SIGNATURES, CamsServer, eventually, inbound
@@ -391,6 +392,18 @@ def test_shown_cuts_masks_and_quotes_a_value_from_a_request() -> None:
     assert log.shown_name("ALICE.SMITH@EXAMPLE.COM") == "<23 characters>"
     assert log.shown_name("8613812345678") == "<13 characters>"
     assert log.shown_name("T" * 33) == "<33 characters>"
+
+
+def test_a_send_error_names_the_customer_masked() -> None:
+    """A platform's send error that quotes the recipient, whatever its id's shape, shows it
+    masked in the retry and dead-letter lines, and is cut short."""
+    error = "40001: To_Account alice.smith@example.com not found; 8613812345678\n" + "x" * 999
+    line = shown_error(error, "alice.smith@example.com")
+    assert line.startswith(
+        "40001: To_Account a*********************m not found; 861*********8\\nxxx"
+    )
+    assert line.endswith("x...")
+    assert len(line) == 300 + len("...") + 1  # the newline, as an escape
 
 
 # -- what requests can make the server write ------------------------------------------------
