@@ -154,6 +154,8 @@ def _escaped(match: re.Match[str]) -> str:
 def escape(text: str) -> str:
     """`text` on one line that shows as it is: control characters written as escapes
     (`\\n`, `\\x1b`, `\\u2028`, `\\u202e`). Backslashes are left as they are."""
+    if text.isprintable():  # none of them is: most lines are done with this one C scan
+        return text
     return _UNSAFE.sub(_escaped, text)
 
 

@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -275,6 +276,14 @@ def test_escape_writes_control_characters_as_escapes() -> None:
     for kept in ("plain text", "你好", "مرحبا", "ok 👍🏽", "C:\\path\\n"):
         assert log.escape(kept) == kept
     assert not any(c in log.escape(UNSAFE) for c in UNSAFE)
+
+
+def test_no_character_escape_writes_is_printable() -> None:
+    """`escape` returns printable text at once (`str.isprintable`): that is sound only if
+    every character it escapes is one Python does not call printable."""
+    escaped = [chr(c) for c in range(sys.maxunicode + 1) if log._UNSAFE.match(chr(c))]
+    assert len(escaped) > 2000  # the controls, separators, bidi controls and surrogates
+    assert not [c for c in escaped if c.isprintable()]
 
 
 @pytest.mark.parametrize("fmt", ["json", "text"])
