@@ -100,3 +100,16 @@ def test_embedded_redis_stops_with_the_server(
     assert proc.wait(timeout=20) == 0
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", redis_port), timeout=0.5).close()
+
+
+def test_the_sandbox_prints_recipients_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    """What the sandbox prints names the recipient masked, a Tencent account as a number."""
+    from bot.web.sandbox import print_message, print_tencent
+
+    text = {"MsgType": "TIMTextElem", "MsgContent": {"Text": "Hello"}}
+    print_tencent({"To_Account": "alice.smith@example.com", "MsgBody": [text]})
+    print_message({"To": "8613900000001", "Type": "text", "Content": '{"text": "Hi"}'})
+    out = capsys.readouterr().out
+    assert "[sandbox] tencent to a*********************m: Hello" in out
+    assert "[sandbox] to 861*********1: " in out
+    assert "alice" not in out
