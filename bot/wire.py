@@ -20,7 +20,7 @@ import re
 from typing import Any, Literal
 
 from bot.errors import BadRequest, UnsupportedMediaType
-from bot.log import mask_conv
+from bot.log import shown
 
 MAX_DEPTH = 32  # levels of arrays and objects; CAMS and Tencent payloads use 4 at most
 
@@ -81,7 +81,7 @@ def body_kind(content_type: str | None, accept: Accept) -> Literal["json", "form
     Raises UnsupportedMediaType (415) for a label the endpoint does not take."""
     mime, params = media_type(content_type)
     if mime.startswith("multipart/"):
-        raise UnsupportedMediaType(f"Content-Type {mime} is not taken here: send JSON")
+        raise UnsupportedMediaType(f"Content-Type {_shown(mime)} is not taken here: send JSON")
     if accept is Accept.JSON:
         if not mime:
             return "none"
@@ -99,8 +99,8 @@ def body_kind(content_type: str | None, accept: Accept) -> Literal["json", "form
 
 
 def _shown(value: str, limit: int = 40) -> str:
-    """An untrusted value for a reason (which is logged): shortened, phone numbers masked."""
-    return repr(mask_conv(value if len(value) <= limit else value[:limit] + "..."))
+    """An untrusted value for a reason (which is logged): see bot.log.shown."""
+    return shown(value, limit)
 
 
 def is_text(value: str) -> bool:

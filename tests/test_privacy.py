@@ -1,10 +1,12 @@
 """Privacy: a representative workload through the whole app (real Redis, the fake CAMS and
 Tencent send APIs, a stand-in business system), with every log line of every logger captured
-at DEBUG in JSON and in text, and every /metrics line. No raw phone number anywhere, no
-message text at INFO or above, no secret value anywhere."""
+at DEBUG in JSON and in text, and every /metrics line. No raw customer id anywhere (phone
+numbers, accounts, e-mail addresses), no message text at INFO or above, no secret value
+anywhere, not even from malformed requests that carry one; each record one line."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -54,6 +56,10 @@ ALICE, BOB, CARMEN, DIEGO, ERIN, GINA = (
 )  # fmt: skip
 TENCENT_USER = "8613944445555"
 NUMBERS = (ALICE, BOB, CARMEN, DIEGO, ERIN, GINA, TENCENT_USER, BUSINESS)
+# Customers whose ids are not phone numbers: a Messenger user, a Tencent account. Neither
+# they nor a part of them may show.
+MESSENGER_USER, TENCENT_ACCOUNT = "frida.kahlo@example.com", "henri.matisse@example.org"
+ACCOUNT_PARTS = ("frida", "kahlo", "henri", "matisse", "example.com", "example.org")
 
 # What customers and agents write, and data the business sends: never at INFO or above.
 TEXTS = (
@@ -140,11 +146,11 @@ def tencent_query(token: str = TENCENT_TOKEN, at: int | None = None) -> str:
     )
 
 
-def tencent_message(text: str) -> dict[str, Any]:
+def tencent_message(text: str, sender: str = TENCENT_USER) -> dict[str, Any]:
     now = int(time.time())
     return {
         "CallbackCommand": "C2C.CallbackAfterSendMsg",
-        "From_Account": TENCENT_USER,
+        "From_Account": sender,
         "To_Account": BOT_ACCOUNT,
         "MsgSeq": 7,
         "MsgRandom": 8,
@@ -246,6 +252,17 @@ async def test_nothing_private_reaches_logs_or_metrics(
     bad_sign = f"/tencent/callback?{tencent_query(token='nope')}"
     assert (await client.post(bad_sign, json=tencent_message("x"))).status == 401
     await eventually(lambda: len(fake_tencent.sent_to(TENCENT_USER)) >= 1)
+    body = tencent_message("tencent hello walrus", sender=TENCENT_ACCOUNT)
+    path = f"/tencent/callback?{tencent_query()}"
+    assert (await client.post(path, json=body)).status == 200
+    await eventually(lambda: len(fake_tencent.sent_to(TENCENT_ACCOUNT)) >= 1)
+
+    # A Messenger user whose id is an e-mail address; an unknown Type that is one too.
+    item = inbound("hello zebra crossing", customer=MESSENGER_USER)
+    assert (await client.post(f"{receipts}&channel=messenger", json=[item])).status == 200
+    await eventually(lambda: len(cams.sent_to(MESSENGER_USER)) >= 1)
+    odd = {**inbound("x", customer=MESSENGER_USER), "Type": MESSENGER_USER}
+    assert (await client.post(f"{receipts}&channel=messenger", json=[odd])).status == 200
 
     # The business API: an intent (repeated), a conversation read, an agent's message, and
     # requests that name customers in their paths.
@@ -267,6 +284,14 @@ async def test_nothing_private_reaches_logs_or_metrics(
     unknown = f"cams:whatsapp:{BUSINESS}:{DIEGO}9"
     assert (await client.get(f"/v1/conversations/{unknown}", headers=api)).status == 404
     assert (await client.get(f"/v1/no/such/{DIEGO}", headers=api)).status == 404
+
+    # Secrets typed where they do not belong: in a path, in a request the parser refuses.
+    assert (await client.post(f"/cams/receipts/{RECEIPT_TOKEN}", json=[])).status == 404
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(f"GET /cams/receipts?token={RECEIPT_TOKEN}&\x01 HTTP/1.1\r\n\r\n".encode())
+    assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.0 400 ")
+    writer.close()
+    await writer.wait_closed()
 
     # Refused credentials of every kind.
     assert (await client.post("/cams/receipts?token=wrong", json=[])).status == 401
@@ -303,7 +328,10 @@ async def test_nothing_private_reaches_logs_or_metrics(
     # -- what was written --------------------------------------------------------------------
     json_lines = as_json.getvalue().splitlines()
     text_lines = as_text.getvalue().splitlines()
-    assert len(json_lines) == len(text_lines) > 50
+    assert len(json_lines) > 50
+    starts = [line for line in text_lines if not line.startswith(log.CONTINUATION)]
+    assert len(starts) == len(json_lines)
+    assert all(re.match(r"\d\d:\d\d:\d\d ", line) for line in starts)
     parsed = [json.loads(line) for line in json_lines]
     assert {line["logger"] for line in parsed} >= {"bot.web", "bot.worker", "bot.sender"}
     assert any(line["level"] == "DEBUG" for line in parsed)
@@ -321,6 +349,8 @@ async def test_nothing_private_reaches_logs_or_metrics(
     for where, line in everything:
         for number in NUMBERS:
             assert number not in line, (where, line)
+        for part in ACCOUNT_PARTS:
+            assert part not in line.lower(), (where, line)
         for secret in secrets_:
             assert secret not in line, (where, line)
 

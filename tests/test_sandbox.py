@@ -159,3 +159,16 @@ def test_serve_with_nothing_configured_refuses_and_says_what_to_set(tmp_path: Pa
     assert "BOT_SANDBOX=true" in err
     assert "Traceback" not in err
     assert not (tmp_path / "data").exists()  # no embedded Redis was started
+
+
+def test_the_sandbox_prints_recipients_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    """What the sandbox prints names the recipient masked, a Tencent account as a number."""
+    from bot.web.sandbox import print_message, print_tencent
+
+    text = {"MsgType": "TIMTextElem", "MsgContent": {"Text": "Hello"}}
+    print_tencent({"To_Account": "alice.smith@example.com", "MsgBody": [text]})
+    print_message({"To": "8613900000001", "Type": "text", "Content": '{"text": "Hi"}'})
+    out = capsys.readouterr().out
+    assert "[sandbox] tencent to a*********************m: Hello" in out
+    assert "[sandbox] to 861*********1: " in out
+    assert "alice" not in out

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from redis.exceptions import RedisError
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
-from bot.log import context, mask_conv
+from bot.log import context, mask_id, shown
 from bot.metrics import Metrics
 from bot.model import ConversationRef, Outgoing, Reply, SendFailed, event_to_json
 from bot.platforms.base import Sender
@@ -27,6 +27,14 @@ log = logging.getLogger("bot.sender")
 def backoff(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
     """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
     return random.uniform(0, min(cap, base * 2**attempt))
+
+
+def shown_error(error: str, customer: str) -> str:
+    """A platform's send error for a log line: it may quote the recipient (a Tencent account
+    as well as a number), so the customer's id is masked in it, and it is cut short."""
+    if customer:
+        error = error.replace(customer, mask_id(customer))
+    return shown(error, 300, quote=False)
 
 
 class OutboxSender:
@@ -164,10 +172,17 @@ class OutboxSender:
                 self.metrics.send(sender.platform, "sent")
                 return
             if attempt + 1 < self.attempts:
-                log.info("send retry %d in %.2fs: %s", attempt + 1, delay, mask_conv(error))
+                log.info(
+                    "send retry %d in %.2fs: %s",
+                    attempt + 1,
+                    delay,
+                    shown_error(error, conv.customer),
+                )
                 self.metrics.send(sender.platform, "retried")
                 await asyncio.sleep(delay)
-        log.error("send gave up after %d attempts: %s", self.attempts, mask_conv(error))
+        log.error(
+            "send gave up after %d attempts: %s", self.attempts, shown_error(error, conv.customer)
+        )
         await self.store.finish_send(
             self.partition, entry, error=error, dead=True, visit=reply.visit,
             retries=self.attempts - 1,

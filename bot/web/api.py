@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import BadRequest, Unauthorized
+from bot.log import shown
 from bot.model import (
     AgentReply,
     ConversationRef,
@@ -99,7 +100,8 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
         return model.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
+        # A field's name as sent: an unknown one is the caller's text.
+        where = shown(".".join(str(p) for p in first["loc"]), quote=False) or "body"
         raise BadRequest(f"{where}: {first['msg']}") from e
 
 
@@ -121,7 +123,7 @@ async def start_intent(request: web.Request) -> web.Response:
     intent = request.app[CATALOG].current.intents.get(code)
     if intent is None:
         known = ", ".join(sorted(request.app[CATALOG].current.intents)) or "none"
-        raise NotFound(f"unknown intent code {code!r}; known: {known}")
+        raise NotFound(f"unknown intent code {shown(code)}; known: {known}")
     body: IntentRequest = await _body(request, IntentRequest)
     settings = request.app[SETTINGS]
     channel = (body.channel or settings.cams_channel).lower()

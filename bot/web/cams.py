@@ -13,6 +13,7 @@ import logging
 from aiohttp import hdrs, web
 
 from bot.errors import BadRequest, Unauthorized
+from bot.log import shown, shown_name
 from bot.model import ConversationRef, IntentStart, event_to_json, is_valid_id
 from bot.platforms.auth import matches_any
 from bot.platforms.cams.business import check_signature, parse_business_call, read_fields
@@ -63,15 +64,17 @@ async def receipts(request: web.Request) -> web.Response:
             )
             if item.event.kind == "other":
                 log.warning(
-                    "message %s has an unknown Type %r: kept, matched as no answer",
-                    item.event.message_id,
-                    item.event.raw_type,
+                    "message %s has an unknown Type %s: kept, matched as no answer",
+                    shown(item.event.message_id),
+                    shown_name(item.event.raw_type),
                 )
         elif isinstance(item, StatusItem):
             statuses.append((item.conv.id, item.status))
         elif isinstance(item, AuditItem):
             audits += 1
-            log.info("template %s review status: %s", item.template_code, item.status)
+            log.info(
+                "template %s review status: %s", shown(item.template_code), shown_name(item.status)
+            )
         elif isinstance(item, BadItem):
             bad += 1
             log.warning("receipt item %d rejected: %s", item.index, item.reason)
@@ -102,7 +105,7 @@ async def business(request: web.Request) -> web.Response:
     catalog = request.app[CATALOG].current
     if call.code not in catalog.intents:
         known = ", ".join(sorted(catalog.intents)) or "none"
-        raise BadRequest(f"unknown intent code {call.code!r}; known: {known}")
+        raise BadRequest(f"unknown intent code {shown(call.code)}; known: {known}")
     business_number = call.business or settings.business_number()
     if not business_number:
         raise BadRequest("no business number in the call, and BOT_CAMS_FROM is not set")
@@ -120,7 +123,7 @@ async def business(request: web.Request) -> web.Response:
         [Accepted(conv.id, f"cams-intent:{call.message_key}", event_to_json(event))]
     )
     request.app[METRICS].duplicate("cams", int(not new))
-    log.debug("intent %s accepted (%s)", call.code, "new" if new else "repeated")
+    log.debug("intent %s accepted (%s)", shown(call.code), "new" if new else "repeated")
     return web.json_response({**SUCCESS, "success": True})
 
 

@@ -8,9 +8,11 @@ counts callbacks by platform, kind and outcome with their latency.
 `errors`: errors become HTTP answers here, and only here: 4xx with a reason for bad input
 (authentication refusals counted by reason), 503 when Redis is unreachable (so the platform
 retries) or when the intake sheds load (counted as `shed`, not logged per request: the
-shedder logs when it starts and stops), never a traceback to the caller. Paths are logged
-with their phone numbers masked, and never with their query (a receipt URL carries its
-token there).
+shedder logs when it starts and stops), never a traceback to the caller. A refused request
+is one WARNING line, without a traceback. Lines name a request by its route's pattern
+(`POST /v1/intents/{code}`), never by its path or query: a receipt URL carries its token in
+the query, and a path no route matched may be anything, a token pasted in the wrong place
+included (`where`).
 """
 
 from __future__ import annotations
@@ -75,9 +77,25 @@ def callback_labels(request: web.Request) -> tuple[str, str] | None:
 
 
 def where(request: web.Request) -> str:
-    """`METHOD /path` for a log line: the route's pattern when one matched, else the path
-    with phone numbers masked; never the query."""
-    return f"{request.method} {route_of(request) or logs.mask_conv(request.path)}"
+    """`METHOD /route` for a log line: the matched route's pattern; never the path's
+    values nor the query. For a path no route matched, see `unknown_path`."""
+    method = logs.clip(request.method, 16)
+    return f"{method} {route_of(request) or unknown_path(request)}"
+
+
+def unknown_path(request: web.Request) -> str:
+    """What a log line says of a path no route matched, enough to find a misconfigured URL
+    without echoing what may be a secret: the path itself only when it is one of the app's
+    own (a method it does not take), else its first segment when that is one of the app's
+    (`/cams/...`) and its length: `/cams/... (unknown path, 21 characters)`."""
+    path = request.path
+    resources = request.app.router.resources()
+    if any(r.canonical == path for r in resources):
+        return path
+    first = path.lstrip("/").split("/", 1)[0]
+    ours = {r.canonical.lstrip("/").split("/", 1)[0] for r in resources}
+    shown = f"/{first}/..." if first in ours else "/..."
+    return f"{shown} (unknown path, {len(path)} characters)"
 
 
 @web.middleware

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.errors import BadRequest
-from bot.log import mask_number
+from bot.log import mask_id
 from bot.phones import lookup_form
 from bot.platforms.auth import matches_any
 from bot.web.body import SMALL_BODY, read_json
@@ -42,7 +42,7 @@ def describe(message: Mapping[str, str]) -> str:
 
 
 def print_message(message: Mapping[str, str]) -> None:
-    to = mask_number(message.get("To", ""))
+    to = mask_id(message.get("To", ""))
     for i, line in enumerate(describe(message).splitlines() or [""]):
         prefix = f"[sandbox] to {to}: " if i == 0 else " " * (len(to) + 15)
         print(prefix + line, file=sys.stdout, flush=True)
@@ -65,7 +65,7 @@ def describe_tencent(message: Mapping[str, Any]) -> str:
 
 
 def print_tencent(message: Mapping[str, Any]) -> None:
-    to = str(message.get("To_Account", ""))
+    to = mask_id(str(message.get("To_Account", "")))
     for i, line in enumerate(describe_tencent(message).splitlines() or [""]):
         prefix = f"[sandbox] tencent to {to}: " if i == 0 else " " * (len(to) + 23)
         print(prefix + line, file=sys.stdout, flush=True)
@@ -104,7 +104,7 @@ async def agent(request: web.Request) -> web.Response:
     body = await read_json(request, limit=SMALL_BODY, within=request.app[SETTINGS].body_timeout)
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
-    customer = mask_number(str(body.get("customer", "")))
+    customer = mask_id(str(body.get("customer", "")))
     print(f"[sandbox] agent desk: {customer} wrote: {body.get('text', '')}", flush=True)
     request.app[SANDBOX_AGENT].append(body)
     return web.json_response({"ok": True})

@@ -19,6 +19,7 @@ from aiohttp import hdrs, web
 from redis.exceptions import RedisError
 
 from bot.errors import Unauthorized, UnsupportedMediaType
+from bot.log import shown, shown_name
 from bot.model import event_to_json
 from bot.platforms.tencent.auth import verify_callback
 from bot.platforms.tencent.callbacks import (
@@ -76,13 +77,17 @@ async def callback(request: web.Request) -> web.Response:
         )
         request.app[METRICS].duplicate("tencent", int(not new))
         log.debug(
-            "tencent message %s accepted (%s)", event.message_id, "new" if new else "repeated"
+            "tencent message %s accepted (%s)",
+            shown(event.message_id),
+            "new" if new else "repeated",
         )
         return web.json_response(answer())
     if isinstance(parsed, BeforeSend):
         return web.json_response(answer(await _before_send(request, parsed)))
     if isinstance(parsed, Ignored):
-        log.debug("tencent %s acknowledged, not acted on: %s", command, parsed.reason)
+        log.debug(
+            "tencent %s acknowledged, not acted on: %s", shown_name(command, 64), parsed.reason
+        )
     return web.json_response(answer())
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from bot.errors import BadRequest, Unauthorized
+from bot.log import shown
 from bot.model import is_valid_id
 from bot.phones import customer_id
 from bot.platforms.auth import matches_any
@@ -180,6 +181,12 @@ def _same_number(a: str, b: str, channel: str) -> bool:
         return False
 
 
+def _field_names(fields: Mapping[str, Any]) -> str:
+    """The names of the fields a call sent, for a reason (which is logged): the caller's
+    text, so cut short (bot.log.shown)."""
+    return shown(", ".join(sorted(map(str, fields))), 120, quote=False) or "none"
+
+
 def parse_business_call(
     fields: Mapping[str, Any],
     headers: Mapping[str, str],
@@ -193,7 +200,7 @@ def parse_business_call(
     if not isinstance(code, str | int) or not str(code).strip():
         raise BadRequest(
             "no intent code found: expected a field such as intentCode or code; "
-            f"got fields: {', '.join(sorted(map(str, fields))) or 'none'}"
+            f"got fields: {_field_names(fields)}"
         )
     flat = _flat(fields)
     customer = _find(fields, CUSTOMER_FIELDS)
@@ -217,7 +224,7 @@ def parse_business_call(
     if customer is None:
         raise BadRequest(
             "no customer found: expected a field such as phone, phoneNumber, customer or To; "
-            f"got fields: {', '.join(sorted(map(str, fields))) or 'none'}"
+            f"got fields: {_field_names(fields)}"
         )
     customer = _identity("customer", customer, on)
     business = business if business is not None else default_business

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import BadRequest, ConfigError
-from bot.log import mask_conv
+from bot.log import mask_id, shown
 from bot.model import ConversationRef, Inbound, is_valid_id
 from bot.wire import decode_json
 
@@ -84,8 +84,8 @@ def answer(error_code: int = 0, info: str = "") -> dict[str, Any]:
 
 
 def _shown(value: str, limit: int = 64) -> str:
-    """An untrusted value for a reason (which is logged): shortened, numbers masked."""
-    return repr(mask_conv(value if len(value) <= limit else value[:limit] + "..."))
+    """An untrusted value for a reason (which is logged): see bot.log.shown."""
+    return shown(value, limit)
 
 
 def _load_object(body: bytes) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def _account(body: dict[str, Any], name: str) -> str:
 
 def _valid(value: str, name: str) -> str:
     if not is_valid_id(value):
-        raise BadRequest(f"{name} {_shown(value)} is not a valid account id")
+        raise BadRequest(f"{name} {_shown(mask_id(value))} is not a valid account id")
     return value
 
 
