@@ -57,6 +57,7 @@ from bot.web.keys import (
     CatalogRef,
 )
 from bot.web.middleware import echo_request_id, errors, observe
+from bot.web.server import HANDLER_ARGS
 from bot.web.shedding import SAMPLE_INTERVAL, Shedder
 
 log = logging.getLogger("bot.app")
@@ -272,7 +273,11 @@ def create_app(
     """`secrets` are the values of {{ secret.NAME }} in calls (BOT_SECRET_NAME); `reload`,
     when given, loads the flows again on SIGHUP; `shed_interval` is the seconds between two
     reads of the backlog when BOT_SHED_BACKLOG_AGE is set."""
-    app = web.Application(middlewares=[observe, errors], client_max_size=settings.max_body)
+    app = web.Application(
+        middlewares=[observe, errors],
+        client_max_size=settings.max_body,
+        handler_args=HANDLER_ARGS,
+    )
     app[METRICS] = Metrics()
     app.on_response_prepare.append(echo_request_id)
     app.on_cleanup.append(_close_metrics)

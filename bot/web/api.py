@@ -26,7 +26,7 @@ from bot.model import (
 )
 from bot.platforms.auth import matches_any
 from bot.store import Accepted
-from bot.web.body import SMALL_BODY, read_json
+from bot.web.body import SMALL_BODY, expect_body, read_json
 from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, STORE
 from bot.wire import is_text
 
@@ -216,8 +216,10 @@ async def conversation(request: web.Request) -> web.Response:
 
 def routes() -> list[web.RouteDef]:
     return [
-        web.post("/v1/intents/{code}", start_intent),
+        web.post("/v1/intents/{code}", start_intent, expect_handler=expect_body),
         web.get("/v1/conversations/{conversation}", conversation),
-        web.post("/v1/conversations/{conversation}/resume", resume),
-        web.post("/v1/conversations/{conversation}/messages", agent_message),
+        web.post("/v1/conversations/{conversation}/resume", resume, expect_handler=expect_body),
+        web.post(
+            "/v1/conversations/{conversation}/messages", agent_message, expect_handler=expect_body
+        ),
     ]

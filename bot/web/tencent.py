@@ -29,7 +29,7 @@ from bot.platforms.tencent.callbacks import (
     parse_callback,
 )
 from bot.store import Accepted
-from bot.web.body import SMALL_BODY, read_body
+from bot.web.body import SMALL_BODY, expect_body, read_body
 from bot.web.keys import CLOCK, METRICS, SETTINGS, STORE
 from bot.wire import Accept, body_kind
 
@@ -102,4 +102,4 @@ async def _before_send(request: web.Request, parsed: BeforeSend) -> int:
 
 
 def routes() -> list[web.RouteDef]:
-    return [web.post("/tencent/callback", callback)]
+    return [web.post("/tencent/callback", callback, expect_handler=expect_body)]
