@@ -57,7 +57,7 @@ from bot.web.keys import (
     CatalogRef,
 )
 from bot.web.middleware import echo_request_id, errors, observe
-from bot.web.server import HANDLER_ARGS
+from bot.web.server import HANDLER_ARGS, quiet_server
 from bot.web.shedding import SAMPLE_INTERVAL, Shedder
 
 log = logging.getLogger("bot.app")
@@ -273,6 +273,7 @@ def create_app(
     """`secrets` are the values of {{ secret.NAME }} in calls (BOT_SECRET_NAME); `reload`,
     when given, loads the flows again on SIGHUP; `shed_interval` is the seconds between two
     reads of the backlog when BOT_SHED_BACKLOG_AGE is set."""
+    quiet_server()
     app = web.Application(
         middlewares=[observe, errors],
         client_max_size=settings.max_body,

@@ -4,12 +4,59 @@
   inflate a compressed body as its bytes arrive, before any handler has authenticated the
   request, and again while it drains the body of a request refused unread. bot/web/body.py
   inflates, where an endpoint takes compressed bodies, after the endpoint's checks.
+- A request the HTTP parser refuses (a malformed request line, header or chunk) is answered
+  400 by aiohttp itself and logged by it with a traceback that holds the request's bytes:
+  here it is one WARNING line that names the error's kind, never the bytes.
+- The Server header says `bot`: aiohttp's own names the aiohttp and Python versions, on
+  every response, its own 400s above included, which no hook of the app reaches. aiohttp
+  reads it from `aiohttp.web_response` as it prepares each response, so `quiet_server`
+  sets it there, for every aiohttp server of the process.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import MutableMapping
 from typing import Any
+
+from aiohttp import web_response
+from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError
+
+SERVER = "bot"
+
+
+class ParserLog(logging.LoggerAdapter[logging.Logger]):
+    """The HTTP server's logger: a request its parser refused is one line without a
+    traceback (at DEBUG when it is not HTTP at all: scanners and TLS sent to a plain port);
+    everything else, aiohttp's own failures, as aiohttp logs it."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        return msg, kwargs
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, HttpProcessingError):
+            level = logging.DEBUG if isinstance(exc, BadHttpMethod) else logging.WARNING
+            if self.logger.isEnabledFor(level):
+                self.logger.log(
+                    level, "malformed HTTP request refused (400): %s", type(exc).__name__
+                )
+            return
+        self.logger.log(level, msg, *args, **kwargs)
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        kwargs.setdefault("exc_info", True)
+        self.log(logging.ERROR, msg, *args, **kwargs)
+
 
 # The keyword arguments of the HTTP server's connection handler (web.Application's
 # `handler_args`).
-HANDLER_ARGS: dict[str, Any] = {"auto_decompress": False}
+HANDLER_ARGS: dict[str, Any] = {
+    "auto_decompress": False,
+    "logger": ParserLog(logging.getLogger("aiohttp.server")),
+}
+
+
+def quiet_server() -> None:
+    """Every response of this process's aiohttp servers says `Server: bot`."""
+    web_response.SERVER_SOFTWARE = SERVER  # type: ignore[attr-defined]
