@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from bot.model import MAX_MESSAGE_ID, MAX_SPACE
+from bot.platforms.cams.receipts import items_cap
 from bot.platforms.tencent.auth import sign
 from bot.web.body import SMALL_BODY
 from bot.wire import MAX_DEPTH
@@ -574,3 +577,87 @@ async def test_an_unknown_expectation_is_417(client: TestClient[Any, Any]) -> No
         headers={**endpoint.headers, "Expect": "something-else"},
     )
     await refused(resp, 417, "100-continue")
+
+
+# -- caps on what becomes a Redis key, and on a push's items ----------------------------------
+
+
+async def test_ids_over_their_caps_are_refused_at_every_endpoint(
+    client: TestClient[Any, Any], redis: Redis
+) -> None:
+    """A Tencent MsgKey or MsgId over MAX_MESSAGE_ID characters, a business call's
+    custSpaceId or the API's `space` over MAX_SPACE: 400 naming the field; a receipt item
+    with too long a MessageId is skipped. None of them reaches Redis."""
+    before = await stored(redis)
+    long_id = "k" * (MAX_MESSAGE_ID + 1)
+    for ids in ({"MsgKey": long_id}, {"MsgId": long_id}):
+        message = {
+            "CallbackCommand": "C2C.CallbackAfterSendMsg",
+            "From_Account": "user_7",
+            "To_Account": BOT,
+            "MsgSeq": 1,
+            "MsgRandom": 2,
+            "MsgTime": int(time.time()),
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}],
+            **ids,
+        }
+        resp = await client.post(f"/tencent/callback?{tencent_query()}", json=message)
+        await refused(resp, 400, f"{next(iter(ids))} is over {MAX_MESSAGE_ID} characters")
+    business = BY_NAME["business"]
+    call = {"intentCode": "csat_survey", "phone": "8613900000761", "custSpaceId": "s" * 65}
+    resp = await client.post(business.url(), json=call, headers=business.headers)
+    await refused(resp, 400, f"custSpaceId is over {MAX_SPACE} characters")
+    intent = BY_NAME["intent"]
+    resp = await client.post(
+        intent.url(),
+        json={"customer": "8613900000762", "space": "s" * (MAX_SPACE + 1)},
+        headers=intent.headers,
+    )
+    await refused(resp, 400, "space")
+    over = inbound("hi", customer="8613900000764", message_id="m" * (MAX_MESSAGE_ID + 1))
+    resp = await client.post(BY_NAME["receipts"].url(), json=[over])
+    assert resp.status == 200
+    assert await stored(redis) == before
+
+
+async def test_a_push_over_the_items_cap_is_413_and_nothing_is_stored(
+    client: TestClient[Any, Any], redis: Redis
+) -> None:
+    """More items than one per 100 bytes of BOT_MAX_BODY (81 here) is a 413 naming the
+    cap, whatever the items; the cap itself is read."""
+    before = await stored(redis)
+    cap = items_cap(MAX_BODY)
+    resp = await client.post(BY_NAME["receipts"].url(), data=b"[" + b",".join([b"{}"] * cap) + b"]")
+    assert resp.status == 200, await resp.text()
+    good = inbound("hi", customer="8613900000771")
+    body = json.dumps([good] + [{}] * cap).encode()
+    assert len(body) <= MAX_BODY
+    resp = await client.post(BY_NAME["receipts"].url(), data=body, headers=JSON_TYPE)
+    await refused(resp, 413, f"{cap + 1} items", f"at most {cap}")
+    assert await stored(redis) == before
+
+
+async def test_the_rejected_items_of_a_push_are_one_log_line(
+    client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """However many items of a push are rejected, one WARNING line says how many, and the
+    most frequent reasons with their count and first item; the good items are taken.
+    Template reviews are one INFO line too, their values quoted."""
+    caplog.set_level(logging.INFO)
+    no_from = {"MessageId": "m", "To": BUSINESS, "Type": "TEXT", "Message": "x"}
+    items: list[Any] = [{}] * 40 + [[1]] * 20 + [inbound("hi", customer="8613900000781")]
+    items += [no_from] * 5 + [1, "x"]
+    items += [{"TemplateCode": "t\nforged line", "AuditStatus": "pass"}] * 5
+    resp = await client.post(BY_NAME["receipts"].url(), json=items)
+    assert resp.status == 200, await resp.text()
+    lines = [r for r in caplog.records if r.name == "bot.web.cams"]
+    assert [r.levelname for r in lines] == ["INFO", "WARNING"]
+    assert lines[0].getMessage() == (
+        "template review status: 't\\nforged line' 'pass', 't\\nforged line' 'pass', "
+        "'t\\nforged line' 'pass', and 2 more"
+    )
+    assert lines[1].getMessage() == (
+        "67 of 73 receipt items rejected: "
+        "neither a message (Type, Message) nor a status (Status) (x40, first item 0); "
+        "item is not a JSON object (x22, first item 40); missing From (x5, first item 61)"
+    )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import BadRequest, Unauthorized
 from bot.model import (
+    MAX_SPACE,
     AgentReply,
     ConversationRef,
     Event,
@@ -54,7 +55,11 @@ class IntentRequest(BaseModel):
     channel: str | None = Field(None, description="Default: BOT_CAMS_CHANNEL.")
     business: str | None = Field(None, description="Business number; default: BOT_CAMS_FROM.")
     platform: Literal["cams"] = "cams"
-    space: str = Field("", description="CAMS CustSpaceId of the channel, when you have several.")
+    space: str = Field(
+        "",
+        max_length=MAX_SPACE,
+        description="CAMS CustSpaceId of the channel, when you have several.",
+    )
 
 
 class ResumeRequest(BaseModel):

@@ -8,12 +8,15 @@ while the inbox backlog is too old (bot.web.shedding).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections import Counter
 
 from aiohttp import hdrs, web
 
 from bot.errors import BadRequest, Unauthorized
-from bot.model import ConversationRef, IntentStart, event_to_json, is_valid_id
+from bot.model import MAX_SPACE, ConversationRef, IntentStart, event_to_json, is_valid_id
 from bot.platforms.auth import matches_any
 from bot.platforms.cams.business import check_signature, parse_business_call, read_fields
 from bot.platforms.cams.receipts import (
@@ -21,6 +24,7 @@ from bot.platforms.cams.receipts import (
     BadItem,
     InboundItem,
     StatusItem,
+    items_cap,
     parse_receipts,
 )
 from bot.store import Accepted
@@ -31,6 +35,38 @@ from bot.wire import Accept, body_kind
 log = logging.getLogger("bot.web.cams")
 
 SUCCESS = {"code": 0, "msg": "success"}
+# A push larger than this is parsed in a worker thread, so that the event loop goes on
+# answering other requests meanwhile (a 1 MiB push of tiny items takes a few hundred ms).
+PARSE_INLINE = 64 * 1024  # bytes
+SHOWN = 3  # reasons (rejected items) or reviews (audit items) the log line of a push names
+
+
+def rejected_summary(bad: list[BadItem], total: int) -> str:
+    """One line for the rejected items of a push: how many, and why, by reason (the most
+    frequent first, with their count and first item), at most SHOWN of them."""
+    counts = Counter(b.reason for b in bad)
+    first: dict[str, int] = {}
+    for b in bad:
+        first.setdefault(b.reason, b.index)
+    shown = [
+        f"{reason} (x{n}, first item {first[reason]})" for reason, n in counts.most_common(SHOWN)
+    ]
+    if len(counts) > SHOWN:
+        shown.append(f"and {len(counts) - SHOWN} other reasons")
+    return f"{len(bad)} of {total} receipt items rejected: {'; '.join(shown)}"
+
+
+def reviews_summary(audits: list[AuditItem]) -> str:
+    """One line for the template reviews (ChatAppAudit items) of a push: the first SHOWN,
+    each value quoted and cut to 64 characters (they come from the push as they are)."""
+    shown = [f"{_quoted(a.template_code)} {_quoted(a.status)}" for a in audits[:SHOWN]]
+    if len(audits) > SHOWN:
+        shown.append(f"and {len(audits) - SHOWN} more")
+    return f"template review status: {', '.join(shown)}"
+
+
+def _quoted(value: str, limit: int = 64) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
 async def receipts(request: web.Request) -> web.Response:
@@ -58,10 +94,18 @@ async def receipts(request: web.Request) -> web.Response:
         request, limit=settings.max_body, within=settings.body_timeout, encodings=COMPRESSED
     )
     now_ms = int(request.app[CLOCK]() * 1000)
-    items = parse_receipts(body, channel=channel, now_ms=now_ms)
+    parse = functools.partial(
+        parse_receipts,
+        body,
+        channel=channel,
+        now_ms=now_ms,
+        max_items=items_cap(settings.max_body),
+    )
+    items = parse() if len(body) <= PARSE_INLINE else await asyncio.to_thread(parse)
     events: list[Accepted] = []
     statuses = []
-    audits = bad = 0
+    rejected: list[BadItem] = []
+    audits: list[AuditItem] = []
     for item in items:
         if isinstance(item, InboundItem):
             events.append(
@@ -76,16 +120,18 @@ async def receipts(request: web.Request) -> web.Response:
         elif isinstance(item, StatusItem):
             statuses.append((item.conv.id, item.status))
         elif isinstance(item, AuditItem):
-            audits += 1
-            log.info("template %s review status: %s", item.template_code, item.status)
+            audits.append(item)
         elif isinstance(item, BadItem):
-            bad += 1
-            log.warning("receipt item %d rejected: %s", item.index, item.reason)
+            rejected.append(item)
+    if audits:
+        log.info("%s", reviews_summary(audits))
+    if rejected:
+        log.warning("%s", rejected_summary(rejected, len(items)))
     new = await request.app[STORE].accept(events, statuses)
     request.app[METRICS].duplicate("cams", len(new) - sum(new))
     log.debug(
         "receipts: %d messages (%d new, %d repeated), %d statuses, %d audits, %d rejected",
-        len(events), sum(new), len(new) - sum(new), len(statuses), audits, bad,
+        len(events), sum(new), len(new) - sum(new), len(statuses), len(audits), len(rejected),
     )  # fmt: skip
     return web.json_response(SUCCESS)
 
@@ -100,6 +146,8 @@ async def business(request: web.Request) -> web.Response:
     fields = read_fields(content_type, body, request.query)
     check_signature(request.headers, fields, settings.business_signatures())
     call = parse_business_call(fields, request.headers, default_business=settings.business_number())
+    if len(call.space) > MAX_SPACE:
+        raise BadRequest(f"custSpaceId is over {MAX_SPACE} characters")
     catalog = request.app[CATALOG].current
     if call.code not in catalog.intents:
         known = ", ".join(sorted(catalog.intents)) or "none"

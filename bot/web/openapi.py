@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from bot import __version__
+from bot.platforms.cams.receipts import items_cap
 from bot.settings import Settings
 from bot.web import schemas
 from bot.web.api import AgentMessage, IntentRequest, ResumeRequest
@@ -122,7 +123,9 @@ def _cams_paths(settings: Settings) -> dict[str, Any]:
                 "(checked after the token; until it is under half of it). "
                 "The Content-Type is not checked beyond refusing multipart (CAMS does not "
                 "document the one it sends): the body must be JSON; trailing commas are "
-                "tolerated." + _limits(settings.max_body, compressed=True),
+                "tolerated. At most one item per 100 bytes of BOT_MAX_BODY "
+                f"({items_cap(settings.max_body)}; 413 beyond)."
+                + _limits(settings.max_body, compressed=True),
                 "security": [{"receiptToken": []}],
                 "parameters": [
                     _param(
@@ -133,7 +136,17 @@ def _cams_paths(settings: Settings) -> dict[str, Any]:
                     )
                 ],
                 "requestBody": _body(
-                    {"oneOf": [{"type": "array", "items": item}, item]}, "A batch of receipts."
+                    {
+                        "oneOf": [
+                            {
+                                "type": "array",
+                                "items": item,
+                                "maxItems": items_cap(settings.max_body),
+                            },
+                            item,
+                        ]
+                    },
+                    "A batch of receipts.",
                 ),
                 "responses": {
                     "200": _json("Stored (or skipped item by item)", _ref(schemas.CamsAck)),

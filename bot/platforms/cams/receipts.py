@@ -4,18 +4,43 @@ told apart by their fields. Each item is parsed on its own: one bad item never f
 batch. The body is decoded by the one strict decoder (bot.wire), with one tolerance:
 trailing commas, which CAMS's published samples have. Items are read defensively (numbers
 as strings or numbers, `Message` as text, object or JSON-encoded object); the wire models
-of bot.web.schemas describe what is accepted."""
+of bot.web.schemas describe what is accepted.
+
+Caps: a push holds at most `max_items` items (a PayloadTooLarge otherwise: see
+`items_cap`); an item whose MessageId or TaskId is over MAX_MESSAGE_ID characters, or whose
+CustSpaceId is over MAX_SPACE, is a bad item (they become Redis keys and stored fields);
+error texts of delivery reports are cut to MAX_ERROR_TEXT characters."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import BadRequest
-from bot.model import ConversationRef, Inbound, StatusReceipt, is_valid_id, normalize_number
+from bot.errors import BadRequest, PayloadTooLarge
+from bot.model import (
+    MAX_MESSAGE_ID,
+    MAX_SPACE,
+    ConversationRef,
+    Inbound,
+    StatusReceipt,
+    is_valid_id,
+    normalize_number,
+)
 from bot.wire import decode_json
 
 _MEDIA = {"IMAGE", "VIDEO", "AUDIO", "DOCUMENT"}
+
+MAX_ERROR_TEXT = 512  # characters of a delivery report's ErrorCode or ErrorDescription kept
+# A receipt item takes over 100 bytes: its field names alone take about 60, and real ids,
+# numbers and timestamps the rest.
+MIN_ITEM_BYTES = 100
+
+
+def items_cap(max_body: int) -> int:
+    """Items a push of at most `max_body` bytes may hold: one per MIN_ITEM_BYTES. A push
+    within the size limit that holds more is not made of real items, so the cap refuses
+    nothing real that the size limit lets through (10,485 items for the default 1 MiB)."""
+    return max(1, max_body // MIN_ITEM_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +92,20 @@ def _required(item: dict[str, Any], name: str) -> str:
     return value
 
 
+def _id(item: dict[str, Any], name: str, limit: int = MAX_MESSAGE_ID) -> str:
+    value = _required(item, name)
+    if len(value) > limit:
+        raise ValueError(f"{name} is over {limit} characters")
+    return value
+
+
+def _optional_id(item: dict[str, Any], name: str, limit: int) -> str:
+    value = _text(item.get(name)).strip()
+    if len(value) > limit:
+        raise ValueError(f"{name} is over {limit} characters")
+    return value
+
+
 def _number(item: dict[str, Any], name: str) -> str:
     value = normalize_number(_required(item, name))
     if not is_valid_id(value):
@@ -109,9 +148,10 @@ def _get_ci(obj: dict[str, Any], *names: str) -> Any:
 
 
 def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
-    message_id = _required(item, "MessageId")
+    message_id = _id(item, "MessageId")
     customer = _number(item, "From")
     business = _number(item, "To")
+    space = _optional_id(item, "CustSpaceId", MAX_SPACE)
     raw_type = _text(item.get("Type")).strip().upper()
     message = item.get("Message")
     text, payload = "", None
@@ -144,23 +184,23 @@ def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
         text=text,
         payload=payload,
         raw_type=raw_type,
-        space=_text(item.get("CustSpaceId")).strip(),
+        space=space,
     )
     return InboundItem(ConversationRef("cams", channel, business, customer), event)
 
 
 def _status(item: dict[str, Any], channel: str, now_ms: int) -> StatusItem:
-    message_id = _required(item, "MessageId")
+    message_id = _id(item, "MessageId")
     business = _number(item, "From")
     customer = _number(item, "To")
     status = _required(item, "Status")
     receipt = StatusReceipt(
         message_id=message_id,
-        task_id=_text(item.get("TaskId")).strip() or message_id,
+        task_id=_optional_id(item, "TaskId", MAX_MESSAGE_ID) or message_id,
         status=status,
         at_ms=_timestamp(item, now_ms),
-        error_code=_text(item.get("ErrorCode")),
-        error_description=_text(item.get("ErrorDescription")),
+        error_code=_text(item.get("ErrorCode"))[:MAX_ERROR_TEXT],
+        error_description=_text(item.get("ErrorDescription"))[:MAX_ERROR_TEXT],
     )
     return StatusItem(ConversationRef("cams", channel, business, customer), receipt)
 
@@ -181,11 +221,19 @@ def parse_item(index: int, raw: Any, *, channel: str, now_ms: int) -> Item:
     return BadItem(index, "neither a message (Type, Message) nor a status (Status)")
 
 
-def parse_receipts(body: bytes, *, channel: str, now_ms: int) -> list[Item]:
-    """Parse a push. Raises BadRequest when the body as a whole is unusable."""
+def parse_receipts(
+    body: bytes, *, channel: str, now_ms: int, max_items: int | None = None
+) -> list[Item]:
+    """Parse a push. Raises BadRequest when the body as a whole is unusable, PayloadTooLarge
+    when it holds more than `max_items` items (see `items_cap`)."""
     data = decode_json(body, trailing_commas=True)
     if isinstance(data, dict):
         data = [data]  # tolerate a single item sent bare
     if not isinstance(data, list):
         raise BadRequest("body must be a JSON array of receipt items")
+    if max_items is not None and len(data) > max_items:
+        raise PayloadTooLarge(
+            f"a push of {len(data)} items: this endpoint takes at most {max_items} "
+            "(one per 100 bytes of BOT_MAX_BODY)"
+        )
     return [parse_item(i, raw, channel=channel, now_ms=now_ms) for i, raw in enumerate(data)]
