@@ -62,6 +62,8 @@ from bot.web.shedding import SAMPLE_INTERVAL, Shedder
 
 log = logging.getLogger("bot.app")
 
+# The Redis client's own bounds, made for the workers, which wait an outage out; a request
+# waits for Redis at most BOT_REDIS_TIMEOUT on top of them (bot/web/deadline.py).
 REDIS_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 1.0, "socket_timeout": 5.0}
 
 

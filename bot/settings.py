@@ -275,6 +275,15 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         10.0, gt=0, description="Seconds a client may take to send its request body (408)."
     )
+    redis_timeout: float = Field(
+        1.5,
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="Seconds a request may wait for Redis once its body is read; past this "
+        "it is answered 503 with Retry-After, whether Redis is slow, frozen or gone. Under "
+        "Tencent's 2 s and CAMS's 3 s callback timeouts.",
+    )
     shed_backlog_age: float = Field(
         0.0,
         ge=0,

@@ -28,6 +28,7 @@ from bot.model import (
 from bot.platforms.auth import matches_any
 from bot.store import Accepted
 from bot.web.body import SMALL_BODY, expect_body, read_json
+from bot.web.deadline import redis_bound
 from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, STORE
 from bot.wire import is_text
 
@@ -137,9 +138,10 @@ async def start_intent(request: web.Request) -> web.Response:
         space=body.space,
         policy=policy,
     )
-    outcome = await request.app[STORE].accept_intent(
-        Accepted(conv.id, message_id, event_to_json(event)), policy
-    )
+    async with redis_bound(request):
+        outcome = await request.app[STORE].accept_intent(
+            Accepted(conv.id, message_id, event_to_json(event)), policy
+        )
     request.app[METRICS].duplicate("api", int(outcome == "repeat"))
     log.debug("intent %s via API: %s", code, outcome)
     if outcome == "opted_out":
@@ -153,11 +155,12 @@ async def start_intent(request: web.Request) -> web.Response:
 
 
 async def _enqueue(request: web.Request, conv_id: str, event: Event) -> web.Response:
-    conv, _space = await request.app[STORE].load(conv_id)
-    if conv.version == 0:
-        raise NotFound("no such conversation")
-    accepted = Accepted(conv_id, event.message_id, event_to_json(event))
-    [new] = await request.app[STORE].accept([accepted])
+    async with redis_bound(request):
+        conv, _space = await request.app[STORE].load(conv_id)
+        if conv.version == 0:
+            raise NotFound("no such conversation")
+        accepted = Accepted(conv_id, event.message_id, event_to_json(event))
+        [new] = await request.app[STORE].accept([accepted])
     request.app[METRICS].duplicate("api", int(not new))
     return web.json_response(
         {"conversation": conv_id, "status": "accepted", "repeat": not new}, status=202
@@ -201,7 +204,8 @@ async def conversation(request: web.Request) -> web.Response:
     """`GET /v1/conversations/{conversation}`: where a conversation stands."""
     _authorize(request)
     conv_id = _conversation_id(request)
-    conv, _space = await request.app[STORE].load(conv_id)
+    async with redis_bound(request):
+        conv, _space = await request.app[STORE].load(conv_id)
     if conv.version == 0:
         raise NotFound("no such conversation")
     return web.json_response(

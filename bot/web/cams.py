@@ -29,6 +29,7 @@ from bot.platforms.cams.receipts import (
 )
 from bot.store import Accepted
 from bot.web.body import COMPRESSED, SMALL_BODY, expect_body, read_body
+from bot.web.deadline import redis_bound
 from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, SHEDDER, STORE
 from bot.wire import Accept, body_kind
 
@@ -127,7 +128,8 @@ async def receipts(request: web.Request) -> web.Response:
         log.info("%s", reviews_summary(audits))
     if rejected:
         log.warning("%s", rejected_summary(rejected, len(items)))
-    new = await request.app[STORE].accept(events, statuses)
+    async with redis_bound(request):
+        new = await request.app[STORE].accept(events, statuses)
     request.app[METRICS].duplicate("cams", len(new) - sum(new))
     log.debug(
         "receipts: %d messages (%d new, %d repeated), %d statuses, %d audits, %d rejected",
@@ -165,9 +167,10 @@ async def business(request: web.Request) -> web.Response:
         data=call.data,
         space=call.space,
     )
-    [new] = await request.app[STORE].accept(
-        [Accepted(conv.id, f"cams-intent:{call.message_key}", event_to_json(event))]
-    )
+    async with redis_bound(request):
+        [new] = await request.app[STORE].accept(
+            [Accepted(conv.id, f"cams-intent:{call.message_key}", event_to_json(event))]
+        )
     request.app[METRICS].duplicate("cams", int(not new))
     log.debug("intent %s accepted (%s)", call.code, "new" if new else "repeated")
     return web.json_response({**SUCCESS, "success": True})

@@ -39,7 +39,7 @@ _STATUS_TEXT = {
     409: "Conflict with the conversation's state",
     413: "The body is larger than this endpoint takes (as sent, or inflated)",
     415: "A Content-Type or Content-Encoding this endpoint does not take",
-    503: "Redis is unavailable: retry later",
+    503: "Redis is unavailable or did not answer within BOT_REDIS_TIMEOUT: retry later",
 }
 
 
