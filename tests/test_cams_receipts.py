@@ -37,10 +37,16 @@ BASE = {"MessageId": "m1", "From": "+8613900000001", "To": "8613800000000", "Tim
         ("hello", "text", "hello", None),
         ({"text": "hello"}, "text", "hello", None),
         ('{"looks": "like json"}', "text", '{"looks": "like json"}', None),
+        (json.dumps({"text": "1"}), "text", "1", None),
+        (json.dumps({"Body": "hello"}), "text", "hello", None),
+        ('{"text": ["a"]}', "text", '{"text": ["a"]}', None),
+        ("{not json, text: 1}", "text", "{not json, text: 1}", None),
     ],
 )
 def test_text_message_forms(message: Any, kind: str, text: str, payload: str | None) -> None:
-    """TEXT's Message is the text itself, whether a string or an object with `text`."""
+    """TEXT's Message is the text itself, or the `text` (or `body`) of an object, given as
+    such or JSON-encoded as REPLY items are; any other string stays as the customer typed
+    it, braces and all."""
     item = one({**BASE, "Type": "TEXT", "Message": message})
     assert isinstance(item, InboundItem)
     assert (item.event.kind, item.event.text, item.event.payload) == (kind, text, payload)

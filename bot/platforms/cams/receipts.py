@@ -147,6 +147,19 @@ def _get_ci(obj: dict[str, Any], *names: str) -> Any:
     return None
 
 
+def _typed_text(message: Any) -> str:
+    """A TEXT item's text: the Message itself, or the `text` (or `body`) of an object, given
+    as such or JSON-encoded as REPLY items are. A string that is not a JSON object with a
+    text or body (what a customer typed, braces included) is taken as it is."""
+    if isinstance(message, dict):
+        return _text(_get_ci(message, "text", "body"))
+    if isinstance(message, str) and message.lstrip().startswith("{"):
+        inner = _get_ci(_message_object(message), "text", "body")
+        if isinstance(inner, str | int | float) and not isinstance(inner, bool):
+            return _text(inner)
+    return _text(message)
+
+
 def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
     message_id = _id(item, "MessageId")
     customer = _number(item, "From")
@@ -156,10 +169,7 @@ def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
     message = item.get("Message")
     text, payload = "", None
     if raw_type == "TEXT":
-        if isinstance(message, dict):
-            text = _text(_get_ci(message, "text", "body"))
-        else:
-            text = _text(message)
+        text = _typed_text(message)
         kind = "text"
     elif raw_type in ("REPLY", "INTERACTIVE", "BUTTON"):
         obj = _message_object(message)
