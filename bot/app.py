@@ -57,10 +57,13 @@ from bot.web.keys import (
     CatalogRef,
 )
 from bot.web.middleware import echo_request_id, errors, observe
+from bot.web.server import HANDLER_ARGS, quiet_server
 from bot.web.shedding import SAMPLE_INTERVAL, Shedder
 
 log = logging.getLogger("bot.app")
 
+# The Redis client's own bounds, made for the workers, which wait an outage out; a request
+# waits for Redis at most BOT_REDIS_TIMEOUT on top of them (bot/web/deadline.py).
 REDIS_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 1.0, "socket_timeout": 5.0}
 
 
@@ -279,7 +282,12 @@ def create_app(
     """`secrets` are the values of {{ secret.NAME }} in calls (BOT_SECRET_NAME); `reload`,
     when given, loads the flows again on SIGHUP; `shed_interval` is the seconds between two
     reads of the backlog when BOT_SHED_BACKLOG_AGE is set."""
-    app = web.Application(middlewares=[observe, errors], client_max_size=settings.max_body)
+    quiet_server()
+    app = web.Application(
+        middlewares=[observe, errors],
+        client_max_size=settings.max_body,
+        handler_args=HANDLER_ARGS,
+    )
     app[METRICS] = Metrics()
     app.on_response_prepare.append(echo_request_id)
     app.on_cleanup.append(_close_metrics)

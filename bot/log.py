@@ -317,7 +317,7 @@ def handler(stream: TextIO, fmt: Format = "auto") -> logging.Handler:
 _PHRASE = re.compile(r"[A-Za-z][A-Za-z0-9 ,.-]{2,79}")
 
 
-def _refusal(exc: HttpProcessingError) -> str:
+def refusal(exc: HttpProcessingError) -> str:
     """What a parser error says without the request's bytes: its kind, and the phrase that
     starts its message when it is one (words and a space, cut before any `:` or quote: a
     request line has no space in its target, so a token typed there never passes)."""
@@ -327,37 +327,11 @@ def _refusal(exc: HttpProcessingError) -> str:
     return type(exc).__name__
 
 
-class RefusedRequests(logging.Filter):
-    """For the `aiohttp.server` logger: a request its HTTP parser refused (a malformed
-    request line or header, a line over the size limits) is a client's mistake, yet aiohttp
-    logs it at ERROR with a traceback whose message quotes up to a whole line of the
-    request. Rewritten here to one line at WARNING (DEBUG stays DEBUG): the peer, the
-    status and `_refusal`; no traceback, none of the request's bytes. Errors of ours (a
-    handler that failed) keep their level and traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if not isinstance(exc, HttpProcessingError):
-            return True
-        args = record.args if isinstance(record.args, tuple) else ()
-        peer = clip(str(args[0]), 64) if args else "?"
-        record.msg = "%s: malformed request refused with %d: %s"
-        record.args = (peer, exc.code or 400, _refusal(exc))
-        record.exc_info = record.exc_text = None
-        record.levelno = min(record.levelno, logging.WARNING)
-        record.levelname = logging.getLevelName(record.levelno)
-        return logging.getLogger(record.name).isEnabledFor(record.levelno)
-
-
 def setup(level: str = "INFO", fmt: Format = "auto", stream: TextIO | None = None) -> None:
-    """Send every logger's records at `level` and above to stderr (or `stream`) in `fmt`;
-    aiohttp's refusals of malformed requests as one short line (`RefusedRequests`)."""
+    """Send every logger's records at `level` and above to stderr (or `stream`) in `fmt`."""
     root = logging.getLogger()
     root.handlers[:] = [handler(stream if stream is not None else sys.stderr, fmt)]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    server = logging.getLogger("aiohttp.server")
-    if not any(isinstance(f, RefusedRequests) for f in server.filters):
-        server.addFilter(RefusedRequests())
     # transitions narrates every callback at INFO; its warnings still show.
     logging.getLogger("transitions").setLevel(logging.WARNING)

@@ -18,6 +18,13 @@ Platform = Literal["cams", "tencent"]
 
 _ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
+# Caps on what callers name things with, where it becomes part of a Redis key or is stored.
+# A platform's message id (CAMS MessageId and TaskId, Tencent MsgKey and MsgId): real ones
+# are 20 to 100 characters; a longer one is refused, not cut (a cut id could name another).
+MAX_MESSAGE_ID = 256
+# A CAMS channel (CustSpaceId), e.g. `cams-83m8j9xxxxadc`.
+MAX_SPACE = 64
+
 
 def is_valid_id(value: str) -> bool:
     """A normalized phone number, account or channel name we accept in a conversation id."""

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator
 from pydantic.fields import FieldInfo
+from pydantic_core import Url
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -99,6 +100,26 @@ def read_secret_file(variable: str, path: str) -> str:
     except UnicodeDecodeError:
         raise ConfigError(f"{where}: the file is not UTF-8 text") from None
     return text.rstrip("\r\n")
+
+
+def without_password(url: str) -> str:
+    """`url` with its password, if any, masked: `redis://:****@host/0`."""
+    try:
+        parsed = Url(url)
+    except ValueError:
+        return "(not a URL)"
+    if not parsed.password:
+        return url
+    shown = Url.build(
+        scheme=parsed.scheme,
+        username=parsed.username,
+        password="****",  # noqa: S106 - the mask shown instead of the password
+        host=parsed.host or "",
+        port=parsed.port,
+        path=(parsed.path or "").lstrip("/") or None,
+        query=parsed.query,
+    )
+    return str(shown)
 
 
 def _both_set(variable: str) -> ConfigError:
@@ -307,6 +328,15 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         10.0, gt=0, description="Seconds a client may take to send its request body (408)."
     )
+    redis_timeout: float = Field(
+        1.5,
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="Seconds a request may wait for Redis once its body is read; past this "
+        "it is answered 503 with Retry-After, whether Redis is slow, frozen or gone. Under "
+        "Tencent's 2 s and CAMS's 3 s callback timeouts.",
+    )
     shed_backlog_age: float = Field(
         0.0,
         ge=0,
@@ -356,6 +386,17 @@ class Settings(BaseSettings):
         "metrics_token",
         mode="before",
     )(_split)
+
+    def __repr_args__(self) -> Any:
+        """What repr() and str() show: secrets masked (SecretStr does that), and the
+        password of BOT_REDIS_URL too."""
+        for name, value in super().__repr_args__():
+            yield name, without_password(value) if name == "redis_url" and value else value
+
+    @field_serializer("redis_url")
+    def _redis_url_shown(self, value: str | None) -> str | None:
+        """Dumps show BOT_REDIS_URL without its password, as repr() does."""
+        return without_password(value) if value else value
 
     @property
     def sandbox_mode(self) -> bool:

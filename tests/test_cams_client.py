@@ -304,6 +304,16 @@ def _client(
     )
 
 
+async def test_repr_shows_no_credential(session: aiohttp.ClientSession, server: TestServer) -> None:
+    """repr and str name the endpoint and the account's digest, never the AccessKey id or
+    secret (a repr ends up in logs and tracebacks)."""
+    client = _client(session, server)
+    for text in (repr(client), str(client)):
+        assert AK not in text
+        assert SECRET not in text
+        assert client.account in text
+
+
 def _without_id(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{k: v for k, v in m.items() if k != "MessageId"} for m in messages]
 

@@ -7,13 +7,16 @@ from typing import Any
 
 import pytest
 
-from bot.errors import BadRequest, Unauthorized
+from bot.errors import BadRequest, PayloadTooLarge, Unauthorized
+from bot.model import MAX_MESSAGE_ID, MAX_SPACE
 from bot.platforms.cams.business import check_signature, parse_business_call, read_fields
 from bot.platforms.cams.receipts import (
+    MAX_ERROR_TEXT,
     AuditItem,
     BadItem,
     InboundItem,
     StatusItem,
+    items_cap,
     parse_item,
     parse_receipts,
 )
@@ -34,10 +37,16 @@ BASE = {"MessageId": "m1", "From": "+8613900000001", "To": "8613800000000", "Tim
         ("hello", "text", "hello", None),
         ({"text": "hello"}, "text", "hello", None),
         ('{"looks": "like json"}', "text", '{"looks": "like json"}', None),
+        (json.dumps({"text": "1"}), "text", "1", None),
+        (json.dumps({"Body": "hello"}), "text", "hello", None),
+        ('{"text": ["a"]}', "text", '{"text": ["a"]}', None),
+        ("{not json, text: 1}", "text", "{not json, text: 1}", None),
     ],
 )
 def test_text_message_forms(message: Any, kind: str, text: str, payload: str | None) -> None:
-    """TEXT's Message is the text itself, whether a string or an object with `text`."""
+    """TEXT's Message is the text itself, or the `text` (or `body`) of an object, given as
+    such or JSON-encoded as REPLY items are; any other string stays as the customer typed
+    it, braces and all."""
     item = one({**BASE, "Type": "TEXT", "Message": message})
     assert isinstance(item, InboundItem)
     assert (item.event.kind, item.event.text, item.event.payload) == (kind, text, payload)
@@ -118,6 +127,48 @@ def test_bad_items_are_reported_one_by_one(raw: Any, reason: str) -> None:
     item = one(raw)
     assert isinstance(item, BadItem)
     assert reason in item.reason
+
+
+def test_ids_are_taken_up_to_their_caps_and_refused_beyond() -> None:
+    """MessageId and TaskId (Redis keys) up to MAX_MESSAGE_ID characters, CustSpaceId (a
+    stored field) up to MAX_SPACE are taken; one more character makes a bad item naming the
+    field. Error texts of a status are cut, not refused."""
+    text = {**BASE, "Type": "TEXT", "Message": "x"}
+    status = {"MessageId": "s1", "From": "8613800000000", "To": "8613900000001",
+              "Status": "Read"}  # fmt: skip
+    fits = [
+        {**text, "MessageId": "m" * MAX_MESSAGE_ID},
+        {**text, "CustSpaceId": "s" * MAX_SPACE},
+        {**status, "MessageId": "m" * MAX_MESSAGE_ID, "TaskId": "t" * MAX_MESSAGE_ID},
+    ]
+    for raw in fits:
+        assert isinstance(one(raw), InboundItem | StatusItem), raw
+    over = [
+        ({**text, "MessageId": "m" * (MAX_MESSAGE_ID + 1)}, "MessageId"),
+        ({**text, "CustSpaceId": "s" * (MAX_SPACE + 1)}, "CustSpaceId"),
+        ({**status, "MessageId": "m" * 900_000}, "MessageId"),
+        ({**status, "TaskId": "t" * (MAX_MESSAGE_ID + 1)}, "TaskId"),
+    ]
+    for raw, field in over:
+        item = one(raw)
+        assert isinstance(item, BadItem)
+        assert item.reason.startswith(f"{field} is over"), item.reason
+    long_error = one({**status, "ErrorDescription": "e" * 10_000, "ErrorCode": "c" * 10_000})
+    assert isinstance(long_error, StatusItem)
+    assert len(long_error.status.error_description) == len(long_error.status.error_code)
+    assert len(long_error.status.error_code) == MAX_ERROR_TEXT
+
+
+def test_a_push_over_the_items_cap_is_refused_whole() -> None:
+    """A push holds at most one item per 100 bytes of the size limit: 10,485 for 1 MiB;
+    one more is a PayloadTooLarge (413) naming the cap, before any item is read."""
+    assert items_cap(1024 * 1024) == 10_485
+    cap = items_cap(8192)
+    assert len(parse_receipts(b"[" + b",".join([b"{}"] * cap) + b"]", channel="w", now_ms=0,
+                              max_items=cap)) == cap  # fmt: skip
+    with pytest.raises(PayloadTooLarge, match=f"at most {cap}"):
+        parse_receipts(b"[" + b",".join([b"{}"] * (cap + 1)) + b"]", channel="w", now_ms=0,
+                       max_items=cap)  # fmt: skip
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"1", b"\xff", b'"x"', b"true"])

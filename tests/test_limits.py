@@ -7,16 +7,21 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from bot.model import MAX_MESSAGE_ID, MAX_SPACE
+from bot.platforms.cams.receipts import items_cap
 from bot.platforms.tencent.auth import sign
 from bot.web.body import SMALL_BODY
 from bot.wire import MAX_DEPTH
@@ -210,15 +215,102 @@ async def test_a_streamed_body_over_the_limit_is_413(client: TestClient[Any, Any
 async def test_a_compressed_body_is_limited_by_what_it_expands_to(
     client: TestClient[Any, Any],
 ) -> None:
-    """A small gzip body that expands past the limit is a 413; one that fits is read."""
+    """At the receipt intake a small gzip body that expands past the limit is a 413, and
+    one that fits is read: gzip, zlib-wrapped or raw deflate, up to the limit exactly."""
     endpoint = BY_NAME["receipts"]
     bomb = gzip.compress(b"[" + b" " * (MAX_BODY * 100) + b"]")
     assert len(bomb) < MAX_BODY
     headers = {**JSON_TYPE, "Content-Encoding": "gzip"}
     resp = await client.post(endpoint.url(), data=bomb, headers=headers)
-    await refused(resp, 413, str(MAX_BODY))
+    await refused(resp, 413, str(MAX_BODY), "inflates")
     fits = gzip.compress(json.dumps([inbound("hi", customer="8613900000704")]).encode())
     resp = await client.post(endpoint.url(), data=fits, headers=headers)
+    assert resp.status == 200, await resp.text()
+    exact = padded(MAX_BODY)
+    raw_deflate = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    for coding, body in (
+        ("x-gzip", gzip.compress(exact)),
+        ("deflate", zlib.compress(exact)),
+        ("Deflate", raw_deflate.compress(exact) + raw_deflate.flush()),
+    ):
+        resp = await client.post(
+            endpoint.url(), data=body, headers={**JSON_TYPE, "Content-Encoding": coding}
+        )
+        assert resp.status == 200, (coding, await resp.text())
+    resp = await client.post(
+        endpoint.url(),
+        data=gzip.compress(exact + b" "),
+        headers={**JSON_TYPE, "Content-Encoding": "gzip"},
+    )
+    await refused(resp, 413, "inflates")
+
+
+def gzip_bomb(inflated: int) -> bytes:
+    """A gzip body about a thousandth of `inflated` bytes, of blanks once inflated."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b" " * (1 << 20)
+    return b"".join([*(deflate.compress(block) for _ in range(inflated >> 20)), deflate.flush()])
+
+
+async def test_a_refused_compressed_body_is_never_inflated(client: TestClient[Any, Any]) -> None:
+    """A gzip bomb (about 128 KiB, 128 MiB inflated) refused for its token (401), or for
+    its declared size once the token is right (413), costs what a refused plain body of
+    the same size costs: the server inflates nothing before the token is checked, and
+    nothing of a body it refuses (it drains it as it came)."""
+    bomb = gzip_bomb(128 << 20)
+    plain = b"[" + b" " * (len(bomb) - 2) + b"]"
+    assert len(bomb) > MAX_BODY
+    started = time.process_time()
+    assert len(zlib.decompress(bomb, wbits=16 + zlib.MAX_WBITS)) == 128 << 20
+    inflating_one = time.process_time() - started  # what the server must not spend
+
+    async def cpu(url: str, body: bytes, headers: dict[str, str], status: int) -> float:
+        """CPU seconds of this process (client and server) for 8 such requests over one
+        connection; the last request waits for the server to drain the one before."""
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(str(client.make_url("/")), connector=connector) as s:
+            started = time.process_time()
+            for _ in range(8):
+                async with s.post(url, data=body, headers=headers) as resp:
+                    assert resp.status == status, await resp.text()
+            async with s.get("/healthz") as resp:
+                assert resp.status == 200
+            return time.process_time() - started
+
+    gzipped = {**JSON_TYPE, "Content-Encoding": "gzip"}
+    for url, status in (("/cams/receipts?token=wrong", 401), (BY_NAME["receipts"].url(), 413)):
+        plain_cpu = await cpu(url, plain, JSON_TYPE, status)
+        bomb_cpu = await cpu(url, bomb, gzipped, status)
+        # Eight bombs cost less more than eight plain bodies than inflating one would.
+        assert bomb_cpu - plain_cpu < inflating_one, (url, bomb_cpu, plain_cpu, inflating_one)
+
+
+async def test_compressed_bodies_are_refused_where_no_platform_sends_them(
+    client: TestClient[Any, Any], redis: Redis
+) -> None:
+    """Only the receipt intake takes a Content-Encoding (gzip or deflate, one of them):
+    elsewhere a compressed body, any other coding or several are a 415 naming it, before
+    a byte is read; `identity` is no coding. Nothing refused is stored."""
+    before = await stored(redis)
+    body = gzip.compress(json.dumps({"customer": "8613900000705"}).encode())
+    for endpoint in ENDPOINTS[1:]:
+        resp = await client.post(
+            endpoint.url(),
+            data=body,
+            headers={**endpoint.headers, **JSON_TYPE, "Content-Encoding": "gzip"},
+        )
+        await refused(resp, 415, "Content-Encoding gzip", "uncompressed")
+    receipts = BY_NAME["receipts"]
+    for coding, word in (("br", "br"), ("gzip, gzip", "gzip, gzip"), ("zstd", "zstd")):
+        resp = await client.post(
+            receipts.url(), data=body, headers={**JSON_TYPE, "Content-Encoding": coding}
+        )
+        await refused(resp, 415, f"Content-Encoding {word}", "deflate, gzip")
+    assert await stored(redis) == before
+    plain = json.dumps([inbound("hi", customer="8613900000706")]).encode()
+    resp = await client.post(
+        receipts.url(), data=plain, headers={**JSON_TYPE, "Content-Encoding": "identity"}
+    )
     assert resp.status == 200, await resp.text()
 
 
@@ -423,3 +515,155 @@ async def test_unreadable_bodies_are_400(client: TestClient[Any, Any]) -> None:
     status, body = status_and_body(await raw_exchange(client, head + bad_gzip))
     assert (status, body["code"]) == (400, 400)
     assert body["msg"]
+
+
+# -- Expect: 100-continue ---------------------------------------------------------------------
+
+
+async def first_line(client: TestClient[Any, Any], head: bytes) -> tuple[bytes, Any]:
+    """Send a request's head alone: the first line the server answers, and the open
+    connection (reader, writer)."""
+    assert client.server.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
+    writer.write(head)
+    await writer.drain()
+    line = await asyncio.wait_for(reader.readline(), 5)
+    return line, (reader, writer)
+
+
+def post_head(url: str, headers: dict[str, str]) -> bytes:
+    lines = [f"POST {url} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def test_100_continue_comes_only_once_the_request_passes_its_checks(
+    client: TestClient[Any, Any],
+) -> None:
+    """With `Expect: 100-continue` a client refused for its size (413), its token (401) or
+    its Content-Encoding (415) gets the refusal instead of `100 Continue`, and never sends
+    its body; one that passes gets `100 Continue`, sends its body, and is answered."""
+    expect = {"Expect": "100-continue"}
+    cases = [
+        (BY_NAME["receipts"].url(), {"Content-Length": str(100 << 20)}, b"413"),
+        ("/cams/receipts?token=wrong", {"Content-Length": "10"}, b"401"),
+        ("/cams/receipts", {"Content-Length": "10"}, b"401"),
+        (BY_NAME["tencent"].url(), {"Content-Length": "10", "Content-Encoding": "gzip"}, b"415"),
+        (BY_NAME["intent"].url(), {"Content-Length": "10"}, b"401"),
+    ]
+    for url, headers, status in cases:
+        line, (_reader, writer) = await first_line(client, post_head(url, {**expect, **headers}))
+        writer.close()
+        assert line.split(b" ")[1] == status, (url, line)
+    body = json.dumps([inbound("hi", customer="8613900000751")]).encode()
+    head = post_head(BY_NAME["receipts"].url(), {**expect, "Content-Length": str(len(body))})
+    line, (reader, writer) = await first_line(client, head)
+    try:
+        assert line == b"HTTP/1.1 100 Continue\r\n"
+        assert await reader.readline() == b"\r\n"
+        writer.write(body)
+        answer = await asyncio.wait_for(reader.readline(), 5)
+        assert answer.split(b" ")[1] == b"200", answer
+    finally:
+        writer.close()
+
+
+async def test_an_unknown_expectation_is_417(client: TestClient[Any, Any]) -> None:
+    """`Expect` other than 100-continue is refused with 417, as JSON naming what is
+    understood."""
+    endpoint = BY_NAME["message"]
+    resp = await client.post(
+        endpoint.url(),
+        json={"text": "hi"},
+        headers={**endpoint.headers, "Expect": "something-else"},
+    )
+    await refused(resp, 417, "100-continue")
+
+
+# -- caps on what becomes a Redis key, and on a push's items ----------------------------------
+
+
+async def test_ids_over_their_caps_are_refused_at_every_endpoint(
+    client: TestClient[Any, Any], redis: Redis
+) -> None:
+    """A Tencent MsgKey or MsgId over MAX_MESSAGE_ID characters, a business call's
+    custSpaceId or the API's `space` over MAX_SPACE: 400 naming the field; a receipt item
+    with too long a MessageId is skipped. None of them reaches Redis."""
+    before = await stored(redis)
+    long_id = "k" * (MAX_MESSAGE_ID + 1)
+    for ids in ({"MsgKey": long_id}, {"MsgId": long_id}):
+        message = {
+            "CallbackCommand": "C2C.CallbackAfterSendMsg",
+            "From_Account": "user_7",
+            "To_Account": BOT,
+            "MsgSeq": 1,
+            "MsgRandom": 2,
+            "MsgTime": int(time.time()),
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}],
+            **ids,
+        }
+        resp = await client.post(f"/tencent/callback?{tencent_query()}", json=message)
+        await refused(resp, 400, f"{next(iter(ids))} is over {MAX_MESSAGE_ID} characters")
+    business = BY_NAME["business"]
+    call = {"intentCode": "csat_survey", "phone": "8613900000761", "custSpaceId": "s" * 65}
+    resp = await client.post(business.url(), json=call, headers=business.headers)
+    await refused(resp, 400, f"custSpaceId is over {MAX_SPACE} characters")
+    intent = BY_NAME["intent"]
+    resp = await client.post(
+        intent.url(),
+        json={"customer": "8613900000762", "space": "s" * (MAX_SPACE + 1)},
+        headers=intent.headers,
+    )
+    await refused(resp, 400, "space")
+    over = inbound("hi", customer="8613900000764", message_id="m" * (MAX_MESSAGE_ID + 1))
+    resp = await client.post(BY_NAME["receipts"].url(), json=[over])
+    assert resp.status == 200
+    assert await stored(redis) == before
+
+
+async def test_a_push_over_the_items_cap_is_413_and_nothing_is_stored(
+    client: TestClient[Any, Any], redis: Redis
+) -> None:
+    """More items than one per 100 bytes of BOT_MAX_BODY (81 here) is a 413 naming the
+    cap, whatever the items; the cap itself is read."""
+    before = await stored(redis)
+    cap = items_cap(MAX_BODY)
+    resp = await client.post(BY_NAME["receipts"].url(), data=b"[" + b",".join([b"{}"] * cap) + b"]")
+    assert resp.status == 200, await resp.text()
+    good = inbound("hi", customer="8613900000771")
+    body = json.dumps([good] + [{}] * cap).encode()
+    assert len(body) <= MAX_BODY
+    resp = await client.post(BY_NAME["receipts"].url(), data=body, headers=JSON_TYPE)
+    await refused(resp, 413, f"{cap + 1} items", f"at most {cap}")
+    assert await stored(redis) == before
+
+
+async def test_the_rejected_items_of_a_push_are_one_log_line(
+    client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """However many items of a push are rejected, one WARNING line says how many, and the
+    most frequent reasons with their count and first item; the good items are taken.
+    Template reviews are one INFO line too, their values quoted; messages of unknown Types
+    (kept) one WARNING line."""
+    caplog.set_level(logging.INFO)
+    no_from = {"MessageId": "m", "To": BUSINESS, "Type": "TEXT", "Message": "x"}
+    items: list[Any] = [{}] * 40 + [[1]] * 20 + [inbound("hi", customer="8613900000781")]
+    items += [no_from] * 5 + [1, "x"]
+    items += [{"TemplateCode": "t\nforged line", "AuditStatus": "pass"}] * 5
+    hologram = {**inbound("x", customer="8613900000782"), "Type": "HOLOGRAM"}
+    unknown = [{**hologram, "MessageId": f"h-{i}"} for i in range(8)]
+    resp = await client.post(BY_NAME["receipts"].url(), json=items + unknown)
+    assert resp.status == 200, await resp.text()
+    lines = [r for r in caplog.records if r.name == "bot.web.cams"]
+    assert [r.levelname for r in lines] == ["INFO", "WARNING", "WARNING"]
+    assert lines[2].getMessage() == (
+        "8 messages of an unknown Type kept, matched as no answer: 'HOLOGRAM' (x8)"
+    )
+    assert lines[0].getMessage() == (
+        "template review status: 't\\nforged line' 'pass', 't\\nforged line' 'pass', "
+        "'t\\nforged line' 'pass', and 2 more"
+    )
+    assert lines[1].getMessage() == (
+        "67 of 81 receipt items rejected: "
+        "neither a message (Type, Message) nor a status (Status) (x40, first item 0); "
+        "item is not a JSON object (x22, first item 40); missing From (x5, first item 61)"
+    )

@@ -313,13 +313,17 @@ def test_live_settings_with_every_secret_pass(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_repr_and_dumps_show_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    """repr, str and a JSON dump of the settings mask every secret."""
+    """repr, str and a JSON dump of the settings mask every secret, and the password in
+    BOT_REDIS_URL."""
     for name in SECRETS:
         monkeypatch.setenv(env_name(name), f"{LEAK}-{name}-a,{LEAK}-{name}-b")
+    monkeypatch.setenv("BOT_REDIS_URL", f"redis://:{LEAK}@redis:6379/0")
     settings = Settings()
     for text in (repr(settings), str(settings), settings.model_dump_json()):
         assert LEAK not in text
         assert "**********" in text
+        assert "redis://:****@redis:6379/0" in text
+    assert settings.redis_url == f"redis://:{LEAK}@redis:6379/0"  # used as it is
 
 
 def test_no_config_error_shows_a_secret(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.errors import BadRequest, ConfigError
-from bot.model import ConversationRef
+from bot.model import MAX_MESSAGE_ID, ConversationRef
 from bot.platforms.tencent.callbacks import (
     AFTER_SEND,
     BEFORE_SEND,
@@ -95,6 +95,20 @@ def test_text_message_to_the_bot() -> None:
 def test_message_id_fallbacks(overrides: dict[str, Any], message_id: str) -> None:
     """The message id is MsgKey, else MsgId, else MsgSeq_MsgRandom_MsgTime."""
     assert message(body(**overrides)).event.message_id == message_id
+
+
+def test_message_ids_are_capped() -> None:
+    """A MsgKey or MsgId (a Redis key) of MAX_MESSAGE_ID characters is taken; one more is
+    a BadRequest naming the field, not cut (a cut id could name another message)."""
+    fits = "k" * MAX_MESSAGE_ID
+    assert message(body(MsgKey=fits)).event.message_id == fits
+    assert message(body(MsgKey="", MsgId=fits)).event.message_id == fits
+    for name, ids in (
+        ("MsgKey", {"MsgKey": fits + "k"}),
+        ("MsgId", {"MsgKey": "", "MsgId": fits + "k"}),
+    ):
+        with pytest.raises(BadRequest, match=f"{name} is over {MAX_MESSAGE_ID} characters"):
+            parse(body(**ids))
 
 
 def test_time_falls_back_to_msg_time_in_ms() -> None:

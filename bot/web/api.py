@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.errors import BadRequest, Unauthorized
 from bot.log import shown
 from bot.model import (
+    MAX_SPACE,
     AgentReply,
     ConversationRef,
     Event,
@@ -27,7 +28,8 @@ from bot.model import (
 from bot.phones import customer_id
 from bot.platforms.auth import matches_any
 from bot.store import Accepted
-from bot.web.body import SMALL_BODY, read_json
+from bot.web.body import SMALL_BODY, expect_body, read_json
+from bot.web.deadline import redis_bound
 from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, STORE
 from bot.wire import is_text
 
@@ -55,7 +57,11 @@ class IntentRequest(BaseModel):
     channel: str | None = Field(None, description="Default: BOT_CAMS_CHANNEL.")
     business: str | None = Field(None, description="Business number; default: BOT_CAMS_FROM.")
     platform: Literal["cams"] = "cams"
-    space: str = Field("", description="CAMS CustSpaceId of the channel, when you have several.")
+    space: str = Field(
+        "",
+        max_length=MAX_SPACE,
+        description="CAMS CustSpaceId of the channel, when you have several.",
+    )
 
 
 class ResumeRequest(BaseModel):
@@ -146,9 +152,10 @@ async def start_intent(request: web.Request) -> web.Response:
         space=body.space,
         policy=policy,
     )
-    outcome = await request.app[STORE].accept_intent(
-        Accepted(conv.id, message_id, event_to_json(event)), policy
-    )
+    async with redis_bound(request):
+        outcome = await request.app[STORE].accept_intent(
+            Accepted(conv.id, message_id, event_to_json(event)), policy
+        )
     request.app[METRICS].duplicate("api", int(outcome == "repeat"))
     log.debug("intent %s via API: %s", code, outcome)
     if outcome == "opted_out":
@@ -162,11 +169,12 @@ async def start_intent(request: web.Request) -> web.Response:
 
 
 async def _enqueue(request: web.Request, conv_id: str, event: Event) -> web.Response:
-    conv, _space = await request.app[STORE].load(conv_id)
-    if conv.version == 0:
-        raise NotFound("no such conversation")
-    accepted = Accepted(conv_id, event.message_id, event_to_json(event))
-    [new] = await request.app[STORE].accept([accepted])
+    async with redis_bound(request):
+        conv, _space = await request.app[STORE].load(conv_id)
+        if conv.version == 0:
+            raise NotFound("no such conversation")
+        accepted = Accepted(conv_id, event.message_id, event_to_json(event))
+        [new] = await request.app[STORE].accept([accepted])
     request.app[METRICS].duplicate("api", int(not new))
     return web.json_response(
         {"conversation": conv_id, "status": "accepted", "repeat": not new}, status=202
@@ -210,7 +218,8 @@ async def conversation(request: web.Request) -> web.Response:
     """`GET /v1/conversations/{conversation}`: where a conversation stands."""
     _authorize(request)
     conv_id = _conversation_id(request)
-    conv, _space = await request.app[STORE].load(conv_id)
+    async with redis_bound(request):
+        conv, _space = await request.app[STORE].load(conv_id)
     if conv.version == 0:
         raise NotFound("no such conversation")
     return web.json_response(
@@ -230,8 +239,10 @@ async def conversation(request: web.Request) -> web.Response:
 
 def routes() -> list[web.RouteDef]:
     return [
-        web.post("/v1/intents/{code}", start_intent),
+        web.post("/v1/intents/{code}", start_intent, expect_handler=expect_body),
         web.get("/v1/conversations/{conversation}", conversation),
-        web.post("/v1/conversations/{conversation}/resume", resume),
-        web.post("/v1/conversations/{conversation}/messages", agent_message),
+        web.post("/v1/conversations/{conversation}/resume", resume, expect_handler=expect_body),
+        web.post(
+            "/v1/conversations/{conversation}/messages", agent_message, expect_handler=expect_body
+        ),
     ]

@@ -8,13 +8,16 @@ while the inbox backlog is too old (bot.web.shedding).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections import Counter
 
 from aiohttp import hdrs, web
 
 from bot.errors import BadRequest, Unauthorized
 from bot.log import shown, shown_name
-from bot.model import ConversationRef, IntentStart, event_to_json, is_valid_id
+from bot.model import MAX_SPACE, ConversationRef, IntentStart, event_to_json, is_valid_id
 from bot.platforms.auth import matches_any
 from bot.platforms.cams.business import check_signature, parse_business_call, read_fields
 from bot.platforms.cams.receipts import (
@@ -22,21 +25,67 @@ from bot.platforms.cams.receipts import (
     BadItem,
     InboundItem,
     StatusItem,
+    items_cap,
     parse_receipts,
 )
 from bot.store import Accepted
-from bot.web.body import SMALL_BODY, read_body
+from bot.web.body import COMPRESSED, SMALL_BODY, expect_body, read_body
+from bot.web.deadline import redis_bound
 from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, SHEDDER, STORE
 from bot.wire import Accept, body_kind
 
 log = logging.getLogger("bot.web.cams")
 
 SUCCESS = {"code": 0, "msg": "success"}
+# A push larger than this is parsed in a worker thread, so that the event loop goes on
+# answering other requests meanwhile (a 1 MiB push of tiny items takes a few hundred ms).
+PARSE_INLINE = 64 * 1024  # bytes
+SHOWN = 3  # reasons (rejected items) or reviews (audit items) the log line of a push names
+
+
+def rejected_summary(bad: list[BadItem], total: int) -> str:
+    """One line for the rejected items of a push: how many, and why, by reason (the most
+    frequent first, with their count and first item), at most SHOWN of them."""
+    counts = Counter(b.reason for b in bad)
+    first: dict[str, int] = {}
+    for b in bad:
+        first.setdefault(b.reason, b.index)
+    named = [
+        f"{reason} (x{n}, first item {first[reason]})" for reason, n in counts.most_common(SHOWN)
+    ]
+    if len(counts) > SHOWN:
+        named.append(f"and {len(counts) - SHOWN} other reasons")
+    return f"{len(bad)} of {total} receipt items rejected: {'; '.join(named)}"
+
+
+def reviews_summary(audits: list[AuditItem]) -> str:
+    """One line for the template reviews (ChatAppAudit items) of a push: the first SHOWN,
+    each value as the push has it, cut, masked and escaped (bot.log.shown)."""
+    named = [f"{shown(a.template_code)} {shown_name(a.status)}" for a in audits[:SHOWN]]
+    if len(audits) > SHOWN:
+        named.append(f"and {len(audits) - SHOWN} more")
+    return f"template review status: {', '.join(named)}"
+
+
+def unknown_types_summary(types: list[str]) -> str:
+    """One line for the messages of a push whose `Type` is unknown (kept, matched as no
+    answer): how many, and the SHOWN most frequent types with their counts."""
+    counts = Counter(types)
+    named = [f"{shown_name(t)} (x{n})" for t, n in counts.most_common(SHOWN)]
+    if len(counts) > SHOWN:
+        named.append(f"and {len(counts) - SHOWN} other types")
+    return f"{len(types)} messages of an unknown Type kept, matched as no answer: " + ", ".join(
+        named
+    )
 
 
 async def receipts(request: web.Request) -> web.Response:
     """`POST /cams/receipts?token=...`: a batch of ChatAppInbound / ChatAppStatus items, at
-    most BOT_MAX_BODY bytes of JSON (whatever its Content-Type says: see body.Accept)."""
+    most BOT_MAX_BODY bytes of JSON (whatever its Content-Type says: see body.Accept), as
+    sent or compressed (gzip, deflate: inflated once the token is checked, and no further
+    than BOT_MAX_BODY). CAMS does not say whether its HTTP client compresses; a refusal would
+    lose every message of the push, and inflating after the token costs no more than
+    reading a push of the same size."""
     settings = request.app[SETTINGS]
     if not matches_any(request.query.get("token"), settings.receipt_tokens()):
         raise Unauthorized(
@@ -51,38 +100,48 @@ async def receipts(request: web.Request) -> web.Response:
     if not is_valid_id(channel):
         raise BadRequest("`channel` must be a channel name such as whatsapp or viber")
     body_kind(request.headers.get(hdrs.CONTENT_TYPE), Accept.JSON_ANY_LABEL)
-    body = await read_body(request, limit=settings.max_body, within=settings.body_timeout)
+    body = await read_body(
+        request, limit=settings.max_body, within=settings.body_timeout, encodings=COMPRESSED
+    )
     now_ms = int(request.app[CLOCK]() * 1000)
-    items = parse_receipts(body, channel=channel, now_ms=now_ms)
+    parse = functools.partial(
+        parse_receipts,
+        body,
+        channel=channel,
+        now_ms=now_ms,
+        max_items=items_cap(settings.max_body),
+    )
+    items = parse() if len(body) <= PARSE_INLINE else await asyncio.to_thread(parse)
     events: list[Accepted] = []
     statuses = []
-    audits = bad = 0
+    rejected: list[BadItem] = []
+    audits: list[AuditItem] = []
+    unknown: list[str] = []
     for item in items:
         if isinstance(item, InboundItem):
             events.append(
                 Accepted(item.conv.id, f"cams:{item.event.message_id}", event_to_json(item.event))
             )
             if item.event.kind == "other":
-                log.warning(
-                    "message %s has an unknown Type %s: kept, matched as no answer",
-                    shown(item.event.message_id),
-                    shown_name(item.event.raw_type),
-                )
+                unknown.append(item.event.raw_type)
         elif isinstance(item, StatusItem):
             statuses.append((item.conv.id, item.status))
         elif isinstance(item, AuditItem):
-            audits += 1
-            log.info(
-                "template %s review status: %s", shown(item.template_code), shown_name(item.status)
-            )
+            audits.append(item)
         elif isinstance(item, BadItem):
-            bad += 1
-            log.warning("receipt item %d rejected: %s", item.index, item.reason)
-    new = await request.app[STORE].accept(events, statuses)
+            rejected.append(item)
+    if audits:
+        log.info("%s", reviews_summary(audits))
+    if rejected:
+        log.warning("%s", rejected_summary(rejected, len(items)))
+    if unknown:
+        log.warning("%s", unknown_types_summary(unknown))
+    async with redis_bound(request):
+        new = await request.app[STORE].accept(events, statuses)
     request.app[METRICS].duplicate("cams", len(new) - sum(new))
     log.debug(
         "receipts: %d messages (%d new, %d repeated), %d statuses, %d audits, %d rejected",
-        len(events), sum(new), len(new) - sum(new), len(statuses), audits, bad,
+        len(events), sum(new), len(new) - sum(new), len(statuses), len(audits), len(rejected),
     )  # fmt: skip
     return web.json_response(SUCCESS)
 
@@ -102,6 +161,8 @@ async def business(request: web.Request) -> web.Response:
         default_business=settings.business_number(),
         default_channel=settings.cams_channel,
     )
+    if len(call.space) > MAX_SPACE:
+        raise BadRequest(f"custSpaceId is over {MAX_SPACE} characters")
     catalog = request.app[CATALOG].current
     if call.code not in catalog.intents:
         known = ", ".join(sorted(catalog.intents)) or "none"
@@ -119,9 +180,10 @@ async def business(request: web.Request) -> web.Response:
         data=call.data,
         space=call.space,
     )
-    [new] = await request.app[STORE].accept(
-        [Accepted(conv.id, f"cams-intent:{call.message_key}", event_to_json(event))]
-    )
+    async with redis_bound(request):
+        [new] = await request.app[STORE].accept(
+            [Accepted(conv.id, f"cams-intent:{call.message_key}", event_to_json(event))]
+        )
     request.app[METRICS].duplicate("cams", int(not new))
     log.debug("intent %s accepted (%s)", shown(call.code), "new" if new else "repeated")
     return web.json_response({**SUCCESS, "success": True})
@@ -129,7 +191,7 @@ async def business(request: web.Request) -> web.Response:
 
 def routes() -> list[web.RouteDef]:
     return [
-        web.post("/cams/receipts", receipts),
-        web.post("/cams/business", business),
-        web.get("/cams/business", business),
+        web.post("/cams/receipts", receipts, expect_handler=expect_body),
+        web.post("/cams/business", business, expect_handler=expect_body),
+        web.get("/cams/business", business, expect_handler=expect_body),
     ]

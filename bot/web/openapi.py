@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from bot import __version__
+from bot.platforms.cams.receipts import items_cap
 from bot.settings import Settings
 from bot.web import schemas
 from bot.web.api import AgentMessage, IntentRequest, ResumeRequest
@@ -36,9 +37,9 @@ _STATUS_TEXT = {
     404: "No such thing",
     408: "The body did not arrive within BOT_BODY_TIMEOUT seconds",
     409: "Conflict with the conversation's state",
-    413: "The body is larger than this endpoint takes",
-    415: "A Content-Type this endpoint does not take",
-    503: "Redis is unavailable: retry later",
+    413: "The body is larger than this endpoint takes (as sent, or inflated)",
+    415: "A Content-Type or Content-Encoding this endpoint does not take",
+    503: "Redis is unavailable or did not answer within BOT_REDIS_TIMEOUT: retry later",
 }
 
 
@@ -80,10 +81,16 @@ def component_schemas() -> dict[str, Any]:
     return defs
 
 
-def _limits(limit: int) -> str:
+def _limits(limit: int, *, compressed: bool = False) -> str:
+    encoding = (
+        "as sent or compressed (Content-Encoding gzip or deflate), and at most as much "
+        "once inflated"
+        if compressed
+        else "not compressed (415 for a Content-Encoding)"
+    )
     return (
-        f" The body is at most {limit} bytes (413 beyond), JSON in UTF-8 without duplicate "
-        f"keys, NaN or Infinity, nested at most {MAX_DEPTH} deep (400 otherwise)."
+        f" The body is at most {limit} bytes (413 beyond), {encoding}; JSON in UTF-8 without "
+        f"duplicate keys, NaN or Infinity, nested at most {MAX_DEPTH} deep (400 otherwise)."
     )
 
 
@@ -116,7 +123,9 @@ def _cams_paths(settings: Settings) -> dict[str, Any]:
                 "(checked after the token; until it is under half of it). "
                 "The Content-Type is not checked beyond refusing multipart (CAMS does not "
                 "document the one it sends): the body must be JSON; trailing commas are "
-                "tolerated." + _limits(settings.max_body),
+                "tolerated. At most one item per 100 bytes of BOT_MAX_BODY "
+                f"({items_cap(settings.max_body)}; 413 beyond)."
+                + _limits(settings.max_body, compressed=True),
                 "security": [{"receiptToken": []}],
                 "parameters": [
                     _param(
@@ -127,7 +136,17 @@ def _cams_paths(settings: Settings) -> dict[str, Any]:
                     )
                 ],
                 "requestBody": _body(
-                    {"oneOf": [{"type": "array", "items": item}, item]}, "A batch of receipts."
+                    {
+                        "oneOf": [
+                            {
+                                "type": "array",
+                                "items": item,
+                                "maxItems": items_cap(settings.max_body),
+                            },
+                            item,
+                        ]
+                    },
+                    "A batch of receipts.",
                 ),
                 "responses": {
                     "200": _json("Stored (or skipped item by item)", _ref(schemas.CamsAck)),

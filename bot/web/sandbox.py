@@ -16,7 +16,7 @@ from bot.errors import BadRequest
 from bot.log import mask_id
 from bot.phones import lookup_form
 from bot.platforms.auth import matches_any
-from bot.web.body import SMALL_BODY, read_json
+from bot.web.body import SMALL_BODY, expect_body, read_json
 from bot.web.keys import SANDBOX_AGENT, SANDBOX_MESSAGES, SANDBOX_TENCENT_MESSAGES, SETTINGS
 
 SANDBOX_ORDERS_TOKEN = "sandbox"  # noqa: S105 - the sandbox order API's published token
@@ -120,6 +120,6 @@ def routes() -> list[web.RouteDef]:
         web.get("/sandbox/messages", messages),
         web.get("/sandbox/tencent/messages", tencent_messages),
         web.get("/sandbox/orders/{order}", order),
-        web.post("/sandbox/agent", agent),
+        web.post("/sandbox/agent", agent, expect_handler=expect_body),
         web.get("/sandbox/agent", agent_inbox),
     ]

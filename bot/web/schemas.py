@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
+from bot.model import MAX_MESSAGE_ID, MAX_SPACE
+
 ID_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
 MAX_INT64 = 2**63 - 1
 
@@ -39,6 +41,11 @@ DigitString = Annotated[StrictStr, Field(pattern=r"^[0-9]{1,18}$")]
 AccountId = Annotated[StrictStr, Field(pattern=ID_PATTERN, examples=["user1"])]
 Uint64 = Annotated[StrictInt, Field(ge=0, le=MAX_INT64)]
 UintField = Uint64 | DigitString
+# A message id (MessageId, TaskId, MsgKey, ...) and a CAMS channel (CustSpaceId): the
+# parsers refuse longer ones.
+MessageIdText = Annotated[StrictStr, Field(max_length=MAX_MESSAGE_ID)]
+MessageIdField = Annotated[NonBlank, Field(max_length=MAX_MESSAGE_ID)] | Uint64
+SpaceField = Annotated[StrictStr, Field(max_length=MAX_SPACE)] | Uint64
 
 
 def _any_case(*names: str) -> str:
@@ -84,7 +91,7 @@ class CamsInbound(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    MessageId: NonBlank | StrictInt = Field(description="Unique message id (dedupe key).")
+    MessageId: MessageIdField = Field(description="Unique message id (dedupe key).")
     From: Number = Field(description="The customer's number.")
     To: Number = Field(description="The business number.")
     Type: Scalar = Field(
@@ -98,7 +105,7 @@ class CamsInbound(BaseModel):
     Timestamp: StrictInt | DigitString | None = Field(
         None, description="Unix time in milliseconds (seconds are understood too)."
     )
-    CustSpaceId: Scalar | None = Field(None, description="The CAMS channel (space) id.")
+    CustSpaceId: SpaceField | None = Field(None, description="The CAMS channel (space) id.")
     WabaId: Scalar | None = None
     DisplayName: Scalar | None = None
     Name: Scalar | None = None
@@ -110,14 +117,16 @@ class CamsStatus(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    MessageId: NonBlank | StrictInt
+    MessageId: MessageIdField
     From: Number = Field(description="The business number.")
     To: Number = Field(description="The customer's number.")
     Status: NonBlank | StrictInt = Field(
         description="Sent, Delivered, Read, Failed, ...", examples=["Delivered"]
     )
     Timestamp: StrictInt | DigitString | None = None
-    TaskId: Scalar | None = Field(None, description="Our TaskId; defaults to MessageId.")
+    TaskId: MessageIdText | Uint64 | None = Field(
+        None, description="Our TaskId; defaults to MessageId."
+    )
     ErrorCode: Scalar | None = None
     ErrorDescription: Scalar | None = None
     ConversationType: Scalar | None = None
@@ -166,7 +175,7 @@ class CamsBusinessCall(BaseModel):
     channel: Annotated[StrictStr, Field(pattern=ID_PATTERN)] | None = Field(
         None, description="whatsapp, viber, ...; default BOT_CAMS_CHANNEL."
     )
-    custSpaceId: Scalar | None = None
+    custSpaceId: SpaceField | None = None
     requestId: NonBlank | None = Field(
         None, description="Names the call: a repeated call with the same id starts once."
     )
@@ -219,8 +228,8 @@ class TencentCallback(BaseModel):
     MsgSeq: UintField
     MsgRandom: UintField
     MsgTime: UintField = Field(description="Unix seconds.")
-    MsgKey: StrictStr | StrictInt | None = None
-    MsgId: StrictStr | StrictInt | None = None
+    MsgKey: MessageIdText | StrictInt | None = None
+    MsgId: MessageIdText | StrictInt | None = None
     EventTime: UintField | None = Field(None, description="Unix milliseconds.")
     SendMsgResult: UintField | None = Field(None, description="0: delivered.")
     OnlineOnlyFlag: StrictInt | None = None

@@ -30,7 +30,8 @@ from bot.platforms.tencent.callbacks import (
     parse_callback,
 )
 from bot.store import Accepted
-from bot.web.body import SMALL_BODY, read_body
+from bot.web.body import SMALL_BODY, expect_body, read_body
+from bot.web.deadline import redis_bound
 from bot.web.keys import CLOCK, METRICS, SETTINGS, STORE
 from bot.wire import Accept, body_kind
 
@@ -53,12 +54,22 @@ async def callback(request: web.Request) -> web.Response:
         now=request.app[CLOCK](),
         max_skew=settings.tencent_max_skew,
     )
-    store = request.app[STORE]
     # Tencent names the body's format in the URL (`contenttype=json`), not in a header.
     if query.get("contenttype", "json").lower() != "json":
         raise UnsupportedMediaType("contenttype: only json callbacks are taken")
     body_kind(request.headers.get(hdrs.CONTENT_TYPE), Accept.JSON_ANY_LABEL)
     body = await read_body(request, limit=SMALL_BODY, within=settings.body_timeout)
+    # One bound for all this callback's Redis work: the replay check, then the storing or
+    # the opt-out check.
+    async with redis_bound(request):
+        return await _handle(request, body, sign=sign, sdkappid=sdkappid)
+
+
+async def _handle(request: web.Request, body: bytes, *, sign: str, sdkappid: str) -> web.Response:
+    """Check for a replay, parse, and store or decide: the callback's Redis work."""
+    settings = request.app[SETTINGS]
+    store = request.app[STORE]
+    query = request.query
     seen = f"tencent:{sign}:{hashlib.sha256(body).hexdigest()[:32]}"
     if not await store.first_sight(seen, int(settings.tencent_max_skew * 2000)):
         raise Unauthorized("this request was seen before: a replayed callback", category="replay")
@@ -107,4 +118,4 @@ async def _before_send(request: web.Request, parsed: BeforeSend) -> int:
 
 
 def routes() -> list[web.RouteDef]:
-    return [web.post("/tencent/callback", callback)]
+    return [web.post("/tencent/callback", callback, expect_handler=expect_body)]

@@ -249,7 +249,8 @@ class CamsClient:
         self.account = account_id(access_key_id)  # the rate limit's key; no credential
 
     def __repr__(self) -> str:
-        return f"CamsClient(endpoint={str(self._url)!r}, access_key_id={self._access_key_id!r})"
+        # The account's digest, never its credentials: a repr ends up in logs and tracebacks.
+        return f"CamsClient(endpoint={str(self._url)!r}, account={self.account!r})"
 
     async def send(self, msg: Outgoing) -> SendReceipt:
         """Send one reply. Raises only `RetryableSendError` (incl. `RateLimitedError`) and

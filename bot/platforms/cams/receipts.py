@@ -4,19 +4,43 @@ told apart by their fields. Each item is parsed on its own: one bad item never f
 batch. The body is decoded by the one strict decoder (bot.wire), with one tolerance:
 trailing commas, which CAMS's published samples have. Items are read defensively (numbers
 as strings or numbers, `Message` as text, object or JSON-encoded object); the wire models
-of bot.web.schemas describe what is accepted."""
+of bot.web.schemas describe what is accepted.
+
+Caps: a push holds at most `max_items` items (a PayloadTooLarge otherwise: see
+`items_cap`); an item whose MessageId or TaskId is over MAX_MESSAGE_ID characters, or whose
+CustSpaceId is over MAX_SPACE, is a bad item (they become Redis keys and stored fields);
+error texts of delivery reports are cut to MAX_ERROR_TEXT characters."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import BadRequest
-from bot.model import ConversationRef, Inbound, StatusReceipt, is_valid_id
+from bot.errors import BadRequest, PayloadTooLarge
+from bot.model import (
+    MAX_MESSAGE_ID,
+    MAX_SPACE,
+    ConversationRef,
+    Inbound,
+    StatusReceipt,
+    is_valid_id,
+)
 from bot.phones import customer_id
 from bot.wire import decode_json
 
 _MEDIA = {"IMAGE", "VIDEO", "AUDIO", "DOCUMENT"}
+
+MAX_ERROR_TEXT = 512  # characters of a delivery report's ErrorCode or ErrorDescription kept
+# A receipt item takes over 100 bytes: its field names alone take about 60, and real ids,
+# numbers and timestamps the rest.
+MIN_ITEM_BYTES = 100
+
+
+def items_cap(max_body: int) -> int:
+    """Items a push of at most `max_body` bytes may hold: one per MIN_ITEM_BYTES. A push
+    within the size limit that holds more is not made of real items, so the cap refuses
+    nothing real that the size limit lets through (10,485 items for the default 1 MiB)."""
+    return max(1, max_body // MIN_ITEM_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +92,26 @@ def _required(item: dict[str, Any], name: str) -> str:
     return value
 
 
+def _id(item: dict[str, Any], name: str, limit: int = MAX_MESSAGE_ID) -> str:
+    value = _required(item, name)
+    if len(value) > limit:
+        raise ValueError(f"{name} is over {limit} characters")
+    return value
+
+
+def _optional_id(item: dict[str, Any], name: str, limit: int) -> str:
+    value = _text(item.get(name)).strip()
+    if len(value) > limit:
+        raise ValueError(f"{name} is over {limit} characters")
+    return value
+
+
 def _number(item: dict[str, Any], name: str, channel: str) -> str:
     """A customer's or the business's number (an account id on channels without numbers),
     in the one stored form (bot.phones)."""
+    written = _required(item, name)
     try:
-        value = customer_id(_required(item, name), channel)
+        value = customer_id(written, channel)
     except ValueError as e:
         raise ValueError(f"{name} is not a phone number or account id: {e}") from None
     if not is_valid_id(value):
@@ -114,18 +153,29 @@ def _get_ci(obj: dict[str, Any], *names: str) -> Any:
     return None
 
 
+def _typed_text(message: Any) -> str:
+    """A TEXT item's text: the Message itself, or the `text` (or `body`) of an object, given
+    as such or JSON-encoded as REPLY items are. A string that is not a JSON object with a
+    text or body (what a customer typed, braces included) is taken as it is."""
+    if isinstance(message, dict):
+        return _text(_get_ci(message, "text", "body"))
+    if isinstance(message, str) and message.lstrip().startswith("{"):
+        inner = _get_ci(_message_object(message), "text", "body")
+        if isinstance(inner, str | int | float) and not isinstance(inner, bool):
+            return _text(inner)
+    return _text(message)
+
+
 def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
-    message_id = _required(item, "MessageId")
+    message_id = _id(item, "MessageId")
     customer = _number(item, "From", channel)
     business = _number(item, "To", channel)
+    space = _optional_id(item, "CustSpaceId", MAX_SPACE)
     raw_type = _text(item.get("Type")).strip().upper()
     message = item.get("Message")
     text, payload = "", None
     if raw_type == "TEXT":
-        if isinstance(message, dict):
-            text = _text(_get_ci(message, "text", "body"))
-        else:
-            text = _text(message)
+        text = _typed_text(message)
         kind = "text"
     elif raw_type in ("REPLY", "INTERACTIVE", "BUTTON"):
         obj = _message_object(message)
@@ -150,23 +200,23 @@ def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
         text=text,
         payload=payload,
         raw_type=raw_type,
-        space=_text(item.get("CustSpaceId")).strip(),
+        space=space,
     )
     return InboundItem(ConversationRef("cams", channel, business, customer), event)
 
 
 def _status(item: dict[str, Any], channel: str, now_ms: int) -> StatusItem:
-    message_id = _required(item, "MessageId")
+    message_id = _id(item, "MessageId")
     business = _number(item, "From", channel)
     customer = _number(item, "To", channel)
     status = _required(item, "Status")
     receipt = StatusReceipt(
         message_id=message_id,
-        task_id=_text(item.get("TaskId")).strip() or message_id,
+        task_id=_optional_id(item, "TaskId", MAX_MESSAGE_ID) or message_id,
         status=status,
         at_ms=_timestamp(item, now_ms),
-        error_code=_text(item.get("ErrorCode")),
-        error_description=_text(item.get("ErrorDescription")),
+        error_code=_text(item.get("ErrorCode"))[:MAX_ERROR_TEXT],
+        error_description=_text(item.get("ErrorDescription"))[:MAX_ERROR_TEXT],
     )
     return StatusItem(ConversationRef("cams", channel, business, customer), receipt)
 
@@ -187,11 +237,19 @@ def parse_item(index: int, raw: Any, *, channel: str, now_ms: int) -> Item:
     return BadItem(index, "neither a message (Type, Message) nor a status (Status)")
 
 
-def parse_receipts(body: bytes, *, channel: str, now_ms: int) -> list[Item]:
-    """Parse a push. Raises BadRequest when the body as a whole is unusable."""
+def parse_receipts(
+    body: bytes, *, channel: str, now_ms: int, max_items: int | None = None
+) -> list[Item]:
+    """Parse a push. Raises BadRequest when the body as a whole is unusable, PayloadTooLarge
+    when it holds more than `max_items` items (see `items_cap`)."""
     data = decode_json(body, trailing_commas=True)
     if isinstance(data, dict):
         data = [data]  # tolerate a single item sent bare
     if not isinstance(data, list):
         raise BadRequest("body must be a JSON array of receipt items")
+    if max_items is not None and len(data) > max_items:
+        raise PayloadTooLarge(
+            f"a push of {len(data)} items: this endpoint takes at most {max_items} "
+            "(one per 100 bytes of BOT_MAX_BODY)"
+        )
     return [parse_item(i, raw, channel=channel, now_ms=now_ms) for i, raw in enumerate(data)]

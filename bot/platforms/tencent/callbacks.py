@@ -12,11 +12,12 @@ of a one-to-one message callback, parsed into what the runtime needs.
 
 A callback carries exactly one message, so unlike CAMS receipt batches there is no
 "bad item" to skip: a body that is not a JSON object, a missing or mistyped required
-field (From_Account, To_Account, MsgBody as a list of objects, a message id, a time),
-or an account id of a conversation with the bot that fails `is_valid_id` raises
-`BadRequest` with a reason that names the field (HTTP 400; Tencent does not retry, and
-for before-send callbacks falls back to its default policy, deliver). Account ids of
-messages that do not involve the bot are not validated: those are ignored anyway.
+field (From_Account, To_Account, MsgBody as a list of objects, a message id of at most
+MAX_MESSAGE_ID characters, a time), or an account id of a conversation with the bot that
+fails `is_valid_id` raises `BadRequest` with a reason that names the field (HTTP 400;
+Tencent does not retry, and for before-send callbacks falls back to its default policy,
+deliver). Account ids of messages that do not involve the bot are not validated: those
+are ignored anyway.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 from bot.errors import BadRequest, ConfigError
 from bot.log import mask_id, shown
-from bot.model import ConversationRef, Inbound, is_valid_id
+from bot.model import MAX_MESSAGE_ID, ConversationRef, Inbound, is_valid_id
 from bot.wire import decode_json
 
 AFTER_SEND = "C2C.CallbackAfterSendMsg"
@@ -143,6 +144,8 @@ def _int(value: Any, name: str) -> int | None:
 def _message_id(body: dict[str, Any]) -> str:
     for name in ("MsgKey", "MsgId"):
         value = _string(body.get(name), name).strip()
+        if len(value) > MAX_MESSAGE_ID:
+            raise BadRequest(f"{name} is over {MAX_MESSAGE_ID} characters")
         if value:
             return value
     parts = [body.get(name) for name in ("MsgSeq", "MsgRandom", "MsgTime")]
