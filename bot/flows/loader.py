@@ -7,7 +7,6 @@ every broken cross-reference points at the line to change.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from bot.errors import SpecError, SpecProblem
 from bot.flows.expr import Expr, ExprError
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.matching import flatten_words, normalize_text
+from bot.flows.patterns import PatternError, compile_pattern
 from bot.flows.spec import FlowsFile, FlowSpec, IntentSpec, Localized, StateSpec, TemplateSpec
 
 
@@ -220,9 +220,9 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
                 elif kind == "text":
                     TextTemplate.parse(source)
                 else:
-                    re.compile(source)
-            except (ExprError, re.error) as e:
-                what = e.message if isinstance(e, ExprError) else f"invalid regular expression: {e}"
+                    compile_pattern(source, ignore_case=True)
+            except (ExprError, PatternError) as e:
+                what = e.message if isinstance(e, ExprError) else str(e)
                 problems.append(
                     SpecProblem(
                         file,

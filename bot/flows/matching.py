@@ -43,6 +43,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from bot.flows.patterns import Pattern, PatternError, compile_pattern
+
 MAX_ANSWER = 4096
 """Characters: the longest answer that chooses an option by number, word or pattern, or is
 read as a command or a one-time code (WhatsApp's limit for one text; a Tencent text may be
@@ -312,13 +314,11 @@ class OptionWords:
     patterns: Sequence[str] = ()
 
 
-def _compile(index: int, pattern: str) -> re.Pattern[str]:
+def _compile(index: int, pattern: str) -> Pattern:
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as e:
-        raise ValueError(
-            f"option {index + 1}: pattern '{pattern}' is not a regular expression: {e}"
-        ) from e
+        return compile_pattern(pattern, ignore_case=True)
+    except PatternError as e:
+        raise PatternError(f"option {index + 1}: {e}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,18 +328,19 @@ class OptionIndex:
     count: int
     by_payload: Mapping[str, int]
     by_word: Mapping[str, int]
-    patterns: tuple[tuple[int, re.Pattern[str]], ...] = ()
+    patterns: tuple[tuple[int, Pattern], ...] = ()
     flow_lang: str = "en"
 
     @classmethod
     def build(cls, options: Sequence[OptionWords], *, flow_lang: str = "en") -> OptionIndex:
-        """Index options in order: words normalized and patterns compiled (case-insensitive)
-        once. A payload or word of two options belongs to the first; the loader reports such
-        conflicts. `flow_lang` is the language of number words when `match` is given none.
-        Raises ValueError naming the option for a pattern that is not a regular expression."""
+        """Index options in order: words normalized and patterns compiled (RE2,
+        case-insensitive) once. A payload or word of two options belongs to the first; the
+        loader reports such conflicts. `flow_lang` is the language of number words when
+        `match` is given none. Raises PatternError (a ValueError) naming the option for a
+        pattern that RE2 cannot run."""
         by_payload: dict[str, int] = {}
         by_word: dict[str, int] = {}
-        patterns: list[tuple[int, re.Pattern[str]]] = []
+        patterns: list[tuple[int, Pattern]] = []
         for i, option in enumerate(options):
             by_payload.setdefault(option.payload, i)
             for word in option.words:
@@ -368,7 +369,7 @@ class OptionIndex:
         answer = text.strip()
         if answer:
             for i, pattern in self.patterns:
-                if pattern.fullmatch(answer):
+                if pattern.fullmatch(answer) is not None:
                     return i
         return None
 
@@ -401,7 +402,8 @@ def find_overlaps(options: Sequence[OptionWords]) -> list[tuple[int, int, str]]:
     - a word of i, as written or normalized, fully matches a pattern of j (the word wins);
     - a pattern of i fully matches the digits of j's number (the number wins).
     Overlaps of two patterns are not looked for: the first option's pattern wins. The result is
-    in option order. Raises ValueError for a pattern that is not a regular expression.
+    in option order. Patterns are compiled as `OptionIndex.build` does: PatternError (a
+    ValueError) for a pattern that RE2 cannot run.
     """
     compiled = [
         [(source, _compile(i, source)) for source in option.patterns]
@@ -437,7 +439,10 @@ def find_overlaps(options: Sequence[OptionWords]) -> list[tuple[int, int, str]]:
                 )
             for j, patterns in enumerate(compiled):
                 for source, pattern in patterns:
-                    if j != i and (pattern.fullmatch(word.strip()) or pattern.fullmatch(folded)):
+                    if j != i and (
+                        pattern.fullmatch(word.strip()) is not None
+                        or pattern.fullmatch(folded) is not None
+                    ):
                         found.append(
                             (
                                 i,
@@ -448,7 +453,7 @@ def find_overlaps(options: Sequence[OptionWords]) -> list[tuple[int, int, str]]:
                         )
         for source, pattern in compiled[i]:
             for j in range(len(options)):
-                if j != i and pattern.fullmatch(str(j + 1)):
+                if j != i and pattern.fullmatch(str(j + 1)) is not None:
                     found.append(
                         (
                             i,

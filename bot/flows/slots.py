@@ -59,10 +59,10 @@ Per type (the value stored in the slot, then the error codes):
   accents, surrounding punctuation), else the choice at the answer's number (from 1, as in
   menus), unless some choice or synonym is itself a number ("38", "40"): then only the text
   chooses. `not_a_choice`.
-- regex: the trimmed answer as typed, when `pattern` matches all of it (`re.fullmatch`); the
-  group named `value` instead, when the pattern has one and it took part. `no_match`.
-  The pattern is compiled once, when the spec loads, and trusted: a pattern that backtracks
-  catastrophically (`(a+)+b`) can stall a worker even on a short answer.
+- regex: the trimmed answer as typed, when `pattern` matches all of it; the group named
+  `value` instead, when the pattern has one and it took part. `no_match`. The pattern is RE2
+  syntax (`bot.flows.patterns`), compiled once when the spec loads, case-sensitive; matching
+  takes time linear in the answer whatever the pattern (`(a+)+b` included).
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from bot.flows.matching import MAX_ANSWER, normalize_text, parse_number
+from bot.flows.patterns import Pattern, PatternError, compile_pattern
 
 SlotType = Literal["text", "integer", "number", "date", "time", "phone", "email", "choice", "regex"]
 DateOrder = Literal["DMY", "MDY", "YMD"]
@@ -132,7 +133,9 @@ class SlotSpec(BaseModel):
     max: float | None = Field(
         None, allow_inf_nan=False, description="integer/number: highest value; text: length."
     )
-    pattern: str | None = Field(None, description="regex: what the whole answer must match.")
+    pattern: str | None = Field(
+        None, description="regex: a regular expression (RE2 syntax) the whole answer must match."
+    )
     choices: list[Choice] | None = Field(
         None, description="choice: the accepted values, each a value or `value: [synonyms]`."
     )
@@ -144,7 +147,7 @@ class SlotSpec(BaseModel):
         None, description="date: true = today or later; false = before today."
     )
 
-    _regex: re.Pattern[str] | None = PrivateAttr(None)
+    _regex: Pattern | None = PrivateAttr(None)
     _choice_words: dict[str, str] = PrivateAttr(default_factory=dict)
     _choice_values: tuple[str, ...] = PrivateAttr(())
     _choice_by_number: bool = PrivateAttr(True)
@@ -164,9 +167,9 @@ class SlotSpec(BaseModel):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as e:
-                raise ValueError(f"`pattern:` is not a valid regular expression: {e}") from e
+                compile_pattern(value)
+            except PatternError as e:
+                raise ValueError(str(e)) from None
         return value
 
     @field_validator("default_region")
@@ -265,7 +268,7 @@ class SlotSpec(BaseModel):
     def _compile(self) -> None:
         """Compile the pattern and index the choices once, at load time."""
         if self.pattern is not None:
-            self._regex = re.compile(self.pattern)
+            self._regex = compile_pattern(self.pattern)
         if self.choices is not None:
             values: list[str] = []
             words: dict[str, str] = {}
@@ -496,9 +499,8 @@ def _parse_regex(spec: SlotSpec, text: str, today: dt.date) -> Parsed:
     match = regex.fullmatch(text) if regex is not None else None
     if match is None:
         return _bad("no_match")
-    if "value" in match.re.groupindex and match.group("value") is not None:
-        return _good(match.group("value"))
-    return _good(text)
+    value = match.named.get("value")
+    return _good(text if value is None else value)
 
 
 def _parse_choice(spec: SlotSpec, text: str, today: dt.date) -> Parsed:
