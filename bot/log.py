@@ -315,13 +315,14 @@ def handler(stream: TextIO, fmt: Format = "auto") -> logging.Handler:
 # The leading words of aiohttp's reasons ("Invalid char in url path", "Got more than 8190
 # bytes when reading"): a phrase of its own, before the request's bytes that it quotes.
 _PHRASE = re.compile(r"[A-Za-z][A-Za-z0-9 ,.-]{2,79}")
+_PHRASE_END = re.compile(r"[:'\"\n]")
 
 
 def refusal(exc: HttpProcessingError) -> str:
     """What a parser error says without the request's bytes: its kind, and the phrase that
     starts its message when it is one (words and a space, cut before any `:` or quote: a
     request line has no space in its target, so a token typed there never passes)."""
-    phrase = re.split(r"[:'\"\n]", str(exc.message), maxsplit=1)[0].strip()
+    phrase = _PHRASE_END.split(str(exc.message), maxsplit=1)[0].strip()
     if " " in phrase and _PHRASE.fullmatch(phrase):
         return f"{type(exc).__name__}: {phrase}"
     return type(exc).__name__

@@ -15,6 +15,7 @@ import pytest
 from bot.flows.compiler import IDLE, START, compile_catalog
 from bot.flows.engine import MAX_MOVES, Conversation, Engine, StepContext, StepResult
 from bot.flows.loader import load_catalog
+from bot.flows.matching import MAX_ANSWER
 from bot.model import (
     Button,
     CallRequest,
@@ -863,6 +864,15 @@ def test_otp_resend_waits_for_the_cool_down_then_sends_a_new_code() -> None:
     assert chat.conv.state == "verified"
 
 
+def test_otp_answer_longer_than_max_answer_is_a_wrong_code() -> None:
+    """A code or `resend` is short: past MAX_ANSWER characters the answer is a wrong try,
+    not scanned for the digits it may hold."""
+    chat = _verifying(_codes("123456"))
+    assert chat.say("123456" + " " * MAX_ANSWER).outcome == "code_retry"
+    assert chat.say("resend" + "." * MAX_ANSWER, at=NOW + MINUTE).outcome == "code_retry"
+    assert chat.say("123456" + " " * (MAX_ANSWER - 6)).outcome == "code_verified"
+
+
 # -- global commands -----------------------------------------------------------------------------
 
 NO_AGENT = """\
@@ -900,6 +910,16 @@ def test_stop_ends_the_flow_and_opts_out(word: str) -> None:
         (),
     )
     assert result.replies == (Reply(text=STOPPED, system=True),)
+
+
+def test_a_text_longer_than_max_answer_is_no_command() -> None:
+    """A command is a word or two: STOP padded past MAX_ANSWER characters is an answer like
+    any other (here, no option), and the customer stays in the flow."""
+    chat = _appointment()
+    result = chat.say("STOP" + " " * MAX_ANSWER)
+    assert result.outcome == "reprompted"
+    assert not chat.conv.opted_out
+    assert chat.say("STOP" + " " * (MAX_ANSWER - 4)).outcome == "stopped"
 
 
 def test_opted_out_customer_gets_nothing_until_start() -> None:

@@ -4,11 +4,15 @@ label, keyword or synonym, then pattern."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.flows.compiler import compile_flow
 from bot.flows.matching import (
+    MAX_ANSWER,
     NUMBER_WORDS,
     OptionIndex,
     OptionWords,
@@ -112,6 +116,86 @@ def test_normalize_text_ignores_case_accents_edge_punctuation_and_spacing(
 ) -> None:
     """Labels and answers compare in one folded form; an all-symbol answer keeps its symbols."""
     assert normalize_text(text) == expected
+
+
+# The definitions that the linear readings keep: quadratic on long answers, exact on short.
+_EDGES = re.compile(r"^[\s\W_]+|[\s\W_]+$")
+_DECORATION = re.compile(r"^[\s(\[#]+|[\s.)\]:\-]+$")
+_ANSWER_CHARACTERS = (
+    " \t\n\u00a0\u3000.,!?¿-_()[]#:👍\ufe0f\u20e3\u0301\u0308éÉaZ1\u0661\u2460\uff11"
+)
+
+
+def _folded_by_definition(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    core = (
+        _EDGES.sub("", folded)
+        or "".join(
+            c for c in folded if unicodedata.category(c)[0] != "P" and c not in "\ufe0e\ufe0f"
+        ).strip()
+    )
+    return re.sub(r"\s+", " ", core)
+
+
+def _number_by_definition(text: str) -> int | None:
+    s = unicodedata.normalize("NFKC", text.translate({0xFE0F: None, 0x20E3: None})).strip()
+    s = _DECORATION.sub("", s)
+    digits = [unicodedata.decimal(c, None) for c in s]
+    if not s or len(s) > 3 or None in digits:
+        return None
+    return int("".join(map(str, digits)))
+
+
+@given(st.text(_ANSWER_CHARACTERS, max_size=24))
+def test_normalize_text_keeps_what_stripping_the_edges_keeps(text: str) -> None:
+    """Folding keeps the answer from its first letter or digit to its last: what stripping
+    the punctuation, symbols and spaces at its edges keeps, for any answer."""
+    assert normalize_text(text) == _folded_by_definition(text)
+
+
+@given(st.text(_ANSWER_CHARACTERS, max_size=16))
+def test_parse_number_reads_what_stripping_the_decorations_reads(text: str) -> None:
+    """A short answer's number is the one left once its opening and closing decorations go."""
+    assert parse_number(text) == _number_by_definition(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" + "." * 16,
+        "(" * 16 + "1",
+        "#1" + " ." * 8,
+        "option" + " " * 30 + "1",
+    ],
+)
+def test_a_number_is_read_from_a_short_answer_only(text: str) -> None:
+    """A menu number is a few characters: past 16 (32 after a prefix) the answer is none."""
+    assert read_number(text) is None
+
+
+def test_the_spaces_around_a_number_do_not_count_towards_its_length() -> None:
+    """Surrounding whitespace is trimmed before the length is judged."""
+    assert parse_number(" " * 5000 + "(1)" + "\n" * 5000) == 1
+    assert read_number("\t" * 100 + "option 2" + " " * 100) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" + " " * MAX_ANSWER,
+        "yes" + "!" * MAX_ANSWER,
+        " ." * (MAX_ANSWER // 2) + "x",
+    ],
+)
+def test_an_answer_longer_than_max_answer_chooses_nothing_but_its_payload(text: str) -> None:
+    """Over MAX_ANSWER characters an answer is no number, word or pattern; a payload is."""
+    index = _index([{"label": "Any", "patterns": ["(?s).*"], "payload": "ANY", "go": "ask"}])
+    assert index.match(text[: MAX_ANSWER - 1]) == 0
+    assert index.match(text) is None
+    assert index.match(text, payload="ANY") == 0
+    assert read_number(text) is None
+    assert parse_number_word(text, "en") is None
 
 
 MENU_CASES: list[tuple[str, str | None, int | None]] = [
@@ -554,7 +638,7 @@ def test_a_blank_answer_matches_no_pattern() -> None:
 
 def test_build_rejects_a_pattern_that_is_not_a_regular_expression() -> None:
     """An invalid pattern fails at start-up, naming the option and the pattern."""
-    with pytest.raises(ValueError, match=r"option 2: pattern '\(unclosed'"):
+    with pytest.raises(ValueError, match=r"option 2: pattern `\(unclosed` is not a regular"):
         _built(OptionWords("A", ["a"]), OptionWords("B", ["b"], ["(unclosed"]))
 
 
@@ -579,9 +663,7 @@ def test_build_precomputes_folded_words_and_compiled_patterns() -> None:
     """Everything match needs is folded and compiled once, when the index is built."""
     index = _built(OptionWords("A", ["Réschedule  Now"], ["ok+"]))
     assert index.by_word == {"reschedule now": 0}
-    assert [(i, p.pattern, p.flags & re.IGNORECASE) for i, p in index.patterns] == [
-        (0, "ok+", re.IGNORECASE)
-    ]
+    assert [(i, p.source, p.ignore_case) for i, p in index.patterns] == [(0, "ok+", True)]
 
 
 BUILT_MENU = _built(

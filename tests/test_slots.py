@@ -5,12 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bot.flows.slots import ERRORS, MAX_INPUT, Parsed, SlotSpec, describe_error, parse_value
+from bot.flows.slots import (
+    _MERIDIEM,
+    _TIME_SUFFIX,
+    ERRORS,
+    MAX_INPUT,
+    Parsed,
+    SlotSpec,
+    describe_error,
+    parse_value,
+)
 
 TODAY = dt.date(2026, 11, 22)  # a Sunday
 
@@ -54,8 +66,9 @@ def test_defaults_make_a_text_slot() -> None:
         ({"type": "regex"}, "type regex needs `pattern:`"),
         ({"type": "choice"}, "type choice needs `choices:`"),
         ({"type": "choice", "choices": []}, "`choices:` needs at least one value"),
-        ({"type": "regex", "pattern": "(a"}, "`pattern:` is not a valid regular expression"),
-        ({"type": "regex", "pattern": "[z-a]"}, "bad character range"),
+        ({"type": "regex", "pattern": "(a"}, "pattern `(a` is not a regular expression"),
+        ({"type": "regex", "pattern": "[z-a]"}, "invalid character class range: z-a"),
+        ({"type": "regex", "pattern": r"(a+)\1"}, "refers back to a group"),
         ({"type": "integer", "min": 5, "max": 1}, "`min:` (5) is greater than `max:` (1)"),
         ({"type": "number", "min": 2.5, "max": 1}, "`min:` (2.5) is greater than `max:` (1)"),
         ({"type": "text", "min": 9, "max": 3}, "`min:` (9) is greater than `max:` (3)"),
@@ -160,6 +173,40 @@ def test_answers_over_the_message_limit_are_too_long(kind: str) -> None:
     """An answer longer than one WhatsApp text (4096 characters) is `too_long`."""
     spec = _spec(kind, **EXTRA.get(kind, {}))
     _rejects(spec, "1" * (MAX_INPUT + 1), "too_long")
+
+
+@pytest.mark.parametrize(
+    ("kind", "short", "error"),
+    [
+        ("integer", "seven", "not_a_number"),
+        ("number", "siete", "not_a_number"),
+        ("date", "tomorrow", "not_a_date"),
+        ("time", "noon", "not_a_time"),
+    ],
+)
+def test_numbers_dates_and_times_are_read_from_64_characters_at_most(
+    kind: str, short: str, error: str
+) -> None:
+    """A number, date or time is a few words: an answer of 64 characters is read, one of 65
+    (here the same answer with more punctuation after it) is none, unread."""
+    spec = _spec(kind)
+    assert _parse(spec, short + "!" * (64 - len(short))).ok
+    _rejects(spec, short + "!" * (65 - len(short)), error)
+
+
+_TIME_SUFFIX_DEFINITION = re.compile(r"\s*(?:uhr|horas|hrs|hr|hs|heures|heure)$")
+_MERIDIEM_DEFINITION = re.compile(r"\s*([ap])\.?\s*m\.?$")
+
+
+@given(st.text(" \t.apmuhrs1", max_size=16))
+def test_time_suffixes_are_found_where_their_definitions_find_them(text: str) -> None:
+    """The suffix and am/pm patterns that start only where spaces start find the same match
+    as their definitions, which also start inside runs of spaces (quadratic on long ones)."""
+    assert _TIME_SUFFIX.sub("", text) == _TIME_SUFFIX_DEFINITION.sub("", text)
+    found, defined = _MERIDIEM.search(text), _MERIDIEM_DEFINITION.search(text)
+    assert (found and (found.span(), found.groups())) == (
+        defined and (defined.span(), defined.groups())
+    )
 
 
 # --- text -------------------------------------------------------------------------------

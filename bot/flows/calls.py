@@ -36,7 +36,6 @@ from bot.flows.expr import Env, Expr, ExprError, show
 from bot.flows.expr import Template as TextTemplate
 from bot.model import CallRequest, Part, PartKind, Parts
 
-SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _SECRET_SOURCE = re.compile(r"secret\.([A-Za-z_][A-Za-z0-9_]{0,63})")
 SCHEMES = ("http", "https")
 # Characters of a URL that keep their meaning (RFC 3986 reserved) and '%' of escapes already

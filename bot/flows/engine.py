@@ -38,7 +38,7 @@ from bot.flows.compiler import (
 )
 from bot.flows.expr import ExprError
 from bot.flows.expr import Template as TextTemplate
-from bot.flows.matching import normalize_text
+from bot.flows.matching import MAX_ANSWER, normalize_text
 from bot.flows.slots import describe_error, parse_value
 from bot.model import (
     AgentReply,
@@ -476,7 +476,8 @@ class _Step:
     # -- customer messages ------------------------------------------------------------------
 
     def _command(self, event: Inbound) -> str | None:
-        if event.kind != "text":
+        # A command is a word or two: a text longer than MAX_ANSWER is none, and is not folded.
+        if event.kind != "text" or len(event.text) > MAX_ANSWER:
             return None
         return self.catalog.commands.get(normalize_text(event.text))
 
@@ -612,7 +613,10 @@ class _Step:
         otp = state.otp
         assert otp is not None
         held = self.conv.otp or {}
-        if normalize_text(event.text) in otp.resend_words:
+        # A code or a resend word is short: a text longer than MAX_ANSWER is a wrong code, and
+        # is not folded nor scanned for digits.
+        short = len(event.text) <= MAX_ANSWER
+        if short and normalize_text(event.text) in otp.resend_words:
             if self.now - int(held.get("sent", 0)) >= otp.spec.resend_after * 1000:
                 self._send_code(state)
                 self.outcome = "code_resent"
@@ -624,7 +628,7 @@ class _Step:
             self._fire(flow, f"otp:{state.name}:expired")
             self.outcome = "code_expired"
             return
-        given = _code_hash(self.ctx.conv_id, self.conv.visit, _digits(event.text))
+        given = _code_hash(self.ctx.conv_id, self.conv.visit, _digits(event.text) if short else "")
         if hmac.compare_digest(given, str(held.get("h", ""))):
             self._fire(flow, f"otp:{state.name}:verified")
             self.outcome = "code_verified"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from bot.flows.calls import CallText, header_problem, url_problem, webhook_probl
 from bot.flows.expr import Expr, ExprError
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.matching import flatten_words, normalize_text
+from bot.flows.patterns import PatternError, compile_pattern
 from bot.flows.spec import FlowsFile, FlowSpec, IntentSpec, Localized, StateSpec, TemplateSpec
 
 
@@ -223,10 +223,10 @@ def _check_flow(file: str, root: Any, name: str, flow: FlowSpec) -> list[SpecPro
                 elif kind == "text":
                     names = TextTemplate.parse(source).names
                 else:
-                    re.compile(source)
+                    compile_pattern(source, ignore_case=True)
                     names = frozenset()
-            except (ExprError, re.error) as e:
-                what = e.message if isinstance(e, ExprError) else f"invalid regular expression: {e}"
+            except (ExprError, PatternError) as e:
+                what = e.message if isinstance(e, ExprError) else str(e)
             else:
                 if "secret" in names and where[:2] not in (("call", "url"), ("call", "headers")):
                     what = _ONLY_IN_CALLS

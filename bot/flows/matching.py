@@ -19,14 +19,20 @@ rule that reads the answer but names no option passes it on to the next.
 3. word: one of the option's labels, keywords or synonyms, in any language, ignoring case,
    accents, surrounding punctuation and repeated spaces; the whole answer must equal the word.
    A word of two options belongs to the first.
-4. pattern: one of the option's regular expressions, `re.fullmatch`ed case-insensitively
-   against the answer with surrounding whitespace trimmed. Options are tried in order, so an
-   answer that matches patterns of two options chooses the first.
-Anything else, a blank answer included, is no match, and the state re-prompts.
+4. pattern: one of the option's regular expressions (RE2 syntax, `bot.flows.patterns`), fully
+   matched case-insensitively against the answer with surrounding whitespace trimmed. Options
+   are tried in order, so an answer that matches patterns of two options chooses the first.
+Anything else, a blank answer included, is no match, and the state re-prompts. So is an answer
+longer than `MAX_ANSWER` characters: only its payload can choose.
 
 `OptionIndex.build` does all the folding and regex compiling once, at start-up; `match` runs on
 every message and only looks things up. `find_overlaps` tells a linter where these rules make
 one option's word or pattern choose, or lose to, another option.
+
+Cost: every step here takes time linear in the answer's length, and the answer is bounded
+first: no regular expression of this module can backtrack (each scans its text a bounded number
+of times), author patterns run on RE2, which never backtracks, and a number is looked for only
+in an answer of at most `_MAX_NUMBER_ANSWER` characters.
 """
 
 from __future__ import annotations
@@ -37,20 +43,39 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from bot.flows.patterns import Pattern, PatternError, compile_pattern
+
+MAX_ANSWER = 4096
+"""Characters: the longest answer that chooses an option by number, word or pattern, or is
+read as a command or a one-time code (WhatsApp's limit for one text; a Tencent text may be
+longer). Folding an answer costs time in proportion to its length, so a longer one is no
+match rather than work on every message."""
+
 _KEYCAP = str.maketrans("", "", "\ufe0f\u20e3")
-_EDGE_PUNCT = re.compile(r"^[\s\W_]+|[\s\W_]+$")
+# From the first letter or digit to the last: what is left once the punctuation, symbols and
+# spaces at both edges are gone. Linear: `.*` runs to the end once and steps back once. (Its
+# predecessor, `^[\s\W_]+|[\s\W_]+$`, tried the second branch from every position: quadratic.)
+_CORE = re.compile(r"[^\W_](?:.*[^\W_])?", re.DOTALL)
 _SPACES = re.compile(r"\s+")
 _VARIATION = "\ufe0e\ufe0f"  # text/emoji presentation selectors
-_NUMBER_DECORATION = re.compile(r"^[\s(\[#]+|[\s.)\]:\-]+$")
+# A number (at most 3 characters) after its opening decorations and before its closing ones.
+# Linear: the decorations are possessive (never given back), and the number is tried at 3
+# lengths only, each followed by one scan of the closing decorations.
+_DECORATED_NUMBER = re.compile(r"[\s(\[#]*+(.{1,3}?)[\s.)\]:\-]*+", re.DOTALL)
+# A menu number is at most 3 digits in a few decorations ("( 1 )", "#1.", "1️⃣"): an answer
+# longer than this, once trimmed, is not one, and is not read further.
+_MAX_NUMBER_ANSWER = 16
 
 
 def normalize_text(text: str) -> str:
     """Case-, accent- and punctuation-insensitive form of a short answer."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    folded = stripped.casefold()
-    core = _EDGE_PUNCT.sub("", folded) or _symbols(folded)
-    return _SPACES.sub(" ", core)
+    if text.isascii():  # nothing to decompose, no accents to drop
+        folded = text.casefold()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    core = _CORE.search(folded)
+    return _SPACES.sub(" ", core.group() if core is not None else _symbols(folded))
 
 
 def _symbols(text: str) -> str:
@@ -62,12 +87,14 @@ def _symbols(text: str) -> str:
 
 def parse_number(text: str) -> int | None:
     """The menu number a customer typed, or None when the answer is not just a number."""
-    s = unicodedata.normalize("NFKC", text.translate(_KEYCAP)).strip()
-    s = _NUMBER_DECORATION.sub("", s)
-    if not s or len(s) > 3:
+    s = text.strip()
+    if len(s) > _MAX_NUMBER_ANSWER:
+        return None
+    number = _DECORATED_NUMBER.fullmatch(unicodedata.normalize("NFKC", s.translate(_KEYCAP)))
+    if number is None:
         return None
     digits = []
-    for c in s:
+    for c in number.group(1):
         d = unicodedata.decimal(c, None)
         if d is None:
             return None
@@ -193,13 +220,19 @@ _PREFIX = re.compile(
     re.DOTALL,
 )
 _PREFIX_START = frozenset("on第选選")  # first letters of the prefixes, once normalized
+# A prefix and a number, in digits or words ("opzione diciannove"), is a few words: a longer
+# answer, once trimmed, is not one, and is not read further.
+_MAX_PREFIXED_ANSWER = 32
 
 
 def _after_prefix(text: str, folded: str) -> str | None:
     """What follows a number prefix at the start of the answer, or None without one."""
     if not folded or folded[0] not in _PREFIX_START:
         return None
-    found = _PREFIX.fullmatch(unicodedata.normalize("NFC", text).casefold().strip())
+    s = text.strip()
+    if len(s) > _MAX_PREFIXED_ANSWER:
+        return None
+    found = _PREFIX.fullmatch(unicodedata.normalize("NFC", s).casefold().strip())
     return found["rest"] if found else None
 
 
@@ -234,8 +267,10 @@ def parse_number_word(
     number at all (`NUMBER_WORDS` has no such word today). A word of `NOT_NUMBER_WORDS` for the
     conversation's language is an everyday word there, not another language's number: "prima"
     is 1 in an Italian or English conversation, but "great" in a German one. An unknown language
-    tries every language.
+    tries every language. An answer longer than `MAX_ANSWER` characters is no number.
     """
+    if len(text) > MAX_ANSWER:
+        return None
     if words is NUMBER_WORDS:
         numbers = _numbers_for(lang)
     else:
@@ -247,7 +282,10 @@ def parse_number_word(
 def read_number(text: str, lang: str = "en") -> int | None:
     """The menu number an answer gives, by rule 2 of the module's precedence: bare digits
     (`parse_number`), a prefix and digits ("option 1", "nº1"), or a number word, alone or
-    after a prefix (`parse_number_word`); None when the answer is not just a number."""
+    after a prefix (`parse_number_word`); None when the answer is not just a number, or is
+    longer than `MAX_ANSWER` characters."""
+    if len(text) > MAX_ANSWER:
+        return None
     return _read_number(text, normalize_text(text), _numbers_for(lang))
 
 
@@ -276,13 +314,11 @@ class OptionWords:
     patterns: Sequence[str] = ()
 
 
-def _compile(index: int, pattern: str) -> re.Pattern[str]:
+def _compile(index: int, pattern: str) -> Pattern:
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as e:
-        raise ValueError(
-            f"option {index + 1}: pattern '{pattern}' is not a regular expression: {e}"
-        ) from e
+        return compile_pattern(pattern, ignore_case=True)
+    except PatternError as e:
+        raise PatternError(f"option {index + 1}: {e}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,18 +328,19 @@ class OptionIndex:
     count: int
     by_payload: Mapping[str, int]
     by_word: Mapping[str, int]
-    patterns: tuple[tuple[int, re.Pattern[str]], ...] = ()
+    patterns: tuple[tuple[int, Pattern], ...] = ()
     flow_lang: str = "en"
 
     @classmethod
     def build(cls, options: Sequence[OptionWords], *, flow_lang: str = "en") -> OptionIndex:
-        """Index options in order: words normalized and patterns compiled (case-insensitive)
-        once. A payload or word of two options belongs to the first; the loader reports such
-        conflicts. `flow_lang` is the language of number words when `match` is given none.
-        Raises ValueError naming the option for a pattern that is not a regular expression."""
+        """Index options in order: words normalized and patterns compiled (RE2,
+        case-insensitive) once. A payload or word of two options belongs to the first; the
+        loader reports such conflicts. `flow_lang` is the language of number words when
+        `match` is given none. Raises PatternError (a ValueError) naming the option for a
+        pattern that RE2 cannot run."""
         by_payload: dict[str, int] = {}
         by_word: dict[str, int] = {}
-        patterns: list[tuple[int, re.Pattern[str]]] = []
+        patterns: list[tuple[int, Pattern]] = []
         for i, option in enumerate(options):
             by_payload.setdefault(option.payload, i)
             for word in option.words:
@@ -314,12 +351,13 @@ class OptionIndex:
 
     def match(self, text: str, payload: str | None = None, lang: str | None = None) -> int | None:
         """Index (from 0) of the chosen option, or None. `lang` is the conversation's language,
-        for number words; without it, the flow's (`flow_lang`, "en" unless built with one)."""
+        for number words; without it, the flow's (`flow_lang`, "en" unless built with one).
+        A text longer than `MAX_ANSWER` characters chooses nothing (its payload still does)."""
         if payload is not None:
             hit = self.by_payload.get(payload)
             if hit is not None:
                 return hit
-        if not text:
+        if not text or len(text) > MAX_ANSWER:
             return None
         folded = normalize_text(text)
         number = _read_number(text, folded, _numbers_for(self.flow_lang if lang is None else lang))
@@ -331,7 +369,7 @@ class OptionIndex:
         answer = text.strip()
         if answer:
             for i, pattern in self.patterns:
-                if pattern.fullmatch(answer):
+                if pattern.fullmatch(answer) is not None:
                     return i
         return None
 
@@ -364,7 +402,8 @@ def find_overlaps(options: Sequence[OptionWords]) -> list[tuple[int, int, str]]:
     - a word of i, as written or normalized, fully matches a pattern of j (the word wins);
     - a pattern of i fully matches the digits of j's number (the number wins).
     Overlaps of two patterns are not looked for: the first option's pattern wins. The result is
-    in option order. Raises ValueError for a pattern that is not a regular expression.
+    in option order. Patterns are compiled as `OptionIndex.build` does: PatternError (a
+    ValueError) for a pattern that RE2 cannot run.
     """
     compiled = [
         [(source, _compile(i, source)) for source in option.patterns]
@@ -400,7 +439,10 @@ def find_overlaps(options: Sequence[OptionWords]) -> list[tuple[int, int, str]]:
                 )
             for j, patterns in enumerate(compiled):
                 for source, pattern in patterns:
-                    if j != i and (pattern.fullmatch(word.strip()) or pattern.fullmatch(folded)):
+                    if j != i and (
+                        pattern.fullmatch(word.strip()) is not None
+                        or pattern.fullmatch(folded) is not None
+                    ):
                         found.append(
                             (
                                 i,
@@ -411,7 +453,7 @@ def find_overlaps(options: Sequence[OptionWords]) -> list[tuple[int, int, str]]:
                         )
         for source, pattern in compiled[i]:
             for j in range(len(options)):
-                if j != i and pattern.fullmatch(str(j + 1)):
+                if j != i and pattern.fullmatch(str(j + 1)) is not None:
                     found.append(
                         (
                             i,

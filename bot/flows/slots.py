@@ -8,6 +8,8 @@ is a parameter.
 Rules shared by every type:
 - the answer is trimmed first; a blank answer is `empty`; an answer longer than 4096
   characters (WhatsApp's limit for one text) is `too_long`;
+- a number, date or time is a few words: a trimmed answer longer than 64 characters is none
+  (`not_a_number`, `not_a_date`, `not_a_time`), and is not read further;
 - digits in any script (full-width, Arabic-Indic, ...) count as digits;
 - words (numbers, months, weekdays, "tomorrow", "noon") are recognised in English, Spanish,
   Portuguese, French, German and Chinese whatever `lang` is, because customers mix
@@ -60,10 +62,10 @@ Per type (the value stored in the slot, then the error codes):
   accents, surrounding punctuation), else the choice at the answer's number (from 1, as in
   menus), unless some choice or synonym is itself a number ("38", "40"): then only the text
   chooses. `not_a_choice`.
-- regex: the trimmed answer as typed, when `pattern` matches all of it (`re.fullmatch`); the
-  group named `value` instead, when the pattern has one and it took part. `no_match`.
-  The pattern is compiled once, when the spec loads, and trusted: a pattern that backtracks
-  catastrophically (`(a+)+b`) can stall a worker even on a short answer.
+- regex: the trimmed answer as typed, when `pattern` matches all of it; the group named
+  `value` instead, when the pattern has one and it took part. `no_match`. The pattern is RE2
+  syntax (`bot.flows.patterns`), compiled once when the spec loads, case-sensitive; matching
+  takes time linear in the answer whatever the pattern (`(a+)+b` included).
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from bot.flows.matching import normalize_text, parse_number
+from bot.flows.matching import MAX_ANSWER, normalize_text, parse_number
+from bot.flows.patterns import Pattern, PatternError, compile_pattern
 from bot.phones import NotAPhoneNumber, e164, region_code
 
 SlotType = Literal["text", "integer", "number", "date", "time", "phone", "email", "choice", "regex"]
@@ -87,7 +90,10 @@ DateOrder = Literal["DMY", "MDY", "YMD"]
 # A choice as written: its value, or one mapping `value: [synonym, ...]`.
 Choice = str | dict[str, list[str]]
 
-MAX_INPUT = 4096
+MAX_INPUT = MAX_ANSWER
+# Characters of a trimmed answer that can be a number, a date or a time: "sábado, 30 de
+# noviembre de 2026" is 31, thirty digits grouped by three with a sign 41.
+_SHORT_ANSWER = 64
 ERRORS = frozenset(
     {
         "empty",
@@ -130,7 +136,9 @@ class SlotSpec(BaseModel):
     max: float | None = Field(
         None, allow_inf_nan=False, description="integer/number: highest value; text: length."
     )
-    pattern: str | None = Field(None, description="regex: what the whole answer must match.")
+    pattern: str | None = Field(
+        None, description="regex: a regular expression (RE2 syntax) the whole answer must match."
+    )
     choices: list[Choice] | None = Field(
         None, description="choice: the accepted values, each a value or `value: [synonyms]`."
     )
@@ -144,7 +152,7 @@ class SlotSpec(BaseModel):
         None, description="date: true = today or later; false = before today."
     )
 
-    _regex: re.Pattern[str] | None = PrivateAttr(None)
+    _regex: Pattern | None = PrivateAttr(None)
     _choice_words: dict[str, str] = PrivateAttr(default_factory=dict)
     _choice_values: tuple[str, ...] = PrivateAttr(())
     _choice_by_number: bool = PrivateAttr(True)
@@ -164,9 +172,9 @@ class SlotSpec(BaseModel):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as e:
-                raise ValueError(f"`pattern:` is not a valid regular expression: {e}") from e
+                compile_pattern(value)
+            except PatternError as e:
+                raise ValueError(str(e)) from None
         return value
 
     @field_validator("default_region")
@@ -265,7 +273,7 @@ class SlotSpec(BaseModel):
     def _compile(self) -> None:
         """Compile the pattern and index the choices once, at load time."""
         if self.pattern is not None:
-            self._regex = re.compile(self.pattern)
+            self._regex = compile_pattern(self.pattern)
         if self.choices is not None:
             values: list[str] = []
             words: dict[str, str] = {}
@@ -429,6 +437,8 @@ def _han_number(s: str) -> int | None:
 
 def _decimal(text: str) -> Decimal | None:
     """The number written in `text` (digits or a number word), or None."""
+    if len(text) > _SHORT_ANSWER:
+        return None
     s = _fold(text).strip()
     sign = ""
     if s[:1] in ("+", "-"):
@@ -499,9 +509,8 @@ def _parse_regex(spec: SlotSpec, text: str, today: dt.date) -> Parsed:
     match = regex.fullmatch(text) if regex is not None else None
     if match is None:
         return _bad("no_match")
-    if "value" in match.re.groupindex and match.group("value") is not None:
-        return _good(match.group("value"))
-    return _good(text)
+    value = match.named.get("value")
+    return _good(text if value is None else value)
 
 
 def _parse_choice(spec: SlotSpec, text: str, today: dt.date) -> Parsed:
@@ -612,6 +621,7 @@ _MONTHS = _table(
     }
 )
 _DATE_FILLERS = frozenset({"de", "del", "of", "the", "le", "den", "am", "el", "on"})
+_DATE_SEPARATORS = re.compile(r"[\s,./\-]+")
 _NUMERIC_DATE = re.compile(r"([0-9]{1,4})([/.\-])([0-9]{1,2})(?:\2([0-9]{1,4}))?")
 _HAN_DATE = re.compile(r"(?:([0-9]{4})年)?([0-9]{1,2})月([0-9]{1,2})[日号號]?")
 _ORDINAL = re.compile(r"([0-9]{1,4})(?:st|nd|rd|th|er|re|eme|ro|o|a|°)?")
@@ -705,7 +715,7 @@ def _numeric_date(spec: SlotSpec, s: str, today: dt.date) -> dt.date | None:
 
 def _worded_date(spec: SlotSpec, s: str, today: dt.date) -> dt.date | None:
     """Dates with a month name: "30 Nov", "November 30th, 2026", "sábado 30 de noviembre"."""
-    tokens = [t for t in re.split(r"[\s,./\-]+", s) if t and t not in _DATE_FILLERS]
+    tokens = [t for t in _DATE_SEPARATORS.split(s) if t and t not in _DATE_FILLERS]
     weekday = None
     for size in (2, 1):
         if len(tokens) > size and " ".join(tokens[:size]) in _WEEKDAYS:
@@ -748,6 +758,8 @@ def _han_date(spec: SlotSpec, s: str, today: dt.date) -> dt.date | None:
 
 
 def _find_date(spec: SlotSpec, text: str, today: dt.date) -> dt.date | None:
+    if len(text) > _SHORT_ANSWER:
+        return None
     key = _key(text)
     if key in _RELATIVE:
         return _shift(today, _RELATIVE[key])
@@ -787,8 +799,10 @@ _TIME_WORDS = {
     for w in words.split()
 }
 _TIME_PREFIX = re.compile(r"^(?:at|a las|a la|as|um|vers|a)\s+")
-_TIME_SUFFIX = re.compile(r"\s*(?:uhr|horas|hrs|hr|hs|heures|heure)$")
-_MERIDIEM = re.compile(r"\s*([ap])\.?\s*m\.?$")
+# Searched, so each starts only where a run of spaces starts (`(?<!\s)`): started inside the
+# run too, `\s*` would rescan it from every position, quadratic in the run's length.
+_TIME_SUFFIX = re.compile(r"(?<!\s)\s*(?:uhr|horas|hrs|hr|hs|heures|heure)$")
+_MERIDIEM = re.compile(r"(?<!\s)\s*([ap])\.?\s*m\.?$")
 _CLOCK = re.compile(r"([0-9]{1,2})(?:[:.h]([0-9]{2})(?::([0-9]{2}))?)?h?")
 _HAN_TIME = re.compile(
     r"(上午|早上|中午|下午|晚上)?([0-9]{1,2})[点點时時](?:([0-9]{1,2})分?|(半))?"
@@ -802,6 +816,8 @@ def _hhmm(hour: int, minute: int) -> Parsed:
 
 
 def _parse_time(spec: SlotSpec, text: str, today: dt.date) -> Parsed:
+    if len(text) > _SHORT_ANSWER:
+        return _bad("not_a_time")
     key = _key(text)
     if key in _TIME_WORDS:
         return _good(_TIME_WORDS[key])

@@ -70,7 +70,8 @@ class OptionSpec(Spec):
         default_factory=list, description="More words, optionally per language."
     )
     patterns: list[str] = Field(
-        default_factory=list, description="Regular expressions a whole reply may match."
+        default_factory=list,
+        description="Regular expressions (RE2 syntax) a whole reply may match, ignoring case.",
     )
     payload: str | None = Field(
         None, min_length=1, description="Button payload; default: FLOW.STATE.NUMBER."
