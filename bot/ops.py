@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from redis.exceptions import RedisError, ResponseError
 
 from bot.errors import ConfigError
-from bot.log import mask_conv
+from bot.log import escape, mask_conv, mask_text
 from bot.metrics import Backlog
 from bot.redis_client import RedisClient, cluster_enabled, connect
 from bot.redis_server import recorded_port
@@ -377,7 +377,7 @@ def _dead(partition: int, entry_id: str, fields: Mapping[str, str]) -> DeadLette
         partition,
         entry_id,
         fields.get("kind", "?"),
-        fields.get("why", ""),
+        mask_text(fields.get("why", "")),  # a platform's error may quote the recipient
         mask_conv(fields.get("c", "")),
         fields.get("t", ""),
     )
@@ -427,7 +427,9 @@ def format_dead(letters: Sequence[DeadLetter]) -> list[str]:
         return []
     rows = [["id", "kind", "when", "conversation", "why"]]
     for d in letters:
-        why = d.why if len(d.why) <= 60 else d.why[:59] + "…"
+        # A platform's or an exception's text: escaped, so that it cannot move the cursor
+        # or write to the operator's terminal (no control character reaches it).
+        why = escape(d.why if len(d.why) <= 60 else d.why[:59] + "…")
         rows.append([d.id, d.kind, _iso(d.at_ms), d.conversation, why])
     return _table(rows, left=5)
 

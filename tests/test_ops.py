@@ -331,6 +331,23 @@ async def test_dead_letter_ids_are_checked(cli: Cli, redis: Redis) -> None:
     assert (await cli("dlq", "list"))[1].strip() == "0 of 0 dead letters shown, oldest first"
 
 
+async def test_a_dead_letters_reason_cannot_write_to_the_terminal(cli: Cli, redis: Redis) -> None:
+    """`bot dlq list` shows a reason (a platform's or an exception's text) escaped, with the
+    recipient's number in it masked: no escape sequence or line break reaches the terminal."""
+    store = new_store(redis)
+    conv = conv_id(7)
+    p = partition_of(conv, PARTITIONS)
+    await store.ensure_groups(p)
+    why = "\x1b]0;owned\x07to 8613900000007\nFAKE line"
+    await redis.xadd(store.keys(p).dead, {"kind": "in", "why": why, "c": conv, "e": "{}"})
+    code, out = await cli("dlq", "list")
+    assert code == 0
+    assert "\x1b" not in out
+    assert "\\x1b]0;owned\\x07to 861*********7\\nFAKE line" in out
+    assert "8613900000007" not in out
+    assert not any(line.startswith("FAKE") for line in out.splitlines())
+
+
 # -- stats -----------------------------------------------------------------------------------
 
 
