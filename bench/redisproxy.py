@@ -4,7 +4,7 @@ accounting run (it adds latency, so the timed runs go to Redis directly).
 A round trip is a request turn of one connection: the client writes one or more commands
 (a pipeline, a MULTI ... EXEC) and waits for the answers before its next write. The proxy
 parses the client's RESP commands and files each under the path it serves, told by the
-command and its first key (bot/store.py names every key; a MULTI ... EXEC goes under its
+command and its first key (bot/store/keys.py names every key; a MULTI ... EXEC goes under its
 first command's path); a round trip counts once for each path it serves (a client that
 coalesces the calls of several tasks into one pipeline serves several at once), and once in
 all:

@@ -18,9 +18,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
 
 from bot.errors import ConfigError, SpecError
 from bot.flows.compiler import CompiledCatalog
@@ -31,11 +28,10 @@ from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
 from bot.platforms.tencent.client import TencentClient
 from bot.platforms.tencent.fake import FAKE_TENCENT, create_fake_tencent
-from bot.redis_client import POOL_CONNECTIONS, RedisClient, cluster_enabled, connect
 from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
 from bot.settings import SANDBOX_SECRET, Settings
-from bot.store import Store
+from bot.store import REDIS_TIMEOUTS, RedisError, Store, cluster_enabled, redis_client
 from bot.web import api, cams, health, openapi, sandbox, tencent
 from bot.web import metrics as metrics_route
 from bot.web.keys import (
@@ -61,29 +57,6 @@ from bot.web.server import HANDLER_ARGS, quiet_server
 from bot.web.shedding import SAMPLE_INTERVAL, Shedder
 
 log = logging.getLogger("bot.app")
-
-# The Redis client's own bounds, made for the workers, which wait an outage out; a request
-# waits for Redis at most BOT_REDIS_TIMEOUT on top of them (bot/web/deadline.py).
-REDIS_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 1.0, "socket_timeout": 5.0}
-
-
-def redis_client(url: str, *, cluster: bool = False, partitions: int = 16) -> RedisClient:
-    """A client that fails fast while Redis is away, so callbacks get a quick 503; of a
-    Redis Cluster when `cluster`. A single Redis's pool makes callers wait for a free
-    connection (a few seconds at most) rather than fail: room for the 3 blocking stream
-    reads of each of `partitions` a process may hold, and as many more for everything else
-    (at least POOL_CONNECTIONS; `?max_connections=N` in the URL wins)."""
-    options: dict[str, Any] = {}
-    if not cluster:
-        options["max_connections"] = max(POOL_CONNECTIONS, 6 * partitions)
-    return connect(
-        url,
-        cluster=cluster,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-        health_check_interval=10,
-        **REDIS_TIMEOUTS,
-        **options,
-    )
 
 
 async def _is_cluster(settings: Settings, url: str) -> bool:

@@ -20,7 +20,6 @@ from typing import TextIO
 
 import aiohttp
 
-from bot.app import redis_client
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
 from bot.flows.spec import parse_duration
@@ -36,7 +35,7 @@ from bot.model import (
 )
 from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
-from bot.store import Accepted, Store
+from bot.store import Accepted, Store, redis_client
 
 HELP = """Type what the customer writes. Commands:
   /tap PAYLOAD [TEXT]    tap a button

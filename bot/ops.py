@@ -2,7 +2,7 @@
 (`bot stats`), and the dead letters (`bot dlq list|retry|drop`).
 
 Reads are pipelined; every change is one small script in the slot of the partition it
-touches (bot/store.py). Phone numbers are masked in everything shown. A dead letter's id is
+touches (bot/store/). Phone numbers are masked in everything shown. A dead letter's id is
 `PARTITION-STREAMID`, e.g. `3-1700000000000-0`.
 """
 
@@ -18,15 +18,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from redis.exceptions import RedisError, ResponseError
-
 from bot.errors import ConfigError
 from bot.log import escape, mask_conv, mask_text
 from bot.metrics import Backlog
-from bot.redis_client import RedisClient, cluster_enabled, connect
 from bot.redis_server import recorded_port
 from bot.settings import Settings
-from bot.store import INBOX_GROUP, PARTITION_COUNTERS, Store, parse_counters
+from bot.store import (
+    INBOX_GROUP,
+    PARTITION_COUNTERS,
+    RedisClient,
+    RedisError,
+    ResponseError,
+    Store,
+    check_server,
+    cluster_enabled,
+    connect,
+    parse_counters,
+)
 
 PAGE = 100  # dead letters read per round trip by --all
 
@@ -75,20 +83,16 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
     client: RedisClient = connect(url, cluster=cluster, **options)
     try:
         try:
-            if folder is not None:
-                # The port file outlives a killed server, and its port may be reused since:
-                # make sure this is the server of that folder (redis-server reports the
-                # real path it was started in, as `folder` is).
-                raw: Any = await client.config_get("dir")
-                if {_text(k): _text(v) for k, v in raw.items()}.get("dir") != folder:
-                    raise ConfigError(
-                        f"no embedded Redis runs under {folder}: its port file is stale "
-                        "(is `bot serve` running with this BOT_DATA_DIR?)"
-                    )
-            else:
-                await client.ping()
+            # The port file outlives a killed server, and its port may be reused since:
+            # make sure this is the server of that folder.
+            answered = await check_server(client, data_dir=folder)
         except (RedisError, OSError) as e:
             raise ConfigError(f"{where} does not answer: {e}") from e
+        if not answered:
+            raise ConfigError(
+                f"no embedded Redis runs under {folder}: its port file is stale "
+                "(is `bot serve` running with this BOT_DATA_DIR?)"
+            )
         yield Store(
             client,
             partitions=settings.partitions,

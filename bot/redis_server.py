@@ -21,13 +21,10 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
-import redis
-from redis.exceptions import RedisError, ResponseError
-
 from bot.errors import ConfigError
+from bot.store.nodes import CLUSTER_SLOTS, flush, form_cluster
 
 PORT_FILE = "port"
-CLUSTER_SLOTS = 16384
 CLUSTER_BUS_OFFSET = 10000  # a cluster node's bus listens on its port + 10000
 
 
@@ -243,56 +240,15 @@ class LocalCluster:
             self.stop()
             raise
 
-    def _clients(self) -> list[redis.Redis]:
-        return [redis.Redis(host="127.0.0.1", port=p, socket_timeout=5.0) for p in self.ports]
-
     def _form(self, deadline: float) -> None:
-        clients = self._clients()
-        try:
-            for epoch, (client, (first, last)) in enumerate(
-                zip(clients, slot_ranges(self.primaries), strict=True), start=1
-            ):
-                # Distinct config epochs, as redis-cli gives them: no epoch collisions
-                # to settle, so the nodes agree on who serves which slots at once.
-                client.cluster("SET-CONFIG-EPOCH", epoch)
-                try:
-                    client.cluster("ADDSLOTSRANGE", first, last)
-                except ResponseError:  # before Redis 7.0: one slot per argument
-                    client.cluster("ADDSLOTS", *range(first, last + 1))
-            for port in self.ports[1:]:
-                clients[0].cluster("MEET", "127.0.0.1", port)
-            while not all(self._formed(c) for c in clients):
-                if time.monotonic() > deadline:
-                    raise ConfigError(
-                        f"the local cluster on ports {self.ports} did not reach "
-                        "cluster_state:ok in time"
-                    )
-                time.sleep(0.05)
-        finally:
-            for client in clients:
-                client.close()
-
-    def _formed(self, client: redis.Redis) -> bool:
-        """The node knows every node and sees every slot served."""
-        try:
-            info = client.cluster("INFO")
-        except RedisError:
-            return False
-        return (
-            info.get("cluster_state") == "ok"
-            and int(info.get("cluster_known_nodes", 0)) == self.primaries
-            and int(info.get("cluster_slots_ok", 0)) == CLUSTER_SLOTS
-        )
+        if not form_cluster(self.ports, slot_ranges(self.primaries), deadline):
+            raise ConfigError(
+                f"the local cluster on ports {self.ports} did not reach cluster_state:ok in time"
+            )
 
     def flush(self) -> None:
         """Empty every primary."""
-        clients = self._clients()
-        try:
-            for client in clients:
-                client.flushall()
-        finally:
-            for client in clients:
-                client.close()
+        flush(self.ports)
 
     def stop(self) -> None:
         nodes, self.nodes = self.nodes, []

@@ -23,9 +23,9 @@ from bot.flows.loader import load_catalog
 from bot.platforms.base import Sender
 from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
-from bot.redis_client import RedisClient, connect
 from bot.redis_server import LocalCluster, RedisServer
 from bot.settings import Settings
+from bot.store import RedisClient, connect
 from tests.support import (
     ACCESS_KEY_ID,
     ACCESS_KEY_SECRET,

@@ -1,5 +1,5 @@
-"""Coalescing of the store's per-message Redis calls (bot/coalesce.py), against a single Redis
-and a Redis Cluster: the calls of one loop iteration go out as one pipeline, each caller
+"""Coalescing of the store's per-message Redis calls (bot/store/coalesce.py), against a single
+Redis and a Redis Cluster: the calls of one loop iteration go out as one pipeline, each caller
 gets its own result or error, lost scripts are loaded and their calls sent again, a
 connection error reaches every caller; and the send-recording script does what its MULTI
 did."""
@@ -18,9 +18,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.flows.engine import Conversation
 from bot.model import Inbound, SendFailed, event_to_json
-from bot.redis_client import connect
 from bot.runtime.ratelimit import RateLimiter
-from bot.store import OUTBOX_GROUP, Accepted, CommitResult, OutboxEntry, Store, partition_of
+from bot.store import (
+    OUTBOX_GROUP,
+    Accepted,
+    CommitResult,
+    OutboxEntry,
+    Store,
+    connect,
+    partition_of,
+)
 from tests.support import BUSINESS
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster

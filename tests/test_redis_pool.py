@@ -9,9 +9,8 @@ import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.app import redis_client
-from bot.redis_client import POOL_CONNECTIONS, POOL_TIMEOUT, RedisClient, connect
 from bot.redis_server import LocalCluster, RedisServer
+from bot.store import POOL_CONNECTIONS, POOL_TIMEOUT, RedisClient, connect, redis_client
 
 
 async def _many_at_once(client: RedisClient, n: int) -> list[object]:

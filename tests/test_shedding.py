@@ -21,9 +21,8 @@ from bot.app import create_app
 from bot.flows.compiler import CompiledCatalog
 from bot.model import Inbound, event_to_json
 from bot.platforms.tencent.fake import create_fake_tencent
-from bot.redis_client import RedisClient, connect
 from bot.redis_server import RedisServer
-from bot.store import Keys, Store, partition_of
+from bot.store import Keys, RedisClient, Store, connect, partition_of
 from bot.web.keys import SHEDDER
 from bot.web.shedding import RETRY_AFTER, Shedder
 from tests.conftest import make_settings

@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
-from redis.exceptions import RedisError
 
 from bot.flows.engine import Engine
 from bot.log import context
@@ -27,7 +26,7 @@ from bot.runtime.ratelimit import Counters, RateLimiter
 from bot.runtime.sender import OutboxSender
 from bot.runtime.timers import TimerPump
 from bot.runtime.worker import InboxWorker
-from bot.store import Store
+from bot.store import RedisError, Store
 
 log = logging.getLogger("bot.partitions")
 

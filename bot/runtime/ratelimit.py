@@ -12,7 +12,7 @@ served, and the one at their head asks Redis for the permits of as many of them 
 allows, in one round trip: a burst of sends costs one ask, not one each; when the limit is
 reached, only the head polls, however many tasks are waiting. Waits are counted in the round
 trips that ask for permits anyway, and the asks go out with the other Redis calls of their
-event-loop iteration (bot/coalesce.py): with the store's, when the limiter is given its
+event-loop iteration (bot/store/coalesce.py): with the store's, when the limiter is given its
 coalescer.
 """
 
@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
-from bot.coalesce import Coalescer, evalsha
 from bot.metrics import Metrics
-from bot.redis_client import RedisClient
+from bot.store import NoScriptError, RedisClient
+from bot.store.coalesce import Coalescer
+from bot.store.lua import evalsha
 
 WINDOW = 1.0  # seconds: the platforms count their limits per second
 # Seconds each permit is held beyond the window: the spread of delays between a permit

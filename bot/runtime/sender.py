@@ -10,8 +10,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
-from redis.exceptions import RedisError
-
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
 from bot.log import context, mask_id, shown
 from bot.metrics import Metrics
@@ -19,7 +17,7 @@ from bot.model import ConversationRef, Outgoing, Reply, SendFailed, event_to_jso
 from bot.platforms.base import Sender
 from bot.runtime.drain import drain, while_lease_in_doubt
 from bot.runtime.ratelimit import RateLimiter
-from bot.store import OutboxEntry, Store
+from bot.store import OutboxEntry, RedisError, Store
 
 log = logging.getLogger("bot.sender")
 

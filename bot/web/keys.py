@@ -11,10 +11,9 @@ from aiohttp import web
 
 from bot.flows.compiler import CompiledCatalog
 from bot.metrics import Metrics
-from bot.redis_client import RedisClient
 from bot.runtime.partitions import Runtime
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import RedisClient, Store
 from bot.web.shedding import Shedder
 
 

@@ -9,12 +9,12 @@ import logging
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
-from redis.exceptions import RedisError
 
 from bot.errors import Unauthorized
 from bot.metrics import Backlog
 from bot.ops import read_backlog
 from bot.platforms.auth import matches_any
+from bot.store import RedisError
 from bot.web.keys import METRICS, SETTINGS, STORE
 from bot.wire import is_text
 

@@ -24,10 +24,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from bot import log as logs
 from bot.errors import BadRequest, Forbidden, Overloaded, StoreUnavailable, Unauthorized
+from bot.store import RedisError
 from bot.web.keys import METRICS, OUTCOME, REQUEST_ID
 
 log = logging.getLogger("bot.web")

@@ -16,11 +16,9 @@ import asyncio
 import contextlib
 import logging
 
-from redis.exceptions import RedisError
-
 from bot.errors import Overloaded
 from bot.ops import read_backlog
-from bot.store import Store
+from bot.store import RedisError, Store
 
 log = logging.getLogger("bot.web.shedding")
 

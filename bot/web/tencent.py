@@ -16,7 +16,6 @@ import hashlib
 import logging
 
 from aiohttp import hdrs, web
-from redis.exceptions import RedisError
 
 from bot.errors import Unauthorized, UnsupportedMediaType
 from bot.log import shown, shown_name
@@ -29,7 +28,7 @@ from bot.platforms.tencent.callbacks import (
     answer,
     parse_callback,
 )
-from bot.store import Accepted
+from bot.store import Accepted, RedisError
 from bot.web.body import SMALL_BODY, expect_body, read_body
 from bot.web.deadline import redis_bound
 from bot.web.keys import CLOCK, METRICS, SETTINGS, STORE

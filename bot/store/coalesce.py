@@ -22,19 +22,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from bot.redis_client import RedisClient
+from bot.store.client import RedisClient
 
 MAX_COMMANDS = 500  # commands per pipeline
 
 Command = tuple[Any, ...]
-
-
-def evalsha(script: AsyncScript, keys: Sequence[str], *args: Any) -> Command:
-    """A script's EVALSHA as a raw command (see `queue_script` in bot/redis_client.py)."""
-    return ("EVALSHA", script.sha, len(keys), *keys, *args)
 
 
 @dataclass(slots=True)

@@ -1,30 +1,57 @@
 """The Redis client: of a single Redis, or of a Redis Cluster (`RedisClient` is either),
 chosen by BOT_REDIS_CLUSTER or by asking the server. The cluster client is redis-py's, made
 to fail the way the single-Redis one does (a RedisError), with room for every connection a
-process needs, and scripts are queued in pipelines the same way on both.
+process needs, and scripts are queued in pipelines the same way on both (bot/store/lua.py).
 
 On a cluster, each command goes to the node of its keys' slot: scripts and MULTI touch the
-keys of one slot (bot/store.py); pipelines without MULTI may span slots (the client sends
+keys of one slot (bot/store/keys.py); pipelines without MULTI may span slots (the client sends
 each node its part, all at once); SCRIPT LOAD and FLUSHALL go to every primary.
 
 The single-Redis client draws its connections from a blocking pool: when every connection is
 in use, a command waits for one (up to POOL_TIMEOUT seconds) rather than failing, so a burst
 of steps, sends and callbacks queues for Redis instead of being retried.
+
+The errors a caller may meet are redis-py's, named here (`RedisError` and its kinds), so that
+nothing outside bot/store/ imports redis.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
-from redis.commands.core import AsyncScript
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import CrossSlotTransactionError, RedisClusterException
+from redis.exceptions import (
+    CrossSlotTransactionError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
+
+__all__ = [
+    "POOL_CONNECTIONS",
+    "POOL_TIMEOUT",
+    "REDIS_TIMEOUTS",
+    "AnyPipeline",
+    "NoScriptError",
+    "RedisClient",
+    "RedisConnectionError",
+    "RedisError",
+    "ResponseError",
+    "check_server",
+    "cluster_enabled",
+    "connect",
+    "redis_client",
+    "server_problem",
+]
 
 # A client of a single Redis (or one reached through a proxy), or of a Redis Cluster.
 RedisClient: TypeAlias = Redis | RedisCluster
@@ -138,9 +165,54 @@ def connect(url: str, *, cluster: bool, **options: Any) -> RedisClient:
     return Redis.from_pool(BlockingConnectionPool.from_url(url, **options))
 
 
-def queue_script(pipe: AnyPipeline, script: AsyncScript, keys: Sequence[str], *args: Any) -> None:
-    """Queue a script's EVALSHA in a pipeline without the SCRIPT EXISTS round trip that
-    redis-py's script call in a pipeline costs; NoScriptError comes from `execute`. A raw
-    command: redis-py's cluster pipeline refuses its `evalsha` method, not the command,
-    which it sends to the node of its keys' slot like any other."""
-    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+# The Redis client's own bounds, made for the workers, which wait an outage out; a request
+# waits for Redis at most BOT_REDIS_TIMEOUT on top of them (bot/web/deadline.py).
+REDIS_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 1.0, "socket_timeout": 5.0}
+
+
+def redis_client(url: str, *, cluster: bool = False, partitions: int = 16) -> RedisClient:
+    """A client that fails fast while Redis is away, so callbacks get a quick 503; of a
+    Redis Cluster when `cluster`. A single Redis's pool makes callers wait for a free
+    connection (a few seconds at most) rather than fail: room for the 3 blocking stream
+    reads of each of `partitions` a process may hold, and as many more for everything else
+    (at least POOL_CONNECTIONS; `?max_connections=N` in the URL wins)."""
+    options: dict[str, Any] = {}
+    if not cluster:
+        options["max_connections"] = max(POOL_CONNECTIONS, 6 * partitions)
+    return connect(
+        url,
+        cluster=cluster,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
+        health_check_interval=10,
+        **REDIS_TIMEOUTS,
+        **options,
+    )
+
+
+async def server_problem(client: RedisClient) -> str | None:
+    """Why the Redis of `client` cannot take work, or None: a single Redis answers PING; a
+    cluster node says that every slot is served (`cluster_state:ok`): otherwise the
+    conversations of some partitions are stuck. Raises RedisError and OSError when it does
+    not answer."""
+    if not isinstance(client, RedisCluster):
+        await client.ping()
+        return None
+    info = await client.cluster_info()
+    state = info.get("cluster_state")
+    return None if state == "ok" else f"redis: cluster_state {state}"
+
+
+async def check_server(client: RedisClient, *, data_dir: str | None) -> bool:
+    """Whether the server answers as the one wanted: with `data_dir`, the redis-server
+    started in that folder (it reports the real path it was started in as `dir`: a port
+    file outlives a killed server, and its port may be reused since); without, any that
+    answers PING. Raises RedisError and OSError when it does not answer."""
+    if data_dir is None:
+        await client.ping()
+        return True
+    raw: Any = await client.config_get("dir")
+    return {_text(k): _text(v) for k, v in raw.items()}.get("dir") == data_dir
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

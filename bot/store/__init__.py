@@ -1,0 +1,75 @@
+"""The store: the only code that names a Redis key or talks to Redis. Callers import from
+here.
+
+    keys.py      every key and hash tag, in one table
+    scripts/     the Lua scripts, one file each (lua.py reads and registers them)
+    codec.py     the stored form of conversations, timers and counters, and the way back
+    client.py    the client of a single Redis or a Redis Cluster, failing the same way;
+                 the errors callers catch
+    coalesce.py  the per-message calls of one loop iteration in one pipeline
+    store.py     the Store, made of core.py and its parts: intake.py, steps.py, streams.py,
+                 outcomes.py, leases.py, dead.py, reads.py
+    nodes.py     commands to the local redis-server processes (forming a cluster)
+"""
+
+from bot.store.client import (
+    POOL_CONNECTIONS,
+    POOL_TIMEOUT,
+    REDIS_TIMEOUTS,
+    NoScriptError,
+    RedisClient,
+    RedisConnectionError,
+    RedisError,
+    ResponseError,
+    check_server,
+    cluster_enabled,
+    connect,
+    redis_client,
+    server_problem,
+)
+from bot.store.codec import (
+    conversation_fields,
+    conversation_from_hash,
+    parse_counters,
+    parse_timer_member,
+    timer_member,
+)
+from bot.store.intake import STATUS_RANK, Accepted
+from bot.store.keys import Keys, partition_of
+from bot.store.reads import PARTITION_COUNTERS
+from bot.store.steps import CommitResult
+from bot.store.store import Store
+from bot.store.streams import CALLS_GROUP, INBOX_GROUP, OUTBOX_GROUP, CallEntry, OutboxEntry
+
+__all__ = [
+    "CALLS_GROUP",
+    "INBOX_GROUP",
+    "OUTBOX_GROUP",
+    "PARTITION_COUNTERS",
+    "POOL_CONNECTIONS",
+    "POOL_TIMEOUT",
+    "REDIS_TIMEOUTS",
+    "STATUS_RANK",
+    "Accepted",
+    "CallEntry",
+    "CommitResult",
+    "Keys",
+    "NoScriptError",
+    "OutboxEntry",
+    "RedisClient",
+    "RedisConnectionError",
+    "RedisError",
+    "ResponseError",
+    "Store",
+    "check_server",
+    "cluster_enabled",
+    "connect",
+    "conversation_fields",
+    "conversation_from_hash",
+    "parse_counters",
+    "parse_timer_member",
+    "partition_of",
+    "redis_client",
+    "server_problem",
+    "timer_member",
+]

@@ -1,0 +1,79 @@
+"""What every part of the Store shares: the client, the settings that name and age keys,
+the registered scripts and the coalescer of per-message calls.
+
+The Store (bot/store/store.py) is this core with its parts mixed in, one module each: the
+intake, the steps, the stream reads, the outcomes of drained entries, the leases, the dead
+letters and the operators' reads. Each part uses only what is here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.commands.core import AsyncScript
+
+from bot.store import lua
+from bot.store.client import RedisClient
+from bot.store.coalesce import Coalescer
+from bot.store.keys import PREFIX, Keys, partition_of, stats_key
+
+STORE_SCRIPTS = lua.SCRIPTS
+
+
+class StoreCore:
+    """The project's Redis operations. Holds a client and the registered scripts."""
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        *,
+        partitions: int,
+        conversation_ttl: int,
+        dedup_ttl: int,
+        prefix: str = PREFIX,
+    ) -> None:
+        self.redis = redis
+        self.partitions = partitions
+        self.conversation_ttl = conversation_ttl
+        self.dedup_ttl = dedup_ttl
+        self.prefix = prefix
+        self._keys = [Keys.of(p, prefix) for p in range(partitions)]
+        self._scripts = {name: lua.register(redis, name) for name in STORE_SCRIPTS}
+        self._coalescer: Coalescer | None = None
+
+    def script(self, name: str) -> AsyncScript:
+        return self._scripts[name]
+
+    @property
+    def stats_key(self) -> str:
+        """Counters of no partition (the send rate limiter's), summed over processes."""
+        return stats_key(self.prefix)
+
+    def keys(self, partition: int) -> Keys:
+        if 0 <= partition < len(self._keys):
+            return self._keys[partition]
+        return Keys.of(partition, self.prefix)
+
+    def keys_for(self, conv_id: str) -> Keys:
+        return self.keys(partition_of(conv_id, self.partitions))
+
+    async def load_scripts(self) -> None:
+        """Load every script into Redis (after start-up or a Redis restart)."""
+        await lua.load(self.redis, list(self._scripts.values()))
+
+    def coalescer(self) -> Coalescer:
+        """The coalescer of this store's per-message calls (bot/store/coalesce.py), made on
+        first use in the running event loop."""
+        loop = asyncio.get_running_loop()
+        current = self._coalescer
+        if current is None or current.loop is not loop:
+            count = current.round_trips if current is not None else 0
+            current = Coalescer(self.redis, self.load_scripts, round_trips=count)
+            self._coalescer = current
+        return current
+
+    @property
+    def round_trips(self) -> int:
+        """Pipelines sent for the coalesced calls (intake, commit, opt-out check, recording
+        of sends): each one round trip however many calls it carried."""
+        return self._coalescer.round_trips if self._coalescer is not None else 0

@@ -1,0 +1,90 @@
+"""The intake: events enqueued in their partition's inbox unless seen before, delivery
+statuses recorded, business triggers checked against the stored conversation, and the
+replay cache of callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import NoScriptError
+
+from bot.model import StatusReceipt
+from bot.store.codec import text
+from bot.store.core import StoreCore
+from bot.store.keys import replay_key
+from bot.store.lua import evalsha
+
+STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An event for a conversation, ready to enqueue; `dedup_key` identifies repeats."""
+
+    conv_id: str
+    dedup_key: str
+    event_json: str
+
+
+class Intake(StoreCore):
+    async def accept(
+        self, events: Sequence[Accepted], statuses: Sequence[tuple[str, StatusReceipt]] = ()
+    ) -> list[bool]:
+        """Store events (True: new, False: a repeat) and status receipts in one round trip.
+        Raises redis errors: then nothing may be acknowledged."""
+        if not events and not statuses:
+            return []
+        for attempt in (1, 2):
+            try:
+                results = await self._accept(events, statuses)
+                break
+            except NoScriptError:
+                # Redis restarted without our scripts: load them and run the batch again
+                # (intake is idempotent, statuses never regress).
+                if attempt == 2:
+                    raise
+                await self.load_scripts()
+        return [r is not None for r in results[: len(events)]]
+
+    async def _accept(
+        self, events: Sequence[Accepted], statuses: Sequence[tuple[str, StatusReceipt]]
+    ) -> list[Any]:
+        # One batch of EVALSHAs, sent with the other calls of this loop iteration (no
+        # SCRIPT EXISTS first, as redis-py's script call in a pipeline would ask). On a
+        # cluster the pipeline sends each node its commands, all nodes at once.
+        commands = []
+        for ev in events:
+            k = self.keys_for(ev.conv_id)
+            commands.append(evalsha(
+                self.script("intake"), [k.seen(ev.dedup_key), k.inbox, k.stats],
+                ev.conv_id, ev.event_json, self.dedup_ttl,
+            ))  # fmt: skip
+        for conv_id, st in statuses:
+            k = self.keys_for(conv_id)
+            commands.append(evalsha(
+                self.script("status"), [k.message(st.task_id), k.inbox],
+                STATUS_RANK.get(st.status.lower(), 0), st.status, st.at_ms,
+                st.message_id, st.error_code or st.error_description,
+                self.conversation_ttl, st.task_id,
+            ))  # fmt: skip
+        results = await self.coalescer().submit(commands)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    async def accept_intent(self, event: Accepted, policy: str) -> str:
+        """Enqueue a business trigger: `new`, `repeat`, `opted_out` or `busy` (policy
+        `reject` while the customer is in a flow)."""
+        k = self.keys_for(event.conv_id)
+        res = await self.script("intake_intent")(
+            keys=[k.seen(event.dedup_key), k.inbox, k.conv(event.conv_id), k.stats],
+            args=[event.conv_id, event.event_json, self.dedup_ttl, policy],
+        )
+        return text(res)
+
+    async def first_sight(self, name: str, ttl_ms: int) -> bool:
+        """True the first time `name` is seen within `ttl_ms` (a replay cache)."""
+        return bool(await self.redis.set(replay_key((name,), self.prefix), "1", nx=True, px=ttl_ms))

@@ -1,0 +1,118 @@
+"""Every Redis key of the project, and the hash tags that place them: nothing outside this
+module builds a key (tests/test_layout.py checks it).
+
+Conversations are spread over `partitions` inbox partitions by a stable hash of the
+conversation id. Every key of a partition, and so every key of each of its conversations,
+carries the partition's hash tag `{bot:pN}`: one conversation's keys always share a cluster
+slot, and each script touches one slot only, so the same code runs on Redis Cluster.
+
+    bot:{pN}:in            stream  inbox: events accepted from callbacks and APIs
+    bot:{pN}:out           stream  outbox: replies committed by steps, drained by the sender
+    bot:{pN}:dead          stream  dead letters: inbox events a step could not handle,
+                                   replies that could not be sent
+    bot:{pN}:calls         stream  business-system calls and agent forwards committed by steps
+    bot:{pN}:timers        zset    timers of state visits (`visit|name|conv`), by due time
+    bot:{pN}:lease         string  owner token of the partition's worker (fencing)
+    bot:{pN}:c:CONV        hash    a conversation: flow, state, version, data, ...
+    bot:{pN}:seen:ID       string  an accepted message id (drops repeated pushes)
+    bot:{pN}:m:TASK        hash    a sent message: message id (mid), send error (err),
+                                   delivery status (status, status_err, at)
+    bot:{pN}:stats         hash    the partition's counters (PARTITION_COUNTERS), each
+                                   incremented by the script or transaction that does what
+                                   it counts: no round trip of its own, exact, one slot
+
+Keys of no partition, each only ever used alone (one key per command, script or MULTI), so
+wherever its slot is nothing spans slots:
+
+    bot:{bot:rl:ACCOUNT}   zset    the send rate limit's log of a platform account
+                                   (`cams:` + a hash of the access key id): permits granted
+                                   in the last second, scored by Redis time in µs
+    bot:stats              hash    counters summed over every process: rate_limit_waits,
+                                   rate_limit_wait_seconds
+    bot:members            zset    the live processes (heartbeats)
+    bot:replay:NAME        string  a callback signature already seen (Tencent's replay cache:
+                                   NAME is `tencent:SIGN:DIGEST`)
+
+(`bot` is the store's prefix, its default.) What the values hold is in bot/store/codec.py.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+PREFIX = "bot"
+
+
+def partition_of(conv_id: str, partitions: int) -> int:
+    """Stable partition of a conversation: the same in every process and release."""
+    return zlib.crc32(conv_id.encode()) % partitions
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names of one partition."""
+
+    tag: str
+
+    @classmethod
+    def of(cls, partition: int, prefix: str = PREFIX) -> Keys:
+        return cls(f"{prefix}:{{{prefix}:p{partition}}}")
+
+    @property
+    def inbox(self) -> str:
+        return f"{self.tag}:in"
+
+    @property
+    def outbox(self) -> str:
+        return f"{self.tag}:out"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.tag}:dead"
+
+    @property
+    def lease(self) -> str:
+        return f"{self.tag}:lease"
+
+    @property
+    def timers(self) -> str:
+        return f"{self.tag}:timers"
+
+    @property
+    def calls(self) -> str:
+        return f"{self.tag}:calls"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.tag}:stats"
+
+    def conv(self, conv_id: str) -> str:
+        return f"{self.tag}:c:{conv_id}"
+
+    def seen(self, message_key: str) -> str:
+        return f"{self.tag}:seen:{message_key}"
+
+    def message(self, task_id: str) -> str:
+        return f"{self.tag}:m:{task_id}"
+
+
+def stats_key(prefix: str = PREFIX) -> str:
+    """Counters of no partition (the send rate limiter's), summed over processes."""
+    return f"{prefix}:stats"
+
+
+def members_key(prefix: str = PREFIX) -> str:
+    """The live processes, each scored by when its heartbeat lapses."""
+    return f"{prefix}:members"
+
+
+def replay_key(parts: tuple[str, ...], prefix: str = PREFIX) -> str:
+    """A request seen once (a replay cache), named by its parts: `bot:replay:A:B:...`."""
+    return f"{prefix}:replay:{':'.join(parts)}"
+
+
+def account_key(account: str, prefix: str = PREFIX) -> str:
+    """The Redis key of an account's rate-limit log, `bot:{bot:rl:ACCOUNT}`: a slot of its
+    own."""
+    return f"{prefix}:{{{prefix}:rl:{account}}}"

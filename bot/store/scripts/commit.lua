@@ -1,0 +1,52 @@
+-- Commit one step: fencing token, version check, ack of the inbox entry, then the new state,
+-- the replies to send, the timers to keep and the calls to make, all or nothing.
+-- KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats
+-- ARGV: token, expected version, entry id, ttl,
+--       n fields, fields...,
+--       n replies, (conv, reply, task, space) x n,
+--       dead-letter reason ('' for none), event, conv,
+--       n timers to drop, members...,
+--       n timers to set, (due, member) x n,
+--       n calls, (conv, call, space) x n
+-- Returns {new version}, or {-1} (lease lost), {-2, stored version} (stale), {-3} (the
+-- entry was committed already).
+if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {-1} end
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[2]) then return {-2, v} end
+if redis.call('XACK', KEYS[2], 'w', ARGV[3]) == 0 then return {-3} end
+redis.call('XDEL', KEYS[2], ARGV[3])
+local i = 5
+local nf = tonumber(ARGV[i])
+local fields = {'v', v + 1}
+for j = 1, nf do fields[#fields + 1] = ARGV[i + j] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+i = i + nf + 1
+local nr = tonumber(ARGV[i])
+for j = 0, nr - 1 do
+  local b = i + 1 + j * 4
+  redis.call('XADD', KEYS[3], '*',
+    'c', ARGV[b], 'r', ARGV[b + 1], 't', ARGV[b + 2], 's', ARGV[b + 3])
+end
+i = i + 1 + nr * 4
+redis.call('HINCRBY', KEYS[8], 'steps', 1)
+if ARGV[i] ~= '' then
+  redis.call('XADD', KEYS[5], '*', 'kind', 'in', 'why', ARGV[i], 'c', ARGV[i + 2],
+    'e', ARGV[i + 1])
+  redis.call('HINCRBY', KEYS[8], 'dead_letters_in', 1)
+end
+i = i + 3
+local nd = tonumber(ARGV[i])
+for j = 1, nd do redis.call('ZREM', KEYS[6], ARGV[i + j]) end
+i = i + nd + 1
+local nt = tonumber(ARGV[i])
+for j = 0, nt - 1 do
+  redis.call('ZADD', KEYS[6], ARGV[i + 1 + j * 2], ARGV[i + 2 + j * 2])
+end
+i = i + 1 + nt * 2
+local nc = tonumber(ARGV[i])
+for j = 0, nc - 1 do
+  local b = i + 1 + j * 3
+  redis.call('XADD', KEYS[7], '*', 'c', ARGV[b], 'r', ARGV[b + 1], 's', ARGV[b + 2])
+end
+return {v + 1}

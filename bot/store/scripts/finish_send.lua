@@ -1,0 +1,22 @@
+-- A drained outbox entry is done: ack it and record what became of it (the message record,
+-- the partition's counters, a dead letter, a SendFailed event), all at once. A script
+-- rather than MULTI so that it can share a pipeline with other commands (coalesce.py).
+-- KEYS: outbox, stats, dead, inbox, message record.
+-- ARGV: entry id, retries, outcome ('dead', 'sent', 'permanent' or ''), error, conv, reply,
+--       task, space, failed event ('' for none), message id, visit, ttl
+redis.call('XACK', KEYS[1], 's', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[2], 'send_retries', ARGV[2]) end
+if ARGV[3] == 'dead' then
+  redis.call('HINCRBY', KEYS[2], 'dead_letters_out', 1)
+  redis.call('XADD', KEYS[3], '*', 'kind', 'out', 'why', ARGV[4], 'c', ARGV[5], 'r', ARGV[6],
+    't', ARGV[7], 's', ARGV[8])
+elseif ARGV[3] == 'sent' then
+  redis.call('HINCRBY', KEYS[2], 'sends', 1)
+elseif ARGV[3] == 'permanent' then
+  redis.call('HINCRBY', KEYS[2], 'send_failures_permanent', 1)
+end
+if ARGV[9] ~= '' then redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'e', ARGV[9]) end
+redis.call('HSET', KEYS[5], 'conv', ARGV[5], 'mid', ARGV[10], 'err', ARGV[4], 'visit', ARGV[11])
+redis.call('EXPIRE', KEYS[5], ARGV[12])
+return 1

@@ -1,0 +1,5 @@
+-- Extend a lease held by this token. KEYS: lease. ARGV: token, ttl (ms).
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
