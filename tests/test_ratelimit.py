@@ -28,8 +28,8 @@ from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
 from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
-from bot.runtime.ratelimit import Counters, RateLimiter, account_key
-from bot.store import Accepted, Store
+from bot.runtime.ratelimit import Counters, RateLimiter
+from bot.store import Accepted, Store, account_key
 from bot.web.keys import RUNTIME
 from tests.conftest import AppFactory
 from tests.support import (

