@@ -9,7 +9,8 @@ decides when it is first imported, from that variable), and `/metrics` sums ever
 process's files, so any process answers a scrape with the totals of all of them.
 
 The backlog ages and the dead letters are not counted by any process: they are read from
-Redis when `/metrics` is scraped (`Backlog`), so every process gives the same answer.
+Redis when `/metrics` is scraped (`Backlog`, bot/store/reads.py), so every process gives
+the same answer.
 
 Every label value comes from a small fixed set, or from the compiled flows (flow and state
 names): never a phone number, a message id or a text. An unknown value is shown as `other`.
@@ -20,11 +21,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from bot.store import Backlog as Backlog  # what a scrape shows of Redis, read by the store
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -76,32 +78,22 @@ def outcome_of(status: int) -> str:
     return "error"
 
 
-@dataclass(frozen=True, slots=True)
-class Backlog:
-    """What waits in Redis, read at scrape time: the age in seconds of the oldest entry of
-    each queue over all partitions (0 when empty), and the dead letters."""
-
-    inbox_age: float
-    outbox_age: float
-    calls_age: float
-    dead_letters: int
-
-    def families(self) -> Iterator[Metric]:
-        ages = GaugeMetricFamily(
-            "bot_backlog_age_seconds",
-            "Age of the oldest entry waiting in a queue, over all partitions (read from Redis).",
-            labels=["queue"],
-        )
-        for queue, age in zip(
-            QUEUES, (self.inbox_age, self.outbox_age, self.calls_age), strict=True
-        ):
-            ages.add_metric([queue], age)
-        yield ages
-        yield GaugeMetricFamily(
-            "bot_dead_letters",
-            "Dead letters waiting for `bot dlq` (read from Redis).",
-            value=self.dead_letters,
-        )
+def _backlog_families(backlog: Backlog) -> Iterator[Metric]:
+    ages = GaugeMetricFamily(
+        "bot_backlog_age_seconds",
+        "Age of the oldest entry waiting in a queue, over all partitions (read from Redis).",
+        labels=["queue"],
+    )
+    for queue, age in zip(
+        QUEUES, (backlog.inbox_age, backlog.outbox_age, backlog.calls_age), strict=True
+    ):
+        ages.add_metric([queue], age)
+    yield ages
+    yield GaugeMetricFamily(
+        "bot_dead_letters",
+        "Dead letters waiting for `bot dlq` (read from Redis).",
+        value=backlog.dead_letters,
+    )
 
 
 class _Scrape:
@@ -114,7 +106,7 @@ class _Scrape:
     def collect(self) -> Iterator[Metric]:
         yield from self.registry.collect()
         if self.backlog is not None:
-            yield from self.backlog.families()
+            yield from _backlog_families(self.backlog)
 
 
 class Metrics:

@@ -1,8 +1,8 @@
 """The operators' view of a running deployment, over its Store: backlogs, ages and counters
 (`bot stats`), and the dead letters (`bot dlq list|retry|drop`).
 
-Reads are pipelined; every change is one small script in the slot of the partition it
-touches (bot/store/). Phone numbers are masked in everything shown. A dead letter's id is
+What is read and changed is the store's (bot/store/reads.py, bot/store/dead.py): here it is
+shown. Phone numbers are masked in everything shown. A dead letter's id is
 `PARTITION-STREAMID`, e.g. `3-1700000000000-0`.
 """
 
@@ -13,38 +13,33 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from bot.errors import ConfigError
 from bot.log import escape, mask_conv, mask_text
-from bot.metrics import Backlog
 from bot.redis_server import recorded_port
 from bot.settings import Settings
 from bot.store import (
-    INBOX_GROUP,
+    GLOBAL_COUNTERS,
     PARTITION_COUNTERS,
+    Backlog,
+    DeadEntry,
+    PartitionStats,
     RedisClient,
     RedisError,
-    ResponseError,
+    Stats,
     Store,
     check_server,
     cluster_enabled,
     connect,
-    parse_counters,
 )
-
-PAGE = 100  # dead letters read per round trip by --all
 
 # Every counter `bot stats` shows, also when it never counted: the partitions', then those
 # of no partition (the send rate limiter's, in `Store.stats_key`).
-COUNTERS: dict[str, float] = {
-    **dict.fromkeys(PARTITION_COUNTERS, 0),
-    "rate_limit_waits": 0,
-    "rate_limit_wait_seconds": 0.0,
-}
+COUNTERS: dict[str, float] = {**dict.fromkeys(PARTITION_COUNTERS, 0), **GLOBAL_COUNTERS}
 
 _DEAD_ID = re.compile(r"(\d+)-(\d+-\d+)")
 
@@ -103,12 +98,8 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
         await client.aclose()
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _entry_ms(entry_id: bytes | str) -> int:
-    return int(_text(entry_id).split("-", 1)[0])
+def _entry_ms(entry_id: str) -> int:
+    return int(entry_id.split("-", 1)[0])
 
 
 def _iso(ms: int) -> str:
@@ -118,68 +109,47 @@ def _iso(ms: int) -> str:
 # -- stats -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionStats:
-    """One partition's backlog. Ages are in seconds (Redis's clock), None when empty."""
-
-    partition: int
-    inbox: int  # events not committed yet
-    inbox_pending: int  # of those, read by a worker that has not committed them (yet)
-    inbox_oldest: float | None
-    outbox: int  # replies not sent (nor given up) yet
-    outbox_oldest: float | None
-    calls: int  # business-system calls and agent forwards not made yet
-    timers: int
-    timers_due: int  # timers past their time: the timer pump is behind or away
-    dead: int
-    leased: bool  # a process holds the partition
-    counters: Mapping[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "partition": self.partition,
-            "inbox": self.inbox,
-            "inbox_pending": self.inbox_pending,
-            "inbox_oldest_seconds": self.inbox_oldest,
-            "outbox": self.outbox,
-            "outbox_oldest_seconds": self.outbox_oldest,
-            "calls": self.calls,
-            "timers": self.timers,
-            "timers_due": self.timers_due,
-            "dead_letters": self.dead,
-            "leased": self.leased,
-            "counters": dict(self.counters),
-        }
+def partition_dict(p: PartitionStats) -> dict[str, Any]:
+    return {
+        "partition": p.partition,
+        "inbox": p.inbox,
+        "inbox_pending": p.inbox_pending,
+        "inbox_oldest_seconds": p.inbox_oldest,
+        "outbox": p.outbox,
+        "outbox_oldest_seconds": p.outbox_oldest,
+        "calls": p.calls,
+        "timers": p.timers,
+        "timers_due": p.timers_due,
+        "dead_letters": p.dead,
+        "leased": p.leased,
+        "counters": dict(p.counters),
+    }
 
 
-@dataclass(frozen=True, slots=True)
-class Stats:
-    at_ms: int  # Redis's time when read
-    partitions: tuple[PartitionStats, ...]
-    counters: Mapping[str, float]  # the partitions' summed, and those of no partition
+def stats_total(stats: Stats) -> dict[str, Any]:
+    parts = stats.partitions
+    return {
+        "inbox": sum(p.inbox for p in parts),
+        "inbox_pending": sum(p.inbox_pending for p in parts),
+        "inbox_oldest_seconds": _oldest(p.inbox_oldest for p in parts),
+        "outbox": sum(p.outbox for p in parts),
+        "outbox_oldest_seconds": _oldest(p.outbox_oldest for p in parts),
+        "calls": sum(p.calls for p in parts),
+        "timers": sum(p.timers for p in parts),
+        "timers_due": sum(p.timers_due for p in parts),
+        "dead_letters": sum(p.dead for p in parts),
+        "leased": sum(p.leased for p in parts),
+    }
 
-    def total(self) -> dict[str, Any]:
-        parts = self.partitions
-        return {
-            "inbox": sum(p.inbox for p in parts),
-            "inbox_pending": sum(p.inbox_pending for p in parts),
-            "inbox_oldest_seconds": _oldest(p.inbox_oldest for p in parts),
-            "outbox": sum(p.outbox for p in parts),
-            "outbox_oldest_seconds": _oldest(p.outbox_oldest for p in parts),
-            "calls": sum(p.calls for p in parts),
-            "timers": sum(p.timers for p in parts),
-            "timers_due": sum(p.timers_due for p in parts),
-            "dead_letters": sum(p.dead for p in parts),
-            "leased": sum(p.leased for p in parts),
-        }
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "at": _iso(self.at_ms),
-            "partitions": [p.to_dict() for p in self.partitions],
-            "total": self.total(),
-            "counters": dict(self.counters),
-        }
+def stats_dict(stats: Stats) -> dict[str, Any]:
+    """`bot stats --json`."""
+    return {
+        "at": _iso(stats.at_ms),
+        "partitions": [partition_dict(p) for p in stats.partitions],
+        "total": stats_total(stats),
+        "counters": dict(stats.counters),
+    }
 
 
 def _oldest(ages: Any) -> float | None:
@@ -187,91 +157,15 @@ def _oldest(ages: Any) -> float | None:
     return max(known) if known else None
 
 
-_PER_PARTITION = 11  # commands per partition in collect_stats' pipeline
-
-
 async def collect_stats(store: Store) -> Stats:
     """Every partition's backlog and the counters, in two round trips."""
-    seconds, micros = await store.redis.time()
-    now_ms = seconds * 1000 + micros // 1000
-    async with store.redis.pipeline(transaction=False) as pipe:
-        pipe.hgetall(store.stats_key)
-        for p in range(store.partitions):
-            k = store.keys(p)
-            pipe.xlen(k.inbox)
-            pipe.xpending(k.inbox, INBOX_GROUP)
-            pipe.xrange(k.inbox, count=1)  # committed entries are deleted: the first waits
-            pipe.xlen(k.outbox)
-            pipe.xrange(k.outbox, count=1)
-            pipe.xlen(k.calls)
-            pipe.zcard(k.timers)
-            pipe.zcount(k.timers, "-inf", now_ms)
-            pipe.xlen(k.dead)
-            pipe.exists(k.lease)
-            pipe.hgetall(k.stats)
-        res: list[Any] = await pipe.execute(raise_on_error=False)
-    for r in res:
-        # No consumer group yet: no process ever took the partition; nothing is pending.
-        if isinstance(r, Exception) and not (isinstance(r, ResponseError) and "NOGROUP" in str(r)):
-            raise r
-
-    def age(first: Any) -> float | None:
-        return max(0, now_ms - _entry_ms(first[0][0])) / 1000 if first else None
-
-    parts = []
-    totals = dict(COUNTERS)
-    for p in range(store.partitions):
-        (inbox, pending, first_in, outbox, first_out, calls, timers, due, dead, lease,
-         counters_raw) = res[1 + p * _PER_PARTITION : 1 + (p + 1) * _PER_PARTITION]  # fmt: skip
-        counters = parse_counters(counters_raw)
-        for name, value in counters.items():
-            totals[name] = totals.get(name, 0) + value
-        parts.append(
-            PartitionStats(
-                partition=p,
-                inbox=int(inbox),
-                inbox_pending=0 if isinstance(pending, Exception) else int(pending["pending"]),
-                inbox_oldest=age(first_in),
-                outbox=int(outbox),
-                outbox_oldest=age(first_out),
-                calls=int(calls),
-                timers=int(timers),
-                timers_due=int(due),
-                dead=int(dead),
-                leased=bool(lease),
-                counters=counters,
-            )
-        )
-    for name, value in parse_counters(res[0]).items():
-        totals[name] = totals.get(name, 0) + value
-    return Stats(now_ms, tuple(parts), totals)
+    return await store.stats()
 
 
 async def read_backlog(store: Store) -> Backlog:
-    """For `/metrics`: the age of the oldest entry of the inboxes, the outboxes and the call
-    queues over all partitions (Redis's clock; 0 when empty), and the dead letters, in two
-    round trips."""
-    seconds, micros = await store.redis.time()
-    now_ms = seconds * 1000 + micros // 1000
-    async with store.redis.pipeline(transaction=False) as pipe:
-        for p in range(store.partitions):
-            k = store.keys(p)
-            # Finished entries are deleted from their stream: the first one waits.
-            pipe.xrange(k.inbox, count=1)
-            pipe.xrange(k.outbox, count=1)
-            pipe.xrange(k.calls, count=1)
-            pipe.xlen(k.dead)
-        res: list[Any] = await pipe.execute()
-    oldest = [now_ms, now_ms, now_ms]
-    dead = 0
-    for p in range(store.partitions):
-        *firsts, dead_count = res[p * 4 : (p + 1) * 4]
-        for q, first in enumerate(firsts):
-            if first:
-                oldest[q] = min(oldest[q], _entry_ms(first[0][0]))
-        dead += int(dead_count)
-    inbox, outbox, calls = (max(0, now_ms - ms) / 1000 for ms in oldest)
-    return Backlog(inbox_age=inbox, outbox_age=outbox, calls_age=calls, dead_letters=dead)
+    """The age of the oldest entry of the inboxes, the outboxes and the call queues, and the
+    dead letters (`Store.backlog`)."""
+    return await store.backlog()
 
 
 def format_age(seconds: float | None) -> str:
@@ -314,7 +208,7 @@ def format_stats(stats: Stats) -> str:
              str(p.outbox), format_age(p.outbox_oldest), str(p.calls), str(p.timers),
              str(p.timers_due), str(p.dead), "held" if p.leased else "free"]
         )  # fmt: skip
-    t = stats.total()
+    t = stats_total(stats)
     rows.append(
         ["total", str(t["inbox"]), str(t["inbox_pending"]), format_age(t["inbox_oldest_seconds"]),
          str(t["outbox"]), format_age(t["outbox_oldest_seconds"]), str(t["calls"]),
@@ -376,14 +270,14 @@ class DeadLetter:
         }
 
 
-def _dead(partition: int, entry_id: str, fields: Mapping[str, str]) -> DeadLetter:
+def _dead(d: DeadEntry) -> DeadLetter:
     return DeadLetter(
-        partition,
-        entry_id,
-        fields.get("kind", "?"),
-        mask_text(fields.get("why", "")),  # a platform's error may quote the recipient
-        mask_conv(fields.get("c", "")),
-        fields.get("t", ""),
+        d.partition,
+        d.entry_id,
+        d.kind,
+        mask_text(d.why),  # a platform's error may quote the recipient
+        mask_conv(d.conv_id),
+        d.task_id,
     )
 
 
@@ -393,10 +287,7 @@ def _order(d: DeadLetter) -> tuple[int, int, int]:
 
 
 async def count_dead(store: Store) -> int:
-    async with store.redis.pipeline(transaction=False) as pipe:
-        for p in range(store.partitions):
-            pipe.xlen(store.keys(p).dead)
-        return sum(int(n) for n in await pipe.execute())
+    return await store.count_dead()
 
 
 async def list_dead(store: Store, limit: int) -> tuple[list[DeadLetter], int]:
@@ -408,7 +299,7 @@ async def list_dead(store: Store, limit: int) -> tuple[list[DeadLetter], int]:
     pages = await asyncio.gather(
         *(store.dead_letters(p, count=limit) for p in range(store.partitions))
     )
-    letters = [_dead(p, i, f) for p, page in enumerate(pages) for i, f in page]
+    letters = [_dead(d) for page in pages for d in page]
     return sorted(letters, key=_order)[:limit], total
 
 
@@ -422,7 +313,7 @@ async def find_dead(store: Store, ids: Sequence[str]) -> dict[str, DeadLetter | 
             if p < store.partitions
             else []
         )
-        found[text] = _dead(p, *page[0]) if page else None
+        found[text] = _dead(page[0]) if page else None
     return found
 
 
@@ -438,27 +329,12 @@ def format_dead(letters: Sequence[DeadLetter]) -> list[str]:
     return _table(rows, left=5)
 
 
-async def _all_dead(store: Store) -> AsyncIterator[tuple[int, list[str]]]:
-    """Pages of (partition, dead letter ids) that existed when the walk reached the
-    partition: letters that die again meanwhile (a retried event that fails once more) are
-    not walked into."""
-    for p in range(store.partitions):
-        last: Any = await store.redis.xrevrange(store.keys(p).dead, count=1)
-        if not last:
-            continue
-        end, start = _text(last[0][0]), "-"
-        while page := await store.dead_letters(p, start=start, end=end, count=PAGE):
-            ids = [i for i, _ in page]
-            yield p, ids
-            start = f"({ids[-1]}"
-
-
 async def retry_dead(store: Store, ids: Sequence[str] | None) -> list[tuple[str, str | None]]:
     """Put dead letters back where they came from (`ids`, or all when None), each
     atomically: (id, kind `out`/`in`, None when not found, `bad` when not retriable)."""
     done: list[tuple[str, str | None]] = []
     if ids is None:
-        async for p, page in _all_dead(store):
+        async for p, page in store.dead_letter_pages():
             for entry_id in page:
                 done.append((f"{p}-{entry_id}", await store.retry_dead(p, entry_id)))
         return done
@@ -473,7 +349,7 @@ async def drop_dead(store: Store, ids: Sequence[str] | None) -> int:
     """Delete dead letters (`ids`, or all when None); return how many were deleted."""
     dropped = 0
     if ids is None:
-        async for p, page in _all_dead(store):
+        async for p, page in store.dead_letter_pages():
             dropped += await store.drop_dead(p, page)
         return dropped
     by_partition: dict[int, list[str]] = {}
@@ -496,7 +372,7 @@ def dead_json(letters: Sequence[DeadLetter], total: int) -> str:
 async def stats_command(store: Store, *, as_json: bool, out: TextIO) -> int:
     """`bot stats [--json]`."""
     stats = await collect_stats(store)
-    print(json.dumps(stats.to_dict(), indent=2) if as_json else format_stats(stats), file=out)
+    print(json.dumps(stats_dict(stats), indent=2) if as_json else format_stats(stats), file=out)
     return 0
 
 

@@ -35,16 +35,18 @@ from bot.store.codec import (
     parse_timer_member,
     timer_member,
 )
+from bot.store.dead import DeadEntry
 from bot.store.intake import STATUS_RANK, Accepted
 from bot.store.keys import Keys, account_key, partition_of
 from bot.store.permits import Granted, PermitLog
-from bot.store.reads import PARTITION_COUNTERS
+from bot.store.reads import GLOBAL_COUNTERS, PARTITION_COUNTERS, Backlog, PartitionStats, Stats
 from bot.store.steps import CommitResult
 from bot.store.store import Store
 from bot.store.streams import CALLS_GROUP, INBOX_GROUP, OUTBOX_GROUP, CallEntry, OutboxEntry
 
 __all__ = [
     "CALLS_GROUP",
+    "GLOBAL_COUNTERS",
     "INBOX_GROUP",
     "OUTBOX_GROUP",
     "PARTITION_COUNTERS",
@@ -53,17 +55,21 @@ __all__ = [
     "REDIS_TIMEOUTS",
     "STATUS_RANK",
     "Accepted",
+    "Backlog",
     "CallEntry",
     "CommitResult",
+    "DeadEntry",
     "Granted",
     "Keys",
     "NoScriptError",
     "OutboxEntry",
+    "PartitionStats",
     "PermitLog",
     "RedisClient",
     "RedisConnectionError",
     "RedisError",
     "ResponseError",
+    "Stats",
     "Store",
     "account_key",
     "check_server",

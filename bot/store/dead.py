@@ -1,26 +1,75 @@
 """The dead letters: each partition's stream of inbox events a step could not handle and
-replies given up, read, put back where they came from, or dropped; every change is one
-script in the partition's slot, counted there."""
+replies given up, read page by page, put back where they came from, or dropped; every
+change is one script in the partition's slot, counted there."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bot.store.codec import text
 from bot.store.core import StoreCore
 
 DROP_BATCH = 100  # dead letters dropped per script run at most
+PAGE = 100  # dead letters read per round trip by a walk
+
+
+@dataclass(frozen=True, slots=True)
+class DeadEntry:
+    """A dead letter as stored: `kind` is `in` (an inbox event a step could not handle) or
+    `out` (a reply not sent); `why` the error; `task_id` the reply's task id (`out`)."""
+
+    partition: int
+    entry_id: str
+    kind: str
+    why: str
+    conv_id: str
+    task_id: str
 
 
 class DeadLetters(StoreCore):
     async def dead_letters(
         self, partition: int, *, start: str = "-", end: str = "+", count: int = 100
-    ) -> list[tuple[str, dict[str, str]]]:
+    ) -> list[DeadEntry]:
         """Up to `count` of a partition's dead letters from `start` to `end` (stream ids as
-        XRANGE takes them: `(ID` excludes), oldest first, as (stream id, fields)."""
+        XRANGE takes them: `(ID` excludes), oldest first."""
         raw: Any = await self.redis.xrange(self.keys(partition).dead, start, end, count=count)
-        return [(text(i), {text(k): text(v) for k, v in f.items()}) for i, f in raw]
+        letters = []
+        for i, f in raw:
+            fields = {text(k): text(v) for k, v in f.items()}
+            letters.append(
+                DeadEntry(
+                    partition,
+                    text(i),
+                    fields.get("kind", "?"),
+                    fields.get("why", ""),
+                    fields.get("c", ""),
+                    fields.get("t", ""),
+                )
+            )
+        return letters
+
+    async def count_dead(self) -> int:
+        """The dead letters of every partition, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for p in range(self.partitions):
+                pipe.xlen(self.keys(p).dead)
+            return sum(int(n) for n in await pipe.execute())
+
+    async def dead_letter_pages(self, page: int = PAGE) -> AsyncIterator[tuple[int, list[str]]]:
+        """Pages of (partition, dead letter ids) that existed when the walk reached the
+        partition: letters that die again meanwhile (a retried event that fails once more)
+        are not walked into."""
+        for p in range(self.partitions):
+            last: Any = await self.redis.xrevrange(self.keys(p).dead, count=1)
+            if not last:
+                continue
+            end, start = text(last[0][0]), "-"
+            while letters := await self.dead_letters(p, start=start, end=end, count=page):
+                ids = [d.entry_id for d in letters]
+                yield p, ids
+                start = f"({ids[-1]}"
 
     async def retry_dead(self, partition: int, entry_id: str) -> str | None:
         """Put a dead letter back where it came from: its kind (`out`, `in`), None when there

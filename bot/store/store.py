@@ -28,6 +28,7 @@ class Store(Intake, Steps, Streams, Outcomes, Leases, DeadLetters, Reads):
     - streams (streams.py): `ensure_groups`, `read_inbox`, `read_outbox`, `read_calls`;
     - outcomes (outcomes.py): `finish_call`, `finish_send`;
     - leases (leases.py): `acquire`, `renew`, `renew_all`, `release`, `heartbeat`, `leave`;
-    - dead letters (dead.py): `dead_letters`, `retry_dead`, `drop_dead`;
-    - counters (reads.py): `counters`.
+    - dead letters (dead.py): `dead_letters`, `count_dead`, `dead_letter_pages`,
+      `retry_dead`, `drop_dead`;
+    - operators' reads (reads.py): `counters`, `stats`, `backlog`.
     """

@@ -11,10 +11,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.errors import Unauthorized
-from bot.metrics import Backlog
-from bot.ops import read_backlog
 from bot.platforms.auth import matches_any
-from bot.store import RedisError
+from bot.store import Backlog, RedisError
 from bot.web.keys import METRICS, SETTINGS, STORE
 from bot.wire import is_text
 
@@ -38,7 +36,7 @@ async def metrics(request: web.Request) -> web.Response:
     _authorize(request)
     backlog: Backlog | None = None
     try:
-        backlog = await asyncio.wait_for(read_backlog(request.app[STORE]), BACKLOG_TIMEOUT)
+        backlog = await asyncio.wait_for(request.app[STORE].backlog(), BACKLOG_TIMEOUT)
     except (RedisError, OSError, TimeoutError) as e:
         # The process's own metrics are still worth a scrape; the backlog gauges are absent.
         log.warning("metrics without the backlog: Redis did not answer (%r)", e)

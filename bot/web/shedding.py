@@ -2,7 +2,7 @@
 
 While the oldest inbox entry is older than the limit, `/cams/receipts` answers 503 with
 `Retry-After` rather than acknowledge what would only wait longer; CAMS pushes the batch again
-later. A sampler reads the backlog (`read_backlog`: one pipelined read of every partition)
+later. A sampler reads the backlog (`Store.backlog`: one pipelined read of every partition)
 about once a second, so a push decides on the last value read and costs no Redis call.
 
 Hysteresis keeps it from flapping: shedding starts when the age is over the limit and stops
@@ -17,7 +17,6 @@ import contextlib
 import logging
 
 from bot.errors import Overloaded
-from bot.ops import read_backlog
 from bot.store import RedisError, Store
 
 log = logging.getLogger("bot.web.shedding")
@@ -92,7 +91,7 @@ class Shedder:
         """Read the backlog once and take it; any failure counts as unreadable, logged once
         per outage, and never ends the sampler."""
         try:
-            backlog = await asyncio.wait_for(read_backlog(self.store), READ_TIMEOUT)
+            backlog = await asyncio.wait_for(self.store.backlog(), READ_TIMEOUT)
         except Exception as e:  # an outage, a slow Redis, or a bug: never shed on a stale value
             if not self._unreadable:
                 outage = isinstance(e, RedisError | OSError | TimeoutError)
