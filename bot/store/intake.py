@@ -85,6 +85,8 @@ class Intake(StoreCore):
         )
         return text(res)
 
-    async def first_sight(self, name: str, ttl_ms: int) -> bool:
-        """True the first time `name` is seen within `ttl_ms` (a replay cache)."""
-        return bool(await self.redis.set(replay_key((name,), self.prefix), "1", nx=True, px=ttl_ms))
+    async def first_sight(self, *parts: str, ttl_ms: int) -> bool:
+        """True the first time the request named by `parts` is seen within `ttl_ms` (a
+        replay cache)."""
+        key = replay_key(parts, self.prefix)
+        return bool(await self.redis.set(key, "1", nx=True, px=ttl_ms))

@@ -69,8 +69,9 @@ async def _handle(request: web.Request, body: bytes, *, sign: str, sdkappid: str
     settings = request.app[SETTINGS]
     store = request.app[STORE]
     query = request.query
-    seen = f"tencent:{sign}:{hashlib.sha256(body).hexdigest()[:32]}"
-    if not await store.first_sight(seen, int(settings.tencent_max_skew * 2000)):
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    ttl_ms = int(settings.tencent_max_skew * 2000)
+    if not await store.first_sight("tencent", sign, digest, ttl_ms=ttl_ms):
         raise Unauthorized("this request was seen before: a replayed callback", category="replay")
     command = query.get("CallbackCommand", "")
     parsed = parse_callback(
