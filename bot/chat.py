@@ -31,11 +31,10 @@ from bot.model import (
     Outgoing,
     Resume,
     SendReceipt,
-    event_to_json,
 )
 from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
-from bot.store import Accepted, Store, redis_client
+from bot.store import Accepted, Store, event_to_json, redis_client
 
 HELP = """Type what the customer writes. Commands:
   /tap PAYLOAD [TEXT]    tap a button

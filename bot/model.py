@@ -2,12 +2,12 @@
 what happened (events), and what the bot says (replies).
 
 Platforms parse their payloads into these; the flow engine reads and returns only these;
-the runtime stores them. Plain frozen dataclasses: they sit on the per-message hot path.
+the runtime stores them (in the stored forms of bot/store/codec.py). Plain frozen
+dataclasses: they sit on the per-message hot path.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -165,37 +165,6 @@ class SendFailed:
 
 Event = Inbound | IntentStart | TimerFired | CallResult | Resume | AgentReply | SendFailed
 
-_EVENT_TYPES: dict[str, type[Any]] = {
-    "in": Inbound,
-    "intent": IntentStart,
-    "timer": TimerFired,
-    "call": CallResult,
-    "resume": Resume,
-    "agent": AgentReply,
-    "failed": SendFailed,
-}
-
-
-def event_to_json(event: Event) -> str:
-    """Compact JSON of an event: fields at their defaults are left out."""
-    d: dict[str, Any] = {"t": event.type}
-    for name in event.__dataclass_fields__:
-        if name == "type":
-            continue
-        value = getattr(event, name)
-        default = event.__dataclass_fields__[name].default
-        if value == default or (value == {} and name == "data"):
-            continue
-        d[name] = value
-    return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
-
-
-def event_from_json(raw: str | bytes) -> Event:
-    d = json.loads(raw)
-    cls = _EVENT_TYPES[d.pop("t")]
-    event: Event = cls(**d)
-    return event
-
 
 @dataclass(frozen=True, slots=True)
 class StatusReceipt:
@@ -249,40 +218,6 @@ class Reply:
     # Sent even to a customer who opted out: the confirmation of STOP itself.
     system: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {}
-        if self.system:
-            d["system"] = True
-        if self.fallback is not None:
-            d["fallback"] = [self.fallback.id, self.fallback.content, self.fallback.duration]
-        if self.state:
-            d["state"], d["visit"] = self.state, self.visit
-        if self.text:
-            d["text"] = self.text
-        if self.buttons:
-            d["buttons"] = [[b.title, b.payload] for b in self.buttons]
-        if self.template is not None:
-            d["template"] = {
-                "code": self.template.code,
-                "language": self.template.language,
-                "params": self.template.params,
-            }
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Reply:
-        t = d.get("template")
-        fb = d.get("fallback")
-        return cls(
-            text=d.get("text", ""),
-            buttons=tuple(Button(title, payload) for title, payload in d.get("buttons", ())),
-            template=Template(t["code"], t["language"], dict(t.get("params", {}))) if t else None,
-            fallback=Fallback(fb[0], fb[1], fb[2]) if fb else None,
-            state=d.get("state", ""),
-            visit=d.get("visit", -1),
-            system=d.get("system", False),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Timer:
@@ -306,34 +241,6 @@ Part = tuple[str, str]
 Parts = tuple[Part, ...]
 
 
-def _parts(value: Any) -> Parts:
-    """Parts from their stored form, a list of [kind, text] pairs; ValueError otherwise."""
-    if not isinstance(value, list | tuple):
-        raise ValueError("call text: expected a list of [kind, text] parts")
-    parts: list[Part] = []
-    for item in value:
-        if (
-            not isinstance(item, list | tuple)
-            or len(item) != 2
-            or item[0] not in PartKind.__members__.values()
-            or not isinstance(item[1], str)
-        ):
-            raise ValueError("call text: a part is not [kind, text]")
-        parts.append((item[0], item[1]))
-    return tuple(parts)
-
-
-def _legacy_parts(value: Any) -> Parts:
-    """A URL or header value stored as one string (before calls were stored as parts):
-    its secrets were `${secret:NAME}` markers mixed with data, which can no longer be told
-    apart from a customer's text. Such a value is refused, never filled in."""
-    if not isinstance(value, str):
-        return _parts(value)
-    if "${secret:" in value:
-        raise ValueError("a call stored before this version holds a secret marker: not made")
-    return ((PartKind.TEXT, value),)
-
-
 @dataclass(frozen=True, slots=True)
 class CallRequest:
     """An HTTP call the runtime makes after the step commits: `http` calls feed their
@@ -347,30 +254,6 @@ class CallRequest:
     body: Any
     timeout_s: float
     visit: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "method": self.method,
-            "url": [list(p) for p in self.url],
-            "headers": {k: [list(p) for p in v] for k, v in self.headers.items()},
-            "body": self.body,
-            "timeout_s": self.timeout_s,
-            "visit": self.visit,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CallRequest:
-        """Raises ValueError for a call that must not be made as stored."""
-        return cls(
-            kind=d["kind"],
-            method=d["method"],
-            url=_legacy_parts(d["url"]),
-            headers={str(k): _legacy_parts(v) for k, v in d["headers"].items()},
-            body=d["body"],
-            timeout_s=d["timeout_s"],
-            visit=d["visit"],
-        )
 
 
 @dataclass(frozen=True, slots=True)

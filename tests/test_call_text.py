@@ -26,6 +26,7 @@ from bot.flows.engine import Conversation, Engine, StepContext
 from bot.flows.loader import load_catalog
 from bot.flows.matching import normalize_text
 from bot.model import CallRequest, Inbound, IntentStart, PartKind
+from bot.store import call_from_json, call_to_json
 from tests.conftest import AppFactory, make_settings
 from tests.support import RECEIPT_TOKEN, eventually, inbound
 
@@ -217,7 +218,7 @@ def test_customer_text_never_reaches_a_secret_nor_changes_the_request(
 def test_the_step_keeps_secrets_as_names_only(echo: CompiledCatalog) -> None:
     """The committed call names its secrets: their values never enter the store."""
     call = _call_for(Engine(echo), "n")
-    stored = json.dumps(call.to_dict())
+    stored = call_to_json(call)
     assert all(value not in stored for value in SECRETS.values())
     assert call.headers["Authorization"] == ((TEXT, "Bearer "), (SECRET, "TOKEN"))
 
@@ -235,9 +236,9 @@ def test_a_call_stored_with_a_secret_marker_is_refused() -> None:
         "visit": 1,
     }
     with pytest.raises(ValueError, match="secret marker"):
-        CallRequest.from_dict(legacy)
+        call_from_json(json.dumps(legacy))
     plain = {**legacy, "url": "https://api.example.com/x/1", "headers": {"X": "1"}}
-    assert resolve(CallRequest.from_dict(plain), {}).url == "https://api.example.com/x/1"
+    assert resolve(call_from_json(json.dumps(plain)), {}).url == "https://api.example.com/x/1"
 
 
 # -- what the loader refuses ---------------------------------------------------------------------

@@ -21,9 +21,18 @@ from redis.asyncio import RedisCluster
 from bot.app import create_app
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Conversation
-from bot.model import Inbound, Timer, event_from_json, event_to_json
+from bot.model import Inbound, Timer
 from bot.redis_server import CLUSTER_SLOTS, LocalCluster, RedisServer, slot_ranges
-from bot.store import INBOX_GROUP, Accepted, Keys, Store, account_key, partition_of
+from bot.store import (
+    INBOX_GROUP,
+    Accepted,
+    Keys,
+    Store,
+    account_key,
+    event_from_json,
+    event_to_json,
+    partition_of,
+)
 from bot.web.keys import REDIS
 from tests.conftest import AppFactory, make_settings
 from tests.support import (

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.flows.engine import Conversation
-from bot.model import Inbound, SendFailed, event_to_json
+from bot.model import Inbound, SendFailed
 from bot.runtime.ratelimit import RateLimiter
 from bot.store import (
     OUTBOX_GROUP,
@@ -26,6 +26,7 @@ from bot.store import (
     OutboxEntry,
     Store,
     connect,
+    event_to_json,
     partition_of,
 )
 from tests.support import BUSINESS

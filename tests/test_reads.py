@@ -9,8 +9,8 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from bot.model import Inbound, event_to_json
-from bot.store import Accepted, Store, partition_of
+from bot.model import Inbound
+from bot.store import Accepted, Store, event_to_json, partition_of
 
 pytestmark = pytest.mark.both_redis
 

@@ -16,12 +16,12 @@ from redis.asyncio import Redis
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.engine import Conversation, Engine
 from bot.flows.loader import load_catalog
-from bot.model import Inbound, event_to_json
+from bot.model import Inbound
 from bot.platforms.base import Sender
 from bot.runtime.drain import LeaseLost
 from bot.runtime.partitions import Runtime
 from bot.runtime.worker import InboxWorker, task_id
-from bot.store import INBOX_GROUP, Accepted, CommitResult, Store, partition_of
+from bot.store import INBOX_GROUP, Accepted, CommitResult, Store, event_to_json, partition_of
 from tests.support import BUSINESS, CamsServer, eventually
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster

@@ -36,11 +36,19 @@ from bot.model import (
     StatusReceipt,
     Timer,
     TimerFired,
-    event_from_json,
-    event_to_json,
 )
 from bot.runtime.worker import task_id
-from bot.store import CALLS_GROUP, Accepted, Store, partition_of, timer_member
+from bot.store import (
+    CALLS_GROUP,
+    Accepted,
+    Store,
+    call_from_json,
+    call_to_json,
+    event_from_json,
+    event_to_json,
+    partition_of,
+    timer_member,
+)
 from bot.web.keys import STORE
 from tests.conftest import make_settings
 from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound
@@ -113,7 +121,7 @@ async def step(
         replies=replies,
         active=active,
         previous_timers=[(stored.visit, t.name) for t in stored.timers],
-        calls=[_json(c.to_dict()) for c in calls],
+        calls=[call_to_json(c) for c in calls],
     )
     assert res.ok
     return res.version
@@ -168,7 +176,7 @@ async def test_commit_replaces_the_visits_timers_and_appends_calls(store: Store)
     ]
     [entry] = await store.read_calls(P, pending=False, count=10, block_ms=None)
     assert entry.conv_id == CONV
-    assert CallRequest.from_dict(json.loads(entry.call_json)) == call
+    assert call_from_json(entry.call_json) == call
 
     await step(store, Conversation(flow="f", state="b", visit=2, timers=(Timer("timeout", 9000),)))
     assert await timers(store) == [(other, 7000), (f"2|timeout|{CONV}", 9000)]

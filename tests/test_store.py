@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from redis.crc import key_slot
 
 from bot.flows.engine import Conversation
-from bot.model import Inbound, StatusReceipt, event_to_json
+from bot.model import Inbound, StatusReceipt
 from bot.store import (
     CALLS_GROUP,
     INBOX_GROUP,
@@ -21,6 +21,7 @@ from bot.store import (
     Accepted,
     CommitResult,
     Store,
+    event_to_json,
     partition_of,
 )
 from tests.support import BUSINESS, eventually

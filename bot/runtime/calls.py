@@ -18,9 +18,9 @@ import yarl
 
 from bot.flows.calls import CallTextError, HttpCall, resolve
 from bot.log import context
-from bot.model import CallRequest, CallResult, event_to_json
+from bot.model import CallResult
 from bot.runtime.drain import drain, while_lease_in_doubt
-from bot.store import Accepted, CallEntry, Store
+from bot.store import Accepted, CallEntry, CallRefused, Store, call_from_json, event_to_json
 
 log = logging.getLogger("bot.calls")
 
@@ -91,15 +91,17 @@ class CallWorker:
 
     async def _call(self, entry: CallEntry) -> None:
         await while_lease_in_doubt(self.lease_held)  # as sends: never both owners calling
-        stored = json.loads(entry.call_json)
+        call: HttpCall | None = None
+        # Refused before any byte is sent: the flow takes its failure branch.
         try:
-            req = CallRequest.from_dict(stored)
-            call: HttpCall | None = resolve(req, self.secrets)
+            req = call_from_json(entry.call_json)
+            kind, method, visit = str(req.kind), req.method, int(req.visit)
+            call = resolve(req, self.secrets)
+        except CallRefused as e:
+            kind, method, visit = e.kind, e.method, e.visit
+            log.warning("call not made: %s", e)
         except (ValueError, CallTextError) as e:
-            # Refused before any byte is sent: the flow takes its failure branch.
             log.warning("call not made: %s", e.reason if isinstance(e, CallTextError) else e)
-            call = None
-        kind, visit = stored["kind"], int(stored["visit"])
         # A forward per customer message, several in one visit: each needs its own key.
         call_id = f"{entry.conv_id}:{visit}:{kind}"
         if kind == "forward":
@@ -107,9 +109,7 @@ class CallWorker:
         outcome, status, body = (
             await self._request(call, call_id) if call is not None else ("failure", 0, None)
         )
-        log.info(
-            "call %s visit=%d %s -> %s %s", kind, visit, stored["method"], outcome, status or ""
-        )
+        log.info("call %s visit=%d %s -> %s %s", kind, visit, method, outcome, status or "")
         result = None
         if kind == "http":
             event = CallResult(

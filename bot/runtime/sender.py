@@ -4,7 +4,6 @@ in order per conversation, retrying what may succeed later with capped, jittered
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -13,11 +12,11 @@ from collections.abc import Callable, Mapping
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
 from bot.log import context, mask_id, shown
 from bot.metrics import Metrics
-from bot.model import ConversationRef, Outgoing, Reply, SendFailed, event_to_json
+from bot.model import ConversationRef, Outgoing, SendFailed
 from bot.platforms.base import Sender
 from bot.runtime.drain import drain, while_lease_in_doubt
 from bot.runtime.ratelimit import RateLimiter
-from bot.store import OutboxEntry, RedisError, Store
+from bot.store import OutboxEntry, RedisError, Store, event_to_json, reply_from_json
 
 log = logging.getLogger("bot.sender")
 
@@ -119,7 +118,7 @@ class OutboxSender:
             )
             self.metrics.send(conv.platform, "dead")
             return
-        reply = Reply.from_dict(json.loads(entry.reply_json))
+        reply = reply_from_json(entry.reply_json)
         if not reply.system and await self.store.opted_out(entry.conv_id):
             # STOP is honoured by everything: what was committed before it is not sent.
             log.info("send dropped: the customer opted out")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -23,9 +22,9 @@ from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Conversation, Engine, StepContext, StepResult
 from bot.log import context
 from bot.metrics import Metrics
-from bot.model import ConversationRef, Event, Inbound, TimerFired, event_from_json
+from bot.model import ConversationRef, Event, Inbound, TimerFired
 from bot.runtime.drain import LeaseLost, drain
-from bot.store import Store
+from bot.store import Store, call_to_json, event_from_json, reply_to_json
 
 log = logging.getLogger("bot.worker")
 
@@ -34,10 +33,6 @@ MATCHED = frozenset({"advanced", "collected", "code_verified"})
 NO_MATCH = frozenset({"reprompted", "invalid", "escalated", "code_retry", "code_wrong"})
 
 Funnel = tuple[tuple[str, str, str], ...]  # (flow, state, outcome) for bot_flow_steps_total
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def task_id(conv_id: str, version: int, index: int) -> str:
@@ -175,7 +170,7 @@ class InboxWorker:
             new_space = stepped.space or space
             version = conv.version + 1
             replies = [
-                (_json(r.to_dict()), task_id(conv_id, version, i))
+                (reply_to_json(r), task_id(conv_id, version, i))
                 for i, r in enumerate(result.replies)
             ]
             res = await self.store.commit(
@@ -191,7 +186,7 @@ class InboxWorker:
                 event_json=event_json if dead else "",
                 active=self.engine.is_active(result.conversation),
                 previous_timers=[(conv.visit, t.name) for t in conv.timers],
-                calls=[_json(c.to_dict()) for c in result.calls],
+                calls=[call_to_json(c) for c in result.calls],
             )
             if res.ok:
                 new = result.conversation

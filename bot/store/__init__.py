@@ -3,7 +3,8 @@ here.
 
     keys.py      every key and hash tag, in one table
     scripts/     the Lua scripts, one file each (lua.py reads and registers them)
-    codec.py     the stored form of conversations, timers and counters, and the way back
+    codec.py     the stored form of each value (events, replies, calls, conversations,
+                 timers, counters) and the way back
     client.py    the client of a single Redis or a Redis Cluster, failing the same way;
                  the errors callers catch
     coalesce.py  the per-message calls of one loop iteration in one pipeline
@@ -29,10 +30,17 @@ from bot.store.client import (
     server_problem,
 )
 from bot.store.codec import (
+    CallRefused,
+    call_from_json,
+    call_to_json,
     conversation_fields,
     conversation_from_hash,
+    event_from_json,
+    event_to_json,
     parse_counters,
     parse_timer_member,
+    reply_from_json,
+    reply_to_json,
     timer_member,
 )
 from bot.store.dead import DeadEntry
@@ -57,6 +65,7 @@ __all__ = [
     "Accepted",
     "Backlog",
     "CallEntry",
+    "CallRefused",
     "CommitResult",
     "DeadEntry",
     "Granted",
@@ -72,15 +81,21 @@ __all__ = [
     "Stats",
     "Store",
     "account_key",
+    "call_from_json",
+    "call_to_json",
     "check_server",
     "cluster_enabled",
     "connect",
     "conversation_fields",
     "conversation_from_hash",
+    "event_from_json",
+    "event_to_json",
     "parse_counters",
     "parse_timer_member",
     "partition_of",
     "redis_client",
+    "reply_from_json",
+    "reply_to_json",
     "server_problem",
     "timer_member",
 ]

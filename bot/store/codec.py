@@ -1,13 +1,20 @@
-"""The stored form of the values the store keeps, and the way back: one encoder and one
-decoder each.
+"""The stored form of each value the store keeps, and the way back: one encoder and one
+decoder each. Everything else (the Lua scripts included) moves these forms as opaque strings.
 
+    event         JSON `{"t": TYPE, ...}` with the fields not at their defaults: an inbox
+                  entry's `e`, a dead letter's `e`
+    reply         JSON of the fields set (`text`, `buttons`, `template`, `fallback`, `state` and
+                  `visit`, `system`): an outbox entry's `r`, a dead letter's `r`
+    call          JSON of every field, URL and header values as [kind, text] parts: a call
+                  entry's `r`
     conversation  the hash fields `f s fv d li sp vi at o a h rt q tm otp` (and `v`, which the
                   commit script keeps)
     timer         a member `visit|name|conv` of the partition's timers, scored by its due time
     counters      a hash of counters, HINCRBY integers and HINCRBYFLOAT decimals
 
 Every form is read as the current release writes it and as every earlier one wrote it: a
-field added later is optional (absent means its default).
+field added later is optional (absent means its default), a call stored with plain-string
+URL and headers is read (and refused when it holds a secret marker).
 """
 
 from __future__ import annotations
@@ -16,7 +23,25 @@ import json
 from typing import Any
 
 from bot.flows.engine import Conversation
-from bot.model import Timer
+from bot.model import (
+    AgentReply,
+    Button,
+    CallRequest,
+    CallResult,
+    Event,
+    Fallback,
+    Inbound,
+    IntentStart,
+    Part,
+    PartKind,
+    Parts,
+    Reply,
+    Resume,
+    SendFailed,
+    Template,
+    Timer,
+    TimerFired,
+)
 
 
 def dumps(value: Any) -> str:
@@ -27,6 +52,155 @@ def dumps(value: Any) -> str:
 def text(value: bytes | str) -> str:
     """A string Redis answered, as text."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+# -- events ----------------------------------------------------------------------------------
+
+_EVENT_TYPES: dict[str, type[Any]] = {
+    "in": Inbound,
+    "intent": IntentStart,
+    "timer": TimerFired,
+    "call": CallResult,
+    "resume": Resume,
+    "agent": AgentReply,
+    "failed": SendFailed,
+}
+
+
+def event_to_json(event: Event) -> str:
+    """Compact JSON of an event: fields at their defaults are left out."""
+    d: dict[str, Any] = {"t": event.type}
+    for name in event.__dataclass_fields__:
+        if name == "type":
+            continue
+        value = getattr(event, name)
+        default = event.__dataclass_fields__[name].default
+        if value == default or (value == {} and name == "data"):
+            continue
+        d[name] = value
+    return dumps(d)
+
+
+def event_from_json(raw: str | bytes) -> Event:
+    d = json.loads(raw)
+    cls = _EVENT_TYPES[d.pop("t")]
+    event: Event = cls(**d)
+    return event
+
+
+# -- replies ---------------------------------------------------------------------------------
+
+
+def reply_to_json(reply: Reply) -> str:
+    d: dict[str, Any] = {}
+    if reply.system:
+        d["system"] = True
+    if reply.fallback is not None:
+        d["fallback"] = [reply.fallback.id, reply.fallback.content, reply.fallback.duration]
+    if reply.state:
+        d["state"], d["visit"] = reply.state, reply.visit
+    if reply.text:
+        d["text"] = reply.text
+    if reply.buttons:
+        d["buttons"] = [[b.title, b.payload] for b in reply.buttons]
+    if reply.template is not None:
+        d["template"] = {
+            "code": reply.template.code,
+            "language": reply.template.language,
+            "params": reply.template.params,
+        }
+    return dumps(d)
+
+
+def reply_from_json(raw: str | bytes) -> Reply:
+    d = json.loads(raw)
+    t = d.get("template")
+    fb = d.get("fallback")
+    return Reply(
+        text=d.get("text", ""),
+        buttons=tuple(Button(title, payload) for title, payload in d.get("buttons", ())),
+        template=Template(t["code"], t["language"], dict(t.get("params", {}))) if t else None,
+        fallback=Fallback(fb[0], fb[1], fb[2]) if fb else None,
+        state=d.get("state", ""),
+        visit=d.get("visit", -1),
+        system=d.get("system", False),
+    )
+
+
+# -- calls -----------------------------------------------------------------------------------
+
+
+class CallRefused(ValueError):
+    """A stored call that must not be made as stored, with what its answer needs: its
+    kind, method and visit."""
+
+    def __init__(self, reason: str, *, kind: str, method: str, visit: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+        self.method = method
+        self.visit = visit
+
+
+def call_to_json(call: CallRequest) -> str:
+    return dumps(
+        {
+            "kind": call.kind,
+            "method": call.method,
+            "url": [list(p) for p in call.url],
+            "headers": {k: [list(p) for p in v] for k, v in call.headers.items()},
+            "body": call.body,
+            "timeout_s": call.timeout_s,
+            "visit": call.visit,
+        }
+    )
+
+
+def call_from_json(raw: str | bytes) -> CallRequest:
+    """Raises CallRefused for a call that must not be made as stored."""
+    d = json.loads(raw)
+    try:
+        url = _legacy_parts(d["url"])
+        headers = {str(k): _legacy_parts(v) for k, v in d["headers"].items()}
+    except ValueError as e:
+        raise CallRefused(str(e), kind=d["kind"], method=d["method"], visit=int(d["visit"])) from e
+    return CallRequest(
+        kind=d["kind"],
+        method=d["method"],
+        url=url,
+        headers=headers,
+        body=d["body"],
+        timeout_s=d["timeout_s"],
+        visit=d["visit"],
+    )
+
+
+def _parts(value: Any) -> Parts:
+    """Parts from their stored form, a list of [kind, text] pairs; ValueError otherwise."""
+    if not isinstance(value, list | tuple):
+        raise ValueError("call text: expected a list of [kind, text] parts")
+    parts: list[Part] = []
+    for item in value:
+        if (
+            not isinstance(item, list | tuple)
+            or len(item) != 2
+            or item[0] not in PartKind.__members__.values()
+            or not isinstance(item[1], str)
+        ):
+            raise ValueError("call text: a part is not [kind, text]")
+        parts.append((item[0], item[1]))
+    return tuple(parts)
+
+
+def _legacy_parts(value: Any) -> Parts:
+    """A URL or header value stored as one string (before calls were stored as parts):
+    its secrets were `${secret:NAME}` markers mixed with data, which can no longer be told
+    apart from a customer's text. Such a value is refused, never filled in."""
+    if not isinstance(value, str):
+        return _parts(value)
+    if "${secret:" in value:
+        raise ValueError("a call stored before this version holds a secret marker: not made")
+    return ((PartKind.TEXT, value),)
 
 
 # -- conversations ---------------------------------------------------------------------------

@@ -10,13 +10,17 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from bot.model import StatusReceipt
-from bot.store.codec import text
+from bot.model import SendFailed, StatusReceipt
+from bot.store.codec import event_to_json, text
 from bot.store.core import StoreCore
 from bot.store.keys import replay_key
 from bot.store.lua import evalsha
 
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
+# Calls of the status script for one Failed receipt at most: the record's conversation and
+# visit are written once per message, so the second call always finds the ones it was made for.
+STATUS_TRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +36,8 @@ class Intake(StoreCore):
     async def accept(
         self, events: Sequence[Accepted], statuses: Sequence[tuple[str, StatusReceipt]] = ()
     ) -> list[bool]:
-        """Store events (True: new, False: a repeat) and status receipts in one round trip.
+        """Store events (True: new, False: a repeat) and status receipts in one round trip
+        (two for a Failed status of a recorded message: its SendFailed is made in between).
         Raises redis errors: then nothing may be acknowledged."""
         if not events and not statuses:
             return []
@@ -61,14 +66,51 @@ class Intake(StoreCore):
                 self.script("intake"), [k.seen(ev.dedup_key), k.inbox, k.stats],
                 ev.conv_id, ev.event_json, self.dedup_ttl,
             ))  # fmt: skip
-        for conv_id, st in statuses:
-            k = self.keys_for(conv_id)
-            commands.append(evalsha(
-                self.script("status"), [k.message(st.task_id), k.inbox],
-                STATUS_RANK.get(st.status.lower(), 0), st.status, st.at_ms,
-                st.message_id, st.error_code or st.error_description,
-                self.conversation_ttl, st.task_id,
-            ))  # fmt: skip
+        commands += [self._status(conv_id, st) for conv_id, st in statuses]
+        results = await self._submit(commands)
+        for _ in range(STATUS_TRIES):
+            # A Failed status of a recorded message: the script answered the conversation
+            # and visit of the record, for the SendFailed to enqueue with the status.
+            asked = [
+                (i, conv_id, st, result)
+                for i, ((conv_id, st), result) in enumerate(
+                    zip(statuses, results[len(events) :], strict=True), start=len(events)
+                )
+                if isinstance(result, list)
+            ]
+            if not asked:
+                return results
+            again = await self._submit(
+                [self._status(conv_id, st, record) for _, conv_id, st, record in asked]
+            )
+            for (i, *_), result in zip(asked, again, strict=True):
+                results[i] = result
+        raise RuntimeError("a message's delivery record kept changing under its status")
+
+    def _status(
+        self, conv_id: str, st: StatusReceipt, record: Sequence[bytes | str] | None = None
+    ) -> tuple[Any, ...]:
+        """The status script's call for a receipt; with `record` (the conversation and
+        visit the message was sent for), the SendFailed of a Failed status too."""
+        k = self.keys_for(conv_id)
+        error = st.error_code or st.error_description
+        conv, visit, failed = "", "", ""
+        if record is not None:
+            conv, visit = text(record[0]), text(record[1])
+            try:
+                number = int(visit)
+            except ValueError:  # never written so; read as the release before read it
+                number = -1
+            failed = event_to_json(
+                SendFailed(f"status:{st.task_id}", st.at_ms, st.task_id, error, number)
+            )
+        return evalsha(
+            self.script("status"), [k.message(st.task_id), k.inbox],
+            STATUS_RANK.get(st.status.lower(), 0), st.status, st.at_ms, st.message_id,
+            error, self.conversation_ttl, conv, visit, failed,
+        )  # fmt: skip
+
+    async def _submit(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         results = await self.coalescer().submit(commands)
         for result in results:
             if isinstance(result, Exception):

@@ -2,7 +2,9 @@
 importlib.resources (so a wheel and an editable install find them alike) and registered
 with a client, which knows each by its SHA1.
 
-Each script touches the keys of one cluster slot (bot/store/keys.py).
+A script checks, counts and moves: it never encodes a value. What it stores are opaque
+strings made in Python (bot/store/codec.py), so every stored form has one encoder and one
+decoder. Each script touches the keys of one cluster slot (bot/store/keys.py).
 """
 
 from __future__ import annotations

@@ -10,10 +10,11 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from bot.flows.engine import Conversation
-from bot.model import TimerFired, event_to_json
+from bot.model import TimerFired
 from bot.store.codec import (
     conversation_fields,
     conversation_from_hash,
+    event_to_json,
     parse_timer_member,
     timer_member,
 )
@@ -60,7 +61,7 @@ class Steps(StoreCore):
         calls: Iterable[str] = (),
     ) -> CommitResult:
         """Atomically apply one step: `replies` are (reply json, task id) pairs, `calls`
-        call requests as JSON; the conversation's timers replace
+        call requests as JSON (bot/store/codec.py); the conversation's timers replace
         `previous_timers` ((visit, name) pairs of the state as loaded)."""
         k = self.keys(partition)
         fields = conversation_fields(conversation, space, active=active)

@@ -22,12 +22,11 @@ from bot.model import (
     Event,
     IntentStart,
     Resume,
-    event_to_json,
     is_valid_id,
 )
 from bot.phones import customer_id
 from bot.platforms.auth import matches_any
-from bot.store import Accepted
+from bot.store import Accepted, event_to_json
 from bot.web.body import SMALL_BODY, expect_body, read_json
 from bot.web.deadline import redis_bound
 from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, STORE

@@ -17,7 +17,7 @@ from aiohttp import hdrs, web
 
 from bot.errors import BadRequest, Unauthorized
 from bot.log import shown, shown_name
-from bot.model import MAX_SPACE, ConversationRef, IntentStart, event_to_json, is_valid_id
+from bot.model import MAX_SPACE, ConversationRef, IntentStart, is_valid_id
 from bot.platforms.auth import matches_any
 from bot.platforms.cams.business import check_signature, parse_business_call, read_fields
 from bot.platforms.cams.receipts import (
@@ -28,7 +28,7 @@ from bot.platforms.cams.receipts import (
     items_cap,
     parse_receipts,
 )
-from bot.store import Accepted
+from bot.store import Accepted, event_to_json
 from bot.web.body import COMPRESSED, SMALL_BODY, expect_body, read_body
 from bot.web.deadline import redis_bound
 from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, SHEDDER, STORE

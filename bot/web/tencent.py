@@ -19,7 +19,6 @@ from aiohttp import hdrs, web
 
 from bot.errors import Unauthorized, UnsupportedMediaType
 from bot.log import shown, shown_name
-from bot.model import event_to_json
 from bot.platforms.tencent.auth import verify_callback
 from bot.platforms.tencent.callbacks import (
     BeforeSend,
@@ -28,7 +27,7 @@ from bot.platforms.tencent.callbacks import (
     answer,
     parse_callback,
 )
-from bot.store import Accepted, RedisError
+from bot.store import Accepted, RedisError, event_to_json
 from bot.web.body import SMALL_BODY, expect_body, read_body
 from bot.web.deadline import redis_bound
 from bot.web.keys import CLOCK, METRICS, SETTINGS, STORE

@@ -1,20 +1,24 @@
 -- Delivery status of a sent message, never going back: a late Delivered never overwrites
--- Read; Failed is final. A Failed message of a known conversation also becomes an event in
--- its inbox, so a flow can move on (`on_failed:`).
--- KEYS: message record, inbox. ARGV: rank, status, at, mid, error, ttl, task id
+-- Read; Failed is final. A Failed message whose record names its conversation and visit
+-- (a message the sender recorded) also becomes an event in that conversation's inbox, so a
+-- flow can move on (`on_failed:`). The event is made by the caller: when the caller's
+-- conversation and visit are not the record's (the first call names none), this script
+-- writes nothing and returns the record's, for the caller to make the event and call again.
+-- KEYS: message record, inbox. ARGV: rank, status, at, mid, error, ttl, conv, visit, event
+-- Returns 0 (not newer: nothing recorded), 1 (recorded), or {conv, visit}.
 local rank = tonumber(ARGV[1])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0')
 if rank <= cur then return 0 end
+local failed = false
+if rank == 4 then
+  local rec = redis.call('HMGET', KEYS[1], 'conv', 'visit')
+  if rec[1] and rec[2] then
+    if ARGV[9] == '' or rec[1] ~= ARGV[7] or rec[2] ~= ARGV[8] then return rec end
+    failed = true
+  end
+end
 redis.call('HSET', KEYS[1], 'rank', rank, 'status', ARGV[2], 'at', ARGV[3], 'mid', ARGV[4],
   'status_err', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
-if rank == 4 then
-  local conv = redis.call('HGET', KEYS[1], 'conv')
-  local visit = redis.call('HGET', KEYS[1], 'visit')
-  if conv and visit then
-    local event = cjson.encode({t = 'failed', message_id = 'status:' .. ARGV[7],
-      at_ms = tonumber(ARGV[3]), task_id = ARGV[7], error = ARGV[5], visit = tonumber(visit)})
-    redis.call('XADD', KEYS[2], '*', 'c', conv, 'e', event)
-  end
-end
+if failed then redis.call('XADD', KEYS[2], '*', 'c', ARGV[7], 'e', ARGV[9]) end
 return 1
