@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
+from bot import __version__
 from bot.errors import ConfigError, SpecError
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.loader import load_catalog
@@ -25,24 +27,62 @@ from bot.settings import (
     SANDBOX_TENCENT_APP,
     Settings,
     call_secrets,
+    settings_problems,
 )
 
 DEMO_CUSTOMER = "+8613900000001"
+
+
+def load_env_file() -> None:
+    """The variables of BOT_ENV_FILE (default `.env` in the current folder, when there is
+    one) into the environment; a variable the environment already has keeps its value."""
+    path = os.environ.get("BOT_ENV_FILE", ".env")
+    if not path:
+        return
+    if not Path(path).is_file():
+        if "BOT_ENV_FILE" in os.environ:
+            raise ConfigError(f"BOT_ENV_FILE={path}: no such file")
+        return
+    from dotenv import load_dotenv
+
+    load_dotenv(path, override=False)
 
 
 def _settings(**overrides: Any) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as e:
-        raise ConfigError(str(e)) from e
+        raise ConfigError(settings_problems(e)) from None
 
 
 def _sources(args: argparse.Namespace) -> tuple[Path, Path]:
-    """The flows file and intents folder: --flows/--intents, else BOT_FLOWS/BOT_INTENTS."""
+    """The flows file (a positional path, --flows, else BOT_FLOWS) and the intents folder
+    (--intents, else BOT_INTENTS, else the `intents/` beside a flows file named here)."""
     settings = _settings()
-    flows = Path(args.flows) if args.flows else settings.flows
-    intents = Path(args.intents) if args.intents else settings.intents
+    named = getattr(args, "path", None) or args.flows
+    flows = Path(named) if named else settings.flows
+    if args.intents:
+        intents = Path(args.intents)
+    elif named and "intents" not in settings.model_fields_set:
+        intents = flows.parent / "intents"
+    else:
+        intents = settings.intents
     return flows, intents
+
+
+def _server_url(args: argparse.Namespace) -> str:
+    """Where the players (`bot say`, `bot trigger`) find the server: --url, else the address
+    `bot serve` listens on by the same settings (BOT_HOST, BOT_PORT, BOT_TLS_CERT)."""
+    if args.url:
+        return str(args.url).rstrip("/")
+    settings = _settings()
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):  # every address: this machine's own is one of them
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = "https" if settings.tls_cert is not None else "http"
+    return f"{scheme}://{host}:{settings.port}"
 
 
 def _catalog(flows: Path, intents: Path) -> CompiledCatalog:
@@ -210,6 +250,13 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from bot.settings import settings_table
+
+    sys.stdout.write(settings_table())
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from bot.flows.schema import schema_text
 
@@ -259,13 +306,33 @@ def cmd_test(args: argparse.Namespace) -> int:
 async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[str, str]) -> int:
     import aiohttp
 
+    url = _server_url(args)
+    try:
+        return await _play_at(url, args, path, body, headers)
+    except (aiohttp.ClientConnectionError, TimeoutError) as e:
+        reason = "no answer in time" if isinstance(e, TimeoutError) else type(e).__name__
+        raise Unreachable(
+            f"cannot reach the server at {url} ({reason}): is `bot serve` running there? "
+            "Give its address with --url, or BOT_HOST and BOT_PORT"
+        ) from None
+
+
+class Unreachable(Exception):
+    """The server a player talks to did not answer: one line for the user, exit 1."""
+
+
+async def _play_at(
+    url: str, args: argparse.Namespace, path: str, body: Any, headers: dict[str, str]
+) -> int:
+    import aiohttp
+
     from bot.web.sandbox import describe, describe_tencent
 
     tencent = getattr(args, "platform", "cams") == "tencent"
     customer = args.customer if tencent else lookup_form(args.customer)
     show = describe_tencent if tencent else describe
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
-        seen_url = f"{args.url}/sandbox/{'tencent/' if tencent else ''}messages"
+        seen_url = f"{url}/sandbox/{'tencent/' if tencent else ''}messages"
         async with http.get(seen_url, params={"to": customer}) as r:
             if r.status == 404:
                 print(
@@ -274,7 +341,7 @@ async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[st
                 before = None
             else:
                 before = len(await r.json())
-        async with http.post(f"{args.url}{path}", json=body, headers=headers) as r:
+        async with http.post(f"{url}{path}", json=body, headers=headers) as r:
             answer = await r.text()
             if r.status != 200:
                 print(f"server answered {r.status}: {answer}", file=sys.stderr)
@@ -432,8 +499,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bot",
         description="Conversation server for business messaging (CAMS, Tencent Chat). Settings "
-        "come from BOT_* environment variables; see README.md.",
+        "come from BOT_* environment variables (and a .env file); see README.md.",
     )
+    p.add_argument("--version", action="version", version=f"bot {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the server (sandbox mode without CAMS credentials)")
@@ -448,7 +516,10 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("check", help="validate flows.yaml and intents/; exit 1 on problems")
-    c.add_argument("--flows", help="flows file (default BOT_FLOWS or flows.yaml)")
+    c.add_argument(
+        "path", nargs="?", metavar="FLOWS", help="flows file (default BOT_FLOWS or flows.yaml)"
+    )
+    c.add_argument("--flows", help="the same, as an option")
     c.add_argument("--intents", help="intents folder (default BOT_INTENTS or intents/)")
     c.add_argument(
         "--against",
@@ -474,6 +545,11 @@ def parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--output", metavar="FILE", help="write here instead of to stdout")
     g.set_defaults(func=cmd_graph)
+
+    st_ = sub.add_parser(
+        "settings", help="print the table of every BOT_* setting, its default and meaning"
+    )
+    st_.set_defaults(func=cmd_settings)
 
     m = sub.add_parser("schema", help="print the JSON Schema of flows.yaml (flows.schema.json)")
     m.set_defaults(func=cmd_schema)
@@ -507,7 +583,11 @@ def parser() -> argparse.ArgumentParser:
 
     def player(name: str, help_: str) -> argparse.ArgumentParser:
         q = sub.add_parser(name, help=help_)
-        q.add_argument("--url", default="http://127.0.0.1:8080", help="the server's base URL")
+        q.add_argument(
+            "--url",
+            help="the server's base URL (default: where `bot serve` listens by BOT_HOST and "
+            "BOT_PORT, http://127.0.0.1:8080 unless they are set)",
+        )
         q.add_argument("--customer", default=DEMO_CUSTOMER, help="the customer's phone number")
         q.add_argument("--wait", type=float, default=5.0, help="seconds to wait for replies")
         return q
@@ -566,8 +646,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Whatever goes wrong that is not a bug of ours ends in one line on
+    stderr and a non-zero exit, never a traceback: problems in the flows (1), settings (2),
+    a server or Redis that does not answer (1), output closed early (`| head`: 1)."""
     args = parser().parse_args(argv)
     try:
+        load_env_file()
         code: int = args.func(args)
     except SpecError as e:
         for problem in e.problems:
@@ -577,6 +661,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"bot: {e}", file=sys.stderr)
         return 2
+    except Unreachable as e:
+        print(f"bot {args.command}: {e}", file=sys.stderr)
+        return 1
+    except RedisError as e:
+        print(f"bot {args.command}: Redis did not answer: {type(e).__name__}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader of our output went away (`bot stats --json | head`): say so once, and
+        # let nothing more be written to the closed pipe at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"bot {args.command}: output closed before it was all written", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return code
