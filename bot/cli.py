@@ -250,6 +250,43 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+# What `bot init` writes: the starter project of bot/starter, as (where in the package, where
+# in the new project). `env.example` is `.env.example` there (a package keeps no dot files).
+STARTER = (
+    ("flows.yaml", "flows.yaml"),
+    ("intents/order_shipped.yaml", "intents/order_shipped.yaml"),
+    ("flow_tests/welcome.yaml", "flow_tests/welcome.yaml"),
+    ("env.example", ".env.example"),
+)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write the starter project into DIR (made if need be); never overwrite a file."""
+    from importlib.resources import files
+
+    root = Path(args.dir)
+    taken = [target for _source, target in STARTER if (root / target).exists()]
+    if taken:
+        print(
+            f"bot init: {root} already has {', '.join(taken)}: nothing written (choose an "
+            "empty folder, or move them away)",
+            file=sys.stderr,
+        )
+        return 1
+    starter = files("bot") / "starter"
+    for source, target in STARTER:
+        path = root / target
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(starter.joinpath(source).read_text(encoding="utf-8"), encoding="utf-8")
+        print(f"wrote {path}")
+    where = "" if root.resolve() == Path.cwd().resolve() else f"cd {args.dir} && "
+    print(
+        f"next: {where}bot check && bot test; then `BOT_SANDBOX=true bot serve` and, in "
+        "another terminal, `bot say hi`"
+    )
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     from bot.settings import settings_table
 
@@ -545,6 +582,12 @@ def parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--output", metavar="FILE", help="write here instead of to stdout")
     g.set_defaults(func=cmd_graph)
+
+    i = sub.add_parser(
+        "init", help="write a starter project (flows, an intent, flow tests, .env.example)"
+    )
+    i.add_argument("dir", nargs="?", default=".", metavar="DIR", help="where (default: here)")
+    i.set_defaults(func=cmd_init)
 
     st_ = sub.add_parser(
         "settings", help="print the table of every BOT_* setting, its default and meaning"

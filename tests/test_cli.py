@@ -126,3 +126,48 @@ def test_every_command_says_what_it_does(command: str) -> None:
     done = bot(command, "--help")
     assert done.returncode == 0
     assert done.stdout.startswith(f"usage: bot {command}")
+
+
+def test_init_writes_a_starter_that_checks_and_tests_at_once(tmp_path: Path) -> None:
+    """`bot init DIR` in an empty folder writes flows.yaml, intents/, flow_tests/ and
+    .env.example; `bot check` and `bot test` pass there at once; it never overwrites."""
+    done = bot("init", "shop", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    project = tmp_path / "shop"
+    for written in ("flows.yaml", "intents/order_shipped.yaml", "flow_tests/welcome.yaml",
+                    ".env.example"):  # fmt: skip
+        assert (project / written).is_file(), written
+    check = bot("check", cwd=project)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.strip().endswith("ok: 2 flows, 5 states; 1 intents")
+    tested = bot("test", cwd=project)
+    assert tested.returncode == 0, tested.stdout
+    assert "3 passed, 0 failed" in tested.stdout
+    again = bot("init", "shop", cwd=tmp_path)
+    assert again.returncode == 1
+    assert "already has flows.yaml" in one_line(again)
+
+
+def test_a_project_without_intents_checks(tmp_path: Path) -> None:
+    """A folder with flows.yaml and no intents/ is a project without intents."""
+    assert bot("init", cwd=tmp_path).returncode == 0
+    shutil.rmtree(tmp_path / "intents")
+    (tmp_path / "flow_tests" / "welcome.yaml").unlink()
+    (tmp_path / "flows.yaml").write_text(
+        (tmp_path / "flows.yaml").read_text().split("\n  shipped:")[0] + "\n"
+    )
+    done = bot("check", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("ok: 1 flows, 4 states; 0 intents")
+
+
+def test_make_run_installs_only_what_running_needs(tmp_path: Path) -> None:
+    """`make run` installs the package alone; `make test` (lint) adds the dev extras."""
+    venv = f"VENV={tmp_path / 'venv'}"
+    run = subprocess.run(["make", "-n", "run", venv], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert "pip install --quiet -e ." in run
+    assert "[dev]" not in run
+    lint = subprocess.run(["make", "-n", "lint", venv], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    assert "pip install --quiet -e '.[dev]'" in lint

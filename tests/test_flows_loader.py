@@ -746,13 +746,16 @@ def test_malformed_intent_file(
     )
 
 
-def test_missing_intents_folder(tmp_path: Path) -> None:
-    """A missing intents folder is named."""
+def test_a_missing_intents_folder_means_no_intents(tmp_path: Path) -> None:
+    """No intents folder: the flows load, with no intents (a project may have none); a file
+    where the folder should be is named."""
     flows = _write(tmp_path / "flows.yaml", FLOWS)
+    assert load_catalog(flows, tmp_path / "intents").intents == {}
+    (tmp_path / "intents").write_text("")
     with pytest.raises(SpecError) as caught:
         load_catalog(flows, tmp_path / "intents")
     _assert_problem(
-        _only(caught.value.problems), tmp_path / "intents", 0, "intents folder not found"
+        _only(caught.value.problems), tmp_path / "intents", 0, "expected a folder of intent files"
     )
 
 

@@ -469,8 +469,10 @@ def load_intents(
     problems: list[SpecProblem] = []
     intents: dict[str, IntentSpec] = {}
     where: dict[str, str] = {}
+    if not folder.exists():
+        return {}, []  # no intents folder: no intents (a project may have none)
     if not folder.is_dir():
-        return {}, [SpecProblem(str(folder), 0, "intents folder not found")]
+        return {}, [SpecProblem(str(folder), 0, "intents: expected a folder of intent files")]
     events = set()
     if flows is not None:
         events = {e for f in flows.flows.values() for s in f.states.values() for e in s.on}
