@@ -813,14 +813,15 @@ def test_check_command_accepts_the_examples(
     flows name and whether each is set."""
     monkeypatch.delenv("BOT_SECRET_ORDERS_API", raising=False)
     monkeypatch.setenv("BOT_SECRET_ORDERS_TOKEN", "t")
+    monkeypatch.setenv("BOT_SECRET_AGENT_DESK", "https://desk.example.com")
     flows = ROOT / "flows.yaml"
     code = main(["check", "--flows", str(flows), "--intents", str(ROOT / "intents")])
     out, err = capsys.readouterr()
     assert code == 0
     assert err == ""
     assert out == (
-        f"{flows}: secrets the flows name: BOT_SECRET_ORDERS_API (not set), "
-        "BOT_SECRET_ORDERS_TOKEN (set)\n"
+        f"{flows}: secrets the flows name: BOT_SECRET_AGENT_DESK (set), "
+        "BOT_SECRET_ORDERS_API (not set), BOT_SECRET_ORDERS_TOKEN (set)\n"
         f"{flows}: ok: 4 flows, 27 states; 4 intents\n"
     )
 
@@ -832,6 +833,7 @@ def test_check_strict_fails_on_a_secret_that_is_not_set(
     would refuse to start; with both set it passes."""
     monkeypatch.delenv("BOT_SECRET_ORDERS_API", raising=False)
     monkeypatch.setenv("BOT_SECRET_ORDERS_TOKEN", "t")
+    monkeypatch.setenv("BOT_SECRET_AGENT_DESK", "https://desk.example.com")
     args = ["check", "--strict", "--flows", str(ROOT / "flows.yaml"), "--intents",
             str(ROOT / "intents")]  # fmt: skip
     assert main(args) == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,6 +149,7 @@ class CompiledState:
     call: CompiledCall | None
     otp: CompiledOtp | None
     handoff: HandoffSpec | None
+    handoff_webhook: CallText | None
     timeout: TimeoutSpec | None
     remind: tuple[CompiledReminder, ...]
     set: Assignments
@@ -282,6 +283,11 @@ def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> Compiled
         call=_call(spec.call) if spec.call is not None else None,
         otp=otp,
         handoff=spec.handoff,
+        handoff_webhook=(
+            CallText.parse(spec.handoff.webhook)
+            if spec.handoff is not None and spec.handoff.webhook
+            else None
+        ),
         timeout=spec.timeout,
         remind=tuple(
             CompiledReminder(
@@ -416,18 +422,19 @@ class CompiledCatalog:
     commands: Mapping[str, str]  # normalized word -> stop | start | agent | restart
     texts: CompiledTexts
     agent: AgentSpec
+    agent_webhook: CallText | None
     agent_headers: Mapping[str, CallText]
     secrets: frozenset[str]  # NAMEs of the {{ secret.NAME }} in call urls and headers
 
 
-def _secret_names(
-    flows: Mapping[str, CompiledFlow], agent_headers: Mapping[str, CallText]
-) -> frozenset[str]:
-    texts = list(agent_headers.values())
+def _secret_names(flows: Mapping[str, CompiledFlow], agent: Iterable[CallText]) -> frozenset[str]:
+    texts = list(agent)
     for flow in flows.values():
         for state in flow.states.values():
             if state.call is not None:
                 texts += [state.call.url, *state.call.headers.values()]
+            if state.handoff_webhook is not None:
+                texts.append(state.handoff_webhook)
     return frozenset().union(*(t.secrets for t in texts))
 
 
@@ -441,6 +448,7 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
     t = d.texts
     flows = {name: compile_flow(name, flow, d.language) for name, flow in spec.flows.items()}
     agent_headers = {k: CallText.parse(v) for k, v in d.agent.headers.items()}
+    agent_webhook = CallText.parse(d.agent.webhook) if d.agent.webhook else None
     return CompiledCatalog(
         flows=flows,
         intents=dict(catalog.intents),
@@ -453,6 +461,9 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
             *(LocalText.compile(getattr(t, k)) for k in CompiledTexts.__dataclass_fields__)
         ),
         agent=d.agent,
+        agent_webhook=agent_webhook,
         agent_headers=agent_headers,
-        secrets=_secret_names(flows, agent_headers),
+        secrets=_secret_names(
+            flows, [*agent_headers.values(), *([agent_webhook] if agent_webhook else [])]
+        ),
     )

@@ -49,7 +49,6 @@ from bot.model import (
     Fallback,
     Inbound,
     IntentStart,
-    PartKind,
     Parts,
     Reply,
     Resume,
@@ -797,11 +796,9 @@ class _Step:
         """During a handoff the customer's messages go to the agent webhook."""
         flow = self._flow()
         state = flow.states.get(self.conv.state or "") if flow is not None else None
-        url = None
+        url = self.catalog.agent_webhook
         if self.conv.handoff == "state" and state is not None and state.handoff is not None:
-            url = state.handoff.webhook or self.catalog.agent.webhook
-        else:
-            url = self.catalog.agent.webhook
+            url = state.handoff_webhook or url
         if url is None:
             self.outcome, self.detail = "ignored", "handoff without an agent webhook"
             return
@@ -810,7 +807,7 @@ class _Step:
             CallRequest(
                 kind="forward",
                 method="POST",
-                url=((PartKind.TEXT, url),),
+                url=url.render(env),  # the author's text and secrets only (the loader's rule)
                 headers={k: self._call_text(v, env) for k, v in self.catalog.agent_headers.items()},
                 body={
                     "conversation": self.ctx.conv_id,
