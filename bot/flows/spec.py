@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from bot.flows.slots import SlotSpec
+from bot.flows.answers import SlotSpec
 
 # A text an author writes: one string, or one per language ({en: ..., es: ...}).
 Localized = str | dict[str, str]
