@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.flows.answers import ERRORS, MAX_INPUT, SlotSpec, parse_value
+from bot.flows.answers import ERRORS, MAX_ANSWER, SlotSpec, parse_value
 from tests.answers_support import SPECS, TODAY, parse, rejects, slot_spec
 
 # --- shared rules -----------------------------------------------------------------------
@@ -33,7 +33,7 @@ def test_blank_answers_are_empty_for_every_type(kind: str, text: str) -> None:
 def test_answers_over_the_message_limit_are_too_long(kind: str) -> None:
     """An answer longer than one WhatsApp text (4096 characters) is `too_long`."""
     spec = slot_spec(kind, **EXTRA.get(kind, {}))
-    rejects(spec, "1" * (MAX_INPUT + 1), "too_long")
+    rejects(spec, "1" * (MAX_ANSWER + 1), "too_long")
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ FRAGMENTS = [
 def _fuzz(seed: int, count: int) -> list[str]:
     rng = random.Random(seed)
     texts = ["".join(rng.choices(FRAGMENTS, k=rng.randint(0, 12))) for _ in range(count)]
-    texts += ["9" * 4300, "1," * 2000, "(" * 4096, "a" * (MAX_INPUT - 5) + "@b.co", "1" * 31]
+    texts += ["9" * 4300, "1," * 2000, "(" * 4096, "a" * (MAX_ANSWER - 5) + "@b.co", "1" * 31]
     return texts
 
 

@@ -43,19 +43,13 @@ from hypothesis import strategies as st
 
 from bot.errors import BotError
 from bot.flows.answers import SlotSpec, parse_value
+from bot.flows.answers.numbers import parse_number, parse_number_word, read_number
+from bot.flows.answers.reading import MAX_ANSWER, normalize_text
 from bot.flows.calls import build_header, build_url
 from bot.flows.compiler import compile_catalog
 from bot.flows.engine import Conversation, Engine, StepContext
 from bot.flows.loader import load_catalog
-from bot.flows.matching import (
-    MAX_ANSWER,
-    OptionIndex,
-    OptionWords,
-    normalize_text,
-    parse_number,
-    parse_number_word,
-    read_number,
-)
+from bot.flows.matching import OptionIndex, OptionWords
 from bot.flows.patterns import compile_pattern
 from bot.log import mask_conv
 from bot.model import Inbound, PartKind
@@ -183,10 +177,10 @@ class Regex:
 
 ANSWERS = "customers' answers"
 REGEXES = (
-    Regex("bot.flows.matching", "_CORE", _search, ANSWERS + " (normalize_text)"),
-    Regex("bot.flows.matching", "_SPACES", _drop, ANSWERS + " (normalize_text)"),
-    Regex("bot.flows.matching", "_DECORATED_NUMBER", _fullmatch, ANSWERS + " (menu numbers)"),
-    Regex("bot.flows.matching", "_PREFIX", _fullmatch, ANSWERS + " (option 1, nº 2)"),
+    Regex("bot.flows.answers.reading", "_CORE", _search, ANSWERS + " (normalize_text)"),
+    Regex("bot.flows.answers.reading", "_SPACES", _drop, ANSWERS + " (normalize_text)"),
+    Regex("bot.flows.answers.numbers", "_DECORATED_NUMBER", _fullmatch, ANSWERS + " (menus)"),
+    Regex("bot.flows.answers.numbers", "_PREFIX", _fullmatch, ANSWERS + " (option 1, nº 2)"),
     Regex("bot.flows.answers.numbers", "_HAN_NUMBER", _fullmatch, ANSWERS + " (integer, number)"),
     Regex("bot.flows.answers.numbers", "_NUMERIC", _fullmatch, ANSWERS + " (integer, number)"),
     Regex("bot.flows.answers.numbers", "_GROUPED", _fullmatch, ANSWERS + " (integer, number)"),

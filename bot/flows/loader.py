@@ -19,10 +19,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from bot.errors import SpecError, SpecProblem
+from bot.flows.answers.reading import normalize_text
 from bot.flows.calls import CallText, header_problem, url_problem, webhook_problem
 from bot.flows.expr import Expr, ExprError
 from bot.flows.expr import Template as TextTemplate
-from bot.flows.matching import flatten_words, normalize_text
+from bot.flows.matching import flatten_words
 from bot.flows.patterns import PatternError, compile_pattern
 from bot.flows.spec import FlowsFile, FlowSpec, IntentSpec, Localized, StateSpec, TemplateSpec
 

@@ -12,11 +12,13 @@ Rules shared by every type:
   (`not_a_number`, `not_a_date`, `not_a_time`), and is not read further;
 - digits in any script (full-width, Arabic-Indic, ...) count as digits;
 - words (numbers, months, weekdays, "tomorrow", "noon") are recognised in English, Spanish,
-  Portuguese, French, German and Chinese whatever `lang` is, because customers mix
-  languages; they are compared ignoring case and accents.
+  Portuguese, French, German and Chinese (numbers in Italian too) whatever `lang` is,
+  because customers mix languages, except number words that are everyday words of the
+  conversation's language; they are compared ignoring case and accents.
 
 One module per kind of answer, each with its rules and error codes:
-- `numbers`: integer and number;
+- `numbers`: the one table of number words, the readers menus and slots share, and
+  integer and number;
 - `dates`: date; `times`: time;
 - `contacts`: phone and email;
 - `choices`: text, choice and regex;
@@ -35,11 +37,11 @@ from bot.flows.answers.dates import date_answer
 from bot.flows.answers.messages import describe_error
 from bot.flows.answers.numbers import integer_answer, number_answer
 from bot.flows.answers.parsed import ERRORS, Parsed, bad
-from bot.flows.answers.reading import MAX_INPUT
+from bot.flows.answers.reading import MAX_ANSWER
 from bot.flows.answers.spec import SlotSpec
 from bot.flows.answers.times import time_answer
 
-__all__ = ["ERRORS", "MAX_INPUT", "Parsed", "SlotSpec", "describe_error", "parse_value"]
+__all__ = ["ERRORS", "MAX_ANSWER", "Parsed", "SlotSpec", "describe_error", "parse_value"]
 
 
 def parse_value(
@@ -47,12 +49,13 @@ def parse_value(
 ) -> Parsed:
     """The value of `text` for `spec`, or why it is not one. Never raises.
 
-    `lang` is the conversation's language; recognition does not depend on it today (every
-    supported language's words are accepted), it is there so callers need not change when
-    it does. `region` (ISO, e.g. "ES") is where a phone number without a country code is
-    read, when the slot has no `default_region:`: the region of the customer's number.
+    `lang` is the conversation's language: number words are read as menus read them
+    (`bot.flows.answers.numbers`), so an everyday word of that language is no number even
+    where another language's number is spelt the same ("once" in English). `region` (ISO,
+    e.g. "ES") is where a phone number without a country code is read, when the slot has no
+    `default_region:`: the region of the customer's number.
     """
-    if len(text) > MAX_INPUT:
+    if len(text) > MAX_ANSWER:
         return bad("too_long")
     trimmed = text.strip()
     if not trimmed:
@@ -61,9 +64,9 @@ def parse_value(
         case "text":
             return text_answer(spec, trimmed)
         case "integer":
-            return integer_answer(spec, trimmed)
+            return integer_answer(spec, trimmed, lang)
         case "number":
-            return number_answer(spec, trimmed)
+            return number_answer(spec, trimmed, lang)
         case "date":
             return date_answer(spec, trimmed, today)
         case "time":

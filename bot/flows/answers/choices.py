@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.flows.answers.numbers import parse_number
 from bot.flows.answers.parsed import Parsed, bad, good
-from bot.flows.matching import normalize_text, parse_number
+from bot.flows.answers.reading import normalize_text
 
 if TYPE_CHECKING:
     from bot.flows.answers.spec import SlotSpec

@@ -26,8 +26,7 @@ import re
 from typing import TYPE_CHECKING
 
 from bot.flows.answers.parsed import Parsed, bad, good
-from bot.flows.answers.reading import SHORT_ANSWER, fold, word_key, word_table
-from bot.flows.matching import normalize_text
+from bot.flows.answers.reading import SHORT_ANSWER, fold, normalize_text, word_key, word_table
 
 if TYPE_CHECKING:
     from bot.flows.answers.spec import SlotSpec

@@ -12,7 +12,8 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from bot.flows.answers.messages import plain_number
-from bot.flows.matching import normalize_text, parse_number
+from bot.flows.answers.numbers import parse_number
+from bot.flows.answers.reading import normalize_text
 from bot.flows.patterns import Pattern, PatternError, compile_pattern
 from bot.phones import region_code
 

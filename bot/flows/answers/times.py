@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 
 from bot.flows.answers.parsed import Parsed, bad, good
-from bot.flows.answers.reading import SHORT_ANSWER, fold, word_key
-from bot.flows.matching import normalize_text
+from bot.flows.answers.reading import SHORT_ANSWER, fold, normalize_text, word_key
 
 _TIME_WORDS = {
     word_key(w.replace("_", " ")): t
