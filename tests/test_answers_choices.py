@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.flows.answers import Parsed
-from tests.answers_support import SIZES, accepts, parse, rejects, slot_spec
+from bot.flows.answers import Parsed, parse_value
+from tests.answers_support import SIZES, TODAY, accepts, parse, rejects, slot_spec
 
 # --- text -------------------------------------------------------------------------------
 
@@ -60,17 +60,35 @@ def test_text_outside_its_length_bounds_is_rejected(
         ("(3)", "Large"),
         ("3\ufe0f\u20e3", "Large"),
         ("\uff12", "Medium"),
+        ("option 2", "Medium"),
+        ("nº 3", "Large"),
+        ("two", "Medium"),
+        ("Tres", "Large"),
+        ("first", "Small"),
+        ("third", "Large"),
     ],
 )
 def test_choice_matches_value_synonym_or_position(text: str, value: str) -> None:
-    """A choice is chosen by its value or a synonym (case- and accent-free) or its number."""
+    """A choice is chosen by its value or a synonym (case- and accent-free) or its number,
+    read as a menu reads it."""
     accepts(slot_spec("choice", choices=SIZES), text, value)
 
 
-@pytest.mark.parametrize("text", ["0", "4", "huge", "small medium", "sm", "1 2"])
+@pytest.mark.parametrize(
+    "text", ["0", "4", "huge", "small medium", "sm", "1 2", "four", "zero", "option 4", "once"]
+)
 def test_choice_rejects_other_answers(text: str) -> None:
     """Numbers outside the list and unknown words are `not_a_choice`."""
     rejects(slot_spec("choice", choices=SIZES), text, "not_a_choice")
+
+
+@pytest.mark.parametrize(("lang", "value"), [("es", "Large"), ("en", "Large"), ("fr", None)])
+def test_a_choice_by_number_word_follows_the_conversation_language(
+    lang: str, value: str | None
+) -> None:
+    """As in menus, "tres" is 3 in Spanish and English conversations, "très" in French."""
+    spec = slot_spec("choice", choices=SIZES)
+    assert parse_value(spec, "tres", today=TODAY, lang=lang).value == value
 
 
 @pytest.mark.parametrize(

@@ -375,9 +375,10 @@ def test_read_number_rejects_answers_that_say_more_than_a_number(text: str) -> N
 
 # --- one reading in menus and slots --------------------------------------------------------
 
-# A menu of 100 options and an integer slot: where a number is a position and where it is a
-# quantity.
+# A menu of 100 options, a choice slot of 100 values and an integer slot: where a number is
+# a position (menus, choices) and where it is a quantity.
 MENU_OF_100 = OptionIndex(100, {}, {})
+CHOICE_OF_100 = slot_spec("choice", choices=[f"c{n}" for n in range(1, 101)])
 INTEGER = slot_spec("integer")
 EVERY_WORD = sorted({word for table in NUMBER_WORDS.values() for word in table})
 
@@ -403,12 +404,13 @@ def _ordinal(word: str, lang: str) -> bool:
 def test_every_word_of_the_table_reads_its_number_in_a_menu_and_a_slot(lang: str) -> None:
     """In its language's conversations, each word of the table is its number: a cardinal
     chooses that option of a menu and is that value in an integer slot; an ordinal chooses
-    that option, and is no quantity."""
+    that option, and that value of a choice slot, and is no quantity."""
     for word, number in NUMBER_WORDS[lang].items():
         assert _menu(word, lang) == number, word
         value = parse_value(INTEGER, word, today=TODAY, lang=lang)
         if word in ORDINAL_WORDS[lang]:
             assert value == Parsed(False, None, "not_a_number"), word
+            assert parse_value(CHOICE_OF_100, word, today=TODAY, lang=lang).value == f"c{number}"
         else:
             assert value == Parsed(True, number), word
 
@@ -468,8 +470,10 @@ def test_chinese_numerals_and_round_tens_read_the_same_in_a_menu_and_a_slot(
 
 @pytest.mark.parametrize(("word", "lang"), [("second", "en"), ("sexta", "pt"), ("primo", "it")])
 def test_ordinals_are_positions_not_quantities(word: str, lang: str) -> None:
-    """An ordinal chooses an option by position, but answers no "how many?"."""
-    assert _menu(word, lang) is not None
+    """An ordinal chooses an option and a choice by position, but answers no "how many?"."""
+    number = _menu(word, lang)
+    assert number is not None
+    assert parse_value(CHOICE_OF_100, word, today=TODAY, lang=lang).value == f"c{number}"
     assert parse_value(INTEGER, word, today=TODAY, lang=lang).error == "not_a_number"
     assert parse_value(slot_spec("number"), word, today=TODAY, lang=lang).ok is False
 

@@ -76,7 +76,7 @@ def parse_value(
         case "email":
             return email_answer(trimmed)
         case "choice":
-            return choice_answer(spec, trimmed)
+            return choice_answer(spec, trimmed, lang)
         case "regex":
             return regex_answer(spec, trimmed)
         case _:
