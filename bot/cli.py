@@ -122,8 +122,8 @@ def _plural(n: int, word: str) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bot.flows.lint import lint, lint_against
     from bot.flows.loader import Catalog, load_flows
+    from bot.flows.tools.lint import lint, lint_against
 
     flows, intents = _sources(args)
     source = load_catalog(flows, intents)
@@ -166,7 +166,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
 
-    from bot.flows.graph import dot, mermaid, mermaid_markdown
+    from bot.flows.tools.graph import dot, mermaid, mermaid_markdown
 
     flows, intents = _sources(args)
     source = load_catalog(flows, intents)
@@ -211,7 +211,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from bot.flows.schema import schema_text
+    from bot.flows.tools.schema import schema_text
 
     sys.stdout.write(schema_text())
     return 0

@@ -24,7 +24,7 @@ from bot.flows.flowtest import (
     run_tests,
 )
 from bot.flows.loader import load_catalog
-from bot.flows.simulate import START_MS, CannedHttp, Simulator, UnansweredCall
+from bot.flows.tools.simulate import START_MS, CannedHttp, Simulator, UnansweredCall
 from tests.support import ROOT
 
 SHOP_FLOWS = """\

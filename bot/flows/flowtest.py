@@ -90,7 +90,8 @@ from bot.flows.compiler import IDLE, START, CompiledCatalog, CompiledFlow
 
 # The loader's reader and converter: the same syntax errors and plain values as flows.yaml.
 from bot.flows.loader import _plain, _read_yaml
-from bot.flows.simulate import (
+from bot.flows.spec import parse_duration
+from bot.flows.tools.simulate import (
     START_MS,
     CannedHttp,
     Simulator,
@@ -99,7 +100,6 @@ from bot.flows.simulate import (
     describe_replies,
     describe_reply,
 )
-from bot.flows.spec import parse_duration
 from bot.model import Reply
 
 ACTIONS = ("say", "tap", "trigger", "start", "wait", "resume", "agent", "fail", "http")

@@ -2,7 +2,8 @@
 
 These models say what an author may write. Cross-references between them (targets that
 exist, intents that name real flows, variables that are defined) are checked by
-`bot.flows.loader` and `bot.flows.lint`, which turn every problem into `file:line: what to fix`.
+`bot.flows.loader` and `bot.flows.tools.lint`, which turn every problem into
+`file:line: what to fix`.
 """
 
 from __future__ import annotations
