@@ -243,7 +243,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from bot.flows.flowtest import run_cli
+    from bot.flows.tools.flowtest import run_cli
 
     flows, intents = _sources(args)
     return run_cli(
