@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -10,6 +13,7 @@ from bot.flows.loader import load_catalog
 from bot.flows.tools.flowtest.reader import load_tests
 from bot.flows.tools.flowtest.runner import FlowTestResult, run_tests
 from bot.flows.tools.simulate import CannedHttp
+from tests.support import ROOT
 
 SHOP_FLOWS = """\
     defaults:
@@ -84,3 +88,17 @@ def only_failure(results: list[FlowTestResult]) -> str:
     failures = [r.failure for r in results if r.failure is not None]
     assert len(failures) == 1, failures
     return failures[0]
+
+
+def bot_test(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`bot test ARGS` run as a command, in `cwd`, with no BOT_ setting of this process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "test", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )

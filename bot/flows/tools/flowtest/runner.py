@@ -1,16 +1,15 @@
 """Run a flow test: play its steps against the real engine, on the simulator's fake clock,
-and stop at the first step that does not hold, saying why.
+and stop at the first step that does not hold, saying why in a sentence.
 
 Acting steps (the customer writes, time passes, ...) first require every message sent before
 them to have been checked: a conversation test states everything the customer sees.
 Expecting steps check the bot's next message, where the conversation stands, its data.
-A failure names the file and line of the step, the test, the step's number, what was
-expected and what came instead.
+A failure reads `file:line: test NAME, step N (KEY): expected ..., but ...`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,13 +37,7 @@ from bot.flows.tools.flowtest.spec import (
     Trigger,
     Wait,
 )
-from bot.flows.tools.simulate import (
-    Simulator,
-    UnansweredCall,
-    UnmadeCall,
-    describe_replies,
-    describe_reply,
-)
+from bot.flows.tools.simulate import Simulator, UnansweredCall, UnmadeCall
 from bot.model import Reply
 
 
@@ -79,26 +72,52 @@ def run_tests(tests: Iterable[FlowTest], catalog: CompiledCatalog) -> list[FlowT
     return [run_test(test, catalog) for test in tests]
 
 
-# -- checks of a message -----------------------------------------------------------------------
+# -- how messages are described in a failure --------------------------------------------------
+
+
+def _quoted(texts: Sequence[str]) -> str:
+    return " and ".join(repr(t) for t in texts)
 
 
 def describe_check(check: TextCheck) -> str:
-    """What a check expects: "a message with ...", or "any message"."""
-    parts = []
-    if isinstance(check, ReplyCheck) and check.template is not None:
-        parts.append(f"template {check.template}")
+    """What a check expects, as the object of "expected ...": "a message containing 'Hi'"."""
+    template = check.template if isinstance(check, ReplyCheck) else None
+    if template is not None:
+        what = f"the template {template}"
+    elif check.text is not None:
+        what = f"the text {check.text!r}"
+    else:
+        what = "a message"
+    details = []
     if isinstance(check, ReplyCheck) and check.params:
-        parts.append("params " + ", ".join(f"{k}={v!r}" for k, v in check.params.items()))
-    if check.text is not None:
-        parts.append(f"text {check.text!r}")
-    parts += [f"containing {c!r}" for c in check.contains]
+        details.append("with " + ", ".join(f"{k}={v!r}" for k, v in check.params.items()))
+    if check.contains:
+        details.append(f"containing {_quoted(check.contains)}")
     if check.matches is not None:
-        parts.append(f"matching /{check.matches.pattern}/")
+        details.append(f"matching /{check.matches.pattern}/")
     if isinstance(check, ReplyCheck) and check.buttons is not None:
-        parts.append("buttons [" + ", ".join(check.buttons) + "]")
+        details.append("with the buttons [" + ", ".join(check.buttons) + "]")
     if isinstance(check, ReplyCheck) and check.language is not None:
-        parts.append(f"language {check.language}")
-    return "a message with " + ", ".join(parts) if parts else "any message"
+        details.append(f"in language {check.language}")
+    return " ".join([what, *details])
+
+
+def describe_reply(reply: Reply) -> str:
+    """What the bot said, as the object of "the bot said ...": its text, or its template."""
+    if reply.template is not None:
+        t = reply.template
+        said = f"the template {t.code} ({t.language})"
+        if t.params:
+            said += " with " + ", ".join(f"{k}={v!r}" for k, v in t.params.items())
+    else:
+        said = repr(reply.text)
+    if reply.buttons:
+        said += " with the buttons [" + ", ".join(b.title for b in reply.buttons) + "]"
+    return said
+
+
+def describe_replies(replies: Iterable[Reply]) -> str:
+    return ", then ".join(describe_reply(r) for r in replies) or "nothing"
 
 
 def _text_diff(want: str, got: str) -> str:
@@ -106,13 +125,13 @@ def _text_diff(want: str, got: str) -> str:
     if at is None:
         at = min(len(want), len(got))
     return (
-        f"the texts differ from character {at + 1}: expected {want[at : at + 30]!r}, "
-        f"got {got[at : at + 30]!r}"
+        f"the texts differ from character {at + 1}, where {want[at : at + 30]!r} was expected "
+        f"and {got[at : at + 30]!r} came"
     )
 
 
 def mismatch(check: TextCheck, reply: Reply) -> str | None:
-    """Why `reply` is not what `check` expects, or None when it is."""
+    """Why `reply` is not what `check` expects, as a clause, or None when it is."""
     t = reply.template
     template = check.template if isinstance(check, ReplyCheck) else None
     params: Mapping[str, str] = check.params if isinstance(check, ReplyCheck) else {}
@@ -121,13 +140,13 @@ def mismatch(check: TextCheck, reply: Reply) -> str | None:
     if check.text is not None and t is not None:
         return "it is a template, not a text"
     if t is not None and template is not None and t.code != template:
-        return f"template {t.code}, not {template}"
+        return f"it is the template {t.code}, not {template}"
     if t is not None:
         for key, want in params.items():
             if key not in t.params:
                 return f"the template has no param {key!r}"
             if t.params[key] != want:
-                return f"param {key} is {t.params[key]!r}, not {want!r}"
+                return f"its param {key} is {t.params[key]!r}, not {want!r}"
     if check.text is not None and reply.text != check.text:
         return _text_diff(check.text, reply.text)
     haystack = reply.text if t is None else " ".join([t.code, *t.params.values()])
@@ -144,6 +163,10 @@ def mismatch(check: TextCheck, reply: Reply) -> str | None:
         if check.language is not None and language != check.language:
             return f"its language is {language}"
     return None
+
+
+def _messages(n: int) -> str:
+    return f"{n} message{'s' if n != 1 else ''}"
 
 
 # -- the runner ---------------------------------------------------------------------------------
@@ -194,10 +217,8 @@ class _Runner:
             raise _Failed(
                 line,
                 where,
-                f"{n} message{'s' if n > 1 else ''} not checked {when}: "
-                f"{describe_replies(pending)}; check "
-                f"{'them' if n > 1 else 'it'} with `bot:` or pass over "
-                f"with `skip: {n}`",
+                f"{_messages(n)} not checked {when}: the bot said {describe_replies(pending)}; "
+                f"check {'them' if n > 1 else 'it'} with `bot:` or pass over with `skip: {n}`",
             )
 
     def _act(self, step: Step, where: str) -> None:
@@ -213,8 +234,8 @@ class _Runner:
                         raise _Failed(
                             step.line,
                             where,
-                            f"no message offered a button with payload {payload!r} (offered: "
-                            f"{', '.join(offered) or 'none'})",
+                            f"no message offered a button with payload {payload!r} to tap (the "
+                            f"payloads offered: {', '.join(offered) or 'none'})",
                         )
                     sim.tap(payload, title or "")
                 case Trigger(trigger=code, data=data, policy=policy):
@@ -229,7 +250,9 @@ class _Runner:
                     sim.agent(text)
                 case Fail(fail=error):
                     if not sim.outbox:
-                        raise _Failed(step.line, where, "no message has been sent yet")
+                        raise _Failed(
+                            step.line, where, "there is no message to fail: none was sent yet"
+                        )
                     sim.fail_last(error)
                 case Http(http=answers):
                     sim.http = (*(a.canned() for a in answers), *sim.http)
@@ -261,7 +284,12 @@ class _Runner:
                 left = len(self._pending())
                 n = left if n is None else n
                 if n > left:
-                    raise _Failed(line, where, f"cannot skip {n}: {left} message(s) left to check")
+                    raise _Failed(
+                        line,
+                        where,
+                        f"cannot skip {_messages(n)}: {left} "
+                        f"{'is' if left == 1 else 'are'} left to check",
+                    )
                 self.checked += n
             case NoReply():
                 pending = self._pending()
@@ -269,7 +297,7 @@ class _Runner:
                     raise _Failed(
                         line,
                         where,
-                        f"expected no more messages, got {describe_replies(pending)}",
+                        f"expected no more messages, but the bot said {describe_replies(pending)}",
                     )
             case State(state=state, flow=flow):
                 conv = sim.conv
@@ -278,7 +306,7 @@ class _Runner:
                     raise _Failed(line, where, f"expected state {want}, but {self._where_now()}")
             case Ended(ended=ended):
                 if (not sim.engine.is_active(sim.conv)) != ended:
-                    what = "ended" if ended else "still in a flow"
+                    what = "to have ended" if ended else "to be still in a flow"
                     raise _Failed(
                         line, where, f"expected the conversation {what}, but {self._where_now()}"
                     )
@@ -288,20 +316,23 @@ class _Runner:
                 self._forwarded(check, line, where)
             case Outcome(outcome=outcome):
                 if outcome not in self.outcomes:
-                    got = ", ".join(self.outcomes) or "no event"
-                    raise _Failed(
-                        line,
-                        where,
-                        f"expected outcome {outcome}, the last step's events had: {got}",
-                    )
+                    raise _Failed(line, where, f"expected the outcome {outcome}, but {self._had()}")
             case OptedOut(opted_out=opted_out):
                 if sim.conv.opted_out != opted_out:
                     raise _Failed(
                         line,
                         where,
-                        f"expected opted_out {str(opted_out).lower()}, got "
-                        f"{str(sim.conv.opted_out).lower()}",
+                        "expected the customer to have opted out, but they have not"
+                        if opted_out
+                        else "expected the customer not to have opted out, but they have",
                     )
+
+    def _had(self) -> str:
+        got = self.outcomes
+        if not got:
+            return "the last acting step caused no event"
+        many = "s" if len(got) > 1 else ""
+        return f"the last acting step's event{many} had the outcome{many} {', '.join(got)}"
 
     def _bot(self, check: ReplyCheck, line: int, where: str) -> None:
         pending = self._pending()
@@ -317,7 +348,8 @@ class _Runner:
             raise _Failed(
                 line,
                 where,
-                f"expected {describe_check(check)}\n  got {describe_reply(pending[0])}\n  ({why})",
+                f"expected {describe_check(check)}, but the bot said "
+                f"{describe_reply(pending[0])}: {why}",
             )
         self.checked += 1
 
@@ -336,7 +368,7 @@ class _Runner:
             raise _Failed(
                 line,
                 where,
-                f"expected {describe_check(check)} forwarded\n  got {text!r}\n  ({why})",
+                f"expected {describe_check(check)} forwarded to the agent, but {text!r} was: {why}",
             )
         self.forwards += 1
 
@@ -346,10 +378,10 @@ class _Runner:
         for name, value in want.items():
             if value is None:
                 if data.get(name) is not None:
-                    wrong.append(f"{name} is {data[name]!r}, expected it not set")
+                    wrong.append(f"expected {name} not to be set, but it is {data[name]!r}")
             elif name not in data:
-                wrong.append(f"{name} is not set, expected {value!r}")
+                wrong.append(f"expected {name} to be {value!r}, but it is not set")
             elif data[name] != value:
-                wrong.append(f"{name} is {data[name]!r}, expected {value!r}")
+                wrong.append(f"expected {name} to be {value!r}, but it is {data[name]!r}")
         if wrong:
             raise _Failed(line, where, "; ".join(wrong))
