@@ -253,6 +253,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         coverage=args.coverage,
         min_coverage=args.min_coverage,
         name=args.k,
+        all_flows=not args.paths and not args.k,
     )
 
 

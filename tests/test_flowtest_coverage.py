@@ -12,7 +12,7 @@ from bot.cli import main
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.tools.flowtest import run_cli
 from bot.flows.tools.flowtest.coverage import format_coverage, machine_transitions, measure
-from tests.flowtest_support import run, shop_catalog, write
+from tests.flowtest_support import bot_test, run, shop_catalog, write
 from tests.support import ROOT
 
 
@@ -75,3 +75,66 @@ def test_bot_test_passes_on_the_example(
     assert out[-1].endswith(" passed, 0 failed")
     assert int(out[-1].split()[0]) >= 40
     assert any(line.startswith("total ") and line.count("100%") == 2 for line in out)
+
+
+def test_run_cli_reports_the_flows_the_tests_exercised_unless_all_run(
+    shop: CompiledCatalog, tmp_path: Path
+) -> None:
+    """Some tests cover the flows they started or entered; the whole suite every flow."""
+    path = write(tmp_path, "tests:\n  - name: t\n    steps: [{trigger: pick_start}, {skip: 1}]\n")
+    out = io.StringIO()
+    assert run_cli([path], shop, out) == 0
+    table = out.getvalue().splitlines()
+    assert (
+        "coverage of the flows these tests exercised (1 of 2; `bot test` alone covers them all):"
+        in table
+    )
+    assert [line.split()[0] for line in table if line.startswith(("pick ", "shop "))] == ["pick"]
+    out = io.StringIO()
+    assert run_cli([path], shop, out, all_flows=True) == 0
+    table = out.getvalue().splitlines()
+    assert not any(line.startswith("coverage of the flows") for line in table)
+    assert [line.split()[0] for line in table if line.startswith(("pick ", "shop "))] == [
+        "shop",
+        "pick",
+    ]
+
+
+def _flows_in_table(stdout: str) -> list[str]:
+    """The flows of the coverage table `bot test` printed, in order."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("flow "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("total "))
+    return [line.split()[0] for line in lines[start + 1 : end]]
+
+
+def test_bot_test_file_covers_the_flows_that_file_exercised(tmp_path: Path) -> None:
+    """`bot test FILE`, run as a command, reports coverage of the flows FILE's tests started
+    or entered; `bot test` alone, of every flow."""
+    path = write(
+        tmp_path,
+        """\
+        tests:
+          - name: a delivery starts
+            steps:
+              - trigger: delivery_started
+                data: {address: 1 Main Street, order: A-100}
+              - skip: all
+              - state: {flow: delivery, state: confirm_address}
+        """,
+    )
+    one = bot_test(str(path))
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "coverage of the flows these tests exercised (1 of 4;" in one.stdout
+    assert _flows_in_table(one.stdout) == ["delivery"]
+    every = bot_test()
+    assert every.returncode == 0, every.stdout + every.stderr
+    assert "coverage of the flows" not in every.stdout
+    assert _flows_in_table(every.stdout) == ["menu", "csat", "appointment", "delivery"]
+
+
+def test_bot_test_k_covers_the_flows_the_chosen_tests_exercised() -> None:
+    """`bot test -k NAME` reports coverage of the flows the tests it ran exercised."""
+    done = bot_test("-k", "order found")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _flows_in_table(done.stdout) == ["menu"]

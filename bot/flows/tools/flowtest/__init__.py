@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO
 
 from bot.flows.compiler import CompiledCatalog
-from bot.flows.tools.flowtest.coverage import format_coverage, measure, percent
+from bot.flows.tools.flowtest.coverage import exercised, format_coverage, measure, percent
 from bot.flows.tools.flowtest.reader import load_tests
 from bot.flows.tools.flowtest.runner import run_tests
 
@@ -48,11 +48,13 @@ def run_cli(
     coverage: bool = True,
     min_coverage: float | None = None,
     name: str | None = None,
+    all_flows: bool = False,
 ) -> int:
     """`bot test`: run the tests under `paths` (those whose name contains `name`), print
-    each result, the failures, the coverage table and `N passed, M failed` last. 0 when all
-    passed (and coverage is at least `min_coverage` percent), else 1. Bad test files raise
-    SpecError."""
+    each result, the failures, the coverage table and `N passed, M failed` last. Coverage
+    is of every flow of the catalog with `all_flows` (the whole suite runs), else of the
+    flows the tests exercised. 0 when all passed (and coverage is at least `min_coverage`
+    percent), else 1. Bad test files raise SpecError."""
     tests = load_tests(paths, catalog)
     if name:
         tests = [t for t in tests if name.lower() in t.name.lower()]
@@ -71,9 +73,17 @@ def run_cli(
             print(r.failure, file=out)
     low = False
     if coverage or min_coverage is not None:
-        report = measure(catalog, (r.sim for r in results))
+        sims = [r.sim for r in results]
+        flows = None if all_flows else exercised(sims)
+        report = measure(catalog, sims, flows)
         if coverage:
             print("", file=out)
+            if flows is not None:
+                print(
+                    f"coverage of the flows these tests exercised ({len(report)} of "
+                    f"{len(catalog.flows)}; `bot test` alone covers them all):",
+                    file=out,
+                )
             print(format_coverage(report), file=out)
         if min_coverage is not None:
             states, transitions = percent(report)
