@@ -84,7 +84,7 @@ class _Mapping(BaseModel):
     where: ClassVar[str] = ""  # where an unknown key is: "in a test"
 
     @classmethod
-    def keys(cls) -> list[str]:
+    def key_names(cls) -> list[str]:
         """The keys it may have, in order."""
         return [f.alias or name for name, f in cls.model_fields.items()]
 
@@ -93,7 +93,7 @@ class _Mapping(BaseModel):
     def _known_keys(cls, data: Any) -> Any:
         if not isinstance(data, Mapping):
             raise _problem(cls.shape)
-        known = cls.keys()
+        known = cls.key_names()
         for key in data:
             if key not in known:
                 raise _problem(f"unknown key `{key}` {cls.where}.{suggest(str(key), known)}", key)
@@ -282,11 +282,11 @@ class _Step(_Mapping):
 
     @classmethod
     def key(cls) -> str:
-        return cls.keys()[0]
+        return cls.key_names()[0]
 
     @classmethod
     def companions(cls) -> list[str]:
-        return cls.keys()[1:]
+        return cls.key_names()[1:]
 
 
 def _data(value: Any) -> Any:
