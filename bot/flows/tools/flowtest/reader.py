@@ -168,18 +168,13 @@ def _test_name(root: Any, i: int) -> str | None:
 
 
 def _yaml_path(loc: Sequence[Any]) -> tuple[Any, ...]:
-    """A pydantic location as the path of keys and indexes in the YAML: without the tag a
-    step's union adds after its index."""
-    path: list[Any] = []
-    parts = list(loc)
-    k = 0
-    while k < len(parts):
-        path.append(parts[k])
-        if parts[k] == "steps" and k + 2 < len(parts) and isinstance(parts[k + 1], int):
-            path.append(parts[k + 1])
-            k += 3  # the step's tag: its key, which the next part names again if needed
-            continue
-        k += 1
+    """A pydantic location as the path of keys and indexes in the YAML: less the tag that a
+    step's union adds after the step's index (the step's key, which a field names again)."""
+    path = list(loc)
+    for k in range(len(path) - 2):
+        if path[k] == "steps" and isinstance(path[k + 1], int):
+            del path[k + 2]
+            break
     return tuple(path)
 
 

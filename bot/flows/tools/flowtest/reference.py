@@ -21,7 +21,7 @@ from bot.flows.tools.flowtest.spec import (
     FlowTestSpec,
     ReplyCheck,
     TextCheck,
-    _Mapping,
+    YamlMapping,
 )
 
 HEADING = "## Conversation tests: every key"
@@ -73,7 +73,7 @@ def _item(name: str, info: FieldInfo, *, indent: str = "", step: bool = False) -
     return textwrap.fill(text, WIDTH, subsequent_indent=indent + "  ", break_on_hyphens=False)
 
 
-def _keys(model: type[_Mapping]) -> str:
+def _keys(model: type[YamlMapping]) -> str:
     return "\n".join(_item(name, info) for name, info in model.model_fields.items())
 
 

@@ -75,7 +75,7 @@ def _shape(value: str) -> JsonDict:
     return {"value": value}
 
 
-class _Mapping(BaseModel):
+class YamlMapping(BaseModel):
     """A mapping of a test file: its keys are its fields (by alias), no other."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -125,7 +125,7 @@ def _status(value: Any) -> int:
     return value
 
 
-class CannedAnswer(_Mapping):
+class CannedAnswer(YamlMapping):
     """The answer a flow's `call:` gets, when its method and URL match."""
 
     shape = "a canned answer is a mapping: {method, url, status, json}"
@@ -210,7 +210,7 @@ def _titles(value: Any) -> list[str]:
     return [str(title) for title in value]
 
 
-class TextCheck(_Mapping):
+class TextCheck(YamlMapping):
     """What a message's text must be; unset checks are not made."""
 
     shape = 'expected the message\'s text, or a mapping of checks; quote texts such as "yes"'
@@ -275,7 +275,7 @@ def _checks(value: Any) -> Any:
 # -- steps --------------------------------------------------------------------------------------
 
 
-class _Step(_Mapping):
+class StepModel(YamlMapping):
     """One step of a test: its first field is its key; the others go with it."""
 
     acts: ClassVar[bool] = False  # an acting step; else an expecting one
@@ -304,14 +304,14 @@ def _policy(value: Any) -> Any:
 IntentData = Annotated[dict[str, Any] | None, BeforeValidator(_data)]
 
 
-class Say(_Step):
+class Say(StepModel):
     acts = True
     say: Annotated[str, _text("the text the customer writes")] = Field(
         description="The customer writes TEXT.", json_schema_extra=_shape("TEXT")
     )
 
 
-class Tap(_Step):
+class Tap(StepModel):
     acts = True
     tap: Annotated[str, _text("a button payload")] = Field(
         description="The customer taps the quick-reply button with this payload; a message "
@@ -325,7 +325,7 @@ class Tap(_Step):
     )
 
 
-class Trigger(_Step):
+class Trigger(StepModel):
     acts = True
     trigger: Annotated[str, _text("an intent code")] = Field(
         description="The business triggers this intent of intents/ (one that starts a flow or "
@@ -344,7 +344,7 @@ class Trigger(_Step):
     )
 
 
-class Start(_Step):
+class Start(StepModel):
     acts = True
     start: Annotated[str, _text("a flow name")] = Field(
         description="Start this flow directly, without an intent.", json_schema_extra=_shape("FLOW")
@@ -361,7 +361,7 @@ def _duration(value: Any) -> float:
         raise _problem(str(e)) from None
 
 
-class Wait(_Step):
+class Wait(StepModel):
     acts = True
     wait: Annotated[float, BeforeValidator(_duration)] = Field(
         description="The clock moves on (90s, 5m, 2h, 3d); the timers that come due on the way "
@@ -383,7 +383,7 @@ def _resume(value: Any) -> str | None:
     return str(value)
 
 
-class Resume(_Step):
+class Resume(StepModel):
     acts = True
     resume: Annotated[str | None, BeforeValidator(_resume)] = Field(
         description="An operator ends the handoff: `{}` where the flow says, or `STATE` (or "
@@ -392,7 +392,7 @@ class Resume(_Step):
     )
 
 
-class Agent(_Step):
+class Agent(StepModel):
     acts = True
     agent: Annotated[str, _text("the text the agent writes")] = Field(
         description="An agent answers the customer during a handoff.",
@@ -404,7 +404,7 @@ def _failure(value: Any) -> Any:
     return "permanent send error (simulated)" if value is True else value
 
 
-class Fail(_Step):
+class Fail(StepModel):
     acts = True
     fail: Annotated[str, _text("true or an error text"), BeforeValidator(_failure)] = Field(
         description="The last message sent failed for good (its state's `on_failed:`), with "
@@ -413,7 +413,7 @@ class Fail(_Step):
     )
 
 
-class Http(_Step):
+class Http(StepModel):
     acts = True
     http: CannedAnswers = Field(
         description="More canned answers, before the earlier ones, for the rest of the test.",
@@ -421,7 +421,7 @@ class Http(_Step):
     )
 
 
-class Bot(_Step):
+class Bot(StepModel):
     bot: Annotated[tuple[ReplyCheck, ...], BeforeValidator(_checks)] = Field(
         description="The bot's next message, in the order sent: TEXT is its exact text; a "
         "mapping checks parts of it (`bot: {}` is any message); a list checks that many "
@@ -438,7 +438,7 @@ def _skip(value: Any) -> int | None:
     return value
 
 
-class Skip(_Step):
+class Skip(StepModel):
     skip: Annotated[int | None, BeforeValidator(_skip)] = Field(
         description="Pass over N messages not checked, or all of them.",
         json_schema_extra=_shape("N | all"),
@@ -451,14 +451,14 @@ def _true(value: Any) -> Literal[True]:
     return True
 
 
-class NoReply(_Step):
+class NoReply(StepModel):
     no_reply: Annotated[Literal[True], BeforeValidator(_true)] = Field(
         description="Every message sent so far has been checked: nothing is left.",
         json_schema_extra=_shape("true"),
     )
 
 
-class State(_Step):
+class State(StepModel):
     state: Annotated[str, _text("a state name")] = Field(
         description="Where the conversation stands: the state (of any flow, or of `flow:`; "
         "also written `state: {flow: FLOW, state: STATE}`).",
@@ -481,7 +481,7 @@ class State(_Step):
         return {"state": inner.get("state"), "flow": inner.get("flow")}
 
 
-class Ended(_Step):
+class Ended(StepModel):
     ended: Flag = Field(
         description="`true`: the conversation has finished its flow; `false`: it is in one.",
         json_schema_extra=_shape("true|false"),
@@ -495,14 +495,14 @@ def _slots(value: Any) -> dict[str, Any]:
     return {str(k): v.isoformat() if isinstance(v, date) else v for k, v in value.items()}
 
 
-class Slots(_Step):
+class Slots(StepModel):
     slots: Annotated[dict[str, Any], BeforeValidator(_slots)] = Field(
         description="The conversation's data holds these values (`null`: not set).",
         json_schema_extra=_shape("{NAME: VALUE}"),
     )
 
 
-class Forwarded(_Step):
+class Forwarded(StepModel):
     forwarded: Annotated[TextCheck, BeforeValidator(_as_check)] = Field(
         description="The next customer message forwarded to the agent webhook during a handoff: "
         "TEXT, or a mapping of `text:`, `contains:`, `matches:`.",
@@ -510,7 +510,7 @@ class Forwarded(_Step):
     )
 
 
-class Outcome(_Step):
+class Outcome(StepModel):
     outcome: Annotated[str, _text("an outcome word, e.g. queued")] = Field(
         description="An outcome the engine gave to the events of the last acting step "
         "(`queued`, `reprompted`, `rejected`, ...; a step can cause several: a message, then "
@@ -519,18 +519,18 @@ class Outcome(_Step):
     )
 
 
-class OptedOut(_Step):
+class OptedOut(StepModel):
     opted_out: Flag = Field(
         description="`true`: the customer has opted out (STOP); `false`: not.",
         json_schema_extra=_shape("true|false"),
     )
 
 
-STEPS: tuple[type[_Step], ...] = (
+STEPS: tuple[type[StepModel], ...] = (
     Say, Tap, Trigger, Start, Wait, Resume, Agent, Fail, Http,
     Bot, Skip, NoReply, State, Ended, Slots, Forwarded, Outcome, OptedOut,
 )  # fmt: skip
-_BY_KEY: Mapping[str, type[_Step]] = {step.key(): step for step in STEPS}
+_BY_KEY: Mapping[str, type[StepModel]] = {step.key(): step for step in STEPS}
 
 
 def _one_step(value: Any) -> Any:
@@ -603,7 +603,7 @@ def _now(value: Any) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-class FlowTestSpec(_Mapping):
+class FlowTestSpec(YamlMapping):
     """One test: one conversation with one customer, as steps in order."""
 
     shape = "a test is a mapping with `name:` and `steps:`"
@@ -664,7 +664,7 @@ def _secrets(value: Any) -> Any:
     return value
 
 
-class FlowTestFile(_Mapping):
+class FlowTestFile(YamlMapping):
     """A file of flow_tests/: tests of the flows, and what they share."""
 
     shape = "expected a mapping with a `tests:` list"
