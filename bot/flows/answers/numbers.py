@@ -143,7 +143,9 @@ def _language_table(lang: str) -> Mapping[str, NumberWord]:
     cardinals, tens = _CARDINALS[lang].split(), _TENS[lang].split()
     ordinals = _ORDINALS[lang].split()
     if (len(cardinals), len(tens), len(ordinals)) != (21, 8, 10):
-        raise ValueError(f"{lang}: {len(cardinals)} cardinals, {len(tens)} tens, {len(ordinals)}")
+        raise ValueError(
+            f"{lang}: {len(cardinals)} cardinals, {len(tens)} tens, {len(ordinals)} ordinals"
+        )
     endings = _ORDINAL_ENDINGS.get(lang, ("",))
     groups: list[tuple[NumberWord, str, tuple[str, ...]]]
     groups = [(NumberWord(n), g, ("",)) for n, g in enumerate(cardinals)]
@@ -214,8 +216,8 @@ _HAN_NUMBER = re.compile(r"([一二两兩三四五六七八九])?十([一二三�
 
 def _han_number(s: str) -> int | None:
     """Chinese numerals 0-99: 三, 十, 十五, 二十, 二十五."""
-    if len(s) == 1:
-        return _HAN_DIGITS.get(s)
+    if len(s) == 1 and s in _HAN_DIGITS:
+        return _HAN_DIGITS[s]
     m = _HAN_NUMBER.fullmatch(s) if len(s) <= 3 else None
     if m is None:
         return None
