@@ -162,8 +162,8 @@ def _plural(n: int, word: str) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bot.flows.lint import lint, lint_against
     from bot.flows.loader import Catalog, load_flows
+    from bot.flows.tools.lint import lint, lint_against
 
     flows, intents = _sources(args)
     source = load_catalog(flows, intents)
@@ -206,7 +206,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
 
-    from bot.flows.graph import dot, mermaid, mermaid_markdown
+    from bot.flows.tools.graph import dot, mermaid, mermaid_markdown
 
     flows, intents = _sources(args)
     source = load_catalog(flows, intents)
@@ -295,7 +295,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from bot.flows.schema import schema_text
+    from bot.flows.tools.schema import schema_text
 
     sys.stdout.write(schema_text())
     return 0
@@ -327,7 +327,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from bot.flows.flowtest import run_cli
+    from bot.flows.tools.flowtest import run_cli
 
     flows, intents = _sources(args)
     return run_cli(
@@ -337,6 +337,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         coverage=args.coverage,
         min_coverage=args.min_coverage,
         name=args.k,
+        all_flows=not args.paths and not args.k,
     )
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.flows.answers.reading import MAX_ANSWER
 from bot.flows.compiler import IDLE, START, compile_catalog
 from bot.flows.engine import MAX_MOVES, Conversation, Engine, StepContext, StepResult
 from bot.flows.loader import load_catalog
-from bot.flows.matching import MAX_ANSWER
 from bot.model import (
     Button,
     CallRequest,

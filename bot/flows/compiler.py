@@ -16,11 +16,12 @@ from typing import Any
 
 from transitions import EventData, Machine, State
 
+from bot.flows.answers.reading import normalize_text
 from bot.flows.calls import CallText
 from bot.flows.expr import Expr, ExprError, truthy
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.loader import Catalog
-from bot.flows.matching import OptionIndex, OptionWords, flatten_words, normalize_text
+from bot.flows.matching import OptionIndex, OptionWords, flatten_words
 from bot.flows.spec import (
     AgentSpec,
     CallSpec,

@@ -21,6 +21,8 @@ from typing import Any
 
 from transitions import EventData, Machine
 
+from bot.flows.answers import describe_error, parse_value
+from bot.flows.answers.reading import MAX_ANSWER, normalize_text
 from bot.flows.calls import CallText
 from bot.flows.compiler import (
     IDLE,
@@ -38,8 +40,6 @@ from bot.flows.compiler import (
 )
 from bot.flows.expr import ExprError
 from bot.flows.expr import Template as TextTemplate
-from bot.flows.matching import MAX_ANSWER, normalize_text
-from bot.flows.slots import describe_error, parse_value
 from bot.model import (
     AgentReply,
     Button,

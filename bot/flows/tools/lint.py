@@ -29,10 +29,10 @@ from typing import Any, Literal
 from bot.flows.compiler import CompiledFlow, compile_flow, option_words
 from bot.flows.expr import Expr, ExprError
 from bot.flows.expr import Template as TextTemplate
-from bot.flows.graph import Edge, duration, edges
 from bot.flows.loader import Catalog, line_of, state_sources
 from bot.flows.matching import find_overlaps
 from bot.flows.spec import FlowSpec, StateSpec
+from bot.flows.tools.graph import Edge, duration, edges
 
 Severity = Literal["error", "warning"]
 

@@ -11,7 +11,7 @@ the tests of flows run on it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -328,20 +328,3 @@ class Simulator:
     def _id(self, kind: str) -> str:
         self._ids += 1
         return f"sim-{kind}-{self._ids}"
-
-
-def describe_reply(reply: Reply) -> str:
-    """One reply on one line, as a test failure shows it."""
-    if reply.template is not None:
-        t = reply.template
-        params = ", ".join(f"{k}={v!r}" for k, v in t.params.items())
-        text = f"template {t.code} ({t.language}) {{{params}}}"
-    else:
-        text = repr(reply.text)
-    if reply.buttons:
-        text += " buttons [" + ", ".join(b.title for b in reply.buttons) + "]"
-    return text
-
-
-def describe_replies(replies: Iterable[Reply]) -> str:
-    return "; ".join(describe_reply(r) for r in replies) or "nothing"
