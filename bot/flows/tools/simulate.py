@@ -18,8 +18,9 @@ from typing import Any
 
 from bot.errors import BotError
 from bot.flows.calls import CallTextError, HttpCall, resolve, text_of
-from bot.flows.compiler import IDLE, START, CompiledCatalog
+from bot.flows.compiler import IDLE, CompiledCatalog
 from bot.flows.engine import Conversation, Engine, StepContext, StepResult
+from bot.flows.triggers import START, Kind
 from bot.model import (
     AgentReply,
     CallRequest,
@@ -284,7 +285,7 @@ class Simulator:
                 current = self._started_flow(dest, result, event, last=i == starts[-1])
             if current is None or current not in flows:
                 continue
-            if trigger != "migration":
+            if trigger != Kind.MIGRATION:
                 self.moves.add((current, source, trigger, dest))
             if dest in flows[current].states:
                 self.entered.add((current, dest))

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.flows.compiler import IDLE, START, CompiledCatalog, CompiledFlow
+from bot.flows.compiler import IDLE, CompiledCatalog, CompiledFlow
 from bot.flows.tools.simulate import Simulator
+from bot.flows.triggers import START
 
 Transition = tuple[str, str, str]  # source, trigger, dest
 
