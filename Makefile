@@ -2,23 +2,34 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# What running needs (`make run`), then what testing adds (`make test`, lint, bench).
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install run test lint format check clean bench
+.PHONY: install install-dev run test lint format check clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP)
 
 install: $(STAMP)
 
+install-dev: $(DEV_STAMP)
+
 ## run: start `bot serve` (embedded Redis without BOT_REDIS_URL). With no CAMS access key
-## configured (BOT_CAMS_ACCESS_KEY_ID or its _FILE) and BOT_SANDBOX unset, in sandbox mode:
-## `bot serve` itself never guesses, it refuses to start live without its secrets.
+## configured (BOT_CAMS_ACCESS_KEY_ID or its _FILE, in the environment or the .env file) and
+## BOT_SANDBOX unset, in sandbox mode: `bot serve` itself never guesses, it refuses to start
+## live without its secrets.
+CONFIGURED := ^[[:space:]]*(export[[:space:]]+)?BOT_(SANDBOX|CAMS_ACCESS_KEY_ID|CAMS_ACCESS_KEY_ID_FILE)=
 run: install
-	@if [ -z "$$BOT_SANDBOX$$BOT_CAMS_ACCESS_KEY_ID$$BOT_CAMS_ACCESS_KEY_ID_FILE" ]; then \
+	@if [ -z "$$BOT_SANDBOX$$BOT_CAMS_ACCESS_KEY_ID$$BOT_CAMS_ACCESS_KEY_ID_FILE" ] && \
+	    ! grep -qsE '$(CONFIGURED)' "$${BOT_ENV_FILE-.env}"; then \
 	  echo "make run: no CAMS access key configured: sandbox mode (BOT_SANDBOX=true)"; \
 	  BOT_SANDBOX=true exec $(BIN)/bot serve; \
 	else \
@@ -26,7 +37,7 @@ run: install
 	fi
 
 ## lint: ruff (lint and format) and mypy --strict on bot/
-lint: install
+lint: install-dev
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
@@ -37,7 +48,7 @@ test: lint
 	$(BIN)/bot test
 	$(BIN)/pytest
 
-format: install
+format: install-dev
 	$(BIN)/ruff check --fix bot tests bench
 	$(BIN)/ruff format bot tests bench
 
@@ -46,7 +57,7 @@ check: install
 
 ## bench: benchmark `bot serve` against a bare aiohttp server (docs/performance.md; a few
 ## minutes; BENCH_ARGS="--quick" for a smoke run, "--live 1000,100000 --workers 1,2" and more)
-bench: install
+bench: install-dev
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:

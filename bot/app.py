@@ -283,6 +283,8 @@ def create_app(
         # The example flows' order API wants a token: the sandbox's stand-in has one.
         app[SECRETS].setdefault("ORDERS_TOKEN", sandbox.SANDBOX_ORDERS_TOKEN)
         app[SECRETS].setdefault("ORDERS_API", f"http://127.0.0.1:{settings.port}/sandbox/orders")
+        # The example flows' agent desk: the sandbox's stand-in, on the server's own port.
+        app[SECRETS].setdefault("AGENT_DESK", f"http://127.0.0.1:{settings.port}/sandbox")
     known: dict[str, str] = app[SECRETS]
     check_secrets(catalog, known)
     return app

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
+from bot import __version__
 from bot.errors import ConfigError, SpecError
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.loader import load_catalog
@@ -25,24 +27,62 @@ from bot.settings import (
     SANDBOX_TENCENT_APP,
     Settings,
     call_secrets,
+    settings_problems,
 )
 
 DEMO_CUSTOMER = "+8613900000001"
+
+
+def load_env_file() -> None:
+    """The variables of BOT_ENV_FILE (default `.env` in the current folder, when there is
+    one) into the environment; a variable the environment already has keeps its value."""
+    path = os.environ.get("BOT_ENV_FILE", ".env")
+    if not path:
+        return
+    if not Path(path).is_file():
+        if "BOT_ENV_FILE" in os.environ:
+            raise ConfigError(f"BOT_ENV_FILE={path}: no such file")
+        return
+    from dotenv import load_dotenv
+
+    load_dotenv(path, override=False)
 
 
 def _settings(**overrides: Any) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as e:
-        raise ConfigError(str(e)) from e
+        raise ConfigError(settings_problems(e)) from None
 
 
 def _sources(args: argparse.Namespace) -> tuple[Path, Path]:
-    """The flows file and intents folder: --flows/--intents, else BOT_FLOWS/BOT_INTENTS."""
+    """The flows file (a positional path, --flows, else BOT_FLOWS) and the intents folder
+    (--intents, else BOT_INTENTS, else the `intents/` beside a flows file named here)."""
     settings = _settings()
-    flows = Path(args.flows) if args.flows else settings.flows
-    intents = Path(args.intents) if args.intents else settings.intents
+    named = getattr(args, "path", None) or args.flows
+    flows = Path(named) if named else settings.flows
+    if args.intents:
+        intents = Path(args.intents)
+    elif named and "intents" not in settings.model_fields_set:
+        intents = flows.parent / "intents"
+    else:
+        intents = settings.intents
     return flows, intents
+
+
+def _server_url(args: argparse.Namespace) -> str:
+    """Where the players (`bot say`, `bot trigger`) find the server: --url, else the address
+    `bot serve` listens on by the same settings (BOT_HOST, BOT_PORT, BOT_TLS_CERT)."""
+    if args.url:
+        return str(args.url).rstrip("/")
+    settings = _settings()
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):  # every address: this machine's own is one of them
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = "https" if settings.tls_cert is not None else "http"
+    return f"{scheme}://{host}:{settings.port}"
 
 
 def _catalog(flows: Path, intents: Path) -> CompiledCatalog:
@@ -122,8 +162,8 @@ def _plural(n: int, word: str) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bot.flows.lint import lint, lint_against
     from bot.flows.loader import Catalog, load_flows
+    from bot.flows.tools.lint import lint, lint_against
 
     flows, intents = _sources(args)
     source = load_catalog(flows, intents)
@@ -166,7 +206,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
 
-    from bot.flows.graph import dot, mermaid, mermaid_markdown
+    from bot.flows.tools.graph import dot, mermaid, mermaid_markdown
 
     flows, intents = _sources(args)
     source = load_catalog(flows, intents)
@@ -210,8 +250,52 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+# What `bot init` writes: the starter project of bot/starter, as (where in the package, where
+# in the new project). `env.example` is `.env.example` there (a package keeps no dot files).
+STARTER = (
+    ("flows.yaml", "flows.yaml"),
+    ("intents/order_shipped.yaml", "intents/order_shipped.yaml"),
+    ("flow_tests/welcome.yaml", "flow_tests/welcome.yaml"),
+    ("env.example", ".env.example"),
+)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write the starter project into DIR (made if need be); never overwrite a file."""
+    from importlib.resources import files
+
+    root = Path(args.dir)
+    taken = [target for _source, target in STARTER if (root / target).exists()]
+    if taken:
+        print(
+            f"bot init: {root} already has {', '.join(taken)}: nothing written (choose an "
+            "empty folder, or move them away)",
+            file=sys.stderr,
+        )
+        return 1
+    starter = files("bot") / "starter"
+    for source, target in STARTER:
+        path = root / target
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(starter.joinpath(source).read_text(encoding="utf-8"), encoding="utf-8")
+        print(f"wrote {path}")
+    where = "" if root.resolve() == Path.cwd().resolve() else f"cd {args.dir} && "
+    print(
+        f"next: {where}bot check && bot test; then `BOT_SANDBOX=true bot serve` and, in "
+        "another terminal, `bot say hi`"
+    )
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from bot.settings import settings_table
+
+    sys.stdout.write(settings_table())
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
-    from bot.flows.schema import schema_text
+    from bot.flows.tools.schema import schema_text
 
     sys.stdout.write(schema_text())
     return 0
@@ -243,7 +327,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from bot.flows.flowtest import run_cli
+    from bot.flows.tools.flowtest import run_cli
 
     flows, intents = _sources(args)
     return run_cli(
@@ -253,10 +337,31 @@ def cmd_test(args: argparse.Namespace) -> int:
         coverage=args.coverage,
         min_coverage=args.min_coverage,
         name=args.k,
+        all_flows=not args.paths and not args.k,
     )
 
 
 async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[str, str]) -> int:
+    import aiohttp
+
+    url = _server_url(args)
+    try:
+        return await _play_at(url, args, path, body, headers)
+    except (aiohttp.ClientConnectionError, TimeoutError) as e:
+        reason = "no answer in time" if isinstance(e, TimeoutError) else type(e).__name__
+        raise Unreachable(
+            f"cannot reach the server at {url} ({reason}): is `bot serve` running there? "
+            "Give its address with --url, or BOT_HOST and BOT_PORT"
+        ) from None
+
+
+class Unreachable(Exception):
+    """The server a player talks to did not answer: one line for the user, exit 1."""
+
+
+async def _play_at(
+    url: str, args: argparse.Namespace, path: str, body: Any, headers: dict[str, str]
+) -> int:
     import aiohttp
 
     from bot.web.sandbox import describe, describe_tencent
@@ -265,7 +370,7 @@ async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[st
     customer = args.customer if tencent else lookup_form(args.customer)
     show = describe_tencent if tencent else describe
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
-        seen_url = f"{args.url}/sandbox/{'tencent/' if tencent else ''}messages"
+        seen_url = f"{url}/sandbox/{'tencent/' if tencent else ''}messages"
         async with http.get(seen_url, params={"to": customer}) as r:
             if r.status == 404:
                 print(
@@ -274,7 +379,7 @@ async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[st
                 before = None
             else:
                 before = len(await r.json())
-        async with http.post(f"{args.url}{path}", json=body, headers=headers) as r:
+        async with http.post(f"{url}{path}", json=body, headers=headers) as r:
             answer = await r.text()
             if r.status != 200:
                 print(f"server answered {r.status}: {answer}", file=sys.stderr)
@@ -432,8 +537,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bot",
         description="Conversation server for business messaging (CAMS, Tencent Chat). Settings "
-        "come from BOT_* environment variables; see README.md.",
+        "come from BOT_* environment variables (and a .env file); see README.md.",
     )
+    p.add_argument("--version", action="version", version=f"bot {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the server (sandbox mode without CAMS credentials)")
@@ -448,7 +554,10 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("check", help="validate flows.yaml and intents/; exit 1 on problems")
-    c.add_argument("--flows", help="flows file (default BOT_FLOWS or flows.yaml)")
+    c.add_argument(
+        "path", nargs="?", metavar="FLOWS", help="flows file (default BOT_FLOWS or flows.yaml)"
+    )
+    c.add_argument("--flows", help="the same, as an option")
     c.add_argument("--intents", help="intents folder (default BOT_INTENTS or intents/)")
     c.add_argument(
         "--against",
@@ -474,6 +583,17 @@ def parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--output", metavar="FILE", help="write here instead of to stdout")
     g.set_defaults(func=cmd_graph)
+
+    i = sub.add_parser(
+        "init", help="write a starter project (flows, an intent, flow tests, .env.example)"
+    )
+    i.add_argument("dir", nargs="?", default=".", metavar="DIR", help="where (default: here)")
+    i.set_defaults(func=cmd_init)
+
+    st_ = sub.add_parser(
+        "settings", help="print the table of every BOT_* setting, its default and meaning"
+    )
+    st_.set_defaults(func=cmd_settings)
 
     m = sub.add_parser("schema", help="print the JSON Schema of flows.yaml (flows.schema.json)")
     m.set_defaults(func=cmd_schema)
@@ -507,7 +627,11 @@ def parser() -> argparse.ArgumentParser:
 
     def player(name: str, help_: str) -> argparse.ArgumentParser:
         q = sub.add_parser(name, help=help_)
-        q.add_argument("--url", default="http://127.0.0.1:8080", help="the server's base URL")
+        q.add_argument(
+            "--url",
+            help="the server's base URL (default: where `bot serve` listens by BOT_HOST and "
+            "BOT_PORT, http://127.0.0.1:8080 unless they are set)",
+        )
         q.add_argument("--customer", default=DEMO_CUSTOMER, help="the customer's phone number")
         q.add_argument("--wait", type=float, default=5.0, help="seconds to wait for replies")
         return q
@@ -566,8 +690,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Whatever goes wrong that is not a bug of ours ends in one line on
+    stderr and a non-zero exit, never a traceback: problems in the flows (1), settings (2),
+    a server or Redis that does not answer (1), output closed early (`| head`: 1)."""
     args = parser().parse_args(argv)
     try:
+        load_env_file()
         code: int = args.func(args)
     except SpecError as e:
         for problem in e.problems:
@@ -577,6 +705,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"bot: {e}", file=sys.stderr)
         return 2
+    except Unreachable as e:
+        print(f"bot {args.command}: {e}", file=sys.stderr)
+        return 1
+    except RedisError as e:
+        print(f"bot {args.command}: Redis did not answer: {type(e).__name__}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader of our output went away (`bot stats --json | head`): say so once, and
+        # let nothing more be written to the closed pipe at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"bot {args.command}: output closed before it was all written", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return code

@@ -101,6 +101,10 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
+            # A process group of its own: a Ctrl-C at the terminal (SIGINT to the foreground
+            # group) reaches `bot serve` only, which drains while Redis still answers, then
+            # stops it. It still dies with its parent (_die_with_parent).
+            process_group=0,
         )
         self._wait_ready(timeout)
         written = self.port_file.with_suffix(".tmp")

@@ -8,6 +8,7 @@ secrets `BOT_SECRET_<NAME>` of flows."""
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import Field, SecretStr, field_serializer, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_serializer, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import Url
 from pydantic_settings import (
@@ -178,6 +179,46 @@ def _call_secret_values(environ: Mapping[str, str]) -> dict[str, tuple[str, str]
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
+# Variables of the BOT_ prefix that are no setting: set by `bot serve --workers N` for each of
+# its processes.
+INTERNAL = frozenset({"BOT_SERVE_WORKER"})
+
+
+def known_variables() -> frozenset[str]:
+    """Every BOT_* variable the server reads, but the call secrets BOT_SECRET_<NAME>."""
+    names = {env_name(name) for name in Settings.model_fields}
+    names |= {env_name(name) + FILE_SUFFIX for name in secret_settings()}
+    return frozenset(names | INTERNAL)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A line for each BOT_* variable of `environ` that names no setting, with the setting it
+    may have meant."""
+    known = known_variables()
+    found = []
+    for variable in sorted(environ):
+        name = variable.upper()
+        if not name.startswith(ENV_PREFIX) or name in known:
+            continue
+        if name.startswith(CALL_SECRET_PREFIX) and len(name) > len(CALL_SECRET_PREFIX):
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f": did you mean {close[0]}?" if close else ""
+        found.append(f"{variable} is no setting{hint} (see README.md, Settings)")
+    return found
+
+
+def settings_problems(error: ValidationError) -> str:
+    """A settings error as the operator wrote it: each problem names its variable (BOT_PORT),
+    never the value (it may be a secret)."""
+    lines = []
+    for problem in error.errors():
+        where = problem["loc"][0] if problem["loc"] else ""
+        variable = env_name(str(where)) if where else "settings"
+        lines.append(f"{variable}: {problem['msg']}")
+    return "; ".join(lines)
+
+
 def call_secrets(environ: Mapping[str, str]) -> dict[str, str]:
     """BOT_SECRET_NAME=value pairs (or BOT_SECRET_NAME_FILE=path): the secrets flows may put
     in call urls and headers as {{ secret.NAME }}. They are read here, at the edge, and never
@@ -222,161 +263,269 @@ class Settings(BaseSettings):
             file_secret_settings,
         )
 
-    host: str = Field("127.0.0.1", description="Address to listen on.")
+    host: str = Field(
+        "127.0.0.1", description="Address to listen on (`0.0.0.0` in the Docker image)."
+    )
     port: int = Field(8080, ge=0, le=65535, description="Port to listen on.")
     redis_url: str | None = Field(
-        None, description="Redis to use. Unset: start an embedded redis-server under BOT_DATA_DIR."
+        None,
+        description=(
+            "Redis to use, e.g. `redis://redis:6379/0`. Unset: an embedded `redis-server`"
+            " under `BOT_DATA_DIR`."
+        ),
     )
-    data_dir: Path = Field(Path(".data"), description="Where the embedded Redis keeps its data.")
+    data_dir: Path = Field(
+        Path(".data"), description="Where the embedded Redis keeps its append-only file."
+    )
     flows: Path = Field(Path("flows.yaml"), description="The flows file.")
-    intents: Path = Field(Path("intents"), description="The folder of intent files.")
+    intents: Path = Field(Path("intents"), description="The folder of intent files (`*.yaml`).")
     sandbox: bool = Field(
         False,
-        description="Sandbox mode, to try the server: replies go to a built-in fake CAMS and "
-        "are printed, and the published value `sandbox` is taken as the receipt token, the "
-        "business Signature and the API key where those are unset. Off unless set; `make run` "
-        "sets it when no CAMS access key is configured. Listens on loopback only unless "
-        "BOT_SANDBOX_PUBLIC is set.",
+        description=(
+            "`true`: sandbox mode (a fake CAMS and Tencent that print replies; the "
+            "published `sandbox` as every unset secret; loopback only). `make run` sets "
+            "it when no CAMS access key is configured; nothing else turns it on."
+        ),
     )
     sandbox_public: bool = Field(
         False,
-        description="Let sandbox mode listen on an address other than loopback (a container's, "
-        "say). Its secrets are published: anyone who reaches the port can use it.",
+        description=(
+            "`true`: let sandbox mode listen on a non-loopback `BOT_HOST` (a "
+            "container's). Its secrets are published."
+        ),
     )
 
     cams_receipt_token: SecretList = Field(
         default_factory=list,
-        description="Token of the receipt URL `/cams/receipts?token=...`; comma-separate "
-        "several to rotate.",
+        description="The `token` of the receipt URL. Sandbox: `sandbox`.",
     )
     cams_signature: SecretList = Field(
         default_factory=list,
-        description="The console's business-system Signature; comma-separate several to rotate.",
+        description=(
+            "The business system's Signature from the CAMS console. The console makes a "
+            "new one on every refresh click: list the old and the new while you switch. "
+            "Sandbox: `sandbox`."
+        ),
     )
     api_keys: SecretList = Field(
         default_factory=list,
-        description="Keys of the business API (/v1/...), sent as `Authorization: Bearer KEY`; "
-        "comma-separate several to rotate. Sandbox: `sandbox`.",
+        description="Keys of the business API (`/v1/...`). Sandbox: `sandbox`.",
     )
-    cams_access_key_id: SecretStr | None = Field(None, description="AccessKey ID for the send API.")
-    cams_access_key_secret: SecretStr | None = Field(
-        None, description="AccessKey secret for the send API."
+    cams_access_key_id: SecretStr | None = Field(
+        None, description="AccessKey ID for SendChatappMessage."
     )
+    cams_access_key_secret: SecretStr | None = Field(None, description="AccessKey secret.")
     cams_endpoint: str = Field(
-        "https://cams.ap-southeast-1.aliyuncs.com", description="Base URL of the CAMS send API."
+        "https://cams.ap-southeast-1.aliyuncs.com", description="Base URL of the send API."
     )
     cams_from: str | None = Field(
-        None, description="Business number for conversations the business starts."
+        None,
+        description=(
+            "Business number for conversations the business starts, when the call does "
+            "not name one."
+        ),
+        json_schema_extra={"shown_default": "unset (sandbox: `8613800000000`)"},
     )
     cams_channel: str = Field(
-        "whatsapp", description="Channel of conversations the business starts."
+        "whatsapp",
+        description=(
+            "Channel of conversations the business starts, and of receipts whose URL has "
+            "no `channel`."
+        ),
     )
 
     partitions: int = Field(
         16,
         ge=1,
         le=1024,
-        description="Inbox partitions. Fixed for the life of a deployment's data.",
+        description=(
+            "Inbox partitions. Fixed for the life of a deployment's data: changing it "
+            "re-homes conversations."
+        ),
     )
     conversation_ttl: int = Field(
-        7 * 24 * 3600, ge=60, description="Seconds after which an idle conversation is forgotten."
+        7 * 24 * 3600,
+        ge=60,
+        description="Seconds after which an idle conversation is forgotten.",
+        json_schema_extra={"shown_default": "`604800` (7 days)"},
     )
     dedup_ttl: int = Field(
-        24 * 3600, ge=60, description="Seconds a message id is remembered to drop repeated pushes."
+        24 * 3600,
+        ge=60,
+        description="Seconds a message id is remembered, to drop repeated pushes.",
+        json_schema_extra={"shown_default": "`86400` (1 day)"},
     )
     lease_seconds: float = Field(
-        10.0, gt=0, description="A partition's lease; a stalled worker loses it after this."
+        10.0,
+        gt=0,
+        description=(
+            "A partition's lease; a stalled or dead process loses its partitions after this."
+        ),
     )
-    send_timeout: float = Field(10.0, gt=0, description="Seconds before a send API call times out.")
-    send_attempts: int = Field(5, ge=1, description="Attempts before a send is given up.")
+    send_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds before a send API call counts as timed out (and is retried).",
+    )
+    send_attempts: int = Field(
+        5, ge=1, description="Attempts of a retryable send before it goes to the dead letters."
+    )
     send_rate_limit: int = Field(
         225,
         ge=1,
-        description="Sends per second per platform account, shared by every process. Below "
-        "CAMS's 250/s: requests granted in one second can arrive bunched at the platform.",
+        description=(
+            "Sends per second per platform account, shared by every process on the same "
+            "Redis. Never more permits in any one-second window: each send attempt, "
+            "retries included, waits for one, and a permit counts for 1.05 s. CAMS allows"
+            " 250/s per account; the default stays 10% below because requests granted "
+            "within one second can reach the platform bunched (measured: up to 11% over "
+            "the limit in a one-second window at the receiver on a loaded machine)."
+        ),
     )
     drain_seconds: float = Field(
         10.0,
         ge=0,
-        description="On SIGTERM: how long in-flight requests, then in-flight steps and sends, "
-        "may finish before the process exits.",
+        description=(
+            "On SIGTERM: how long in-flight requests, and then in-flight steps and sends,"
+            " may finish before the process exits. What is left unfinished stays pending "
+            "in Redis and is taken up by the next owner of its partition (a send cut "
+            "short may go out twice, with the same TaskId)."
+        ),
     )
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO",
+        description=(
+            "`DEBUG`, `INFO`, `WARNING` or `ERROR`. Customer ids (phone numbers, "
+            "accounts, e-mail addresses) are masked in logs; message texts are logged at "
+            "`DEBUG` only; secrets never; control characters are escaped, so no line can "
+            "be forged (docs/operations.md#logs)."
+        ),
+    )
     log_format: Literal["auto", "json", "text"] = Field(
         "auto",
-        description="json: one JSON object per line; text: for people; auto: text on a "
-        "terminal, json otherwise.",
+        description=(
+            "`json`: one JSON object per line (`ts`, `level`, `logger`, `msg`, and when "
+            "known `request_id`, `conv`, `message_id`, `partition`); `text`: for people, "
+            "the same ids as `key=value`; `auto`: text on a terminal, JSON otherwise."
+        ),
     )
     workers: int = Field(
-        1, ge=1, le=64, description="Server processes sharing the port (SO_REUSEPORT)."
+        1, ge=1, le=64, description="Server processes sharing the port (`bot serve --workers N`)."
     )
     tls_cert: Path | None = Field(
-        None, description="PEM certificate (chain) file: serve HTTPS. Needs BOT_TLS_KEY."
+        None,
+        description=(
+            "PEM certificate chain: serve HTTPS (TLS 1.2+) instead of HTTP. Needs `BOT_TLS_KEY`."
+        ),
     )
-    tls_key: Path | None = Field(None, description="PEM private key file of BOT_TLS_CERT.")
+    tls_key: Path | None = Field(None, description="The certificate's unencrypted PEM private key.")
     redis_cluster: bool | None = Field(
         None,
-        description="Talk to BOT_REDIS_URL as a Redis Cluster. Default: ask the server "
-        "(INFO cluster) at start-up.",
+        description=(
+            "`true`: `BOT_REDIS_URL` is a Redis Cluster (any node's address); `false`: "
+            "one server. Unset: asked of the server at start-up. See "
+            "[docs/deploy.md](docs/deploy.md)."
+        ),
+        json_schema_extra={"shown_default": "auto"},
     )
     max_body: int = Field(
         1024 * 1024,
         ge=1024,
-        description="Largest request body accepted, in bytes (a CAMS receipt batch); the "
-        "other endpoints accept less. Larger gets 413.",
+        description=(
+            "Largest request body accepted, in bytes (a CAMS receipt batch; inflated, for"
+            " a compressed one); the other endpoints take at most 64 KiB. Larger gets "
+            "413."
+        ),
     )
     body_timeout: float = Field(
-        10.0, gt=0, description="Seconds a client may take to send its request body (408)."
+        10.0,
+        gt=0,
+        description="Seconds a client may take to send its request body; slower gets 408.",
     )
     redis_timeout: float = Field(
         1.5,
         gt=0,
         le=60,
         allow_inf_nan=False,
-        description="Seconds a request may wait for Redis once its body is read; past this "
-        "it is answered 503 with Retry-After, whether Redis is slow, frozen or gone. Under "
-        "Tencent's 2 s and CAMS's 3 s callback timeouts.",
+        description=(
+            "Seconds a request (callback, API call) may wait for Redis once its body is "
+            "read; past it the answer is 503 with `Retry-After: 5`, whether Redis is "
+            "down, slow or frozen. Under Tencent's 2 s and CAMS's 3 s. See "
+            "[docs/reliability.md](docs/reliability.md#how-long-a-request-waits-for-redis)."
+        ),
     )
     shed_backlog_age: float = Field(
         0.0,
         ge=0,
         allow_inf_nan=False,
-        description="Back-pressure: while the oldest inbox entry is older than this many "
-        "seconds, CAMS receipt pushes are answered 503 (CAMS pushes again later), until it is "
-        "under half of it. Only receipt pushes: not /cams/business nor Tencent callbacks. "
-        "0: off.",
+        description=(
+            "Back-pressure: while the oldest inbox entry is older than this many seconds,"
+            " CAMS receipt pushes are answered 503 with `Retry-After` (CAMS pushes again "
+            "later), until it is under half of it. Only receipt pushes: not "
+            "`/cams/business` nor Tencent callbacks (Tencent does not push again). `0`: "
+            "off. See "
+            "[docs/operations.md](docs/operations.md#the-intake-is-shedding-load)."
+        ),
     )
     metrics_token: SecretList = Field(
         default_factory=list,
-        description="When set, /metrics needs `Authorization: Bearer TOKEN`; comma-separate "
-        "several to rotate.",
+        description="When set, `/metrics` needs `Authorization: Bearer TOKEN`.",
     )
 
     tencent_sdkappid: str | None = Field(
-        None, description="Tencent Cloud Chat SdkAppid; set it to serve Tencent callbacks."
+        None,
+        description=(
+            "Tencent Cloud Chat app id; setting it serves `/tencent/callback` and replies"
+            " through Tencent."
+        ),
+        json_schema_extra={"shown_default": "unset (sandbox: `1400000000`)"},
     )
     tencent_callback_token: SecretList = Field(
         default_factory=list,
-        description="The callback authentication Token(s) of the Tencent console; "
-        "comma-separate several to rotate.",
+        description="The console's callback authentication Token. Sandbox: `sandbox`.",
     )
     tencent_identifier: str = Field(
-        "administrator", description="The admin account that replies, and the bot's account."
+        "administrator",
+        description=(
+            "The admin account that replies through `v4/openim/sendmsg`: the bot's "
+            "account, which customers write to."
+        ),
     )
     tencent_secret_key: SecretStr | None = Field(
-        None, description="The app's secret key, to make the admin's UserSig."
+        None,
+        description=(
+            "The app's key, to make the admin account's UserSig (TLSSigAPIv2, cached "
+            "until near expiry). Sandbox: `sandbox`."
+        ),
     )
     tencent_api: str = Field(
-        "https://adminapisgp.im.qcloud.com", description="Base URL of Tencent's REST API."
+        "https://adminapisgp.im.qcloud.com",
+        description="Base URL of Tencent's REST API (your app's region).",
     )
     tencent_max_skew: float = Field(
-        60.0, gt=0, description="Seconds a callback's RequestTime may be off from now."
+        60.0, gt=0, description="Seconds a callback's `RequestTime` may differ from now."
     )
     tencent_opted_out: Literal["allow", "reject", "drop"] = Field(
         "allow",
-        description="Answer to C2C.CallbackBeforeSendMsg for a message to or from a customer "
-        "who opted out: allow (0), reject (1) or drop silently (2).",
+        description=(
+            "Answer to a before-send callback for a customer who wrote STOP: `allow`, "
+            "`reject` (1) or `drop` (2)."
+        ),
     )
+
+    env_file: str = Field(
+        ".env",
+        description=(
+            "A file of `BOT_*` variables, one `NAME=value` a line, that the `bot` command"
+            " reads at start; what the environment sets wins. Empty: none. A file named "
+            "here that is not there stops start-up."
+        ),
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     _split_secrets = field_validator(
         "cams_receipt_token",
@@ -453,8 +602,13 @@ class Settings(BaseSettings):
         be set, and no secret that is set may be empty or blank. The call secrets
         BOT_SECRET_<NAME> are read from `environ` (default: the process's environment): one
         set both as a value and as a file, or in a file that cannot be read, is refused in
-        every mode."""
-        calls = _call_secret_values(os.environ if environ is None else environ)
+        every mode. So is a BOT_* variable that names no setting (a typo must not pass
+        silently)."""
+        environ = os.environ if environ is None else environ
+        unknown = unknown_variables(environ)
+        if unknown:
+            raise ConfigError("; ".join(unknown))
+        calls = _call_secret_values(environ)
         if self.cams_from:
             try:
                 customer_id(self.cams_from, self.cams_channel)
@@ -500,3 +654,42 @@ class Settings(BaseSettings):
                 "its BOT_<NAME>_FILE names), or set BOT_SANDBOX=true to try the server locally "
                 "with published secrets and a fake CAMS."
             )
+
+
+# The row of the settings table for the call secrets, which are no field of Settings.
+CALL_SECRETS_ROW = (
+    "BOT_SECRET_<NAME>",
+    "— (secret)",
+    "Values of `{{ secret.NAME }}` in the url and headers of flows' `call:` steps and in "
+    "`defaults.agent.headers`. Read only by the process that makes the call; never stored "
+    "in Redis. Flows that name one that is not set do not start.",
+)
+
+
+def _shown_default(field: FieldInfo) -> str:
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("shown_default"), str):
+        return str(extra["shown_default"])
+    if _holds_secret(field.annotation):
+        listed = get_origin(field.annotation) is list
+        return "— (secret, comma-separated)" if listed else "— (secret)"
+    default = field.get_default(call_default_factory=True)
+    if default is None:
+        return "unset"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    if isinstance(default, float) and default.is_integer():
+        default = int(default)
+    return f"`{default}`"
+
+
+def settings_table() -> str:
+    """The settings table of README.md, from the fields of Settings (`bot settings` prints
+    it; a test keeps the README's equal)."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        rows.append(f"| `{env_name(name)}` | {_shown_default(field)} | {field.description} |")
+        if name == "api_keys":
+            variable, default, meaning = CALL_SECRETS_ROW
+            rows.append(f"| `{variable}` | {default} | {meaning} |")
+    return "\n".join(rows) + "\n"

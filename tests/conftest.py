@@ -57,6 +57,8 @@ REDIS_KINDS = ("single", "cluster")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A developer's own .env (BOT_ENV_FILE) must not reach what the tests run in this process.
+    os.environ["BOT_ENV_FILE"] = ""
     config.addinivalue_line(
         "markers", "both_redis: run the tests that use Redis against a single Redis and a cluster"
     )

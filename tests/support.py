@@ -22,7 +22,11 @@ SIGNATURES = ("business-sig-old", "business-sig-new")
 BUSINESS = "8613800000000"
 # The example flows' order API: its secrets (BOT_SECRET_ORDERS_*) must be set for the app to
 # start outside sandbox mode. Nothing listens on port 9: a lookup fails at once.
-EXAMPLE_SECRETS = {"ORDERS_API": "http://127.0.0.1:9/orders", "ORDERS_TOKEN": "test-orders-token"}
+EXAMPLE_SECRETS = {
+    "ORDERS_API": "http://127.0.0.1:9/orders",
+    "ORDERS_TOKEN": "test-orders-token",
+    "AGENT_DESK": "http://127.0.0.1:9/desk",
+}
 EXAMPLE_SECRETS_ENV = {f"BOT_SECRET_{name}": value for name, value in EXAMPLE_SECRETS.items()}
 
 

@@ -14,8 +14,8 @@ from ruamel.yaml import YAML
 from bot.chat import run_chat
 from bot.cli import main
 from bot.flows.compiler import compile_catalog
-from bot.flows.lint import lint
 from bot.flows.loader import load_catalog
+from bot.flows.tools.lint import lint
 from tests.support import ROOT
 
 DOC = (ROOT / "docs" / "flows.md").read_text()

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.flows.answers.reading import MAX_ANSWER
 from bot.flows.compiler import IDLE, START, compile_catalog
 from bot.flows.engine import MAX_MOVES, Conversation, Engine, StepContext, StepResult
 from bot.flows.loader import load_catalog
-from bot.flows.matching import MAX_ANSWER
 from bot.model import (
     Button,
     CallRequest,
@@ -42,7 +42,7 @@ MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
 CONV_ID = "cams:WHATSAPP:8613800000000:8613900000001"
 CTX = StepContext(conv_id=CONV_ID, customer="8613900000001", channel="WHATSAPP")
-AGENT_URL = "http://127.0.0.1:8080/sandbox/agent"
+AGENT_URL = ((SECRET, "AGENT_DESK"), (TEXT, "/agent"))  # the example's webhook
 
 STOPPED = "You will not receive more messages from us. Reply START to opt back in."
 REMIND_EN = (
@@ -990,7 +990,7 @@ def test_agent_hands_off_and_forwards_later_messages() -> None:
     assert forwarded.outcome == "forwarded"
     assert forwarded.replies == ()
     (call,) = forwarded.calls
-    assert (call.kind, call.method, call.url) == ("forward", "POST", ((TEXT, AGENT_URL),))
+    assert (call.kind, call.method, call.url) == ("forward", "POST", AGENT_URL)
     assert call.body["text"] == "1"
     assert call.body["conversation"] == CONV_ID
     assert chat.conv.state == "remind"

@@ -746,13 +746,16 @@ def test_malformed_intent_file(
     )
 
 
-def test_missing_intents_folder(tmp_path: Path) -> None:
-    """A missing intents folder is named."""
+def test_a_missing_intents_folder_means_no_intents(tmp_path: Path) -> None:
+    """No intents folder: the flows load, with no intents (a project may have none); a file
+    where the folder should be is named."""
     flows = _write(tmp_path / "flows.yaml", FLOWS)
+    assert load_catalog(flows, tmp_path / "intents").intents == {}
+    (tmp_path / "intents").write_text("")
     with pytest.raises(SpecError) as caught:
         load_catalog(flows, tmp_path / "intents")
     _assert_problem(
-        _only(caught.value.problems), tmp_path / "intents", 0, "intents folder not found"
+        _only(caught.value.problems), tmp_path / "intents", 0, "expected a folder of intent files"
     )
 
 
@@ -810,14 +813,15 @@ def test_check_command_accepts_the_examples(
     flows name and whether each is set."""
     monkeypatch.delenv("BOT_SECRET_ORDERS_API", raising=False)
     monkeypatch.setenv("BOT_SECRET_ORDERS_TOKEN", "t")
+    monkeypatch.setenv("BOT_SECRET_AGENT_DESK", "https://desk.example.com")
     flows = ROOT / "flows.yaml"
     code = main(["check", "--flows", str(flows), "--intents", str(ROOT / "intents")])
     out, err = capsys.readouterr()
     assert code == 0
     assert err == ""
     assert out == (
-        f"{flows}: secrets the flows name: BOT_SECRET_ORDERS_API (not set), "
-        "BOT_SECRET_ORDERS_TOKEN (set)\n"
+        f"{flows}: secrets the flows name: BOT_SECRET_AGENT_DESK (set), "
+        "BOT_SECRET_ORDERS_API (not set), BOT_SECRET_ORDERS_TOKEN (set)\n"
         f"{flows}: ok: 4 flows, 27 states; 4 intents\n"
     )
 
@@ -829,6 +833,7 @@ def test_check_strict_fails_on_a_secret_that_is_not_set(
     would refuse to start; with both set it passes."""
     monkeypatch.delenv("BOT_SECRET_ORDERS_API", raising=False)
     monkeypatch.setenv("BOT_SECRET_ORDERS_TOKEN", "t")
+    monkeypatch.setenv("BOT_SECRET_AGENT_DESK", "https://desk.example.com")
     args = ["check", "--strict", "--flows", str(ROOT / "flows.yaml"), "--intents",
             str(ROOT / "intents")]  # fmt: skip
     assert main(args) == 1

@@ -10,8 +10,8 @@ import pytest
 
 from bot.cli import main
 from bot.flows.compiler import IDLE, START, CompiledFlow, compile_catalog
-from bot.flows.graph import dot, duration, edges, mermaid
 from bot.flows.loader import load_catalog
+from bot.flows.tools.graph import dot, duration, edges, mermaid
 from tests.support import ROOT
 
 

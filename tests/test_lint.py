@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.flows.lint import Finding, lint
 from bot.flows.loader import load_catalog
+from bot.flows.tools.lint import Finding, lint
 from tests.support import ROOT
 
 

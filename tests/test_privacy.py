@@ -175,13 +175,7 @@ async def test_nothing_private_reaches_logs_or_metrics(
     as_json, as_text, records = capture
     fake_tencent, tencent_api = tencent
     standin, forwarded = business_system
-    flows = (
-        (ROOT / "flows.yaml")
-        .read_text()
-        .replace("http://127.0.0.1:8080/sandbox/agent", f"{standin}/agent")
-    )
-    (tmp_path / "flows.yaml").write_text(flows)
-    catalog = compile_catalog(load_catalog(tmp_path / "flows.yaml", ROOT / "intents"))
+    catalog = compile_catalog(load_catalog(ROOT / "flows.yaml", ROOT / "intents"))
     settings = make_settings(
         redis_server.url,
         fake_cams.endpoint,
@@ -193,7 +187,8 @@ async def test_nothing_private_reaches_logs_or_metrics(
         tencent_identifier=BOT_ACCOUNT,
         tencent_api=tencent_api,
     )
-    secrets = {"ORDERS_API": f"{standin}/orders", "ORDERS_TOKEN": ORDERS_TOKEN}
+    secrets = {"ORDERS_API": f"{standin}/orders", "ORDERS_TOKEN": ORDERS_TOKEN,
+               "AGENT_DESK": standin}  # fmt: skip
     client = await aiohttp_client(create_app(settings, catalog, secrets=secrets))
     cams = fake_cams.recorder
     receipts = f"/cams/receipts?token={RECEIPT_TOKEN}"

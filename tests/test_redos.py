@@ -42,21 +42,15 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import BotError
+from bot.flows.answers import SlotSpec, parse_value
+from bot.flows.answers.numbers import parse_number, parse_number_word, read_number
+from bot.flows.answers.reading import MAX_ANSWER, normalize_text
 from bot.flows.calls import build_header, build_url
 from bot.flows.compiler import compile_catalog
 from bot.flows.engine import Conversation, Engine, StepContext
 from bot.flows.loader import load_catalog
-from bot.flows.matching import (
-    MAX_ANSWER,
-    OptionIndex,
-    OptionWords,
-    normalize_text,
-    parse_number,
-    parse_number_word,
-    read_number,
-)
+from bot.flows.matching import OptionIndex, OptionWords
 from bot.flows.patterns import compile_pattern
-from bot.flows.slots import SlotSpec, parse_value
 from bot.log import mask_conv
 from bot.model import Inbound, PartKind
 from bot.phones import e164
@@ -183,25 +177,25 @@ class Regex:
 
 ANSWERS = "customers' answers"
 REGEXES = (
-    Regex("bot.flows.matching", "_CORE", _search, ANSWERS + " (normalize_text)"),
-    Regex("bot.flows.matching", "_SPACES", _drop, ANSWERS + " (normalize_text)"),
-    Regex("bot.flows.matching", "_DECORATED_NUMBER", _fullmatch, ANSWERS + " (menu numbers)"),
-    Regex("bot.flows.matching", "_PREFIX", _fullmatch, ANSWERS + " (option 1, nº 2)"),
-    Regex("bot.flows.slots", "_HAN_NUMBER", _fullmatch, ANSWERS + " (integer, number)"),
-    Regex("bot.flows.slots", "_NUMERIC", _fullmatch, ANSWERS + " (integer, number)"),
-    Regex("bot.flows.slots", "_GROUPED", _fullmatch, ANSWERS + " (integer, number)"),
-    Regex("bot.flows.slots", "_DATE_SEPARATORS", _split, ANSWERS + " (date)"),
-    Regex("bot.flows.slots", "_NUMERIC_DATE", _fullmatch, ANSWERS + " (date)"),
-    Regex("bot.flows.slots", "_HAN_DATE", _fullmatch, ANSWERS + " (date)"),
-    Regex("bot.flows.slots", "_ORDINAL", _fullmatch, ANSWERS + " (date)"),
-    Regex("bot.flows.slots", "_TIME_PREFIX", _drop, ANSWERS + " (time)"),
-    Regex("bot.flows.slots", "_TIME_SUFFIX", _drop, ANSWERS + " (time)"),
-    Regex("bot.flows.slots", "_MERIDIEM", _search, ANSWERS + " (time)"),
-    Regex("bot.flows.slots", "_CLOCK", _fullmatch, ANSWERS + " (time)"),
-    Regex("bot.flows.slots", "_HAN_TIME", _fullmatch, ANSWERS + " (time)"),
-    Regex("bot.flows.slots", "_LOCAL", _fullmatch, ANSWERS + " (email)"),
-    Regex("bot.flows.slots", "_LABEL", _fullmatch, ANSWERS + " (email)"),
-    Regex("bot.flows.slots", "_TLD", _fullmatch, ANSWERS + " (email)"),
+    Regex("bot.flows.answers.reading", "_CORE", _search, ANSWERS + " (normalize_text)"),
+    Regex("bot.flows.answers.reading", "_SPACES", _drop, ANSWERS + " (normalize_text)"),
+    Regex("bot.flows.answers.numbers", "_DECORATED_NUMBER", _fullmatch, ANSWERS + " (menus)"),
+    Regex("bot.flows.answers.numbers", "_PREFIX", _fullmatch, ANSWERS + " (option 1, nº 2)"),
+    Regex("bot.flows.answers.numbers", "_HAN_NUMBER", _fullmatch, ANSWERS + " (integer, number)"),
+    Regex("bot.flows.answers.numbers", "_NUMERIC", _fullmatch, ANSWERS + " (integer, number)"),
+    Regex("bot.flows.answers.numbers", "_GROUPED", _fullmatch, ANSWERS + " (integer, number)"),
+    Regex("bot.flows.answers.dates", "_DATE_SEPARATORS", _split, ANSWERS + " (date)"),
+    Regex("bot.flows.answers.dates", "_NUMERIC_DATE", _fullmatch, ANSWERS + " (date)"),
+    Regex("bot.flows.answers.dates", "_HAN_DATE", _fullmatch, ANSWERS + " (date)"),
+    Regex("bot.flows.answers.dates", "_ORDINAL", _fullmatch, ANSWERS + " (date)"),
+    Regex("bot.flows.answers.times", "_TIME_PREFIX", _drop, ANSWERS + " (time)"),
+    Regex("bot.flows.answers.times", "_TIME_SUFFIX", _drop, ANSWERS + " (time)"),
+    Regex("bot.flows.answers.times", "_MERIDIEM", _search, ANSWERS + " (time)"),
+    Regex("bot.flows.answers.times", "_CLOCK", _fullmatch, ANSWERS + " (time)"),
+    Regex("bot.flows.answers.times", "_HAN_TIME", _fullmatch, ANSWERS + " (time)"),
+    Regex("bot.flows.answers.contacts", "_LOCAL", _fullmatch, ANSWERS + " (email)"),
+    Regex("bot.flows.answers.contacts", "_LABEL", _fullmatch, ANSWERS + " (email)"),
+    Regex("bot.flows.answers.contacts", "_TLD", _fullmatch, ANSWERS + " (email)"),
     Regex("bot.flows.expr", "_NUMBER", _fullmatch, "collected values compared as numbers"),
     Regex("bot.flows.expr", "_INTEGER", _fullmatch, "collected values compared as numbers"),
     Regex("bot.wire", "_SURROGATE", _search, "every request body, before authentication"),
@@ -226,7 +220,7 @@ REGEXES = (
 # Every other pattern of `bot`, and why no text from outside reaches it.
 AUTHORS = "what the flow author wrote, read at load time"
 NOT_FROM_OUTSIDE: dict[tuple[str, str], str] = {
-    ("bot.flows.slots", "_IDENTIFIER"): AUTHORS + " (a slot's name)",
+    ("bot.flows.answers.spec", "_IDENTIFIER"): AUTHORS + " (a slot's name)",
     ("bot.flows.spec", "_DURATION"): AUTHORS + " (durations)",
     ("bot.flows.expr", "_STRING_LITERAL"): AUTHORS + " (an expression that does not parse)",
     ("bot.flows.expr", "_SLIPS"): AUTHORS + " (an expression that does not parse)",
@@ -235,10 +229,10 @@ NOT_FROM_OUTSIDE: dict[tuple[str, str], str] = {
     ("bot.flows.engine", "_lookup"): "a call's `save:` path, written by the author",
     ("bot.flows.calls", "_SECRET_SOURCE"): AUTHORS + " (a call's placeholders)",
     ("bot.flows.calls", "HEADER_NAME"): AUTHORS + " (a call's header names)",
-    ("bot.flows.graph", "_SAFE_ID"): "state names, by `bot graph`",
-    ("bot.flows.simulate", "CannedHttp.matches"): "`bot test`: the author's canned answers",
-    ("bot.flows.flowtest", "_Reader._canned"): "`bot test`: the author's flow tests",
-    ("bot.flows.flowtest", "_Reader._reply"): "`bot test`: the author's flow tests",
+    ("bot.flows.tools.graph", "_SAFE_ID"): "state names, by `bot graph`",
+    ("bot.flows.tools.simulate", "CannedHttp.matches"): "`bot test`: the author's canned answers",
+    ("bot.flows.tools.flowtest.spec", "_url"): "`bot test`: the author's flow tests",
+    ("bot.flows.tools.flowtest.spec", "_pattern"): "`bot test`: the author's flow tests",
     ("bot.settings", "_SEPARATORS"): "environment variables, at start-up",
     ("bot.settings", "_CONTROL"): "environment variables (call secrets), at start-up",
     ("bot.ops", "_DEAD_ID"): "the operator's command line (`bot dlq`)",

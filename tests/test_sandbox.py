@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -172,3 +173,31 @@ def test_the_sandbox_prints_recipients_masked(capsys: pytest.CaptureFixture[str]
     assert "[sandbox] tencent to a*********************m: Hello" in out
     assert "[sandbox] to 861*********1: " in out
     assert "alice" not in out
+
+
+def test_ctrl_c_drains_and_stops_without_a_warning(tmp_path: Path) -> None:
+    """Ctrl-C at the terminal (SIGINT to the whole foreground process group, the embedded
+    redis-server's start included) drains `bot serve`, which then stops its Redis: exit 0,
+    and no warning after the start (Redis never dies under the draining workers)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(BOT_SANDBOX="true", BOT_PORT=str(port), BOT_DATA_DIR=str(tmp_path / "data"),
+               BOT_LOG_FORMAT="json", BOT_ENV_FILE="")  # fmt: skip
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stdout=out, stderr=out,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        _wait_http(port, proc)
+        assert main(["say", "hi", "--url", f"http://127.0.0.1:{port}"]) == 0
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    loud = [r["msg"] for r in records if r["level"] in ("WARNING", "ERROR")]
+    assert [m for m in loud if not m.startswith("sandbox mode:")] == []

@@ -11,7 +11,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from bot.cli import main
-from bot.flows.schema import flows_schema, schema_text
+from bot.flows.tools.schema import flows_schema, schema_text
 from tests.support import ROOT
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.cli import main
@@ -137,10 +139,73 @@ def test_serve_refuses_to_start_without_secrets(
 def test_invalid_setting_is_reported(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A malformed value stops start-up with the setting's name, not a traceback."""
+    """A malformed value stops start-up naming its variable (not the field), never the value,
+    and without a traceback."""
     monkeypatch.setenv("BOT_PORT", "eighty")
     assert main(["serve"]) == 2
-    assert "port" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("bot: BOT_PORT: Input should be a valid integer")
+    assert "eighty" not in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("level", ["LOUD", "", "verbose"])
+def test_a_bad_log_level_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], level: str
+) -> None:
+    """BOT_LOG_LEVEL is one of DEBUG, INFO, WARNING, ERROR (any case): anything else stops
+    start-up with one line naming the variable."""
+    monkeypatch.setenv("BOT_SANDBOX", "true")
+    monkeypatch.setenv("BOT_LOG_LEVEL", level)
+    assert main(["serve"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("bot: BOT_LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING'")
+
+
+def test_log_levels_are_read_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`debug` and ` Warning ` are the levels DEBUG and WARNING."""
+    assert Settings(log_level="debug").log_level == "DEBUG"
+    monkeypatch.setenv("BOT_LOG_LEVEL", " Warning ")
+    assert Settings().log_level == "WARNING"
+
+
+def test_a_bot_variable_that_names_no_setting_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in a BOT_* variable is not passed over: `bot serve` names it and the setting it
+    may have meant; BOT_SECRET_<NAME>, BOT_<NAME>_FILE of a secret and BOT_SERVE_WORKER are
+    known."""
+    monkeypatch.setenv("BOT_SANDBOX", "true")
+    monkeypatch.setenv("BOT_CAMS_RECIEPT_TOKEN", "t")
+    monkeypatch.setenv("BOT_SECRET_ANYTHING", "s")
+    monkeypatch.setenv("BOT_API_KEYS_FILE", "/dev/null")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "bot: BOT_CAMS_RECIEPT_TOKEN is no setting: did you mean BOT_CAMS_RECEIPT_TOKEN? "
+        "(see README.md, Settings)"
+    )
+
+
+def test_a_env_file_gives_settings_the_environment_does_not(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """BOT_ENV_FILE (default .env) is read at the command's start: its variables count where
+    the environment has none; an explicitly named file that is not there is an error."""
+    from bot.cli import load_env_file
+
+    env = tmp_path / "settings.env"
+    env.write_text("BOT_PORT=9191\nBOT_HOST=127.0.0.2\n# a comment\n")
+    monkeypatch.setenv("BOT_PORT", "")  # recorded, so that what the file sets is undone
+    monkeypatch.delenv("BOT_PORT")
+    monkeypatch.setenv("BOT_ENV_FILE", str(env))
+    monkeypatch.setenv("BOT_HOST", "127.0.0.3")
+    load_env_file()
+    settings = Settings()
+    assert (settings.port, settings.host) == (9191, "127.0.0.3")
+    monkeypatch.setenv("BOT_ENV_FILE", str(tmp_path / "missing.env"))
+    with pytest.raises(ConfigError, match=r"missing\.env: no such file"):
+        load_env_file()
 
 
 def test_tencent_needs_its_secrets_outside_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,3 +234,26 @@ def test_tencent_sandbox_defaults() -> None:
     s = Settings(sandbox=True)
     assert s.tencent_enabled
     assert s.tencent_app() == ("1400000000", SANDBOX_SECRET, [SANDBOX_SECRET])
+
+
+def test_the_readmes_settings_table_is_the_generated_one() -> None:
+    """README.md's settings table is `bot settings`: every setting, its default and meaning
+    from bot/settings.py, so that it cannot drift from the code."""
+    from bot.settings import settings_table
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    marker = "<!-- The table below is `bot settings`"
+    after = readme.split(marker, 1)[1].split("\n", 1)[1]
+    table = after.split("\n\n", 1)[0] + "\n"
+    assert table == settings_table()
+
+
+def test_bot_settings_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """`bot settings` prints the table, one row per setting and the call secrets."""
+    from bot.settings import Settings, env_name
+
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    for name in Settings.model_fields:
+        assert f"| `{env_name(name)}` |" in out
+    assert "| `BOT_SECRET_<NAME>` |" in out

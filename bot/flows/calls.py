@@ -171,7 +171,20 @@ def url_problem(url: CallText) -> str | None:
 
 
 def webhook_problem(url: str) -> str | None:
-    """Why an agent webhook (a url written whole, without placeholders) cannot be called."""
+    """Why an agent webhook cannot be called: it is a url written whole, or that starts
+    with an operator's `{{ secret.NAME }}` (the sandbox's, say); it takes no data."""
+    try:
+        text = CallText.parse(url)
+    except ExprError as e:
+        return f"the webhook `{url}`: {e.message}"
+    if any(isinstance(piece, Expr) for piece in text.pieces):
+        return (
+            f"the webhook `{url}` takes no data: write it whole, or start it with "
+            "{{ secret.NAME }}"
+        )
+    if text.secrets:
+        problem = url_problem(text)
+        return None if problem is None else f"the webhook `{url}`: {problem}"
     try:
         split = urlsplit(url.strip())
         split.port  # noqa: B018 - a port that is not a number raises here
@@ -179,8 +192,6 @@ def webhook_problem(url: str) -> str | None:
         return f"the webhook `{url}` is not a url"
     if split.scheme.lower() not in SCHEMES or not split.hostname:
         return f"the webhook `{url}` is not an http:// or https:// url with a host"
-    if "{{" in url:
-        return "a webhook is written whole: it takes no {{ }} placeholders"
     return None
 
 

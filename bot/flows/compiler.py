@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from transitions import EventData, Machine, State
 
+from bot.flows.answers.reading import normalize_text
 from bot.flows.calls import CallText
 from bot.flows.expr import Expr, ExprError, truthy
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.loader import Catalog
-from bot.flows.matching import OptionIndex, OptionWords, flatten_words, normalize_text
+from bot.flows.matching import OptionIndex, OptionWords, flatten_words
 from bot.flows.spec import (
     AgentSpec,
     CallSpec,
@@ -36,11 +37,11 @@ from bot.flows.spec import (
     TemplateSpec,
     TimeoutSpec,
 )
+from bot.flows.triggers import START, CallOutcome, OtpOutcome, Trigger
 
 log = logging.getLogger("bot.flows")
 
 IDLE = "__idle__"  # where a conversation stands before the flow's first state
-START = "__start__"  # trigger: from anywhere to the flow's start state
 
 Assignments = tuple[tuple[str, Expr], ...]
 
@@ -149,6 +150,7 @@ class CompiledState:
     call: CompiledCall | None
     otp: CompiledOtp | None
     handoff: HandoffSpec | None
+    handoff_webhook: CallText | None
     timeout: TimeoutSpec | None
     remind: tuple[CompiledReminder, ...]
     set: Assignments
@@ -177,18 +179,6 @@ class CompiledFlow:
     machine: Machine
     commands: FlowCommands
     migrations: Mapping[str, str]
-
-
-def option_trigger(state: str, index: int) -> str:
-    return f"opt:{state}:{index}"
-
-
-def event_trigger(event: str) -> str:
-    return f"ev:{event}"
-
-
-def route_trigger(state: str) -> str:
-    return f"route:{state}"
 
 
 def flow_version(spec: FlowSpec) -> str:
@@ -282,6 +272,11 @@ def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> Compiled
         call=_call(spec.call) if spec.call is not None else None,
         otp=otp,
         handoff=spec.handoff,
+        handoff_webhook=(
+            CallText.parse(spec.handoff.webhook)
+            if spec.handoff is not None and spec.handoff.webhook
+            else None
+        ),
         timeout=spec.timeout,
         remind=tuple(
             CompiledReminder(
@@ -329,9 +324,9 @@ def _transitions(spec: FlowSpec) -> list[dict[str, Any]]:
     ts: list[dict[str, Any]] = [{"trigger": START, "source": "*", "dest": spec.start}]
 
     def add(
-        trigger: str, source: str, dest: str, when: str | None = None, route: int | None = None
+        trigger: Trigger, source: str, dest: str, when: str | None = None, route: int | None = None
     ) -> None:
-        t: dict[str, Any] = {"trigger": trigger, "source": source, "dest": dest}
+        t: dict[str, Any] = {"trigger": str(trigger), "source": source, "dest": dest}
         if when:
             t["conditions"] = [guard(Expr.parse(when))]
         if route is not None:
@@ -340,32 +335,32 @@ def _transitions(spec: FlowSpec) -> list[dict[str, Any]]:
 
     for s, st in spec.states.items():
         for i, opt in enumerate(st.options):
-            add(option_trigger(s, i), s, opt.go, opt.when)
+            add(Trigger.option(s, i), s, opt.go, opt.when)
         for i, route in enumerate(st.routes):
-            add(route_trigger(s), s, route.go, route.when, route=i)
+            add(Trigger.route(s), s, route.go, route.when, route=i)
         for event, target in st.on.items():
-            add(event_trigger(event), s, target)
+            add(Trigger.event(event), s, target)
         if st.escalate:
-            add(f"escalate:{s}", s, st.escalate)
+            add(Trigger.escalate(s), s, st.escalate)
         if st.collect is not None:
             if st.collect.go:
-                add(f"collect:{s}", s, st.collect.go)
+                add(Trigger.collect(s), s, st.collect.go)
             if st.collect.escalate:
-                add(f"escalate:{s}", s, st.collect.escalate)
+                add(Trigger.escalate(s), s, st.collect.escalate)
         if st.call is not None:
-            add(f"call:{s}:success", s, st.call.success)
-            add(f"call:{s}:failure", s, st.call.failure)
-            add(f"call:{s}:timeout", s, st.call.on_timeout or st.call.failure)
+            add(Trigger.call(s, CallOutcome.SUCCESS), s, st.call.success)
+            add(Trigger.call(s, CallOutcome.FAILURE), s, st.call.failure)
+            add(Trigger.call(s, CallOutcome.TIMEOUT), s, st.call.on_timeout or st.call.failure)
         if st.otp is not None:
-            for outcome in ("verified", "wrong", "expired"):
-                add(f"otp:{s}:{outcome}", s, getattr(st.otp, outcome))
+            for outcome in OtpOutcome:
+                add(Trigger.otp(s, outcome), s, getattr(st.otp, outcome.value))
         if st.handoff is not None:
-            add(f"resume:{s}", s, st.handoff.resume)
-            add(f"handoff_timeout:{s}", s, st.handoff.on_timeout or st.handoff.resume)
+            add(Trigger.resume(s), s, st.handoff.resume)
+            add(Trigger.handoff_timeout(s), s, st.handoff.on_timeout or st.handoff.resume)
         if st.timeout is not None:
-            add(f"timeout:{s}", s, st.timeout.go)
+            add(Trigger.timeout(s), s, st.timeout.go)
         if st.on_failed:
-            add(f"failed:{s}", s, st.on_failed)
+            add(Trigger.failed(s), s, st.on_failed)
     return ts
 
 
@@ -416,18 +411,19 @@ class CompiledCatalog:
     commands: Mapping[str, str]  # normalized word -> stop | start | agent | restart
     texts: CompiledTexts
     agent: AgentSpec
+    agent_webhook: CallText | None
     agent_headers: Mapping[str, CallText]
     secrets: frozenset[str]  # NAMEs of the {{ secret.NAME }} in call urls and headers
 
 
-def _secret_names(
-    flows: Mapping[str, CompiledFlow], agent_headers: Mapping[str, CallText]
-) -> frozenset[str]:
-    texts = list(agent_headers.values())
+def _secret_names(flows: Mapping[str, CompiledFlow], agent: Iterable[CallText]) -> frozenset[str]:
+    texts = list(agent)
     for flow in flows.values():
         for state in flow.states.values():
             if state.call is not None:
                 texts += [state.call.url, *state.call.headers.values()]
+            if state.handoff_webhook is not None:
+                texts.append(state.handoff_webhook)
     return frozenset().union(*(t.secrets for t in texts))
 
 
@@ -441,6 +437,7 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
     t = d.texts
     flows = {name: compile_flow(name, flow, d.language) for name, flow in spec.flows.items()}
     agent_headers = {k: CallText.parse(v) for k, v in d.agent.headers.items()}
+    agent_webhook = CallText.parse(d.agent.webhook) if d.agent.webhook else None
     return CompiledCatalog(
         flows=flows,
         intents=dict(catalog.intents),
@@ -453,6 +450,9 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
             *(LocalText.compile(getattr(t, k)) for k in CompiledTexts.__dataclass_fields__)
         ),
         agent=d.agent,
+        agent_webhook=agent_webhook,
         agent_headers=agent_headers,
-        secrets=_secret_names(flows, agent_headers),
+        secrets=_secret_names(
+            flows, [*agent_headers.values(), *([agent_webhook] if agent_webhook else [])]
+        ),
     )

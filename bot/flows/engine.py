@@ -21,25 +21,22 @@ from typing import Any
 
 from transitions import EventData, Machine
 
+from bot.flows.answers import describe_error, parse_value
+from bot.flows.answers.reading import MAX_ANSWER, normalize_text
 from bot.flows.calls import CallText
 from bot.flows.compiler import (
     IDLE,
-    START,
     Assignments,
     CompiledCatalog,
     CompiledFlow,
     CompiledState,
     CompiledTemplate,
     LocalText,
-    event_trigger,
     holds,
-    option_trigger,
-    route_trigger,
 )
 from bot.flows.expr import ExprError
 from bot.flows.expr import Template as TextTemplate
-from bot.flows.matching import MAX_ANSWER, normalize_text
-from bot.flows.slots import describe_error, parse_value
+from bot.flows.triggers import START, CallOutcome, Kind, OtpOutcome, Trigger
 from bot.model import (
     AgentReply,
     Button,
@@ -49,7 +46,6 @@ from bot.model import (
     Fallback,
     Inbound,
     IntentStart,
-    PartKind,
     Parts,
     Reply,
     Resume,
@@ -271,7 +267,7 @@ class _Step:
                 log.warning(self.detail)
                 self.conv = replace(conv, flow=None, state=None, timers=(), handoff="")
                 return
-            self.trace.append((state, "migration", target))
+            self.trace.append((state, Kind.MIGRATION.value, target))
             conv = replace(conv, state=target)
         if conv.handoff == "state" and flow.states[conv.state or ""].handoff is None:
             conv = replace(conv, handoff="")  # no longer a handoff state: automation resumes
@@ -378,7 +374,9 @@ class _Step:
 
     # -- moving -----------------------------------------------------------------------------
 
-    def _fire(self, flow: CompiledFlow, trigger: str, assignments: Assignments = ()) -> bool:
+    def _fire(
+        self, flow: CompiledFlow, trigger: Trigger | str, assignments: Assignments = ()
+    ) -> bool:
         """Take `trigger` from the current state; apply the `set:` of the option (given) or
         route (as the machine reports) taken; enter where it leads. False when no
         transition's guard holds (the conversation stays, its data untouched)."""
@@ -390,10 +388,11 @@ class _Step:
             flow.machine.add_model(turn, initial=source)
         else:
             flow.machine.set_state(source, model=turn)
-        moved = turn.trigger(trigger, env=self.env(), taken=taken)
+        name = str(trigger)
+        moved = turn.trigger(name, env=self.env(), taken=taken)
         if not moved:
             return False
-        self.trace.append((source, trigger, turn.state))
+        self.trace.append((source, name, turn.state))
         if taken:
             self._assign(flow.states[source].routes[taken[0]].set)
         self._assign(assignments)
@@ -427,7 +426,7 @@ class _Step:
             self._make_call(state)
         self._set_timers(state)
         if state.routes and state.collect is None:
-            if not self._fire(flow, route_trigger(name)):
+            if not self._fire(flow, Trigger.route(name)):
                 self.detail = f"no route of state {name!r} holds; the conversation waits there"
             return
         if state.final:
@@ -542,7 +541,7 @@ class _Step:
         chosen = state.index.match(event.text, event.payload, lang=self._lang())
         if chosen is not None:
             option = state.options[chosen]
-            if self._fire(flow, option_trigger(state.name, chosen), option.set):
+            if self._fire(flow, Trigger.option(state.name, chosen), option.set):
                 self.outcome = "advanced" if self.outcome == "ignored" else self.outcome
                 return
         self._no_match(flow, state)
@@ -552,7 +551,7 @@ class _Step:
         self.conv = replace(self.conv, attempts=attempts)
         limit = state.attempts or self.catalog.attempts
         if state.escalate and attempts >= limit:
-            self._fire(flow, f"escalate:{state.name}")
+            self._fire(flow, Trigger.escalate(state.name))
             self.outcome = "escalated"
             return
         self._reprompt(state)
@@ -572,7 +571,7 @@ class _Step:
         parsed = parse_value(spec, event.text, today=today, lang=self._lang(), region=region)
         if parsed.ok:
             self.conv = replace(self.conv, data={**self.conv.data, spec.slot: parsed.value})
-            trigger = f"collect:{state.name}" if spec.go else route_trigger(state.name)
+            trigger = Trigger.collect(state.name) if spec.go else Trigger.route(state.name)
             if not self._fire(flow, trigger):
                 self.detail = f"no route of state {state.name!r} holds after collecting"
             self.outcome = "collected"
@@ -580,7 +579,7 @@ class _Step:
         attempts = self.conv.attempts + 1
         self.conv = replace(self.conv, attempts=attempts)
         if spec.escalate and attempts >= spec.attempts:
-            self._fire(flow, f"escalate:{state.name}")
+            self._fire(flow, Trigger.escalate(state.name))
             self.outcome = "escalated"
             return
         if state.collect_invalid is not None:
@@ -625,18 +624,18 @@ class _Step:
                 self.outcome = "code_resend_too_soon"
             return
         if self.now >= int(held.get("exp", 0)):
-            self._fire(flow, f"otp:{state.name}:expired")
+            self._fire(flow, Trigger.otp(state.name, OtpOutcome.EXPIRED))
             self.outcome = "code_expired"
             return
         given = _code_hash(self.ctx.conv_id, self.conv.visit, _digits(event.text) if short else "")
         if hmac.compare_digest(given, str(held.get("h", ""))):
-            self._fire(flow, f"otp:{state.name}:verified")
+            self._fire(flow, Trigger.otp(state.name, OtpOutcome.VERIFIED))
             self.outcome = "code_verified"
             return
         tries = int(held.get("tries", 0)) + 1
         self.conv = replace(self.conv, otp={**held, "tries": tries})
         if tries >= otp.spec.attempts:
-            self._fire(flow, f"otp:{state.name}:wrong")
+            self._fire(flow, Trigger.otp(state.name, OtpOutcome.WRONG))
             self.outcome = "code_wrong"
             return
         self._text(self.catalog.texts.otp_wrong, state)
@@ -669,7 +668,7 @@ class _Step:
                 self.detail = f"no state waits for event {intent.event!r}"
                 return
             self.conv = replace(self.conv, data={**self.conv.data, **data})
-            self._fire(current[0], event_trigger(intent.event))
+            self._fire(current[0], Trigger.event(intent.event))
             # As for a chosen option: a move into a final state stays "ended".
             self.outcome = "advanced" if self.outcome == "ignored" else self.outcome
             return
@@ -716,10 +715,10 @@ class _Step:
             self.detail = f"state {state.name!r} has no timer {event.name!r}"
             return
         if event.name == "timeout":
-            self._fire(flow, f"timeout:{state.name}")
+            self._fire(flow, Trigger.timeout(state.name))
             self.outcome = "timed_out"
         elif event.name == "handoff":
-            self._fire(flow, f"handoff_timeout:{state.name}")
+            self._fire(flow, Trigger.handoff_timeout(state.name))
             self.outcome = "resumed"
         else:
             reminder = state.remind[int(remind)]
@@ -787,8 +786,9 @@ class _Step:
             for slot, path in call.save.items():
                 data[slot] = _lookup(answer, path)
         self.conv = replace(self.conv, data=data)
-        outcome = event.outcome if event.outcome in ("success", "failure", "timeout") else "failure"
-        self._fire(flow, f"call:{state.name}:{outcome}")
+        known = event.outcome in CallOutcome.__members__.values()
+        outcome = CallOutcome(event.outcome) if known else CallOutcome.FAILURE
+        self._fire(flow, Trigger.call(state.name, outcome))
         self.outcome = f"call_{outcome}"
 
     # -- people -----------------------------------------------------------------------------
@@ -797,11 +797,9 @@ class _Step:
         """During a handoff the customer's messages go to the agent webhook."""
         flow = self._flow()
         state = flow.states.get(self.conv.state or "") if flow is not None else None
-        url = None
+        url = self.catalog.agent_webhook
         if self.conv.handoff == "state" and state is not None and state.handoff is not None:
-            url = state.handoff.webhook or self.catalog.agent.webhook
-        else:
-            url = self.catalog.agent.webhook
+            url = state.handoff_webhook or url
         if url is None:
             self.outcome, self.detail = "ignored", "handoff without an agent webhook"
             return
@@ -810,7 +808,7 @@ class _Step:
             CallRequest(
                 kind="forward",
                 method="POST",
-                url=((PartKind.TEXT, url),),
+                url=url.render(env),  # the author's text and secrets only (the loader's rule)
                 headers={k: self._call_text(v, env) for k, v in self.catalog.agent_headers.items()},
                 body={
                     "conversation": self.ctx.conv_id,
@@ -867,10 +865,10 @@ class _Step:
         flow, state = current
         self.conv = replace(self.conv, handoff="")
         if event.go is not None and event.go in flow.states:
-            self.trace.append((state.name, "resume", event.go))
+            self.trace.append((state.name, Kind.RESUME.value, event.go))
             self._enter(flow, event.go)
         else:
-            self._fire(flow, f"resume:{state.name}")
+            self._fire(flow, Trigger.resume(state.name))
         self.outcome = "resumed"
 
     def _agent_reply(self, event: AgentReply) -> None:
@@ -885,5 +883,5 @@ class _Step:
         if current is None or event.visit != self.conv.visit or not current[1].on_failed:
             self.detail = f"send failed: {event.error}"
             return
-        self._fire(current[0], f"failed:{current[1].name}")
+        self._fire(current[0], Trigger.failed(current[1].name))
         self.outcome = "send_failed"

@@ -19,10 +19,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from bot.errors import SpecError, SpecProblem
+from bot.flows.answers.reading import normalize_text
 from bot.flows.calls import CallText, header_problem, url_problem, webhook_problem
 from bot.flows.expr import Expr, ExprError
 from bot.flows.expr import Template as TextTemplate
-from bot.flows.matching import flatten_words, normalize_text
+from bot.flows.matching import flatten_words
 from bot.flows.patterns import PatternError, compile_pattern
 from bot.flows.spec import FlowsFile, FlowSpec, IntentSpec, Localized, StateSpec, TemplateSpec
 
@@ -34,7 +35,7 @@ class Catalog:
     flows: FlowsFile
     intents: dict[str, IntentSpec]
     flows_path: str
-    # The ruamel.yaml tree of flows.yaml, for `line_of` in later checks (`bot.flows.lint`).
+    # The ruamel.yaml tree of flows.yaml, for `line_of` in later checks (bot.flows.tools.lint).
     flows_root: Any = field(default=None, compare=False, repr=False)
 
 
@@ -415,7 +416,7 @@ def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
 
 def state_sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
     """Every expression, text and regular expression of a state, with its YAML path under the
-    state and its kind (`expr`, `text`, `regex`): what `bot.flows.lint` reads names from."""
+    state and its kind (`expr`, `text`, `regex`): what `bot.flows.tools.lint` reads names from."""
     return _sources(state)
 
 
@@ -469,8 +470,10 @@ def load_intents(
     problems: list[SpecProblem] = []
     intents: dict[str, IntentSpec] = {}
     where: dict[str, str] = {}
+    if not folder.exists():
+        return {}, []  # no intents folder: no intents (a project may have none)
     if not folder.is_dir():
-        return {}, [SpecProblem(str(folder), 0, "intents folder not found")]
+        return {}, [SpecProblem(str(folder), 0, "intents: expected a folder of intent files")]
     events = set()
     if flows is not None:
         events = {e for f in flows.flows.values() for s in f.states.values() for e in s.on}

@@ -4,14 +4,16 @@ Precedence: the rules are tried in this order and the first that chooses an opti
 rule that reads the answer but names no option passes it on to the next.
 1. payload: the payload of a tapped button or list row, exact (no folding). An unknown payload
    falls back to the text; text is never read as a payload.
-2. number: the option's position, from 1, read by `read_number`:
+2. number: the option's position, from 1, read by `read_number` of `bot.flows.answers.numbers`
+   (which integer and number slots share the words of):
    a. digits: "1", " 1 ", "1.", "1)", "(1)", "#1", "1️⃣", "①", full-width and Arabic-Indic
       digits (`parse_number`);
    b. a short prefix and digits: "option 1", "opción 1", "opção 1", "number 1", "número 1",
       "no. 1", "nº1", "n° 1", "Nr. 1", "第1";
-   c. a number word, alone or after such a prefix (`parse_number_word`): a cardinal 1-20 or an
-      ordinal 1-10 of `NUMBER_WORDS` ("one", "uno", "um", "une", "eins", "一", "first",
-      "primera", "第一", "option two"), in the conversation's language first, then in any.
+   c. a number word, alone or after such a prefix (`parse_number_word`): a word of the one
+      table of number words, a cardinal 0-20 or round ten to 100 or an ordinal 1-10 ("one",
+      "uno", "um", "une", "eins", "一", "first", "primera", "第一", "option two"), or a
+      Chinese numeral to 99, in the conversation's language first, then in any.
    The answer must be just the number: "1 - confirm", "1. confirm", "option 1 please",
    "I choose 1", "no 1" ("no" is a prefix only with its dot), "1st" and "the first" are not
    numbers. A number that names no option ("0", "4" or "four" in a menu of 3) is never
@@ -30,263 +32,18 @@ every message and only looks things up. `find_overlaps` tells a linter where the
 one option's word or pattern choose, or lose to, another option.
 
 Cost: every step here takes time linear in the answer's length, and the answer is bounded
-first: no regular expression of this module can backtrack (each scans its text a bounded number
-of times), author patterns run on RE2, which never backtracks, and a number is looked for only
-in an answer of at most `_MAX_NUMBER_ANSWER` characters.
+first: author patterns run on RE2, which never backtracks, and the folding and the reading of
+numbers (`bot.flows.answers`) are linear, a number looked for only in a short answer.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 
+from bot.flows.answers.numbers import number_readings, read_number
+from bot.flows.answers.reading import MAX_ANSWER, normalize_text
 from bot.flows.patterns import Pattern, PatternError, compile_pattern
-
-MAX_ANSWER = 4096
-"""Characters: the longest answer that chooses an option by number, word or pattern, or is
-read as a command or a one-time code (WhatsApp's limit for one text; a Tencent text may be
-longer). Folding an answer costs time in proportion to its length, so a longer one is no
-match rather than work on every message."""
-
-_KEYCAP = str.maketrans("", "", "\ufe0f\u20e3")
-# From the first letter or digit to the last: what is left once the punctuation, symbols and
-# spaces at both edges are gone. Linear: `.*` runs to the end once and steps back once. (Its
-# predecessor, `^[\s\W_]+|[\s\W_]+$`, tried the second branch from every position: quadratic.)
-_CORE = re.compile(r"[^\W_](?:.*[^\W_])?", re.DOTALL)
-_SPACES = re.compile(r"\s+")
-_VARIATION = "\ufe0e\ufe0f"  # text/emoji presentation selectors
-# A number (at most 3 characters) after its opening decorations and before its closing ones.
-# Linear: the decorations are possessive (never given back), and the number is tried at 3
-# lengths only, each followed by one scan of the closing decorations.
-_DECORATED_NUMBER = re.compile(r"[\s(\[#]*+(.{1,3}?)[\s.)\]:\-]*+", re.DOTALL)
-# A menu number is at most 3 digits in a few decorations ("( 1 )", "#1.", "1️⃣"): an answer
-# longer than this, once trimmed, is not one, and is not read further.
-_MAX_NUMBER_ANSWER = 16
-
-
-def normalize_text(text: str) -> str:
-    """Case-, accent- and punctuation-insensitive form of a short answer."""
-    if text.isascii():  # nothing to decompose, no accents to drop
-        folded = text.casefold()
-    else:
-        decomposed = unicodedata.normalize("NFKD", text)
-        folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    core = _CORE.search(folded)
-    return _SPACES.sub(" ", core.group() if core is not None else _symbols(folded))
-
-
-def _symbols(text: str) -> str:
-    """An answer without letters or digits ("👍!") as its symbols, so that it neither
-    matches every other such answer nor is matched by mere punctuation ("?")."""
-    kept = (c for c in text if unicodedata.category(c)[0] != "P" and c not in _VARIATION)
-    return "".join(kept).strip()
-
-
-def parse_number(text: str) -> int | None:
-    """The menu number a customer typed, or None when the answer is not just a number."""
-    s = text.strip()
-    if len(s) > _MAX_NUMBER_ANSWER:
-        return None
-    number = _DECORATED_NUMBER.fullmatch(unicodedata.normalize("NFKC", s.translate(_KEYCAP)))
-    if number is None:
-        return None
-    digits = []
-    for c in number.group(1):
-        d = unicodedata.decimal(c, None)
-        if d is None:
-            return None
-        digits.append(str(d))
-    return int("".join(digits))
-
-
-# Number words as written: the cardinals 1-20, then the ordinals 1-10, one group per number,
-# "/" between the forms of one number (gender, spelling, region). A hyphenated word is also
-# read with a space ("dix-sept", "dix sept"); German ordinals take their endings (erste,
-# erster, erstes, ersten, erstem).
-_CARDINALS = {
-    "en": "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty",
-    "es": "uno/una/un dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce "
-    "quince dieciséis diecisiete dieciocho diecinueve veinte",
-    "pt": "um/uma dois/duas três quatro cinco seis sete oito nove dez onze doze treze "
-    "catorze/quatorze quinze dezesseis/dezasseis dezessete/dezassete dezoito dezenove/dezanove "
-    "vinte",
-    "fr": "un/une deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze "
-    "quinze seize dix-sept dix-huit dix-neuf vingt",
-    "de": "eins/ein/eine zwei/zwo drei vier fünf/fuenf sechs sieben acht neun zehn elf "
-    "zwölf/zwoelf dreizehn vierzehn fünfzehn/fuenfzehn sechzehn siebzehn achtzehn neunzehn "
-    "zwanzig",
-    "it": "uno/una/un due tre quattro cinque sei sette otto nove dieci undici dodici tredici "
-    "quattordici quindici sedici diciassette diciotto diciannove venti",
-    "zh": "一 二/两/兩 三 四 五 六 七 八 九 十 十一 十二 十三 十四 十五 十六 十七 十八 十九 二十",
-}
-_ORDINALS = {
-    "en": "first second third fourth fifth sixth seventh eighth ninth tenth",
-    "es": "primero/primera/primer segundo/segunda tercero/tercera/tercer cuarto/cuarta "
-    "quinto/quinta sexto/sexta séptimo/séptima/sétimo/sétima octavo/octava "
-    "noveno/novena/nono/nona décimo/décima",
-    "pt": "primeiro/primeira segundo/segunda terceiro/terceira quarto/quarta quinto/quinta "
-    "sexto/sexta sétimo/sétima oitavo/oitava nono/nona décimo/décima",
-    "fr": "premier/première deuxième/second/seconde troisième quatrième cinquième sixième "
-    "septième huitième neuvième dixième",
-    "de": "erste zweite dritte vierte fünfte/fuenfte sechste siebte/siebente achte neunte zehnte",
-    "it": "primo/prima secondo/seconda terzo/terza quarto/quarta quinto/quinta sesto/sesta "
-    "settimo/settima ottavo/ottava nono/nona decimo/decima",
-    "zh": "第一 第二 第三 第四 第五 第六 第七 第八 第九 第十",
-}
-_ORDINAL_ENDINGS: dict[str, tuple[str, ...]] = {"de": ("", "r", "s", "n", "m")}
-
-
-def _number_table(lang: str) -> Mapping[str, int]:
-    """One language's number words, normalized, each to its number."""
-    table: dict[str, int] = {}
-    cardinals, ordinals = _CARDINALS[lang].split(), _ORDINALS[lang].split()
-    if len(cardinals) != 20 or len(ordinals) != 10:
-        raise ValueError(f"{lang}: {len(cardinals)} cardinals, {len(ordinals)} ordinals")
-    endings = _ORDINAL_ENDINGS.get(lang, ("",))
-    groups: list[tuple[int, str, tuple[str, ...]]] = [
-        (n, g, ("",)) for n, g in enumerate(cardinals, 1)
-    ]
-    groups += [(n, g, endings) for n, g in enumerate(ordinals, 1)]
-    for number, group, suffixes in groups:
-        for form in group.split("/"):
-            for word in (form + suffix for suffix in suffixes):
-                for spelling in {word, word.replace("-", " ")}:
-                    key = normalize_text(spelling)
-                    if table.setdefault(key, number) != number:
-                        raise ValueError(f"{lang}: {key!r} is both {table[key]} and {number}")
-    return MappingProxyType(table)
-
-
-NUMBER_WORDS: Mapping[str, Mapping[str, int]] = MappingProxyType(
-    {lang: _number_table(lang) for lang in _CARDINALS}
-)
-"""Language -> normalized number word -> number: cardinals 1-20 and ordinals 1-10."""
-
-NOT_NUMBER_WORDS: Mapping[str, frozenset[str]] = MappingProxyType(
-    {
-        "de": frozenset({"prima"}),  # "great", not the Italian "first"
-        "en": frozenset({"once"}),  # not the Spanish 11
-        "es": frozenset({"primo", "prima"}),  # "cousin", not the Italian "first"
-        "fr": frozenset({"dos", "tres"}),  # "back"; "très" ("very") written without its accent
-        "pt": frozenset({"sei", "primo", "prima"}),  # "I know", not the Italian 6; "cousin"
-    }
-)
-"""Language -> normalized everyday words of that language that are another language's number
-word: in a conversation in that language they are not read as numbers."""
-
-
-def _merge(
-    words: Mapping[str, Mapping[str, int]], not_numbers: Mapping[str, frozenset[str]]
-) -> tuple[Mapping[str, int], Mapping[str, Mapping[str, int]]]:
-    """The words that mean one number in every language that has them, and per language its
-    own words over those (less its everyday words): the lookups of `parse_number_word`."""
-    seen: dict[str, int | None] = {}
-    for table in words.values():
-        for word, number in table.items():
-            seen[word] = number if seen.get(word, number) == number else None
-    anywhere = {word: number for word, number in seen.items() if number is not None}
-    by_lang: dict[str, Mapping[str, int]] = {}
-    for lang in {**words, **not_numbers}:
-        skip = not_numbers.get(lang, frozenset())
-        others = {word: number for word, number in anywhere.items() if word not in skip}
-        by_lang[lang] = {**others, **words.get(lang, {})}
-    return anywhere, by_lang
-
-
-_ANYWHERE, _BY_LANG = _merge(NUMBER_WORDS, NOT_NUMBER_WORDS)
-
-
-def _numbers_for(
-    lang: str,
-    by_lang: Mapping[str, Mapping[str, int]] = _BY_LANG,
-    anywhere: Mapping[str, int] = _ANYWHERE,
-) -> Mapping[str, int]:
-    """The number words of a conversation in `lang` ("pt", "pt-BR", "pt_BR", "PT")."""
-    table = by_lang.get(lang)
-    if table is None:
-        table = by_lang.get(lang.replace("_", "-").split("-", 1)[0].casefold(), anywhere)
-    return table
-
-
-# "option 1", "opción uno", "nº1", "第1": a short prefix, then just a number. "no" needs its dot
-# ("no 1" may be "no, 1"); "º" and "°" are kept apart from "o", hence NFC and not NFKD here.
-_PREFIX = re.compile(
-    r"(?:option|opci[oó]n|op[cç][aã]o|opzione|number|n[uú]m[eé]ro|nummer|n[uú]m\.|nro\.?"
-    r"|nr\.?|no\.|n\.?[º°]|第|选项|選項)\s*(?P<rest>.+)",
-    re.DOTALL,
-)
-_PREFIX_START = frozenset("on第选選")  # first letters of the prefixes, once normalized
-# A prefix and a number, in digits or words ("opzione diciannove"), is a few words: a longer
-# answer, once trimmed, is not one, and is not read further.
-_MAX_PREFIXED_ANSWER = 32
-
-
-def _after_prefix(text: str, folded: str) -> str | None:
-    """What follows a number prefix at the start of the answer, or None without one."""
-    if not folded or folded[0] not in _PREFIX_START:
-        return None
-    s = text.strip()
-    if len(s) > _MAX_PREFIXED_ANSWER:
-        return None
-    found = _PREFIX.fullmatch(unicodedata.normalize("NFC", s).casefold().strip())
-    return found["rest"] if found else None
-
-
-def _word_number(text: str, folded: str, numbers: Mapping[str, int]) -> int | None:
-    number = numbers.get(folded)
-    if number is None and (rest := _after_prefix(text, folded)) is not None:
-        number = numbers.get(normalize_text(rest))
-    return number
-
-
-def _read_number(text: str, folded: str, numbers: Mapping[str, int]) -> int | None:
-    number = parse_number(text)
-    if number is None:
-        number = numbers.get(folded)
-    if number is None and (rest := _after_prefix(text, folded)) is not None:
-        number = parse_number(rest)
-        if number is None:
-            number = numbers.get(normalize_text(rest))
-    return number
-
-
-def parse_number_word(
-    text: str, lang: str, *, words: Mapping[str, Mapping[str, int]] = NUMBER_WORDS
-) -> int | None:
-    """The number an answer spells out in words, or None.
-
-    A word of `words` (by default `NUMBER_WORDS`), compared after `normalize_text`, alone
-    ("One!", "uno", "第一") or after a short prefix ("option one", "número uno"). Digits are
-    `parse_number`'s. The conversation's language `lang` ("pt", "pt-BR", "pt_BR") is tried
-    first, then every language. So a word that means different numbers in two languages means
-    the number of the conversation's language, and in a conversation in a third language no
-    number at all (`NUMBER_WORDS` has no such word today). A word of `NOT_NUMBER_WORDS` for the
-    conversation's language is an everyday word there, not another language's number: "prima"
-    is 1 in an Italian or English conversation, but "great" in a German one. An unknown language
-    tries every language. An answer longer than `MAX_ANSWER` characters is no number.
-    """
-    if len(text) > MAX_ANSWER:
-        return None
-    if words is NUMBER_WORDS:
-        numbers = _numbers_for(lang)
-    else:
-        anywhere, by_lang = _merge(words, NOT_NUMBER_WORDS)
-        numbers = _numbers_for(lang, by_lang, anywhere)
-    return _word_number(text, normalize_text(text), numbers)
-
-
-def read_number(text: str, lang: str = "en") -> int | None:
-    """The menu number an answer gives, by rule 2 of the module's precedence: bare digits
-    (`parse_number`), a prefix and digits ("option 1", "nº1"), or a number word, alone or
-    after a prefix (`parse_number_word`); None when the answer is not just a number, or is
-    longer than `MAX_ANSWER` characters."""
-    if len(text) > MAX_ANSWER:
-        return None
-    return _read_number(text, normalize_text(text), _numbers_for(lang))
 
 
 def flatten_words(
@@ -360,7 +117,7 @@ class OptionIndex:
         if not text or len(text) > MAX_ANSWER:
             return None
         folded = normalize_text(text)
-        number = _read_number(text, folded, _numbers_for(self.flow_lang if lang is None else lang))
+        number = read_number(text, self.flow_lang if lang is None else lang, folded=folded)
         if number is not None and 1 <= number <= self.count:
             return number - 1
         hit = self.by_word.get(folded)
@@ -372,24 +129,6 @@ class OptionIndex:
                 if pattern.fullmatch(answer) is not None:
                     return i
         return None
-
-
-def _number_readings(word: str, folded: str) -> dict[int, list[str]]:
-    """Every number a word reads as (rule 2), each with the languages where it does."""
-    readings: dict[int, list[str]] = {}
-    rest = _after_prefix(word, folded)
-    digits = parse_number(word)
-    if digits is None and rest is not None:
-        digits = parse_number(rest)
-    if digits is not None:
-        readings[digits] = []
-    candidates = (folded,) if rest is None else (folded, normalize_text(rest))
-    for lang, table in NUMBER_WORDS.items():
-        for candidate in candidates:
-            number = table.get(candidate)
-            if number is not None and lang not in (langs := readings.setdefault(number, [])):
-                langs.append(lang)
-    return readings
 
 
 def find_overlaps(options: Sequence[OptionWords]) -> list[tuple[int, int, str]]:
@@ -416,7 +155,7 @@ def find_overlaps(options: Sequence[OptionWords]) -> list[tuple[int, int, str]]:
             folded = normalize_text(word)
             if not folded:
                 continue
-            for number, langs in _number_readings(word, folded).items():
+            for number, langs in number_readings(word).items():
                 if 1 <= number <= len(options) and number - 1 != i:
                     where = f" in {', '.join(langs)}" if langs else ""
                     found.append(

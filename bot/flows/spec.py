@@ -2,7 +2,8 @@
 
 These models say what an author may write. Cross-references between them (targets that
 exist, intents that name real flows, variables that are defined) are checked by
-`bot.flows.loader` and `bot.flows.lint`, which turn every problem into `file:line: what to fix`.
+`bot.flows.loader` and `bot.flows.tools.lint`, which turn every problem into
+`file:line: what to fix`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from bot.flows.slots import SlotSpec
+from bot.flows.answers import SlotSpec
 
 # A text an author writes: one string, or one per language ({en: ..., es: ...}).
 Localized = str | dict[str, str]

@@ -11,15 +11,16 @@ the tests of flows run on it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import BotError
 from bot.flows.calls import CallTextError, HttpCall, resolve, text_of
-from bot.flows.compiler import IDLE, START, CompiledCatalog
+from bot.flows.compiler import IDLE, CompiledCatalog
 from bot.flows.engine import Conversation, Engine, StepContext, StepResult
+from bot.flows.triggers import START, Kind
 from bot.model import (
     AgentReply,
     CallRequest,
@@ -284,7 +285,7 @@ class Simulator:
                 current = self._started_flow(dest, result, event, last=i == starts[-1])
             if current is None or current not in flows:
                 continue
-            if trigger != "migration":
+            if trigger != Kind.MIGRATION:
                 self.moves.add((current, source, trigger, dest))
             if dest in flows[current].states:
                 self.entered.add((current, dest))
@@ -328,20 +329,3 @@ class Simulator:
     def _id(self, kind: str) -> str:
         self._ids += 1
         return f"sim-{kind}-{self._ids}"
-
-
-def describe_reply(reply: Reply) -> str:
-    """One reply on one line, as a test failure shows it."""
-    if reply.template is not None:
-        t = reply.template
-        params = ", ".join(f"{k}={v!r}" for k, v in t.params.items())
-        text = f"template {t.code} ({t.language}) {{{params}}}"
-    else:
-        text = repr(reply.text)
-    if reply.buttons:
-        text += " buttons [" + ", ".join(b.title for b in reply.buttons) + "]"
-    return text
-
-
-def describe_replies(replies: Iterable[Reply]) -> str:
-    return "; ".join(describe_reply(r) for r in replies) or "nothing"

@@ -13,21 +13,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.flows.compiler import IDLE, START, CompiledFlow, CompiledState
+from bot.flows.compiler import IDLE, CompiledFlow, CompiledState
+from bot.flows.triggers import START, Kind, Trigger
 
-_KINDS = {
-    "opt": "option",
-    "route": "route",
-    "ev": "event",
-    "escalate": "escalate",
-    "collect": "collect",
-    "call": "call",
-    "otp": "otp",
-    "resume": "resume",
-    "handoff_timeout": "handoff_timeout",
-    "timeout": "timeout",
-    "failed": "failed",
-}
+# An edge's kind as the diagrams and the linter name it.
+_KINDS = {Kind.OPTION: "option", Kind.EVENT: "event"}
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 _SAFE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Words of Mermaid's state-diagram grammar: such state names are declared with an alias.
@@ -64,8 +54,8 @@ def _first_text(state: CompiledState, index: int) -> str:
     return (by_lang.get("*") or next(iter(by_lang.values()))).source
 
 
-def _label(kind: str, trigger: str, state: CompiledState, index: int) -> str:
-    outcome = trigger.rsplit(":", 1)[-1]
+def _label(kind: str, move: Trigger, state: CompiledState, index: int) -> str:
+    outcome = move.arg
     if kind == "option":
         option = state.options[index]
         text = f'option {index + 1} "{_first_text(state, index)}"'
@@ -77,7 +67,7 @@ def _label(kind: str, trigger: str, state: CompiledState, index: int) -> str:
     if kind == "collect":
         return f"got {state.collect.slot}" if state.collect is not None else "collected"
     if kind == "event":
-        return f"event {trigger.split(':', 1)[1]}"
+        return f"event {move.arg}"
     if kind == "call":
         return f"call {outcome}"
     if kind == "otp":
@@ -102,7 +92,8 @@ def edges(flow: CompiledFlow) -> list[Edge]:
     for trigger, event in flow.machine.events.items():
         if trigger == START:
             continue
-        kind = _KINDS.get(trigger.split(":", 1)[0], trigger.split(":", 1)[0])
+        move = Trigger.parse(trigger)
+        kind = _KINDS.get(move.kind, move.kind.value)
         for source, transitions in event.transitions.items():
             if source == IDLE or source not in flow.states:
                 continue
@@ -112,9 +103,9 @@ def edges(flow: CompiledFlow) -> list[Edge]:
             for position, t in enumerate(transitions):
                 if t.dest is None:  # an internal transition; the compiler makes none
                     continue
-                index = int(trigger.rsplit(":", 1)[1]) if kind == "option" else position
+                index = move.index if move.kind is Kind.OPTION else position
                 found.append(
-                    Edge(source, t.dest, trigger, kind, _label(kind, trigger, state, index), index)
+                    Edge(source, t.dest, trigger, kind, _label(kind, move, state, index), index)
                 )
     return found
 

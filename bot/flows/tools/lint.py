@@ -29,10 +29,11 @@ from typing import Any, Literal
 from bot.flows.compiler import CompiledFlow, compile_flow, option_words
 from bot.flows.expr import Expr, ExprError
 from bot.flows.expr import Template as TextTemplate
-from bot.flows.graph import Edge, duration, edges
 from bot.flows.loader import Catalog, line_of, state_sources
 from bot.flows.matching import find_overlaps
 from bot.flows.spec import FlowSpec, StateSpec
+from bot.flows.tools.graph import Edge, duration, edges
+from bot.flows.triggers import Trigger
 
 Severity = Literal["error", "warning"]
 
@@ -189,7 +190,7 @@ class _FlowLint:
         if e.kind in _CUSTOMER or e.kind == "route":
             return 0.0, "a customer's message"
         if e.kind == "event":
-            event = e.trigger.split(":", 1)[1]
+            event = Trigger.parse(e.trigger).arg
             codes = sorted(c for c, i in self.catalog.intents.items() if i.event == event)
             by = f" (intent {', '.join(f'`{c}`' for c in codes)})" if codes else ""
             return ANY_TIME, f"event `{event}`{by} in state `{e.source}`"

@@ -1,0 +1,133 @@
+"""The default re-prompts of slots: what to send, said in English, Spanish or Portuguese.
+
+A state's `collect.invalid:` replaces them; without it, an invalid answer is answered with
+`describe_error(error, spec, lang)`: "Please send a whole number between 1 and 5.", "That
+date does not exist. Please send a date, for example 30/11."
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.flows.answers.spec import SlotSpec
+
+
+def plain_number(x: float, lang: str = "en") -> str:
+    """A bound as people write it: 5, 2.5 (2,5 in Spanish and Portuguese)."""
+    s = str(int(x)) if x.is_integer() else f"{x:g}"
+    return s.replace(".", ",") if lang in ("es", "pt") else s
+
+
+_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "send": "Please send {what}.",
+        "no_such_date": "That date does not exist. Please send {what}.",
+        "in_the_past": "Please send a date from today on.",
+        "in_the_future": "Please send a date before today.",
+        "between": "between {lo} and {hi}",
+        "at_least": "of at least {lo}",
+        "at_most": "of at most {hi}",
+        "chars": "{range} characters",
+        "chars_between": "of {lo} to {hi} characters",
+        "text": "a reply",
+        "integer": "a whole number",
+        "number": "a number",
+        "date": "a date, for example {example}",
+        "time": "a time, for example 14:30",
+        "phone": "a phone number, for example +44 20 7946 0958",
+        "email": "an email address, for example name@example.com",
+        "choice": "one of: {choices}",
+        "regex": "a reply in the expected format",
+    },
+    "es": {
+        "send": "Por favor, envía {what}.",
+        "no_such_date": "Esa fecha no existe. Por favor, envía {what}.",
+        "in_the_past": "Por favor, envía una fecha de hoy en adelante.",
+        "in_the_future": "Por favor, envía una fecha anterior a hoy.",
+        "between": "entre {lo} y {hi}",
+        "at_least": "de al menos {lo}",
+        "at_most": "de como máximo {hi}",
+        "chars": "{range} caracteres",
+        "chars_between": "de {lo} a {hi} caracteres",
+        "text": "una respuesta",
+        "integer": "un número entero",
+        "number": "un número",
+        "date": "una fecha, por ejemplo {example}",
+        "time": "una hora, por ejemplo 14:30",
+        "phone": "un número de teléfono, por ejemplo +34 612 345 678",
+        "email": "un correo electrónico, por ejemplo nombre@ejemplo.com",
+        "choice": "una de estas opciones: {choices}",
+        "regex": "una respuesta con el formato esperado",
+    },
+    "pt": {
+        "send": "Por favor, envie {what}.",
+        "no_such_date": "Essa data não existe. Por favor, envie {what}.",
+        "in_the_past": "Por favor, envie uma data a partir de hoje.",
+        "in_the_future": "Por favor, envie uma data anterior a hoje.",
+        "between": "entre {lo} e {hi}",
+        "at_least": "de pelo menos {lo}",
+        "at_most": "de no máximo {hi}",
+        "chars": "{range} caracteres",
+        "chars_between": "de {lo} a {hi} caracteres",
+        "text": "uma resposta",
+        "integer": "um número inteiro",
+        "number": "um número",
+        "date": "uma data, por exemplo {example}",
+        "time": "um horário, por exemplo 14:30",
+        "phone": "um número de telefone, por exemplo +55 11 91234 5678",
+        "email": "um e-mail, por exemplo nome@exemplo.com",
+        "choice": "uma destas opções: {choices}",
+        "regex": "uma resposta no formato esperado",
+    },
+}
+_DATE_EXAMPLES = {"DMY": "30/11", "MDY": "11/30", "YMD": "11/30"}
+
+
+def _language(lang: str) -> str:
+    primary = lang.replace("_", "-").split("-")[0].lower()
+    return primary if primary in _WORDS else "en"
+
+
+def _range(words: Mapping[str, str], lo: str | None, hi: str | None) -> str:
+    if lo is not None and hi is not None:
+        return words["between"].format(lo=lo, hi=hi)
+    if lo is not None:
+        return words["at_least"].format(lo=lo)
+    if hi is not None:
+        return words["at_most"].format(hi=hi)
+    return ""
+
+
+def _what(spec: SlotSpec, lang: str) -> str:
+    """What the slot expects, as the object of "Please send ..."."""
+    words = _WORDS[lang]
+    kind = spec.type
+    lo, hi = spec.min, spec.max
+    if kind == "integer":
+        lo = None if lo is None else math.ceil(lo)
+        hi = None if hi is None else math.floor(hi)
+    bounds = _range(
+        words,
+        None if lo is None else plain_number(float(lo), lang),
+        None if hi is None else plain_number(float(hi), lang),
+    )
+    what = words[kind].format(
+        example=_DATE_EXAMPLES[spec.date_order], choices=", ".join(spec.choice_values)
+    )
+    if kind == "text" and bounds:
+        if lo is not None and hi is not None:
+            bounds = words["chars_between"].format(lo=plain_number(lo), hi=plain_number(hi))
+        else:
+            bounds = words["chars"].format(range=bounds)
+    return f"{what} {bounds}" if bounds else what
+
+
+def describe_error(error: str, spec: SlotSpec, lang: str = "en") -> str:
+    """A short default re-prompt for `error` (English, Spanish or Portuguese)."""
+    words = _WORDS[_language(lang)]
+    if error in ("no_such_date", "in_the_past", "in_the_future") and spec.type == "date":
+        return words[error].format(what=_what(spec, _language(lang)))
+    return words["send"].format(what=_what(spec, _language(lang)))
