@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 
 from bot import __version__
 from bot.errors import ConfigError, SpecError
@@ -29,6 +28,7 @@ from bot.settings import (
     call_secrets,
     settings_problems,
 )
+from bot.store import RedisError
 
 DEMO_CUSTOMER = "+8613900000001"
 
