@@ -1,20 +1,19 @@
 """Platform-neutral values that cross module boundaries: who a conversation is with,
 what happened (events), and what the bot says (replies).
 
-Platforms parse their payloads into these; the flow engine reads and returns only these;
-the runtime stores them (in the stored forms of bot/store/codec.py). Plain frozen
-dataclasses: they sit on the per-message hot path.
+Platforms parse their payloads into these; the flow engine reads and returns only these
+(a Conversation and an Event in, a StepResult out); the runtime stores them (in the stored
+forms of bot/store/codec.py). Plain frozen dataclasses: they sit on the per-message hot path.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
-
-Platform = Literal["cams", "tencent"]
-
 
 _ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
@@ -48,20 +47,6 @@ class ConversationRef:
     def parse(cls, conv_id: str) -> ConversationRef:
         platform, channel, business, customer = conv_id.split(":", 3)
         return cls(platform, channel, business, customer)
-
-
-InboundKind = Literal[
-    "text",
-    "reply",
-    "image",
-    "video",
-    "audio",
-    "document",
-    "location",
-    "contacts",
-    "system",
-    "other",
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,3 +258,96 @@ class SendReceipt:
 
     message_id: str
     request_id: str = ""
+
+
+# -- the engine's protocol: a conversation and one event in, the next state and effects out --
+
+
+class Outcome(StrEnum):
+    """What one step did, for logs, metrics and flow tests."""
+
+    IGNORED = "ignored"  # nothing to do (`detail` says why)
+    STARTED = "started"  # a flow started
+    ADVANCED = "advanced"  # an option was chosen, or an event moved the flow on
+    ENDED = "ended"  # the flow reached a state where it ends
+    REPROMPTED = "reprompted"  # an answer that chose nothing: asked again
+    COLLECTED = "collected"  # a valid value was collected
+    INVALID = "invalid"  # a value that is not one: asked again
+    ESCALATED = "escalated"  # too many unknown or invalid answers
+    STOPPED = "stopped"  # the customer wrote STOP
+    OPTED_IN = "opted_in"  # the customer wrote START after STOP
+    RESTARTED = "restarted"  # the restart command
+    QUEUED = "queued"  # an intent waits for the current flow to end
+    REJECTED = "rejected"  # an intent or agent message refused (`detail` says why)
+    TIMED_OUT = "timed_out"  # a state's timeout came due
+    REMINDED = "reminded"  # a reminder was sent
+    CALL_SUCCESS = "call_success"  # a business call answered 2xx
+    CALL_FAILURE = "call_failure"  # ... answered otherwise, or could not be made
+    CALL_TIMEOUT = "call_timeout"  # ... did not answer in time
+    CODE_RESENT = "code_resent"
+    CODE_RESEND_TOO_SOON = "code_resend_too_soon"
+    CODE_EXPIRED = "code_expired"
+    CODE_VERIFIED = "code_verified"
+    CODE_WRONG = "code_wrong"  # too many wrong codes
+    CODE_RETRY = "code_retry"  # a wrong code, tries left
+    FORWARDED = "forwarded"  # a message sent on to the agent desk
+    HANDED_OFF = "handed_off"  # the agent command
+    RESUMED = "resumed"  # a handoff ended
+    AGENT_REPLIED = "agent_replied"
+    SEND_FAILED = "send_failed"  # a message failed for good and the flow moved on
+    ERROR = "error"  # the step raised: the event went to the dead letters
+
+    @classmethod
+    def of_call(cls, outcome: str) -> Outcome:
+        """The step's outcome for a business call's (success, failure, timeout)."""
+        return cls(f"call_{outcome}")
+
+
+def _random_digits(n: int) -> str:
+    return "".join(str(secrets.randbelow(10)) for _ in range(n))
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """Who the conversation is with, and where one-time codes come from."""
+
+    conv_id: str = ""
+    customer: str = ""
+    channel: str = ""
+    random_digits: Callable[[int], str] = _random_digits
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A conversation as stored: where it stands and what it has collected."""
+
+    flow: str | None = None
+    state: str | None = None
+    version: int = 0
+    flow_version: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    last_inbound_ms: int = 0
+    visit: int = 0  # counts state entries: timers and call results name the visit they are for
+    attempts: int = 0  # unknown or invalid answers in this visit
+    opted_out: bool = False
+    handoff: str = ""  # "" | "state" (a handoff state) | "agent" (the agent command)
+    resume_to: str = ""  # where the agent command's handoff returns
+    queue: tuple[dict[str, Any], ...] = ()  # intents waiting for the current flow to end
+    timers: tuple[Timer, ...] = ()
+    otp: dict[str, Any] | None = None  # hash, expiry, tries, sent-at of a one-time code
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """The outcome of one event: `conversation` is what to store (same `version`: the store
+    bumps it); `replies`, `calls` the effects; `outcome` what the step did;
+    `trace` the moves made, as (from, trigger, to), for coverage; `entered` the states
+    entered, as (flow, state), in order."""
+
+    conversation: Conversation
+    replies: tuple[Reply, ...]
+    outcome: Outcome
+    detail: str = ""
+    calls: tuple[CallRequest, ...] = ()
+    trace: tuple[tuple[str, str, str], ...] = ()
+    entered: tuple[tuple[str, str], ...] = ()

@@ -23,9 +23,9 @@ from bot.errors import ConfigError, SpecError
 from bot.flows.answers.reading import normalize_text
 from bot.flows.calls import CallTextError, build_header, build_url, resolve
 from bot.flows.compiler import CompiledCatalog, compile_catalog
-from bot.flows.engine import Conversation, Engine, StepContext
+from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog
-from bot.model import CallRequest, Inbound, IntentStart, PartKind
+from bot.model import CallRequest, Conversation, Inbound, IntentStart, PartKind, StepContext
 from bot.store import call_from_json, call_to_json
 from tests.conftest import AppFactory, make_settings
 from tests.support import RECEIPT_TOKEN, eventually, inbound

@@ -11,9 +11,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bot.flows.compiler import CompiledCatalog, compile_catalog
-from bot.flows.engine import Conversation, Engine
+from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog
-from bot.model import Inbound
+from bot.model import Conversation, Inbound
 from bot.store import partition_of
 from tests.support import (
     BUSINESS,

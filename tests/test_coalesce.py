@@ -16,8 +16,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.flows.engine import Conversation
-from bot.model import Inbound, SendFailed
+from bot.model import Conversation, Inbound, SendFailed
 from bot.runtime.ratelimit import RateLimiter
 from bot.store import (
     OUTBOX_GROUP,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.flows.engine import Conversation
 from bot.model import (
     AgentReply,
     Button,
     CallRequest,
     CallResult,
+    Conversation,
     Event,
     Fallback,
     Inbound,

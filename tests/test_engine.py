@@ -10,9 +10,19 @@ from pathlib import Path
 import pytest
 
 from bot.flows.compiler import CompiledCatalog, compile_catalog
-from bot.flows.engine import WINDOW_MS, Conversation, Engine
+from bot.flows.engine import WINDOW_MS, Engine
 from bot.flows.loader import load_catalog
-from bot.model import Button, Event, Fallback, Inbound, IntentStart, Reply, Template, Timer
+from bot.model import (
+    Button,
+    Conversation,
+    Event,
+    Fallback,
+    Inbound,
+    IntentStart,
+    Reply,
+    Template,
+    Timer,
+)
 from tests.support import ROOT
 
 EXAMPLE = compile_catalog(load_catalog(ROOT / "flows.yaml", ROOT / "intents"))

@@ -14,12 +14,13 @@ import pytest
 
 from bot.flows.answers.reading import MAX_ANSWER
 from bot.flows.compiler import IDLE, START, compile_catalog
-from bot.flows.engine import MAX_MOVES, Conversation, Engine, StepContext, StepResult
+from bot.flows.engine import MAX_MOVES, Engine
 from bot.flows.loader import load_catalog
 from bot.model import (
     Button,
     CallRequest,
     CallResult,
+    Conversation,
     Event,
     Inbound,
     IntentStart,
@@ -27,6 +28,8 @@ from bot.model import (
     Reply,
     Resume,
     SendFailed,
+    StepContext,
+    StepResult,
     Template,
     Timer,
     TimerFired,

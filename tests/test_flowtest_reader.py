@@ -37,6 +37,11 @@ def shop(tmp_path: Path) -> CompiledCatalog:
         ("  - name: t\n    steps:\n      - bot: {txt: hi}\n", 4, "unknown key `txt` in `bot:`"),
         ("  - name: t\n    steps: []\n", 3, "test `t` needs a list of `steps:`"),
         ("  - name: t\n    steps:\n      - say: [unclosed\n", 4, "YAML syntax"),
+        (
+            "  - name: t\n    steps:\n      - say: hi\n      - outcome: reprompt\n",
+            5,
+            "`reprompt` is no outcome of the engine. Did you mean `reprompted`?",
+        ),
     ],
 )
 def test_bad_test_files_fail_with_file_and_line(

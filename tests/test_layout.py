@@ -16,8 +16,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bot.flows.engine import Conversation
-from bot.model import CallRequest, Inbound, IntentStart, Reply, StatusReceipt, Timer
+from bot.model import CallRequest, Conversation, Inbound, IntentStart, Reply, StatusReceipt, Timer
 from bot.store import (
     Accepted,
     PermitLog,

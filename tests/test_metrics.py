@@ -10,9 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from bot.flows.compiler import CompiledCatalog
-from bot.flows.engine import Conversation, Engine
+from bot.flows.engine import Engine
 from bot.metrics import Backlog, Metrics, one_of, outcome_of
-from bot.model import Inbound, IntentStart, TimerFired
+from bot.model import Conversation, Inbound, IntentStart, TimerFired
 from bot.ops import read_backlog
 from bot.runtime.worker import funnel
 from bot.store import Accepted, Store

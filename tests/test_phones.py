@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.flows.compiler import compile_catalog
-from bot.flows.engine import Conversation, Engine, StepContext
+from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog
-from bot.model import Inbound, IntentStart
+from bot.model import Conversation, Inbound, IntentStart, StepContext
 from bot.phones import NotAPhoneNumber, customer_id, e164, region_code
 from bot.web.keys import STORE
 from tests.conftest import AppFactory

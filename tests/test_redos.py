@@ -47,12 +47,12 @@ from bot.flows.answers.numbers import parse_number, parse_number_word, read_numb
 from bot.flows.answers.reading import MAX_ANSWER, normalize_text
 from bot.flows.calls import build_header, build_url
 from bot.flows.compiler import compile_catalog
-from bot.flows.engine import Conversation, Engine, StepContext
+from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog
 from bot.flows.matching import OptionIndex, OptionWords
 from bot.flows.patterns import compile_pattern
 from bot.log import mask_conv
-from bot.model import Inbound, PartKind
+from bot.model import Conversation, Inbound, PartKind, StepContext
 from bot.phones import e164
 from bot.platforms.cams.receipts import parse_receipts
 from bot.platforms.tencent.auth import verify_callback

@@ -14,9 +14,9 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.flows.compiler import CompiledCatalog, compile_catalog
-from bot.flows.engine import Conversation, Engine
+from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog
-from bot.model import Inbound
+from bot.model import Conversation, Inbound
 from bot.platforms.base import Sender
 from bot.runtime.drain import LeaseLost
 from bot.runtime.partitions import Runtime

@@ -23,11 +23,11 @@ from redis.asyncio import Redis
 from bot.app import create_app
 from bot.errors import ConfigError
 from bot.flows.compiler import CompiledCatalog, compile_catalog
-from bot.flows.engine import Conversation
 from bot.flows.loader import load_catalog
 from bot.model import (
     CallRequest,
     CallResult,
+    Conversation,
     Event,
     Inbound,
     IntentStart,

@@ -12,8 +12,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.crc import key_slot
 
-from bot.flows.engine import Conversation
-from bot.model import Inbound, StatusReceipt
+from bot.model import Conversation, Inbound, StatusReceipt
 from bot.store import (
     CALLS_GROUP,
     INBOX_GROUP,

@@ -12,10 +12,9 @@ import hashlib
 import hmac
 import logging
 import re
-import secrets
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,14 +41,18 @@ from bot.model import (
     Button,
     CallRequest,
     CallResult,
+    Conversation,
     Event,
     Fallback,
     Inbound,
     IntentStart,
+    Outcome,
     Parts,
     Reply,
     Resume,
     SendFailed,
+    StepContext,
+    StepResult,
     Template,
     Timer,
     TimerFired,
@@ -60,60 +63,6 @@ log = logging.getLogger("bot.flows")
 
 WINDOW_MS = 24 * 3600 * 1000  # WhatsApp's customer-service window
 MAX_MOVES = 25  # automatic moves (routes, ends starting queued intents) in one step
-
-
-def _random_digits(n: int) -> str:
-    return "".join(str(secrets.randbelow(10)) for _ in range(n))
-
-
-@dataclass(frozen=True, slots=True)
-class StepContext:
-    """Who the conversation is with, and where one-time codes come from."""
-
-    conv_id: str = ""
-    customer: str = ""
-    channel: str = ""
-    random_digits: Callable[[int], str] = _random_digits
-
-
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    """A conversation as stored: where it stands and what it has collected."""
-
-    flow: str | None = None
-    state: str | None = None
-    version: int = 0
-    flow_version: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-    last_inbound_ms: int = 0
-    visit: int = 0  # counts state entries: timers and call results name the visit they are for
-    attempts: int = 0  # unknown or invalid answers in this visit
-    opted_out: bool = False
-    handoff: str = ""  # "" | "state" (a handoff state) | "agent" (the agent command)
-    resume_to: str = ""  # where the agent command's handoff returns
-    queue: tuple[dict[str, Any], ...] = ()  # intents waiting for the current flow to end
-    timers: tuple[Timer, ...] = ()
-    otp: dict[str, Any] | None = None  # hash, expiry, tries, sent-at of a one-time code
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    """The outcome of one event: `conversation` is what to store (same `version`: the store
-    bumps it); `replies`, `calls` the effects; `outcome` a word for logs and metrics;
-    `trace` the moves made, as (from, trigger, to), for coverage; `entered` the states
-    entered, as (flow, state), in order."""
-
-    conversation: Conversation
-    replies: tuple[Reply, ...]
-    outcome: str
-    detail: str = ""
-    calls: tuple[CallRequest, ...] = ()
-    trace: tuple[tuple[str, str, str], ...] = ()
-    entered: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def active(self) -> bool:
-        return self.conversation.flow is not None and self.outcome not in ("ended", "stopped")
 
 
 class _Turn:
@@ -186,7 +135,7 @@ class _Step:
         self.calls: list[CallRequest] = []
         self.trace: list[tuple[str, str, str]] = []
         self.entered: list[tuple[str, str]] = []
-        self.outcome = "ignored"
+        self.outcome = Outcome.IGNORED
         self.detail = ""
         self.message = ""
         # Names every expression of this step can read that do not change during it.
@@ -430,7 +379,7 @@ class _Step:
                 self.detail = f"no route of state {name!r} holds; the conversation waits there"
             return
         if state.final:
-            self.outcome = "ended"
+            self.outcome = Outcome.ENDED
             self._next_queued()
 
     def _set_timers(self, state: CompiledState) -> None:
@@ -453,7 +402,7 @@ class _Step:
             data={**flow.data, **keep, **data},
             handoff="",
         )
-        self.outcome = "started"
+        self.outcome = Outcome.STARTED
         self._fire(flow, START)
 
     def _end(self) -> None:
@@ -470,7 +419,7 @@ class _Step:
         if intent is not None and intent.start is not None:
             data = {**intent.default_data, **first.get("data", {})}
             self._start(self.catalog.flows[intent.start], data)
-            self.outcome = "started"
+            self.outcome = Outcome.STARTED
 
     # -- customer messages ------------------------------------------------------------------
 
@@ -486,9 +435,9 @@ class _Step:
             if command == "start":
                 self.conv = replace(self.conv, opted_out=False)
                 self._text(self.catalog.texts.started)
-                self.outcome = "opted_in"
+                self.outcome = Outcome.OPTED_IN
             else:
-                self.outcome, self.detail = "ignored", "customer opted out"
+                self.outcome, self.detail = Outcome.IGNORED, "customer opted out"
             return
         if command == "stop":
             self._end()
@@ -496,7 +445,7 @@ class _Step:
             self.replies.append(
                 Reply(text=self._pick(self.catalog.texts.stopped, self.env()), system=True)
             )
-            self.outcome = "stopped"
+            self.outcome = Outcome.STOPPED
             return
         if self.conv.handoff:
             self._forward(event)
@@ -511,13 +460,13 @@ class _Step:
             target = current[0] if current else self._inbound_flow()
             if target is not None:
                 self._start(target, {})
-                self.outcome = "restarted"
+                self.outcome = Outcome.RESTARTED
                 return
         current = self._current()
         if current is None:
             start = self._inbound_flow()
             if start is None:
-                self.outcome, self.detail = "ignored", "no active flow and no inbound_flow"
+                self.outcome, self.detail = Outcome.IGNORED, "no active flow and no inbound_flow"
                 return
             self._start(start, {})
             return
@@ -529,7 +478,7 @@ class _Step:
         elif state.options:
             self._choose(flow_, state, event)
         elif state.call is not None:
-            self.outcome, self.detail = "ignored", "waiting for a business-system call"
+            self.outcome, self.detail = Outcome.IGNORED, "waiting for a business-system call"
         else:
             self._reprompt(state)
 
@@ -542,7 +491,7 @@ class _Step:
         if chosen is not None:
             option = state.options[chosen]
             if self._fire(flow, Trigger.option(state.name, chosen), option.set):
-                self.outcome = "advanced" if self.outcome == "ignored" else self.outcome
+                self.outcome = Outcome.ADVANCED if self.outcome is Outcome.IGNORED else self.outcome
                 return
         self._no_match(flow, state)
 
@@ -552,14 +501,14 @@ class _Step:
         limit = state.attempts or self.catalog.attempts
         if state.escalate and attempts >= limit:
             self._fire(flow, Trigger.escalate(state.name))
-            self.outcome = "escalated"
+            self.outcome = Outcome.ESCALATED
             return
         self._reprompt(state)
 
     def _reprompt(self, state: CompiledState) -> None:
         prompt = state.reprompt or self.catalog.reprompt
         self._say(state, prefix=self._pick(prompt, self.env()))
-        self.outcome = "reprompted"
+        self.outcome = Outcome.REPROMPTED
 
     def _collect(self, flow: CompiledFlow, state: CompiledState, event: Inbound) -> None:
         spec = state.collect
@@ -574,20 +523,20 @@ class _Step:
             trigger = Trigger.collect(state.name) if spec.go else Trigger.route(state.name)
             if not self._fire(flow, trigger):
                 self.detail = f"no route of state {state.name!r} holds after collecting"
-            self.outcome = "collected"
+            self.outcome = Outcome.COLLECTED
             return
         attempts = self.conv.attempts + 1
         self.conv = replace(self.conv, attempts=attempts)
         if spec.escalate and attempts >= spec.attempts:
             self._fire(flow, Trigger.escalate(state.name))
-            self.outcome = "escalated"
+            self.outcome = Outcome.ESCALATED
             return
         if state.collect_invalid is not None:
             text = self._pick(state.collect_invalid, self.env(error=parsed.error))
         else:
             text = describe_error(parsed.error, spec, self._lang())
         self._emit(Reply(text=text), state)
-        self.outcome = "invalid"
+        self.outcome = Outcome.INVALID
 
     # -- one-time codes ---------------------------------------------------------------------
 
@@ -618,34 +567,34 @@ class _Step:
         if short and normalize_text(event.text) in otp.resend_words:
             if self.now - int(held.get("sent", 0)) >= otp.spec.resend_after * 1000:
                 self._send_code(state)
-                self.outcome = "code_resent"
+                self.outcome = Outcome.CODE_RESENT
             else:
                 self._text(self.catalog.texts.otp_resend_wait, state)
-                self.outcome = "code_resend_too_soon"
+                self.outcome = Outcome.CODE_RESEND_TOO_SOON
             return
         if self.now >= int(held.get("exp", 0)):
             self._fire(flow, Trigger.otp(state.name, OtpOutcome.EXPIRED))
-            self.outcome = "code_expired"
+            self.outcome = Outcome.CODE_EXPIRED
             return
         given = _code_hash(self.ctx.conv_id, self.conv.visit, _digits(event.text) if short else "")
         if hmac.compare_digest(given, str(held.get("h", ""))):
             self._fire(flow, Trigger.otp(state.name, OtpOutcome.VERIFIED))
-            self.outcome = "code_verified"
+            self.outcome = Outcome.CODE_VERIFIED
             return
         tries = int(held.get("tries", 0)) + 1
         self.conv = replace(self.conv, otp={**held, "tries": tries})
         if tries >= otp.spec.attempts:
             self._fire(flow, Trigger.otp(state.name, OtpOutcome.WRONG))
-            self.outcome = "code_wrong"
+            self.outcome = Outcome.CODE_WRONG
             return
         self._text(self.catalog.texts.otp_wrong, state)
-        self.outcome = "code_retry"
+        self.outcome = Outcome.CODE_RETRY
 
     # -- business events --------------------------------------------------------------------
 
     def _intent(self, event: IntentStart) -> None:
         if self.conv.opted_out:
-            self.outcome, self.detail = "rejected", "customer opted out"
+            self.outcome, self.detail = Outcome.REJECTED, "customer opted out"
             return
         if event.flow is not None:
             flow = self.catalog.flows.get(event.flow)
@@ -659,7 +608,7 @@ class _Step:
             self.detail = f"unknown intent {event.code!r}"
             return
         if self.conv.opted_out:
-            self.outcome, self.detail = "rejected", "customer opted out"
+            self.outcome, self.detail = Outcome.REJECTED, "customer opted out"
             return
         data = {**intent.default_data, **event.data}
         if intent.event is not None:
@@ -670,18 +619,18 @@ class _Step:
             self.conv = replace(self.conv, data={**self.conv.data, **data})
             self._fire(current[0], Trigger.event(intent.event))
             # As for a chosen option: a move into a final state stays "ended".
-            self.outcome = "advanced" if self.outcome == "ignored" else self.outcome
+            self.outcome = Outcome.ADVANCED if self.outcome is Outcome.IGNORED else self.outcome
             return
         assert intent.start is not None
         policy = event.policy or intent.policy
         if self._current() is not None or self.conv.handoff:
             if policy == "reject":
-                self.outcome, self.detail = "rejected", "customer is in a flow"
+                self.outcome, self.detail = Outcome.REJECTED, "customer is in a flow"
                 return
             if policy == "queue":
                 queued = {"code": event.code, "data": event.data, "id": event.message_id}
                 self.conv = replace(self.conv, queue=(*self.conv.queue, queued))
-                self.outcome = "queued"
+                self.outcome = Outcome.QUEUED
                 return
         self._start(self.catalog.flows[intent.start], data)
 
@@ -716,10 +665,10 @@ class _Step:
             return
         if event.name == "timeout":
             self._fire(flow, Trigger.timeout(state.name))
-            self.outcome = "timed_out"
+            self.outcome = Outcome.TIMED_OUT
         elif event.name == "handoff":
             self._fire(flow, Trigger.handoff_timeout(state.name))
-            self.outcome = "resumed"
+            self.outcome = Outcome.RESUMED
         else:
             reminder = state.remind[int(remind)]
             env = self.env()
@@ -727,7 +676,7 @@ class _Step:
                 self._emit(Reply(template=self._template(reminder.template, env)), state)
             elif reminder.say is not None:
                 self._emit(Reply(text=self._pick(reminder.say, env)), state)
-            self.outcome = "reminded"
+            self.outcome = Outcome.REMINDED
 
     def _make_call(self, state: CompiledState) -> None:
         call = state.call
@@ -782,14 +731,14 @@ class _Step:
         assert call is not None
         answer = {"status": event.status, "body": event.body}
         data = dict(self.conv.data)
-        if event.outcome == "success":
+        if event.outcome == CallOutcome.SUCCESS:
             for slot, path in call.save.items():
                 data[slot] = _lookup(answer, path)
         self.conv = replace(self.conv, data=data)
         known = event.outcome in CallOutcome.__members__.values()
         outcome = CallOutcome(event.outcome) if known else CallOutcome.FAILURE
         self._fire(flow, Trigger.call(state.name, outcome))
-        self.outcome = f"call_{outcome}"
+        self.outcome = Outcome.of_call(outcome)
 
     # -- people -----------------------------------------------------------------------------
 
@@ -801,7 +750,7 @@ class _Step:
         if self.conv.handoff == "state" and state is not None and state.handoff is not None:
             url = state.handoff_webhook or url
         if url is None:
-            self.outcome, self.detail = "ignored", "handoff without an agent webhook"
+            self.outcome, self.detail = Outcome.IGNORED, "handoff without an agent webhook"
             return
         env = self.env()
         self.calls.append(
@@ -826,7 +775,7 @@ class _Step:
                 visit=self.conv.visit,
             )
         )
-        self.outcome = "forwarded"
+        self.outcome = Outcome.FORWARDED
 
     def _agent_handoff(self) -> None:
         timers: tuple[Timer, ...] = ()
@@ -841,7 +790,7 @@ class _Step:
             timers=timers,
         )
         self._text(self.catalog.texts.agent)
-        self.outcome = "handed_off"
+        self.outcome = Outcome.HANDED_OFF
 
     def _end_agent_handoff(self, go: str | None = None) -> None:
         flow = self._flow()
@@ -850,7 +799,7 @@ class _Step:
             resume_to = go
         self.conv = replace(self.conv, handoff="", resume_to="", timers=())
         self._text(self.catalog.texts.agent_resumed)
-        self.outcome = "resumed"
+        self.outcome = Outcome.RESUMED
         if flow is not None and resume_to in flow.states:
             self._enter(flow, resume_to)
 
@@ -869,14 +818,17 @@ class _Step:
             self._enter(flow, event.go)
         else:
             self._fire(flow, Trigger.resume(state.name))
-        self.outcome = "resumed"
+        self.outcome = Outcome.RESUMED
 
     def _agent_reply(self, event: AgentReply) -> None:
         if not self._in_window():
-            self.outcome, self.detail = "rejected", "outside the 24-hour window: use a template"
+            self.outcome, self.detail = (
+                Outcome.REJECTED,
+                "outside the 24-hour window: use a template",
+            )
             return
         self.replies.append(Reply(text=event.text))
-        self.outcome = "agent_replied"
+        self.outcome = Outcome.AGENT_REPLIED
 
     def _send_failed(self, event: SendFailed) -> None:
         current = self._current()
@@ -884,4 +836,4 @@ class _Step:
             self.detail = f"send failed: {event.error}"
             return
         self._fire(current[0], Trigger.failed(current[1].name))
-        self.outcome = "send_failed"
+        self.outcome = Outcome.SEND_FAILED

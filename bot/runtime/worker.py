@@ -19,18 +19,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.flows.compiler import CompiledCatalog
-from bot.flows.engine import Conversation, Engine, StepContext, StepResult
+from bot.flows.engine import Engine
 from bot.log import context
 from bot.metrics import Metrics
-from bot.model import ConversationRef, Event, Inbound, TimerFired
+from bot.model import (
+    Conversation,
+    ConversationRef,
+    Event,
+    Inbound,
+    Outcome,
+    StepContext,
+    StepResult,
+    TimerFired,
+)
 from bot.runtime.drain import LeaseLost, drain
 from bot.store import Store, call_to_json, event_from_json, reply_to_json
 
 log = logging.getLogger("bot.worker")
 
 # How a customer's answer to a waiting state went, by the engine's outcome of the step.
-MATCHED = frozenset({"advanced", "collected", "code_verified"})
-NO_MATCH = frozenset({"reprompted", "invalid", "escalated", "code_retry", "code_wrong"})
+MATCHED = frozenset({Outcome.ADVANCED, Outcome.COLLECTED, Outcome.CODE_VERIFIED})
+NO_MATCH = frozenset(
+    {Outcome.REPROMPTED, Outcome.INVALID, Outcome.ESCALATED, Outcome.CODE_RETRY, Outcome.CODE_WRONG}
+)
 
 Funnel = tuple[tuple[str, str, str], ...]  # (flow, state, outcome) for bot_flow_steps_total
 
@@ -64,9 +75,11 @@ def funnel(
         moved_on = bool(result.trace) and result.trace[0][0] == before.state
         if result.outcome in NO_MATCH:
             outcome = "no_match"
-        elif result.outcome in MATCHED or (result.outcome in ("ended", "started") and moved_on):
+        elif result.outcome in MATCHED or (
+            result.outcome in (Outcome.ENDED, Outcome.STARTED) and moved_on
+        ):
             outcome = "matched"
-    elif isinstance(event, TimerFired) and result.outcome == "timed_out":
+    elif isinstance(event, TimerFired) and result.outcome is Outcome.TIMED_OUT:
         outcome = "timeout"
     if outcome:
         steps.insert(0, (*_labels(catalog, before), outcome))
@@ -158,7 +171,11 @@ class InboxWorker:
                 log.exception("step failed; the event goes to the dead letters")
             error = ((*_labels(catalog, conv), "error"),)
             return _Stepped(
-                StepResult(conv, (), "error"), message_id, "", f"{type(e).__name__}: {e}", error
+                StepResult(conv, (), Outcome.ERROR),
+                message_id,
+                "",
+                f"{type(e).__name__}: {e}",
+                error,
             )
 
     async def _apply(

@@ -22,12 +22,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.flows.engine import Conversation
 from bot.model import (
     AgentReply,
     Button,
     CallRequest,
     CallResult,
+    Conversation,
     Event,
     Fallback,
     Inbound,

@@ -9,8 +9,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from bot.flows.engine import Conversation
-from bot.model import TimerFired
+from bot.model import Conversation, TimerFired
 from bot.store.codec import (
     conversation_fields,
     conversation_from_hash,

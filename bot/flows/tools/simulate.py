@@ -19,12 +19,13 @@ from typing import Any
 from bot.errors import BotError
 from bot.flows.calls import CallTextError, HttpCall, resolve, text_of
 from bot.flows.compiler import IDLE, CompiledCatalog
-from bot.flows.engine import Conversation, Engine, StepContext, StepResult
+from bot.flows.engine import Engine
 from bot.flows.triggers import START, Kind
 from bot.model import (
     AgentReply,
     CallRequest,
     CallResult,
+    Conversation,
     ConversationRef,
     Event,
     Inbound,
@@ -32,6 +33,8 @@ from bot.model import (
     Reply,
     Resume,
     SendFailed,
+    StepContext,
+    StepResult,
     Timer,
     TimerFired,
 )

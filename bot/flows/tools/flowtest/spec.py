@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,6 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.flows.spec import parse_duration
 from bot.flows.tools.simulate import CannedHttp
+from bot.model import Outcome as StepOutcome
 
 DEFAULT_CUSTOMER = "8613900000001"
 PROBLEM = "flowtest"  # the type of the errors the models raise: their text is the message
@@ -510,12 +512,23 @@ class Forwarded(StepModel):
     )
 
 
+def _outcome(value: str) -> str:
+    if value not in OUTCOMES:
+        raise _problem(f"`{value}` is no outcome of the engine." + suggest(value, OUTCOMES))
+    return value
+
+
+OUTCOMES = tuple(o.value for o in StepOutcome)
+
+
 class Outcome(StepModel):
-    outcome: Annotated[str, _text("an outcome word, e.g. queued")] = Field(
-        description="An outcome the engine gave to the events of the last acting step "
-        "(`queued`, `reprompted`, `rejected`, ...; a step can cause several: a message, then "
-        "the answer to the call it made).",
-        json_schema_extra=_shape("WORD"),
+    outcome: Annotated[str, _text("an outcome word, e.g. queued"), AfterValidator(_outcome)] = (
+        Field(
+            description="An outcome the engine gave to the events of the last acting step "
+            "(`queued`, `reprompted`, `rejected`, ...; a step can cause several: a message, then "
+            "the answer to the call it made).",
+            json_schema_extra=_shape("WORD"),
+        )
     )
 
 
