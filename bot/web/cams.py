@@ -9,7 +9,6 @@ while the inbox backlog is too old (bot.web.shedding).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import Counter
 
@@ -24,9 +23,11 @@ from bot.platforms.cams.receipts import (
     AuditItem,
     BadItem,
     InboundItem,
+    Item,
     StatusItem,
     items_cap,
-    parse_receipts,
+    parse_item,
+    read_receipts,
 )
 from bot.store import Accepted, event_to_json
 from bot.web.body import COMPRESSED, SMALL_BODY, expect_body, read_body
@@ -37,9 +38,10 @@ from bot.wire import Accept, body_kind
 log = logging.getLogger("bot.web.cams")
 
 SUCCESS = {"code": 0, "msg": "success"}
-# A push larger than this is parsed in a worker thread, so that the event loop goes on
-# answering other requests meanwhile (a 1 MiB push of tiny items takes a few hundred ms).
-PARSE_INLINE = 64 * 1024  # bytes
+# The items of a push are read this many at a time, the event loop answering other requests
+# between two slices: a 1 MiB push holds up to 10,485 items, some 25 ms of reading on one
+# core, and a slice about half a millisecond (bench: a push's items ~2.2 µs each).
+PARSE_SLICE = 256  # items
 SHOWN = 3  # reasons (rejected items) or reviews (audit items) the log line of a push names
 
 
@@ -79,6 +81,21 @@ def unknown_types_summary(types: list[str]) -> str:
     )
 
 
+async def parse_push(body: bytes, *, channel: str, now_ms: int, max_body: int) -> list[Item]:
+    """The items of a push (`parse_receipts`), read PARSE_SLICE at a time with a turn of the
+    event loop between two slices, so that the largest push does not hold it for long."""
+    data = read_receipts(body, max_items=items_cap(max_body))
+    items: list[Item] = []
+    for start in range(0, len(data), PARSE_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        items.extend(
+            parse_item(index, raw, channel=channel, now_ms=now_ms)
+            for index, raw in enumerate(data[start : start + PARSE_SLICE], start)
+        )
+    return items
+
+
 async def receipts(request: web.Request) -> web.Response:
     """`POST /cams/receipts?token=...`: a batch of ChatAppInbound / ChatAppStatus items, at
     most BOT_MAX_BODY bytes of JSON (whatever its Content-Type says: see body.Accept), as
@@ -104,14 +121,7 @@ async def receipts(request: web.Request) -> web.Response:
         request, limit=settings.max_body, within=settings.body_timeout, encodings=COMPRESSED
     )
     now_ms = int(request.app[CLOCK]() * 1000)
-    parse = functools.partial(
-        parse_receipts,
-        body,
-        channel=channel,
-        now_ms=now_ms,
-        max_items=items_cap(settings.max_body),
-    )
-    items = parse() if len(body) <= PARSE_INLINE else await asyncio.to_thread(parse)
+    items = await parse_push(body, channel=channel, now_ms=now_ms, max_body=settings.max_body)
     events: list[Accepted] = []
     statuses = []
     rejected: list[BadItem] = []

@@ -237,11 +237,10 @@ def parse_item(index: int, raw: Any, *, channel: str, now_ms: int) -> Item:
     return BadItem(index, "neither a message (Type, Message) nor a status (Status)")
 
 
-def parse_receipts(
-    body: bytes, *, channel: str, now_ms: int, max_items: int | None = None
-) -> list[Item]:
-    """Parse a push. Raises BadRequest when the body as a whole is unusable, PayloadTooLarge
-    when it holds more than `max_items` items (see `items_cap`)."""
+def read_receipts(body: bytes, *, max_items: int | None = None) -> list[Any]:
+    """The items of a push as decoded JSON, not yet read one by one (`parse_item` does).
+    Raises BadRequest when the body as a whole is unusable, PayloadTooLarge when it holds
+    more than `max_items` items (see `items_cap`)."""
     data = decode_json(body, trailing_commas=True)
     if isinstance(data, dict):
         data = [data]  # tolerate a single item sent bare
@@ -252,4 +251,12 @@ def parse_receipts(
             f"a push of {len(data)} items: this endpoint takes at most {max_items} "
             "(one per 100 bytes of BOT_MAX_BODY)"
         )
+    return data
+
+
+def parse_receipts(
+    body: bytes, *, channel: str, now_ms: int, max_items: int | None = None
+) -> list[Item]:
+    """Parse a push whole: `read_receipts`, then `parse_item` for each item."""
+    data = read_receipts(body, max_items=max_items)
     return [parse_item(i, raw, channel=channel, now_ms=now_ms) for i, raw in enumerate(data)]
