@@ -16,7 +16,7 @@ from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog
 from bot.platforms.base import Sender
-from bot.runtime.drain import drain
+from bot.runtime.drain import Consumer, drain
 from bot.runtime.partitions import Runtime
 from bot.store import CommitResult, Store
 from tests.support import CamsServer, eventually
@@ -38,14 +38,13 @@ async def test_drains_sharing_a_gate_handle_at_most_its_size_at_once_in_order() 
 
     def drain_of(name: str) -> Any:
         batches = [[(f"{name}{c}", n) for n in range(3) for c in range(10)]]
-        stop = False
+        consumer = Consumer()
 
         async def read(pending: bool) -> list[tuple[str, int]]:
-            nonlocal stop
             del pending
             if batches:
                 return batches.pop()
-            stop = True
+            consumer.stopping = True
             return []
 
         async def handle(entries: list[tuple[str, int]]) -> None:
@@ -61,7 +60,7 @@ async def test_drains_sharing_a_gate_handle_at_most_its_size_at_once_in_order() 
             read,
             lambda entry: entry[0],
             handle,
-            stopping=lambda: stop,
+            consumer=consumer,
             log=logging.getLogger("test"),
             what="a step",
             gate=gate,

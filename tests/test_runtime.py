@@ -503,6 +503,28 @@ async def test_a_reply_that_keeps_failing_goes_to_dead_letters(
 # -- stopping --------------------------------------------------------------------------------
 
 
+async def test_stop_ends_idle_tasks_at_once_and_what_follows_is_worked_by_the_next(
+    start_runtime: RuntimeFactory, redis: Redis
+) -> None:
+    """A task waiting in a blocking read (or for its next turn) holds nothing: stop()
+    cancels it there rather than wait out the read, and an event accepted meanwhile is
+    worked by the next runtime."""
+    runtime = await start_runtime()
+    await eventually(lambda: len(runtime.owned) == PARTITIONS, within=5.0)
+    owned = list(runtime.owned.values())
+    parts = [part for o in owned for part in (o.worker, o.sender, o.timers, o.calls)]
+    await eventually(lambda: all(part.idle for part in parts), within=5.0)
+    await runtime.stop()
+    assert all(task.cancelled() for o in owned for task in o.tasks)
+    assert await lease_holders(redis) == [None] * PARTITIONS
+
+    conv = conv_id(1)
+    assert all(await new_store(redis).accept(events_for([conv], (1,))))
+    await start_runtime()
+    await eventually(lambda: version(redis, conv), within=5.0)
+    assert await version(redis, conv) == 1
+
+
 async def test_stop_finishes_the_in_flight_batch_and_releases_the_leases(
     start_runtime: RuntimeFactory, redis: Redis
 ) -> None:

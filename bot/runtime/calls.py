@@ -19,7 +19,7 @@ import yarl
 from bot.flows.calls import CallTextError, HttpCall, resolve
 from bot.log import context
 from bot.model import CallResult
-from bot.runtime.drain import drain, while_lease_in_doubt
+from bot.runtime.drain import Consumer, drain, while_lease_in_doubt
 from bot.store import Accepted, CallEntry, CallRefused, Store, call_from_json, event_to_json
 
 log = logging.getLogger("bot.calls")
@@ -49,7 +49,7 @@ async def _read_answer(resp: aiohttp.ClientResponse) -> bytes:
     return b"".join(parts)
 
 
-class CallWorker:
+class CallWorker(Consumer):
     def __init__(
         self,
         store: Store,
@@ -70,7 +70,6 @@ class CallWorker:
         self.clock_ms = clock_ms
         self.batch = batch
         self.block_ms = block_ms
-        self.stopping = False
 
     async def run(self) -> None:
         await drain(
@@ -79,7 +78,7 @@ class CallWorker:
             ),
             lambda entry: entry.conv_id,
             self._conversation,
-            stopping=lambda: self.stopping,
+            consumer=self,
             log=log,
             what=f"partition {self.partition}: a call",
         )

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 Entry = TypeVar("Entry")
+T = TypeVar("T")
 
 RETRY_PAUSE = 0.2  # seconds before re-reading what a failure left unfinished
 
@@ -19,12 +20,30 @@ class LeaseLost(Exception):
     """Another process owns the partition now: stop working on it."""
 
 
+class Consumer:
+    """A partition's task as its runtime steers it. `stopping` asks it to end after what
+    it is doing; `idle` says that it holds nothing now (it waits for entries, or for its
+    next turn), so that a stop may cancel it at once rather than wait out a blocking read:
+    what a cancelled read had taken stays pending in its stream for the next owner."""
+
+    stopping = False
+    idle = False
+
+    async def waiting(self, awaitable: Awaitable[T]) -> T:
+        """`await awaitable`, idle meanwhile."""
+        self.idle = True
+        try:
+            return await awaitable
+        finally:
+            self.idle = False
+
+
 async def drain(
     read: Callable[[bool], Awaitable[list[Entry]]],
     conversation_of: Callable[[Entry], str],
     handle: Callable[[list[Entry]], Awaitable[None]],
     *,
-    stopping: Callable[[], bool],
+    consumer: Consumer,
     log: logging.Logger,
     what: str,
     gate: asyncio.Semaphore | None = None,
@@ -37,8 +56,8 @@ async def drain(
     if gate is not None:
         handle = functools.partial(_gated, gate, handle)
     pending = True  # first what an earlier owner, or an earlier failure, left unfinished
-    while not stopping():
-        entries = await read(pending)
+    while not consumer.stopping:
+        entries = await consumer.waiting(read(pending))
         if not entries:
             pending = False
             continue

@@ -45,9 +45,14 @@ class _Owned:
     tasks: tuple[asyncio.Task[None], ...]
 
     def stop(self) -> None:
-        """Ask every task to stop after what it is doing."""
-        for part in (self.worker, self.sender, self.timers, self.calls):
+        """Ask every task to stop after what it is doing, and end at once those that are
+        doing nothing (waiting in a blocking read, or for their next turn)."""
+        for part, task in zip(
+            (self.worker, self.sender, self.timers, self.calls), self.tasks, strict=True
+        ):
             part.stopping = True
+            if part.idle:
+                task.cancel()
 
 
 class Runtime:

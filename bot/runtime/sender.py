@@ -14,7 +14,7 @@ from bot.log import context, mask_id, shown
 from bot.metrics import Metrics
 from bot.model import ConversationRef, Outgoing, SendFailed
 from bot.platforms.base import Sender
-from bot.runtime.drain import drain, while_lease_in_doubt
+from bot.runtime.drain import Consumer, drain, while_lease_in_doubt
 from bot.runtime.ratelimit import RateLimiter
 from bot.store import OutboxEntry, RedisError, Store, event_to_json, reply_from_json
 
@@ -34,7 +34,7 @@ def shown_error(error: str, customer: str) -> str:
     return shown(error, 300, quote=False)
 
 
-class OutboxSender:
+class OutboxSender(Consumer):
     def __init__(
         self,
         store: Store,
@@ -64,7 +64,6 @@ class OutboxSender:
         self.backoff_cap = backoff_cap
         self.batch = batch
         self.block_ms = block_ms
-        self.stopping = False
 
     async def run(self) -> None:
         await drain(
@@ -73,7 +72,7 @@ class OutboxSender:
             ),
             lambda entry: entry.conv_id,
             self._conversation,
-            stopping=lambda: self.stopping,
+            consumer=self,
             log=log,
             what=f"partition {self.partition}: sending",
         )

@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from bot.runtime.drain import Consumer
 from bot.store import Store
 
 
-class TimerPump:
+class TimerPump(Consumer):
     def __init__(
         self,
         store: Store,
@@ -24,10 +25,9 @@ class TimerPump:
         self.partition = partition
         self.clock_ms = clock_ms
         self.interval = interval
-        self.stopping = False
 
     async def run(self) -> None:
         while not self.stopping:
             fired = await self.store.fire_due_timers(self.partition, self.clock_ms())
             if not fired:
-                await asyncio.sleep(self.interval)
+                await self.waiting(asyncio.sleep(self.interval))

@@ -32,7 +32,7 @@ from bot.model import (
     StepResult,
     TimerFired,
 )
-from bot.runtime.drain import LeaseLost, drain
+from bot.runtime.drain import Consumer, LeaseLost, drain
 from bot.store import Store, call_to_json, event_from_json, reply_to_json
 
 log = logging.getLogger("bot.worker")
@@ -95,7 +95,7 @@ class _Stepped:
     funnel: Funnel
 
 
-class InboxWorker:
+class InboxWorker(Consumer):
     def __init__(
         self,
         store: Store,
@@ -122,7 +122,6 @@ class InboxWorker:
         self.batch = batch
         self.block_ms = block_ms
         self.max_retries = max_retries
-        self.stopping = False
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[Conversation, str]] = OrderedDict()
         self.steps = steps
@@ -134,7 +133,7 @@ class InboxWorker:
             ),
             lambda entry: entry[1],
             self._conversation,
-            stopping=lambda: self.stopping,
+            consumer=self,
             log=log,
             what=f"partition {self.partition}: a step",
             gate=self.steps,
