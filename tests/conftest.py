@@ -53,6 +53,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+@pytest.fixture
+def no_bot_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No BOT_ variable of this process (a developer's own, or another test's) reaches
+    what the test reads: the settings it builds start from the defaults."""
+    for name in list(os.environ):
+        if name.upper().startswith("BOT_"):
+            monkeypatch.delenv(name)
+
+
 REDIS_KINDS = ("single", "cluster")
 
 

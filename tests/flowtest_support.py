@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from bot.flows.loader import load_catalog
 from bot.flows.tools.flowtest.reader import load_tests
 from bot.flows.tools.flowtest.runner import FlowTestResult, run_tests
 from bot.flows.tools.simulate import CannedHttp
+from tests.processes import run_bot
 from tests.support import ROOT
 
 SHOP_FLOWS = """\
@@ -92,13 +91,4 @@ def only_failure(results: list[FlowTestResult]) -> str:
 
 def bot_test(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """`bot test ARGS` run as a command, in `cwd`, with no BOT_ setting of this process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "test", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=50,
-        check=False,
-    )
+    return run_bot("test", *args, cwd=cwd)

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -28,14 +23,15 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams
-from bot.redis_server import RedisServer, free_port
+from bot.redis_server import RedisServer
 from bot.store import INBOX_GROUP, OUTBOX_GROUP, Store, redis_client
+from tests import support
+from tests.processes import BotServe, bot_env
 from tests.support import (
     ACCESS_KEY_ID,
     ACCESS_KEY_SECRET,
     BUSINESS,
     RECEIPT_TOKEN,
-    ROOT,
     SIGNATURES,
     eventually,
 )
@@ -73,25 +69,17 @@ def conv_id(customer: str) -> str:
 
 
 def new_store(client: Redis) -> Store:
-    return Store(client, partitions=PARTITIONS, conversation_ttl=3600, dedup_ttl=3600)
+    return support.new_store(client, PARTITIONS, dedup_ttl=3600)
 
 
 # -- processes -------------------------------------------------------------------------------
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """A server left behind by a crashed test run gets SIGKILL with its parent."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def serve_env(
     *, redis_url: str, cams_endpoint: str, flows: Path, intents: Path, **overrides: str
 ) -> dict[str, str]:
     """The environment of a live-mode `bot serve` (no sandbox) against the fake CAMS."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(
-        BOT_HOST="127.0.0.1",
+    env = bot_env(
         BOT_REDIS_URL=redis_url,
         BOT_SANDBOX="false",
         BOT_CAMS_ACCESS_KEY_ID=ACCESS_KEY_ID,
@@ -108,83 +96,7 @@ def serve_env(
         BOT_SEND_TIMEOUT="2",
         BOT_LOG_LEVEL="INFO",
     )
-    env.update(overrides)
-    return env
-
-
-class ServeProcess:
-    """One `python -m bot serve` on its own loopback port; restarts keep port and env."""
-
-    def __init__(self, name: str, env: Mapping[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.port = free_port()
-        self.env = {**env, "BOT_PORT": str(self.port)}
-        self.log_path = log_dir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"
-        if self._log is None:
-            self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
-
-    async def ready(self, session: aiohttp.ClientSession, within: float = 30.0) -> None:
-        """Wait until /readyz answers 200 (Redis reachable, flows loaded)."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            assert self.proc.poll() is None, f"{self.name} exited: {self.log_tail()}"
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(
-                    f"{self.url}/readyz", timeout=aiohttp.ClientTimeout(total=1)
-                ) as r:
-                    if r.status == 200:
-                        return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{self.name} not ready in {within}s: {self.log_tail()}")
-
-    def kill(self) -> None:
-        """kill -9: no drain, no lease release, sends and steps cut wherever they were."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(5)
-
-    async def stop(self, within: float = 20.0) -> int | None:
-        """SIGTERM, the graceful stop; SIGKILL after `within` seconds. Returns the exit
-        code (None when never started); stopping again returns it again."""
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                await asyncio.to_thread(proc.wait, within)
-            if proc.poll() is None:
-                proc.kill()
-        code = proc.wait(5)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return code
-
-    def log_tail(self, chars: int = 2000) -> str:
-        if self._log is not None:
-            self._log.flush()
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return text[-chars:]
+    return {**env, **overrides}
 
 
 # -- the fake CAMS with faults ---------------------------------------------------------------
@@ -620,7 +532,7 @@ class Rig:
     redis_server: RedisServer
     redis: Redis
     cams: CamsEndpoint
-    servers: list[ServeProcess]
+    servers: list[BotServe]
     session: aiohttp.ClientSession
 
     @property
@@ -646,7 +558,7 @@ async def rig(
     redis_server = RedisServer(tmp_path / "redis", appendonly=True)
     redis_server.start()
     flows, intents = write_flows(tmp_path / "flows")
-    started: list[ServeProcess] = []
+    started: list[BotServe] = []
     try:
         async with (
             cams_endpoint(faults, rate_limit=rate_limit) as cams,
@@ -660,7 +572,7 @@ async def rig(
                 **env,
             )
             for n in range(servers):
-                started.append(ServeProcess(f"serve-{n}", base, tmp_path))
+                started.append(BotServe(base, tmp_path, name=f"serve-{n}"))
                 started[-1].start()
             redis = redis_client(redis_server.url)  # the servers' client: retries
             try:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import textwrap
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.flows.compiler import CompiledCatalog, compile_catalog
+from bot.flows.loader import load_catalog
 from bot.platforms.cams.fake import FakeCams
+from bot.store import RedisClient, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -28,6 +32,48 @@ EXAMPLE_SECRETS = {
     "AGENT_DESK": "http://127.0.0.1:9/desk",
 }
 EXAMPLE_SECRETS_ENV = {f"BOT_SECRET_{name}": value for name, value in EXAMPLE_SECRETS.items()}
+
+
+def catalog_of(
+    folder: Path, flows: str, intents: Mapping[str, str] | None = None
+) -> CompiledCatalog:
+    """The compiled catalog of `flows` (flows.yaml's text) and `intents` (intents/ file name
+    -> text), both dedented, written under `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "flows.yaml").write_text(textwrap.dedent(flows))
+    (folder / "intents").mkdir(exist_ok=True)
+    for name, text in (intents or {}).items():
+        (folder / "intents" / name).write_text(textwrap.dedent(text))
+    return compile_catalog(load_catalog(folder / "flows.yaml", folder / "intents"))
+
+
+PARTITIONS = 4  # as the tests' make_settings sets BOT_PARTITIONS
+
+
+def new_store(
+    client: RedisClient,
+    partitions: int = PARTITIONS,
+    *,
+    conversation_ttl: int = 3600,
+    dedup_ttl: int = 600,
+) -> Store:
+    """A Store on `client`, as a process of `partitions` partitions makes it."""
+    return Store(
+        client, partitions=partitions, conversation_ttl=conversation_ttl, dedup_ttl=dedup_ttl
+    )
+
+
+async def owning_store(
+    client: RedisClient, partitions: int, owned: Iterable[int], token: str, lease_ms: int
+) -> Store:
+    """A Store whose scripts are loaded and that holds the leases of the partitions `owned`
+    (their stream groups made), under `token`: a worker's view of them."""
+    store = new_store(client, partitions)
+    await store.load_scripts()
+    for p in owned:
+        await store.ensure_groups(p)
+        assert await store.acquire(p, token, lease_ms)
+    return store
 
 
 @dataclass

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.flows.compiler import CompiledCatalog, compile_catalog
-from bot.flows.loader import load_catalog
+from bot.flows.compiler import CompiledCatalog
 from bot.web.keys import STORE
 from tests.conftest import AppFactory
-from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound
+from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, catalog_of, eventually, inbound
 
 API_KEY = "api-key-2"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -51,12 +50,10 @@ ASK = "Rate us from 1 to 5."
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> CompiledCatalog:
     """Replaces the example catalog for every app of this module."""
-    folder = tmp_path_factory.mktemp("api-flows")
-    (folder / "flows.yaml").write_text(FLOWS)
-    (folder / "intents").mkdir()
-    for code, body in INTENTS.items():
-        (folder / "intents" / f"{code}.yaml").write_text(f"code: {code}\nname: {code}\n{body}")
-    return compile_catalog(load_catalog(folder / "flows.yaml", folder / "intents"))
+    intents = {
+        f"{code}.yaml": f"code: {code}\nname: {code}\n{body}" for code, body in INTENTS.items()
+    }
+    return catalog_of(tmp_path_factory.mktemp("api-flows"), FLOWS, intents)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ paths; the players find the server by BOT_HOST and BOT_PORT."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,17 +13,13 @@ import pytest
 
 from bot import __version__
 from bot.redis_server import free_port
+from tests.processes import bot_env, run_bot
 from tests.support import ROOT
 
 
 def bot(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
     """`python -m bot ARGS` with only the given BOT_* variables, as a user runs it."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    clean.update(BOT_ENV_FILE="", **env)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env=clean, capture_output=True,
-        text=True, timeout=60, check=False,
-    )  # fmt: skip
+    return run_bot(*args, cwd=cwd, env=bot_env(BOT_ENV_FILE="", **env), timeout=60)
 
 
 def one_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -65,9 +60,8 @@ def test_the_players_find_the_server_by_bot_host_and_bot_port() -> None:
 def test_output_closed_early_is_one_line() -> None:
     """A reader that goes away (`bot settings | head -0`) ends the command with one line,
     not a BrokenPipeError traceback."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     with subprocess.Popen(
-        [sys.executable, "-m", "bot", "settings"], cwd=ROOT, env={**clean, "BOT_ENV_FILE": ""},
+        [sys.executable, "-m", "bot", "settings"], cwd=ROOT, env=bot_env(BOT_ENV_FILE=""),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as proc:  # fmt: skip
         assert proc.stdout is not None

@@ -42,6 +42,7 @@ from tests.support import (
     CamsServer,
     eventually,
     inbound,
+    new_store,
 )
 
 RECEIPTS = f"/cams/receipts?token={RECEIPT_TOKEN}"
@@ -71,10 +72,6 @@ def customers_over_every_partition(partitions: int = PARTITIONS) -> list[str]:
         found.setdefault(partition_of(conv_of(customer), partitions), customer)
         n += 1
     return [found[p] for p in range(partitions)]
-
-
-def new_store(client: Any, partitions: int = PARTITIONS) -> Store:
-    return Store(client, partitions=partitions, conversation_ttl=3600, dedup_ttl=600)
 
 
 def node_of(redis: RedisCluster, key: str) -> str:

@@ -28,7 +28,7 @@ from bot.store import (
     event_to_json,
     partition_of,
 )
-from tests.support import BUSINESS
+from tests.support import BUSINESS, owning_store
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
 
@@ -43,12 +43,7 @@ def _json(value: Any) -> str:
 
 @pytest.fixture
 async def store(redis: Redis) -> Store:
-    s = Store(redis, partitions=PARTITIONS, conversation_ttl=3600, dedup_ttl=600)
-    await s.load_scripts()
-    for p in range(PARTITIONS):
-        await s.ensure_groups(p)
-        assert await s.acquire(p, TOKEN, 30_000)
-    return s
+    return await owning_store(redis, PARTITIONS, range(PARTITIONS), TOKEN, 30_000)
 
 
 async def enqueue(store: Store, convs: list[str]) -> dict[str, str]:

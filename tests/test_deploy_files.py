@@ -7,7 +7,6 @@ from __future__ import annotations
 import fnmatch
 import http.server
 import json
-import os
 import re
 import ssl
 import subprocess
@@ -22,6 +21,7 @@ from ruamel.yaml import YAML
 
 from bot.settings import Settings, env_name, secret_settings
 from bot.web.health import routes
+from tests.processes import bot_env
 from tests.support import ROOT
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -201,11 +201,9 @@ def serving(tls: ssl.SSLContext | None, status: int = 200) -> Iterator[int]:
 
 
 def run_healthcheck(port: int, **env: str) -> int:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    environ.update(BOT_PORT=str(port), **env)
     done = subprocess.run(
         [sys.executable, "-c", healthcheck_code()],
-        env=environ,
+        env=bot_env(BOT_PORT=str(port), **env),
         capture_output=True,
         timeout=30,
         check=False,

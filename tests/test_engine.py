@@ -366,8 +366,8 @@ def test_unknown_reply_without_a_state_reprompt_uses_the_default(order: Engine, 
 
 
 def test_unknown_reply_to_a_template_only_state_sends_the_reprompt(lang: Engine) -> None:
-    """A state with only a template re-prompts in text, then repeats its template (v2:
-    the question exists only as the template)."""
+    """A state with only a template re-prompts in text, then repeats its template (the
+    question exists only as the template)."""
     conv = _at(lang, "promo", "offer", lang="en")
     result = lang.step(conv, _msg("what?"), NOW)
     assert result.outcome == "reprompted"
@@ -420,7 +420,7 @@ def test_message_outside_a_flow_without_inbound_flow_is_ignored(
 
 
 def test_message_in_a_flow_no_longer_defined_ends_the_conversation(order: Engine) -> None:
-    """A conversation whose flow was removed from the catalog ends (v2); with no
+    """A conversation whose flow was removed from the catalog ends; with no
     `inbound_flow` the message is then ignored."""
     result = order.step(Conversation(flow="gone", state="wait", visit=2), _msg("hi"), NOW)
     assert result.outcome == "ignored"

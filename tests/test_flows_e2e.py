@@ -5,10 +5,7 @@ reloading the flows of a running server."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -18,22 +15,11 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.cli import main
-from bot.flows.compiler import CompiledCatalog, compile_catalog
-from bot.flows.loader import load_catalog
-from bot.redis_server import free_port
-from tests.support import BUSINESS, RECEIPT_TOKEN, ROOT, CamsServer, eventually, inbound
+from tests.processes import BotServe, bot_env
+from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, catalog_of, eventually, inbound
 
 RECEIPTS = f"/cams/receipts?token={RECEIPT_TOKEN}"
 API = {"Authorization": "Bearer api-key"}
-
-
-def catalog_of(folder: Path, flows: str, intents: dict[str, str] | None = None) -> CompiledCatalog:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "flows.yaml").write_text(textwrap.dedent(flows))
-    (folder / "intents").mkdir(exist_ok=True)
-    for name, text in (intents or {}).items():
-        (folder / "intents" / name).write_text(textwrap.dedent(text))
-    return compile_catalog(load_catalog(folder / "flows.yaml", folder / "intents"))
 
 
 def texts(fake: CamsServer, customer: str) -> list[str]:
@@ -223,27 +209,13 @@ async def test_live_conversation_follows_migrations_after_a_change(
     assert body["state"] == "three"
 
 
-def _serve(tmp_path: Path, port: int, out: Any) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(
-        BOT_SANDBOX="true",
-        BOT_PORT=str(port),
-        BOT_DATA_DIR=str(tmp_path / "data"),
-        BOT_FLOWS=str(tmp_path / "flows.yaml"),
-        BOT_INTENTS=str(tmp_path / "intents"),
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stdout=out, stderr=out
-    )
-
-
-def _wait_for(log: Path, text: str, timeout: float = 20.0) -> None:
+def _wait_for(server: BotServe, text: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if log.exists() and text in log.read_text():
+        if text in server.log_text():
             return
         time.sleep(0.05)
-    raise AssertionError(f"{text!r} not in the server's log:\n{log.read_text()[-2000:]}")
+    raise AssertionError(f"{text!r} not in the server's log:\n{server.log_tail()}")
 
 
 def test_sighup_reloads_the_flows_of_a_running_server(
@@ -252,27 +224,28 @@ def test_sighup_reloads_the_flows_of_a_running_server(
     """SIGHUP loads flows.yaml again: a broken file is refused and the old flows go on; a
     good one is used from the next step, live conversations following `migrations:`."""
     catalog_of(tmp_path, OLD)
-    port = free_port()
-    log = tmp_path / "serve.log"
-    out = log.open("wb")
-    proc = _serve(tmp_path, port, out)
-    url = f"http://127.0.0.1:{port}"
+    env = bot_env(
+        BOT_SANDBOX="true",
+        BOT_DATA_DIR=str(tmp_path / "data"),
+        BOT_FLOWS=str(tmp_path / "flows.yaml"),
+        BOT_INTENTS=str(tmp_path / "intents"),
+    )
+    server = BotServe(env, tmp_path).start()
+    url = server.url
     try:
-        _wait_for(log, "sandbox mode:")
-        _wait_for(log, "embedded redis-server")
+        _wait_for(server, "sandbox mode:")
+        _wait_for(server, "embedded redis-server")
         time.sleep(0.3)
         assert main(["say", "hi", "--url", url]) == 0
         assert "Pick 1 or 2" in capsys.readouterr().out
         (tmp_path / "flows.yaml").write_text("flows: {f: {start: nowhere, states: {}}}\n")
-        proc.send_signal(signal.SIGHUP)
-        _wait_for(log, "reload refused")
+        server.signal(signal.SIGHUP)
+        _wait_for(server, "reload refused")
         (tmp_path / "flows.yaml").write_text(textwrap.dedent(NEW))
-        proc.send_signal(signal.SIGHUP)
-        _wait_for(log, "flows reloaded")
+        server.signal(signal.SIGHUP)
+        _wait_for(server, "flows reloaded")
         assert main(["say", "3", "--url", url]) == 0
         assert "Three!" in capsys.readouterr().out
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=20)
-        out.close()
+        code = server.stop_now()
     assert code == 0

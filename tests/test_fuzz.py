@@ -6,10 +6,6 @@ the description lists. Then unsigned and wrongly signed requests: all 401."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,7 +23,7 @@ from schemathesis import GenerationMode
 from bot.platforms.tencent.auth import sign
 from bot.redis_server import RedisServer
 from bot.settings import SANDBOX_BUSINESS, SANDBOX_SECRET, SANDBOX_TENCENT_APP
-from tests.support import ROOT
+from tests.processes import BotServe, bot_env
 
 CASES = 30  # generated requests per operation and mode: the whole test stays well under 60 s
 # The stand-in order API sleeps 10 s for orders starting with S, by design: not fuzzed.
@@ -38,51 +34,25 @@ CUSTOMER = "8613900000999"
 CONVERSATION = f"cams:whatsapp:{SANDBOX_BUSINESS}:{CUSTOMER}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(redis_server: RedisServer, tmp_path: Path) -> Iterator[str]:
     """`bot serve` in sandbox mode on a free port, against the session's Redis."""
     Redis.from_url(redis_server.url).flushall()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(
+    env = bot_env(
         BOT_SANDBOX="true",
         BOT_REDIS_URL=redis_server.url,
         BOT_DATA_DIR=str(tmp_path / "data"),
-        BOT_HOST="127.0.0.1",
-        BOT_PORT=str(port),
         BOT_LOG_LEVEL="ERROR",
         BOT_PARTITIONS="2",
         BOT_DRAIN_SECONDS="1",
         BOT_BODY_TIMEOUT="5",
     )
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
+    served = BotServe(env, tmp_path, name="server").start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "the server did not get ready"
-            time.sleep(0.1)
-        yield base
+        served.wait_ready(within=20)
+        yield served.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
+        served.stop_now(15)
     assert b"-> 500" not in (tmp_path / "server.log").read_bytes()  # the errors middleware's
 
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -19,26 +17,27 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.cli import main
-from bot.flows.compiler import CompiledCatalog, compile_catalog
+from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
-from bot.flows.loader import load_catalog
 from bot.model import Inbound, IntentStart
 from bot.platforms.cams.client import CamsClient
-from bot.redis_server import RedisServer, free_port
+from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
 from bot.runtime.worker import task_id
-from bot.store import Accepted, Store, event_to_json, partition_of
+from bot.store import Accepted, event_to_json, partition_of
+from tests.processes import BotServe, bot_env
 from tests.support import (
     ACCESS_KEY_ID,
     ACCESS_KEY_SECRET,
     BUSINESS,
     EXAMPLE_SECRETS_ENV,
     RECEIPT_TOKEN,
-    ROOT,
     SIGNATURES,
     CamsServer,
+    catalog_of,
     eventually,
     inbound,
+    new_store,
 )
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
@@ -64,10 +63,7 @@ flows:
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> CompiledCatalog:
-    folder = tmp_path_factory.mktemp("ops-flows")
-    (folder / "flows.yaml").write_text(FLOWS)
-    (folder / "intents").mkdir()
-    return compile_catalog(load_catalog(folder / "flows.yaml", folder / "intents"))
+    return catalog_of(tmp_path_factory.mktemp("ops-flows"), FLOWS)
 
 
 def conv_id(n: int) -> str:
@@ -78,10 +74,6 @@ def make_event(conv: str, seq: int) -> Accepted:
     mid = f"{conv.rsplit(':', 1)[1]}-{seq}"
     ev = Inbound(message_id=mid, at_ms=int(time.time() * 1000), kind="text", text="zzz")
     return Accepted(conv, f"cams:{mid}", event_to_json(ev))
-
-
-def new_store(client: Redis) -> Store:
-    return Store(client, partitions=PARTITIONS, conversation_ttl=3600, dedup_ttl=600)
 
 
 async def drained(redis: Redis) -> bool:
@@ -149,15 +141,8 @@ async def start_runtime(
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("BOT_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
 def cli(
-    clean_env: None,
+    no_bot_env: None,
     monkeypatch: pytest.MonkeyPatch,
     redis_url: str,
     capsys: pytest.CaptureFixture[str],
@@ -421,7 +406,7 @@ async def test_stats_shows_backlogs_ages_and_counters(redis: Redis, cli: Cli) ->
 
 
 def test_commands_find_the_embedded_redis_or_say_there_is_none(
-    clean_env: None,
+    no_bot_env: None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     redis_server: RedisServer,
@@ -455,10 +440,7 @@ async def test_sigterm_refuses_intake_and_finishes_the_reply_in_flight(
     """On SIGTERM `bot serve` stops taking callbacks at once, still finishes and records
     the reply it was sending (within BOT_DRAIN_SECONDS), releases its partitions and exits
     0; no accepted message is lost."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(
-        BOT_PORT=str(port),
+    env = bot_env(
         BOT_REDIS_URL=redis_url,
         BOT_DATA_DIR=str(tmp_path / "data"),
         BOT_SANDBOX="false",
@@ -473,12 +455,8 @@ async def test_sigterm_refuses_intake_and_finishes_the_reply_in_flight(
         BOT_DRAIN_SECONDS="8",
         **EXAMPLE_SECRETS_ENV,
     )
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "serve", cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-    url = f"http://127.0.0.1:{port}"
+    server = BotServe(env, tmp_path).start()
+    url = server.url
     store = new_store(redis)
     fake = fake_cams.recorder
     connector = aiohttp.TCPConnector(force_close=True)  # every request on a new connection
@@ -486,14 +464,6 @@ async def test_sigterm_refuses_intake_and_finishes_the_reply_in_flight(
         async with aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=5)
         ) as http:
-
-            async def ready() -> bool:
-                assert proc.returncode is None, log.read_text()
-                try:
-                    async with http.get(f"{url}/readyz") as r:
-                        return r.status == 200
-                except aiohttp.ClientError:
-                    return False
 
             async def all_leased() -> bool:
                 return all([await redis.exists(store.keys(p).lease) for p in range(PARTITIONS)])
@@ -503,14 +473,14 @@ async def test_sigterm_refuses_intake_and_finishes_the_reply_in_flight(
                 async with http.post(receipts, json=[inbound("hi", customer=customer)]) as r:
                     return r.status
 
-            await eventually(ready, within=20.0)
+            await server.ready(http, within=20.0)
             await eventually(all_leased, within=10.0)
             fake.delay_next(2.0)
             assert await push("8613900000040") == 200
             [sent] = await fake.wait_for(1, timeout=10.0)  # sent; its answer comes 2 s late
             record = store.keys_for(conv_id(40)).message(sent["TaskId"])
 
-            proc.send_signal(signal.SIGTERM)
+            server.signal(signal.SIGTERM)
             stopped_at = time.monotonic()
             accepted_after: list[str] = []
             refused = False
@@ -529,13 +499,11 @@ async def test_sigterm_refuses_intake_and_finishes_the_reply_in_flight(
             assert refused, "intake still open after SIGTERM"
             assert not await redis.hget(record, "mid"), "the send in flight was already done"
 
-            code = await asyncio.wait_for(proc.wait(), timeout=15.0)
+            code = await asyncio.to_thread(server.wait, 15.0)
             took = time.monotonic() - stopped_at
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert code == 0, log.read_text()
+        server.kill()
+    assert code == 0, server.log_text()
     assert took < 8 + 3
     assert await redis.hget(record, "mid") == sent["MessageId"].encode()
     for p in range(PARTITIONS):

@@ -20,9 +20,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.flows.compiler import CompiledCatalog, compile_catalog
+from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
-from bot.flows.loader import load_catalog
 from bot.model import Inbound
 from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
@@ -38,6 +37,7 @@ from tests.support import (
     BUSINESS,
     RECEIPT_TOKEN,
     CamsServer,
+    catalog_of,
     inbound,
 )
 
@@ -61,10 +61,7 @@ flows:
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> CompiledCatalog:
-    folder = tmp_path_factory.mktemp("ratelimit-flows")
-    (folder / "flows.yaml").write_text(FLOWS)
-    (folder / "intents").mkdir()
-    return compile_catalog(load_catalog(folder / "flows.yaml", folder / "intents"))
+    return catalog_of(tmp_path_factory.mktemp("ratelimit-flows"), FLOWS)
 
 
 @pytest.fixture

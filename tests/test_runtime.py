@@ -13,16 +13,15 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from bot.flows.compiler import CompiledCatalog, compile_catalog
+from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
-from bot.flows.loader import load_catalog
 from bot.model import Conversation, Inbound
 from bot.platforms.base import Sender
 from bot.runtime.drain import LeaseLost
 from bot.runtime.partitions import Runtime
 from bot.runtime.worker import InboxWorker, task_id
 from bot.store import INBOX_GROUP, Accepted, CommitResult, Store, event_to_json, partition_of
-from tests.support import BUSINESS, CamsServer, eventually
+from tests.support import BUSINESS, CamsServer, catalog_of, eventually, new_store
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
 
@@ -52,10 +51,7 @@ flows:
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> CompiledCatalog:
-    folder = tmp_path_factory.mktemp("runtime-flows")
-    (folder / "flows.yaml").write_text(FLOWS)
-    (folder / "intents").mkdir()
-    return compile_catalog(load_catalog(folder / "flows.yaml", folder / "intents"))
+    return catalog_of(tmp_path_factory.mktemp("runtime-flows"), FLOWS)
 
 
 def conv_id(n: int) -> str:
@@ -78,10 +74,6 @@ def events_for(convs: Iterable[str], seqs: Iterable[int]) -> list[Accepted]:
     """Events interleaved across conversations, each conversation's in seq order."""
     convs = list(convs)
     return [make_event(c, s) for s in seqs for c in convs]
-
-
-def new_store(client: Redis) -> Store:
-    return Store(client, partitions=PARTITIONS, conversation_ttl=3600, dedup_ttl=600)
 
 
 class GatedStore(Store):

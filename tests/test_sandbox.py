@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,49 +15,27 @@ import pytest
 
 from bot.cli import main
 from bot.redis_server import free_port
+from tests.processes import BotServe, bot_env, run_bot, wait_ready
 from tests.support import ROOT
 
 
-def _wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "bot serve exited early"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"GET /readyz HTTP/1.0\r\n\r\n")
-                if b" 200 " in s.recv(64):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("bot serve did not become ready")
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(BOT_SANDBOX="true", BOT_PORT=str(port), BOT_DATA_DIR=str(tmp_path / "data"))
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
+def served(tmp_path: Path) -> Iterator[BotServe]:
+    server = BotServe(
+        bot_env(BOT_SANDBOX="true", BOT_DATA_DIR=str(tmp_path / "data")), tmp_path
+    ).start()
     try:
-        _wait_http(port, proc)
-        yield port, tmp_path, proc
+        server.wait_ready()
+        yield server
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=20)
-        log.close()
+        server.stop_now()
 
 
 def test_sandbox_conversation_from_the_command_line(
-    served: tuple[int, Path, subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]
+    served: BotServe, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """With no Redis and no CAMS account, `bot say` gets the reminder flow's answers back."""
-    port, tmp_path, proc = served
-    url = f"http://127.0.0.1:{port}"
+    url = served.url
     assert main(["say", "hi", "--url", url]) == 0
     out = capsys.readouterr().out
     assert "you  > hi" in out
@@ -76,29 +53,24 @@ def test_sandbox_conversation_from_the_command_line(
     assert main(["say", "hi", "--url", url, "--platform", "tencent", "--customer", "alice"]) == 0
     assert "bot  > Hi! What can I do for you?" in capsys.readouterr().out
 
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=20) == 0
-    log = (tmp_path / "serve.log").read_text()
+    assert served.stop_now() == 0
+    log = served.log_text()
     assert "sandbox mode" in log
     assert "[sandbox] to 861*********1: Hi! What can I do for you?" in log
     assert "8613900000001" not in log  # phone numbers are masked in what is printed
-    aof = list((tmp_path / "data" / "redis").rglob("*.aof*"))
+    aof = list((served.log_path.parent / "data" / "redis").rglob("*.aof*"))
     assert aof, "the embedded Redis keeps an append-only file"
 
 
-def test_embedded_redis_stops_with_the_server(
-    served: tuple[int, Path, subprocess.Popen[bytes]],
-) -> None:
+def test_embedded_redis_stops_with_the_server(served: BotServe) -> None:
     """SIGTERM stops `bot serve` and the redis-server it started."""
-    _port, tmp_path, proc = served
     log_text = ""
     deadline = time.monotonic() + 5
     while "embedded redis-server on 127.0.0.1:" not in log_text and time.monotonic() < deadline:
-        log_text = (tmp_path / "serve.log").read_text()
+        log_text = served.log_text()
         time.sleep(0.05)
     redis_port = int(log_text.split("embedded redis-server on 127.0.0.1:")[1].split(",")[0])
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=20) == 0
+    assert served.stop_now() == 0
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", redis_port), timeout=0.5).close()
 
@@ -106,8 +78,7 @@ def test_embedded_redis_stops_with_the_server(
 def _make_run(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], Path, int]:
     """`make run` as a newcomer types it, with only the given BOT_* variables."""
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    clean.update(BOT_PORT=str(port), BOT_DATA_DIR=str(tmp_path / "data"), **env)
+    clean = bot_env(BOT_PORT=str(port), BOT_DATA_DIR=str(tmp_path / "data"), **env)
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -121,7 +92,7 @@ def test_make_run_with_nothing_configured_starts_sandbox_mode_loudly(tmp_path: P
     """A fresh `make run` starts in sandbox mode, and the start-up says so loudly."""
     proc, log, port = _make_run(tmp_path)
     try:
-        _wait_http(port, proc)
+        wait_ready(f"http://127.0.0.1:{port}/readyz", lambda: proc.poll() is None, log.read_text)
         text = log.read_text()
         assert "sandbox mode (BOT_SANDBOX=true)" in text
         assert "SANDBOX MODE (BOT_SANDBOX=true): not for real customers" in text
@@ -147,14 +118,9 @@ def test_make_run_with_an_access_key_runs_live_and_refuses_missing_secrets(
 def test_serve_with_nothing_configured_refuses_and_says_what_to_set(tmp_path: Path) -> None:
     """`bot serve` outside `make run`, with no BOT_* variable at all, exits non-zero naming the
     secrets live mode needs and BOT_SANDBOX=true for a try; it listens on nothing."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env["BOT_DATA_DIR"] = str(tmp_path / "data")
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, capture_output=True,
-        timeout=60, check=False,
-    )  # fmt: skip
+    done = run_bot("serve", env=bot_env(BOT_DATA_DIR=str(tmp_path / "data")), timeout=60)
     assert done.returncode == 2
-    err = done.stderr.decode()
+    err = done.stderr
     assert "missing secret(s) outside sandbox mode" in err
     assert "BOT_CAMS_RECEIPT_TOKEN" in err
     assert "BOT_SANDBOX=true" in err
@@ -179,25 +145,17 @@ def test_ctrl_c_drains_and_stops_without_a_warning(tmp_path: Path) -> None:
     """Ctrl-C at the terminal (SIGINT to the whole foreground process group, the embedded
     redis-server's start included) drains `bot serve`, which then stops its Redis: exit 0,
     and no warning after the start (Redis never dies under the draining workers)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(BOT_SANDBOX="true", BOT_PORT=str(port), BOT_DATA_DIR=str(tmp_path / "data"),
-               BOT_LOG_FORMAT="json", BOT_ENV_FILE="")  # fmt: skip
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stdout=out, stderr=out,
-            start_new_session=True,
-        )  # fmt: skip
+    env = bot_env(BOT_SANDBOX="true", BOT_DATA_DIR=str(tmp_path / "data"),
+                  BOT_LOG_FORMAT="json", BOT_ENV_FILE="")  # fmt: skip
+    server = BotServe(env, tmp_path, session=True).start()
     try:
-        _wait_http(port, proc)
-        assert main(["say", "hi", "--url", f"http://127.0.0.1:{port}"]) == 0
-        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
-        assert proc.wait(timeout=30) == 0
+        server.wait_ready()
+        assert main(["say", "hi", "--url", server.url]) == 0
+        server.signal(signal.SIGINT)  # what the terminal does on Ctrl-C
+        assert server.wait() == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        server.stop_now()
+    lines = server.log_text().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
     loud = [r["msg"] for r in records if r["level"] in ("WARNING", "ERROR")]
     assert [m for m in loud if not m.startswith("sandbox mode:")] == []

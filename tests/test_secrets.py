@@ -64,11 +64,7 @@ LIVE = {  # the secrets live mode needs, and CAMS's other settings
 LEAK = "s3cr3t-Value-that-must-never-show"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("BOT_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_bot_env")
 
 
 def values_of(settings: Settings, name: str) -> list[str]:

@@ -10,14 +10,7 @@ from bot.cli import main
 from bot.errors import ConfigError
 from bot.settings import SANDBOX_SECRET, Settings
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("BOT_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_bot_env")
 
 
 def test_defaults_and_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ from bot.store import (
     event_to_json,
     partition_of,
 )
-from tests.support import BUSINESS, eventually
+from tests.support import BUSINESS, eventually, new_store
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
 
@@ -36,7 +36,7 @@ TOKEN = "token-1"
 
 @pytest.fixture
 async def store(redis: Redis) -> Store:
-    s = Store(redis, partitions=PARTITIONS, conversation_ttl=CONV_TTL, dedup_ttl=DEDUP_TTL)
+    s = new_store(redis, PARTITIONS, conversation_ttl=CONV_TTL, dedup_ttl=DEDUP_TTL)
     await s.ensure_groups(partition_of(CONV, PARTITIONS))
     return s
 

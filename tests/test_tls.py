@@ -4,13 +4,8 @@ configured or unloadable, and a real `bot serve` answering over HTTPS only."""
 from __future__ import annotations
 
 import http.client
-import os
-import signal
 import socket
 import ssl
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -23,16 +18,12 @@ from bot.errors import ConfigError
 from bot.redis_server import RedisServer
 from bot.settings import Settings
 from bot.tls import server_ssl_context
-from tests.support import ROOT
+from tests.processes import BotServe, bot_env
 
 LEAK = "PRIVATE-looking-content-never-shown"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("BOT_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_bot_env")
 
 
 @pytest.fixture(scope="module")
@@ -132,70 +123,36 @@ def test_serve_refuses_half_a_configuration(
     assert "BOT_TLS_KEY is not" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for_health(url: str, context: ssl.SSLContext, server: subprocess.Popen[str]) -> bool:
-    """True once `url` answers 200 {"status": "ok"}; False if the server exits or 30 s pass."""
-    deadline = time.monotonic() + 30
-    while server.poll() is None and time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310 - an https URL built here
-                return resp.status == 200 and b'"ok"' in resp.read()
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    return False
-
-
 def test_bot_serve_answers_over_https_only(
     ca: trustme.CA, pems: tuple[Path, Path], redis_server: RedisServer, tmp_path: Path
 ) -> None:
     """A real `bot serve` with a certificate: /healthz over HTTPS with the CA trusted, on
     TLS 1.2 or later; plain HTTP on the same port gets no answer."""
     cert, key = pems
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("BOT_")}
-    env.update(
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    env = bot_env(
         BOT_REDIS_URL=redis_server.url,
         BOT_DATA_DIR=str(tmp_path / "data"),
-        BOT_HOST="127.0.0.1",
-        BOT_PORT=str(port),
         BOT_SANDBOX="true",
         BOT_TLS_CERT=str(cert),
         BOT_TLS_KEY=str(key),
         BOT_DRAIN_SECONDS="1",
         BOT_PARTITIONS="2",
     )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server = BotServe(env, tmp_path, tls=client).start()
     try:
-        client = ssl.create_default_context()
-        ca.configure_trust(client)
-        if not wait_for_health(f"https://127.0.0.1:{port}/healthz", client, server):
-            server.kill()
-            pytest.fail(f"no answer over HTTPS; the server said:\n{server.communicate()[0]}")
+        server.wait_ready("/healthz")
         with (
-            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
             client.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
         ):
             assert tls.version() in ("TLSv1.2", "TLSv1.3")
         with (
             pytest.raises((http.client.HTTPException, OSError)),
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5),
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=5),
         ):
             pass
     finally:
-        server.send_signal(signal.SIGTERM)
-        out, _ = server.communicate(timeout=30)
-    assert f"listening on https://127.0.0.1:{port}" in out
-    assert server.returncode == 0, out
+        server.stop_now(30)
+    assert f"listening on https://127.0.0.1:{server.port}" in server.log_text()

@@ -5,12 +5,12 @@ worker is replaced and its counts kept; SIGTERM drains them all and exits 0."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,9 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from bot.redis_server import RedisServer, free_port
+from bot.redis_server import RedisServer
 from bot.serve import GC_THRESHOLDS, restart_delay, worker_number
+from tests.processes import BotServe, bot_env
 from tests.support import ROOT, eventually, inbound
 from tests.test_metrics import Samples, parse, value
 
@@ -51,57 +52,34 @@ def alive(pid: int) -> bool:
     return True
 
 
-@dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
-    tmp: Path
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-
-async def wait_for(check: Any, within: float, what: str, server: Server | None = None) -> None:
+async def wait_for(check: Any, within: float, what: str, server: BotServe | None = None) -> None:
     await eventually(check, within, step=0.1, what=what, detail=server.log_tail if server else None)
 
 
 @pytest.fixture
-def server(redis_server: RedisServer, redis: Redis, tmp_path: Path) -> Iterator[Server]:
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "PROMETHEUS_"))},
-        "BOT_SANDBOX": "true",
-        "BOT_REDIS_URL": redis_server.url,
-        "BOT_HOST": "127.0.0.1",
-        "BOT_PORT": str(port),
-        "BOT_DATA_DIR": str(tmp_path / "data"),
-        "BOT_FLOWS": str(ROOT / "flows.yaml"),
-        "BOT_INTENTS": str(ROOT / "intents"),
-        "BOT_PARTITIONS": "4",
-        "BOT_LEASE_SECONDS": "2",
-        "BOT_DRAIN_SECONDS": "2",
-        "BOT_LOG_FORMAT": "json",
-        "TMPDIR": str(tmp_path),  # where the parent makes its metrics folder
-    }
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--workers", "2"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    s = Server(proc, f"http://127.0.0.1:{port}", log, tmp_path)
+def server(redis_server: RedisServer, redis: Redis, tmp_path: Path) -> Iterator[BotServe]:
+    env = bot_env(
+        drop=("PROMETHEUS_",),
+        BOT_SANDBOX="true",
+        BOT_REDIS_URL=redis_server.url,
+        BOT_DATA_DIR=str(tmp_path / "data"),
+        BOT_FLOWS=str(ROOT / "flows.yaml"),
+        BOT_INTENTS=str(ROOT / "intents"),
+        BOT_PARTITIONS="4",
+        BOT_LEASE_SECONDS="2",
+        BOT_DRAIN_SECONDS="2",
+        BOT_LOG_FORMAT="json",
+        TMPDIR=str(tmp_path),  # where the parent makes its metrics folder
+    )
+    s = BotServe(env, tmp_path, args=("--workers", "2")).start()
     try:
         yield s
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for pid in children(proc.pid):
-            os.kill(pid, signal.SIGKILL)
+        workers = children(s.pid)
+        s.kill()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 async def get(url: str) -> tuple[int, str]:
@@ -120,7 +98,7 @@ async def post(url: str, body: Any) -> int:
         return resp.status
 
 
-async def scrape(s: Server) -> Samples:
+async def scrape(s: BotServe) -> Samples:
     status, text = await get(f"{s.url}/metrics")
     assert status == 200
     return parse(text)
@@ -134,7 +112,7 @@ def per_process(samples: Samples) -> dict[int, float]:
     }
 
 
-async def ready(s: Server, workers: int = 2) -> set[int]:
+async def ready(s: BotServe, workers: int = 2) -> set[int]:
     """Wait until `workers` workers have each answered a request; their pids."""
 
     async def started() -> bool:
@@ -142,10 +120,10 @@ async def ready(s: Server, workers: int = 2) -> set[int]:
             status, _ = await get(f"{s.url}/healthz")
         except aiohttp.ClientError:
             return False
-        return status == 200 and len(children(s.proc.pid)) == workers
+        return status == 200 and len(children(s.pid)) == workers
 
     await wait_for(started, 40, "the workers start", s)
-    pids = children(s.proc.pid)
+    pids = children(s.pid)
 
     async def all_answer() -> bool:
         await get(f"{s.url}/healthz")
@@ -156,10 +134,9 @@ async def ready(s: Server, workers: int = 2) -> set[int]:
     return pids
 
 
-async def stop(s: Server) -> int:
-    s.proc.send_signal(signal.SIGTERM)
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, lambda: s.proc.wait(timeout=30))
+async def stop(s: BotServe) -> int:
+    s.signal(signal.SIGTERM)
+    return await asyncio.to_thread(s.wait, 30)
 
 
 def test_worker_numbers_and_backoff() -> None:
@@ -168,7 +145,7 @@ def test_worker_numbers_and_backoff() -> None:
     assert [restart_delay(n) for n in (0, 1, 2, 3, 10)] == [0.5, 0.5, 1.0, 2.0, 30.0]
 
 
-async def test_workers_share_the_port_and_their_metrics(server: Server) -> None:
+async def test_workers_share_the_port_and_their_metrics(server: BotServe) -> None:
     pids = await ready(server)
     assert len(pids) == 2
     customers = [f"86139000007{i:02d}" for i in range(30)]
@@ -208,11 +185,11 @@ async def test_workers_share_the_port_and_their_metrics(server: Server) -> None:
 
     assert await stop(server) == 0, server.log_tail()
     assert not any(alive(pid) for pid in pids)
-    assert not list(server.tmp.glob("bot-metrics-*"))  # the metrics folder is removed
+    assert not list(server.log_path.parent.glob("bot-metrics-*"))  # the metrics folder is removed
     assert '"worker 1 (pid' in server.log_tail()
 
 
-async def test_a_killed_worker_is_replaced(server: Server) -> None:
+async def test_a_killed_worker_is_replaced(server: BotServe) -> None:
     pids = await ready(server)
     for i in range(6):
         item = inbound("hi", customer=f"86139000008{i:02d}")
@@ -223,11 +200,11 @@ async def test_a_killed_worker_is_replaced(server: Server) -> None:
     os.kill(victim, signal.SIGKILL)
 
     def replaced() -> bool:
-        now = children(server.proc.pid)
+        now = children(server.pid)
         return len(now) == 2 and victim not in now
 
     await wait_for(replaced, 20, "a new worker", server)
-    new = children(server.proc.pid)
+    new = children(server.pid)
     assert pids - {victim} < new
     [replacement] = new - pids
 

@@ -1,4 +1,4 @@
-"""Runtime v2 against a real redis-server and the fake CAMS.
+"""The runtime's features against a real redis-server and the fake CAMS.
 
 First the store: intake of business triggers, timers, calls and failed sends. Then the real
 app end to end, with a clock the tests move and a fake business server: timeouts and
@@ -51,7 +51,7 @@ from bot.store import (
 )
 from bot.web.keys import STORE
 from tests.conftest import make_settings
-from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound
+from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound, owning_store
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
 
@@ -73,11 +73,7 @@ def _json(value: Any) -> str:
 
 @pytest.fixture
 async def store(redis: Redis) -> Store:
-    s = Store(redis, partitions=PARTITIONS, conversation_ttl=3600, dedup_ttl=600)
-    await s.load_scripts()
-    await s.ensure_groups(P)
-    assert await s.acquire(P, TOKEN, 10_000)
-    return s
+    return await owning_store(redis, PARTITIONS, [P], TOKEN, 10_000)
 
 
 def intent(key: str, policy: str = "replace") -> Accepted:

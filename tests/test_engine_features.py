@@ -1,4 +1,4 @@
-"""The flow engine v2, pure (no Redis, no HTTP): guards, routes and `set:`, expressions in
+"""The flow engine's features, pure (no Redis, no HTTP): guards, routes and `set:`, expressions in
 texts, `collect:`, timers, calls, one-time codes, global commands, handoffs, intent policies,
 flow versions, failed sends, languages and the trace, on the example catalog and on small
 catalogs written here."""
