@@ -77,6 +77,40 @@ class UnsupportedMediaType(BadRequest):
     status = 415
 
 
+class NotFound(BadRequest):
+    """What the request names does not exist."""
+
+    status = 404
+
+
+class RequestTimeout(BadRequest):
+    """The body did not arrive within BOT_BODY_TIMEOUT seconds."""
+
+    status = 408
+
+
+class Conflict(BadRequest):
+    """The request contradicts what is stored (an idempotency key reused otherwise)."""
+
+    status = 409
+
+
+class ExpectationFailed(BadRequest):
+    """An `Expect` header other than `100-continue`."""
+
+    status = 417
+
+
+class SignatureMismatch(Unauthorized):
+    """A request whose V3 signature cannot be accepted. `code` is the POP error code the
+    gateway would answer (e.g. `SignatureDoesNotMatch`); `reason` is safe to show the caller
+    and never contains a secret or the expected signature."""
+
+    def __init__(self, reason: str, code: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
 class StoreUnavailable(BotError):
     """Redis cannot be reached: callers answer 503 so the platform retries."""
 
@@ -121,3 +155,94 @@ class RateLimitedError(RetryableSendError):
 
 class PermanentSendError(SendError):
     """Retrying cannot help: invalid recipient, template error, bad credentials."""
+
+
+# -- what an author wrote that cannot work (flows.yaml, templates, patterns, calls)
+
+
+class ExprError(BotError):
+    """An expression that cannot be parsed or evaluated.
+
+    `source` is the expression (or the whole text, for a template) and `column` the 1-based
+    position of the problem in it, when known. `message` is written for flow authors.
+    """
+
+    def __init__(self, source: str, message: str, column: int | None = None) -> None:
+        super().__init__(source, message, column)  # as args, so that it pickles
+        self.source = source
+        self.message = message
+        self.column = column
+
+    def __str__(self) -> str:
+        where = f" at column {self.column}" if self.column is not None else ""
+        shown = self.source if len(self.source) <= 120 else self.source[:117] + "..."
+        return f"{self.message} (in `{shown}`{where})"
+
+
+class PatternError(ValueError):
+    """A pattern RE2 cannot run; the message says what is wrong and how to fix it."""
+
+
+class CallTextError(BotError):
+    """A call that cannot be made as rendered: a URL whose host would come from data, a
+    scheme other than http(s), a secret that is not set. `reason` is safe to log: it names
+    secrets and parts of the URL, never values."""
+
+    def __init__(self, reason: str, *, missing: str | None = None) -> None:
+        self.reason = reason
+        self.missing = missing  # the NAME of an unset secret
+        super().__init__(reason)
+
+
+# -- what a customer wrote that cannot be read
+
+
+PhoneProblem = Literal["not_a_phone", "too_short", "too_long"]
+
+
+class NotAPhoneNumber(ValueError):
+    """`problem` says why, as `collect: phone` reports it: not_a_phone, too_short, too_long."""
+
+    def __init__(self, problem: PhoneProblem) -> None:
+        self.problem = problem
+        super().__init__(
+            {
+                "not_a_phone": "not a phone number",
+                "too_short": "too short for a phone number",
+                "too_long": "too long for a phone number",
+            }[problem]
+        )
+
+
+# -- what a platform sent that does not authenticate
+
+
+UserSigProblem = Literal["malformed", "sdkappid", "identifier", "expired", "signature"]
+
+
+class UserSigError(ValueError):
+    """A UserSig that does not authenticate `identifier` for `sdkappid` now. `reason` is
+    one of "malformed", "sdkappid", "identifier", "expired", "signature"."""
+
+    def __init__(self, reason: UserSigProblem, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason: UserSigProblem = reason
+
+
+# -- the runtime's own turns
+
+
+class LeaseLost(Exception):
+    """Another process owns the partition now: stop working on it."""
+
+
+class CallRefused(ValueError):
+    """A stored call that must not be made as stored, with what its answer needs: its
+    kind, method and visit."""
+
+    def __init__(self, reason: str, *, kind: str, method: str, visit: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+        self.method = method
+        self.visit = visit

@@ -21,32 +21,18 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from typing import Any, Literal
+from typing import Any
 
 import phonenumbers
 from phonenumbers import NumberParseException, ValidationResult
+
+from bot.errors import NotAPhoneNumber
 
 # CAMS channels whose customers are phone numbers; other channels name accounts.
 PHONE_CHANNELS = frozenset({"whatsapp", "viber", "sms"})
 
 MAX_INPUT = 64  # characters: a number written out, with spaces and a "tel:", fits in far less
 _PUNCTUATION = frozenset(" -.()\u00a0")
-
-Problem = Literal["not_a_phone", "too_short", "too_long"]
-
-
-class NotAPhoneNumber(ValueError):
-    """`problem` says why, as `collect: phone` reports it: not_a_phone, too_short, too_long."""
-
-    def __init__(self, problem: Problem) -> None:
-        self.problem = problem
-        super().__init__(
-            {
-                "not_a_phone": "not a phone number",
-                "too_short": "too short for a phone number",
-                "too_long": "too long for a phone number",
-            }[problem]
-        )
 
 
 def is_phone_channel(channel: str) -> bool:

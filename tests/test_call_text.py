@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.app import create_app
-from bot.errors import ConfigError, SpecError
+from bot.errors import CallTextError, ConfigError, SpecError
 from bot.flows.answers.reading import normalize_text
-from bot.flows.calls import CallTextError, build_header, build_url, resolve
+from bot.flows.calls import build_header, build_url, resolve
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog

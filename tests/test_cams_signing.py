@@ -11,8 +11,8 @@ import pytest
 from alibabacloud_tea_openapi.utils import Utils as SdkUtils
 from darabonba.request import DaraRequest
 
-from bot.errors import Unauthorized
-from bot.platforms.cams.signing import SignatureMismatch, sign_request, verify_request
+from bot.errors import SignatureMismatch, Unauthorized
+from bot.platforms.cams.signing import sign_request, verify_request
 
 AK = "LTAI5tExampleKeyId"
 SECRET = "example-secret-0123456789"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.errors import CallRefused
 from bot.model import (
     AgentReply,
     Button,
@@ -24,7 +25,6 @@ from bot.model import (
     TimerFired,
 )
 from bot.store import (
-    CallRefused,
     call_from_json,
     call_to_json,
     conversation_fields,

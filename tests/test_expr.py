@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.errors import BotError
-from bot.flows.expr import MAX_DEPTH, MAX_SOURCE, MAX_TEXT, Expr, ExprError, Template, truthy
+from bot.errors import BotError, ExprError
+from bot.flows.expr import MAX_DEPTH, MAX_SOURCE, MAX_TEXT, Expr, Template, truthy
 
 ENV: Mapping[str, Any] = {
     "rating": 2,
@@ -766,12 +766,6 @@ def test_template_single_is_the_lone_placeholder(source: str, single: str | None
     """A text that is exactly one placeholder exposes its expression, to keep the value's type."""
     found = Template.parse(source).single
     assert (found.source if found else None) == single
-
-
-def test_template_compile_is_parse_for_the_old_text_surface() -> None:
-    """`Template.compile` is an alias of `parse`, as `render.Text.compile` was."""
-    assert Template.compile("Hi {{ name }}") == Template.parse("Hi {{ name }}")
-    assert Template.compile("Hi {{ name }}").render({"name": "Bo"}) == "Hi Bo"
 
 
 # --- deterministic fuzz: only ExprError may escape ---------------------------------------------

@@ -8,6 +8,7 @@ import ast
 import asyncio
 import contextlib
 import hashlib
+import importlib
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -118,6 +119,38 @@ def test_only_the_store_imports_redis() -> None:
                 for name in names
                 if name == "redis" or name.startswith("redis.")
             ]
+    assert found == []
+
+
+# Exceptions that live beside what they carry, and why.
+OWN_EXCEPTIONS = {
+    # The flow-test simulator's: they carry its calls and canned answers.
+    "bot/flows/tools/simulate.py": {"UnansweredCall", "UnmadeCall"},
+    # The command line's: a server it cannot reach, said in one line.
+    "bot/cli.py": {"Unreachable"},
+}
+
+
+def test_exceptions_live_in_the_errors_module() -> None:
+    """Every exception class of bot/ is in bot/errors.py, but a module's private ones (a
+    leading underscore), the fake platforms' (test doubles speaking their API's errors) and
+    the few of OWN_EXCEPTIONS."""
+    found = []
+    for path in modules(BOT):
+        where = str(path.relative_to(ROOT))
+        if path.name in ("errors.py", "fake.py", "__main__.py"):
+            continue
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        module = importlib.import_module(name.removesuffix(".__init__"))
+        found += [
+            f"{where}: {attr}"
+            for attr, value in vars(module).items()
+            if isinstance(value, type)
+            and issubclass(value, BaseException)
+            and value.__module__ == module.__name__
+            and not attr.startswith("_")
+            and attr not in OWN_EXCEPTIONS.get(where, set())
+        ]
     assert found == []
 
 

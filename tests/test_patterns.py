@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import SpecError
+from bot.errors import PatternError, SpecError
 from bot.flows.loader import load_catalog
 from bot.flows.matching import OptionIndex, OptionWords
-from bot.flows.patterns import Match, Pattern, PatternError, compile_pattern
+from bot.flows.patterns import Match, Pattern, compile_pattern
 
 
 @pytest.mark.parametrize(

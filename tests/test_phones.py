@@ -13,11 +13,12 @@ from aiohttp.test_utils import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.errors import NotAPhoneNumber
 from bot.flows.compiler import compile_catalog
 from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog
 from bot.model import Conversation, Inbound, IntentStart, StepContext
-from bot.phones import NotAPhoneNumber, customer_id, e164, region_code
+from bot.phones import customer_id, e164, region_code
 from bot.web.keys import STORE
 from tests.conftest import AppFactory
 from tests.support import BUSINESS, RECEIPT_TOKEN, SIGNATURES, eventually, inbound

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import BadRequest, BotError, Forbidden, Unauthorized
+from bot.errors import BadRequest, BotError, Forbidden, SignatureMismatch, Unauthorized
 from bot.platforms.cams.business import (
     BusinessCall,
     check_signature,
@@ -29,7 +29,7 @@ from bot.platforms.cams.receipts import (
     parse_item,
     parse_receipts,
 )
-from bot.platforms.cams.signing import SignatureMismatch, sign_request, verify_request
+from bot.platforms.cams.signing import sign_request, verify_request
 from bot.platforms.tencent.auth import sign, verify_callback
 from bot.platforms.tencent.callbacks import (
     AFTER_SEND,

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from bot.errors import LeaseLost
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
 from bot.model import Conversation, Inbound
 from bot.platforms.base import Sender
-from bot.runtime.drain import LeaseLost
 from bot.runtime.partitions import Runtime
 from bot.runtime.worker import InboxWorker, task_id
 from bot.store import INBOX_GROUP, Accepted, CommitResult, Store, event_to_json, partition_of

@@ -12,13 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.platforms.tencent.usersig import (
-    UserSigCache,
-    UserSigError,
-    decode_usersig,
-    gen_usersig,
-    verify_usersig,
-)
+from bot.errors import UserSigError
+from bot.platforms.tencent.usersig import UserSigCache, decode_usersig, gen_usersig, verify_usersig
 
 # The key, app id and identifier of the official README and unit tests
 # (github.com/tencentyun/tls-sig-api-v2-python, -cpp, -java, -node).

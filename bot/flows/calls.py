@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
-from bot.errors import BotError
-from bot.flows.expr import Env, Expr, ExprError, show
+from bot.errors import CallTextError, ExprError
+from bot.flows.expr import Env, Expr, show
 from bot.flows.expr import Template as TextTemplate
 from bot.model import CallRequest, Part, PartKind, Parts
 
@@ -45,17 +45,6 @@ _URL_KEEP = ":/?#[]@!$&'()*+,;=%~"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 # RFC 9110 token characters: what a header name is made of.
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
-
-
-class CallTextError(BotError):
-    """A call that cannot be made as rendered: a URL whose host would come from data, a
-    scheme other than http(s), a secret that is not set. `reason` is safe to log: it names
-    secrets and parts of the URL, never values."""
-
-    def __init__(self, reason: str, *, missing: str | None = None) -> None:
-        self.reason = reason
-        self.missing = missing  # the NAME of an unset secret
-        super().__init__(reason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ from typing import Any
 
 from transitions import EventData, Machine, State
 
+from bot.errors import ExprError
 from bot.flows.answers.reading import normalize_text
 from bot.flows.calls import CallText
-from bot.flows.expr import Expr, ExprError, truthy
+from bot.flows.expr import Expr, truthy
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.loader import Catalog
 from bot.flows.matching import OptionIndex, OptionWords, flatten_words

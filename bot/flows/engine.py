@@ -20,6 +20,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
+from bot.errors import ExprError
 from bot.flows.answers import describe_error, parse_value
 from bot.flows.answers.reading import MAX_ANSWER, normalize_text
 from bot.flows.calls import CallText
@@ -33,7 +34,6 @@ from bot.flows.compiler import (
     LocalText,
     holds,
 )
-from bot.flows.expr import ExprError
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.triggers import START, CallOutcome, Kind, OtpOutcome, Trigger
 from bot.model import (

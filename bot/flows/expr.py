@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.errors import BotError
+from bot.errors import ExprError
 
 MAX_SOURCE = 1000
 MAX_DEPTH = 32
@@ -57,25 +57,6 @@ MAX_TEXT = 10_000
 
 Env = Mapping[str, Any]
 Fn = Callable[[Env], Any]
-
-
-class ExprError(BotError):
-    """An expression that cannot be parsed or evaluated.
-
-    `source` is the expression (or the whole text, for a template) and `column` the 1-based
-    position of the problem in it, when known. `message` is written for flow authors.
-    """
-
-    def __init__(self, source: str, message: str, column: int | None = None) -> None:
-        super().__init__(source, message, column)  # as args, so that it pickles
-        self.source = source
-        self.message = message
-        self.column = column
-
-    def __str__(self) -> str:
-        where = f" at column {self.column}" if self.column is not None else ""
-        shown = self.source if len(self.source) <= 120 else self.source[:117] + "..."
-        return f"{self.message} (in `{shown}`{where})"
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -900,8 +881,7 @@ class _Placeholder:
 class Template:
     """A text with `{{ expression }}` placeholders, parsed once; `render` per message.
 
-    `Template.compile` is an alias of `Template.parse`. Note `names` is
-    the frozenset of top-level variables; `paths` holds the dotted names `Text.names` listed.
+    `names` is the frozenset of top-level variables; `paths` holds the dotted names.
     """
 
     source: str
@@ -939,8 +919,6 @@ class Template:
             frozenset().union(*(e.names for e in exprs)),
             frozenset().union(*(e.paths for e in exprs)),
         )
-
-    compile = parse
 
     @property
     def expressions(self) -> tuple[Expr, ...]:

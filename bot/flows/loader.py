@@ -18,13 +18,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from bot.errors import SpecError, SpecProblem
+from bot.errors import ExprError, PatternError, SpecError, SpecProblem
 from bot.flows.answers.reading import normalize_text
 from bot.flows.calls import CallText, header_problem, url_problem, webhook_problem
-from bot.flows.expr import Expr, ExprError
+from bot.flows.expr import Expr
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.matching import flatten_words
-from bot.flows.patterns import PatternError, compile_pattern
+from bot.flows.patterns import compile_pattern
 from bot.flows.spec import FlowsFile, FlowSpec, IntentSpec, Localized, StateSpec, TemplateSpec
 
 

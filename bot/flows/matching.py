@@ -41,9 +41,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.errors import PatternError
 from bot.flows.answers.numbers import number_readings, read_number
 from bot.flows.answers.reading import MAX_ANSWER, normalize_text
-from bot.flows.patterns import Pattern, PatternError, compile_pattern
+from bot.flows.patterns import Pattern, compile_pattern
 
 
 def flatten_words(

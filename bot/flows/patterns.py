@@ -23,10 +23,7 @@ from typing import Any
 
 import re2
 
-
-class PatternError(ValueError):
-    """A pattern RE2 cannot run; the message says what is wrong and how to fix it."""
-
+from bot.errors import PatternError
 
 # `{,n}`: a lower bound left out. Start-up only: it reads the author's pattern, once.
 _NO_LOWER_BOUND = re.compile(r"(?<!\\)\{,(\d+)\}")

@@ -16,11 +16,12 @@ from urllib.parse import urlsplit
 import aiohttp
 import yarl
 
-from bot.flows.calls import CallTextError, HttpCall, resolve
+from bot.errors import CallRefused, CallTextError
+from bot.flows.calls import HttpCall, resolve
 from bot.log import context
 from bot.model import CallResult
 from bot.runtime.drain import Consumer, drain, while_lease_in_doubt
-from bot.store import Accepted, CallEntry, CallRefused, Store, call_from_json, event_to_json
+from bot.store import Accepted, CallEntry, Store, call_from_json, event_to_json
 
 log = logging.getLogger("bot.calls")
 

@@ -10,14 +10,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from bot.errors import LeaseLost
+
 Entry = TypeVar("Entry")
 T = TypeVar("T")
 
 RETRY_PAUSE = 0.2  # seconds before re-reading what a failure left unfinished
-
-
-class LeaseLost(Exception):
-    """Another process owns the partition now: stop working on it."""
 
 
 class Consumer:

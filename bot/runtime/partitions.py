@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from bot.errors import LeaseLost
 from bot.flows.engine import Engine
 from bot.log import context
 from bot.metrics import Metrics
 from bot.platforms.base import Sender
 from bot.runtime.calls import CallWorker
-from bot.runtime.drain import LeaseLost
 from bot.runtime.ratelimit import Counters, RateLimiter
 from bot.runtime.sender import OutboxSender
 from bot.runtime.timers import TimerPump

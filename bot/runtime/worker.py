@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from bot.errors import LeaseLost
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
 from bot.log import context
@@ -32,7 +33,7 @@ from bot.model import (
     StepResult,
     TimerFired,
 )
-from bot.runtime.drain import Consumer, LeaseLost, drain
+from bot.runtime.drain import Consumer, drain
 from bot.store import Store, call_to_json, event_from_json, reply_to_json
 
 log = logging.getLogger("bot.worker")

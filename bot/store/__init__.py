@@ -30,7 +30,6 @@ from bot.store.client import (
     server_problem,
 )
 from bot.store.codec import (
-    CallRefused,
     call_from_json,
     call_to_json,
     conversation_fields,
@@ -65,7 +64,6 @@ __all__ = [
     "Accepted",
     "Backlog",
     "CallEntry",
-    "CallRefused",
     "CommitResult",
     "DeadEntry",
     "Granted",

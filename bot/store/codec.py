@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.errors import CallRefused
 from bot.model import (
     AgentReply,
     Button,
@@ -128,18 +129,6 @@ def reply_from_json(raw: str | bytes) -> Reply:
 
 
 # -- calls -----------------------------------------------------------------------------------
-
-
-class CallRefused(ValueError):
-    """A stored call that must not be made as stored, with what its answer needs: its
-    kind, method and visit."""
-
-    def __init__(self, reason: str, *, kind: str, method: str, visit: int) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.kind = kind
-        self.method = method
-        self.visit = visit
 
 
 def call_to_json(call: CallRequest) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import BadRequest, Unauthorized
+from bot.errors import BadRequest, Conflict, NotFound, Unauthorized
 from bot.log import shown
 from bot.model import (
     MAX_SPACE,
@@ -33,14 +33,6 @@ from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, STORE
 from bot.wire import is_text
 
 log = logging.getLogger("bot.web.api")
-
-
-class Conflict(BadRequest):
-    status = 409
-
-
-class NotFound(BadRequest):
-    status = 404
 
 
 class IntentRequest(BaseModel):

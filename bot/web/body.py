@@ -33,7 +33,13 @@ from aiohttp import ClientError, hdrs, web
 from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError
 
-from bot.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from bot.errors import (
+    BadRequest,
+    ExpectationFailed,
+    PayloadTooLarge,
+    RequestTimeout,
+    UnsupportedMediaType,
+)
 from bot.wire import Accept, body_kind, decode_json
 
 SMALL_BODY = 64 * 1024  # bytes: every body but a CAMS receipt batch (BOT_MAX_BODY)
@@ -44,18 +50,6 @@ COMPRESSED = frozenset({"gzip", "x-gzip", "deflate"})
 
 _CODING = re.compile(r"[a-z0-9._+-]{1,24}")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-
-class RequestTimeout(BadRequest):
-    """The body did not arrive within BOT_BODY_TIMEOUT seconds."""
-
-    status = 408
-
-
-class ExpectationFailed(BadRequest):
-    """An `Expect` header other than `100-continue`."""
-
-    status = 417
 
 
 async def expect_body(request: web.Request) -> None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from bot.errors import NotAPhoneNumber
 from bot.flows.answers.parsed import Parsed, bad, good
-from bot.phones import NotAPhoneNumber, e164
+from bot.phones import e164
 
 if TYPE_CHECKING:
     from bot.flows.answers.spec import SlotSpec

@@ -11,10 +11,11 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from bot.errors import PatternError
 from bot.flows.answers.messages import plain_number
 from bot.flows.answers.numbers import parse_number
 from bot.flows.answers.reading import normalize_text
-from bot.flows.patterns import Pattern, PatternError, compile_pattern
+from bot.flows.patterns import Pattern, compile_pattern
 from bot.phones import region_code
 
 SlotType = Literal["text", "integer", "number", "date", "time", "phone", "email", "choice", "regex"]

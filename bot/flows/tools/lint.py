@@ -26,8 +26,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.errors import ExprError
 from bot.flows.compiler import CompiledFlow, compile_flow, option_words
-from bot.flows.expr import Expr, ExprError
+from bot.flows.expr import Expr
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.loader import Catalog, line_of, state_sources
 from bot.flows.matching import find_overlaps

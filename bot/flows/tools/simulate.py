@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.errors import BotError
-from bot.flows.calls import CallTextError, HttpCall, resolve, text_of
+from bot.errors import BotError, CallTextError
+from bot.flows.calls import HttpCall, resolve, text_of
 from bot.flows.compiler import IDLE, CompiledCatalog
 from bot.flows.engine import Engine
 from bot.flows.triggers import START, Kind

@@ -36,9 +36,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bot.errors import SignatureMismatch
 from bot.phones import lookup_form
 from bot.platforms.cams.client import ACTION, API_VERSION, FORM_CONTENT_TYPE, Clock, utc_now
-from bot.platforms.cams.signing import SignatureMismatch, verify_request
+from bot.platforms.cams.signing import verify_request
 
 KNOWN_CHANNELS: Final = frozenset({"whatsapp", "messenger", "instagram", "telegram", "viber"})
 PHONE_CHANNELS: Final = frozenset({"whatsapp", "viber"})

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, quote
 
-from bot.errors import Unauthorized
+from bot.errors import SignatureMismatch
 
 ALGORITHM = "ACS3-HMAC-SHA256"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -36,16 +36,6 @@ REQUIRED_SIGNED_HEADERS = (
     "x-acs-signature-nonce",
     "x-acs-content-sha256",
 )
-
-
-class SignatureMismatch(Unauthorized):
-    """A request whose V3 signature cannot be accepted. `code` is the POP error code the
-    gateway would answer (e.g. `SignatureDoesNotMatch`); `reason` is safe to show the caller
-    and never contains a secret or the expected signature."""
-
-    def __init__(self, reason: str, code: str) -> None:
-        super().__init__(reason)
-        self.code = code
 
 
 def percent_encode(value: str) -> str:

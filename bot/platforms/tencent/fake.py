@@ -36,8 +36,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from bot.errors import UserSigError
 from bot.platforms.tencent.client import SENDMSG_PATH
-from bot.platforms.tencent.usersig import UserSigError, verify_usersig
+from bot.platforms.tencent.usersig import verify_usersig
 
 Clock = Callable[[], float]
 OnMessage = Callable[[Mapping[str, Any]], None]

@@ -23,23 +23,14 @@ import json
 import time
 import zlib
 from collections.abc import Callable
-from typing import Any, Final, Literal
+from typing import Any, Final
+
+from bot.errors import UserSigError
 
 VERSION: Final = "2.0"
 _TO_URL: Final = str.maketrans({"+": "*", "/": "-", "=": "_"})
 _FROM_URL: Final = str.maketrans({"*": "+", "-": "/", "_": "="})
 MAX_USERSIG_CHARS: Final = 4096  # real sigs are ~200 chars; bounds the decompression
-
-UserSigProblem = Literal["malformed", "sdkappid", "identifier", "expired", "signature"]
-
-
-class UserSigError(ValueError):
-    """A UserSig that does not authenticate `identifier` for `sdkappid` now. `reason` is
-    one of "malformed", "sdkappid", "identifier", "expired", "signature"."""
-
-    def __init__(self, reason: UserSigProblem, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason: UserSigProblem = reason
 
 
 def _content_to_sign(identifier: str, sdkappid: int, curr_time: int, expire: int) -> bytes:
