@@ -42,11 +42,13 @@ lint: install-dev
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
 
-## test: lint, check and test the example flows (with coverage), then the whole suite
+## test: lint, check and test the example flows (with coverage), then the whole suite, on
+## every core (PYTEST_ARGS="-n 0" for one process, or any other pytest options)
+PYTEST_ARGS ?= -n auto
 test: lint
 	$(BIN)/bot check
 	$(BIN)/bot test
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 format: install-dev
 	$(BIN)/ruff check --fix bot tests bench

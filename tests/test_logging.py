@@ -256,15 +256,18 @@ TIME = re.compile(r"\d\d:\d\d:\d\d ")
 
 
 def emit(fmt: log.Format, message: str, *args: Any, **ids: Any) -> str:
-    """What `fmt` writes for one WARNING record of `message`, with `ids` in context."""
+    """What `fmt` writes for one WARNING record of `message`, with `ids` in context (and
+    only there: pytest's capture would keep the raw record, which may not even encode)."""
     stream = io.StringIO()
     logger = logging.getLogger(f"test.emit.{fmt}")
     logger.addHandler(log.handler(stream, fmt))
+    logger.propagate = False
     try:
         with log.context(**ids):
             logger.warning(message, *args)
     finally:
         logger.handlers.clear()
+        logger.propagate = True
     return stream.getvalue()
 
 
