@@ -319,7 +319,9 @@ class StepContext:
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """A conversation as stored: where it stands and what it has collected."""
+    """A conversation as stored: where it stands and what it has collected, and the CAMS
+    channel (CustSpaceId) its replies are sent through (`space`: the runtime sets it from
+    the latest event that brought one; the engine carries it along untouched)."""
 
     flow: str | None = None
     state: str | None = None
@@ -335,6 +337,7 @@ class Conversation:
     queue: tuple[dict[str, Any], ...] = ()  # intents waiting for the current flow to end
     timers: tuple[Timer, ...] = ()
     otp: dict[str, Any] | None = None  # hash, expiry, tries, sent-at of a one-time code
+    space: str = ""
 
 
 @dataclass(frozen=True, slots=True)

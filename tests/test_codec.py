@@ -131,17 +131,17 @@ def test_conversations_come_back_and_old_hashes_are_read() -> None:
         last_inbound_ms=9, visit=3, attempts=1, opted_out=True, handoff="agent",
         resume_to="s2", queue=({"code": "x"},), timers=(Timer("t", 99),),
         otp={"hash": "h"},
+        space="space",
     )  # fmt: skip
-    fields = conversation_fields(conv, "space", active=True)
+    fields = conversation_fields(conv, active=True)
     raw = {k.encode(): v.encode() for k, v in zip(fields[::2], fields[1::2], strict=True)}
     raw[b"v"] = b"7"
-    assert conversation_from_hash(raw) == (conv, "space")
+    assert conversation_from_hash(raw) == conv
     old = {b"v": b"2", b"f": b"f", b"s": b"s", b"d": b"{}", b"li": b"1", b"sp": b""}
-    assert conversation_from_hash(old) == (
-        Conversation(flow="f", state="s", version=2, last_inbound_ms=1),
-        "",
+    assert conversation_from_hash(old) == Conversation(
+        flow="f", state="s", version=2, last_inbound_ms=1
     )
-    assert conversation_from_hash({}) == (Conversation(), "")
+    assert conversation_from_hash({}) == Conversation()
 
 
 def test_timer_members_come_back() -> None:
