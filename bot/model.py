@@ -50,6 +50,17 @@ class ConversationRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Address:
+    """Where a reply goes: the conversation, and the CAMS channel (CustSpaceId) it is sent
+    back through ("" when the platform gives none). The space is not part of the
+    conversation's identity: it comes with the conversation's latest event that brought
+    one, and each reply carries the one its step was taken with."""
+
+    ref: ConversationRef
+    space: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     """A message from the customer. `text` is the text, a tapped button's label or a caption;
     `payload` is the tapped button's payload, when there is one."""
@@ -246,10 +257,9 @@ class Outgoing:
     """A reply addressed and ready for a platform's sender. `task_id` is deterministic
     (conversation, version, index) so a duplicate send after a crash is recognisable."""
 
-    conv: ConversationRef
+    to: Address
     reply: Reply
     task_id: str
-    space: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 
 from bot.model import (
+    Address,
     AgentReply,
     Button,
     CallRequest,
     CallResult,
     Conversation,
+    ConversationRef,
     Event,
     Fallback,
     Inbound,
@@ -25,6 +27,7 @@ from bot.model import (
 )
 from bot.store import (
     CallRefused,
+    address_from_entry,
     call_from_json,
     call_to_json,
     conversation_fields,
@@ -142,6 +145,16 @@ def test_conversations_come_back_and_old_hashes_are_read() -> None:
         flow="f", state="s", version=2, last_inbound_ms=1
     )
     assert conversation_from_hash({}) == Conversation()
+
+
+def test_an_outbox_entrys_conversation_and_space_are_its_address() -> None:
+    """An entry's `c` and `s` are where its reply goes; the space is not the conversation's
+    id, and a conversation id may hold `:` in its last part."""
+    assert address_from_entry("cams:whatsapp:861:8613900000001", "cams-sp") == Address(
+        ConversationRef("cams", "whatsapp", "861", "8613900000001"), "cams-sp"
+    )
+    to = address_from_entry("tencent:1400:bot:a:b", "")
+    assert (to.ref.id, to.ref.customer, to.space) == ("tencent:1400:bot:a:b", "a:b", "")
 
 
 def test_timer_members_come_back() -> None:

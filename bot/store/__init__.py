@@ -31,6 +31,7 @@ from bot.store.client import (
 )
 from bot.store.codec import (
     CallRefused,
+    address_from_entry,
     call_from_json,
     call_to_json,
     conversation_fields,
@@ -81,6 +82,7 @@ __all__ = [
     "Stats",
     "Store",
     "account_key",
+    "address_from_entry",
     "call_from_json",
     "call_to_json",
     "check_server",

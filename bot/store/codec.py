@@ -9,6 +9,8 @@ decoder each. Everything else (the Lua scripts included) moves these forms as op
                   entry's `r`
     conversation  the hash fields `f s fv d li sp vi at o a h rt q tm otp` (and `v`, which the
                   commit script keeps); `sp` is its `space`
+    address       an outbox entry's `c` (the conversation id) and `s` (the conversation's
+                  space when the step committed); a call entry's `c` and `s` likewise
     timer         a member `visit|name|conv` of the partition's timers, scored by its due time
     counters      a hash of counters, HINCRBY integers and HINCRBYFLOAT decimals
 
@@ -23,11 +25,13 @@ import json
 from typing import Any
 
 from bot.model import (
+    Address,
     AgentReply,
     Button,
     CallRequest,
     CallResult,
     Conversation,
+    ConversationRef,
     Event,
     Fallback,
     Inbound,
@@ -250,6 +254,14 @@ def conversation_from_hash(raw: dict[bytes, bytes]) -> Conversation:
         otp=json.loads(get["otp"]) if get.get("otp") else None,
         space=get.get("sp", ""),
     )
+
+
+# -- addresses -------------------------------------------------------------------------------
+
+
+def address_from_entry(conv_id: str, space: str) -> Address:
+    """Where an outbox entry's reply goes: its conversation id and space, as stored."""
+    return Address(ConversationRef.parse(conv_id), space)
 
 
 # -- timers ----------------------------------------------------------------------------------
