@@ -97,7 +97,7 @@ class Chat:
         await self.store.accept([Accepted(self.conv.id, event.message_id, event_to_json(event))])
 
     async def show(self, what: str) -> None:
-        conv, _ = await self.store.load(self.conv.id)
+        conv = await self.store.load(self.conv.id)
         if what == "slots":
             print(json.dumps(conv.data, indent=2, ensure_ascii=False), file=self.out)
             return

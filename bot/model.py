@@ -50,6 +50,17 @@ class ConversationRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Address:
+    """Where a reply goes: the conversation, and the CAMS channel (CustSpaceId) it is sent
+    back through ("" when the platform gives none). The space is not part of the
+    conversation's identity: it comes with the conversation's latest event that brought
+    one, and each reply carries the one its step was taken with."""
+
+    ref: ConversationRef
+    space: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     """A message from the customer. `text` is the text, a tapped button's label or a caption;
     `payload` is the tapped button's payload, when there is one."""
@@ -246,10 +257,9 @@ class Outgoing:
     """A reply addressed and ready for a platform's sender. `task_id` is deterministic
     (conversation, version, index) so a duplicate send after a crash is recognisable."""
 
-    conv: ConversationRef
+    to: Address
     reply: Reply
     task_id: str
-    space: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +329,9 @@ class StepContext:
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """A conversation as stored: where it stands and what it has collected."""
+    """A conversation as stored: where it stands and what it has collected, and the CAMS
+    channel (CustSpaceId) its replies are sent through (`space`: the runtime sets it from
+    the latest event that brought one; the engine carries it along untouched)."""
 
     flow: str | None = None
     state: str | None = None
@@ -335,6 +347,7 @@ class Conversation:
     queue: tuple[dict[str, Any], ...] = ()  # intents waiting for the current flow to end
     timers: tuple[Timer, ...] = ()
     otp: dict[str, Any] | None = None  # hash, expiry, tries, sent-at of a one-time code
+    space: str = ""
 
 
 @dataclass(frozen=True, slots=True)

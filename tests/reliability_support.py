@@ -465,7 +465,7 @@ async def assert_exactly_once(driver: LoadDriver, cams: CamsEndpoint, redis: Red
     for m in cams.fake.messages:
         sent_to.setdefault(m["To"], []).append(m)
     for customer, msgs in driver.messages.items():
-        conv, _space = await store.load(conv_id(customer))
+        conv = await store.load(conv_id(customer))
         assert conv.version == len(msgs), f"{customer}: version {conv.version}, {len(msgs)} msgs"
         first: list[dict[str, str]] = []
         seen: set[str] = set()

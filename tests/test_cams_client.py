@@ -22,6 +22,7 @@ from pytest_aiohttp import AiohttpServer
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError, SendError
 from bot.model import (
+    Address,
     Button,
     ConversationRef,
     Fallback,
@@ -44,7 +45,7 @@ def _conv(channel: str = "whatsapp", customer: str = CUSTOMER) -> ConversationRe
 
 
 def _out(reply: Reply, *, task_id: str = "task-1", space: str = "", **conv: str) -> Outgoing:
-    return Outgoing(conv=_conv(**conv), reply=reply, task_id=task_id, space=space)
+    return Outgoing(to=Address(_conv(**conv), space), reply=reply, task_id=task_id)
 
 
 def _buttons(n: int) -> tuple[Button, ...]:

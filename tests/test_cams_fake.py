@@ -17,7 +17,7 @@ from pytest_aiohttp import AiohttpClient
 from yarl import URL
 
 from bot.errors import RateLimitedError
-from bot.model import ConversationRef, Outgoing, Reply
+from bot.model import Address, ConversationRef, Outgoing, Reply
 from bot.platforms.cams.client import ACTION, API_VERSION, CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams
 from bot.platforms.cams.signing import sign_request
@@ -338,7 +338,9 @@ async def test_throttle_surfaces_as_rate_limited_error_in_our_client(
         access_key_secret=SECRET,
         clock=clock,
     )
-    msg = Outgoing(ConversationRef("cams", "whatsapp", "1", "8613900000002"), Reply("hi"), "t")
+    msg = Outgoing(
+        Address(ConversationRef("cams", "whatsapp", "1", "8613900000002")), Reply("hi"), "t"
+    )
     await cams.send(msg)
     clock.advance(0.75)
     await cams.send(msg)

@@ -209,7 +209,7 @@ async def test_timers_fire_once_on_every_node_even_after_scripts_are_lost(
             partition=p, token="owner-1", conv_id=conv, expected_version=0,
             entry_id=entry_id, conversation=Conversation(
                 flow="menu", state="choose", visit=1, timers=(Timer("remind", due),)),
-            space="", replies=(), active=True,
+            replies=(), active=True,
         )  # fmt: skip
         assert res.ok
     await redis.script_flush()  # every primary forgets every script

@@ -69,8 +69,7 @@ async def commit(
         conv_id=conv,
         expected_version=expected,
         entry_id=entry_id,
-        conversation=Conversation(flow="f", state="s", visit=1),
-        space="sp",
+        conversation=Conversation(flow="f", state="s", visit=1, space="sp"),
         replies=[(_json({"text": f"hi {i}", "visit": 1}), f"{conv}.1.{i}") for i in range(replies)],
     )
 
@@ -92,7 +91,7 @@ async def test_concurrent_commits_go_out_in_one_round_trip_each_with_its_own_res
             assert res == CommitResult(False, version=0, stale=True)
         else:
             assert res == CommitResult(True, version=1)
-        stored, _ = await store.load(conv)
+        stored = await store.load(conv)
         assert stored.version == (0 if conv in stale else 1)
     outboxes = [await store.redis.xlen(store.keys(p).outbox) for p in range(PARTITIONS)]
     assert sum(outboxes) == len(CONVS) - len(stale)

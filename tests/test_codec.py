@@ -7,11 +7,13 @@ import pytest
 
 from bot.errors import CallRefused
 from bot.model import (
+    Address,
     AgentReply,
     Button,
     CallRequest,
     CallResult,
     Conversation,
+    ConversationRef,
     Event,
     Fallback,
     Inbound,
@@ -25,6 +27,7 @@ from bot.model import (
     TimerFired,
 )
 from bot.store import (
+    address_from_entry,
     call_from_json,
     call_to_json,
     conversation_fields,
@@ -131,17 +134,27 @@ def test_conversations_come_back_and_old_hashes_are_read() -> None:
         last_inbound_ms=9, visit=3, attempts=1, opted_out=True, handoff="agent",
         resume_to="s2", queue=({"code": "x"},), timers=(Timer("t", 99),),
         otp={"hash": "h"},
+        space="space",
     )  # fmt: skip
-    fields = conversation_fields(conv, "space", active=True)
+    fields = conversation_fields(conv, active=True)
     raw = {k.encode(): v.encode() for k, v in zip(fields[::2], fields[1::2], strict=True)}
     raw[b"v"] = b"7"
-    assert conversation_from_hash(raw) == (conv, "space")
+    assert conversation_from_hash(raw) == conv
     old = {b"v": b"2", b"f": b"f", b"s": b"s", b"d": b"{}", b"li": b"1", b"sp": b""}
-    assert conversation_from_hash(old) == (
-        Conversation(flow="f", state="s", version=2, last_inbound_ms=1),
-        "",
+    assert conversation_from_hash(old) == Conversation(
+        flow="f", state="s", version=2, last_inbound_ms=1
     )
-    assert conversation_from_hash({}) == (Conversation(), "")
+    assert conversation_from_hash({}) == Conversation()
+
+
+def test_an_outbox_entrys_conversation_and_space_are_its_address() -> None:
+    """An entry's `c` and `s` are where its reply goes; the space is not the conversation's
+    id, and a conversation id may hold `:` in its last part."""
+    assert address_from_entry("cams:whatsapp:861:8613900000001", "cams-sp") == Address(
+        ConversationRef("cams", "whatsapp", "861", "8613900000001"), "cams-sp"
+    )
+    to = address_from_entry("tencent:1400:bot:a:b", "")
+    assert (to.ref.id, to.ref.customer, to.space) == ("tencent:1400:bot:a:b", "a:b", "")
 
 
 def test_timer_members_come_back() -> None:

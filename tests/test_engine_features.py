@@ -5,6 +5,7 @@ catalogs written here."""
 
 from __future__ import annotations
 
+import ast
 import textwrap
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from bot.flows.compiler import IDLE, START, compile_catalog
 from bot.flows.engine import MAX_MOVES, Engine
 from bot.flows.loader import load_catalog
 from bot.model import (
+    AgentReply,
     Button,
     CallRequest,
     CallResult,
@@ -24,6 +26,7 @@ from bot.model import (
     Event,
     Inbound,
     IntentStart,
+    Outcome,
     PartKind,
     Reply,
     Resume,
@@ -1456,3 +1459,124 @@ def test_no_machine_keeps_a_model_after_steps(
             assert len(flow.machine.models) <= 1, flow.name
             for model in flow.machine.models:
                 assert not {"conv", "data", "slots", "customer"} & set(vars(model)), flow.name
+
+
+# -- the space ------------------------------------------------------------------------------------
+
+SPACE = "cams-83m8j9xxxxadc"
+
+
+def _spaced(engine: Engine, ctx: StepContext = CTX, *, last_inbound_ms: int = NOW - MINUTE) -> Chat:
+    return Chat(engine, Conversation(last_inbound_ms=last_inbound_ms, space=SPACE), ctx)
+
+
+def test_the_space_survives_every_kind_of_step(
+    calls: Engine, handoff: Engine, versions: tuple[Engine, Engine]
+) -> None:
+    """The engine never reads the conversation's space and never drops it: whatever a step
+    does (start a flow, move on, switch flows, restart, end, migrate to a new version, hand
+    off and resume, opt out and in, time out, answer a call, verify a code, fail a send),
+    the conversation it returns has the space it was given."""
+    chats: list[Chat] = []
+
+    def spaced(engine: Engine, ctx: StepContext = CTX, **kwargs: int) -> Chat:
+        chat = _spaced(engine, ctx, **kwargs)
+        chats.append(chat)
+        return chat
+
+    # Started by an intent, moved on, reprompted, switched to another flow, restarted,
+    # stopped and started again.
+    chat = spaced(EXAMPLE)
+    chat.step(_intent("appointment_reminder", name="Ana"))
+    chat.say("maybe")
+    chat.say("2")
+    chat.say("someday")
+    chat.step(_intent("delivery_started", address="1 Main St", order="A-1"))
+    chat.say("restart")
+    chat.say("stop")
+    chat.say("start")
+    # A queued intent started as the flow ends; a value collected, one invalid, escalated.
+    chat = spaced(EXAMPLE)
+    chat.step(_intent("appointment_reminder", name="Ana"))
+    chat.step(_intent("csat_survey", order="A-17"))
+    chat.say("1")
+    chat.say("nine")
+    chat.say("nine")
+    chat.step(_flow("csat"))
+    chat.say("1")
+    # The agent command: an agent's reply, a forwarded message, resumed; its timeout.
+    chat = spaced(EXAMPLE)
+    chat.step(_intent("appointment_reminder", name="Ana"))
+    chat.say("agent")
+    chat.step(AgentReply("a1", NOW, "Hello, Ana"))
+    chat.say("thanks")
+    chat.step(Resume("r1", NOW))
+    chat.say("agent")
+    chat.step(_timer("agent", chat.conv.visit, at=NOW + 2 * HOUR))
+    # Timers: a reminder, then the timeout.
+    chat = spaced(EXAMPLE)
+    chat.step(_intent("appointment_reminder", name="Ana"))
+    chat.step(_timer("remind0", chat.conv.visit, at=NOW + 2 * HOUR))
+    chat.step(_timer("timeout", chat.conv.visit, at=NOW + 24 * HOUR))
+    # A business-system call and its answer.
+    chat = spaced(calls)
+    chat.step(_flow("api", order="a-1"))
+    chat.step(_answer(chat.conv.visit, "success", 200, {"status": "sent"}))
+    # A one-time code: a wrong one, a resend asked too soon, one resent, the right one.
+    chat = spaced(EXAMPLE, _codes("123456", "987654"))
+    chat.say("hi")
+    chat.say("2")
+    chat.say("000000")
+    chat.say("resend", at=NOW + 10 * SECOND)
+    chat.say("resend", at=NOW + 30 * SECOND)
+    chat.say("987654", at=NOW + 30 * SECOND)
+    # A handoff state: a message forwarded, resumed; another one timed out.
+    chat = spaced(handoff)
+    chat.step(_flow("help"))
+    chat.say("hello")
+    chat.step(Resume("r1", NOW))
+    chat = spaced(handoff)
+    chat.step(_flow("help"))
+    chat.step(_timer("handoff", chat.conv.visit, at=NOW + HOUR))
+    # A send that failed for good.
+    chat = spaced(EXAMPLE, last_inbound_ms=0)
+    chat.step(_intent("appointment_reminder", name="Ana"))
+    chat.step(SendFailed("s1", NOW, "t1", "undeliverable", visit=chat.conv.visit))
+    # A new version of the flow: a state kept, one migrated, one removed; a flow removed.
+    _, v2 = versions
+    for state in ("kept", "ask", "dropped"):
+        chats.append(Chat(v2, replace(_on_v1(versions, state), space=SPACE)))
+        chats[-1].say("next")
+    chats.append(Chat(v2, Conversation(flow="gone", state="somewhere", space=SPACE)))
+    chats[-1].say("hi")
+    assert [chat.conv.flow for chat in chats[-4:]] == ["f", "f", None, None]  # two ended
+
+    results = [result for chat in chats for result in chat.results]
+    assert {result.conversation.space for result in results} == {SPACE}
+    # Every kind of step was taken.
+    assert {result.outcome for result in results} >= {
+        Outcome.STARTED, Outcome.ADVANCED, Outcome.ENDED, Outcome.REPROMPTED,
+        Outcome.COLLECTED, Outcome.INVALID, Outcome.ESCALATED, Outcome.STOPPED,
+        Outcome.OPTED_IN, Outcome.RESTARTED, Outcome.QUEUED, Outcome.TIMED_OUT,
+        Outcome.REMINDED, Outcome.CALL_SUCCESS, Outcome.CODE_RETRY,
+        Outcome.CODE_RESEND_TOO_SOON, Outcome.CODE_RESENT, Outcome.CODE_VERIFIED, Outcome.FORWARDED,
+        Outcome.HANDED_OFF, Outcome.RESUMED, Outcome.AGENT_REPLIED, Outcome.SEND_FAILED,
+    }  # fmt: skip
+    assert any(move[1] == "migration" for result in results for move in result.trace)
+
+
+def test_the_engine_never_builds_a_conversation_of_its_own() -> None:
+    """No module of the engine (bot/flows/ but its tools) calls `Conversation(...)`: each
+    conversation a step returns is the one it was given with some fields replaced, so the
+    fields the engine knows nothing of (the space) are kept by construction."""
+    engine = ROOT / "bot" / "flows"
+    built = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted(engine.rglob("*.py"))
+        if not path.is_relative_to(engine / "tools")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name | ast.Attribute)
+        and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == "Conversation"
+    ]
+    assert built == []

@@ -235,7 +235,7 @@ async def test_every_script_is_loaded_and_run_by_the_store(redis: Redis) -> None
         stepped = Conversation(flow="f", state="s", visit=1, timers=(Timer("late", now),))
         res = await store.commit(
             partition=p, token="t", conv_id=conv, expected_version=0, entry_id=entry_id,
-            conversation=stepped, space="", replies=replies, calls=[call_to_json(call)],
+            conversation=stepped, replies=replies, calls=[call_to_json(call)],
         )  # fmt: skip
         assert res.ok
         assert await store.fire_due_timers(p, now) == 1

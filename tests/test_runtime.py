@@ -97,7 +97,7 @@ class CountingStore(Store):
         super().__init__(client, partitions=PARTITIONS, conversation_ttl=3600, dedup_ttl=600)
         self.loads: list[str] = []
 
-    async def load(self, conv_id: str) -> tuple[Conversation, str]:
+    async def load(self, conv_id: str) -> Conversation:
         self.loads.append(conv_id)
         return await super().load(conv_id)
 
@@ -352,13 +352,12 @@ async def test_a_stalled_worker_cannot_commit_after_losing_its_lease(
         expected_version=0,
         entry_id=entry_id,
         conversation=Conversation(flow="appointment", state="remind"),
-        space="",
         replies=[("{}", task_id(conv, 1, 0))],
     )
     assert res == CommitResult(False, lost_lease=True)
     stalled = InboxWorker(store, Engine(catalog), p, "T1", clock_ms=lambda: 0)
     with pytest.raises(LeaseLost):
-        await stalled._apply(conv, Conversation(), "", entry_id, event_json)
+        await stalled._apply(conv, Conversation(), entry_id, event_json)
     assert await redis.exists(k.conv(conv)) == 0
     assert await redis.xlen(k.outbox) == 0
     assert await inbox_pending(redis, p) == 1
@@ -394,13 +393,13 @@ async def test_a_worker_with_a_stale_version_reloads_and_applies_once(
 
     await store.accept([make_event(conv, 1, "hello"), make_event(conv, 2, "1")])
     [(e1, _, ev1), (e2, _, ev2)] = await store.read_inbox(p, pending=False, count=10, block_ms=None)
-    fresh, _ = await worker._apply(conv, Conversation(), "", e1, ev1)
+    fresh = await worker._apply(conv, Conversation(), e1, ev1)
     assert (fresh.version, fresh.flow, fresh.state) == (1, "appointment", "remind")
 
     # The worker still holds version 0 (loaded before e1 was committed) when e2 comes.
-    applied, _ = await worker._apply(conv, Conversation(), "", e2, ev2)
+    applied = await worker._apply(conv, Conversation(), e2, ev2)
     assert (applied.version, applied.state) == (2, "confirmed")
-    stored, _ = await store.load(conv)
+    stored = await store.load(conv)
     assert (stored.version, stored.state) == (2, "confirmed")
     outbox = await store.read_outbox(p, pending=False, count=10, block_ms=None)
     assert [o.task_id for o in outbox] == [task_id(conv, 1, 0), task_id(conv, 2, 0)]
@@ -408,7 +407,7 @@ async def test_a_worker_with_a_stale_version_reloads_and_applies_once(
     assert await inbox_pending(redis, p) == 0
 
     # Applying the already committed e2 again (a redelivery) changes nothing.
-    again, _ = await worker._apply(conv, Conversation(), "", e2, ev2)
+    again = await worker._apply(conv, Conversation(), e2, ev2)
     assert (again.version, again.state) == (2, "confirmed")
     assert await redis.xlen(k.outbox) == 2
 
@@ -490,6 +489,61 @@ async def test_a_reply_that_keeps_failing_goes_to_dead_letters(
     assert all(await intake.accept([make_event(conv, 2)]))
     await eventually(lambda: drained(redis), within=5.0)
     assert [m["TaskId"] for m in fake.messages] == [task_id(conv, 2, 0)]
+
+
+# -- the space ---------------------------------------------------------------------------------
+
+
+def spaced_event(conv: str, seq: int, space: str, text: str = "zzz") -> Accepted:
+    """make_event's message, brought with the CAMS channel `space` ("" for none)."""
+    mid = f"{customer(conv)}-{seq}"
+    at = int(time.time() * 1000)
+    ev = Inbound(message_id=mid, at_ms=at, kind="text", text=text, space=space)
+    return Accepted(conv, f"cams:{mid}", event_to_json(ev))
+
+
+async def test_the_space_an_event_brings_stays_the_conversations_until_another_comes(
+    start_runtime: RuntimeFactory, redis: Redis, fake_cams: CamsServer
+) -> None:
+    """Each reply is sent with the space of the latest event that brought one, whether the
+    worker read the conversation or kept it from its last commit; the conversation stores it."""
+    conv = conv_id(7)
+    await start_runtime()
+    intake = new_store(redis)
+    spaces = ["cams-sp-1", "", "cams-sp-2", ""]
+    assert all(await intake.accept([spaced_event(conv, i, sp) for i, sp in enumerate(spaces)]))
+    await eventually(lambda: drained(redis), within=5.0)
+    assert all(await intake.accept([spaced_event(conv, 9, "")]))  # the worker's copy
+    await eventually(lambda: drained(redis), within=5.0)
+    await assert_exactly_once_in_order(redis, fake_cams, {conv: 5})
+    sent = [m.get("CustSpaceId") for m in fake_cams.recorder.messages]
+    assert sent == ["cams-sp-1", "cams-sp-1", "cams-sp-2", "cams-sp-2", "cams-sp-2"]
+    assert (await intake.load(conv)).space == "cams-sp-2"
+
+
+async def test_a_conversation_and_a_reply_stored_by_an_earlier_release_keep_their_space(
+    start_runtime: RuntimeFactory, redis: Redis, fake_cams: CamsServer
+) -> None:
+    """A conversation hash and outbox entries written as earlier releases wrote them (the
+    space in the hash's `sp` and the entry's `s`; no `s` before it was added) are read and
+    sent with their space; the next reply is sent with the stored conversation's."""
+    store = new_store(redis)
+    conv = conv_id(8)
+    p = partition_of(conv, PARTITIONS)
+    k = store.keys(p)
+    old = {"v": "1", "f": "appointment", "s": "remind", "d": "{}", "li": "1", "sp": "cams-old"}
+    await redis.hset(k.conv(conv), mapping=old)
+    assert await store.load(conv) == Conversation(
+        flow="appointment", state="remind", version=1, last_inbound_ms=1, space="cams-old"
+    )
+    await redis.xadd(k.outbox, {"c": conv, "r": '{"text":"one"}', "t": "old.1.0", "s": "cams-old"})
+    await redis.xadd(k.outbox, {"c": conv, "r": '{"text":"two"}', "t": "old.1.1"})
+    await start_runtime()
+    assert all(await store.accept([spaced_event(conv, 1, "", text="1")]))
+    await eventually(lambda: drained(redis), within=5.0)
+    sent = [(m["TaskId"], m.get("CustSpaceId")) for m in fake_cams.recorder.messages]
+    assert sent == [("old.1.0", "cams-old"), ("old.1.1", None), (task_id(conv, 2, 0), "cams-old")]
+    assert "confirmed" in json.loads(fake_cams.recorder.messages[2]["Content"])["text"]
 
 
 # -- stopping --------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ async def step(
     assert await store.accept([Accepted(CONV, mid, event_to_json(ev))]) == [True]
     entries = await store.read_inbox(P, pending=False, count=100, block_ms=None)
     [entry_id] = [i for i, _, e in entries if json.loads(e)["message_id"] == mid]
-    stored, _ = await store.load(CONV)
+    stored = await store.load(CONV)
     res = await store.commit(
         partition=P,
         token=TOKEN,
@@ -113,7 +113,6 @@ async def step(
         expected_version=stored.version,
         entry_id=entry_id,
         conversation=conversation,
-        space="",
         replies=replies,
         active=active,
         previous_timers=[(stored.visit, t.name) for t in stored.timers],
@@ -409,8 +408,7 @@ def said(fake_cams: CamsServer) -> list[str]:
 
 
 async def conversation(client: TestClient[Any, Any], customer: str) -> Conversation:
-    conv, _space = await client.app[STORE].load(conv_of(customer))
-    return conv
+    return await client.app[STORE].load(conv_of(customer))
 
 
 async def quiet(fake_cams: CamsServer, count: int, seconds: float = 0.5) -> None:

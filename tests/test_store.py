@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -92,8 +93,9 @@ async def commit(
         conv_id=CONV,
         expected_version=expected,
         entry_id=entry_id,
-        conversation=conversation or Conversation(flow="appointment", state="remind"),
-        space="space-1",
+        conversation=replace(
+            conversation or Conversation(flow="appointment", state="remind"), space="space-1"
+        ),
         replies=replies,
         dead_reason=dead_reason,
         event_json=event_json,

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
-from bot.model import Button, ConversationRef, Outgoing, Reply, SendReceipt, Template
+from bot.model import Address, Button, ConversationRef, Outgoing, Reply, SendReceipt, Template
 from bot.platforms.base import Sender, account_id
 from bot.platforms.tencent.client import (
     TencentClient,
@@ -41,7 +41,7 @@ NOW = 1700000000
 
 def _out(reply: Reply, *, task_id: str = "task-1", customer: str = CUSTOMER) -> Outgoing:
     conv = ConversationRef("tencent", "im", BOT, customer)
-    return Outgoing(conv=conv, reply=reply, task_id=task_id)
+    return Outgoing(to=Address(conv), reply=reply, task_id=task_id)
 
 
 def _buttons() -> tuple[Button, ...]:

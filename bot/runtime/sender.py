@@ -12,11 +12,18 @@ from collections.abc import Callable, Mapping
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
 from bot.log import context, mask_id, shown
 from bot.metrics import Metrics
-from bot.model import ConversationRef, Outgoing, SendFailed
+from bot.model import Outgoing, SendFailed
 from bot.platforms.base import Sender
 from bot.runtime.drain import Consumer, drain, while_lease_in_doubt
 from bot.runtime.ratelimit import RateLimiter
-from bot.store import OutboxEntry, RedisError, Store, event_to_json, reply_from_json
+from bot.store import (
+    OutboxEntry,
+    RedisError,
+    Store,
+    address_from_entry,
+    event_to_json,
+    reply_from_json,
+)
 
 log = logging.getLogger("bot.sender")
 
@@ -106,7 +113,8 @@ class OutboxSender(Consumer):
                 delay = min(delay * 2, 1.0)
 
     async def _send(self, entry: OutboxEntry) -> None:
-        conv = ConversationRef.parse(entry.conv_id)
+        to = address_from_entry(entry.conv_id, entry.space)
+        conv = to.ref
         sender = self.senders.get(conv.platform)
         if sender is None:
             log.error(
@@ -125,7 +133,7 @@ class OutboxSender(Consumer):
                 self.partition, entry, error="customer opted out", visit=reply.visit
             )
             return
-        msg = Outgoing(conv, reply, entry.task_id, entry.space)
+        msg = Outgoing(to, reply, entry.task_id)
         error = ""
         account = f"{sender.platform}:{sender.account}"
         for attempt in range(self.attempts):

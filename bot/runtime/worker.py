@@ -91,7 +91,6 @@ def funnel(
 class _Stepped:
     result: StepResult
     message_id: str
-    space: str
     dead: str  # why the event goes to the dead letters ("" when it does not)
     funnel: Funnel
 
@@ -124,7 +123,7 @@ class InboxWorker(Consumer):
         self.block_ms = block_ms
         self.max_retries = max_retries
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, tuple[Conversation, str]] = OrderedDict()
+        self._cache: OrderedDict[str, Conversation] = OrderedDict()
         self.steps = steps
 
     async def run(self) -> None:
@@ -145,15 +144,18 @@ class InboxWorker(Consumer):
         with context(conv_id=conv_id):
             # Taken out while in use: a step that fails leaves no copy behind.
             cached = self._cache.pop(conv_id, None)
-            conv, space = cached if cached is not None else await self.store.load(conv_id)
+            conv = cached if cached is not None else await self.store.load(conv_id)
             for entry_id, _conv_id, event_json in entries:
-                conv, space = await self._apply(conv_id, conv, space, entry_id, event_json)
-            self._cache[conv_id] = (conv, space)
+                conv = await self._apply(conv_id, conv, entry_id, event_json)
+            self._cache[conv_id] = conv
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
 
     def _step(self, conv_id: str, conv: Conversation, event_json: str) -> _Stepped:
-        """Run the engine; an event it cannot handle becomes a dead letter, never a loop."""
+        """Run the engine; an event it cannot handle becomes a dead letter, never a loop.
+        An event that brings a space is stepped with it as the conversation's: the step's
+        replies are sent through it, and it stays the conversation's until another event
+        brings another one."""
         catalog = self.engine.catalog
         message_id = ""
         try:
@@ -161,11 +163,14 @@ class InboxWorker(Consumer):
             message_id = event.message_id
             ref = ConversationRef.parse(conv_id)
             ctx = StepContext(conv_id=conv_id, customer=ref.customer, channel=ref.channel)
-            with context(message_id=message_id or None):
-                result = self.engine.step(conv, event, self.clock_ms(), ctx)
-            return _Stepped(
-                result, message_id, event.space, "", funnel(catalog, conv, event, result)
+            addressed = (
+                replace(conv, space=event.space)
+                if event.space and event.space != conv.space
+                else conv
             )
+            with context(message_id=message_id or None):
+                result = self.engine.step(addressed, event, self.clock_ms(), ctx)
+            return _Stepped(result, message_id, "", funnel(catalog, conv, event, result))
         except Exception as e:
             with context(message_id=message_id or None):
                 log.exception("step failed; the event goes to the dead letters")
@@ -173,18 +178,16 @@ class InboxWorker(Consumer):
             return _Stepped(
                 StepResult(conv, (), Outcome.ERROR),
                 message_id,
-                "",
                 f"{type(e).__name__}: {e}",
                 error,
             )
 
     async def _apply(
-        self, conv_id: str, conv: Conversation, space: str, entry_id: str, event_json: str
-    ) -> tuple[Conversation, str]:
+        self, conv_id: str, conv: Conversation, entry_id: str, event_json: str
+    ) -> Conversation:
         for _ in range(self.max_retries):
             stepped = self._step(conv_id, conv, event_json)
             result, dead = stepped.result, stepped.dead
-            new_space = stepped.space or space
             version = conv.version + 1
             replies = [
                 (reply_to_json(r), task_id(conv_id, version, i))
@@ -197,7 +200,6 @@ class InboxWorker(Consumer):
                 expected_version=conv.version,
                 entry_id=entry_id,
                 conversation=result.conversation,
-                space=new_space,
                 replies=replies,
                 dead_reason=dead,
                 event_json=event_json if dead else "",
@@ -217,12 +219,12 @@ class InboxWorker(Consumer):
                     if result.detail:
                         # May quote what the customer wrote (an expression's error).
                         log.debug("step detail: %s", result.detail)
-                return replace(new, version=res.version), new_space
+                return replace(new, version=res.version)
             if res.lost_lease:
                 raise LeaseLost(self.partition)
             # Stale or already applied (another worker got there first): start from the
             # stored state. A duplicate then commits nothing, and the next entry follows it.
-            conv, space = await self.store.load(conv_id)
+            conv = await self.store.load(conv_id)
             if res.duplicate:
-                return conv, space
+                return conv
         raise RuntimeError(f"conversation kept changing under a step ({self.max_retries} tries)")

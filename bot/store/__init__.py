@@ -30,6 +30,7 @@ from bot.store.client import (
     server_problem,
 )
 from bot.store.codec import (
+    address_from_entry,
     call_from_json,
     call_to_json,
     conversation_fields,
@@ -79,6 +80,7 @@ __all__ = [
     "Stats",
     "Store",
     "account_key",
+    "address_from_entry",
     "call_from_json",
     "call_to_json",
     "check_server",

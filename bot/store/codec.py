@@ -8,7 +8,9 @@ decoder each. Everything else (the Lua scripts included) moves these forms as op
     call          JSON of every field, URL and header values as [kind, text] parts: a call
                   entry's `r`
     conversation  the hash fields `f s fv d li sp vi at o a h rt q tm otp` (and `v`, which the
-                  commit script keeps)
+                  commit script keeps); `sp` is its `space`
+    address       an outbox entry's `c` (the conversation id) and `s` (the conversation's
+                  space when the step committed); a call entry's `c` and `s` likewise
     timer         a member `visit|name|conv` of the partition's timers, scored by its due time
     counters      a hash of counters, HINCRBY integers and HINCRBYFLOAT decimals
 
@@ -24,11 +26,13 @@ from typing import Any
 
 from bot.errors import CallRefused
 from bot.model import (
+    Address,
     AgentReply,
     Button,
     CallRequest,
     CallResult,
     Conversation,
+    ConversationRef,
     Event,
     Fallback,
     Inbound,
@@ -195,7 +199,7 @@ def _legacy_parts(value: Any) -> Parts:
 # -- conversations ---------------------------------------------------------------------------
 
 
-def conversation_fields(conv: Conversation, space: str, *, active: bool) -> list[str]:
+def conversation_fields(conv: Conversation, *, active: bool) -> list[str]:
     """The hash fields of a conversation. `a` (in a flow) and `o` (opted out) are read by
     the intake of business triggers, atomically with their enqueueing."""
     return [
@@ -204,7 +208,7 @@ def conversation_fields(conv: Conversation, space: str, *, active: bool) -> list
         "fv", conv.flow_version,
         "d", dumps(conv.data),
         "li", str(conv.last_inbound_ms),
-        "sp", space,
+        "sp", conv.space,
         "vi", str(conv.visit),
         "at", str(conv.attempts),
         "o", "1" if conv.opted_out else "",
@@ -217,30 +221,36 @@ def conversation_fields(conv: Conversation, space: str, *, active: bool) -> list
     ]  # fmt: skip
 
 
-def conversation_from_hash(raw: dict[bytes, bytes]) -> tuple[Conversation, str]:
-    """A stored conversation hash -> (Conversation, CustSpaceId)."""
+def conversation_from_hash(raw: dict[bytes, bytes]) -> Conversation:
+    """A stored conversation hash -> Conversation (its CustSpaceId in `space`)."""
     if not raw:
-        return Conversation(), ""
+        return Conversation()
     get = {k.decode(): v.decode() for k, v in raw.items()}
-    return (
-        Conversation(
-            flow=get.get("f") or None,
-            state=get.get("s") or None,
-            version=int(get.get("v", "0")),
-            flow_version=get.get("fv", ""),
-            data=json.loads(get["d"]) if get.get("d") else {},
-            last_inbound_ms=int(get.get("li", "0")),
-            visit=int(get.get("vi", "0")),
-            attempts=int(get.get("at", "0")),
-            opted_out=get.get("o") == "1",
-            handoff=get.get("h", ""),
-            resume_to=get.get("rt", ""),
-            queue=tuple(json.loads(get["q"])) if get.get("q") else (),
-            timers=tuple(Timer(n, d) for n, d in json.loads(get["tm"])) if get.get("tm") else (),
-            otp=json.loads(get["otp"]) if get.get("otp") else None,
-        ),
-        get.get("sp", ""),
+    return Conversation(
+        flow=get.get("f") or None,
+        state=get.get("s") or None,
+        version=int(get.get("v", "0")),
+        flow_version=get.get("fv", ""),
+        data=json.loads(get["d"]) if get.get("d") else {},
+        last_inbound_ms=int(get.get("li", "0")),
+        visit=int(get.get("vi", "0")),
+        attempts=int(get.get("at", "0")),
+        opted_out=get.get("o") == "1",
+        handoff=get.get("h", ""),
+        resume_to=get.get("rt", ""),
+        queue=tuple(json.loads(get["q"])) if get.get("q") else (),
+        timers=tuple(Timer(n, d) for n, d in json.loads(get["tm"])) if get.get("tm") else (),
+        otp=json.loads(get["otp"]) if get.get("otp") else None,
+        space=get.get("sp", ""),
     )
+
+
+# -- addresses -------------------------------------------------------------------------------
+
+
+def address_from_entry(conv_id: str, space: str) -> Address:
+    """Where an outbox entry's reply goes: its conversation id and space, as stored."""
+    return Address(ConversationRef.parse(conv_id), space)
 
 
 # -- timers ----------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class CommitResult:
 
 
 class Steps(StoreCore):
-    async def load(self, conv_id: str) -> tuple[Conversation, str]:
+    async def load(self, conv_id: str) -> Conversation:
         raw: dict[bytes, bytes] = await self.redis.hgetall(  # type: ignore[assignment]
             self.keys_for(conv_id).conv(conv_id)
         )
@@ -51,7 +51,6 @@ class Steps(StoreCore):
         expected_version: int,
         entry_id: str,
         conversation: Conversation,
-        space: str,
         replies: Iterable[tuple[str, str]],
         dead_reason: str = "",
         event_json: str = "",
@@ -60,10 +59,12 @@ class Steps(StoreCore):
         calls: Iterable[str] = (),
     ) -> CommitResult:
         """Atomically apply one step: `replies` are (reply json, task id) pairs, `calls`
-        call requests as JSON (bot/store/codec.py); the conversation's timers replace
-        `previous_timers` ((visit, name) pairs of the state as loaded)."""
+        call requests as JSON (bot/store/codec.py), each sent or made with the
+        conversation's space; the conversation's timers replace `previous_timers`
+        ((visit, name) pairs of the state as loaded)."""
         k = self.keys(partition)
-        fields = conversation_fields(conversation, space, active=active)
+        space = conversation.space
+        fields = conversation_fields(conversation, active=active)
         reply_args: list[Any] = []
         for reply_json, task_id in replies:
             reply_args += [conv_id, reply_json, task_id, space]

@@ -161,7 +161,7 @@ async def start_intent(request: web.Request) -> web.Response:
 
 async def _enqueue(request: web.Request, conv_id: str, event: Event) -> web.Response:
     async with redis_bound(request):
-        conv, _space = await request.app[STORE].load(conv_id)
+        conv = await request.app[STORE].load(conv_id)
         if conv.version == 0:
             raise NotFound("no such conversation")
         accepted = Accepted(conv_id, event.message_id, event_to_json(event))
@@ -210,7 +210,7 @@ async def conversation(request: web.Request) -> web.Response:
     _authorize(request)
     conv_id = _conversation_id(request)
     async with redis_bound(request):
-        conv, _space = await request.app[STORE].load(conv_id)
+        conv = await request.app[STORE].load(conv_id)
     if conv.version == 0:
         raise NotFound("no such conversation")
     return web.json_response(

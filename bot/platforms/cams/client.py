@@ -81,15 +81,16 @@ def _reply_button(button: Button) -> dict[str, Any]:
 
 def build_params(msg: Outgoing, *, channel_default: str) -> dict[str, str]:
     """SendChatappMessage parameters for one reply; JSON-typed values already serialised."""
+    conv = msg.to.ref
     params = {
-        "ChannelType": msg.conv.channel or channel_default,
-        "From": msg.conv.business,
-        "To": msg.conv.customer,
+        "ChannelType": conv.channel or channel_default,
+        "From": conv.business,
+        "To": conv.customer,
     }
     if msg.task_id:
         params["TaskId"] = msg.task_id
-    if msg.space:
-        params["CustSpaceId"] = msg.space
+    if msg.to.space:
+        params["CustSpaceId"] = msg.to.space
     reply = msg.reply
     if reply.fallback is not None:
         # SMS fallback (WhatsApp and Viber): the console's policy, optional text and wait.

@@ -111,8 +111,8 @@ def build_body(msg: Outgoing, *, random_u32: Callable[[], int]) -> dict[str, Any
         raise PermanentSendError(code="EmptyMessage", message="the reply has nothing to send")
     return {
         "SyncOtherMachine": SYNC_OTHER_MACHINE_NO,
-        "From_Account": msg.conv.business,
-        "To_Account": msg.conv.customer,
+        "From_Account": msg.to.ref.business,
+        "To_Account": msg.to.ref.customer,
         "MsgRandom": msg_random(msg.task_id) if msg.task_id else random_u32(),
         "MsgBody": elements,
         "CloudCustomData": _json({"task": msg.task_id}),
