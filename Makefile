@@ -42,13 +42,15 @@ lint: install-dev
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
 
-## test: lint, check and test the example flows (with coverage), then the whole suite, on
-## every core (PYTEST_ARGS="-n 0" for one process, or any other pytest options)
+## test: lint, check and test the example flows (with coverage), then the whole suite: on
+## every core, but the tests that measure rates and latencies (marked `alone`), which run
+## after the rest by themselves (PYTEST_ARGS="-n 0" for one process throughout)
 PYTEST_ARGS ?= -n auto
 test: lint
 	$(BIN)/bot check
 	$(BIN)/bot test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS) -m "not alone"
+	$(BIN)/pytest -m alone
 
 format: install-dev
 	$(BIN)/ruff check --fix bot tests bench

@@ -71,6 +71,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "both_redis: run the tests that use Redis against a single Redis and a cluster"
     )
+    config.addinivalue_line(
+        "markers",
+        "alone: measures rates or latencies under a load of its own: `make test` runs these "
+        "after the rest, by themselves, not beside other tests",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

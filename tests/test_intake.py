@@ -7,9 +7,13 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from bot.platforms.cams.receipts import items_cap, parse_receipts
 from bot.web.cams import PARSE_SLICE, parse_push
 from tests.support import RECEIPT_TOKEN, CamsServer, inbound
+
+pytestmark = pytest.mark.alone  # rates and latencies: run by themselves (conftest)
 
 RECEIPTS = f"/cams/receipts?token={RECEIPT_TOKEN}"
 

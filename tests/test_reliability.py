@@ -29,6 +29,8 @@ from tests.reliability_support import (
     settle,
 )
 
+pytestmark = pytest.mark.alone  # rates and latencies: run by themselves (conftest)
+
 
 def report(name: str, **numbers: object) -> None:
     print(f"\n[{name}] " + ", ".join(f"{k}={v}" for k, v in numbers.items()))
