@@ -22,13 +22,13 @@ from aiohttp import web
 from bot.errors import ConfigError, SpecError
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
+from bot.local.redis_server import RedisServer
 from bot.metrics import Metrics
 from bot.platforms.base import Sender
 from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
 from bot.platforms.tencent.client import TencentClient
 from bot.platforms.tencent.fake import FAKE_TENCENT, create_fake_tencent
-from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
 from bot.settings import SANDBOX_SECRET, Settings
 from bot.store import REDIS_TIMEOUTS, RedisError, Store, cluster_enabled, redis_client

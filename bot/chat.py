@@ -23,6 +23,7 @@ import aiohttp
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
 from bot.flows.spec import parse_duration
+from bot.local.redis_server import RedisServer
 from bot.model import (
     ConversationRef,
     Event,
@@ -32,7 +33,6 @@ from bot.model import (
     Resume,
     SendReceipt,
 )
-from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
 from bot.store import Accepted, Store, event_to_json, redis_client
 

@@ -92,29 +92,30 @@ def _catalog(flows: Path, intents: Path) -> CompiledCatalog:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot import log, serve
+    from bot import log
     from bot.app import create_app
-    from bot.tls import server_ssl_context
+    from bot.local import supervisor
+    from bot.local.tls import server_ssl_context
 
     settings = _settings(host=args.host, port=args.port, workers=args.workers)
     settings.check()
     ssl_context = server_ssl_context(settings)
     log.setup(settings.log_level, settings.log_format)
     catalog = _catalog(settings.flows, settings.intents)
-    worker = serve.worker_number()  # None unless this is one of `--workers N`
+    worker = supervisor.worker_number()  # None unless this is one of `--workers N`
     if worker is None:
         _serve_banner(settings, catalog, https=ssl_context is not None)
         if settings.workers > 1:
-            return serve.supervise(settings)
+            return supervisor.supervise(settings)
     else:
-        serve.log.info("worker %d serving (pid %d)", worker, os.getpid())
+        supervisor.log.info("worker %d serving (pid %d)", worker, os.getpid())
     app = create_app(
         settings,
         catalog,
         secrets=call_secrets(os.environ),
         reload=lambda: _catalog(settings.flows, settings.intents),
     )
-    app.on_startup.append(serve.settle_gc)  # after the app's own start-up: its resources
+    app.on_startup.append(supervisor.settle_gc)  # after the app's own start-up: its resources
     web.run_app(
         app,
         host=settings.host,

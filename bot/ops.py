@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from bot.errors import ConfigError
+from bot.local.redis_server import recorded_port
 from bot.log import escape, mask_conv, mask_text
-from bot.redis_server import recorded_port
 from bot.settings import Settings
 from bot.store import (
     GLOBAL_COUNTERS,

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from bot.cli import main
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.loader import load_catalog
-from bot.redis_server import free_port
+from bot.local.redis_server import free_port
 from tests.support import BUSINESS, RECEIPT_TOKEN, ROOT, CamsServer, eventually, inbound
 
 RECEIPTS = f"/cams/receipts?token={RECEIPT_TOKEN}"

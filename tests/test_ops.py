@@ -22,9 +22,9 @@ from bot.cli import main
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog
+from bot.local.redis_server import RedisServer, free_port
 from bot.model import Inbound, IntentStart
 from bot.platforms.cams.client import CamsClient
-from bot.redis_server import RedisServer, free_port
 from bot.runtime.partitions import Runtime
 from bot.runtime.worker import task_id
 from bot.store import Accepted, Store, event_to_json, partition_of

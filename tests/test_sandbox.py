@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.redis_server import free_port
+from bot.local.redis_server import free_port
 from tests.support import ROOT
 
 

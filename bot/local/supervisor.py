@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from bot.errors import ConfigError
-from bot.redis_server import RedisServer
+from bot.local.redis_server import RedisServer
 from bot.settings import Settings
 
 log = logging.getLogger("bot.serve")
