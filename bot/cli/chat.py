@@ -7,8 +7,10 @@ and the clock is a fake one the author moves with `/wait`.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -18,10 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-import aiohttp
-
+from bot.cli.sources import compiled_catalog, flow_sources
 from bot.flows.compiler import CompiledCatalog
-from bot.flows.engine import Engine
 from bot.flows.spec import parse_duration
 from bot.local.redis_server import RedisServer
 from bot.model import (
@@ -33,7 +33,7 @@ from bot.model import (
     Resume,
     SendReceipt,
 )
-from bot.runtime.partitions import Runtime
+from bot.settings import call_secrets
 from bot.store import Accepted, Store, event_to_json, redis_client
 
 HELP = """Type what the customer writes. Commands:
@@ -44,6 +44,30 @@ HELP = """Type what the customer writes. Commands:
   /state                 where the conversation stands
   /slots                 the conversation's data
   /help, /quit"""
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot import log
+
+    log.setup("ERROR")  # the chat prints the conversation; only failures besides it
+    flows, intents = flow_sources(args)
+    catalog = compiled_catalog(flows, intents)
+
+    def read_line() -> str | None:
+        try:
+            return input()
+        except EOFError:
+            return None
+
+    return asyncio.run(
+        run_chat(
+            catalog,
+            args.flow,
+            customer=args.customer.lstrip("+"),
+            secrets=call_secrets(os.environ),
+            read_line=read_line,
+        )
+    )
 
 
 class FakeClock:
@@ -163,6 +187,12 @@ async def run_chat(
     read_line: Callable[[], str | None],
     out: TextIO = sys.stdout,
 ) -> int:
+    # What only a chat runs, imported when one starts.
+    import aiohttp
+
+    from bot.flows.engine import Engine
+    from bot.runtime.partitions import Runtime
+
     if flow not in catalog.flows:
         print(f"no flow {flow!r}; flows: {', '.join(catalog.flows)}", file=sys.stderr)
         return 2
