@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.cli.sources import load_settings
 from bot.errors import ConfigError
-from bot.local.redis_server import recorded_port
+from bot.local.embedded import EmbeddedRedis
 from bot.settings import Settings
 from bot.store import RedisClient, RedisError, Store, check_server, cluster_enabled, connect
 
@@ -62,14 +62,15 @@ def locate_redis(settings: Settings) -> tuple[str, str, str | None]:
     BOT_DATA_DIR, as its port file says. ConfigError when there is no port file."""
     if settings.redis_url is not None:
         return settings.redis_url, "BOT_REDIS_URL", None
-    folder = (settings.data_dir / "redis").resolve()
-    port = recorded_port(folder)
-    if port is None:
+    embedded = EmbeddedRedis(settings.data_dir)
+    folder = embedded.folder.resolve()
+    url = embedded.running_url()
+    if url is None:
         raise ConfigError(
             f"no Redis to read: BOT_REDIS_URL is unset and no embedded Redis runs under "
             f"{folder} (is `bot serve` running with this BOT_DATA_DIR?)"
         )
-    return f"redis://127.0.0.1:{port}/0", f"the embedded Redis of {folder}", str(folder)
+    return url, f"the embedded Redis of {folder}", str(folder)
 
 
 @contextlib.asynccontextmanager

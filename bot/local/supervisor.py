@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from bot.errors import ConfigError
-from bot.local.redis_server import RedisServer
+from bot.local.embedded import EmbeddedRedis
 from bot.settings import Settings
 
 log = logging.getLogger("bot.serve")
@@ -250,13 +250,7 @@ def supervise(settings: Settings) -> int:
             stack.callback(s.close)
         env["BOT_HOST"], env["BOT_PORT"] = settings.host, str(port)
         if settings.redis_url is None:
-            server = RedisServer(settings.data_dir / "redis")
-            server.start()
-            stack.callback(server.stop)
-            env["BOT_REDIS_URL"] = server.url
-            log.info(
-                "embedded redis-server on 127.0.0.1:%d, data in %s", server.port, server.data_dir
-            )
+            env["BOT_REDIS_URL"] = stack.enter_context(EmbeddedRedis(settings.data_dir))
         metrics_dir = tempfile.mkdtemp(prefix="bot-metrics-")
         stack.callback(shutil.rmtree, metrics_dir, ignore_errors=True)
         env[MULTIPROC_ENV] = metrics_dir
