@@ -37,8 +37,8 @@ try:
     import uvloop
     from redis.asyncio import Redis
 
+    from bot.local.redis_server import RedisServer, free_port
     from bot.model import ConversationRef
-    from bot.redis_server import RedisServer, free_port
     from bot.runtime.worker import task_id
     from bot.store import Keys, partition_of
 except ImportError as e:  # pragma: no cover - the wrong interpreter

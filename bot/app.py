@@ -10,6 +10,7 @@ drains in-flight work before the others close, and the receipt intake's backlog 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -22,13 +23,13 @@ from aiohttp import web
 from bot.errors import ConfigError, SpecError
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
+from bot.local.embedded import EmbeddedRedis
 from bot.metrics import Metrics
 from bot.platforms.base import Sender
 from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
 from bot.platforms.tencent.client import TencentClient
 from bot.platforms.tencent.fake import FAKE_TENCENT, create_fake_tencent
-from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
 from bot.settings import SANDBOX_SECRET, Settings
 from bot.store import REDIS_TIMEOUTS, RedisError, Store, cluster_enabled, redis_client
@@ -78,31 +79,24 @@ async def _is_cluster(settings: Settings, url: str) -> bool:
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    server = None
-    url = settings.redis_url
-    if url is None:
-        server = RedisServer(settings.data_dir / "redis")
-        await asyncio.to_thread(server.start)
-        url = server.url
-        log.info("embedded redis-server on 127.0.0.1:%d, data in %s", server.port, server.data_dir)
-        cluster = False
-    else:
-        cluster = await _is_cluster(settings, url)
-        log.info("Redis: %s", "a Redis Cluster" if cluster else "a single Redis")
-    client = redis_client(url, cluster=cluster, partitions=settings.partitions)
-    app[REDIS] = client
-    app[STORE] = Store(
-        client,
-        partitions=settings.partitions,
-        conversation_ttl=settings.conversation_ttl,
-        dedup_ttl=settings.dedup_ttl,
-    )
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        url = settings.redis_url
+        if url is None:
+            url = await stack.enter_async_context(EmbeddedRedis(settings.data_dir))
+            cluster = False
+        else:
+            cluster = await _is_cluster(settings, url)
+            log.info("Redis: %s", "a Redis Cluster" if cluster else "a single Redis")
+        client = redis_client(url, cluster=cluster, partitions=settings.partitions)
+        stack.push_async_callback(client.aclose)
+        app[REDIS] = client
+        app[STORE] = Store(
+            client,
+            partitions=settings.partitions,
+            conversation_ttl=settings.conversation_ttl,
+            dedup_ttl=settings.dedup_ttl,
+        )
         yield
-    finally:
-        await client.aclose()
-        if server is not None:
-            await asyncio.to_thread(server.stop)
 
 
 async def _http(app: web.Application) -> AsyncIterator[None]:

@@ -229,6 +229,14 @@ class UserSigError(ValueError):
         self.reason: UserSigProblem = reason
 
 
+# -- the command line's
+
+
+class Unreachable(BotError):
+    """The server a player (`bot say`, `bot trigger`) talks to did not answer: one line
+    for the user, exit 1."""
+
+
 # -- the runtime's own turns
 
 

@@ -20,10 +20,10 @@ from hypothesis import settings
 from bot.app import create_app
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.loader import load_catalog
+from bot.local.redis_server import LocalCluster, RedisServer
 from bot.platforms.base import Sender
 from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
-from bot.redis_server import LocalCluster, RedisServer
 from bot.settings import Settings
 from bot.store import RedisClient, connect
 from tests.support import (

@@ -21,7 +21,7 @@ from typing import IO
 
 import aiohttp
 
-from bot.redis_server import free_port
+from bot.local.redis_server import free_port
 from tests.support import ROOT
 
 

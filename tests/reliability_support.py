@@ -22,8 +22,8 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot.local.redis_server import RedisServer
 from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams
-from bot.redis_server import RedisServer
 from bot.store import INBOX_GROUP, OUTBOX_GROUP, Store, redis_client
 from tests import support
 from tests.processes import BotServe, bot_env

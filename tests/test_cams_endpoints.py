@@ -330,7 +330,7 @@ async def test_health_and_readiness(client: Any) -> None:
 
 async def test_redis_unreachable_gives_503(make_client: Any) -> None:
     """With Redis away a push is answered 503 (CAMS pushes again), never 200 or 500."""
-    from bot.redis_server import free_port
+    from bot.local.redis_server import free_port
 
     client = await make_client(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     resp = await client.post(RECEIPTS, json=[inbound("hi")])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot import __version__
-from bot.redis_server import free_port
+from bot.local.redis_server import free_port
 from tests.processes import bot_env, run_bot
 from tests.support import ROOT
 

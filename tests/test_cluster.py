@@ -20,8 +20,8 @@ from redis.asyncio import RedisCluster
 
 from bot.app import create_app
 from bot.flows.compiler import CompiledCatalog
+from bot.local.redis_server import CLUSTER_SLOTS, LocalCluster, RedisServer, slot_ranges
 from bot.model import Conversation, Inbound, Timer
-from bot.redis_server import CLUSTER_SLOTS, LocalCluster, RedisServer, slot_ranges
 from bot.store import (
     INBOX_GROUP,
     Accepted,

@@ -19,8 +19,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from bot.local.redis_server import RedisServer
 from bot.platforms.tencent.auth import sign
-from bot.redis_server import RedisServer
 from bot.store import Keys, partition_of
 from tests.conftest import AppFactory
 from tests.support import BUSINESS, RECEIPT_TOKEN, SIGNATURES, CamsServer, eventually, inbound

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from bot.chat import run_chat
 from bot.cli import main
+from bot.cli.chat import run_chat
 from bot.flows.compiler import compile_catalog
 from bot.flows.loader import load_catalog
 from bot.flows.tools.lint import lint

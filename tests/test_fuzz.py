@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from redis import Redis
 from schemathesis import GenerationMode
 
+from bot.local.redis_server import RedisServer
 from bot.platforms.tencent.auth import sign
-from bot.redis_server import RedisServer
 from bot.settings import SANDBOX_BUSINESS, SANDBOX_SECRET, SANDBOX_TENCENT_APP
 from tests.processes import BotServe, bot_env
 

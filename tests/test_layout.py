@@ -126,8 +126,6 @@ def test_only_the_store_imports_redis() -> None:
 OWN_EXCEPTIONS = {
     # The flow-test simulator's: they carry its calls and canned answers.
     "bot/flows/tools/simulate.py": {"UnansweredCall", "UnmadeCall"},
-    # The command line's: a server it cannot reach, said in one line.
-    "bot/cli.py": {"Unreachable"},
 }
 
 

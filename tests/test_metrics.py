@@ -13,7 +13,6 @@ from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
 from bot.metrics import Backlog, Metrics, one_of, outcome_of
 from bot.model import Conversation, Inbound, IntentStart, TimerFired
-from bot.ops import read_backlog
 from bot.runtime.worker import funnel
 from bot.store import Accepted, Store
 from tests.conftest import AppFactory
@@ -252,7 +251,7 @@ async def test_backlog_ages_are_read_from_redis(redis: Redis) -> None:
     store = Store(redis, partitions=4, conversation_ttl=3600, dedup_ttl=3600)
     seconds, _ = await redis.time()
     now_ms = seconds * 1000
-    empty = await read_backlog(store)
+    empty = await store.backlog()
     assert empty == Backlog(0.0, 0.0, 0.0, 0)
     k1, k3 = store.keys(1), store.keys(3)
     await redis.xadd(k1.inbox, {"c": "x", "e": "{}"}, id=f"{now_ms - 30_000}-0")
@@ -261,7 +260,7 @@ async def test_backlog_ages_are_read_from_redis(redis: Redis) -> None:
     await redis.xadd(k1.calls, {"c": "x", "r": "{}"}, id=f"{now_ms - 2_000}-0")
     await redis.xadd(k1.dead, {"kind": "in", "why": "x"})
     await redis.xadd(k3.dead, {"kind": "out", "why": "x"})
-    backlog = await read_backlog(store)
+    backlog = await store.backlog()
     assert 30 <= backlog.inbox_age < 32  # the oldest over all partitions
     assert 7 <= backlog.outbox_age < 9
     assert 2 <= backlog.calls_age < 4

@@ -19,9 +19,9 @@ from redis.asyncio import Redis
 from bot.cli import main
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
+from bot.local.redis_server import RedisServer
 from bot.model import Inbound, IntentStart
 from bot.platforms.cams.client import CamsClient
-from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
 from bot.runtime.worker import task_id
 from bot.store import Accepted, event_to_json, partition_of

@@ -25,9 +25,9 @@ from bot import log
 from bot.app import create_app
 from bot.flows.compiler import compile_catalog
 from bot.flows.loader import load_catalog
+from bot.local.redis_server import RedisServer
 from bot.platforms.tencent.auth import sign
 from bot.platforms.tencent.fake import FAKE_TENCENT, FakeTencent, create_fake_tencent
-from bot.redis_server import RedisServer
 from tests.conftest import make_settings
 from tests.support import (
     ACCESS_KEY_ID,

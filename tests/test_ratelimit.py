@@ -22,10 +22,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
+from bot.local.redis_server import RedisServer
 from bot.model import Inbound
 from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
-from bot.redis_server import RedisServer
 from bot.runtime.partitions import Runtime
 from bot.runtime.ratelimit import Counters, RateLimiter
 from bot.store import Accepted, Store, account_key, event_to_json

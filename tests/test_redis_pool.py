@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.redis_server import LocalCluster, RedisServer
+from bot.local.redis_server import LocalCluster, RedisServer
 from bot.store import POOL_CONNECTIONS, POOL_TIMEOUT, RedisClient, connect, redis_client
 
 

@@ -235,7 +235,7 @@ NOT_FROM_OUTSIDE: dict[tuple[str, str], str] = {
     ("bot.flows.tools.flowtest.spec", "_pattern"): "`bot test`: the author's flow tests",
     ("bot.settings", "_SEPARATORS"): "environment variables, at start-up",
     ("bot.settings", "_CONTROL"): "environment variables (call secrets), at start-up",
-    ("bot.ops", "_DEAD_ID"): "the operator's command line (`bot dlq`)",
+    ("bot.cli.dead_ids", "_DEAD_ID"): "the operator's command line (`bot dlq`)",
 }
 # Authors' patterns meet answers too: they are compiled here, with RE2, and tested below.
 AUTHOR_PATTERNS = ("bot.flows.patterns", "compile_pattern")

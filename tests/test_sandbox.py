@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.redis_server import free_port
+from bot.local.redis_server import free_port
 from tests.processes import BotServe, bot_env, run_bot, wait_ready
 from tests.support import ROOT
 

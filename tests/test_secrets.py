@@ -22,10 +22,10 @@ from bot.app import create_app
 from bot.cli import main
 from bot.errors import ConfigError
 from bot.flows.compiler import CompiledCatalog
+from bot.local.redis_server import RedisServer
 from bot.platforms import auth
 from bot.platforms.auth import matches_any
 from bot.platforms.tencent.auth import sign
-from bot.redis_server import RedisServer
 from bot.settings import Settings, call_secrets, env_name, secret_settings
 from tests.support import (
     ACCESS_KEY_ID,

@@ -185,7 +185,7 @@ def test_a_env_file_gives_settings_the_environment_does_not(
 ) -> None:
     """BOT_ENV_FILE (default .env) is read at the command's start: its variables count where
     the environment has none; an explicitly named file that is not there is an error."""
-    from bot.cli import load_env_file
+    from bot.cli.sources import load_env_file
 
     env = tmp_path / "settings.env"
     env.write_text("BOT_PORT=9191\nBOT_HOST=127.0.0.2\n# a comment\n")

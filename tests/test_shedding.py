@@ -19,9 +19,9 @@ from redis.asyncio import Redis
 
 from bot.app import create_app
 from bot.flows.compiler import CompiledCatalog
+from bot.local.redis_server import RedisServer
 from bot.model import Inbound
 from bot.platforms.tencent.fake import create_fake_tencent
-from bot.redis_server import RedisServer
 from bot.store import Keys, RedisClient, Store, connect, event_to_json, partition_of
 from bot.web.keys import SHEDDER
 from bot.web.shedding import RETRY_AFTER, Shedder

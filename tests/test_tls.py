@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 
 from bot.cli import main
 from bot.errors import ConfigError
-from bot.redis_server import RedisServer
+from bot.local.redis_server import RedisServer
+from bot.local.tls import server_ssl_context
 from bot.settings import Settings
-from bot.tls import server_ssl_context
 from tests.processes import BotServe, bot_env
 
 LEAK = "PRIVATE-looking-content-never-shown"

@@ -18,8 +18,9 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from bot.redis_server import RedisServer
-from bot.serve import GC_THRESHOLDS, restart_delay, worker_number
+from bot.cli.serve import GC_THRESHOLDS
+from bot.local.redis_server import RedisServer
+from bot.local.supervisor import restart_delay, worker_number
 from tests.processes import BotServe, bot_env
 from tests.support import ROOT, eventually, inbound
 from tests.test_metrics import Samples, parse, value
@@ -228,7 +229,7 @@ def test_a_serving_process_freezes_what_it_started_with_and_collects_less_often(
     not to change this one's."""
     script = (
         "import asyncio, gc\n"
-        "from bot.serve import GC_THRESHOLDS, settle_gc\n"
+        "from bot.cli.serve import GC_THRESHOLDS, settle_gc\n"
         "assert gc.get_freeze_count() == 0\n"
         "asyncio.run(settle_gc(None))\n"
         "assert gc.get_threshold() == GC_THRESHOLDS, gc.get_threshold()\n"

@@ -1,6 +1,6 @@
 """Commands to the redis-server processes the project starts itself on 127.0.0.1
-(bot/redis_server.py starts and stops them): join cluster-enabled ones into a cluster, tell
-when it is formed, empty them. Blocking calls, for start-up and tests."""
+(bot/local/redis_server.py starts and stops them): join cluster-enabled ones into a
+cluster, tell when it is formed, empty them. Blocking calls, for start-up and tests."""
 
 from __future__ import annotations
 

@@ -47,6 +47,11 @@ def free_port() -> int:
         return port
 
 
+def url_of(port: int) -> str:
+    """The URL of a redis-server of ours on this machine."""
+    return f"redis://127.0.0.1:{port}/0"
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -74,7 +79,7 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return url_of(self.port)
 
     @property
     def port_file(self) -> Path:
@@ -217,7 +222,7 @@ class LocalCluster:
     def url(self) -> str:
         if not self.nodes:
             raise ConfigError("the cluster is not started")
-        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+        return url_of(self.nodes[0].port)
 
     def start(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import logging
 import os
 import shutil
@@ -40,7 +39,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from bot.errors import ConfigError
-from bot.redis_server import RedisServer
+from bot.local.embedded import EmbeddedRedis
 from bot.settings import Settings
 
 log = logging.getLogger("bot.serve")
@@ -251,13 +250,7 @@ def supervise(settings: Settings) -> int:
             stack.callback(s.close)
         env["BOT_HOST"], env["BOT_PORT"] = settings.host, str(port)
         if settings.redis_url is None:
-            server = RedisServer(settings.data_dir / "redis")
-            server.start()
-            stack.callback(server.stop)
-            env["BOT_REDIS_URL"] = server.url
-            log.info(
-                "embedded redis-server on 127.0.0.1:%d, data in %s", server.port, server.data_dir
-            )
+            env["BOT_REDIS_URL"] = stack.enter_context(EmbeddedRedis(settings.data_dir))
         metrics_dir = tempfile.mkdtemp(prefix="bot-metrics-")
         stack.callback(shutil.rmtree, metrics_dir, ignore_errors=True)
         env[MULTIPROC_ENV] = metrics_dir
@@ -273,25 +266,3 @@ def supervise(settings: Settings) -> int:
         code = supervisor.run()
         log.info("all workers stopped")
         return code
-
-
-# The cyclic garbage collector of a serving process. With Python's defaults (700, 10, 10)
-# the bench's server spent about 10% of its CPU collecting, and every few seconds a full
-# pass over every live object (the cached conversations among them) stopped it for 120 to
-# 135 ms, the worst of its acknowledgement delays. What exists once the app is up lives as
-# long as the process and is frozen out of the passes; the youngest generation is collected
-# every 5,000 allocations rather than 700. Measured in three pairs of bench runs
-# (docs/performance.md): about 15% less CPU per message, the longest pause 40 to 50 ms, ack
-# p99 at an open-loop 1,000/s 21 to 70 ms against 102 to 249. Cycles are still collected,
-# a little later.
-GC_THRESHOLDS = (5_000, 10, 10)
-
-
-async def settle_gc(app: object) -> None:
-    """An `on_startup` hook, once the app's resources are up: what exists now (modules,
-    flows, settings, connections) lives as long as the process, so it is frozen out of
-    every later collection, and the thresholds are raised."""
-    del app
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)

@@ -7,8 +7,10 @@ and the clock is a fake one the author moves with `/wait`.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -18,11 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-import aiohttp
-
+from bot.cli.sources import compiled_catalog, flow_sources
 from bot.flows.compiler import CompiledCatalog
-from bot.flows.engine import Engine
 from bot.flows.spec import parse_duration
+from bot.local.embedded import EmbeddedRedis
 from bot.model import (
     ConversationRef,
     Event,
@@ -32,8 +33,7 @@ from bot.model import (
     Resume,
     SendReceipt,
 )
-from bot.redis_server import RedisServer
-from bot.runtime.partitions import Runtime
+from bot.settings import call_secrets
 from bot.store import Accepted, Store, event_to_json, redis_client
 
 HELP = """Type what the customer writes. Commands:
@@ -44,6 +44,30 @@ HELP = """Type what the customer writes. Commands:
   /state                 where the conversation stands
   /slots                 the conversation's data
   /help, /quit"""
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot import log
+
+    log.setup("ERROR")  # the chat prints the conversation; only failures besides it
+    flows, intents = flow_sources(args)
+    catalog = compiled_catalog(flows, intents)
+
+    def read_line() -> str | None:
+        try:
+            return input()
+        except EOFError:
+            return None
+
+    return asyncio.run(
+        run_chat(
+            catalog,
+            args.flow,
+            customer=args.customer.lstrip("+"),
+            secrets=call_secrets(os.environ),
+            read_line=read_line,
+        )
+    )
 
 
 class FakeClock:
@@ -163,46 +187,61 @@ async def run_chat(
     read_line: Callable[[], str | None],
     out: TextIO = sys.stdout,
 ) -> int:
+    # What only a chat runs, imported when one starts.
+    import aiohttp
+
+    from bot.flows.engine import Engine
+    from bot.runtime.partitions import Runtime
+
     if flow not in catalog.flows:
         print(f"no flow {flow!r}; flows: {', '.join(catalog.flows)}", file=sys.stderr)
         return 2
     folder = Path(tempfile.mkdtemp(prefix="bot-chat-"))
-    server = RedisServer(folder, appendonly=False)
-    await asyncio.to_thread(server.start)
-    client = redis_client(server.url)
-    clock = FakeClock()
-    sender = PrintingSender(out)
-    store = Store(client, partitions=1, conversation_ttl=30 * 86400, dedup_ttl=86400)
-    async with aiohttp.ClientSession() as http:
-        runtime = Runtime(
-            store,
-            Engine(catalog),
-            {"cams": sender},
-            lease_seconds=5,
-            send_attempts=1,
-            clock=clock,
-            http=http,
-            secrets=secrets,
-        )
-        await runtime.start()
-        try:
-            chat = Chat(store, ConversationRef("cams", "whatsapp", "chat", customer), clock, out)
-            print(f"chatting with flow {flow!r}; /help lists the commands", file=out)
-            await chat.send(IntentStart(uuid.uuid4().hex, chat.now_ms(), "", flow=flow))
-            await _quiet(sender)
-            while True:
-                line = await asyncio.to_thread(read_line)
-                if line is None:
-                    break
-                line = line.strip()
-                if not line:
-                    continue
-                if not await chat.command(line):
-                    break
-                await _quiet(sender)
-        finally:
-            await runtime.stop()
-            await client.aclose()
-            await asyncio.to_thread(server.stop)
-            shutil.rmtree(folder, ignore_errors=True)
+    try:
+        async with (
+            EmbeddedRedis(folder, appendonly=False) as url,
+            aiohttp.ClientSession() as http,
+        ):
+            client = redis_client(url)
+            clock = FakeClock()
+            sender = PrintingSender(out)
+            store = Store(client, partitions=1, conversation_ttl=30 * 86400, dedup_ttl=86400)
+            runtime = Runtime(
+                store,
+                Engine(catalog),
+                {"cams": sender},
+                lease_seconds=5,
+                send_attempts=1,
+                clock=clock,
+                http=http,
+                secrets=secrets,
+            )
+            await runtime.start()
+            try:
+                conv = ConversationRef("cams", "whatsapp", "chat", customer)
+                await _converse(Chat(store, conv, clock, out), sender, flow, read_line)
+            finally:
+                await runtime.stop()
+                await client.aclose()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+async def _converse(
+    chat: Chat, sender: PrintingSender, flow: str, read_line: Callable[[], str | None]
+) -> None:
+    """Start the flow, then run each line the author types until /quit or the input ends."""
+    print(f"chatting with flow {flow!r}; /help lists the commands", file=chat.out)
+    await chat.send(IntentStart(uuid.uuid4().hex, chat.now_ms(), "", flow=flow))
+    await _quiet(sender)
+    while True:
+        line = await asyncio.to_thread(read_line)
+        if line is None:
+            return
+        line = line.strip()
+        if not line:
+            continue
+        if not await chat.command(line):
+            return
+        await _quiet(sender)
