@@ -3,8 +3,6 @@ choices) and quantities (integer and number slots), and integer and number slots
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
 
 import pytest
@@ -22,7 +20,15 @@ from bot.flows.answers.numbers import (
 )
 from bot.flows.answers.reading import normalize_text
 from bot.flows.matching import OptionIndex
-from tests.answers_support import TODAY, accepts, parse, rejects, slot_spec
+from tests.answers_support import (
+    ANSWER_CHARACTERS,
+    TODAY,
+    accepts,
+    number_by_definition,
+    parse,
+    rejects,
+    slot_spec,
+)
 
 LANGUAGES = ["en", "es", "pt", "fr", "de", "it", "zh"]
 
@@ -84,39 +90,10 @@ def test_parse_number_rejects_answers_that_are_not_just_a_number(text: str) -> N
     assert parse_number(text) is None
 
 
-# The definitions that the linear readings keep: quadratic on long answers, exact on short.
-_EDGES = re.compile(r"^[\s\W_]+|[\s\W_]+$")
-_DECORATION = re.compile(r"^[\s(\[#]+|[\s.)\]:\-]+$")
-_ANSWER_CHARACTERS = (
-    " \t\n\u00a0\u3000.,!?¿-_()[]#:👍\ufe0f\u20e3\u0301\u0308éÉaZ1\u0661\u2460\uff11"
-)
-
-
-def _folded_by_definition(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    core = (
-        _EDGES.sub("", folded)
-        or "".join(
-            c for c in folded if unicodedata.category(c)[0] != "P" and c not in "\ufe0e\ufe0f"
-        ).strip()
-    )
-    return re.sub(r"\s+", " ", core)
-
-
-def _number_by_definition(text: str) -> int | None:
-    s = unicodedata.normalize("NFKC", text.translate({0xFE0F: None, 0x20E3: None})).strip()
-    s = _DECORATION.sub("", s)
-    digits = [unicodedata.decimal(c, None) for c in s]
-    if not s or len(s) > 3 or None in digits:
-        return None
-    return int("".join(map(str, digits)))
-
-
-@given(st.text(_ANSWER_CHARACTERS, max_size=16))
+@given(st.text(ANSWER_CHARACTERS, max_size=16))
 def test_parse_number_reads_what_stripping_the_decorations_reads(text: str) -> None:
     """A short answer's number is the one left once its opening and closing decorations go."""
-    assert parse_number(text) == _number_by_definition(text)
+    assert parse_number(text) == number_by_definition(text)
 
 
 @pytest.mark.parametrize(
