@@ -32,7 +32,15 @@ from bot.platforms.tencent.client import TencentClient
 from bot.platforms.tencent.fake import FAKE_TENCENT, create_fake_tencent
 from bot.runtime.partitions import Runtime
 from bot.settings import SANDBOX_SECRET, Settings
-from bot.store import REDIS_TIMEOUTS, RedisError, Store, cluster_enabled, redis_client
+from bot.store import (
+    NO_HISTORY,
+    REDIS_TIMEOUTS,
+    HistoryPolicy,
+    RedisError,
+    Store,
+    cluster_enabled,
+    redis_client,
+)
 from bot.web import api, cams, health, openapi, sandbox, tencent
 from bot.web import metrics as metrics_route
 from bot.web.keys import (
@@ -95,6 +103,11 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             partitions=settings.partitions,
             conversation_ttl=settings.conversation_ttl,
             dedup_ttl=settings.dedup_ttl,
+            history=(
+                HistoryPolicy(settings.history_length, settings.history_ttl, settings.history_text)
+                if settings.history
+                else NO_HISTORY
+            ),
         )
         yield
 

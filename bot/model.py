@@ -364,3 +364,36 @@ class StepResult:
     calls: tuple[CallRequest, ...] = ()
     trace: tuple[tuple[str, str, str], ...] = ()
     entered: tuple[tuple[str, str], ...] = ()
+
+
+class HistoryKind(StrEnum):
+    """What an entry of a conversation's history records."""
+
+    STEP = "step"  # an event stepped the conversation: the event, the move, the replies
+    SENT = "sent"  # a reply went out: the platform's message id
+    FAILED = "failed"  # a reply failed for good, or went to the dead letters
+    STATUS = "status"  # a delivery report: Sent, Delivered, Read, Failed (with its code)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One entry of a conversation's history, as stored. `id` orders the entries and is
+    the cursor of a read; `at_ms` is when it was written. A step has its `event` and
+    `replies` as stored (without what customers or agents wrote when texts are not kept),
+    the states it moved `from_state` and `to_state` (`flow/state`, "" outside a flow) and
+    its `outcome`, and the `tasks` of its replies; the other kinds name their `task`, and
+    a `status`, an `error` or a platform `message_id`."""
+
+    id: str
+    at_ms: int
+    kind: HistoryKind
+    event: dict[str, Any] | None = None
+    from_state: str = ""
+    to_state: str = ""
+    outcome: str = ""
+    replies: tuple[dict[str, Any], ...] = ()
+    tasks: tuple[str, ...] = ()
+    task: str = ""
+    status: str = ""
+    error: str = ""
+    message_id: str = ""

@@ -355,6 +355,36 @@ class Settings(BaseSettings):
         description="Seconds a message id is remembered, to drop repeated pushes.",
         json_schema_extra={"shown_default": "`86400` (1 day)"},
     )
+    history: bool = Field(
+        True,
+        description=(
+            "Keep each conversation's history (bot/store: messages in, replies out, their "
+            "delivery statuses, every step), for `/v1/conversations/{id}/history`."
+        ),
+    )
+    history_text: bool = Field(
+        True,
+        description=(
+            "Keep what was written (message and reply texts, button payloads, an intent's "
+            "data, a call's answer) in the history; `false` keeps the steps, their kinds "
+            "and the statuses only."
+        ),
+    )
+    history_length: int = Field(
+        200,
+        ge=1,
+        le=100_000,
+        description="Entries of history kept per conversation: the oldest go first.",
+    )
+    history_ttl: int = Field(
+        30 * 24 * 3600,
+        ge=60,
+        description=(
+            "Seconds an entry of history is kept: older ones are dropped, and a "
+            "conversation's whole history this long after its last entry."
+        ),
+        json_schema_extra={"shown_default": "`2592000` (30 days)"},
+    )
     lease_seconds: float = Field(
         10.0,
         gt=0,

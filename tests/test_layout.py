@@ -168,12 +168,15 @@ def test_the_readme_layout_names_what_exists() -> None:
 
 
 def test_every_script_file_is_a_registered_script() -> None:
-    """The package's data holds one .lua file per script the store knows, and no other."""
+    """The package's data holds one .lua file per script the store knows, and the history
+    library that the scripts which write history start with, and no other."""
     folder = resources.files("bot.store").joinpath("scripts")
     files = {f.name.removesuffix(".lua") for f in folder.iterdir() if f.name.endswith(".lua")}
-    assert files == set(lua.SCRIPTS)
+    assert files == {*lua.SCRIPTS, "history"}
     for name in lua.SCRIPTS:
         assert "redis.call(" in lua.source(name), name
+        uses = "keep_history(" in lua.source(name).split("\nend\n", 1)[-1]
+        assert uses == (name in lua.HISTORY_WRITERS), name
 
 
 @contextlib.asynccontextmanager

@@ -34,7 +34,7 @@ from bot.model import (
     TimerFired,
 )
 from bot.runtime.drain import Consumer, drain
-from bot.store import Store, call_to_json, event_from_json, reply_to_json
+from bot.store import StepTrace, Store, call_to_json, event_from_json, reply_to_json
 
 log = logging.getLogger("bot.worker")
 
@@ -90,6 +90,7 @@ def funnel(
 @dataclass(frozen=True, slots=True)
 class _Stepped:
     result: StepResult
+    event: Event | None  # None: the event could not be read
     message_id: str
     dead: str  # why the event goes to the dead letters ("" when it does not)
     funnel: Funnel
@@ -158,6 +159,7 @@ class InboxWorker(Consumer):
         brings another one."""
         catalog = self.engine.catalog
         message_id = ""
+        event: Event | None = None
         try:
             event = event_from_json(event_json)
             message_id = event.message_id
@@ -170,13 +172,14 @@ class InboxWorker(Consumer):
             )
             with context(message_id=message_id or None):
                 result = self.engine.step(addressed, event, self.clock_ms(), ctx)
-            return _Stepped(result, message_id, "", funnel(catalog, conv, event, result))
+            return _Stepped(result, event, message_id, "", funnel(catalog, conv, event, result))
         except Exception as e:
             with context(message_id=message_id or None):
                 log.exception("step failed; the event goes to the dead letters")
             error = ((*_labels(catalog, conv), "error"),)
             return _Stepped(
                 StepResult(conv, (), Outcome.ERROR),
+                event,
                 message_id,
                 f"{type(e).__name__}: {e}",
                 error,
@@ -189,9 +192,10 @@ class InboxWorker(Consumer):
             stepped = self._step(conv_id, conv, event_json)
             result, dead = stepped.result, stepped.dead
             version = conv.version + 1
+            reply_jsons = [reply_to_json(r) for r in result.replies]
             replies = [
-                (reply_to_json(r), task_id(conv_id, version, i))
-                for i, r in enumerate(result.replies)
+                (reply_json, task_id(conv_id, version, i))
+                for i, reply_json in enumerate(reply_jsons)
             ]
             res = await self.store.commit(
                 partition=self.partition,
@@ -206,6 +210,9 @@ class InboxWorker(Consumer):
                 active=self.engine.is_active(result.conversation),
                 previous_timers=[(conv.visit, t.name) for t in conv.timers],
                 calls=[call_to_json(c) for c in result.calls],
+                trace=StepTrace(
+                    stepped.event, event_json, conv, result.outcome, result.replies, reply_jsons
+                ),
             )
             if res.ok:
                 new = result.conversation

@@ -9,7 +9,7 @@ here.
                  the errors callers catch
     coalesce.py  the per-message calls of one loop iteration in one pipeline
     store.py     the Store, made of core.py and its parts: intake.py, steps.py, streams.py,
-                 outcomes.py, leases.py, dead.py, reads.py
+                 outcomes.py, leases.py, dead.py, reads.py, history.py
     permits.py   the send rate limit's logs
     nodes.py     commands to the local redis-server processes (forming a cluster)
 """
@@ -43,12 +43,13 @@ from bot.store.codec import (
     reply_to_json,
     timer_member,
 )
+from bot.store.core import NO_HISTORY, HistoryPolicy
 from bot.store.dead import DeadEntry
 from bot.store.intake import STATUS_RANK, Accepted
 from bot.store.keys import Keys, account_key, partition_of
 from bot.store.permits import Granted, PermitLog
 from bot.store.reads import GLOBAL_COUNTERS, PARTITION_COUNTERS, Backlog, PartitionStats, Stats
-from bot.store.steps import CommitResult
+from bot.store.steps import CommitResult, StepTrace
 from bot.store.store import Store
 from bot.store.streams import CALLS_GROUP, INBOX_GROUP, OUTBOX_GROUP, CallEntry, OutboxEntry
 
@@ -56,6 +57,7 @@ __all__ = [
     "CALLS_GROUP",
     "GLOBAL_COUNTERS",
     "INBOX_GROUP",
+    "NO_HISTORY",
     "OUTBOX_GROUP",
     "PARTITION_COUNTERS",
     "POOL_CONNECTIONS",
@@ -68,6 +70,7 @@ __all__ = [
     "CommitResult",
     "DeadEntry",
     "Granted",
+    "HistoryPolicy",
     "Keys",
     "NoScriptError",
     "OutboxEntry",
@@ -78,6 +81,7 @@ __all__ = [
     "RedisError",
     "ResponseError",
     "Stats",
+    "StepTrace",
     "Store",
     "account_key",
     "address_from_entry",

@@ -12,6 +12,11 @@ decoder each. Everything else (the Lua scripts included) moves these forms as op
     address       an outbox entry's `c` (the conversation id) and `s` (the conversation's
                   space when the step committed); a call entry's `c` and `s` likewise
     timer         a member `visit|name|conv` of the partition's timers, scored by its due time
+    history       an entry of a conversation's history stream (its id says when it was
+                  written): `k` (its HistoryKind); a step's `e` (event), `f` and `s` (from
+                  and to `flow/state`), `o` (outcome), `r` (its replies as a JSON array) and
+                  `t` (their task ids, space-separated); the others' `tk` (task id), `st`
+                  (status), `err`, `mid`
     counters      a hash of counters, HINCRBY integers and HINCRBYFLOAT decimals
 
 Every form is read as the current release writes it and as every earlier one wrote it: a
@@ -22,6 +27,7 @@ URL and headers is read (and refused when it holds a secret marker).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from bot.errors import CallRefused
@@ -35,6 +41,8 @@ from bot.model import (
     ConversationRef,
     Event,
     Fallback,
+    HistoryEntry,
+    HistoryKind,
     Inbound,
     IntentStart,
     Part,
@@ -265,6 +273,74 @@ def parse_timer_member(member: str | bytes) -> tuple[str, int, str]:
     """(conv id, visit, name) of a timer's member."""
     visit, name, conv_id = text(member).split("|", 2)
     return conv_id, int(visit), name
+
+
+# -- history ---------------------------------------------------------------------------------
+
+# The fields of events that hold what a customer, an agent or the business wrote: left out of
+# the history when its texts are not kept (BOT_HISTORY_TEXT=false).
+_WRITTEN = frozenset({"text", "payload", "data", "body", "space"})
+
+
+def history_event(event: Event, event_json: str, *, text: bool) -> str:
+    """A step's event as its history keeps it: as the inbox kept it (`event_json`, no
+    second encoding), or without what was written."""
+    if text:
+        return event_json
+    d: dict[str, Any] = {"t": event.type}
+    for name, spec in event.__dataclass_fields__.items():
+        value = getattr(event, name)
+        if name != "type" and name not in _WRITTEN and value != spec.default:
+            d[name] = value
+    return dumps(d)
+
+
+def history_replies(replies: Sequence[Reply], reply_jsons: Sequence[str], *, text: bool) -> str:
+    """A step's replies as its history keeps them, a JSON array: as the outbox keeps them
+    (`reply_jsons`, joined), or what each was (a text, buttons, a template) without what
+    it said."""
+    if text:
+        return "[" + ",".join(reply_jsons) + "]"
+    kept = []
+    for reply in replies:
+        d: dict[str, Any] = {}
+        if reply.text:
+            d["text"] = ""
+        if reply.buttons:
+            d["buttons"] = len(reply.buttons)
+        if reply.template is not None:
+            d["template"] = {"code": reply.template.code, "language": reply.template.language}
+        kept.append(d)
+    return dumps(kept)
+
+
+def history_from_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> HistoryEntry:
+    """An entry of a history stream, as the scripts wrote it."""
+    f = {text(k): text(v) for k, v in fields.items()}
+    kind = HistoryKind(f["k"])
+    entry = text(entry_id)
+    at_ms = int(entry.partition("-")[0])
+    if kind is HistoryKind.STEP:
+        return HistoryEntry(
+            entry,
+            at_ms,
+            kind,
+            event=json.loads(f["e"]) if f.get("e") else None,
+            from_state=f.get("f", ""),
+            to_state=f.get("s", ""),
+            outcome=f.get("o", ""),
+            replies=tuple(json.loads(f.get("r") or "[]")),
+            tasks=tuple(f.get("t", "").split()),
+        )
+    return HistoryEntry(
+        entry,
+        at_ms,
+        kind,
+        task=f.get("tk", ""),
+        status=f.get("st", ""),
+        error=f.get("err", ""),
+        message_id=f.get("mid", ""),
+    )
 
 
 # -- counters --------------------------------------------------------------------------------

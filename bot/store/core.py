@@ -9,6 +9,7 @@ letters and the operators' reads. Each part uses only what is here.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from redis.commands.core import AsyncScript
 
@@ -19,6 +20,19 @@ from bot.store.keys import PREFIX, Keys, partition_of, stats_key
 
 # Scripts of the store itself (the rate limit's log has its own: bot/store/permits.py).
 STORE_SCRIPTS = tuple(name for name in lua.SCRIPTS if name != "acquire_permits")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPolicy:
+    """What the conversations' histories keep (BOT_HISTORY_*): at most `length` entries,
+    none older than `ttl` seconds; what was written too, or not (`text`)."""
+
+    length: int = 200
+    ttl: int = 30 * 24 * 3600
+    text: bool = True
+
+
+NO_HISTORY = HistoryPolicy(length=0)
 
 
 class StoreCore:
@@ -32,8 +46,11 @@ class StoreCore:
         conversation_ttl: int,
         dedup_ttl: int,
         prefix: str = PREFIX,
+        history: HistoryPolicy = NO_HISTORY,
     ) -> None:
+        """`history`: what the conversations' histories keep; none by default."""
         self.redis = redis
+        self.history_policy = history
         self.partitions = partitions
         self.conversation_ttl = conversation_ttl
         self.dedup_ttl = dedup_ttl

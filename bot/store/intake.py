@@ -104,10 +104,12 @@ class Intake(StoreCore):
             failed = event_to_json(
                 SendFailed(f"status:{st.task_id}", st.at_ms, st.task_id, error, number)
             )
+        history = self.history_policy
         return evalsha(
-            self.script("status"), [k.message(st.task_id), k.inbox],
+            self.script("status"), [k.message(st.task_id), k.inbox, k.history(conv_id)],
             STATUS_RANK.get(st.status.lower(), 0), st.status, st.at_ms, st.message_id,
             error, self.conversation_ttl, conv, visit, failed,
+            history.length, history.ttl, st.task_id, conv_id,
         )  # fmt: skip
 
     async def _submit(self, commands: list[tuple[Any, ...]]) -> list[Any]:

@@ -14,6 +14,10 @@ slot, and each script touches one slot only, so the same code runs on Redis Clus
     bot:{pN}:timers        zset    timers of state visits (`visit|name|conv`), by due time
     bot:{pN}:lease         string  owner token of the partition's worker (fencing)
     bot:{pN}:c:CONV        hash    a conversation: flow, state, version, data, ...
+    bot:{pN}:h:CONV        stream  a conversation's history (bot.model.HistoryEntry): its
+                                   steps, sends and delivery statuses, at most
+                                   BOT_HISTORY_LENGTH entries, none older than
+                                   BOT_HISTORY_TTL
     bot:{pN}:seen:ID       string  an accepted message id (drops repeated pushes)
     bot:{pN}:m:TASK        hash    a sent message: message id (mid), send error (err),
                                    delivery status (status, status_err, at)
@@ -89,6 +93,9 @@ class Keys:
 
     def conv(self, conv_id: str) -> str:
         return f"{self.tag}:c:{conv_id}"
+
+    def history(self, conv_id: str) -> str:
+        return f"{self.tag}:h:{conv_id}"
 
     def seen(self, message_key: str) -> str:
         return f"{self.tag}:seen:{message_key}"

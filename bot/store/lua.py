@@ -19,6 +19,10 @@ from redis.commands.core import AsyncScript
 from bot.store.client import AnyPipeline, RedisClient
 from bot.store.coalesce import Command
 
+# The scripts that write a conversation's history start with `scripts/history.lua`, which
+# defines `keep_history` (a library, not a script of its own).
+HISTORY_WRITERS = frozenset({"commit", "status", "finish_send"})
+
 # Every script, by the name of its file (`scripts/NAME.lua`).
 SCRIPTS = (
     "intake",
@@ -38,9 +42,15 @@ SCRIPTS = (
 
 @functools.cache
 def source(name: str) -> str:
-    """The text of `scripts/NAME.lua`."""
+    """The text of `scripts/NAME.lua`, after the history library for the scripts that
+    write history."""
     if name not in SCRIPTS:
         raise ValueError(f"no script named {name!r}")
+    text = _file(name)
+    return _file("history") + text if name in HISTORY_WRITERS else text
+
+
+def _file(name: str) -> str:
     return resources.files("bot.store").joinpath("scripts", f"{name}.lua").read_text("utf-8")
 
 

@@ -37,7 +37,8 @@ class Outcomes(StoreCore):
         retries: int = 0,
         permanent: bool = False,
     ) -> None:
-        """Ack a drained outbox entry and record what became of it, in one script.
+        """Ack a drained outbox entry and record what became of it (in its conversation's
+        history too: sent, or failed with its `error`), in one script.
         `failed` (an event, as JSON) tells the conversation its message failed for good.
         The partition's counters count the send (a `message_id`), a `permanent` failure or
         a `dead` letter, and the `retries` it took, in the same script."""
@@ -45,11 +46,14 @@ class Outcomes(StoreCore):
         outcome = (
             "dead" if dead else "sent" if message_id else "permanent" if permanent else ""
         )  # fmt: skip
+        history = self.history_policy
         await self.coalescer().execute(
             *evalsha(
                 self.script("finish_send"),
-                [k.outbox, k.stats, k.dead, k.inbox, k.message(entry.task_id)],
+                [k.outbox, k.stats, k.dead, k.inbox, k.message(entry.task_id),
+                 k.history(entry.conv_id)],
                 entry.entry_id, retries, outcome, error, entry.conv_id, entry.reply_json,
                 entry.task_id, entry.space, failed, message_id, visit, self.conversation_ttl,
+                history.length, history.ttl,
             )
         )  # fmt: skip

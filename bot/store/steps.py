@@ -3,17 +3,19 @@ version-checked script), and the timers of state visits fired into the inbox."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from bot.model import Conversation, TimerFired
+from bot.model import Conversation, Event, Reply, TimerFired
 from bot.store.codec import (
     conversation_fields,
     conversation_from_hash,
     event_to_json,
+    history_event,
+    history_replies,
     parse_timer_member,
     timer_member,
 )
@@ -28,6 +30,24 @@ class CommitResult:
     lost_lease: bool = False
     stale: bool = False
     duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StepTrace:
+    """What a step's entry in its conversation's history is made of: the event (None when
+    it could not be read) as the inbox kept it, the conversation before the step, the
+    step's outcome and its replies, each with its stored form."""
+
+    event: Event | None
+    event_json: str
+    before: Conversation
+    outcome: str
+    replies: Sequence[Reply]
+    reply_jsons: Sequence[str]
+
+
+def _place(conv: Conversation) -> str:
+    return f"{conv.flow}/{conv.state or ''}" if conv.flow is not None else ""
 
 
 class Steps(StoreCore):
@@ -57,11 +77,13 @@ class Steps(StoreCore):
         active: bool = False,
         previous_timers: Iterable[tuple[int, str]] = (),
         calls: Iterable[str] = (),
+        trace: StepTrace | None = None,
     ) -> CommitResult:
         """Atomically apply one step: `replies` are (reply json, task id) pairs, `calls`
         call requests as JSON (bot/store/codec.py), each sent or made with the
         conversation's space; the conversation's timers replace `previous_timers`
-        ((visit, name) pairs of the state as loaded)."""
+        ((visit, name) pairs of the state as loaded); the step's entry in the
+        conversation's history is made of `trace`, as the store's history policy says."""
         k = self.keys(partition)
         space = conversation.space
         fields = conversation_fields(conversation, active=active)
@@ -75,10 +97,24 @@ class Steps(StoreCore):
         call_args: list[Any] = []
         for call_json in calls:
             call_args += [conv_id, call_json, space]
+        policy = self.history_policy
+        history: list[Any] = [0, 0, "", "", "", "", "", ""]
+        if policy.length and trace is not None:
+            event = (
+                history_event(trace.event, trace.event_json, text=policy.text)
+                if trace.event is not None
+                else trace.event_json if policy.text else "{}"
+            )  # fmt: skip
+            history = [
+                policy.length, policy.ttl, event, _place(trace.before), _place(conversation),
+                trace.outcome, history_replies(trace.replies, trace.reply_jsons, text=policy.text),
+                " ".join(reply_args[2::4]),
+            ]  # fmt: skip
         res = await self.coalescer().execute(
             *evalsha(
                 self.script("commit"),
-                [k.conv(conv_id), k.inbox, k.outbox, k.lease, k.dead, k.timers, k.calls, k.stats],
+                [k.conv(conv_id), k.inbox, k.outbox, k.lease, k.dead, k.timers, k.calls, k.stats,
+                 k.history(conv_id)],
                 token, expected_version, entry_id, self.conversation_ttl,
                 len(fields), *fields,
                 len(reply_args) // 4, *reply_args,
@@ -86,6 +122,7 @@ class Steps(StoreCore):
                 len(drop), *drop,
                 len(keep) // 2, *keep,
                 len(call_args) // 3, *call_args,
+                *history,
             )
         )  # fmt: skip
         code = int(res[0])

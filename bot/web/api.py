@@ -20,6 +20,8 @@ from bot.model import (
     AgentReply,
     ConversationRef,
     Event,
+    HistoryEntry,
+    HistoryKind,
     IntentStart,
     Resume,
     is_valid_id,
@@ -228,10 +230,72 @@ async def conversation(request: web.Request) -> web.Response:
     )
 
 
+# A page of history: `limit` entries at most (default HISTORY_PAGE); a cursor is an entry's id.
+HISTORY_PAGE = 50
+MAX_HISTORY_PAGE = 500
+
+
+def _history_item(entry: HistoryEntry) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": entry.id, "at_ms": entry.at_ms, "kind": str(entry.kind)}
+    if entry.kind is HistoryKind.STEP:
+        item.update(
+            event=entry.event,
+            from_state=entry.from_state or None,
+            to_state=entry.to_state or None,
+            outcome=entry.outcome,
+            replies=list(entry.replies),
+            tasks=list(entry.tasks),
+        )
+    else:
+        item["task"] = entry.task
+        for name in ("status", "error", "message_id"):
+            if value := getattr(entry, name):
+                item[name] = value
+    return item
+
+
+def _is_cursor(text: str) -> bool:
+    """An entry's id, as a page's `next` gives it: `MILLISECONDS-SEQUENCE`."""
+    ms, dash, seq = text.partition("-")
+    return bool(dash) and all(p.isascii() and p.isdigit() and len(p) <= 20 for p in (ms, seq))
+
+
+def _page(request: web.Request) -> tuple[str, int]:
+    """The `cursor` and `limit` of a paged read, checked."""
+    cursor = request.query.get("cursor", "")
+    if cursor and not _is_cursor(cursor):
+        raise BadRequest("`cursor`: give the `next` of the page before")
+    raw = request.query.get("limit", str(HISTORY_PAGE))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_HISTORY_PAGE:
+        raise BadRequest(f"`limit`: a whole number from 1 to {MAX_HISTORY_PAGE}")
+    return cursor, int(raw)
+
+
+async def history(request: web.Request) -> web.Response:
+    """`GET /v1/conversations/{conversation}/history`: what was said and done, a page at a
+    time (`cursor`, `limit`)."""
+    _authorize(request)
+    conv_id = _conversation_id(request)
+    cursor, limit = _page(request)
+    store = request.app[STORE]
+    async with redis_bound(request):
+        entries, after = await store.history(conv_id, after=cursor, limit=limit)
+        if not entries and not cursor and (await store.load(conv_id)).version == 0:
+            raise NotFound("no such conversation")
+    return web.json_response(
+        {
+            "conversation": conv_id,
+            "entries": [_history_item(e) for e in entries],
+            "next": after or None,
+        }
+    )
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.post("/v1/intents/{code}", start_intent, expect_handler=expect_body),
         web.get("/v1/conversations/{conversation}", conversation),
+        web.get("/v1/conversations/{conversation}/history", history),
         web.post("/v1/conversations/{conversation}/resume", resume, expect_handler=expect_body),
         web.post(
             "/v1/conversations/{conversation}/messages", agent_message, expect_handler=expect_body

@@ -19,7 +19,13 @@ from bot import __version__
 from bot.platforms.cams.receipts import items_cap
 from bot.settings import Settings
 from bot.web import schemas
-from bot.web.api import AgentMessage, IntentRequest, ResumeRequest
+from bot.web.api import (
+    HISTORY_PAGE,
+    MAX_HISTORY_PAGE,
+    AgentMessage,
+    IntentRequest,
+    ResumeRequest,
+)
 from bot.web.body import SMALL_BODY
 from bot.web.keys import SETTINGS
 from bot.wire import MAX_DEPTH
@@ -293,6 +299,32 @@ def _api_paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json("The conversation", _ref(schemas.ConversationState)),
                     **_errors(401, 404, 503),
+                },
+            }
+        },
+        "/v1/conversations/{conversation}/history": {
+            "get": {
+                **api,
+                "operationId": "getConversationHistory",
+                "summary": "What was said and done in a conversation",
+                "description": (
+                    "Its messages in, its replies out and their delivery statuses, and every "
+                    "step, oldest first, a page at a time. Kept as BOT_HISTORY_LENGTH and "
+                    "BOT_HISTORY_TTL say; what was written only with BOT_HISTORY_TEXT."
+                ),
+                "parameters": [
+                    conversation,
+                    _param("cursor", "query", "The `next` of the page before."),
+                    _param(
+                        "limit",
+                        "query",
+                        f"Entries at most (default {HISTORY_PAGE}).",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_HISTORY_PAGE},
+                    ),
+                ],
+                "responses": {
+                    "200": _json("A page of history", _ref(schemas.ConversationHistory)),
+                    **_errors(400, 401, 404, 503),
                 },
             }
         },

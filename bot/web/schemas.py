@@ -266,6 +266,43 @@ class ConversationState(BaseModel):
     last_inbound_ms: int | None
 
 
+class HistoryItem(BaseModel):
+    """One entry of a conversation's history. Every entry has `id`, `at_ms` and `kind`; a
+    `step` has the rest but `task`, `status`, `error` and `message_id`, which the others
+    have as they apply."""
+
+    id: str = Field(description="The entry's id: entries are in its order, and a page's `next`.")
+    at_ms: int = Field(description="When it was written (ms since the epoch).")
+    kind: Literal["step", "sent", "failed", "status"] = Field(
+        description=(
+            "`step`: an event moved the conversation; `sent`: a reply went out; `failed`: a "
+            "reply failed for good; `status`: a delivery report."
+        )
+    )
+    event: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "The step's event (`t`: in, intent, timer, call, resume, agent, failed); without "
+            "what was written when BOT_HISTORY_TEXT=false."
+        ),
+    )
+    from_state: str | None = Field(None, description="`flow/state` before the step.")
+    to_state: str | None = Field(None, description="`flow/state` after the step.")
+    outcome: str | None = Field(None, description="The step's outcome (matched, reprompted, ...).")
+    replies: list[dict[str, Any]] | None = Field(None, description="The step's replies.")
+    tasks: list[str] | None = Field(None, description="The TaskId of each reply, in order.")
+    task: str | None = Field(None, description="The reply's TaskId (sent, failed, status).")
+    status: str | None = Field(None, description="Sent, Delivered, Read or Failed.")
+    error: str | None = Field(None, description="Why the reply failed (failed, status).")
+    message_id: str | None = Field(None, description="The platform's message id (sent).")
+
+
+class ConversationHistory(BaseModel):
+    conversation: str
+    entries: list[HistoryItem] = Field(description="Oldest first.")
+    next: str | None = Field(description="The `cursor` of the next page; null on the last page.")
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
@@ -314,6 +351,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     TencentAnswer,
     Accepted,
     ConversationState,
+    HistoryItem,
+    ConversationHistory,
     Health,
     Ready,
     NotReady,

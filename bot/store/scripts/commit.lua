@@ -1,13 +1,15 @@
 -- Commit one step: fencing token, version check, ack of the inbox entry, then the new state,
--- the replies to send, the timers to keep and the calls to make, all or nothing.
--- KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats
+-- the replies to send, the timers to keep, the calls to make and the step's entry in the
+-- conversation's history, all or nothing.
+-- KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats, history
 -- ARGV: token, expected version, entry id, ttl,
 --       n fields, fields...,
 --       n replies, (conv, reply, task, space) x n,
 --       dead-letter reason ('' for none), event, conv,
 --       n timers to drop, members...,
 --       n timers to set, (due, member) x n,
---       n calls, (conv, call, space) x n
+--       n calls, (conv, call, space) x n,
+--       history length (0: none), history ttl, event, from, to, outcome, replies, tasks
 -- Returns {new version}, or {-1} (lease lost), {-2, stored version} (stale), {-3} (the
 -- entry was committed already).
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {-1} end
@@ -49,4 +51,7 @@ for j = 0, nc - 1 do
   local b = i + 1 + j * 3
   redis.call('XADD', KEYS[7], '*', 'c', ARGV[b], 'r', ARGV[b + 1], 's', ARGV[b + 2])
 end
+i = i + 1 + nc * 3
+keep_history(KEYS[9], ARGV[i], ARGV[i + 1], 'k', 'step', 'e', ARGV[i + 2], 'f', ARGV[i + 3],
+  's', ARGV[i + 4], 'o', ARGV[i + 5], 'r', ARGV[i + 6], 't', ARGV[i + 7])
 return {v + 1}

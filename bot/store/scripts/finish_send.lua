@@ -1,9 +1,11 @@
 -- A drained outbox entry is done: ack it and record what became of it (the message record,
 -- the partition's counters, a dead letter, a SendFailed event), all at once. A script
 -- rather than MULTI so that it can share a pipeline with other commands (coalesce.py).
--- KEYS: outbox, stats, dead, inbox, message record.
+-- A reply sent, or failed for good, is an entry of its conversation's history too.
+-- KEYS: outbox, stats, dead, inbox, message record, history.
 -- ARGV: entry id, retries, outcome ('dead', 'sent', 'permanent' or ''), error, conv, reply,
---       task, space, failed event ('' for none), message id, visit, ttl
+--       task, space, failed event ('' for none), message id, visit, ttl,
+--       history length (0: none), history ttl
 redis.call('XACK', KEYS[1], 's', ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[2], 'send_retries', ARGV[2]) end
@@ -19,4 +21,9 @@ end
 if ARGV[9] ~= '' then redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'e', ARGV[9]) end
 redis.call('HSET', KEYS[5], 'conv', ARGV[5], 'mid', ARGV[10], 'err', ARGV[4], 'visit', ARGV[11])
 redis.call('EXPIRE', KEYS[5], ARGV[12])
+if ARGV[3] == 'sent' then
+  keep_history(KEYS[6], ARGV[13], ARGV[14], 'k', 'sent', 'tk', ARGV[7], 'mid', ARGV[10])
+elseif ARGV[4] ~= '' then
+  keep_history(KEYS[6], ARGV[13], ARGV[14], 'k', 'failed', 'tk', ARGV[7], 'err', ARGV[4])
+end
 return 1

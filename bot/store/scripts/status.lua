@@ -4,7 +4,10 @@
 -- flow can move on (`on_failed:`). The event is made by the caller: when the caller's
 -- conversation and visit are not the record's (the first call names none), this script
 -- writes nothing and returns the record's, for the caller to make the event and call again.
--- KEYS: message record, inbox. ARGV: rank, status, at, mid, error, ttl, conv, visit, event
+-- A status recorded is an entry of the history of the receipt's conversation too, when the
+-- message is one the sender recorded for that conversation.
+-- KEYS: message record, inbox, history. ARGV: rank, status, at, mid, error, ttl, conv, visit,
+-- event, history length (0: none), history ttl, task, the receipt's conversation
 -- Returns 0 (not newer: nothing recorded), 1 (recorded), or {conv, visit}.
 local rank = tonumber(ARGV[1])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0')
@@ -21,4 +24,8 @@ redis.call('HSET', KEYS[1], 'rank', rank, 'status', ARGV[2], 'at', ARGV[3], 'mid
   'status_err', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 if failed then redis.call('XADD', KEYS[2], '*', 'c', ARGV[7], 'e', ARGV[9]) end
+if redis.call('HGET', KEYS[1], 'conv') == ARGV[13] then
+  keep_history(KEYS[3], ARGV[10], ARGV[11], 'k', 'status', 'tk', ARGV[12], 'st', ARGV[2],
+    'err', ARGV[5])
+end
 return 1
