@@ -10,6 +10,7 @@ from typing import Any
 from redisproxy import ALL, PATHS
 
 BUDGET_RATIO, BUDGET_ACK_P99_MS, BUDGET_ROUND_TRIPS, BUDGET_BYTES = 0.12, 50.0, 3.0, 1024
+BUDGET_HISTORY = 1.15  # CPU per message with history kept, over without
 FLAT_WITHIN = 0.10  # CPU per message "flat": within 10% from the fewest to the most live
 NONE = "-"  # what a table shows where a run measured nothing
 
@@ -44,6 +45,7 @@ class ClosedRun:
     backlog_at_end: int | None = None  # inbox + outbox entries when the load stopped
     drain_seconds: float | None = None
     ratio: float | None = None
+    history: bool = True  # BOT_HISTORY: the conversations' histories kept
     event_loop: str = "?"
 
 
@@ -115,8 +117,11 @@ def budget(
     first_messages: Accounting | None = None,
 ) -> list[dict[str, Any]]:
     """The budget's items: target, measured, met (None: not measured by this run)."""
-    ones = [r for r in closed if r.server == "bot" and r.workers == 1]
+    ones = [r for r in closed if r.server == "bot" and r.workers == 1 and r.history]
     first = min(ones, key=lambda r: r.live or 0) if ones else None
+    without = next(
+        (r for r in closed if r.server == "bot" and r.workers == 1 and not r.history), None
+    )
     items: list[dict[str, Any]] = []
     ratio = first.ratio if first else None
     baseline = next((r for r in closed if r.server == "baseline"), None)
@@ -132,6 +137,21 @@ def budget(
         # What the ratio would be if each had a whole core: immune to other load.
         "detail": None if by_cpu is None else f"{by_cpu:.3f} by CPU per message",
         "met": None if ratio is None else ratio >= BUDGET_RATIO,
+    })  # fmt: skip
+    cost = (
+        first.cpu_us_per_message / without.cpu_us_per_message
+        if first and without and without.cpu_us_per_message
+        else None
+    )
+    items.append({
+        "item": "CPU per message with the history kept, vs BOT_HISTORY=false (same run)",
+        "target": f"<= {BUDGET_HISTORY:.2f}",
+        "measured": None if cost is None else round(cost, 3),
+        "detail": None if cost is None else (
+            f"{first.cpu_us_per_message:,.0f} vs {without.cpu_us_per_message:,.0f} µs"
+            if first and without else None
+        ),
+        "met": None if cost is None else cost <= BUDGET_HISTORY,
     })  # fmt: skip
     at = next((o for o in opened if o.rate == 1000 and o.workers == 1), None)
     p99 = at.ack_ms.get("p99") if at else None

@@ -311,7 +311,7 @@ class Bench:
 
     # -- the servers -------------------------------------------------------------------------
 
-    def server_env(self, port: int, redis_url: str) -> dict[str, str]:
+    def server_env(self, port: int, redis_url: str, *, history: bool = True) -> dict[str, str]:
         if self.args.redis_pool:
             redis_url += f"?max_connections={self.args.redis_pool}"
         env = {
@@ -339,21 +339,24 @@ class Bench:
             BOT_SEND_RATE_LIMIT="1000000",
             BOT_LOG_LEVEL=self.args.log_level,
             BOT_DRAIN_SECONDS="5",
+            BOT_HISTORY="true" if history else "false",
         )
         return env
 
     @contextlib.asynccontextmanager
-    async def bot_serve(self, workers: int, redis_url: str, name: str) -> AsyncIterator[Server]:
+    async def bot_serve(
+        self, workers: int, redis_url: str, name: str, *, history: bool = True
+    ) -> AsyncIterator[Server]:
         port = free_port()
         cmd = [sys.executable, "-m", "bot", "serve"]
         if workers > 1:
             cmd += ["--workers", str(workers)]
         pinning = self.plan(workers)
         proc = procs.spawn(
-            cmd, cpus=pinning.server, env=self.server_env(port, redis_url),
+            cmd, cpus=pinning.server, env=self.server_env(port, redis_url, history=history),
             log=self.work / f"{name}.log", cwd=ROOT,
         )  # fmt: skip
-        server = Server(f"http://127.0.0.1:{port}", proc, pinning)
+        server = Server(f"http://127.0.0.1:{port}", proc, pinning, history)
         try:
             await self.wait_http(f"{server.url}/readyz", proc, "bot serve")
             await self.wait_leases(workers)
@@ -467,7 +470,8 @@ class Bench:
         run = ClosedRun(
             server="bot",
             label=f"bot serve, {workers} process{'es' if workers > 1 else ''}, "
-            f"{live:,} live conversations",
+            f"{live:,} live conversations" + ("" if server.history else ", history off"),
+            history=server.history,
             workers=workers,
             live=live,
             conversations=conversations,
@@ -628,11 +632,12 @@ class Bench:
         )
         await self.drained()
         after, after_sizes = await settled(), await sizes()
-        per_key: dict[str, list[int]] = {"hash": [], "dedup": [], "record": []}
+        per_key: dict[str, list[int]] = {"hash": [], "dedup": [], "record": [], "history": []}
         for name, pattern in (
             ("hash", f"bot:*:c:*:{MEMORY_PREFIX}*"),
             ("dedup", "bot:*:seen:cams:mem-*"),
             ("record", "bot:*:m:*"),
+            ("history", f"bot:*:h:*:{MEMORY_PREFIX}*"),
         ):
             keys = [k async for k in self.redis.scan_iter(match=pattern, count=5000)]
             for i in range(0, len(keys), 1000):
@@ -646,6 +651,7 @@ class Bench:
             "conversation hash": sum(per_key["hash"]) / n,
             "dedup key (1 per message, BOT_DEDUP_TTL)": sum(per_key["dedup"]) / n,
             "sent-message record (1 per reply, BOT_CONVERSATION_TTL)": sum(per_key["record"]) / n,
+            "history (a step and a send, BOT_HISTORY_TTL)": sum(per_key["history"]) / n,
             "timer (sorted set member)": (after_sizes["timers"] - before_sizes["timers"]) / n,
             "streams (entries deleted when done)": (
                 after_sizes["streams"] - before_sizes["streams"]
@@ -762,6 +768,7 @@ class Server:
     url: str
     proc: subprocess.Popen[bytes]
     pinning: Pinning
+    history: bool = True  # BOT_HISTORY
 
 
 def loop_name(pid: int) -> str:
@@ -776,24 +783,35 @@ def loop_name(pid: int) -> str:
 
 
 async def timed_runs(
-    bench: Bench, workers: int, live: int | None, closed: list[ClosedRun], opened: list[OpenRun]
+    bench: Bench,
+    workers: int,
+    live: int | None,
+    closed: list[ClosedRun],
+    opened: list[OpenRun],
+    *,
+    history: bool = True,
 ) -> None:
     """One `bot serve` on a flushed Redis: warm up, `live` idle conversations and a
-    closed-loop run (when `live` is given), then the open-loop runs (when asked to, here)."""
+    closed-loop run (when `live` is given), then the open-loop runs (when asked to, here,
+    and with the history kept: a run without it is only the closed loop's other half)."""
     args = bench.args
     assert bench.redis is not None
     assert bench.redis_server is not None
     await bench.redis.flushall()
     await bench.fake_forget()
     name = f"serve-{workers}" + (f"-{live}" if live is not None else "")
-    bench.log(f"bot serve, {workers} process(es), {live or 0:,} live conversations ...")
+    name += "" if history else "-nohistory"
+    bench.log(
+        f"bot serve, {workers} process(es), {live or 0:,} live conversations"
+        f"{'' if history else ', history off'} ..."
+    )
     try:
-        async with bench.bot_serve(workers, bench.redis_server.url, name) as s:
+        async with bench.bot_serve(workers, bench.redis_server.url, name, history=history) as s:
             await bench.warm_up(s, f"w{workers}")
             if live is not None:
                 await bench.add_live(s, live)
                 closed.append(await bench.run_bot_closed(s, workers, live, f"m{workers}x{live}"))
-            if live is not None and live != min(args.live):
+            if (live is not None and live != min(args.live)) or not history:
                 return
             if live is not None and args.profile:
                 # One more run, under py-spy: its figures stay out of the tables.
@@ -840,6 +858,9 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for workers in args.workers if args.duration > 0 or args.rate else ():
             for live in lives:
                 await timed_runs(bench, workers, live, closed, opened)
+                # History's cost: the same run without it, right after (BOT_HISTORY=false).
+                if args.history_ab and live == lives[0] and workers == args.workers[0]:
+                    await timed_runs(bench, workers, live, closed, opened, history=False)
         bench.log("done with the timed runs")
         if args.memory > 0 or args.accounting_duration > 0:
             await bench.redis.flushall()
@@ -957,6 +978,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="the server's Redis connection pool size (max_connections in "
                         "BOT_REDIS_URL; 0: the client's default)")  # fmt: skip
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    parser.add_argument("--no-history-ab", dest="history_ab", action="store_false",
+                        help="skip the closed-loop run with BOT_HISTORY=false")  # fmt: skip
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--profile", metavar="DIR",
                         help="record the server with py-spy during the first run")  # fmt: skip

@@ -64,7 +64,7 @@ def test_quick_run_prints_every_column(quick_run: tuple[str, dict[str, Any]]) ->
         "vs baseline",
     ]
     rows = [line for line in stdout.splitlines() if line.startswith(("| baseline", "| bot serve"))]
-    assert len(rows) == 2
+    assert len(rows) == 3  # the baseline, and bot serve with its history kept and without
     assert all(len(r.strip("|").split("|")) == len(columns) for r in rows)
     titles = ("### Open loop", "### Redis per inbound message", "### Redis memory", "### Budget")
     for title in titles:
@@ -74,9 +74,14 @@ def test_quick_run_prints_every_column(quick_run: tuple[str, dict[str, Any]]) ->
 def test_quick_run_values_are_plausible(quick_run: tuple[str, dict[str, Any]]) -> None:
     """Rates, latencies, CPU and Redis figures are positive, ordered and within sane bounds."""
     _stdout, r = quick_run
-    baseline, bot = r["closed"]
+    baseline, bot, without = r["closed"]
     assert baseline["server"] == "baseline"
     assert bot["server"] == "bot"
+    assert bot["history"]
+    assert without["server"] == "bot"
+    assert not without["history"]
+    assert without["label"].endswith(", history off")
+    assert without["messages"] >= without["acked"] > 50
     assert baseline["rate"] > 500
     assert 5 < baseline["cpu_us_per_message"] < 5000
     # Every acknowledged push got its reply; a few pushes may be refused (503) when the
@@ -118,8 +123,11 @@ def test_quick_run_values_are_plausible(quick_run: tuple[str, dict[str, Any]]) -
     assert mem["counts"]["hash"] == 200
     assert 100 < mem["hash_mean"] < 2000
     assert 100 < mem["per_conversation"] < 10_000
+    assert mem["parts"]["history (a step and a send, BOT_HISTORY_TTL)"] > 100
     assert [b["met"] for b in r["budget"]][:4] != [None] * 4
-    assert len(r["budget"]) == 5
+    assert len(r["budget"]) == 6
+    [cost] = [b for b in r["budget"] if b["item"].startswith("CPU per message with the history")]
+    assert 0.5 < cost["measured"] < 2
 
 
 def test_proxy_parses_commands_split_anywhere(bench_module: Any) -> None:

@@ -24,7 +24,7 @@ from bot.store import (
     partition_of,
     reply_to_json,
 )
-from bot.web.api import MAX_HISTORY_PAGE
+from bot.web.operators import MAX_HISTORY_PAGE
 from tests.conftest import AppFactory
 from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound, owning_store
 

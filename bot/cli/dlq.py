@@ -4,7 +4,6 @@ each named by its id (bot/cli/dead_ids.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,35 +108,21 @@ def _dead(d: DeadEntry) -> DeadLetter:
     )
 
 
-def _order(d: DeadLetter) -> tuple[int, int, int]:
-    ms, seq = d.entry_id.split("-")
-    return int(ms), int(seq), d.partition
-
-
 async def list_dead(store: Store, limit: int) -> tuple[list[DeadLetter], int]:
     """The oldest `limit` dead letters of all partitions, oldest first, and how many there
     are in all."""
     total = await store.count_dead()
     if limit <= 0 or not total:
         return [], total
-    pages = await asyncio.gather(
-        *(store.dead_letters(p, count=limit) for p in range(store.partitions))
-    )
-    letters = [_dead(d) for page in pages for d in page]
-    return sorted(letters, key=_order)[:limit], total
+    return [_dead(d) for d in await store.oldest_dead(limit)], total
 
 
 async def find_dead(store: Store, ids: Sequence[str]) -> dict[str, DeadLetter | None]:
     """The dead letters of the given ids; None for those that do not exist."""
     found: dict[str, DeadLetter | None] = {}
     for text in ids:
-        p, entry_id = split_dead_id(text)
-        page = (
-            await store.dead_letters(p, start=entry_id, end=entry_id, count=1)
-            if p < store.partitions
-            else []
-        )
-        found[text] = _dead(page[0]) if page else None
+        letter = await store.find_dead(*split_dead_id(text))
+        found[text] = _dead(letter) if letter is not None else None
     return found
 
 

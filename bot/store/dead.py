@@ -28,6 +28,23 @@ class DeadEntry:
     task_id: str
 
 
+def _entry(partition: int, entry_id: bytes | str, raw: dict[bytes, bytes]) -> DeadEntry:
+    fields = {text(k): text(v) for k, v in raw.items()}
+    return DeadEntry(
+        partition,
+        text(entry_id),
+        fields.get("kind", "?"),
+        fields.get("why", ""),
+        fields.get("c", ""),
+        fields.get("t", ""),
+    )
+
+
+def _order(d: DeadEntry) -> tuple[int, int, int]:
+    ms, _, seq = d.entry_id.partition("-")
+    return int(ms), int(seq or 0), d.partition
+
+
 class DeadLetters(StoreCore):
     async def dead_letters(
         self, partition: int, *, start: str = "-", end: str = "+", count: int = 100
@@ -35,20 +52,34 @@ class DeadLetters(StoreCore):
         """Up to `count` of a partition's dead letters from `start` to `end` (stream ids as
         XRANGE takes them: `(ID` excludes), oldest first."""
         raw: Any = await self.redis.xrange(self.keys(partition).dead, start, end, count=count)
-        letters = []
-        for i, f in raw:
-            fields = {text(k): text(v) for k, v in f.items()}
-            letters.append(
-                DeadEntry(
-                    partition,
-                    text(i),
-                    fields.get("kind", "?"),
-                    fields.get("why", ""),
-                    fields.get("c", ""),
-                    fields.get("t", ""),
-                )
-            )
-        return letters
+        return [_entry(partition, entry_id, fields) for entry_id, fields in raw]
+
+    async def oldest_dead(
+        self, limit: int, *, after: tuple[int, str] | None = None
+    ) -> list[DeadEntry]:
+        """The `limit` oldest dead letters of every partition, oldest first (by entry id,
+        then partition), after the letter `after` ((partition, entry id): a cursor)."""
+        if limit <= 0:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for p in range(self.partitions):
+                start = "-"
+                if after is not None:
+                    partition, entry_id = after
+                    start = f"({entry_id}" if p <= partition else entry_id
+                pipe.xrange(self.keys(p).dead, start, "+", count=limit)
+            pages: list[Any] = await pipe.execute()
+        letters = [
+            _entry(p, entry_id, fields) for p, page in enumerate(pages) for entry_id, fields in page
+        ]
+        return sorted(letters, key=_order)[:limit]
+
+    async def find_dead(self, partition: int, entry_id: str) -> DeadEntry | None:
+        """A partition's dead letter, None when there is none of that id."""
+        if not 0 <= partition < self.partitions:
+            return None
+        found = await self.dead_letters(partition, start=entry_id, end=entry_id, count=1)
+        return found[0] if found else None
 
     async def count_dead(self) -> int:
         """The dead letters of every partition, in one round trip."""

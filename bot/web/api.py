@@ -20,8 +20,6 @@ from bot.model import (
     AgentReply,
     ConversationRef,
     Event,
-    HistoryEntry,
-    HistoryKind,
     IntentStart,
     Resume,
     is_valid_id,
@@ -80,7 +78,8 @@ def _identity(field: str, value: str, channel: str) -> str:
     return found
 
 
-def _authorize(request: web.Request) -> None:
+def authorize(request: web.Request) -> None:
+    """The request carries a key of BOT_API_KEYS (`Authorization: Bearer KEY`), or 401."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key:
@@ -104,7 +103,8 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
         raise BadRequest(f"{where}: {first['msg']}") from e
 
 
-def _conversation_id(request: web.Request) -> str:
+def conversation_id(request: web.Request) -> str:
+    """The path's `{conversation}`, a well-formed conversation id, or 404."""
     conv_id = request.match_info["conversation"]
     try:
         ref = ConversationRef.parse(conv_id)
@@ -117,7 +117,7 @@ def _conversation_id(request: web.Request) -> str:
 
 async def start_intent(request: web.Request) -> web.Response:
     """`POST /v1/intents/{code}`: start an intent; idempotent with `Idempotency-Key`."""
-    _authorize(request)
+    authorize(request)
     code = request.match_info["code"]
     intent = request.app[CATALOG].current.intents.get(code)
     if intent is None:
@@ -190,8 +190,8 @@ def _message_id(request: web.Request, kind: str) -> str:
 
 async def resume(request: web.Request) -> web.Response:
     """`POST /v1/conversations/{conversation}/resume`: end a human handoff."""
-    _authorize(request)
-    conv_id = _conversation_id(request)
+    authorize(request)
+    conv_id = conversation_id(request)
     body: ResumeRequest = await _body(request, ResumeRequest)
     now = int(request.app[CLOCK]() * 1000)
     return await _enqueue(request, conv_id, Resume(_message_id(request, "resume"), now, body.go))
@@ -199,8 +199,8 @@ async def resume(request: web.Request) -> web.Response:
 
 async def agent_message(request: web.Request) -> web.Response:
     """`POST /v1/conversations/{conversation}/messages`: an agent answers the customer."""
-    _authorize(request)
-    conv_id = _conversation_id(request)
+    authorize(request)
+    conv_id = conversation_id(request)
     body: AgentMessage = await _body(request, AgentMessage)
     now = int(request.app[CLOCK]() * 1000)
     event = AgentReply(_message_id(request, "agent"), now, body.text)
@@ -209,8 +209,8 @@ async def agent_message(request: web.Request) -> web.Response:
 
 async def conversation(request: web.Request) -> web.Response:
     """`GET /v1/conversations/{conversation}`: where a conversation stands."""
-    _authorize(request)
-    conv_id = _conversation_id(request)
+    authorize(request)
+    conv_id = conversation_id(request)
     async with redis_bound(request):
         conv = await request.app[STORE].load(conv_id)
     if conv.version == 0:
@@ -230,72 +230,10 @@ async def conversation(request: web.Request) -> web.Response:
     )
 
 
-# A page of history: `limit` entries at most (default HISTORY_PAGE); a cursor is an entry's id.
-HISTORY_PAGE = 50
-MAX_HISTORY_PAGE = 500
-
-
-def _history_item(entry: HistoryEntry) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": entry.id, "at_ms": entry.at_ms, "kind": str(entry.kind)}
-    if entry.kind is HistoryKind.STEP:
-        item.update(
-            event=entry.event,
-            from_state=entry.from_state or None,
-            to_state=entry.to_state or None,
-            outcome=entry.outcome,
-            replies=list(entry.replies),
-            tasks=list(entry.tasks),
-        )
-    else:
-        item["task"] = entry.task
-        for name in ("status", "error", "message_id"):
-            if value := getattr(entry, name):
-                item[name] = value
-    return item
-
-
-def _is_cursor(text: str) -> bool:
-    """An entry's id, as a page's `next` gives it: `MILLISECONDS-SEQUENCE`."""
-    ms, dash, seq = text.partition("-")
-    return bool(dash) and all(p.isascii() and p.isdigit() and len(p) <= 20 for p in (ms, seq))
-
-
-def _page(request: web.Request) -> tuple[str, int]:
-    """The `cursor` and `limit` of a paged read, checked."""
-    cursor = request.query.get("cursor", "")
-    if cursor and not _is_cursor(cursor):
-        raise BadRequest("`cursor`: give the `next` of the page before")
-    raw = request.query.get("limit", str(HISTORY_PAGE))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_HISTORY_PAGE:
-        raise BadRequest(f"`limit`: a whole number from 1 to {MAX_HISTORY_PAGE}")
-    return cursor, int(raw)
-
-
-async def history(request: web.Request) -> web.Response:
-    """`GET /v1/conversations/{conversation}/history`: what was said and done, a page at a
-    time (`cursor`, `limit`)."""
-    _authorize(request)
-    conv_id = _conversation_id(request)
-    cursor, limit = _page(request)
-    store = request.app[STORE]
-    async with redis_bound(request):
-        entries, after = await store.history(conv_id, after=cursor, limit=limit)
-        if not entries and not cursor and (await store.load(conv_id)).version == 0:
-            raise NotFound("no such conversation")
-    return web.json_response(
-        {
-            "conversation": conv_id,
-            "entries": [_history_item(e) for e in entries],
-            "next": after or None,
-        }
-    )
-
-
 def routes() -> list[web.RouteDef]:
     return [
         web.post("/v1/intents/{code}", start_intent, expect_handler=expect_body),
         web.get("/v1/conversations/{conversation}", conversation),
-        web.get("/v1/conversations/{conversation}/history", history),
         web.post("/v1/conversations/{conversation}/resume", resume, expect_handler=expect_body),
         web.post(
             "/v1/conversations/{conversation}/messages", agent_message, expect_handler=expect_body

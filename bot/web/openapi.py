@@ -19,15 +19,10 @@ from bot import __version__
 from bot.platforms.cams.receipts import items_cap
 from bot.settings import Settings
 from bot.web import schemas
-from bot.web.api import (
-    HISTORY_PAGE,
-    MAX_HISTORY_PAGE,
-    AgentMessage,
-    IntentRequest,
-    ResumeRequest,
-)
+from bot.web.api import AgentMessage, IntentRequest, ResumeRequest
 from bot.web.body import SMALL_BODY
 from bot.web.keys import SETTINGS
+from bot.web.operators import DEAD_PAGE, HISTORY_PAGE, MAX_DEAD_PAGE, MAX_HISTORY_PAGE
 from bot.wire import MAX_DEPTH
 
 REF = "#/components/schemas/{model}"
@@ -269,6 +264,9 @@ def _api_paths() -> dict[str, Any]:
         "Names the request: a repeat with the same key is recognised (at most 200 characters).",
         {"type": "string", "maxLength": 200},
     )
+    dead = _param(
+        "id", "path", "A dead letter's `PARTITION-STREAMID`, e.g. 3-1700000000000-0", required=True
+    )
     api = {"tags": ["API"], "security": [{"apiKey": []}]}
     accepted = _json("Stored; the work happens shortly", _ref(schemas.Accepted))
     body_note = " An empty body is `{}`." + _limits(SMALL_BODY)
@@ -325,6 +323,55 @@ def _api_paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json("A page of history", _ref(schemas.ConversationHistory)),
                     **_errors(400, 401, 404, 503),
+                },
+            }
+        },
+        "/v1/dead-letters": {
+            "get": {
+                **api,
+                "operationId": "listDeadLetters",
+                "summary": "The dead letters, oldest first",
+                "description": (
+                    "Events no step could handle and replies given up, of every partition, "
+                    "a page at a time."
+                ),
+                "parameters": [
+                    _param("cursor", "query", "The `next` of the page before."),
+                    _param(
+                        "limit",
+                        "query",
+                        f"Dead letters at most (default {DEAD_PAGE}).",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_DEAD_PAGE},
+                    ),
+                ],
+                "responses": {
+                    "200": _json("A page of dead letters", _ref(schemas.DeadLetters)),
+                    **_errors(400, 401, 503),
+                },
+            }
+        },
+        "/v1/dead-letters/{id}/retry": {
+            "post": {
+                **api,
+                "operationId": "retryDeadLetter",
+                "summary": "Put a dead letter back where it came from",
+                "description": "No body (an empty one, or `{}`)." + _limits(SMALL_BODY),
+                "parameters": [dead],
+                "responses": {
+                    "200": _json("Back in its inbox or outbox", _ref(schemas.DeadLetterRetried)),
+                    **_errors(400, 401, 404, 408, 409, 413, 415, 503),
+                },
+            }
+        },
+        "/v1/dead-letters/{id}": {
+            "delete": {
+                **api,
+                "operationId": "dropDeadLetter",
+                "summary": "Forget a dead letter",
+                "parameters": [dead],
+                "responses": {
+                    "200": _json("Dropped", _ref(schemas.DeadLetterDropped)),
+                    **_errors(401, 404, 503),
                 },
             }
         },

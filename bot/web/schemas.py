@@ -303,6 +303,35 @@ class ConversationHistory(BaseModel):
     next: str | None = Field(description="The `cursor` of the next page; null on the last page.")
 
 
+class DeadLetter(BaseModel):
+    id: str = Field(description="`PARTITION-STREAMID`: what retry and drop take.")
+    at_ms: int = Field(description="When it died (ms since the epoch).")
+    kind: Literal["in", "out"] = Field(
+        description="`in`: an event no step could handle; `out`: a reply given up."
+    )
+    why: str = Field(description="The error.")
+    conversation: str | None
+    task: str | None = Field(description="The reply's TaskId (`out`).")
+
+
+class DeadLetters(BaseModel):
+    total: int = Field(description="Dead letters in all partitions.")
+    dead_letters: list[DeadLetter] = Field(description="Oldest first.")
+    next: str | None = Field(description="The `cursor` of the next page; null on the last.")
+
+
+class DeadLetterRetried(BaseModel):
+    id: str
+    retried: Literal["in", "out"] = Field(
+        description="Back in its partition's inbox (`in`) or outbox (`out`, same TaskId)."
+    )
+
+
+class DeadLetterDropped(BaseModel):
+    id: str
+    dropped: Literal[True] = True
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
@@ -353,6 +382,10 @@ MODELS: tuple[type[BaseModel], ...] = (
     ConversationState,
     HistoryItem,
     ConversationHistory,
+    DeadLetter,
+    DeadLetters,
+    DeadLetterRetried,
+    DeadLetterDropped,
     Health,
     Ready,
     NotReady,

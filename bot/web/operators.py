@@ -1,0 +1,172 @@
+"""The operators' API: a conversation's history, and the dead letters (listed, retried,
+dropped). Same credentials as the business's API (BOT_API_KEYS); every list a page at a
+time, by cursor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bot.errors import BadRequest, Conflict, NotFound
+from bot.model import HistoryEntry, HistoryKind
+from bot.store import DeadEntry
+from bot.web.api import authorize, conversation_id
+from bot.web.body import expect_body
+from bot.web.deadline import redis_bound
+from bot.web.keys import STORE
+
+# A page of history: `limit` entries at most (default HISTORY_PAGE); a cursor is an entry's id.
+HISTORY_PAGE = 50
+MAX_HISTORY_PAGE = 500
+
+
+def _history_item(entry: HistoryEntry) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": entry.id, "at_ms": entry.at_ms, "kind": str(entry.kind)}
+    if entry.kind is HistoryKind.STEP:
+        item.update(
+            event=entry.event,
+            from_state=entry.from_state or None,
+            to_state=entry.to_state or None,
+            outcome=entry.outcome,
+            replies=list(entry.replies),
+            tasks=list(entry.tasks),
+        )
+    else:
+        item["task"] = entry.task
+        for name in ("status", "error", "message_id"):
+            if value := getattr(entry, name):
+                item[name] = value
+    return item
+
+
+def _is_cursor(text: str) -> bool:
+    """An entry's id, as a page's `next` gives it: `MILLISECONDS-SEQUENCE`."""
+    ms, dash, seq = text.partition("-")
+    return bool(dash) and all(p.isascii() and p.isdigit() and len(p) <= 20 for p in (ms, seq))
+
+
+def _page(request: web.Request, default: int, most: int) -> tuple[str, int]:
+    """The `cursor` (as given: checked by the caller) and `limit` of a paged read."""
+    raw = request.query.get("limit", str(default))
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= most:
+        raise BadRequest(f"`limit`: a whole number from 1 to {most}")
+    return request.query.get("cursor", ""), int(raw)
+
+
+async def history(request: web.Request) -> web.Response:
+    """`GET /v1/conversations/{conversation}/history`: what was said and done, a page at a
+    time (`cursor`, `limit`)."""
+    authorize(request)
+    conv_id = conversation_id(request)
+    cursor, limit = _page(request, HISTORY_PAGE, MAX_HISTORY_PAGE)
+    if cursor and not _is_cursor(cursor):
+        raise BadRequest("`cursor`: give the `next` of the page before")
+    store = request.app[STORE]
+    async with redis_bound(request):
+        entries, after = await store.history(conv_id, after=cursor, limit=limit)
+        if not entries and not cursor and (await store.load(conv_id)).version == 0:
+            raise NotFound("no such conversation")
+    return web.json_response(
+        {
+            "conversation": conv_id,
+            "entries": [_history_item(e) for e in entries],
+            "next": after or None,
+        }
+    )
+
+
+# -- dead letters ----------------------------------------------------------------------------
+
+DEAD_PAGE = 100
+MAX_DEAD_PAGE = 1000
+
+
+def dead_id(letter: DeadEntry) -> str:
+    """How the API (and `bot dlq`) names a dead letter: `PARTITION-STREAMID`."""
+    return f"{letter.partition}-{letter.entry_id}"
+
+
+def _split_dead_id(text: str) -> tuple[int, str] | None:
+    """(partition, entry id) of a `PARTITION-MS-SEQ` id; None when it is not one."""
+    parts = text.split("-")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 20 for p in parts):
+        return None
+    return int(parts[0]), f"{parts[1]}-{parts[2]}"
+
+
+def _dead_item(letter: DeadEntry) -> dict[str, Any]:
+    return {
+        "id": dead_id(letter),
+        "at_ms": int(letter.entry_id.partition("-")[0]),
+        "kind": letter.kind,
+        "why": letter.why,
+        "conversation": letter.conv_id or None,
+        "task": letter.task_id or None,
+    }
+
+
+async def dead_letters(request: web.Request) -> web.Response:
+    """`GET /v1/dead-letters`: the oldest first, a page at a time (`cursor`, `limit`)."""
+    authorize(request)
+    cursor, limit = _page(request, DEAD_PAGE, MAX_DEAD_PAGE)
+    after = _split_dead_id(cursor) if cursor else None
+    if cursor and after is None:
+        raise BadRequest("`cursor`: give the `next` of the page before")
+    store = request.app[STORE]
+    async with redis_bound(request):
+        total = await store.count_dead()
+        letters = await store.oldest_dead(limit + 1, after=after)
+    page = letters[:limit]
+    return web.json_response(
+        {
+            "total": total,
+            "dead_letters": [_dead_item(d) for d in page],
+            "next": dead_id(page[-1]) if len(letters) > limit else None,
+        }
+    )
+
+
+async def _dead_letter(request: web.Request) -> DeadEntry:
+    where = _split_dead_id(request.match_info["id"])
+    letter = None
+    if where is not None:
+        async with redis_bound(request):
+            letter = await request.app[STORE].find_dead(*where)
+    if letter is None:
+        raise NotFound("no such dead letter: ids look like 3-1700000000000-0")
+    return letter
+
+
+async def retry_dead_letter(request: web.Request) -> web.Response:
+    """`POST /v1/dead-letters/{id}/retry`: put it back where it came from (an event in its
+    partition's inbox, a reply in its outbox, with its task id)."""
+    authorize(request)
+    letter = await _dead_letter(request)
+    async with redis_bound(request):
+        kind = await request.app[STORE].retry_dead(letter.partition, letter.entry_id)
+    if kind is None:
+        raise NotFound("no such dead letter (retried or dropped meanwhile)")
+    if kind == "bad":
+        raise Conflict("this dead letter names no conversation: it cannot be retried, drop it")
+    return web.json_response({"id": dead_id(letter), "retried": kind})
+
+
+async def drop_dead_letter(request: web.Request) -> web.Response:
+    """`DELETE /v1/dead-letters/{id}`: forget it."""
+    authorize(request)
+    letter = await _dead_letter(request)
+    async with redis_bound(request):
+        dropped = await request.app[STORE].drop_dead(letter.partition, [letter.entry_id])
+    if not dropped:
+        raise NotFound("no such dead letter (retried or dropped meanwhile)")
+    return web.json_response({"id": dead_id(letter), "dropped": True})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/v1/conversations/{conversation}/history", history),
+        web.get("/v1/dead-letters", dead_letters),
+        web.post("/v1/dead-letters/{id}/retry", retry_dead_letter, expect_handler=expect_body),
+        web.delete("/v1/dead-letters/{id}", drop_dead_letter),
+    ]
