@@ -373,7 +373,7 @@ class Settings(BaseSettings):
     history_length: int = Field(
         200,
         ge=1,
-        le=100_000,
+        le=10_000,
         description="Entries of history kept per conversation: the oldest go first.",
     )
     history_ttl: int = Field(

@@ -125,7 +125,7 @@ def test_quick_run_values_are_plausible(quick_run: tuple[str, dict[str, Any]]) -
     assert 100 < mem["per_conversation"] < 10_000
     assert mem["parts"]["history (a step and a send, BOT_HISTORY_TTL)"] > 100
     assert [b["met"] for b in r["budget"]][:4] != [None] * 4
-    assert len(r["budget"]) == 6
+    assert len(r["budget"]) == 7
     [cost] = [b for b in r["budget"] if b["item"].startswith("CPU per message with the history")]
     assert 0.5 < cost["measured"] < 2
 

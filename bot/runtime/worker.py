@@ -213,6 +213,7 @@ class InboxWorker(Consumer):
                 trace=StepTrace(
                     stepped.event, event_json, conv, result.outcome, result.replies, reply_jsons
                 ),
+                now_ms=self.clock_ms(),
             )
             if res.ok:
                 new = result.conversation

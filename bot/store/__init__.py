@@ -9,7 +9,7 @@ here.
                  the errors callers catch
     coalesce.py  the per-message calls of one loop iteration in one pipeline
     store.py     the Store, made of core.py and its parts: intake.py, steps.py, streams.py,
-                 outcomes.py, leases.py, dead.py, reads.py, history.py
+                 outcomes.py, leases.py, dead.py, reads.py, history.py, directory.py
     permits.py   the send rate limit's logs
     nodes.py     commands to the local redis-server processes (forming a cluster)
 """
@@ -45,6 +45,7 @@ from bot.store.codec import (
 )
 from bot.store.core import NO_HISTORY, HistoryPolicy
 from bot.store.dead import DeadEntry
+from bot.store.directory import ConversationQuery, Found
 from bot.store.intake import STATUS_RANK, Accepted
 from bot.store.keys import Keys, account_key, partition_of
 from bot.store.permits import Granted, PermitLog
@@ -68,7 +69,9 @@ __all__ = [
     "Backlog",
     "CallEntry",
     "CommitResult",
+    "ConversationQuery",
     "DeadEntry",
+    "Found",
     "Granted",
     "HistoryPolicy",
     "Keys",

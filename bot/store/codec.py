@@ -12,11 +12,11 @@ decoder each. Everything else (the Lua scripts included) moves these forms as op
     address       an outbox entry's `c` (the conversation id) and `s` (the conversation's
                   space when the step committed); a call entry's `c` and `s` likewise
     timer         a member `visit|name|conv` of the partition's timers, scored by its due time
-    history       an entry of a conversation's history stream (its id says when it was
-                  written): `k` (its HistoryKind); a step's `e` (event), `f` and `s` (from
-                  and to `flow/state`), `o` (outcome), `r` (its replies as a JSON array) and
-                  `t` (their task ids, space-separated); the others' `tk` (task id), `st`
-                  (status), `err`, `mid`
+    history       an element `ID|JSON` of a conversation's history list, ID `MS-SEQ` (when
+                  it was written, by Redis's clock, which the script adds), JSON with `k`
+                  (its HistoryKind); a step's `e` (event), `f` and `s` (from and to
+                  `flow/state`), `o` (outcome), `r` (its replies) and `t` (their task ids);
+                  the others' `tk` (task id), `st` (status), `err`, `mid`
     counters      a hash of counters, HINCRBY integers and HINCRBYFLOAT decimals
 
 Every form is read as the current release writes it and as every earlier one wrote it: a
@@ -314,32 +314,54 @@ def history_replies(replies: Sequence[Reply], reply_jsons: Sequence[str], *, tex
     return dumps(kept)
 
 
-def history_from_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> HistoryEntry:
-    """An entry of a history stream, as the scripts wrote it."""
-    f = {text(k): text(v) for k, v in fields.items()}
-    kind = HistoryKind(f["k"])
-    entry = text(entry_id)
-    at_ms = int(entry.partition("-")[0])
+def history_step(
+    event: str, from_state: str, to_state: str, outcome: str, replies: str, tasks: Sequence[str]
+) -> str:
+    """A step's history entry: its event and replies as `history_event` and
+    `history_replies` made them (joined as they are, not encoded again)."""
+    head = dumps({"k": "step", "f": from_state, "s": to_state, "o": outcome, "t": list(tasks)})
+    return f'{head[:-1]},"e":{event},"r":{replies}}}'
+
+
+def history_send(task: str, *, message_id: str = "", error: str = "") -> str:
+    """A reply's history entry once its send is done: sent (the platform's `message_id`)
+    or failed for good (`error`)."""
+    if message_id:
+        return dumps({"k": "sent", "tk": task, "mid": message_id})
+    return dumps({"k": "failed", "tk": task, "err": error})
+
+
+def history_status(task: str, status: str, error: str) -> str:
+    """A delivery report's history entry."""
+    return dumps({"k": "status", "tk": task, "st": status, "err": error})
+
+
+def history_from_element(element: bytes | str) -> HistoryEntry:
+    """An element of a history list, `ID|entry`, as the scripts wrote it."""
+    entry_id, _, payload = text(element).partition("|")
+    d = json.loads(payload)
+    kind = HistoryKind(d["k"])
+    at_ms = int(entry_id.partition("-")[0])
     if kind is HistoryKind.STEP:
         return HistoryEntry(
-            entry,
+            entry_id,
             at_ms,
             kind,
-            event=json.loads(f["e"]) if f.get("e") else None,
-            from_state=f.get("f", ""),
-            to_state=f.get("s", ""),
-            outcome=f.get("o", ""),
-            replies=tuple(json.loads(f.get("r") or "[]")),
-            tasks=tuple(f.get("t", "").split()),
+            event=d.get("e"),
+            from_state=d.get("f", ""),
+            to_state=d.get("s", ""),
+            outcome=d.get("o", ""),
+            replies=tuple(d.get("r", ())),
+            tasks=tuple(d.get("t", ())),
         )
     return HistoryEntry(
-        entry,
+        entry_id,
         at_ms,
         kind,
-        task=f.get("tk", ""),
-        status=f.get("st", ""),
-        error=f.get("err", ""),
-        message_id=f.get("mid", ""),
+        task=d.get("tk", ""),
+        status=d.get("st", ""),
+        error=d.get("err", ""),
+        message_id=d.get("mid", ""),
     )
 
 

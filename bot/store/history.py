@@ -1,12 +1,13 @@
 """The conversations' histories, read: written by the scripts that change what they record
-(a step's commit, a send's outcome, a delivery status), each in the same script."""
+(a step's commit, a send's outcome, a delivery status), each in the same script. A history
+is a list of at most BOT_HISTORY_LENGTH entries: a page reads it whole."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.model import HistoryEntry
-from bot.store.codec import history_from_entry
+from bot.store.codec import history_from_element, text
 from bot.store.core import StoreCore
 
 
@@ -18,12 +19,25 @@ class Histories(StoreCore):
         `after` (a cursor: an entry's id; "" from the first), and the cursor of the next
         page ("" when there is none)."""
         key = self.keys_for(conv_id).history(conv_id)
-        raw: list[Any] = await self.redis.xrange(  # type: ignore[assignment]
-            key, min=f"({after}" if after else "-", max="+", count=limit + 1
-        )
-        entries = [history_from_entry(entry_id, fields) for entry_id, fields in raw[:limit]]
-        return entries, entries[-1].id if len(raw) > limit else ""
+        raw: list[Any] = await self.redis.lrange(key, 0, -1)
+        start = 0
+        if after:
+            later = _order(after)
+            while start < len(raw) and _order(_id_of(raw[start])) <= later:
+                start += 1
+        page = raw[start : start + limit + 1]
+        entries = [history_from_element(element) for element in page[:limit]]
+        return entries, entries[-1].id if len(page) > limit else ""
 
     async def has_history(self, conv_id: str) -> bool:
         """Whether the conversation has a history stored."""
         return bool(await self.redis.exists(self.keys_for(conv_id).history(conv_id)))
+
+
+def _id_of(element: bytes | str) -> str:
+    return text(element).partition("|")[0]
+
+
+def _order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)

@@ -11,7 +11,7 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from bot.model import SendFailed, StatusReceipt
-from bot.store.codec import event_to_json, text
+from bot.store.codec import event_to_json, history_status, text
 from bot.store.core import StoreCore
 from bot.store.keys import replay_key
 from bot.store.lua import evalsha
@@ -109,7 +109,8 @@ class Intake(StoreCore):
             self.script("status"), [k.message(st.task_id), k.inbox, k.history(conv_id)],
             STATUS_RANK.get(st.status.lower(), 0), st.status, st.at_ms, st.message_id,
             error, self.conversation_ttl, conv, visit, failed,
-            history.length, history.ttl, st.task_id, conv_id,
+            history.length, history.ttl,
+            history_status(st.task_id, st.status, error) if history.length else "", conv_id,
         )  # fmt: skip
 
     async def _submit(self, commands: list[tuple[Any, ...]]) -> list[Any]:

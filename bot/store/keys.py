@@ -14,7 +14,10 @@ slot, and each script touches one slot only, so the same code runs on Redis Clus
     bot:{pN}:timers        zset    timers of state visits (`visit|name|conv`), by due time
     bot:{pN}:lease         string  owner token of the partition's worker (fencing)
     bot:{pN}:c:CONV        hash    a conversation: flow, state, version, data, ...
-    bot:{pN}:h:CONV        stream  a conversation's history (bot.model.HistoryEntry): its
+    bot:{pN}:convs         zset    the partition's conversations (ids), scored by when each
+                                   last stepped (ms); none idle longer than
+                                   BOT_CONVERSATION_TTL
+    bot:{pN}:h:CONV        list    a conversation's history (bot.model.HistoryEntry): its
                                    steps, sends and delivery statuses, at most
                                    BOT_HISTORY_LENGTH entries, none older than
                                    BOT_HISTORY_TTL
@@ -90,6 +93,10 @@ class Keys:
     @property
     def stats(self) -> str:
         return f"{self.tag}:stats"
+
+    @property
+    def conversations(self) -> str:
+        return f"{self.tag}:convs"
 
     def conv(self, conv_id: str) -> str:
         return f"{self.tag}:c:{conv_id}"

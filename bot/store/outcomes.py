@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.store.codec import history_send
 from bot.store.core import StoreCore
 from bot.store.intake import Accepted
 from bot.store.lua import evalsha
@@ -55,5 +56,7 @@ class Outcomes(StoreCore):
                 entry.entry_id, retries, outcome, error, entry.conv_id, entry.reply_json,
                 entry.task_id, entry.space, failed, message_id, visit, self.conversation_ttl,
                 history.length, history.ttl,
+                history_send(entry.task_id, message_id=message_id, error=error)
+                if history.length and (message_id or error) else "",
             )
         )  # fmt: skip

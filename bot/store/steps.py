@@ -16,6 +16,7 @@ from bot.store.codec import (
     event_to_json,
     history_event,
     history_replies,
+    history_step,
     parse_timer_member,
     timer_member,
 )
@@ -78,12 +79,14 @@ class Steps(StoreCore):
         previous_timers: Iterable[tuple[int, str]] = (),
         calls: Iterable[str] = (),
         trace: StepTrace | None = None,
+        now_ms: int = 0,
     ) -> CommitResult:
         """Atomically apply one step: `replies` are (reply json, task id) pairs, `calls`
         call requests as JSON (bot/store/codec.py), each sent or made with the
         conversation's space; the conversation's timers replace `previous_timers`
         ((visit, name) pairs of the state as loaded); the step's entry in the
-        conversation's history is made of `trace`, as the store's history policy says."""
+        conversation's history is made of `trace`, as the store's history policy says;
+        `now_ms` is when, for the partition's index of conversations."""
         k = self.keys(partition)
         space = conversation.space
         fields = conversation_fields(conversation, active=active)
@@ -98,23 +101,23 @@ class Steps(StoreCore):
         for call_json in calls:
             call_args += [conv_id, call_json, space]
         policy = self.history_policy
-        history: list[Any] = [0, 0, "", "", "", "", "", ""]
+        entry = ""
         if policy.length and trace is not None:
             event = (
                 history_event(trace.event, trace.event_json, text=policy.text)
                 if trace.event is not None
-                else trace.event_json if policy.text else "{}"
+                else trace.event_json if policy.text else '{"t":"?"}'
             )  # fmt: skip
-            history = [
-                policy.length, policy.ttl, event, _place(trace.before), _place(conversation),
-                trace.outcome, history_replies(trace.replies, trace.reply_jsons, text=policy.text),
-                " ".join(reply_args[2::4]),
-            ]  # fmt: skip
+            entry = history_step(
+                event, _place(trace.before), _place(conversation), trace.outcome,
+                history_replies(trace.replies, trace.reply_jsons, text=policy.text),
+                reply_args[2::4],
+            )  # fmt: skip
         res = await self.coalescer().execute(
             *evalsha(
                 self.script("commit"),
                 [k.conv(conv_id), k.inbox, k.outbox, k.lease, k.dead, k.timers, k.calls, k.stats,
-                 k.history(conv_id)],
+                 k.history(conv_id), k.conversations],
                 token, expected_version, entry_id, self.conversation_ttl,
                 len(fields), *fields,
                 len(reply_args) // 4, *reply_args,
@@ -122,7 +125,8 @@ class Steps(StoreCore):
                 len(drop), *drop,
                 len(keep) // 2, *keep,
                 len(call_args) // 3, *call_args,
-                *history,
+                policy.length, policy.ttl, entry,
+                conv_id, now_ms,
             )
         )  # fmt: skip
         code = int(res[0])

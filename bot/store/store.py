@@ -12,6 +12,7 @@ each and go straight to the node of its slot.
 from __future__ import annotations
 
 from bot.store.dead import DeadLetters
+from bot.store.directory import Directory
 from bot.store.history import Histories
 from bot.store.intake import Intake
 from bot.store.leases import Leases
@@ -21,7 +22,7 @@ from bot.store.steps import Steps
 from bot.store.streams import Streams
 
 
-class Store(Intake, Steps, Streams, Outcomes, Leases, DeadLetters, Reads, Histories):
+class Store(Intake, Steps, Streams, Outcomes, Leases, DeadLetters, Reads, Histories, Directory):
     """The project's Redis operations. Holds a client and the registered scripts:
 
     - intake (bot/store/intake.py): `accept`, `accept_intent`, `first_sight`;
@@ -32,5 +33,6 @@ class Store(Intake, Steps, Streams, Outcomes, Leases, DeadLetters, Reads, Histor
     - dead letters (dead.py): `dead_letters`, `count_dead`, `dead_letter_pages`,
       `retry_dead`, `drop_dead`;
     - operators' reads (reads.py): `counters`, `stats`, `backlog`;
-    - histories (history.py): `history`, `has_history`.
+    - histories (history.py): `history`, `has_history`;
+    - the conversations found (directory.py): `find_conversations`.
     """

@@ -22,7 +22,14 @@ from bot.web import schemas
 from bot.web.api import AgentMessage, IntentRequest, ResumeRequest
 from bot.web.body import SMALL_BODY
 from bot.web.keys import SETTINGS
-from bot.web.operators import DEAD_PAGE, HISTORY_PAGE, MAX_DEAD_PAGE, MAX_HISTORY_PAGE
+from bot.web.operators import (
+    CONVERSATIONS_PAGE,
+    DEAD_PAGE,
+    HISTORY_PAGE,
+    MAX_CONVERSATIONS_PAGE,
+    MAX_DEAD_PAGE,
+    MAX_HISTORY_PAGE,
+)
 from bot.wire import MAX_DEPTH
 
 REF = "#/components/schemas/{model}"
@@ -285,6 +292,46 @@ def _api_paths() -> dict[str, Any]:
                 "responses": {
                     "202": accepted,
                     **_errors(400, 401, 404, 408, 409, 413, 415, 503),
+                },
+            }
+        },
+        "/v1/conversations": {
+            "get": {
+                **api,
+                "operationId": "findConversations",
+                "summary": "Find conversations",
+                "description": (
+                    "The conversations stepped within BOT_CONVERSATION_TTL, the last stepped "
+                    "first, as the filters say, a page at a time. A page may hold fewer than "
+                    "`limit` (a search looks at a few thousand conversations at most per "
+                    "page) while `next` says there is more."
+                ),
+                "parameters": [
+                    _param(
+                        "customer",
+                        "query",
+                        "The customer: a number (E.164, + optional) or an account.",
+                    ),
+                    _param("flow", "query", "In this flow."),
+                    _param("state", "query", "In this state."),
+                    _param(
+                        "handoff",
+                        "query",
+                        "In a human handoff (true) or not (false).",
+                        {"type": "boolean"},
+                    ),
+                    _param("since", "query", "Stepped since: ms since the epoch, or ISO 8601."),
+                    _param("cursor", "query", "The `next` of the page before."),
+                    _param(
+                        "limit",
+                        "query",
+                        f"Conversations at most (default {CONVERSATIONS_PAGE}).",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_CONVERSATIONS_PAGE},
+                    ),
+                ],
+                "responses": {
+                    "200": _json("A page of conversations", _ref(schemas.Conversations)),
+                    **_errors(400, 401, 503),
                 },
             }
         },

@@ -1,20 +1,23 @@
-"""The operators' API: a conversation's history, and the dead letters (listed, retried,
-dropped). Same credentials as the business's API (BOT_API_KEYS); every list a page at a
-time, by cursor."""
+"""The operators' API: conversations found, a conversation's history, and the dead letters
+(listed, retried, dropped). Same credentials as the business's API (BOT_API_KEYS); every
+list a page at a time, by cursor."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from aiohttp import web
 
 from bot.errors import BadRequest, Conflict, NotFound
-from bot.model import HistoryEntry, HistoryKind
-from bot.store import DeadEntry
+from bot.model import ConversationRef, HistoryEntry, HistoryKind, is_valid_id
+from bot.store import ConversationQuery, DeadEntry, Found
+from bot.store.directory import Cursor
 from bot.web.api import authorize, conversation_id
 from bot.web.body import expect_body
 from bot.web.deadline import redis_bound
 from bot.web.keys import STORE
+from bot.wire import is_text
 
 # A page of history: `limit` entries at most (default HISTORY_PAGE); a cursor is an entry's id.
 HISTORY_PAGE = 50
@@ -72,6 +75,94 @@ async def history(request: web.Request) -> web.Response:
             "conversation": conv_id,
             "entries": [_history_item(e) for e in entries],
             "next": after or None,
+        }
+    )
+
+
+# -- conversations found ---------------------------------------------------------------------
+
+CONVERSATIONS_PAGE = 50
+MAX_CONVERSATIONS_PAGE = 200
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _conversation_cursor(text: str) -> Cursor | None:
+    """(stepped_ms, conversation id) of a cursor `MS-ID`, None when it is not one."""
+    at, dash, conv_id = text.partition("-")
+    if not (dash and at.isascii() and at.isdigit() and len(at) <= 20):
+        return None
+    try:
+        ref = ConversationRef.parse(conv_id)
+    except ValueError:
+        return None
+    if not all(is_valid_id(p) for p in (ref.platform, ref.channel, ref.business, ref.customer)):
+        return None
+    return int(at), conv_id
+
+
+def _since(text: str) -> int:
+    """`since` as milliseconds since the epoch: given so, or as an ISO 8601 time."""
+    if text.isascii() and text.isdigit() and len(text) <= 15:
+        return int(text)
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(
+            "`since`: milliseconds since the epoch, or an ISO 8601 time such as "
+            "2026-12-01T09:00:00Z"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp() * 1000)
+
+
+def _query(request: web.Request) -> ConversationQuery:
+    q = request.query
+    handoff = q.get("handoff")
+    if handoff is not None and handoff.lower() not in _BOOLEANS:
+        raise BadRequest("`handoff`: true or false")
+    for name in ("customer", "flow", "state"):
+        value = q.get(name, "")
+        if len(value) > 128 or not is_text(value):
+            raise BadRequest(f"`{name}`: at most 128 characters of text")
+    return ConversationQuery(
+        customer=q.get("customer", "").strip().removeprefix("+"),
+        flow=q.get("flow", ""),
+        state=q.get("state", ""),
+        handoff=None if handoff is None else _BOOLEANS[handoff.lower()],
+        since_ms=_since(q["since"]) if q.get("since") else 0,
+    )
+
+
+def _found_item(found: Found) -> dict[str, Any]:
+    conv = found.conversation
+    return {
+        "conversation": found.conv_id,
+        "customer": ConversationRef.parse(found.conv_id).customer,
+        "flow": conv.flow,
+        "state": conv.state,
+        "handoff": conv.handoff or None,
+        "opted_out": conv.opted_out,
+        "stepped_ms": found.stepped_ms,
+        "last_inbound_ms": conv.last_inbound_ms or None,
+    }
+
+
+async def conversations(request: web.Request) -> web.Response:
+    """`GET /v1/conversations`: find conversations (`customer`, `flow`, `state`, `handoff`,
+    `since`), the most recently stepped first, a page at a time (`cursor`, `limit`)."""
+    authorize(request)
+    cursor, limit = _page(request, CONVERSATIONS_PAGE, MAX_CONVERSATIONS_PAGE)
+    after = _conversation_cursor(cursor) if cursor else None
+    if cursor and after is None:
+        raise BadRequest("`cursor`: give the `next` of the page before")
+    query = _query(request)
+    async with redis_bound(request):
+        found, last = await request.app[STORE].find_conversations(query, after=after, limit=limit)
+    return web.json_response(
+        {
+            "conversations": [_found_item(f) for f in found],
+            "next": f"{last[0]}-{last[1]}" if last is not None else None,
         }
     )
 
@@ -165,6 +256,7 @@ async def drop_dead_letter(request: web.Request) -> web.Response:
 
 def routes() -> list[web.RouteDef]:
     return [
+        web.get("/v1/conversations", conversations),
         web.get("/v1/conversations/{conversation}/history", history),
         web.get("/v1/dead-letters", dead_letters),
         web.post("/v1/dead-letters/{id}/retry", retry_dead_letter, expect_handler=expect_body),

@@ -303,6 +303,22 @@ class ConversationHistory(BaseModel):
     next: str | None = Field(description="The `cursor` of the next page; null on the last page.")
 
 
+class ConversationFound(BaseModel):
+    conversation: str
+    customer: str
+    flow: str | None
+    state: str | None
+    handoff: str | None = Field(description="`state` or `agent` while in a handoff.")
+    opted_out: bool
+    stepped_ms: int = Field(description="When it last stepped (ms since the epoch).")
+    last_inbound_ms: int | None = Field(description="The customer's last message.")
+
+
+class Conversations(BaseModel):
+    conversations: list[ConversationFound] = Field(description="The last stepped first.")
+    next: str | None = Field(description="The `cursor` of the next page; null on the last.")
+
+
 class DeadLetter(BaseModel):
     id: str = Field(description="`PARTITION-STREAMID`: what retry and drop take.")
     at_ms: int = Field(description="When it died (ms since the epoch).")
@@ -382,6 +398,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     ConversationState,
     HistoryItem,
     ConversationHistory,
+    ConversationFound,
+    Conversations,
     DeadLetter,
     DeadLetters,
     DeadLetterRetried,

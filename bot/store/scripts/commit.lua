@@ -1,7 +1,8 @@
 -- Commit one step: fencing token, version check, ack of the inbox entry, then the new state,
 -- the replies to send, the timers to keep, the calls to make and the step's entry in the
 -- conversation's history, all or nothing.
--- KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats, history
+-- The partition's index of conversations (by when each last stepped) is kept in the same go.
+-- KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats, history, conversations
 -- ARGV: token, expected version, entry id, ttl,
 --       n fields, fields...,
 --       n replies, (conv, reply, task, space) x n,
@@ -9,7 +10,8 @@
 --       n timers to drop, members...,
 --       n timers to set, (due, member) x n,
 --       n calls, (conv, call, space) x n,
---       history length (0: none), history ttl, event, from, to, outcome, replies, tasks
+--       history length (0: none), history ttl, the step's history entry,
+--       conv, now (ms)
 -- Returns {new version}, or {-1} (lease lost), {-2, stored version} (stale), {-3} (the
 -- entry was committed already).
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {-1} end
@@ -52,6 +54,8 @@ for j = 0, nc - 1 do
   redis.call('XADD', KEYS[7], '*', 'c', ARGV[b], 'r', ARGV[b + 1], 's', ARGV[b + 2])
 end
 i = i + 1 + nc * 3
-keep_history(KEYS[9], ARGV[i], ARGV[i + 1], 'k', 'step', 'e', ARGV[i + 2], 'f', ARGV[i + 3],
-  's', ARGV[i + 4], 'o', ARGV[i + 5], 'r', ARGV[i + 6], 't', ARGV[i + 7])
+keep_history(KEYS[9], ARGV[i], ARGV[i + 1], ARGV[i + 2])
+local now = tonumber(ARGV[i + 4])
+redis.call('ZADD', KEYS[10], now, ARGV[i + 3])
+redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', '(' .. (now - tonumber(ARGV[4]) * 1000))
 return {v + 1}

@@ -5,7 +5,7 @@
 -- KEYS: outbox, stats, dead, inbox, message record, history.
 -- ARGV: entry id, retries, outcome ('dead', 'sent', 'permanent' or ''), error, conv, reply,
 --       task, space, failed event ('' for none), message id, visit, ttl,
---       history length (0: none), history ttl
+--       history length (0: none), history ttl, the send's history entry ('' for none)
 redis.call('XACK', KEYS[1], 's', ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[2], 'send_retries', ARGV[2]) end
@@ -21,9 +21,5 @@ end
 if ARGV[9] ~= '' then redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'e', ARGV[9]) end
 redis.call('HSET', KEYS[5], 'conv', ARGV[5], 'mid', ARGV[10], 'err', ARGV[4], 'visit', ARGV[11])
 redis.call('EXPIRE', KEYS[5], ARGV[12])
-if ARGV[3] == 'sent' then
-  keep_history(KEYS[6], ARGV[13], ARGV[14], 'k', 'sent', 'tk', ARGV[7], 'mid', ARGV[10])
-elseif ARGV[4] ~= '' then
-  keep_history(KEYS[6], ARGV[13], ARGV[14], 'k', 'failed', 'tk', ARGV[7], 'err', ARGV[4])
-end
+keep_history(KEYS[6], ARGV[13], ARGV[14], ARGV[15])
 return 1

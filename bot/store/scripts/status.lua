@@ -7,7 +7,8 @@
 -- A status recorded is an entry of the history of the receipt's conversation too, when the
 -- message is one the sender recorded for that conversation.
 -- KEYS: message record, inbox, history. ARGV: rank, status, at, mid, error, ttl, conv, visit,
--- event, history length (0: none), history ttl, task, the receipt's conversation
+-- event, history length (0: none), history ttl, the status's history entry, the receipt's
+-- conversation
 -- Returns 0 (not newer: nothing recorded), 1 (recorded), or {conv, visit}.
 local rank = tonumber(ARGV[1])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0')
@@ -25,7 +26,6 @@ redis.call('HSET', KEYS[1], 'rank', rank, 'status', ARGV[2], 'at', ARGV[3], 'mid
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 if failed then redis.call('XADD', KEYS[2], '*', 'c', ARGV[7], 'e', ARGV[9]) end
 if redis.call('HGET', KEYS[1], 'conv') == ARGV[13] then
-  keep_history(KEYS[3], ARGV[10], ARGV[11], 'k', 'status', 'tk', ARGV[12], 'st', ARGV[2],
-    'err', ARGV[5])
+  keep_history(KEYS[3], ARGV[10], ARGV[11], ARGV[12])
 end
 return 1
