@@ -181,7 +181,7 @@ def budget(
         "met": None if per is None else per <= BUDGET_BYTES,
     })  # fmt: skip
     items.append({
-        "item": "Redis memory of an idle conversation's history (a step and a send)",
+        "item": "Redis memory of its history (a step and a send) and its place in the index",
         "target": f"<= {BUDGET_HISTORY_BYTES} bytes",
         "measured": round(history) if memory else None,
         "met": None if not memory else history <= BUDGET_HISTORY_BYTES,

@@ -586,6 +586,7 @@ class Bench:
         n = self.args.memory
         groups = {
             "timers": [Keys.of(p).timers for p in range(PARTITIONS)],
+            "index": [Keys.of(p).conversations for p in range(PARTITIONS)],
             "streams": [k for p in range(PARTITIONS)
                         for k in (Keys.of(p).inbox, Keys.of(p).outbox, Keys.of(p).calls)],
         }  # fmt: skip
@@ -653,6 +654,10 @@ class Bench:
             "sent-message record (1 per reply, BOT_CONVERSATION_TTL)": sum(per_key["record"]) / n,
             "history (a step and a send, BOT_HISTORY_TTL)": sum(per_key["history"]) / n,
             "timer (sorted set member)": (after_sizes["timers"] - before_sizes["timers"]) / n,
+            "index of conversations (sorted set member)": (
+                after_sizes["index"] - before_sizes["index"]
+            )
+            / n,
             "streams (entries deleted when done)": (
                 after_sizes["streams"] - before_sizes["streams"]
             )

@@ -211,7 +211,7 @@ async def scripts_run(redis: Redis) -> AsyncIterator[set[str]]:
 
 async def test_every_script_is_loaded_and_run_by_the_store(redis: Redis) -> None:
     """Each script is loaded from its file and runs in the store's work: intake, trigger,
-    commit, timer, call, send, status, lease, dead letters and the rate limit's log."""
+    commit, timer, call, send, status, lease, dead letters, the rate limit's log, erasure."""
     store = Store(redis, partitions=2, conversation_ttl=3600, dedup_ttl=600)
     await store.load_scripts()
     shas = {
@@ -256,4 +256,5 @@ async def test_every_script_is_loaded_and_run_by_the_store(redis: Redis) -> None
             "cams:a", [1], limit=5, window_us=1_000_000
         )
         assert granted.admitted == 1
+        assert (await store.erase(conv)).conversation == 1
     assert {name for name, sha in shas.items() if sha in seen} == set(lua.SCRIPTS)

@@ -12,7 +12,6 @@ runs again on what is stored.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -34,7 +33,14 @@ from bot.model import (
     TimerFired,
 )
 from bot.runtime.drain import Consumer, drain
-from bot.store import StepTrace, Store, call_to_json, event_from_json, reply_to_json
+from bot.store import (
+    StepTrace,
+    Store,
+    call_to_json,
+    event_from_json,
+    reply_to_json,
+    task_prefix,
+)
 
 log = logging.getLogger("bot.worker")
 
@@ -50,8 +56,7 @@ Funnel = tuple[tuple[str, str, str], ...]  # (flow, state, outcome) for bot_flow
 def task_id(conv_id: str, version: int, index: int) -> str:
     """Deterministic id of the index-th reply of the step that made `version`: a send repeated
     after a crash carries the same TaskId, and shows as such in status receipts."""
-    digest = hashlib.sha256(conv_id.encode()).hexdigest()[:16]
-    return f"{digest}.{version}.{index}"
+    return f"{task_prefix(conv_id)}.{version}.{index}"
 
 
 def _labels(catalog: CompiledCatalog, conv: Conversation) -> tuple[str, str]:

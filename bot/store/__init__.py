@@ -9,7 +9,8 @@ here.
                  the errors callers catch
     coalesce.py  the per-message calls of one loop iteration in one pipeline
     store.py     the Store, made of core.py and its parts: intake.py, steps.py, streams.py,
-                 outcomes.py, leases.py, dead.py, reads.py, history.py, directory.py
+                 outcomes.py, leases.py, dead.py, reads.py, history.py, directory.py,
+                 erase.py
     permits.py   the send rate limit's logs
     nodes.py     commands to the local redis-server processes (forming a cluster)
 """
@@ -46,8 +47,9 @@ from bot.store.codec import (
 from bot.store.core import NO_HISTORY, HistoryPolicy
 from bot.store.dead import DeadEntry
 from bot.store.directory import ConversationQuery, Found
+from bot.store.erase import Erased
 from bot.store.intake import STATUS_RANK, Accepted
-from bot.store.keys import Keys, account_key, partition_of
+from bot.store.keys import Keys, account_key, partition_of, task_prefix
 from bot.store.permits import Granted, PermitLog
 from bot.store.reads import GLOBAL_COUNTERS, PARTITION_COUNTERS, Backlog, PartitionStats, Stats
 from bot.store.steps import CommitResult, StepTrace
@@ -71,6 +73,7 @@ __all__ = [
     "CommitResult",
     "ConversationQuery",
     "DeadEntry",
+    "Erased",
     "Found",
     "Granted",
     "HistoryPolicy",
@@ -104,5 +107,6 @@ __all__ = [
     "reply_from_json",
     "reply_to_json",
     "server_problem",
+    "task_prefix",
     "timer_member",
 ]

@@ -125,7 +125,13 @@ class Intake(StoreCore):
         `reject` while the customer is in a flow)."""
         k = self.keys_for(event.conv_id)
         res = await self.script("intake_intent")(
-            keys=[k.seen(event.dedup_key), k.inbox, k.conv(event.conv_id), k.stats],
+            keys=[
+                k.seen(event.dedup_key),
+                k.inbox,
+                k.conv(event.conv_id),
+                k.stats,
+                k.opt_out(event.conv_id),
+            ],
             args=[event.conv_id, event.event_json, self.dedup_ttl, policy],
         )
         return text(res)

@@ -22,6 +22,10 @@ slot, and each script touches one slot only, so the same code runs on Redis Clus
                                    BOT_HISTORY_LENGTH entries, none older than
                                    BOT_HISTORY_TTL
     bot:{pN}:seen:ID       string  an accepted message id (drops repeated pushes)
+    bot:{pN}:optout:HASH   string  an erased conversation's opt-out, named by a SHA-256 of
+                                   its id: nothing else of it is kept
+    bot:{pN}:m:TASKPREFIX.VERSION.INDEX  (a sent message's record, below: TASKPREFIX is
+                                   `task_prefix(CONV)`, so a conversation's records are found)
     bot:{pN}:m:TASK        hash    a sent message: message id (mid), send error (err),
                                    delivery status (status, status_err, at)
     bot:{pN}:stats         hash    the partition's counters (PARTITION_COUNTERS), each
@@ -45,10 +49,17 @@ wherever its slot is nothing spans slots:
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass
 
 PREFIX = "bot"
+
+
+def task_prefix(conv_id: str) -> str:
+    """What the task ids of a conversation's replies start with (`PREFIX.VERSION.INDEX`):
+    16 hex digits of a SHA-256 of its id, the same in every process and release."""
+    return hashlib.sha256(conv_id.encode()).hexdigest()[:16]
 
 
 def partition_of(conv_id: str, partitions: int) -> int:
@@ -109,6 +120,13 @@ class Keys:
 
     def message(self, task_id: str) -> str:
         return f"{self.tag}:m:{task_id}"
+
+    def messages_of(self, conv_id: str) -> str:
+        """The pattern of the keys of a conversation's sent messages' records (SCAN)."""
+        return f"{self.tag}:m:{task_prefix(conv_id)}.*"
+
+    def opt_out(self, conv_id: str) -> str:
+        return f"{self.tag}:optout:{hashlib.sha256(conv_id.encode()).hexdigest()}"
 
 
 def stats_key(prefix: str = PREFIX) -> str:

@@ -36,6 +36,7 @@ SCRIPTS = (
     "retry_dead",
     "drop_dead",
     "finish_send",
+    "erase",
     "acquire_permits",
 )
 

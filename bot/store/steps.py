@@ -53,9 +53,12 @@ def _place(conv: Conversation) -> str:
 
 class Steps(StoreCore):
     async def load(self, conv_id: str) -> Conversation:
-        raw: dict[bytes, bytes] = await self.redis.hgetall(  # type: ignore[assignment]
-            self.keys_for(conv_id).conv(conv_id)
-        )
+        """The stored conversation; a new one if there is none, opted out when an erased
+        conversation of the same id had."""
+        k = self.keys_for(conv_id)
+        raw: dict[bytes, bytes] = await self.redis.hgetall(k.conv(conv_id))  # type: ignore[assignment]
+        if not raw and await self.redis.exists(k.opt_out(conv_id)):
+            return Conversation(opted_out=True)
         return conversation_from_hash(raw)
 
     async def opted_out(self, conv_id: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bot.store.dead import DeadLetters
 from bot.store.directory import Directory
+from bot.store.erase import Erasure
 from bot.store.history import Histories
 from bot.store.intake import Intake
 from bot.store.leases import Leases
@@ -22,7 +23,9 @@ from bot.store.steps import Steps
 from bot.store.streams import Streams
 
 
-class Store(Intake, Steps, Streams, Outcomes, Leases, DeadLetters, Reads, Histories, Directory):
+class Store(
+    Intake, Steps, Streams, Outcomes, Leases, DeadLetters, Reads, Histories, Directory, Erasure
+):
     """The project's Redis operations. Holds a client and the registered scripts:
 
     - intake (bot/store/intake.py): `accept`, `accept_intent`, `first_sight`;
@@ -34,5 +37,6 @@ class Store(Intake, Steps, Streams, Outcomes, Leases, DeadLetters, Reads, Histor
       `retry_dead`, `drop_dead`;
     - operators' reads (reads.py): `counters`, `stats`, `backlog`;
     - histories (history.py): `history`, `has_history`;
-    - the conversations found (directory.py): `find_conversations`.
+    - the conversations found (directory.py): `find_conversations`;
+    - erasure (erase.py): `erase`.
     """

@@ -345,7 +345,22 @@ def _api_paths() -> dict[str, Any]:
                     "200": _json("The conversation", _ref(schemas.ConversationState)),
                     **_errors(401, 404, 503),
                 },
-            }
+            },
+            "delete": {
+                **api,
+                "operationId": "eraseConversation",
+                "summary": "Erase a customer's conversation",
+                "description": (
+                    "Its state, history, timers, events and replies waiting, dead letters and "
+                    "delivery records, at once; an opt-out is kept, under a one-way hash. "
+                    "Idempotent: erasing again erases nothing."
+                ),
+                "parameters": [conversation],
+                "responses": {
+                    "200": _json("What was erased", _ref(schemas.Erasure)),
+                    **_errors(401, 404, 503),
+                },
+            },
         },
         "/v1/conversations/{conversation}/history": {
             "get": {

@@ -5,6 +5,8 @@ list a page at a time, by cursor."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +20,8 @@ from bot.web.body import expect_body
 from bot.web.deadline import redis_bound
 from bot.web.keys import STORE
 from bot.wire import is_text
+
+log = logging.getLogger("bot.web.operators")
 
 # A page of history: `limit` entries at most (default HISTORY_PAGE); a cursor is an entry's id.
 HISTORY_PAGE = 50
@@ -167,6 +171,20 @@ async def conversations(request: web.Request) -> web.Response:
     )
 
 
+# -- erasure ---------------------------------------------------------------------------------
+
+
+async def erase(request: web.Request) -> web.Response:
+    """`DELETE /v1/conversations/{conversation}`: erase a customer's conversation, as they
+    may ask; what was erased. Idempotent."""
+    authorize(request)
+    conv_id = conversation_id(request)
+    async with redis_bound(request):
+        erased = await request.app[STORE].erase(conv_id)
+    log.info("conversation erased on request (%d history entries)", erased.history)
+    return web.json_response({"conversation": conv_id, "erased": asdict(erased)})
+
+
 # -- dead letters ----------------------------------------------------------------------------
 
 DEAD_PAGE = 100
@@ -258,6 +276,7 @@ def routes() -> list[web.RouteDef]:
     return [
         web.get("/v1/conversations", conversations),
         web.get("/v1/conversations/{conversation}/history", history),
+        web.delete("/v1/conversations/{conversation}", erase),
         web.get("/v1/dead-letters", dead_letters),
         web.post("/v1/dead-letters/{id}/retry", retry_dead_letter, expect_handler=expect_body),
         web.delete("/v1/dead-letters/{id}", drop_dead_letter),

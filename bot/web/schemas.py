@@ -319,6 +319,25 @@ class Conversations(BaseModel):
     next: str | None = Field(description="The `cursor` of the next page; null on the last.")
 
 
+class ErasedCounts(BaseModel):
+    conversation: int = Field(description="1 when there was a conversation to erase.")
+    history: int = Field(description="Entries of its history.")
+    timers: int
+    inbox: int = Field(description="Its events not yet stepped.")
+    outbox: int = Field(description="Its replies not yet sent.")
+    calls: int = Field(description="Its business calls not yet made.")
+    dead_letters: int
+    message_records: int = Field(description="Its sent messages' delivery records.")
+    opt_out_kept: bool = Field(
+        description="It had opted out (STOP): kept under a one-way hash of its id, nothing else."
+    )
+
+
+class Erasure(BaseModel):
+    conversation: str
+    erased: ErasedCounts
+
+
 class DeadLetter(BaseModel):
     id: str = Field(description="`PARTITION-STREAMID`: what retry and drop take.")
     at_ms: int = Field(description="When it died (ms since the epoch).")
@@ -400,6 +419,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     ConversationHistory,
     ConversationFound,
     Conversations,
+    ErasedCounts,
+    Erasure,
     DeadLetter,
     DeadLetters,
     DeadLetterRetried,

@@ -1,0 +1,58 @@
+"""A conversation erased, as a customer may ask (bot/store/scripts/erase.lua): everything
+of it in one script of its partition's slot; its opt-out kept under a one-way hash, and
+honoured wherever the conversation's own flag was."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.store.codec import conversation_from_hash, timer_member
+from bot.store.core import StoreCore
+from bot.store.lua import evalsha
+
+TRIES = 5  # reads of the conversation, should steps keep changing it under the erasure
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What an erasure removed: the conversation (1 or 0), entries of its history, its
+    timers, its events and replies waiting (inbox, outbox, calls), its dead letters and
+    its sent messages' records; `opt_out_kept`: it had opted out, and that is kept."""
+
+    conversation: int = 0
+    history: int = 0
+    timers: int = 0
+    inbox: int = 0
+    outbox: int = 0
+    calls: int = 0
+    dead_letters: int = 0
+    message_records: int = 0
+    opt_out_kept: bool = False
+
+
+class Erasure(StoreCore):
+    async def erase(self, conv_id: str) -> Erased:
+        """Erase a conversation: idempotent (erasing nothing answers zeros)."""
+        k = self.keys_for(conv_id)
+        for _ in range(TRIES):
+            raw: Any = await self.redis.hgetall(k.conv(conv_id))
+            conv = conversation_from_hash(raw)
+            record_keys = [key async for key in self.redis.scan_iter(match=k.messages_of(conv_id))]
+            members = [timer_member(conv_id, conv.visit, t.name) for t in conv.timers]
+            res: Any = await self.coalescer().execute(
+                *evalsha(
+                    self.script("erase"),
+                    [k.conv(conv_id), k.history(conv_id), k.conversations, k.timers, k.inbox,
+                     k.outbox, k.calls, k.dead, k.opt_out(conv_id), *record_keys],
+                    conv.version, conv_id, self.conversation_ttl, len(members), *members,
+                )
+            )  # fmt: skip
+            if res != -1:
+                conversation, history, timers, inbox, outbox, calls, dead, records, kept = map(
+                    int, res
+                )
+                return Erased(
+                    conversation, history, timers, inbox, outbox, calls, dead, records, bool(kept)
+                )
+        raise RuntimeError(f"the conversation kept changing under its erasure ({TRIES} tries)")

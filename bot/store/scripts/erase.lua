@@ -1,0 +1,47 @@
+-- Erase a conversation, as a customer may ask: its hash, its history, its place in the
+-- partition's index, its timers, its entries waiting in the inbox, outbox and calls streams
+-- (acked and deleted: no step and no send of it after this), its dead letters and its sent
+-- messages' records. An opt-out survives as a key named by a one-way hash of the
+-- conversation's id, which holds nothing else. Only if the conversation is still at the
+-- version the caller read (the timers to drop come from that read).
+-- KEYS: conv, history, conversations, timers, inbox, outbox, calls, dead, opt-out,
+--       message records...
+-- ARGV: expected version, conv id, opt-out ttl, n timers, members...
+-- Returns -1 (changed meanwhile: read again), else {conversation, history, timers, inbox,
+-- outbox, calls, dead, records, opted out} (counts of what was erased; opted out: 1 or 0).
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return -1 end
+local conv = ARGV[2]
+local opted = redis.call('HGET', KEYS[1], 'o') == '1'
+local erased = {redis.call('DEL', KEYS[1]), redis.call('LLEN', KEYS[2])}
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], conv)
+local nt = tonumber(ARGV[4])
+local timers = 0
+for j = 1, nt do timers = timers + redis.call('ZREM', KEYS[4], ARGV[4 + j]) end
+erased[#erased + 1] = timers
+local function drop(stream, group)
+  local n = 0
+  for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+')) do
+    local fields = entry[2]
+    for f = 1, #fields, 2 do
+      if fields[f] == 'c' and fields[f + 1] == conv then
+        if group then redis.call('XACK', stream, group, entry[1]) end
+        redis.call('XDEL', stream, entry[1])
+        n = n + 1
+        break
+      end
+    end
+  end
+  return n
+end
+erased[#erased + 1] = drop(KEYS[5], 'w')
+erased[#erased + 1] = drop(KEYS[6], 's')
+erased[#erased + 1] = drop(KEYS[7], 'c')
+erased[#erased + 1] = drop(KEYS[8], nil)
+local records = 0
+for j = 10, #KEYS do records = records + redis.call('DEL', KEYS[j]) end
+erased[#erased + 1] = records
+if opted then redis.call('SET', KEYS[9], '1', 'EX', ARGV[3]) end
+erased[#erased + 1] = opted and 1 or 0
+return erased

@@ -1,0 +1,148 @@
+"""Erasing a customer's conversation on request, against a real redis-server: afterwards no
+key of Redis holds the customer's number or what they wrote (the whole keyspace is read);
+an opt-out survives under a one-way hash and is honoured; erasing again erases nothing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from bot.model import Inbound
+from bot.store import Accepted, event_to_json
+from tests.conftest import AppFactory
+from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound, owning_store
+
+pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
+
+RECEIPTS = f"/cams/receipts?token={RECEIPT_TOKEN}"
+API_KEY = "operator-key"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+CUSTOMER = "8613900000077"
+CONV = f"cams:whatsapp:{BUSINESS}:{CUSTOMER}"
+WORDS = "hello zebracorn"
+
+
+async def keyspace(redis: Redis) -> bytes:
+    """Every key of Redis and everything it holds, as one string of bytes."""
+    out: list[bytes] = []
+    async for key in redis.scan_iter(count=1000):
+        out.append(key)
+        kind = (await redis.type(key)).decode()
+        if kind == "string":
+            out.append(await redis.get(key) or b"")
+        elif kind == "hash":
+            out += [b for kv in (await redis.hgetall(key)).items() for b in kv]
+        elif kind == "list":
+            out += await redis.lrange(key, 0, -1)
+        elif kind == "zset":
+            out += await redis.zrange(key, 0, -1)
+        elif kind == "stream":
+            out += [b for _, f in await redis.xrange(key) for kv in f.items() for b in kv]
+    return b"\n".join(out)
+
+
+async def erase(client: TestClient[Any, Any]) -> dict[str, Any]:
+    resp = await client.delete(f"/v1/conversations/{CONV}", headers=AUTH)
+    assert resp.status == 200, await resp.text()
+    body: dict[str, Any] = await resp.json()
+    assert body["conversation"] == CONV
+    erased: dict[str, Any] = body["erased"]
+    return erased
+
+
+async def test_after_an_erasure_nothing_in_redis_holds_the_number_or_the_words(
+    make_client: AppFactory, fake_cams: CamsServer, redis: Redis
+) -> None:
+    client = await make_client(api_keys=API_KEY)
+    assert (await client.post(RECEIPTS, json=[inbound(WORDS, customer=CUSTOMER)])).status == 200
+    [sent] = await fake_cams.recorder.wait_for(1)
+    receipt = {
+        "MessageId": sent["MessageId"], "TaskId": sent["TaskId"], "From": BUSINESS,
+        "To": CUSTOMER, "Status": "Delivered", "Timestamp": int(time.time() * 1000),
+    }  # fmt: skip
+    assert (await client.post(RECEIPTS, json=[receipt])).status == 200
+
+    async def delivered() -> bool:
+        resp = await client.get(f"/v1/conversations/{CONV}/history", headers=AUTH)
+        return resp.status == 200 and any(
+            e.get("status") == "Delivered" for e in (await resp.json())["entries"]
+        )
+
+    await eventually(delivered)
+    before = await keyspace(redis)
+    assert CUSTOMER.encode() in before
+    assert WORDS.encode() in before
+
+    erased = await erase(client)
+    assert erased["conversation"] == 1
+    assert erased["history"] >= 3  # the step, the send, the status
+    assert erased["message_records"] == 1
+    assert erased["opt_out_kept"] is False
+    after = await keyspace(redis)
+    assert CUSTOMER.encode() not in after
+    assert WORDS.encode() not in after
+    assert (await client.get(f"/v1/conversations/{CONV}", headers=AUTH)).status == 404
+    assert (await client.get(f"/v1/conversations/{CONV}/history", headers=AUTH)).status == 404
+    listed = await client.get("/v1/conversations", params={"customer": CUSTOMER}, headers=AUTH)
+    assert (await listed.json())["conversations"] == []
+
+    again = await erase(client)
+    assert again == dict.fromkeys(again, 0) | {"opt_out_kept": False}
+
+
+async def test_an_opt_out_survives_its_erasure_as_a_hash_and_is_honoured(
+    make_client: AppFactory, fake_cams: CamsServer, redis: Redis
+) -> None:
+    client = await make_client(api_keys=API_KEY)
+    assert (await client.post(RECEIPTS, json=[inbound("STOP", customer=CUSTOMER)])).status == 200
+    await fake_cams.recorder.wait_for(1)  # the opt-out's confirmation
+
+    async def opted_out() -> bool:
+        resp = await client.get(f"/v1/conversations/{CONV}", headers=AUTH)
+        return resp.status == 200 and bool((await resp.json())["opted_out"])
+
+    await eventually(opted_out)
+    erased = await erase(client)
+    assert erased["opt_out_kept"] is True
+    assert CUSTOMER.encode() not in await keyspace(redis)
+    resp = await client.post(
+        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
+    )
+    assert resp.status == 409, await resp.text()
+    assert "opted out" in (await resp.json())["msg"]
+    # The customer writes again: the new conversation starts opted out, as the old one was.
+    assert (await client.post(RECEIPTS, json=[inbound("hi", customer=CUSTOMER)])).status == 200
+    await eventually(opted_out)
+    await eventually(lambda: len(fake_cams.recorder.messages) >= 1)
+    assert len(fake_cams.recorder.messages) == 1  # nothing more was sent
+
+
+async def test_events_and_replies_waiting_are_erased_too(redis: Redis) -> None:
+    """What waits in the inbox for the conversation is acked and deleted; another
+    conversation's entries stay."""
+    store = await owning_store(redis, 4, range(4), "token-1", 30_000)
+    other = f"cams:whatsapp:{BUSINESS}:8613900000078"
+    events = [
+        Accepted(conv, f"cams:m-{i}-{n}", event_to_json(Inbound(f"m-{i}-{n}", 1, "text", WORDS)))
+        for i, conv in enumerate((CONV, other))
+        for n in range(2)
+    ]
+    assert all(await store.accept(events))
+    p = store.keys_for(CONV)
+    erased = await store.erase(CONV)
+    assert erased.inbox == 2
+    left = [f[b"c"].decode() for _, f in await redis.xrange(p.inbox)]
+    assert CONV not in left
+    if store.keys_for(other) == p:
+        assert left == [other, other]
+    assert CUSTOMER.encode() not in await keyspace(redis)
+
+
+async def test_erasure_needs_the_api_key_and_a_conversation_id(make_client: AppFactory) -> None:
+    client = await make_client(api_keys=API_KEY)
+    assert (await client.delete(f"/v1/conversations/{CONV}")).status == 401
+    assert (await client.delete("/v1/conversations/nonsense", headers=AUTH)).status == 404
