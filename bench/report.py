@@ -11,7 +11,7 @@ from redisproxy import ALL, PATHS
 
 BUDGET_RATIO, BUDGET_ACK_P99_MS, BUDGET_ROUND_TRIPS, BUDGET_BYTES = 0.12, 50.0, 3.0, 1024
 BUDGET_HISTORY = 1.15  # CPU per message with history kept, over without
-BUDGET_HISTORY_BYTES = 1024  # Redis memory of a history of one step and one send
+BUDGET_HISTORY_BYTES = 1024  # a history of one step and one send, and an index entry
 FLAT_WITHIN = 0.10  # CPU per message "flat": within 10% from the fewest to the most live
 NONE = "-"  # what a table shows where a run measured nothing
 
@@ -171,11 +171,16 @@ def budget(
         "detail": None if new is None else f"{new:.2f} for customers new to the server",
         "met": None if trips is None else trips <= BUDGET_ROUND_TRIPS,
     })  # fmt: skip
-    # The conversation's own keys, its history aside (its own item, BUDGET_HISTORY_BYTES).
-    history = sum(v for k, v in memory.parts.items() if k.startswith("history")) if memory else 0.0
+    # The conversation's own keys; its history and its place in the index of conversations
+    # (what the operators' API reads) apart, in an item of their own.
+    history = (
+        sum(v for k, v in memory.parts.items() if k.startswith(("history", "index")))
+        if memory
+        else 0.0
+    )
     per = memory.per_conversation - history if memory else None
     items.append({
-        "item": "Redis memory per idle conversation (used_memory delta), its history aside",
+        "item": "Redis memory per idle conversation (used_memory delta), history and index aside",
         "target": f"<= {BUDGET_BYTES} bytes",
         "measured": None if per is None else round(per),
         "met": None if per is None else per <= BUDGET_BYTES,
