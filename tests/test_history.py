@@ -248,3 +248,30 @@ async def test_the_history_endpoint_pages_by_cursor(make_client: AppFactory) -> 
     ids = [e["id"] for e in first["entries"] + rest["entries"]]
     assert len(ids) == len(set(ids)) >= 4
     assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
+
+
+async def test_one_reply_is_found_by_its_task_id_with_its_statuses(
+    make_client: AppFactory, fake_cams: CamsServer
+) -> None:
+    """GET /v1/messages/{task}: the conversation, the platform's id, the latest status and
+    what the history holds of the reply, in order; 404 for a TaskId of nothing."""
+    client = await make_client(api_keys=API_KEY)
+    assert (await client.post(RECEIPTS, json=[inbound("hi", customer=CUSTOMER)])).status == 200
+    [sent] = await fake_cams.recorder.wait_for(1)
+    await eventually(lambda: _count(client, "sent", 1))
+    receipt = {
+        "MessageId": sent["MessageId"], "TaskId": sent["TaskId"], "From": BUSINESS,
+        "To": CUSTOMER, "Status": "Read", "Timestamp": int(time.time() * 1000),
+    }  # fmt: skip
+    assert (await client.post(RECEIPTS, json=[receipt])).status == 200
+    await eventually(lambda: _count(client, "status", 1))
+    resp = await client.get(f"/v1/messages/{sent['TaskId']}", headers=AUTH)
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["conversation"] == CONV
+    assert (body["message_id"], body["status"], body["error"]) == (sent["MessageId"], "Read", None)
+    assert [e["kind"] for e in body["history"]] == ["step", "sent", "status"]
+
+    assert (await client.get(f"/v1/messages/{sent['TaskId']}")).status == 401
+    for task in ("0123456789abcdef.1.0", "nope", "0123456789ABCDEF.1.0", "x" * 300):
+        assert (await client.get(f"/v1/messages/{task}", headers=AUTH)).status == 404, task

@@ -29,6 +29,19 @@ class Histories(StoreCore):
         entries = [history_from_element(element) for element in page[:limit]]
         return entries, entries[-1].id if len(page) > limit else ""
 
+    async def message_record(self, task_id: str) -> tuple[str, dict[str, str]] | None:
+        """The delivery record of a reply sent (or given up) and the conversation it was
+        for, by its task id, whichever partition holds it; None when there is none."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for p in range(self.partitions):
+                pipe.hgetall(self.keys(p).message(task_id))
+            found: list[Any] = await pipe.execute()
+        for raw in found:
+            if raw:
+                fields = {text(k): text(v) for k, v in raw.items()}
+                return fields.get("conv", ""), fields
+        return None
+
     async def has_history(self, conv_id: str) -> bool:
         """Whether the conversation has a history stored."""
         return bool(await self.redis.exists(self.keys_for(conv_id).history(conv_id)))

@@ -388,6 +388,25 @@ def _api_paths() -> dict[str, Any]:
                 },
             }
         },
+        "/v1/messages/{task}": {
+            "get": {
+                **api,
+                "operationId": "getMessage",
+                "summary": "One reply, by its TaskId, and its delivery statuses",
+                "parameters": [
+                    _param(
+                        "task",
+                        "path",
+                        "The reply's TaskId, e.g. 0123456789abcdef.3.0",
+                        required=True,
+                    ),
+                ],
+                "responses": {
+                    "200": _json("The reply", _ref(schemas.MessageState)),
+                    **_errors(401, 404, 503),
+                },
+            }
+        },
         "/v1/dead-letters": {
             "get": {
                 **api,

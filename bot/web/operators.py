@@ -171,6 +171,48 @@ async def conversations(request: web.Request) -> web.Response:
     )
 
 
+# -- one reply -------------------------------------------------------------------------------
+
+
+def _is_task_id(text: str) -> bool:
+    """A reply's TaskId as the bot makes them: `PREFIX.VERSION.INDEX`, 16 hex digits first."""
+    parts = text.split(".")
+    return (
+        len(parts) == 3
+        and len(parts[0]) == 16
+        and all(c in "0123456789abcdef" for c in parts[0])
+        and all(p.isascii() and p.isdigit() and len(p) <= 20 for p in parts[1:])
+    )
+
+
+async def message(request: web.Request) -> web.Response:
+    """`GET /v1/messages/{task}`: one reply, by its TaskId: the conversation it was for,
+    the platform's message id, its latest status, and what its conversation's history
+    holds of it (the step that made it, its send, each delivery status)."""
+    authorize(request)
+    task = request.match_info["task"]
+    if not _is_task_id(task):
+        raise NotFound("no such message: TaskIds look like 0123456789abcdef.3.0")
+    store = request.app[STORE]
+    async with redis_bound(request):
+        found = await store.message_record(task)
+        if found is None:
+            raise NotFound("no such message (never sent, or forgotten after BOT_CONVERSATION_TTL)")
+        conv_id, record = found
+        entries, _ = await store.history(conv_id, limit=MAX_HISTORY_PAGE) if conv_id else ([], "")
+    mine = [e for e in entries if e.task == task or task in e.tasks]
+    return web.json_response(
+        {
+            "task": task,
+            "conversation": conv_id or None,
+            "message_id": record.get("mid") or None,
+            "status": record.get("status") or None,
+            "error": record.get("status_err") or record.get("err") or None,
+            "history": [_history_item(e) for e in mine],
+        }
+    )
+
+
 # -- erasure ---------------------------------------------------------------------------------
 
 
@@ -277,6 +319,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/v1/conversations", conversations),
         web.get("/v1/conversations/{conversation}/history", history),
         web.delete("/v1/conversations/{conversation}", erase),
+        web.get("/v1/messages/{task}", message),
         web.get("/v1/dead-letters", dead_letters),
         web.post("/v1/dead-letters/{id}/retry", retry_dead_letter, expect_handler=expect_body),
         web.delete("/v1/dead-letters/{id}", drop_dead_letter),

@@ -319,6 +319,17 @@ class Conversations(BaseModel):
     next: str | None = Field(description="The `cursor` of the next page; null on the last.")
 
 
+class MessageState(BaseModel):
+    task: str
+    conversation: str | None
+    message_id: str | None = Field(description="The platform's id, once sent.")
+    status: str | None = Field(description="The latest delivery report: Sent ... Read, Failed.")
+    error: str | None = Field(description="Why it failed, if it did.")
+    history: list[HistoryItem] = Field(
+        description="What its conversation's history holds of it, oldest first."
+    )
+
+
 class ErasedCounts(BaseModel):
     conversation: int = Field(description="1 when there was a conversation to erase.")
     history: int = Field(description="Entries of its history.")
@@ -421,6 +432,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Conversations,
     ErasedCounts,
     Erasure,
+    MessageState,
     DeadLetter,
     DeadLetters,
     DeadLetterRetried,
