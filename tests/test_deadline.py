@@ -66,6 +66,7 @@ async def app_on(make_client: AppFactory, server: RedisServer, query: str = "") 
         tencent_secret_key="deadline-secret-key",
         tencent_identifier=BOT,
         tencent_opted_out="reject",
+        drain_seconds=1.0,  # at teardown, nothing waits: Redis may have been frozen
     )
 
 
