@@ -6,9 +6,11 @@ worker and the outbox sender set `conv` (masked) and `message_id` around each st
 the partition tasks set `partition`. `context(...)` sets them for a block; every record
 logged inside it carries them, whatever logger it goes through.
 
-Message texts are logged at DEBUG only. Customer ids go through `mask_conv` (a conversation
-id) or `mask_id` (a customer's id alone) before they reach a log call; any other value that
-came with a request goes through `shown` (quoted, cut short, numbers masked).
+Message texts are never logged, at any level (nor the errors of expressions, which may quote
+them); only the sandbox prints the replies it fakes sending. Customer ids go through
+`mask_conv` (a conversation id) or `mask_id` (a customer's id alone) before they reach a log
+call; any other value that came with a request goes through `shown` (quoted, cut short,
+numbers masked).
 
 Whatever a call site passes, no line can be forged: both formatters write control
 characters (CR, LF and the other C0 and C1 codes, DEL, the Unicode line and paragraph

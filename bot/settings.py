@@ -426,8 +426,8 @@ class Settings(BaseSettings):
         "INFO",
         description=(
             "`DEBUG`, `INFO`, `WARNING` or `ERROR`. Customer ids (phone numbers, "
-            "accounts, e-mail addresses) are masked in logs; message texts are logged at "
-            "`DEBUG` only; secrets never; control characters are escaped, so no line can "
+            "accounts, e-mail addresses) are masked in logs; message texts are never logged, "
+            "at any level; secrets never; control characters are escaped, so no line can "
             "be forged (docs/operations.md#logs)."
         ),
     )

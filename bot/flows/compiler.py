@@ -298,10 +298,9 @@ def holds(expr: Expr, env: Mapping[str, Any]) -> bool:
     """A condition over the step's variables; one that cannot be evaluated is false."""
     try:
         return truthy(expr.evaluate(env))
-    except ExprError as e:
-        # The reason may quote a customer's value: at DEBUG only.
+    except ExprError:
+        # The reason may quote a customer's value: never logged.
         log.warning("condition %r could not be evaluated; taken as false", expr.source)
-        log.debug("condition %r: %s", expr.source, e.message)
         return False
 
 

@@ -243,9 +243,8 @@ class _Step:
         try:
             return text.render(env)
         except ExprError as e:
-            # The reason may quote a customer's value: at DEBUG only.
+            # The reason may quote a customer's value: it stays in the step's detail, unlogged.
             log.warning("text %r could not be rendered", text.source)
-            log.debug("text %r: %s", text.source, e.message)
             self.detail = f"render error: {e.message}"
             return ""
 
@@ -258,9 +257,8 @@ class _Step:
         for slot, expr in assignments:  # in order: each sees the ones before it
             try:
                 value = expr.evaluate(self.env())
-            except ExprError as e:
+            except ExprError:
                 log.warning("set %s failed; the slot keeps its value", slot)
-                log.debug("set %s: %s", slot, e.message)
                 continue
             self.conv = replace(self.conv, data={**self.conv.data, slot: value})
 
@@ -700,9 +698,8 @@ class _Step:
         try:
             return text.render(env)
         except ExprError as e:
-            # The reason may quote a customer's value: at DEBUG only.
+            # The reason may quote a customer's value: it stays in the step's detail, unlogged.
             log.warning("call text %r could not be rendered", text.source)
-            log.debug("call text %r: %s", text.source, e.message)
             self.detail = f"render error: {e.message}"
             return ()
 

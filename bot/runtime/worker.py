@@ -229,9 +229,6 @@ class InboxWorker(Consumer):
                         "step flow=%s state=%s->%s outcome=%s replies=%d",
                         new.flow, conv.state, new.state, result.outcome, len(replies),
                     )  # fmt: skip
-                    if result.detail:
-                        # May quote what the customer wrote (an expression's error).
-                        log.debug("step detail: %s", result.detail)
                 return replace(new, version=res.version)
             if res.lost_lease:
                 raise LeaseLost(self.partition)
