@@ -76,6 +76,19 @@ def _param(
     }
 
 
+def _paging(what: str, default: int, most: int) -> list[dict[str, Any]]:
+    """The `cursor` and `limit` parameters of a list read a page at a time."""
+    return [
+        _param("cursor", "query", "The `next` of the page before."),
+        _param(
+            "limit",
+            "query",
+            f"{what} at most (default {default}).",
+            {"type": "integer", "minimum": 1, "maximum": most},
+        ),
+    ]
+
+
 def _body(schema: dict[str, Any], description: str, *, required: bool = True) -> dict[str, Any]:
     return {"description": description, "required": required, "content": {JSON: {"schema": schema}}}
 
@@ -321,13 +334,7 @@ def _api_paths() -> dict[str, Any]:
                         {"type": "boolean"},
                     ),
                     _param("since", "query", "Stepped since: ms since the epoch, or ISO 8601."),
-                    _param("cursor", "query", "The `next` of the page before."),
-                    _param(
-                        "limit",
-                        "query",
-                        f"Conversations at most (default {CONVERSATIONS_PAGE}).",
-                        {"type": "integer", "minimum": 1, "maximum": MAX_CONVERSATIONS_PAGE},
-                    ),
+                    *_paging("Conversations", CONVERSATIONS_PAGE, MAX_CONVERSATIONS_PAGE),
                 ],
                 "responses": {
                     "200": _json("A page of conversations", _ref(schemas.Conversations)),
@@ -374,13 +381,7 @@ def _api_paths() -> dict[str, Any]:
                 ),
                 "parameters": [
                     conversation,
-                    _param("cursor", "query", "The `next` of the page before."),
-                    _param(
-                        "limit",
-                        "query",
-                        f"Entries at most (default {HISTORY_PAGE}).",
-                        {"type": "integer", "minimum": 1, "maximum": MAX_HISTORY_PAGE},
-                    ),
+                    *_paging("Entries", HISTORY_PAGE, MAX_HISTORY_PAGE),
                 ],
                 "responses": {
                     "200": _json("A page of history", _ref(schemas.ConversationHistory)),
@@ -417,13 +418,7 @@ def _api_paths() -> dict[str, Any]:
                     "a page at a time."
                 ),
                 "parameters": [
-                    _param("cursor", "query", "The `next` of the page before."),
-                    _param(
-                        "limit",
-                        "query",
-                        f"Dead letters at most (default {DEAD_PAGE}).",
-                        {"type": "integer", "minimum": 1, "maximum": MAX_DEAD_PAGE},
-                    ),
+                    *_paging("Dead letters", DEAD_PAGE, MAX_DEAD_PAGE),
                 ],
                 "responses": {
                     "200": _json("A page of dead letters", _ref(schemas.DeadLetters)),
