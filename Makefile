@@ -42,11 +42,10 @@ lint: install-dev
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
 
-## test: lint, check and test the example flows (with coverage), then the whole suite: in two
-## processes per core (many tests wait on servers and subprocesses), but the tests that
-## measure rates and latencies (marked `alone`), which run after the rest by themselves
-## (PYTEST_ARGS="-n 0" for one process throughout)
-PYTEST_ARGS ?= -n $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
+## test: lint, check and test the example flows (with coverage), then the whole suite: on
+## every core, but the tests that measure rates and latencies (marked `alone`), which run
+## after the rest by themselves (PYTEST_ARGS="-n 0" for one process throughout)
+PYTEST_ARGS ?= -n auto
 test: lint
 	$(BIN)/bot check
 	$(BIN)/bot test

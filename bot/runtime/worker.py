@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from bot.errors import LeaseLost
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
+from bot.flows.moves import step_moves
 from bot.log import context
 from bot.metrics import Metrics
 from bot.model import (
@@ -34,6 +35,7 @@ from bot.model import (
 )
 from bot.runtime.drain import Consumer, drain
 from bot.store import (
+    FlowCount,
     StepTrace,
     Store,
     call_to_json,
@@ -90,6 +92,24 @@ def funnel(
     if outcome:
         steps.insert(0, (*_labels(catalog, before), outcome))
     return tuple(steps)
+
+
+# The funnel's outcomes that are a conversation's exit from a state, for the flows' counts.
+EXITS = frozenset({"no_match", "timeout", "error"})
+
+
+def flow_counts(
+    catalog: CompiledCatalog, before: Conversation, stepped: _Stepped
+) -> list[FlowCount]:
+    """What a step adds to the flows' counts in Redis (the operators' API): each move of a
+    machine, each state entered, each exit from a state (no match, timeout, error)."""
+    counts: list[FlowCount] = []
+    if stepped.event is not None:
+        done = step_moves(catalog, before, stepped.result, stepped.event)
+        counts += [("m", *move) for move in done.moves]
+        counts += [("e", *state) for state in done.entered]
+    counts += [("x", *label) for label in stepped.funnel if label[2] in EXITS]
+    return counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +239,7 @@ class InboxWorker(Consumer):
                     stepped.event, event_json, conv, result.outcome, result.replies, reply_jsons
                 ),
                 now_ms=self.clock_ms(),
+                counts=flow_counts(self.engine.catalog, conv, stepped),
             )
             if res.ok:
                 new = result.conversation

@@ -10,7 +10,7 @@ here.
     coalesce.py  the per-message calls of one loop iteration in one pipeline
     store.py     the Store, made of core.py and its parts: intake.py, steps.py, streams.py,
                  outcomes.py, leases.py, dead.py, reads.py, history.py, directory.py,
-                 erase.py
+                 erase.py, counts.py
     permits.py   the send rate limit's logs
     nodes.py     commands to the local redis-server processes (forming a cluster)
 """
@@ -31,6 +31,7 @@ from bot.store.client import (
     server_problem,
 )
 from bot.store.codec import (
+    FlowCount,
     address_from_entry,
     call_from_json,
     call_to_json,
@@ -74,6 +75,7 @@ __all__ = [
     "ConversationQuery",
     "DeadEntry",
     "Erased",
+    "FlowCount",
     "Found",
     "Granted",
     "HistoryPolicy",

@@ -365,6 +365,23 @@ def history_from_element(element: bytes | str) -> HistoryEntry:
     )
 
 
+# -- flows' counts --------------------------------------------------------------------------
+
+# What the counts of a step name: a move of a flow's machine (flow, from, trigger, to), a
+# state entered (flow, state), an exit from a state (flow, state, no_match|timeout|error).
+FlowCount = tuple[str, ...]
+
+
+def flow_count_field(count: FlowCount) -> str:
+    """A field of a partition's hourly hash of flows' counts: the count's parts as a JSON
+    array (flow and state names may hold any character)."""
+    return dumps(list(count))
+
+
+def flow_count_from_field(field: bytes | str) -> FlowCount:
+    return tuple(str(part) for part in json.loads(field))
+
+
 # -- counters --------------------------------------------------------------------------------
 
 

@@ -14,6 +14,9 @@ slot, and each script touches one slot only, so the same code runs on Redis Clus
     bot:{pN}:timers        zset    timers of state visits (`visit|name|conv`), by due time
     bot:{pN}:lease         string  owner token of the partition's worker (fencing)
     bot:{pN}:c:CONV        hash    a conversation: flow, state, version, data, ...
+    bot:{pN}:flows:HOUR    hash    the flows' counts of the partition's steps in an hour (ms
+                                   since the epoch // 3,600,000): moves, states entered,
+                                   exits (codec: flow_count_field), kept FLOW_COUNTS_DAYS
     bot:{pN}:convs         zset    the partition's conversations (ids), scored by when each
                                    last stepped (ms); none idle longer than
                                    BOT_CONVERSATION_TTL
@@ -108,6 +111,9 @@ class Keys:
     @property
     def conversations(self) -> str:
         return f"{self.tag}:convs"
+
+    def flow_counts(self, hour: int) -> str:
+        return f"{self.tag}:flows:{hour}"
 
     def conv(self, conv_id: str) -> str:
         return f"{self.tag}:c:{conv_id}"

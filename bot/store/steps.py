@@ -11,9 +11,11 @@ from redis.exceptions import NoScriptError
 
 from bot.model import Conversation, Event, Reply, TimerFired
 from bot.store.codec import (
+    FlowCount,
     conversation_fields,
     conversation_from_hash,
     event_to_json,
+    flow_count_field,
     history_event,
     history_replies,
     history_step,
@@ -51,6 +53,10 @@ def _place(conv: Conversation) -> str:
     return f"{conv.flow}/{conv.state or ''}" if conv.flow is not None else ""
 
 
+HOUR_MS = 3_600_000
+FLOW_COUNTS_DAYS = 8  # the flows' counts are kept: a window of up to 7 days, and the hour over
+
+
 class Steps(StoreCore):
     async def load(self, conv_id: str) -> Conversation:
         """The stored conversation; a new one if there is none, opted out when an erased
@@ -83,13 +89,15 @@ class Steps(StoreCore):
         calls: Iterable[str] = (),
         trace: StepTrace | None = None,
         now_ms: int = 0,
+        counts: Sequence[FlowCount] = (),
     ) -> CommitResult:
         """Atomically apply one step: `replies` are (reply json, task id) pairs, `calls`
         call requests as JSON (bot/store/codec.py), each sent or made with the
         conversation's space; the conversation's timers replace `previous_timers`
         ((visit, name) pairs of the state as loaded); the step's entry in the
         conversation's history is made of `trace`, as the store's history policy says;
-        `now_ms` is when, for the partition's index of conversations."""
+        `now_ms` is when, for the partition's index of conversations and the hour whose
+        flows' `counts` (moves, states entered, exits) the step adds to."""
         k = self.keys(partition)
         space = conversation.space
         fields = conversation_fields(conversation, active=active)
@@ -120,7 +128,7 @@ class Steps(StoreCore):
             *evalsha(
                 self.script("commit"),
                 [k.conv(conv_id), k.inbox, k.outbox, k.lease, k.dead, k.timers, k.calls, k.stats,
-                 k.history(conv_id), k.conversations],
+                 k.history(conv_id), k.conversations, k.flow_counts(now_ms // HOUR_MS)],
                 token, expected_version, entry_id, self.conversation_ttl,
                 len(fields), *fields,
                 len(reply_args) // 4, *reply_args,
@@ -129,7 +137,8 @@ class Steps(StoreCore):
                 len(keep) // 2, *keep,
                 len(call_args) // 3, *call_args,
                 policy.length, policy.ttl, entry,
-                conv_id, now_ms,
+                conv_id, now_ms, FLOW_COUNTS_DAYS * 86400,
+                len(counts), *map(flow_count_field, counts),
             )
         )  # fmt: skip
         code = int(res[0])

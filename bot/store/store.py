@@ -11,6 +11,7 @@ each and go straight to the node of its slot.
 
 from __future__ import annotations
 
+from bot.store.counts import FlowCounts
 from bot.store.dead import DeadLetters
 from bot.store.directory import Directory
 from bot.store.erase import Erasure
@@ -24,7 +25,17 @@ from bot.store.streams import Streams
 
 
 class Store(
-    Intake, Steps, Streams, Outcomes, Leases, DeadLetters, Reads, Histories, Directory, Erasure
+    Intake,
+    Steps,
+    Streams,
+    Outcomes,
+    Leases,
+    DeadLetters,
+    Reads,
+    Histories,
+    Directory,
+    Erasure,
+    FlowCounts,
 ):
     """The project's Redis operations. Holds a client and the registered scripts:
 
@@ -38,5 +49,6 @@ class Store(
     - operators' reads (reads.py): `counters`, `stats`, `backlog`;
     - histories (history.py): `history`, `has_history`;
     - the conversations found (directory.py): `find_conversations`;
-    - erasure (erase.py): `erase`.
+    - erasure (erase.py): `erase`;
+    - the flows' counts (counts.py): `flow_counts`, `states_now`.
     """

@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.web import schemas
 from bot.web.api import AgentMessage, IntentRequest, ResumeRequest
 from bot.web.body import SMALL_BODY
+from bot.web.flows import MAX_WINDOW_HOURS, WINDOW_HOURS
 from bot.web.keys import SETTINGS
 from bot.web.operators import (
     CONVERSATIONS_PAGE,
@@ -405,6 +406,54 @@ def _api_paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json("The reply", _ref(schemas.MessageState)),
                     **_errors(401, 404, 503),
+                },
+            }
+        },
+        "/v1/flows": {
+            "get": {
+                **api,
+                "operationId": "listFlows",
+                "summary": "The flows, with their totals",
+                "description": (
+                    "Each flow with the conversations standing in it now and, over the window, "
+                    "the states entered, the moves of its machine and the exits."
+                ),
+                "parameters": [
+                    _param(
+                        "hours",
+                        "query",
+                        f"The window, hours up to now (default {WINDOW_HOURS}).",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_HOURS},
+                    )
+                ],
+                "responses": {
+                    "200": _json("The flows", _ref(schemas.FlowList)),
+                    **_errors(400, 401, 503),
+                },
+            }
+        },
+        "/v1/flows/{name}": {
+            "get": {
+                **api,
+                "operationId": "getFlow",
+                "summary": "One flow's machine with its counts",
+                "description": (
+                    "Its states (conversations standing in each now; entries and exits over "
+                    "the window) and its transitions as the compiled machine has them (moves "
+                    "over the window). Counted in Redis by every process's steps."
+                ),
+                "parameters": [
+                    _param("name", "path", "The flow's name.", required=True),
+                    _param(
+                        "hours",
+                        "query",
+                        f"The window, hours up to now (default {WINDOW_HOURS}).",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_HOURS},
+                    ),
+                ],
+                "responses": {
+                    "200": _json("The flow", _ref(schemas.FlowDetail)),
+                    **_errors(400, 401, 404, 503),
                 },
             }
         },

@@ -319,6 +319,62 @@ class Conversations(BaseModel):
     next: str | None = Field(description="The `cursor` of the next page; null on the last.")
 
 
+class FlowExits(BaseModel):
+    no_match: int = Field(description="Answers that matched nothing (a re-prompt, an escalation).")
+    timeout: int = Field(description="Timeouts that fired.")
+    error: int = Field(description="Steps that failed (their event went to the dead letters).")
+
+
+class FlowStateCounts(BaseModel):
+    name: str
+    start: bool
+    now: int = Field(description="Conversations standing in it now.")
+    entered: int = Field(description="Entries in the window.")
+    exits: FlowExits
+
+
+class FlowTransition(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    trigger: str
+    kind: str
+    label: str
+    count: int = Field(description="Moves along it in the window.")
+
+
+class FlowWindow(BaseModel):
+    hours: int
+    since_ms: int
+    until_ms: int
+    now_complete: bool = Field(
+        description="`now` counted every conversation (false: the 50,000 last stepped)."
+    )
+
+
+class FlowDetail(FlowWindow):
+    name: str
+    version: str
+    start: str
+    states: list[FlowStateCounts]
+    transitions: list[FlowTransition]
+
+
+class FlowSummary(BaseModel):
+    name: str
+    version: str
+    start: str
+    states: int
+    transitions: int
+    now: int
+    entered: int
+    moves: int
+    exits: FlowExits
+
+
+class FlowList(FlowWindow):
+    flows: list[FlowSummary]
+
+
 class MessageState(BaseModel):
     task: str
     conversation: str | None
@@ -433,6 +489,12 @@ MODELS: tuple[type[BaseModel], ...] = (
     ErasedCounts,
     Erasure,
     MessageState,
+    FlowExits,
+    FlowStateCounts,
+    FlowTransition,
+    FlowDetail,
+    FlowSummary,
+    FlowList,
     DeadLetter,
     DeadLetters,
     DeadLetterRetried,

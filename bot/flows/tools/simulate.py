@@ -18,9 +18,9 @@ from typing import Any
 
 from bot.errors import BotError, CallTextError
 from bot.flows.calls import HttpCall, resolve, text_of
-from bot.flows.compiler import IDLE, CompiledCatalog
+from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
-from bot.flows.triggers import START, Kind
+from bot.flows.moves import Move, step_moves
 from bot.model import (
     AgentReply,
     CallRequest,
@@ -44,8 +44,6 @@ from bot.phones import customer_id
 START_MS = int(datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp() * 1000)
 SIM_BUSINESS = "8613800000000"
 MAX_CHAINED = 100  # events one step may cause through answered calls
-
-Move = tuple[str, str, str, str]  # flow, source, trigger, dest
 
 
 def counting_digits() -> Callable[[int], str]:
@@ -278,39 +276,10 @@ class Simulator:
     # -- coverage ---------------------------------------------------------------------------
 
     def _record(self, before: Conversation, result: StepResult, event: Event) -> None:
-        """Attribute the step's moves to flows: moves follow the flow the conversation is
-        in; a start edge enters the flow whose start state it reaches."""
-        flows = self.catalog.flows
-        current = before.flow
-        starts = [i for i, m in enumerate(result.trace) if m[1] == START]
-        for i, (source, trigger, dest) in enumerate(result.trace):
-            if trigger == START:
-                current = self._started_flow(dest, result, event, last=i == starts[-1])
-            if current is None or current not in flows:
-                continue
-            if trigger != Kind.MIGRATION:
-                self.moves.add((current, source, trigger, dest))
-            if dest in flows[current].states:
-                self.entered.add((current, dest))
-        after = result.conversation
-        if after.flow and after.state and after.state != IDLE and after.visit != before.visit:
-            self.entered.add((after.flow, after.state))
-
-    def _started_flow(self, dest: str, result: StepResult, event: Event, *, last: bool) -> str:
-        candidates = [f.name for f in self.catalog.flows.values() if f.start == dest]
-        if len(candidates) == 1:
-            return candidates[0]
-        final = result.conversation.flow
-        if last and final in candidates:
-            return final
-        if isinstance(event, IntentStart):
-            named = event.flow
-            intent = self.catalog.intents.get(event.code)
-            if named is None and intent is not None:
-                named = intent.start
-            if named in candidates:
-                return named
-        return candidates[0] if candidates else (final or "")
+        """The step's moves and entered states, for coverage (bot.flows.moves)."""
+        done = step_moves(self.catalog, before, result, event)
+        self.moves.update(done.moves)
+        self.entered.update(done.entered)
 
     # -- reading ----------------------------------------------------------------------------
 

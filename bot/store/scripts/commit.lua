@@ -2,7 +2,9 @@
 -- the replies to send, the timers to keep, the calls to make and the step's entry in the
 -- conversation's history, all or nothing.
 -- The partition's index of conversations (by when each last stepped) is kept in the same go.
--- KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats, history, conversations
+-- So are the counts of the flows' moves, in the partition's hash of the hour.
+-- KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats, history, conversations,
+--       flows' counts of the hour
 -- ARGV: token, expected version, entry id, ttl,
 --       n fields, fields...,
 --       n replies, (conv, reply, task, space) x n,
@@ -11,7 +13,7 @@
 --       n timers to set, (due, member) x n,
 --       n calls, (conv, call, space) x n,
 --       history length (0: none), history ttl, the step's history entry,
---       conv, now (ms)
+--       conv, now (ms), counts' ttl, n counts, fields...
 -- Returns {new version}, or {-1} (lease lost), {-2, stored version} (stale), {-3} (the
 -- entry was committed already).
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {-1} end
@@ -58,4 +60,7 @@ keep_history(KEYS[9], ARGV[i], ARGV[i + 1], ARGV[i + 2])
 local now = tonumber(ARGV[i + 4])
 redis.call('ZADD', KEYS[10], now, ARGV[i + 3])
 redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', '(' .. (now - tonumber(ARGV[4]) * 1000))
+local ncounts = tonumber(ARGV[i + 6])
+for j = 1, ncounts do redis.call('HINCRBY', KEYS[11], ARGV[i + 6 + j], 1) end
+if ncounts > 0 then redis.call('EXPIRE', KEYS[11], ARGV[i + 5]) end
 return {v + 1}

@@ -1,0 +1,107 @@
+"""The flows through the operators' API, against a real redis-server: each flow's machine
+with its counts, which equal what the engine did for a known mix of paths taken through
+signed callbacks, in every process (the counts live in Redis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.web.flows import MAX_WINDOW_HOURS
+from tests.conftest import AppFactory
+from tests.support import RECEIPT_TOKEN, CamsServer, catalog_of, eventually, inbound
+
+pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
+
+RECEIPTS = f"/cams/receipts?token={RECEIPT_TOKEN}"
+API_KEY = "operator-key"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+FLOWS = """
+defaults:
+  inbound_flow: visit
+flows:
+  visit:
+    start: ask
+    states:
+      ask:
+        say: "Reply 1 to confirm, 2 to cancel."
+        options:
+          - {label: Confirm, go: confirmed}
+          - {label: Cancel, go: cancelled}
+        reprompt: "Please reply 1 or 2."
+      confirmed: {say: "Confirmed."}
+      cancelled: {say: "Cancelled."}
+"""
+
+
+async def flow_of(client: TestClient[Any, Any], name: str = "visit", **query: str) -> Any:
+    resp = await client.get(f"/v1/flows/{name}", params=query, headers=AUTH)
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def test_the_counts_are_what_the_engine_did(
+    make_client: AppFactory, fake_cams: CamsServer, tmp_path: Path
+) -> None:
+    """Three customers: one confirms, one answers wrongly then cancels, one has not
+    answered yet. Each state's entries, exits and conversations standing in it, and each
+    transition's count, are those."""
+    client = await make_client(api_keys=API_KEY, catalog_=catalog_of(tmp_path, FLOWS))
+    paths = {"8613900000001": ["hi", "1"], "8613900000002": ["hi", "maybe", "2"],
+             "8613900000003": ["hi"]}  # fmt: skip
+    sent = 0
+    for step in range(3):
+        batch = [inbound(texts[step], customer=c, message_id=f"{c}-{step}")
+                 for c, texts in paths.items() if step < len(texts)]  # fmt: skip
+        assert (await client.post(RECEIPTS, json=batch)).status == 200
+        sent += len(batch)
+        await fake_cams.recorder.wait_for(sent)
+
+    body = await flow_of(client)
+    states = {s["name"]: s for s in body["states"]}
+    assert states["ask"]["entered"] == 3
+    assert states["ask"]["exits"] == {"no_match": 1, "timeout": 0, "error": 0}
+    assert states["ask"]["now"] == 1  # the third customer, still asked
+    assert states["ask"]["start"] is True
+    assert (states["confirmed"]["entered"], states["cancelled"]["entered"]) == (1, 1)
+    # A flow's last state keeps the conversations that ended there.
+    assert (states["confirmed"]["now"], states["cancelled"]["now"]) == (1, 1)
+    moves = {(t["from"], t["to"]): t["count"] for t in body["transitions"]}
+    assert moves == {("ask", "confirmed"): 1, ("ask", "cancelled"): 1}
+    assert body["now_complete"] is True
+
+    resp = await client.get("/v1/flows", headers=AUTH)
+    assert resp.status == 200
+    [summary] = (await resp.json())["flows"]
+    assert (summary["name"], summary["entered"], summary["moves"], summary["now"]) == (
+        "visit", 5, 2, 3,
+    )  # fmt: skip
+    assert summary["exits"]["no_match"] == 1
+
+
+async def test_refusals_are_clear(make_client: AppFactory, tmp_path: Path) -> None:
+    client = await make_client(api_keys=API_KEY, catalog_=catalog_of(tmp_path, FLOWS))
+    assert (await client.get("/v1/flows")).status == 401
+    assert (await client.get("/v1/flows/visit")).status == 401
+    assert (await client.get("/v1/flows/nope", headers=AUTH)).status == 404
+    for hours in ("0", str(MAX_WINDOW_HOURS + 1), "x", "1.5", "²"):
+        resp = await client.get("/v1/flows/visit", params={"hours": hours}, headers=AUTH)
+        assert resp.status == 400, hours
+    body = await flow_of(client, hours="1")
+    assert body["hours"] == 1
+    assert all(t["count"] == 0 for t in body["transitions"])
+
+
+async def test_counts_wait_for_the_steps(make_client: AppFactory, tmp_path: Path) -> None:
+    """A message not yet stepped counts nothing; once stepped, the start is counted."""
+    client = await make_client(api_keys=API_KEY, catalog_=catalog_of(tmp_path, FLOWS))
+    assert (await client.post(RECEIPTS, json=[inbound("hi")])).status == 200
+
+    async def entered() -> bool:
+        states = {s["name"]: s for s in (await flow_of(client))["states"]}
+        return bool(states["ask"]["entered"] == 1)
+
+    await eventually(entered)
