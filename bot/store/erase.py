@@ -12,6 +12,7 @@ from bot.store.core import StoreCore
 from bot.store.lua import evalsha
 
 TRIES = 5  # reads of the conversation, should steps keep changing it under the erasure
+SCAN_COUNT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,12 @@ class Erasure(StoreCore):
         for _ in range(TRIES):
             raw: Any = await self.redis.hgetall(k.conv(conv_id))
             conv = conversation_from_hash(raw)
-            record_keys = [key async for key in self.redis.scan_iter(match=k.messages_of(conv_id))]
+            # The delivery records are named by the conversation's task ids: found by a
+            # SCAN, which reads the keyspace (SCAN_COUNT keys a round trip).
+            pattern = k.messages_of(conv_id)
+            record_keys = [
+                key async for key in self.redis.scan_iter(match=pattern, count=SCAN_COUNT)
+            ]
             members = [timer_member(conv_id, conv.visit, t.name) for t in conv.timers]
             res: Any = await self.coalescer().execute(
                 *evalsha(
