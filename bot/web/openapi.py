@@ -285,6 +285,12 @@ def _api_paths() -> dict[str, Any]:
         "Names the request: a repeat with the same key is recognised (at most 200 characters).",
         {"type": "string", "maxLength": 200},
     )
+    hours = _param(
+        "hours",
+        "query",
+        f"The window, hours up to now (default {WINDOW_HOURS}).",
+        {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_HOURS},
+    )
     dead = _param(
         "id", "path", "A dead letter's `PARTITION-STREAMID`, e.g. 3-1700000000000-0", required=True
     )
@@ -418,14 +424,7 @@ def _api_paths() -> dict[str, Any]:
                     "Each flow with the conversations standing in it now and, over the window, "
                     "the states entered, the moves of its machine and the exits."
                 ),
-                "parameters": [
-                    _param(
-                        "hours",
-                        "query",
-                        f"The window, hours up to now (default {WINDOW_HOURS}).",
-                        {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_HOURS},
-                    )
-                ],
+                "parameters": [hours],
                 "responses": {
                     "200": _json("The flows", _ref(schemas.FlowList)),
                     **_errors(400, 401, 503),
@@ -444,12 +443,7 @@ def _api_paths() -> dict[str, Any]:
                 ),
                 "parameters": [
                     _param("name", "path", "The flow's name.", required=True),
-                    _param(
-                        "hours",
-                        "query",
-                        f"The window, hours up to now (default {WINDOW_HOURS}).",
-                        {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_HOURS},
-                    ),
+                    hours,
                 ],
                 "responses": {
                     "200": _json("The flow", _ref(schemas.FlowDetail)),
