@@ -103,15 +103,20 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
         raise BadRequest(f"{where}: {first['msg']}") from e
 
 
+def is_conversation_id(text: str) -> bool:
+    """Whether `text` is a well-formed conversation id: four safe parts."""
+    try:
+        ref = ConversationRef.parse(text)
+    except ValueError:
+        return False
+    return all(is_valid_id(p) for p in (ref.platform, ref.channel, ref.business, ref.customer))
+
+
 def conversation_id(request: web.Request) -> str:
     """The path's `{conversation}`, a well-formed conversation id, or 404."""
     conv_id = request.match_info["conversation"]
-    try:
-        ref = ConversationRef.parse(conv_id)
-    except ValueError as e:
-        raise NotFound("no such conversation: ids look like cams:whatsapp:BUSINESS:CUSTOMER") from e
-    if not all(is_valid_id(p) for p in (ref.platform, ref.channel, ref.business, ref.customer)):
-        raise NotFound("no such conversation")
+    if not is_conversation_id(conv_id):
+        raise NotFound("no such conversation: ids look like cams:whatsapp:BUSINESS:CUSTOMER")
     return conv_id
 
 

@@ -12,10 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.errors import BadRequest, Conflict, NotFound
-from bot.model import ConversationRef, HistoryEntry, HistoryKind, is_valid_id
+from bot.model import ConversationRef, HistoryEntry, HistoryKind
 from bot.store import ConversationQuery, DeadEntry, Found
 from bot.store.directory import Cursor
-from bot.web.api import authorize, conversation_id
+from bot.web.api import authorize, conversation_id, is_conversation_id
 from bot.web.body import expect_body
 from bot.web.deadline import redis_bound
 from bot.web.keys import STORE
@@ -95,13 +95,7 @@ def _conversation_cursor(text: str) -> Cursor | None:
     at, dash, conv_id = text.partition("-")
     if not (dash and at.isascii() and at.isdigit() and len(at) <= 20):
         return None
-    try:
-        ref = ConversationRef.parse(conv_id)
-    except ValueError:
-        return None
-    if not all(is_valid_id(p) for p in (ref.platform, ref.channel, ref.business, ref.customer)):
-        return None
-    return int(at), conv_id
+    return (int(at), conv_id) if is_conversation_id(conv_id) else None
 
 
 def _since(text: str) -> int:
