@@ -4,13 +4,15 @@ signed callbacks, in every process (the counts live in Redis)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.web.flows import MAX_WINDOW_HOURS
+from bot.store import FlowCount
+from bot.web.flows import MAX_WINDOW_HOURS, flow_figures
 from tests.conftest import AppFactory
 from tests.support import RECEIPT_TOKEN, CamsServer, catalog_of, eventually, inbound
 
@@ -66,6 +68,8 @@ async def test_the_counts_are_what_the_engine_did(
     assert states["ask"]["exits"] == {"no_match": 1, "timeout": 0, "error": 0}
     assert states["ask"]["now"] == 1  # the third customer, still asked
     assert states["ask"]["start"] is True
+    assert [s["name"] for s in body["states"] if s["final"]] == ["confirmed", "cancelled"]
+    assert not any(s["dropoff"] for s in body["states"])  # a no-match is no drop-off
     assert (states["confirmed"]["entered"], states["cancelled"]["entered"]) == (1, 1)
     # A flow's last state keeps the conversations that ended there.
     assert (states["confirmed"]["now"], states["cancelled"]["now"]) == (1, 1)
@@ -105,3 +109,24 @@ async def test_counts_wait_for_the_steps(make_client: AppFactory, tmp_path: Path
         return bool(states["ask"]["entered"] == 1)
 
     await eventually(entered)
+
+
+def test_dropoffs_are_states_left_unfinished(tmp_path: Path) -> None:
+    """A state is a dropoff when it is not final and conversations left it by a timeout or
+    an error in the window; a no-match alone, or a final state, is not one."""
+    flow = catalog_of(tmp_path, FLOWS).flows["visit"]
+
+    def dropoffs(exits: dict[tuple[str, str], int]) -> list[str]:
+        counts: Counter[FlowCount] = Counter(
+            {("x", "visit", state, exit_): n for (state, exit_), n in exits.items()}
+        )
+        return [s["name"] for s in flow_figures(flow, counts, Counter())["states"] if s["dropoff"]]
+
+    assert dropoffs({}) == []
+    assert dropoffs({("ask", "no_match"): 5}) == []
+    assert dropoffs({("ask", "timeout"): 1}) == ["ask"]
+    assert dropoffs({("ask", "error"): 2, ("confirmed", "error"): 3}) == ["ask"]
+    figures = flow_figures(flow, Counter(), Counter())
+    assert {s["name"]: s["final"] for s in figures["states"]} == {
+        "ask": False, "confirmed": True, "cancelled": True,
+    }  # fmt: skip

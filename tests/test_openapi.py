@@ -5,6 +5,7 @@ take."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import jsonschema_rs
@@ -15,13 +16,15 @@ from pydantic import TypeAdapter
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from bot.errors import BadRequest
+from bot.flows.compiler import CompiledCatalog
 from bot.platforms.cams.business import parse_business_call, read_fields
 from bot.platforms.cams.receipts import BadItem, parse_receipts
 from bot.platforms.tencent.callbacks import AFTER_SEND, BEFORE_SEND, Ignored, parse_callback
 from bot.settings import Settings
+from bot.web.flows import flow_figures
 from bot.web.keys import SETTINGS
 from bot.web.openapi import document
-from bot.web.schemas import CamsReceiptItem
+from bot.web.schemas import CamsReceiptItem, FlowDetail
 from tests.conftest import AppFactory
 from tests.support import load_data
 
@@ -91,6 +94,21 @@ async def test_every_route_is_described_and_nothing_else(
             assert op["responses"], (method, path)
             if method == "post" and not path.startswith("/sandbox/"):
                 assert {"400", "408", "413", "415"} <= set(op["responses"]), path
+
+
+def test_the_flows_schema_names_every_field_they_answer(catalog: CompiledCatalog) -> None:
+    """Each state and transition of `GET /v1/flows/{name}` has exactly the fields its published
+    schema names (`final` and `dropoff` among them, described), and fits the model."""
+    schemas_ = doc()["components"]["schemas"]
+    state, transition = schemas_["FlowStateCounts"], schemas_["FlowTransition"]
+    assert {"final", "dropoff"} <= set(state["required"])
+    assert all(state["properties"][k]["description"] for k in ("final", "dropoff"))
+    for flow in catalog.flows.values():
+        figures = flow_figures(flow, Counter(), Counter())
+        window = {"hours": 24, "since_ms": 0, "until_ms": 1, "now_complete": True}
+        FlowDetail.model_validate({**window, **figures})
+        assert all(set(s) == set(state["properties"]) for s in figures["states"])
+        assert all(set(t) == set(transition["properties"]) for t in figures["transitions"])
 
 
 def test_security_schemes_name_every_credential() -> None:

@@ -24,7 +24,7 @@ MAX_WINDOW_HOURS = 7 * 24  # the counts are kept 8 days
 EXITS = ("no_match", "timeout", "error")
 
 
-def _window(request: web.Request) -> tuple[int, int, int]:
+def window(request: web.Request) -> tuple[int, int, int]:
     """(hours, since_ms, until_ms) of the `hours` asked for, ending now."""
     raw = request.query.get("hours", str(WINDOW_HOURS))
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_WINDOW_HOURS:
@@ -34,18 +34,26 @@ def _window(request: web.Request) -> tuple[int, int, int]:
     return hours, until_ms - hours * 3_600_000 + 1, until_ms
 
 
-def _flow(flow: CompiledFlow, counts: Counter[FlowCount], now: Counter[tuple[str, str]]) -> Any:
+def flow_figures(
+    flow: CompiledFlow, counts: Counter[FlowCount], now: Counter[tuple[str, str]]
+) -> dict[str, Any]:
+    """One flow's machine with its counts: what `GET /v1/flows/{name}` answers (beside the
+    window) and what the console's diagram draws. A state is a `dropoff` when it is not
+    final and conversations left it by a timeout or an error in the window: where
+    conversations end without finishing."""
     name = flow.name
-    states = [
-        {
+    states = []
+    for state, compiled in flow.states.items():
+        exits = {exit_: counts[("x", name, state, exit_)] for exit_ in EXITS}
+        states.append({
             "name": state,
             "now": now[(name, state)],
             "entered": counts[("e", name, state)],
-            "exits": {exit_: counts[("x", name, state, exit_)] for exit_ in EXITS},
+            "exits": exits,
             "start": state == flow.start,
-        }
-        for state in flow.states
-    ]
+            "final": compiled.final,
+            "dropoff": not compiled.final and exits["timeout"] + exits["error"] > 0,
+        })  # fmt: skip
     transitions = [
         {
             "from": e.source,
@@ -74,11 +82,11 @@ async def _counts(
 async def flows(request: web.Request) -> web.Response:
     """`GET /v1/flows`: every flow, with its totals over the window (`hours`)."""
     authorize(request)
-    hours, since_ms, until_ms = _window(request)
+    hours, since_ms, until_ms = window(request)
     counts, now, complete = await _counts(request, since_ms, until_ms)
     listed = []
     for flow in request.app[CATALOG].current.flows.values():
-        one = _flow(flow, counts, now)
+        one = flow_figures(flow, counts, now)
         listed.append({
             "name": flow.name, "version": flow.version, "start": flow.start,
             "states": len(one["states"]), "transitions": len(one["transitions"]),
@@ -104,7 +112,7 @@ async def flow(request: web.Request) -> web.Response:
     found = request.app[CATALOG].current.flows.get(request.match_info["name"])
     if found is None:
         raise NotFound("no such flow")
-    hours, since_ms, until_ms = _window(request)
+    hours, since_ms, until_ms = window(request)
     counts, now, complete = await _counts(request, since_ms, until_ms)
     return web.json_response(
         {
@@ -112,7 +120,7 @@ async def flow(request: web.Request) -> web.Response:
             "since_ms": since_ms,
             "until_ms": until_ms,
             "now_complete": complete,
-            **_flow(found, counts, now),
+            **flow_figures(found, counts, now),
         }
     )
 

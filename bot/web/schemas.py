@@ -331,6 +331,11 @@ class FlowStateCounts(BaseModel):
     now: int = Field(description="Conversations standing in it now.")
     entered: int = Field(description="Entries in the window.")
     exits: FlowExits
+    final: bool = Field(description="Nothing can follow it: a conversation ends after its message.")
+    dropoff: bool = Field(
+        description="Not final, and conversations left it by a timeout or an error in the "
+        "window: where conversations end without finishing."
+    )
 
 
 class FlowTransition(BaseModel):
