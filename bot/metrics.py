@@ -32,7 +32,16 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 PLATFORMS = ("cams", "tencent", "api")  # who calls us
 SEND_PLATFORMS = ("cams", "tencent")  # whom we send through
-CALLBACK_KINDS = ("receipts", "business", "callback", "intent", "resume", "message", "other")
+CALLBACK_KINDS = (
+    "receipts",
+    "business",
+    "callback",
+    "intent",
+    "resume",
+    "restart",
+    "message",
+    "other",
+)
 CALLBACK_OUTCOMES = (
     "ok",
     "bad_request",

@@ -146,6 +146,18 @@ class AgentReply:
 
 
 @dataclass(frozen=True, slots=True)
+class Restart:
+    """An operator starts the conversation's flow again from its start state, its data back
+    to the flow's defaults."""
+
+    message_id: str
+    at_ms: int
+    space: str = ""
+
+    type: Literal["restart"] = "restart"
+
+
+@dataclass(frozen=True, slots=True)
 class SendFailed:
     """A message the bot sent failed for good (a permanent send error or a Failed status)."""
 
@@ -159,7 +171,7 @@ class SendFailed:
     type: Literal["failed"] = "failed"
 
 
-Event = Inbound | IntentStart | TimerFired | CallResult | Resume | AgentReply | SendFailed
+Event = Inbound | IntentStart | TimerFired | CallResult | Resume | AgentReply | Restart | SendFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +298,7 @@ class Outcome(StrEnum):
     ESCALATED = "escalated"  # too many unknown or invalid answers
     STOPPED = "stopped"  # the customer wrote STOP
     OPTED_IN = "opted_in"  # the customer wrote START after STOP
-    RESTARTED = "restarted"  # the restart command
+    RESTARTED = "restarted"  # the restart command, or an operator's Restart
     QUEUED = "queued"  # an intent waits for the current flow to end
     REJECTED = "rejected"  # an intent or agent message refused (`detail` says why)
     TIMED_OUT = "timed_out"  # a state's timeout came due

@@ -1,6 +1,6 @@
 """The business API (/v1/...) through the real app factory, real Redis and the fake CAMS:
 authentication, validation, intents with idempotency and policies, reading a conversation,
-and an agent's messages."""
+an agent's messages and an operator's restart."""
 
 from __future__ import annotations
 
@@ -112,6 +112,7 @@ async def test_every_endpoint_needs_a_valid_api_key(api: TestClient[Any, Any]) -
         ("POST", "/v1/intents/survey", {"customer": CUSTOMER}),
         ("GET", f"/v1/conversations/{CONV}", None),
         ("POST", f"/v1/conversations/{CONV}/resume", {}),
+        ("POST", f"/v1/conversations/{CONV}/restart", {}),
         ("POST", f"/v1/conversations/{CONV}/messages", {"text": "hi"}),
     ]
     for header in (None, "Bearer wrong", f"Basic {API_KEY}", "Bearer ", API_KEY):
@@ -327,7 +328,83 @@ async def test_agent_messages_and_resume_refuse_bad_bodies(api: TestClient[Any, 
         (f"/v1/conversations/{CONV}/resume", {"go": "ask", "now": True}, 400),
         ("/v1/conversations/nonsense/messages", {"text": "hi"}, 404),
         ("/v1/conversations/a:b:c:d!/resume", {}, 404),
+        (f"/v1/conversations/{CONV}/restart", {"go": "ask"}, 400),
+        ("/v1/conversations/a:b:c:d!/restart", {}, 404),
     ):
         resp = await api.post(path, json=body, headers=AUTH)
         assert resp.status == status, (path, body)
     assert await stored(api) == before
+
+
+# -- restart ---------------------------------------------------------------------------------
+
+RESTART = f"/v1/conversations/{CONV}/restart"
+
+
+async def test_a_restart_sends_the_start_message_again_and_the_history_says_so(
+    api: TestClient[Any, Any], fake_cams: CamsServer
+) -> None:
+    """A restart is answered 202; the flow's start message reaches the customer again, its
+    data back to the flow's defaults; the history shows a step `restarted`."""
+    await post_intent(api, "survey", {"data": {"who": "Ana"}})
+    await fake_cams.recorder.wait_for(1)
+    resp = await api.post(RESTART, headers=AUTH)  # no body: as `{}`
+    assert resp.status == 202, await resp.text()
+    assert await resp.json() == {"conversation": CONV, "status": "accepted", "repeat": False}
+    await fake_cams.recorder.wait_for(2)
+    assert said(fake_cams) == [ASK, ASK]
+    state = await state_of(api)
+    assert (state["flow"], state["state"], state["data"]) == ("survey", "ask", {})
+
+    resp = await api.get(f"/v1/conversations/{CONV}/history", headers=AUTH)
+    assert resp.status == 200
+    steps = [e for e in (await resp.json())["entries"] if e["kind"] == "step"]
+    assert [s["outcome"] for s in steps] == ["started", "restarted"]
+    last = steps[-1]
+    assert last["event"]["t"] == "restart"
+    assert (last["from_state"], last["to_state"]) == ("survey/ask", "survey/ask")
+    assert [r["text"] for r in last["replies"]] == [ASK]
+
+
+async def test_a_restart_repeated_with_its_idempotency_key_restarts_once(
+    api: TestClient[Any, Any], fake_cams: CamsServer
+) -> None:
+    """The same Idempotency-Key twice: the second is `repeat: true` and sends nothing."""
+    await post_intent(api, "survey")
+    await fake_cams.recorder.wait_for(1)
+    headers = {**AUTH, "Idempotency-Key": "restart-1"}
+    first = await api.post(RESTART, json={}, headers=headers)
+    second = await api.post(RESTART, json={}, headers=headers)
+    assert (first.status, (await first.json())["repeat"]) == (202, False)
+    assert (second.status, (await second.json())["repeat"]) == (202, True)
+    await fake_cams.recorder.wait_for(2)
+    await quiet(fake_cams, 2)
+    assert (await state_of(api))["version"] == 2
+
+
+async def test_a_restart_of_an_unknown_conversation_is_404(api: TestClient[Any, Any]) -> None:
+    """A conversation that never stepped: 404, and nothing is stored."""
+    before = await stored(api)
+    resp = await api.post(RESTART, json={}, headers=AUTH)
+    assert resp.status == 404
+    assert "no such conversation" in (await resp.json())["msg"]
+    assert await stored(api) == before
+
+
+async def test_a_restart_counts_as_an_entry_of_the_start_state_not_as_a_move(
+    api: TestClient[Any, Any], fake_cams: CamsServer
+) -> None:
+    """The flows' counts: the start state entered once more, no transition taken."""
+    await post_intent(api, "survey")
+    await fake_cams.recorder.wait_for(1)
+    assert (await api.post(RESTART, headers=AUTH)).status == 202
+    await fake_cams.recorder.wait_for(2)
+
+    async def entered_twice() -> bool:
+        resp = await api.get("/v1/flows/survey", headers=AUTH)
+        states = {s["name"]: s for s in (await resp.json())["states"]}
+        return bool(states["ask"]["entered"] == 2)
+
+    await eventually(entered_twice, within=3.0)
+    resp = await api.get("/v1/flows/survey", headers=AUTH)
+    assert [t["count"] for t in (await resp.json())["transitions"]] == [0]

@@ -3,6 +3,8 @@ byte for byte what the release before wrote, and what that release stored is sti
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
 from bot.errors import CallRefused
@@ -20,6 +22,7 @@ from bot.model import (
     IntentStart,
     PartKind,
     Reply,
+    Restart,
     Resume,
     SendFailed,
     Template,
@@ -48,6 +51,7 @@ EVENTS: list[Event] = [
     CallResult("call:5", 5, 5, "success", 200, {"eta": [1, 2]}),
     Resume("resume:1", 6, go="done"),
     AgentReply("agent:1", 7, "Hello"),
+    Restart("api-restart:k", 9, space="sp"),
     SendFailed("send:t.1.0", 8, "t.1.0", "131026: undeliverable", 3),
 ]
 
@@ -56,6 +60,12 @@ EVENTS: list[Event] = [
 def test_every_event_comes_back_as_it_went_in(event: Event) -> None:
     """An event read back from its stored form equals the event stored."""
     assert event_from_json(event_to_json(event)) == event
+
+
+def test_every_kind_of_event_is_stored_and_tested() -> None:
+    """Each event type of the `Event` union has a stored form, tested above."""
+    assert {type(e) for e in EVENTS} == set(get_args(Event))
+    assert event_to_json(Restart("r", 1)) == '{"t":"restart","message_id":"r","at_ms":1}'
 
 
 def test_event_forms_are_compact_and_leave_defaults_out() -> None:

@@ -120,6 +120,7 @@ def every_request(n: int) -> list[tuple[str, Callable[[TestClient[Any, Any]], Aw
         ),
         ("conversation", lambda c: c.get(f"/v1/conversations/{conv}", headers=API)),
         ("resume", lambda c: c.post(f"/v1/conversations/{conv}/resume", headers=API)),
+        ("restart", lambda c: c.post(f"/v1/conversations/{conv}/restart", headers=API)),
         (
             "message",
             lambda c: c.post(
@@ -158,7 +159,8 @@ async def test_every_request_is_503_within_the_bound_while_redis_is_frozen(
     assert ready.status == 503
     assert ready_took < 3 * 1.0
     expected = {"receipts": 200, "business": 200, "tencent": 200, "before-send": 200,
-                "intent": 202, "conversation": 404, "resume": 404, "message": 404}  # fmt: skip
+                "intent": 202, "conversation": 404, "resume": 404, "restart": 404,
+                "message": 404}  # fmt: skip
     for name, call in every_request(2):
         resp = await call(client)
         assert resp.status == expected[name], (name, resp.status, await resp.text())

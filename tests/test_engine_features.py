@@ -17,6 +17,7 @@ from bot.flows.answers.reading import MAX_ANSWER
 from bot.flows.compiler import IDLE, START, compile_catalog
 from bot.flows.engine import MAX_MOVES, Engine
 from bot.flows.loader import load_catalog
+from bot.flows.moves import StepMoves, step_moves
 from bot.model import (
     AgentReply,
     Button,
@@ -29,6 +30,7 @@ from bot.model import (
     Outcome,
     PartKind,
     Reply,
+    Restart,
     Resume,
     SendFailed,
     StepContext,
@@ -1189,6 +1191,136 @@ def test_resume_outside_a_handoff_changes_nothing() -> None:
     before = chat.conv
     result = chat.step(Resume("r1", NOW))
     assert result.outcome == "ignored"
+    assert result.conversation == before
+
+
+# -- an operator's restart ----------------------------------------------------------------------
+
+REMIND_NAMELESS = (
+    "Hi, this is a reminder of your appointment at City Clinic on Monday 10:00. "
+    "Reply 1 to confirm, 2 to reschedule."
+)
+APPOINTMENT_DATA = {"name": "", "clinic": "City Clinic", "date": "Monday 10:00"}
+
+
+def _restart(at: int = NOW) -> Restart:
+    return Restart(message_id=f"x-{at}", at_ms=at)
+
+
+def test_restart_enters_the_start_state_anew_with_the_flows_own_data() -> None:
+    """Restart mid-flow enters the flow's start state as a new visit: no attempts, the
+    flow's `data:` (not the intent's, nor what was collected), its message and timers anew;
+    the trace shows the restart, which counts as an entry of the start state and as no move
+    of the machine."""
+    chat = _appointment()
+    chat.say("2")
+    chat.say("someday")
+    before = chat.conv
+    assert (before.state, before.attempts) == ("ask_day", 1)
+    event = _restart(NOW + MINUTE)
+    result = chat.step(event)
+    assert result.outcome == "restarted"
+    assert _where(chat.conv) == ("appointment", "remind")
+    assert (chat.conv.visit, chat.conv.attempts) == (before.visit + 1, 0)
+    assert chat.conv.data == APPOINTMENT_DATA
+    assert _texts(result) == [REMIND_NAMELESS]
+    assert chat.conv.timers == (
+        Timer("timeout", NOW + MINUTE + 24 * HOUR),
+        Timer("remind0", NOW + MINUTE + 2 * HOUR),
+    )
+    assert result.trace == (("ask_day", "restart", "remind"),)
+    assert step_moves(EXAMPLE.catalog, before, result, event) == StepMoves(
+        moves=(), entered=(("appointment", "remind"),)
+    )
+    assert chat.say("1").outcome == "ended"
+
+
+def test_restart_keeps_the_customers_language() -> None:
+    """The customer's `lang` is no slot of the flow: a restart keeps it, as a start does."""
+    chat = _appointment("es")
+    result = chat.step(_restart())
+    assert chat.conv.data == {**APPOINTMENT_DATA, "lang": "es"}
+    assert _texts(result)[0].startswith("Hola, le recordamos su cita")
+
+
+def test_restart_outside_the_window_sends_the_start_states_template() -> None:
+    """Outside the 24-hour window the start state's template goes out, as when it started."""
+    chat = _appointment(wrote_ago=None)
+    result = chat.step(_restart())
+    assert [r.template for r in result.replies] == [
+        Template("appointment_reminder", "en", APPOINTMENT_DATA)
+    ]
+
+
+def test_restart_ends_a_handoff_state_its_timer_and_a_code() -> None:
+    """From a handoff state, or one waiting for a one-time code: back at the start, the
+    handoff and its timer ended, the code forgotten."""
+    chat = Chat(EXAMPLE)
+    chat.say("hi")
+    chat.say("3")
+    assert (chat.conv.state, chat.conv.handoff) == ("support", "state")
+    assert chat.conv.timers
+    result = chat.step(_restart())
+    assert _where(chat.conv) == ("menu", "choose")
+    assert (chat.conv.handoff, chat.conv.timers) == ("", ())
+    assert _texts(result) == [MENU]
+    assert chat.say("hello").outcome == "reprompted"  # answered, not forwarded
+    chat.say("2")
+    assert (chat.conv.state, chat.conv.otp is not None) == ("verify", True)
+    chat.step(_restart())
+    assert (chat.conv.state, chat.conv.otp) == ("choose", None)
+
+
+def test_restart_ends_an_agent_handoff() -> None:
+    """An agent handoff in a flow ends: its timer goes, automation starts the flow again
+    (no "let's continue" text, no state to resume to)."""
+    chat = _appointment()
+    chat.say("agent")
+    assert chat.conv.handoff == "agent"
+    result = chat.step(_restart(NOW + MINUTE))
+    assert (chat.conv.handoff, chat.conv.resume_to) == ("", "")
+    assert [t.name for t in chat.conv.timers] == ["timeout", "remind0"]
+    assert _texts(result) == [REMIND_NAMELESS]
+    assert chat.say("1").outcome == "ended"
+
+
+def test_restart_keeps_the_queued_intents() -> None:
+    """Intents queued behind the flow stay queued, and start when the restarted flow ends."""
+    chat = _appointment()
+    chat.step(_intent("csat_survey", order="A-17"))
+    queue = chat.conv.queue
+    assert [q["code"] for q in queue] == ["csat_survey"]
+    chat.step(_restart())
+    assert chat.conv.queue == queue
+    assert chat.say("1").outcome == "started"
+    assert _where(chat.conv) == ("csat", "rate")
+
+
+@pytest.mark.parametrize("then", [None, "1", "human"], ids=["never", "ended", "agent"])
+def test_restart_outside_a_flow_changes_nothing(then: str | None) -> None:
+    """With no flow under way (none ever, one ended, an agent handoff outside flows) a
+    restart is ignored: nothing sent, the conversation as it was."""
+    chat = _appointment() if then == "1" else Chat(EXAMPLE)
+    if then is not None:
+        chat.say(then)
+    before = chat.conv
+    result = chat.step(_restart())
+    assert (result.outcome, result.detail) == ("ignored", "not in a flow")
+    assert (result.replies, result.calls, result.trace) == ((), (), ())
+    assert result.conversation == before
+
+
+def test_restart_sends_nothing_to_an_opted_out_customer() -> None:
+    """An opted-out customer gets nothing: after STOP (no flow any more), or with a flow
+    still under way, the restart is rejected and the conversation left as it was."""
+    chat = _appointment()
+    chat.say("stop")
+    assert chat.step(_restart()).replies == ()
+    chat = _appointment()
+    chat.conv = before = replace(chat.conv, opted_out=True)
+    result = chat.step(_restart())
+    assert (result.outcome, result.detail) == ("rejected", "customer opted out")
+    assert (result.replies, result.calls) == ((), ())
     assert result.conversation == before
 
 

@@ -207,7 +207,7 @@ def test_generated_requests_get_no_5xx_and_every_refusal_says_why(server: str) -
 
 def test_unsigned_or_wrongly_signed_requests_are_401(server: str) -> None:
     ops = [op for op in operations(server) if op.path.startswith(AUTHENTICATED)]
-    assert len(ops) == 17  # every operation but the health checks, sandbox and metrics
+    assert len(ops) == 18  # every operation but the health checks, sandbox and metrics
     seen: Counter[str] = Counter()
 
     def check(case: Any, response: schemathesis.Response) -> None:

@@ -76,6 +76,12 @@ ENDPOINTS = [
         {"Authorization": f"Bearer {API_KEY}"},
     ),
     Endpoint(
+        "restart",
+        lambda: f"/v1/conversations/{CONV}/restart",
+        SMALL_BODY,
+        {"Authorization": f"Bearer {API_KEY}"},
+    ),
+    Endpoint(
         "message",
         lambda: f"/v1/conversations/{CONV}/messages",
         SMALL_BODY,

@@ -91,6 +91,20 @@ def test_coverage_attributes_moves_to_flows(shop: CompiledCatalog) -> None:
     assert {s for f, s in sim.entered if f == "shop"} == {"ask", "lookup", "found"}
 
 
+def test_an_operators_restart_enters_the_start_state_and_is_no_move(
+    shop: CompiledCatalog,
+) -> None:
+    """`restart()` sends the start state's message again; coverage counts the start state
+    entered and no move of the machine for it."""
+    sim = Simulator(shop)
+    sim.say("hi")
+    moves = set(sim.moves)
+    sim.entered.clear()
+    assert [r.text for r in sim.restart()] == ["Order number?"]
+    assert sim.moves == moves
+    assert sim.entered == {("shop", "ask")}
+
+
 def test_one_time_codes_are_predictable() -> None:
     """The k-th code of a test counts up from k: 123456, then 234567."""
     catalog = compile_catalog(load_catalog(ROOT / "flows.yaml", ROOT / "intents"))

@@ -30,6 +30,7 @@ from bot.model import (
     Inbound,
     IntentStart,
     Outgoing,
+    Restart,
     Resume,
     SendReceipt,
 )
@@ -41,6 +42,7 @@ HELP = """Type what the customer writes. Commands:
   /wait DURATION         move the clock on (30s, 5m, 2h, 1d): timers fire
   /trigger CODE [K=V..]  the business triggers an intent
   /resume [STATE]        an operator ends a handoff
+  /restart               an operator starts the flow again
   /state                 where the conversation stands
   /slots                 the conversation's data
   /help, /quit"""
@@ -157,6 +159,8 @@ class Chat:
             await self.send(IntentStart(mid, self.now_ms(), code, data))
         elif word == "/resume":
             await self.send(Resume(mid, self.now_ms(), rest or None))
+        elif word == "/restart":
+            await self.send(Restart(mid, self.now_ms()))
         elif word in ("/state", "/slots"):
             await self.show(word[1:])
         elif word in ("/quit", "/exit"):

@@ -49,6 +49,7 @@ from bot.model import (
     Outcome,
     Parts,
     Reply,
+    Restart,
     Resume,
     SendFailed,
     StepContext,
@@ -178,6 +179,8 @@ class _Step:
             self._resume(event)
         elif isinstance(event, AgentReply):
             self._agent_reply(event)
+        elif isinstance(event, Restart):
+            self._restart()
         elif isinstance(event, SendFailed):
             self._send_failed(event)
         return self.result()
@@ -391,17 +394,22 @@ class _Step:
         self.conv = replace(self.conv, timers=tuple(timers))
 
     def _start(self, flow: CompiledFlow, data: Mapping[str, Any]) -> None:
-        keep = {k: self.conv.data[k] for k in ("lang",) if k in self.conv.data}
         self.conv = replace(
             self.conv,
             flow=flow.name,
             state=IDLE,
             flow_version=flow.version,
-            data={**flow.data, **keep, **data},
+            data=self._fresh_data(flow, data),
             handoff="",
         )
         self.outcome = Outcome.STARTED
         self._fire(flow, START)
+
+    def _fresh_data(self, flow: CompiledFlow, data: Mapping[str, Any]) -> dict[str, Any]:
+        """A flow's data as it starts: its `data:` defaults, the customer's language kept,
+        `data` over them."""
+        keep = {k: self.conv.data[k] for k in ("lang",) if k in self.conv.data}
+        return {**flow.data, **keep, **data}
 
     def _end(self) -> None:
         self.conv = replace(
@@ -816,6 +824,22 @@ class _Step:
         else:
             self._fire(flow, Trigger.resume(state.name))
         self.outcome = Outcome.RESUMED
+
+    def _restart(self) -> None:
+        """An operator starts the flow under way again: its start state entered anew, as
+        when the flow starts (default data, no timers, code or handoff), the queue kept."""
+        if self.conv.opted_out:
+            self.outcome, self.detail = Outcome.REJECTED, "customer opted out"
+            return
+        current = self._current()
+        if current is None:
+            self.detail = "not in a flow"
+            return
+        flow, state = current
+        self.conv = replace(self.conv, data=self._fresh_data(flow, {}), handoff="")
+        self.trace.append((state.name, Kind.RESTART.value, flow.start))
+        self._enter(flow, flow.start)
+        self.outcome = Outcome.RESTARTED
 
     def _agent_reply(self, event: AgentReply) -> None:
         if not self._in_window():

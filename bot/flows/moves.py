@@ -1,7 +1,8 @@
 """What a step did to the flows' machines, attributed to flows: each move (flow, from, trigger,
 to) and each state entered, as flow tests' coverage and the operators' counts per transition
 count them. Moves follow the flow the conversation is in; a start enters the flow whose start
-state it reaches; a migration (a new version of a flow) is no move of the machine."""
+state it reaches; a migration (a new version of a flow) and an operator's restart are no move
+of the machine, though the state they lead to is entered."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def step_moves(
             current = _started_flow(catalog, dest, result, event, last=i == starts[-1])
         if current is None or current not in flows:
             continue
-        if trigger != Kind.MIGRATION:
+        if trigger not in (Kind.MIGRATION, Kind.RESTART):
             moves.append((current, source, trigger, dest))
         if dest in flows[current].states:
             entered.append((current, dest))

@@ -30,6 +30,7 @@ class Kind(StrEnum):
     TIMEOUT = "timeout"  # a state's `timeout:` came due
     FAILED = "failed"  # a message of the state failed for good (`on_failed:`)
     MIGRATION = "migration"  # a new version of the flow moved the conversation (no machine move)
+    RESTART = "restart"  # an operator started the flow again at its start (no machine move)
 
 
 class CallOutcome(StrEnum):

@@ -49,6 +49,7 @@ from bot.model import (
     PartKind,
     Parts,
     Reply,
+    Restart,
     Resume,
     SendFailed,
     Template,
@@ -76,6 +77,7 @@ _EVENT_TYPES: dict[str, type[Any]] = {
     "call": CallResult,
     "resume": Resume,
     "agent": AgentReply,
+    "restart": Restart,
     "failed": SendFailed,
 }
 

@@ -1,4 +1,5 @@
-"""The business's own API: start intents for customers, resume handoffs, answer as an agent.
+"""The business's own API: start intents for customers, resume handoffs, answer as an agent,
+restart a conversation's flow.
 
 Every call needs `Authorization: Bearer KEY` with a key of BOT_API_KEYS. Triggers are
 answered 202 once stored; the work happens in the partition workers like any message.
@@ -21,6 +22,7 @@ from bot.model import (
     ConversationRef,
     Event,
     IntentStart,
+    Restart,
     Resume,
     is_valid_id,
 )
@@ -59,6 +61,12 @@ class ResumeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     go: str | None = Field(None, description="State to continue at; default: the flow's own.")
+
+
+class RestartRequest(BaseModel):
+    """Nothing to say: the flow starts again as it is written."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class AgentMessage(BaseModel):
@@ -202,6 +210,16 @@ async def resume(request: web.Request) -> web.Response:
     return await _enqueue(request, conv_id, Resume(_message_id(request, "resume"), now, body.go))
 
 
+async def restart(request: web.Request) -> web.Response:
+    """`POST /v1/conversations/{conversation}/restart`: start the conversation's flow again
+    at its start state (a conversation in no flow is left as it is)."""
+    authorize(request)
+    conv_id = conversation_id(request)
+    await _body(request, RestartRequest)
+    now = int(request.app[CLOCK]() * 1000)
+    return await _enqueue(request, conv_id, Restart(_message_id(request, "restart"), now))
+
+
 async def agent_message(request: web.Request) -> web.Response:
     """`POST /v1/conversations/{conversation}/messages`: an agent answers the customer."""
     authorize(request)
@@ -240,6 +258,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/v1/intents/{code}", start_intent, expect_handler=expect_body),
         web.get("/v1/conversations/{conversation}", conversation),
         web.post("/v1/conversations/{conversation}/resume", resume, expect_handler=expect_body),
+        web.post("/v1/conversations/{conversation}/restart", restart, expect_handler=expect_body),
         web.post(
             "/v1/conversations/{conversation}/messages", agent_message, expect_handler=expect_body
         ),

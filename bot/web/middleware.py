@@ -44,6 +44,7 @@ CALLBACK_ROUTES: dict[str, tuple[str, str]] = {
     "/tencent/callback": ("tencent", "callback"),
     "/v1/intents/{code}": ("api", "intent"),
     "/v1/conversations/{conversation}/resume": ("api", "resume"),
+    "/v1/conversations/{conversation}/restart": ("api", "restart"),
     "/v1/conversations/{conversation}/messages": ("api", "message"),
 }
 _PREFIXES = (("/cams/", "cams"), ("/tencent/", "tencent"), ("/v1/", "api"))

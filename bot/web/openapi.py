@@ -19,7 +19,7 @@ from bot import __version__
 from bot.platforms.cams.receipts import items_cap
 from bot.settings import Settings
 from bot.web import schemas
-from bot.web.api import AgentMessage, IntentRequest, ResumeRequest
+from bot.web.api import AgentMessage, IntentRequest, RestartRequest, ResumeRequest
 from bot.web.body import SMALL_BODY
 from bot.web.flows import MAX_WINDOW_HOURS, WINDOW_HOURS
 from bot.web.keys import SETTINGS
@@ -37,7 +37,12 @@ REF = "#/components/schemas/{model}"
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (IntentRequest, ResumeRequest, AgentMessage)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    IntentRequest,
+    ResumeRequest,
+    RestartRequest,
+    AgentMessage,
+)
 
 _STATUS_TEXT = {
     400: "Refused: the reason says why (e.g. invalid JSON, a missing field)",
@@ -502,6 +507,23 @@ def _api_paths() -> dict[str, Any]:
                 "description": "Content-Type application/json." + body_note,
                 "parameters": [conversation, idempotency],
                 "requestBody": _body(_ref(ResumeRequest), "Where to go on.", required=False),
+                "responses": {"202": accepted, **_errors(400, 401, 404, 408, 413, 415, 503)},
+            }
+        },
+        "/v1/conversations/{conversation}/restart": {
+            "post": {
+                **api,
+                "operationId": "restartConversation",
+                "summary": "Start the conversation's flow again",
+                "description": (
+                    "The flow under way starts again at its start state: its data back to the "
+                    "flow's defaults, timers, code and handoff ended, queued intents kept; the "
+                    "start state's message is sent. A conversation in no flow, or of a "
+                    "customer who opted out, is left as it is. Content-Type application/json."
+                    + body_note
+                ),
+                "parameters": [conversation, idempotency],
+                "requestBody": _body(_ref(RestartRequest), "Nothing: `{}`.", required=False),
                 "responses": {"202": accepted, **_errors(400, 401, 404, 408, 413, 415, 503)},
             }
         },

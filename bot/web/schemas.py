@@ -282,8 +282,8 @@ class HistoryItem(BaseModel):
     event: dict[str, Any] | None = Field(
         None,
         description=(
-            "The step's event (`t`: in, intent, timer, call, resume, agent, failed); without "
-            "what was written when BOT_HISTORY_TEXT=false."
+            "The step's event (`t`: in, intent, timer, call, resume, agent, restart, failed); "
+            "without what was written when BOT_HISTORY_TEXT=false."
         ),
     )
     from_state: str | None = Field(None, description="`flow/state` before the step.")

@@ -31,6 +31,7 @@ from bot.model import (
     Inbound,
     IntentStart,
     Reply,
+    Restart,
     Resume,
     SendFailed,
     StepContext,
@@ -189,6 +190,10 @@ class Simulator:
     def resume(self, go: str | None = None) -> list[Reply]:
         """An operator ends the handoff (continuing at `go`, when given)."""
         return self.step(Resume(self._id("resume"), self.now_ms, go))
+
+    def restart(self) -> list[Reply]:
+        """An operator starts the flow under way again at its start state."""
+        return self.step(Restart(self._id("restart"), self.now_ms))
 
     def agent(self, text: str) -> list[Reply]:
         """An agent answers the customer during a handoff."""
