@@ -28,6 +28,7 @@ from bot.store import (
     event_to_json,
     partition_of,
 )
+from bot.store.codec import failure_counter
 from tests.support import BUSINESS, owning_store
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
@@ -208,7 +209,7 @@ async def test_finish_send_records_a_send_a_permanent_failure_and_a_dead_letter(
         "conv": permanent, "mid": "", "err": "E: no", "visit": "1",
     }  # fmt: skip
     assert await stats_of(store, permanent) == {
-        "send_failures_permanent": "1", "send_retries": "1",
+        "send_failures_permanent": "1", "send_retries": "1", "failed:E": "1",
     }  # fmt: skip
     inbox: Any = await store.redis.xrange(store.keys_for(permanent).inbox)
     assert [f for _, f in inbox] == [{b"c": permanent.encode(), b"e": failed.encode()}]
@@ -217,7 +218,9 @@ async def test_finish_send_records_a_send_a_permanent_failure_and_a_dead_letter(
     assert await record_of(store, dead, outs[dead].task_id) == {
         "conv": dead, "mid": "", "err": "E: busy", "visit": "1",
     }  # fmt: skip
-    assert await stats_of(store, dead) == {"dead_letters_out": "1", "send_retries": "2"}
+    assert await stats_of(store, dead) == {
+        "dead_letters_out": "1", "send_retries": "2", "failed:E": "1",
+    }  # fmt: skip
     [(_, fields)] = await store.redis.xrange(k.dead)
     assert {a.decode(): b.decode() for a, b in fields.items()} == {
         "kind": "out", "why": "E: busy", "c": dead, "r": outs[dead].reply_json,
@@ -233,6 +236,16 @@ async def test_a_dropped_send_counts_nothing_and_records_the_reason(store: Store
         "conv": CONVS[0], "mid": "", "err": "customer opted out", "visit": "-1",
     }  # fmt: skip
     assert await stats_of(store, CONVS[0]) == {}
+
+
+def test_a_failures_counter_is_named_by_the_platforms_code_never_by_other_text() -> None:
+    """A send failure is counted under its platform code, or `other` when it has none."""
+    assert failure_counter("Throttling.User: too many") == "failed:Throttling.User"
+    assert failure_counter("HTTP-500: boom") == "failed:HTTP-500"
+    assert failure_counter("no sender for platform x") == "failed:other"
+    assert failure_counter("<script>: x") == "failed:other"
+    assert failure_counter("A" * 49 + ": long") == "failed:other"
+    assert failure_counter("") == "failed:other"
 
 
 async def test_the_rate_limiter_shares_the_stores_round_trip_and_survives_lost_scripts(

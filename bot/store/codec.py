@@ -333,6 +333,19 @@ def history_send(task: str, *, message_id: str = "", error: str = "") -> str:
     return dumps({"k": "failed", "tk": task, "err": error})
 
 
+FAILURE_PREFIX = "failed:"
+_REASON_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def failure_counter(error: str) -> str:
+    """The counter of a send that failed for good, by its reason: `failed:CODE`, CODE the
+    platform's error code (what comes before `: ` in `error`) when it is 1-48 characters
+    of [A-Za-z0-9._-], else `failed:other`: a counter's name is never a caller's text."""
+    code = error.partition(": ")[0]
+    ok = 0 < len(code) <= 48 and all(c in _REASON_CHARS for c in code)
+    return FAILURE_PREFIX + (code if ok else "other")
+
+
 def history_status(task: str, status: str, error: str) -> str:
     """A delivery report's history entry."""
     return dumps({"k": "status", "tk": task, "st": status, "err": error})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.store.codec import history_send
+from bot.store.codec import failure_counter, history_send
 from bot.store.core import StoreCore
 from bot.store.intake import Accepted
 from bot.store.lua import evalsha
@@ -42,7 +42,8 @@ class Outcomes(StoreCore):
         history too: sent, or failed with its `error`), in one script.
         `failed` (an event, as JSON) tells the conversation its message failed for good.
         The partition's counters count the send (a `message_id`), a `permanent` failure or
-        a `dead` letter, and the `retries` it took, in the same script."""
+        a `dead` letter (and either by its reason, `failure_counter`), and the `retries` it
+        took, in the same script."""
         k = self.keys(partition)
         outcome = (
             "dead" if dead else "sent" if message_id else "permanent" if permanent else ""
@@ -58,5 +59,6 @@ class Outcomes(StoreCore):
                 history.length, history.ttl,
                 history_send(entry.task_id, message_id=message_id, error=error)
                 if history.length and (message_id or error) else "",
+                failure_counter(error) if outcome in ("dead", "permanent") else "",
             )
         )  # fmt: skip

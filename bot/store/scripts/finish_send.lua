@@ -5,7 +5,8 @@
 -- KEYS: outbox, stats, dead, inbox, message record, history.
 -- ARGV: entry id, retries, outcome ('dead', 'sent', 'permanent' or ''), error, conv, reply,
 --       task, space, failed event ('' for none), message id, visit, ttl,
---       history length (0: none), history ttl, the send's history entry ('' for none)
+--       history length (0: none), history ttl, the send's history entry ('' for none),
+--       the failure's reason (a counter's name, 'failed:CODE'; '' when sent)
 redis.call('XACK', KEYS[1], 's', ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[2], 'send_retries', ARGV[2]) end
@@ -17,6 +18,9 @@ elseif ARGV[3] == 'sent' then
   redis.call('HINCRBY', KEYS[2], 'sends', 1)
 elseif ARGV[3] == 'permanent' then
   redis.call('HINCRBY', KEYS[2], 'send_failures_permanent', 1)
+end
+if ARGV[16] ~= '' and (ARGV[3] == 'dead' or ARGV[3] == 'permanent') then
+  redis.call('HINCRBY', KEYS[2], ARGV[16], 1)
 end
 if ARGV[9] ~= '' then redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'e', ARGV[9]) end
 redis.call('HSET', KEYS[5], 'conv', ARGV[5], 'mid', ARGV[10], 'err', ARGV[4], 'visit', ARGV[11])
