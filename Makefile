@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run test lint format check clean bench
+.PHONY: install install-dev run test lint format check clean bench screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,13 +44,17 @@ lint: install-dev
 
 ## test: lint, check and test the example flows (with coverage), then the whole suite: on
 ## every core, but the tests that measure rates and latencies (marked `alone`), which run
-## after the rest by themselves (PYTEST_ARGS="-n 0" for one process throughout)
+## after the rest by themselves (PYTEST_ARGS="-n 0" for one process throughout). The web
+## console's tests drive Debian's Chromium (BOT_TEST_CHROMIUM=/path for another);
+## BROWSER=no leaves them out on a machine without one.
 PYTEST_ARGS ?= -n auto
+BROWSER ?= yes
+MARKS := $(if $(filter no,$(BROWSER)), and not browser,)
 test: lint
 	$(BIN)/bot check
 	$(BIN)/bot test
-	$(BIN)/pytest $(PYTEST_ARGS) -m "not alone"
-	$(BIN)/pytest -m alone
+	$(BIN)/pytest $(PYTEST_ARGS) -m "not alone$(MARKS)"
+	$(BIN)/pytest -m "alone$(MARKS)"
 
 format: install-dev
 	$(BIN)/ruff check --fix bot tests bench
@@ -63,6 +67,10 @@ check: install
 ## minutes; BENCH_ARGS="--quick" for a smoke run, "--live 1000,100000 --workers 1,2" and more)
 bench: install-dev
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## screenshots: the web console's pages as docs/console.md shows them (headless Chromium)
+screenshots: install-dev
+	BOT_CONSOLE_SHOTS=docs/console $(BIN)/pytest -n 0 -q tests/test_console_browser.py
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache *.egg-info

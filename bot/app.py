@@ -43,6 +43,7 @@ from bot.store import (
 )
 from bot.web import api, cams, flows, health, openapi, operators, sandbox, tencent
 from bot.web import metrics as metrics_route
+from bot.web.console.site import setup_console
 from bot.web.keys import (
     CAMS_ENDPOINT,
     CATALOG,
@@ -286,6 +287,8 @@ def create_app(
     app.add_routes(tencent.routes())
     app.add_routes(openapi.routes())
     app.add_routes(metrics_route.routes())
+    if settings.console_token_values():
+        setup_console(app)
     if settings.sandbox_mode:
         app[SANDBOX_AGENT] = []
         app.add_routes(sandbox.routes())

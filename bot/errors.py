@@ -83,6 +83,16 @@ class NotFound(BadRequest):
     status = 404
 
 
+class TooManyRequests(BadRequest):
+    """Too many tries (the console's failed sign-ins): try again in `retry_after` seconds."""
+
+    status = 429
+
+    def __init__(self, reason: str, *, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 class RequestTimeout(BadRequest):
     """The body did not arrive within BOT_BODY_TIMEOUT seconds."""
 

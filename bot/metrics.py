@@ -256,6 +256,20 @@ class Metrics:
         if seconds:
             self.rate_limit_wait_seconds.labels(platform).inc(seconds)
 
+    async def callbacks_answered(self) -> float:
+        """The platforms' callbacks answered so far (every process's, as `/metrics` sums
+        them): what the console's overview makes a rate of."""
+        return await asyncio.to_thread(self._callbacks_answered)
+
+    def _callbacks_answered(self) -> float:
+        return sum(
+            sample.value
+            for family in self.registry.collect()
+            if family.name == "bot_callbacks"
+            for sample in family.samples
+            if sample.name == "bot_callbacks_total" and sample.labels["platform"] != "api"
+        )
+
     # -- exposition -------------------------------------------------------------------------
 
     async def exposition(self, backlog: Backlog | None = None) -> bytes:

@@ -311,6 +311,20 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Keys of the business API (`/v1/...`). Sandbox: `sandbox`.",
     )
+    console_tokens: SecretList = Field(
+        default_factory=list,
+        description=(
+            "Operator tokens of the web console at `/console` (each at least 16 characters; "
+            "list the old and the new while you switch: removing one signs out its sessions). "
+            "Unset: no console. Sandbox: `sandbox`."
+        ),
+    )
+    console_session_ttl: int = Field(
+        8 * 3600,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="Seconds a console session lasts unused: then sign in again.",
+    )
     cams_access_key_id: SecretStr | None = Field(
         None, description="AccessKey ID for SendChatappMessage."
     )
@@ -561,6 +575,7 @@ class Settings(BaseSettings):
         "cams_receipt_token",
         "cams_signature",
         "api_keys",
+        "console_tokens",
         "tencent_callback_token",
         "metrics_token",
         mode="before",
@@ -593,6 +608,11 @@ class Settings(BaseSettings):
 
     def api_key_values(self) -> list[str]:
         values = [s.get_secret_value() for s in self.api_keys]
+        return values or ([SANDBOX_SECRET] if self.sandbox_mode else [])
+
+    def console_token_values(self) -> list[str]:
+        """The console's sign-in tokens; none (no console) when unset outside sandbox mode."""
+        values = [s.get_secret_value() for s in self.console_tokens]
         return values or ([SANDBOX_SECRET] if self.sandbox_mode else [])
 
     def business_number(self) -> str | None:
@@ -644,6 +664,12 @@ class Settings(BaseSettings):
                 customer_id(self.cams_from, self.cams_channel)
             except ValueError as e:
                 raise ConfigError(f"BOT_CAMS_FROM is not a phone number: {e}") from None
+        short = [v for v in self.console_tokens if len(v.get_secret_value().strip()) < 16]
+        if short:
+            raise ConfigError(
+                "BOT_CONSOLE_TOKENS: every token needs at least 16 characters (a person types "
+                "it, an attacker guesses it): make one with `openssl rand -hex 16`"
+            )
         if self.sandbox_mode:
             if not self.sandbox_public and not is_loopback(self.host):
                 raise ConfigError(

@@ -76,6 +76,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "alone: measures rates or latencies under a load of its own: `make test` runs these "
         "after the rest, by themselves, not beside other tests",
     )
+    config.addinivalue_line(
+        "markers",
+        "browser: drives the web console in headless Chromium (tests/browser.py finds it; "
+        "`make test BROWSER=no` leaves these out)",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

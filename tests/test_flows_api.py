@@ -4,6 +4,7 @@ signed callbacks, in every process (the counts live in Redis)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from bot.store import FlowCount
 from bot.web.flows import MAX_WINDOW_HOURS, flow_figures
 from tests.conftest import AppFactory
+from tests.console_support import TOKEN, sign_in
 from tests.support import RECEIPT_TOKEN, CamsServer, catalog_of, eventually, inbound
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
@@ -51,7 +53,9 @@ async def test_the_counts_are_what_the_engine_did(
     """Three customers: one confirms, one answers wrongly then cancels, one has not
     answered yet. Each state's entries, exits and conversations standing in it, and each
     transition's count, are those."""
-    client = await make_client(api_keys=API_KEY, catalog_=catalog_of(tmp_path, FLOWS))
+    client = await make_client(
+        api_keys=API_KEY, console_tokens=TOKEN, catalog_=catalog_of(tmp_path, FLOWS)
+    )
     paths = {"8613900000001": ["hi", "1"], "8613900000002": ["hi", "maybe", "2"],
              "8613900000003": ["hi"]}  # fmt: skip
     sent = 0
@@ -84,6 +88,13 @@ async def test_the_counts_are_what_the_engine_did(
         "visit", 5, 2, 3,
     )  # fmt: skip
     assert summary["exits"]["no_match"] == 1
+
+    # The console's diagram draws the same counts.
+    await sign_in(client)
+    page = await (await client.get("/console/flows/visit")).text()
+    drawn = re.findall(r'data-from="(\w+)" data-to="(\w+)">.*?class="edge-count"> \xd7(\d+)<', page,
+                       flags=re.S)  # fmt: skip
+    assert {(a, b): int(n) for a, b, n in drawn} == moves
 
 
 async def test_refusals_are_clear(make_client: AppFactory, tmp_path: Path) -> None:

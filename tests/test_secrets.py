@@ -41,6 +41,7 @@ SECRETS = (
     "cams_receipt_token",
     "cams_signature",
     "api_keys",
+    "console_tokens",
     "cams_access_key_id",
     "cams_access_key_secret",
     "metrics_token",
@@ -51,6 +52,7 @@ LISTS = (
     "cams_receipt_token",
     "cams_signature",
     "api_keys",
+    "console_tokens",
     "metrics_token",
     "tencent_callback_token",
 )

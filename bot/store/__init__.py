@@ -10,7 +10,7 @@ here.
     coalesce.py  the per-message calls of one loop iteration in one pipeline
     store.py     the Store, made of core.py and its parts: intake.py, steps.py, streams.py,
                  outcomes.py, leases.py, dead.py, reads.py, history.py, directory.py,
-                 erase.py, counts.py
+                 erase.py, counts.py, console.py
     permits.py   the send rate limit's logs
     nodes.py     commands to the local redis-server processes (forming a cluster)
 """

@@ -46,6 +46,12 @@ wherever its slot is nothing spans slots:
     bot:members            zset    the live processes (heartbeats)
     bot:replay:NAME        string  a callback signature already seen (Tencent's replay cache:
                                    NAME is `tencent:SIGN:DIGEST`)
+    bot:console:s:HASH     hash    a web console session, named by a SHA-256 of its cookie:
+                                   the token's digest, the CSRF token, when it was opened;
+                                   expires BOT_CONSOLE_SESSION_TTL after its last use
+    bot:console:key        string  the console's key for its links to conversations (Fernet)
+    bot:console:f:HASH     string  failed console sign-ins of a client (a SHA-256 of its
+                                   address) in the current window
 
 (`bot` is the store's prefix, its default.) What the values hold is in bot/store/codec.py.
 """
@@ -154,3 +160,18 @@ def account_key(account: str, prefix: str = PREFIX) -> str:
     """The Redis key of an account's rate-limit log, `bot:{bot:rl:ACCOUNT}`: a slot of its
     own."""
     return f"{prefix}:{{{prefix}:rl:{account}}}"
+
+
+def console_session_key(name: str, prefix: str = PREFIX) -> str:
+    """A console session, named by a digest of its cookie: `bot:console:s:NAME`."""
+    return f"{prefix}:console:s:{name}"
+
+
+def console_failures_key(client: str, prefix: str = PREFIX) -> str:
+    """A client's failed console sign-ins: `bot:console:f:CLIENT`."""
+    return f"{prefix}:console:f:{client}"
+
+
+def console_key(prefix: str = PREFIX) -> str:
+    """The console's key for the links it makes: `bot:console:key`."""
+    return f"{prefix}:console:key"

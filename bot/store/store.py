@@ -11,6 +11,7 @@ each and go straight to the node of its slot.
 
 from __future__ import annotations
 
+from bot.store.console import ConsoleSessions
 from bot.store.counts import FlowCounts
 from bot.store.dead import DeadLetters
 from bot.store.directory import Directory
@@ -36,6 +37,7 @@ class Store(
     Directory,
     Erasure,
     FlowCounts,
+    ConsoleSessions,
 ):
     """The project's Redis operations. Holds a client and the registered scripts:
 
@@ -50,5 +52,7 @@ class Store(
     - histories (history.py): `history`, `has_history`;
     - the conversations found (directory.py): `find_conversations`;
     - erasure (erase.py): `erase`;
-    - the flows' counts (counts.py): `flow_counts`, `states_now`.
+    - the flows' counts (counts.py): `flow_counts`, `states_now`;
+    - the web console (console.py): `open_session`, `use_session`, `close_session`,
+      `sign_in_failures`, `count_sign_in_failure`, `forget_sign_in_failures`.
     """

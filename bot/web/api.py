@@ -37,6 +37,9 @@ from bot.wire import is_text
 log = logging.getLogger("bot.web.api")
 
 
+MAX_AGENT_TEXT = 4096  # characters of an agent's answer
+
+
 class IntentRequest(BaseModel):
     """Start an intent for a customer."""
 
@@ -72,7 +75,7 @@ class RestartRequest(BaseModel):
 class AgentMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=4096)
+    text: str = Field(min_length=1, max_length=MAX_AGENT_TEXT)
 
 
 def _identity(field: str, value: str, channel: str) -> str:
@@ -174,7 +177,9 @@ async def start_intent(request: web.Request) -> web.Response:
     )
 
 
-async def _enqueue(request: web.Request, conv_id: str, event: Event) -> web.Response:
+async def enqueue(request: web.Request, conv_id: str, event: Event) -> bool:
+    """Put an operator's `event` in the conversation's inbox (404 when there is no such
+    conversation); False when it was there already (the same message id)."""
     async with redis_bound(request):
         conv = await request.app[STORE].load(conv_id)
         if conv.version == 0:
@@ -182,6 +187,11 @@ async def _enqueue(request: web.Request, conv_id: str, event: Event) -> web.Resp
         accepted = Accepted(conv_id, event.message_id, event_to_json(event))
         [new] = await request.app[STORE].accept([accepted])
     request.app[METRICS].duplicate("api", int(not new))
+    return new
+
+
+async def _enqueue(request: web.Request, conv_id: str, event: Event) -> web.Response:
+    new = await enqueue(request, conv_id, event)
     return web.json_response(
         {"conversation": conv_id, "status": "accepted", "repeat": not new}, status=202
     )

@@ -14,6 +14,7 @@ from bot.metrics import Metrics
 from bot.runtime.partitions import Runtime
 from bot.settings import Settings
 from bot.store import RedisClient, Store
+from bot.web.console.state import Console
 from bot.web.shedding import Shedder
 
 
@@ -39,6 +40,7 @@ RUNTIME = web.AppKey("runtime", Runtime)
 SECRETS: web.AppKey[dict[str, str]] = web.AppKey("secrets")
 METRICS = web.AppKey("metrics", Metrics)
 SHEDDER = web.AppKey("shedder", Shedder)
+CONSOLE = web.AppKey("console", Console)
 # The id of a request: the caller's X-Request-Id when sane, else a new one.
 REQUEST_ID = web.RequestKey("request_id", str)
 # The `outcome` a request is counted with when its status alone does not say it (`shed`).
@@ -48,6 +50,7 @@ __all__ = [
     "CAMS_ENDPOINT",
     "CATALOG",
     "CLOCK",
+    "CONSOLE",
     "HTTP",
     "METRICS",
     "OUTCOME",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -90,7 +91,7 @@ MAX_CONVERSATIONS_PAGE = 200
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
-def _conversation_cursor(text: str) -> Cursor | None:
+def conversation_cursor(text: str) -> Cursor | None:
     """(stepped_ms, conversation id) of a cursor `MS-ID`, None when it is not one."""
     at, dash, conv_id = text.partition("-")
     if not (dash and at.isascii() and at.isdigit() and len(at) <= 20):
@@ -114,8 +115,9 @@ def _since(text: str) -> int:
     return int(when.timestamp() * 1000)
 
 
-def _query(request: web.Request) -> ConversationQuery:
-    q = request.query
+def conversation_query(q: Mapping[str, str]) -> ConversationQuery:
+    """A search's parameters (`customer`, `flow`, `state`, `handoff`, `since`) as a query;
+    400 naming the first that is not one."""
     handoff = q.get("handoff")
     if handoff is not None and handoff.lower() not in _BOOLEANS:
         raise BadRequest("`handoff`: true or false")
@@ -151,10 +153,10 @@ async def conversations(request: web.Request) -> web.Response:
     `since`), the most recently stepped first, a page at a time (`cursor`, `limit`)."""
     authorize(request)
     cursor, limit = _page(request, CONVERSATIONS_PAGE, MAX_CONVERSATIONS_PAGE)
-    after = _conversation_cursor(cursor) if cursor else None
+    after = conversation_cursor(cursor) if cursor else None
     if cursor and after is None:
         raise BadRequest("`cursor`: give the `next` of the page before")
-    query = _query(request)
+    query = conversation_query(request.query)
     async with redis_bound(request):
         found, last = await request.app[STORE].find_conversations(query, after=after, limit=limit)
     return web.json_response(
@@ -232,7 +234,7 @@ def dead_id(letter: DeadEntry) -> str:
     return f"{letter.partition}-{letter.entry_id}"
 
 
-def _split_dead_id(text: str) -> tuple[int, str] | None:
+def split_dead_id(text: str) -> tuple[int, str] | None:
     """(partition, entry id) of a `PARTITION-MS-SEQ` id; None when it is not one."""
     parts = text.split("-")
     if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 20 for p in parts):
@@ -255,7 +257,7 @@ async def dead_letters(request: web.Request) -> web.Response:
     """`GET /v1/dead-letters`: the oldest first, a page at a time (`cursor`, `limit`)."""
     authorize(request)
     cursor, limit = _page(request, DEAD_PAGE, MAX_DEAD_PAGE)
-    after = _split_dead_id(cursor) if cursor else None
+    after = split_dead_id(cursor) if cursor else None
     if cursor and after is None:
         raise BadRequest("`cursor`: give the `next` of the page before")
     store = request.app[STORE]
@@ -273,7 +275,7 @@ async def dead_letters(request: web.Request) -> web.Response:
 
 
 async def _dead_letter(request: web.Request) -> DeadEntry:
-    where = _split_dead_id(request.match_info["id"])
+    where = split_dead_id(request.match_info["id"])
     letter = None
     if where is not None:
         async with redis_bound(request):

@@ -1,0 +1,337 @@
+"""The web console through the real app, against a real redis-server: signing in and out,
+its sessions, CSRF, headers and sign-in limit (an attacker's view), and its pages and
+actions on a conversation made by a signed callback. tests/test_console_browser.py drives
+the same console in Chromium."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from yarl import URL
+
+from bot.errors import ConfigError
+from bot.settings import Settings
+from bot.web.console.guard import COOKIE, SIGN_IN_FAILURES
+from tests.conftest import AppFactory
+from tests.console_support import TOKEN, field, sign_in
+from tests.support import BUSINESS, RECEIPT_TOKEN, eventually, inbound
+
+RECEIPTS = f"/cams/receipts?token={RECEIPT_TOKEN}"
+OTHER_TOKEN = "operator-token-abcdefghij"
+CUSTOMER = "8613900000001"
+CONV = f"cams:whatsapp:{BUSINESS}:{CUSTOMER}"
+XSS = "<img src=x onerror=alert(1)>"
+
+Client = TestClient[Any, Any]
+
+
+async def csrf_of(client: Client, path: str = "/console") -> str:
+    page = await client.get(path)
+    assert page.status == 200, await page.text()
+    return field(await page.text(), "csrf")
+
+
+async def console(make_client: AppFactory, **overrides: Any) -> Client:
+    return await make_client(console_tokens=overrides.pop("console_tokens", TOKEN), **overrides)
+
+
+async def conversation_link(client: Client, customer: str = CUSTOMER) -> str:
+    page = await client.get("/console/conversations", params={"customer": customer})
+    links = re.findall(r'href="(/console/c/[^"]+)"', await page.text())
+    assert len(links) == 1
+    return links[0]
+
+
+async def chatted(client: Client, *texts: str, customer: str = CUSTOMER) -> None:
+    for text in texts:
+        assert (await client.post(RECEIPTS, json=[inbound(text, customer=customer)])).status == 200
+
+    async def stepped() -> bool:
+        page = await client.get("/console/conversations", params={"customer": customer})
+        return "/console/c/" in await page.text()
+
+    await eventually(stepped)
+
+
+async def test_without_tokens_there_is_no_console(make_client: AppFactory) -> None:
+    """BOT_CONSOLE_TOKENS unset (outside sandbox mode): /console does not exist."""
+    client = await make_client()
+    for path in ("/console", "/console/sign-in", "/console/static/console.css"):
+        assert (await client.get(path, allow_redirects=False)).status == 404
+
+
+async def test_a_page_asks_to_sign_in_and_comes_back_after(make_client: AppFactory) -> None:
+    """Signed out, a page sends to the sign-in form, which comes back to it after."""
+    client = await console(make_client)
+    resp = await client.get("/console/flows?hours=6", allow_redirects=False)
+    assert resp.status == 303
+    where = URL(resp.headers["Location"])
+    assert (where.path, where.query["next"]) == ("/console/sign-in", "/console/flows?hours=6")
+    page = await client.get(resp.headers["Location"])
+    binding = field(await page.text(), "binding")
+    assert field(await page.text(), "next") == "/console/flows?hours=6"
+    done = await client.post(
+        "/console/sign-in",
+        data={"binding": binding, "token": TOKEN, "next": "/console/flows?hours=6"},
+        allow_redirects=False,
+    )
+    assert (done.status, done.headers["Location"]) == (303, "/console/flows?hours=6")
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example", "/v1/flows",
+                                    "/console\\..\\x", "/console/\nx"])  # fmt: skip
+async def test_after_sign_in_it_goes_only_to_a_console_page(
+    make_client: AppFactory, target: str
+) -> None:
+    """`next` names a console page or is ignored: no open redirect."""
+    client = await console(make_client)
+    page = await client.get("/console/sign-in")
+    done = await client.post(
+        "/console/sign-in",
+        data={"binding": field(await page.text(), "binding"), "token": TOKEN, "next": target},
+        allow_redirects=False,
+    )
+    assert (done.status, done.headers["Location"]) == (303, "/console")
+
+
+async def test_the_session_cookie_is_httponly_strict_and_new(make_client: AppFactory) -> None:
+    """Signing in sets a new HttpOnly, SameSite=Strict cookie for /console only."""
+    client = await console(make_client)
+    page = await client.get("/console/sign-in")
+    resp = await client.post(
+        "/console/sign-in",
+        data={"binding": field(await page.text(), "binding"), "token": TOKEN},
+        allow_redirects=False,
+    )
+    cookie = resp.cookies[COOKIE]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/console"
+    assert len(cookie.value) >= 40
+
+
+async def test_a_cookie_planted_before_sign_in_is_never_adopted(make_client: AppFactory) -> None:
+    """Session fixation: the session is new at sign-in; a planted id stays worthless."""
+    client = await console(make_client)
+    planted = "attacker-chosen-session-id-0123456789"
+    client.session.cookie_jar.update_cookies({COOKIE: planted})
+    await sign_in(client)
+    jar = client.session.cookie_jar
+    ours = [c.value for c in jar if c.key == COOKIE and c["path"] == "/console"]
+    assert ours
+    assert planted not in ours
+    other = await console(make_client)
+    other.session.cookie_jar.update_cookies({COOKIE: planted})
+    assert (await other.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_a_wrong_token_is_refused_and_too_many_are_limited(
+    make_client: AppFactory,
+) -> None:
+    """Wrong tokens get 401; after SIGN_IN_FAILURES the client waits, the right token too."""
+    client = await console(make_client)
+    for _ in range(SIGN_IN_FAILURES):
+        resp = await sign_in(client, "wrong-token-0123456789")
+        assert resp.status == 401
+        assert "not one of the console" in await resp.text()
+    limited = await sign_in(client, TOKEN)
+    assert limited.status == 429
+    assert int(limited.headers["Retry-After"]) > 0
+    assert (await client.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_the_sign_in_form_is_bound_to_its_own_browser(make_client: AppFactory) -> None:
+    """Login CSRF: a sign-in without the form's own cookie, or from elsewhere, is refused."""
+    client = await console(make_client)
+    page = await client.get("/console/sign-in")
+    binding = field(await page.text(), "binding")
+    client.session.cookie_jar.clear()
+    resp = await client.post("/console/sign-in", data={"binding": binding, "token": TOKEN})
+    assert resp.status == 403
+    page = await client.get("/console/sign-in")
+    binding = field(await page.text(), "binding")
+    resp = await client.post(
+        "/console/sign-in",
+        data={"binding": binding, "token": TOKEN},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert resp.status == 403
+
+
+async def test_every_console_response_forbids_framing_and_foreign_content(
+    make_client: AppFactory,
+) -> None:
+    """Strict CSP, frame-ancestors 'none', DENY, nosniff, same-origin referrers: always."""
+    client = await console(make_client)
+    await sign_in(client)
+    for path in ("/console", "/console/sign-in", "/console/flows", "/console/nowhere",
+                 "/console/static/console.css"):  # fmt: skip
+        resp = await client.get(path, allow_redirects=False)
+        csp = resp.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp
+        assert "default-src 'none'" in csp
+        assert "script-src 'self'" in csp
+        assert "unsafe" not in csp
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Referrer-Policy"] == "same-origin"
+    assert (await client.get("/console")).headers["Cache-Control"] == "no-store"
+    assert "Content-Security-Policy" not in (await client.get("/healthz")).headers
+
+
+async def test_a_change_needs_the_sessions_csrf_token_and_the_consoles_origin(
+    make_client: AppFactory,
+) -> None:
+    """CSRF: a POST without the token, with a wrong one, or from another origin is 403."""
+    client = await console(make_client)
+    await sign_in(client)
+    await chatted(client, "3")
+    link = await conversation_link(client)
+    csrf = await csrf_of(client, link)
+    for data, headers in [
+        ({}, {}),
+        ({"csrf": "guessed"}, {}),
+        ({"csrf": csrf}, {"Origin": "https://evil.example"}),
+        ({"csrf": csrf}, {"Sec-Fetch-Site": "cross-site"}),
+    ]:
+        resp = await client.post(f"{link}/restart", data=data, headers=headers)
+        assert resp.status == 403, data
+    resp = await client.post(f"{link}/restart", data={"csrf": csrf}, allow_redirects=False)
+    assert resp.status == 303
+
+
+async def test_signing_out_ends_the_session_in_redis(make_client: AppFactory) -> None:
+    """After sign-out the old cookie opens nothing, even presented again."""
+    client = await console(make_client)
+    await sign_in(client)
+    cookie = next(c.value for c in client.session.cookie_jar if c.key == COOKIE)
+    csrf = await csrf_of(client)
+    resp = await client.post("/console/sign-out", data={"csrf": csrf}, allow_redirects=False)
+    assert (resp.status, resp.headers["Location"]) == (303, "/console/sign-in")
+    client.session.cookie_jar.update_cookies({COOKIE: cookie})
+    assert (await client.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_a_token_taken_out_of_the_list_ends_its_sessions(
+    make_client: AppFactory,
+) -> None:
+    """Rotation: a session opened with a token no longer listed is no session."""
+    client = await console(make_client, console_tokens=f"{TOKEN},{OTHER_TOKEN}")
+    await sign_in(client, OTHER_TOKEN)
+    assert (await client.get("/console", allow_redirects=False)).status == 200
+    cookie = next(c.value for c in client.session.cookie_jar if c.key == COOKIE)
+    rotated = await console(make_client, console_tokens=TOKEN)
+    rotated.session.cookie_jar.update_cookies({COOKIE: cookie})
+    assert (await rotated.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_a_customers_markup_is_shown_as_text(make_client: AppFactory) -> None:
+    """XSS: a customer's `<img onerror>` reaches the transcript escaped."""
+    client = await console(make_client)
+    await sign_in(client)
+    await chatted(client, XSS)
+    page = await (await client.get(await conversation_link(client))).text()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<img" not in page
+
+
+async def test_numbers_are_masked_in_lists_and_out_of_urls(make_client: AppFactory) -> None:
+    """The list masks numbers, its links do not carry them; the page shows the number."""
+    client = await console(make_client)
+    await sign_in(client)
+    await chatted(client, "hello")
+    listing = await (await client.get("/console/conversations")).text()
+    assert "861**********1"[:4] in listing
+    assert CUSTOMER not in listing
+    link = await conversation_link(client)
+    assert CUSTOMER not in link
+    page = await (await client.get(link)).text()
+    assert f"+{CUSTOMER}" in page
+    tampered = link[:-4] + ("AAAA" if not link.endswith("AAAA") else "BBBB")
+    assert (await client.get(tampered)).status == 404
+
+
+async def test_the_live_overview_sends_a_signed_out_page_to_the_sign_in(
+    make_client: AppFactory,
+) -> None:
+    """The overview's own refresh, signed out, tells htmx to go to the sign-in page."""
+    client = await console(make_client)
+    resp = await client.get("/console/live", headers={"HX-Request": "true"})
+    assert resp.status == 200
+    assert resp.headers["HX-Redirect"] == "/console/sign-in"
+
+
+async def test_the_pages_show_what_the_store_holds(make_client: AppFactory) -> None:
+    """Overview, flows, a flow's diagram, conversations and dead letters all render."""
+    client = await console(make_client)
+    await sign_in(client)
+    await chatted(client, "hi", "1")
+    overview = await (await client.get("/console")).text()
+    assert "Steps / min" in overview
+    assert "Dead letters" in overview
+    live = await (await client.get("/console/live")).text()
+    assert 'data-figure="steps"' in live
+    flows = await (await client.get("/console/flows")).text()
+    assert "/console/flows/menu" in flows
+    menu = await (await client.get("/console/flows/menu?hours=24")).text()
+    assert "<svg" in menu
+    assert "ask_order" in menu
+    assert (await client.get("/console/flows/nope")).status == 404
+    assert (await client.get("/console/flows/menu?hours=0")).status == 400
+    page = await (await client.get(await conversation_link(client))).text()
+    assert "Which order?" in page
+    assert "ask_order" in page
+    dead = await (await client.get("/console/dead-letters")).text()
+    assert "Dead letters" in dead
+
+
+async def test_an_agent_answers_and_a_handoff_ends_from_the_console(
+    make_client: AppFactory, fake_cams: Any
+) -> None:
+    """Answer as an agent in the window, then end the handoff: both reach the customer."""
+    client = await console(make_client)
+    await sign_in(client)
+    await chatted(client, "hi", "3")
+    link = await conversation_link(client)
+
+    async def in_handoff() -> bool:
+        return "End the handoff" in await (await client.get(link)).text()
+
+    await eventually(in_handoff)
+    csrf = await csrf_of(client, link)
+    resp = await client.post(f"{link}/answer", data={"csrf": csrf, "text": "An agent here."})
+    assert "on its way" in await resp.text()
+
+    def answered() -> bool:
+        return any("An agent here." in str(m) for m in fake_cams.recorder.messages)
+
+    await eventually(answered)
+    resp = await client.post(f"{link}/resume", data={"csrf": csrf})
+    assert "handoff was ended" in await resp.text()
+    await eventually(lambda: any("Goodbye" in str(m) for m in fake_cams.recorder.messages))
+
+
+async def test_erasing_from_the_console_needs_the_confirmation(make_client: AppFactory) -> None:
+    """Erase asks to confirm; confirmed, the conversation is gone."""
+    client = await console(make_client)
+    await sign_in(client)
+    await chatted(client, "hi")
+    link = await conversation_link(client)
+    confirm = await (await client.get(f"{link}/erase")).text()
+    csrf = field(confirm, "csrf")
+    assert (await client.post(f"{link}/erase", data={"csrf": csrf})).status == 400
+    resp = await client.post(f"{link}/erase", data={"csrf": csrf, "confirm": "erase"})
+    assert "was erased" in await resp.text()
+    assert (await client.get(link)).status == 404
+
+
+def test_a_short_console_token_stops_start_up() -> None:
+    """A console token under 16 characters is refused, naming the variable and a fix."""
+    settings = Settings(sandbox=True, console_tokens="guessable", env_file="")
+    with pytest.raises(ConfigError, match=r"BOT_CONSOLE_TOKENS.*openssl rand -hex 16"):
+        settings.check({})
+    assert Settings(sandbox=True, env_file="").console_token_values() == ["sandbox"]
+    assert Settings(sandbox=False, env_file="").console_token_values() == []
