@@ -137,8 +137,7 @@ class Runtime:
         self._stopping = True
         if self._manager is not None:
             self._manager.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._manager
+            await asyncio.wait({self._manager})  # a cancellation of stop() itself goes on
         owned, self.owned = self.owned, {}
         await asyncio.gather(
             *(self._drain(p, o, drain_seconds) for p, o in owned.items()),

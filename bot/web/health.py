@@ -19,7 +19,8 @@ async def readyz(request: web.Request) -> web.Response:
     """Redis answers and the flows are loaded: send traffic here."""
     problems = []
     try:
-        problem = await asyncio.wait_for(server_problem(request.app[REDIS]), timeout=1.0)
+        async with asyncio.timeout(1.0):
+            problem = await server_problem(request.app[REDIS])
     except (RedisError, OSError, TimeoutError) as e:
         problem = f"redis: {type(e).__name__}"
     if problem:

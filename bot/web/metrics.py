@@ -36,7 +36,8 @@ async def metrics(request: web.Request) -> web.Response:
     _authorize(request)
     backlog: Backlog | None = None
     try:
-        backlog = await asyncio.wait_for(request.app[STORE].backlog(), BACKLOG_TIMEOUT)
+        async with asyncio.timeout(BACKLOG_TIMEOUT):
+            backlog = await request.app[STORE].backlog()
     except (RedisError, OSError, TimeoutError) as e:
         # The process's own metrics are still worth a scrape; the backlog gauges are absent.
         log.warning("metrics without the backlog: Redis did not answer (%r)", e)

@@ -13,7 +13,6 @@ never sheds: with Redis away the intake answers 503 on its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from bot.errors import Overloaded
@@ -78,8 +77,9 @@ class Shedder:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Not `await task` under suppress(CancelledError): that would swallow a
+            # cancellation of stop() itself.
+            await asyncio.wait({self._task})
             self._task = None
 
     async def _run(self) -> None:
@@ -91,7 +91,8 @@ class Shedder:
         """Read the backlog once and take it; any failure counts as unreadable, logged once
         per outage, and never ends the sampler."""
         try:
-            backlog = await asyncio.wait_for(self.store.backlog(), READ_TIMEOUT)
+            async with asyncio.timeout(READ_TIMEOUT):
+                backlog = await self.store.backlog()
         except Exception as e:  # an outage, a slow Redis, or a bug: never shed on a stale value
             if not self._unreadable:
                 outage = isinstance(e, RedisError | OSError | TimeoutError)

@@ -107,9 +107,8 @@ async def _before_send(request: web.Request, parsed: BeforeSend) -> int:
     if rule == "allow":
         return 0
     try:
-        opted_out = await asyncio.wait_for(
-            request.app[STORE].opted_out(parsed.conv.id), BEFORE_SEND_DEADLINE
-        )
+        async with asyncio.timeout(BEFORE_SEND_DEADLINE):
+            opted_out = await request.app[STORE].opted_out(parsed.conv.id)
     except (TimeoutError, RedisError, OSError) as e:
         log.warning("before-send allowed: the opt-out check did not answer in time (%r)", e)
         return 0
