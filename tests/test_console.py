@@ -5,7 +5,9 @@ the same console in Chromium."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +16,8 @@ from yarl import URL
 
 from bot.errors import ConfigError
 from bot.settings import Settings
-from bot.web.console.guard import COOKIE, SIGN_IN_FAILURES
+from bot.store.keys import console_session_key
+from bot.web.console.guard import COOKIE, SIGN_IN_FAILURES, digest
 from tests.conftest import AppFactory
 from tests.console_support import TOKEN, field, sign_in
 from tests.support import BUSINESS, RECEIPT_TOKEN, eventually, inbound
@@ -335,3 +338,121 @@ def test_a_short_console_token_stops_start_up() -> None:
         settings.check({})
     assert Settings(sandbox=True, env_file="").console_token_values() == ["sandbox"]
     assert Settings(sandbox=False, env_file="").console_token_values() == []
+
+
+async def test_an_answer_arriving_in_pieces_is_read_whole(
+    make_client: AppFactory, fake_cams: Any
+) -> None:
+    """A form sent in several writes (chunked) is read to its end, and a long answer in
+    Chinese (9 bytes a character once encoded) fits."""
+    client = await console(make_client)
+    await sign_in(client)
+    await chatted(client, "hi")
+    link = await conversation_link(client)
+    csrf = await csrf_of(client, link)
+    first, rest = f"csrf={csrf}&text=Your+refund+is", "+NOT+approved."
+
+    async def pieces() -> Any:
+        yield first.encode()
+        await asyncio.sleep(0.05)
+        yield rest.encode()
+
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    resp = await client.post(f"{link}/answer", data=pieces(), headers=headers)
+    assert "on its way" in await resp.text()
+    await eventually(lambda: any("Your refund is NOT approved." in str(m)
+                                 for m in fake_cams.recorder.messages))  # fmt: skip
+    long = "退" * 2000
+    resp = await client.post(f"{link}/answer", data={"csrf": csrf, "text": long})
+    assert "on its way" in await resp.text()
+
+
+async def test_behind_a_tls_proxy_the_console_works_and_its_cookie_is_secure(
+    make_client: AppFactory,
+) -> None:
+    """Origin https://HOST on a request that arrives as http (a proxy ended TLS) is the
+    console's own; off loopback the cookie is Secure."""
+    client = await console(make_client)
+    host = {"Host": "bot.example.com"}
+    page = await client.get("/console/sign-in", headers=host)
+    assert page.cookies["bot_console_sign_in"]["secure"] is True
+    binding = page.cookies["bot_console_sign_in"].value
+    client.session.cookie_jar.clear()  # a browser sends the Secure cookie over the proxy's TLS
+    resp = await client.post(
+        "/console/sign-in",
+        data={"binding": field(await page.text(), "binding"), "token": TOKEN},
+        headers={**host, "Origin": "https://bot.example.com",
+                 "Cookie": f"bot_console_sign_in={binding}"},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert resp.status == 303
+    assert resp.cookies[COOKIE]["secure"] is True
+
+
+async def test_parallel_wrong_sign_ins_are_limited_too(make_client: AppFactory) -> None:
+    """Sign-ins are counted before the token is checked: of 20 at once, 5 get an answer."""
+    client = await console(make_client)
+    page = await client.get("/console/sign-in")
+    binding = field(await page.text(), "binding")
+    answers = await asyncio.gather(*(
+        client.post("/console/sign-in", data={"binding": binding, "token": f"wrong-{n:016d}"})
+        for n in range(20)
+    ))  # fmt: skip
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [401] * SIGN_IN_FAILURES + [429] * (20 - SIGN_IN_FAILURES)
+
+
+@pytest.mark.parametrize("value", ["%C3%A9", "%FF", "x" * 100, "%00"])
+async def test_odd_tokens_are_refused_never_an_error(make_client: AppFactory, value: str) -> None:
+    """A CSRF or binding value of any bytes is a 400 or 403, never a 500."""
+    client = await console(make_client)
+    await sign_in(client)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for path, name in (("/console/sign-out", "csrf"), ("/console/sign-in", "binding")):
+        resp = await client.post(path, data=f"{name}={value}", headers=form)
+        assert resp.status in (400, 403), (path, value)
+
+
+async def test_a_link_with_more_in_its_path_names_no_conversation(
+    make_client: AppFactory,
+) -> None:
+    """A sealed link with anything added (an encoded slash, a tail) is 404."""
+    client = await console(make_client)
+    await sign_in(client)
+    await chatted(client, "hi")
+    await chatted(client, "hi", customer="8613900000002")
+    a = await conversation_link(client)
+    b = await conversation_link(client, "8613900000002")
+    sealed_b = b.rsplit("/", 1)[1]
+    for path in (f"{a}%2F..%2F{sealed_b}/erase", f"{a}AAAA", f"{a}!", f"{a}%0A"):
+        assert (await client.get(path)).status == 404, path
+
+
+async def test_a_session_ends_unused_and_a_day_after_sign_in(
+    make_client: AppFactory, redis: Any
+) -> None:
+    """The overview's refresh does not keep a session alive; no session outlives a day."""
+    client = await console(make_client, console_session_ttl=60)
+    await sign_in(client)
+    cookie = next(c.value for c in client.session.cookie_jar if c.key == COOKIE)
+    key = console_session_key(digest(cookie))
+    await redis.expire(key, 10)
+    assert (await client.get("/console/live")).status == 200
+    assert await redis.ttl(key) <= 10
+    assert (await client.get("/console")).status == 200
+    assert await redis.ttl(key) > 10
+    await redis.hset(key, "at", str(int((time.time() - 25 * 3600) * 1000)))
+    assert (await client.get("/console", allow_redirects=False)).status == 303
+    assert not await redis.exists(key)
+
+
+async def test_a_form_must_be_a_form(make_client: AppFactory) -> None:
+    """A change sent as JSON or text/plain is refused (415), whatever it carries."""
+    client = await console(make_client)
+    await sign_in(client)
+    csrf = await csrf_of(client)
+    for kind in ("application/json", "text/plain", "multipart/form-data; boundary=x"):
+        resp = await client.post(
+            "/console/sign-out", data=f"csrf={csrf}", headers={"Content-Type": kind}
+        )
+        assert resp.status == 415, kind

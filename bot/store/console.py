@@ -29,35 +29,33 @@ class ConsoleSessions(StoreCore):
             pipe.expire(key, ttl)
             await pipe.execute()
 
-    async def use_session(self, name: str, ttl: int) -> dict[str, str] | None:
-        """The session `name`'s fields, its life extended to `ttl` seconds from now; None
-        when there is no such session (never opened, closed or expired)."""
+    async def use_session(self, name: str, ttl: int | None) -> dict[str, str] | None:
+        """The session `name`'s fields, its life extended to `ttl` seconds from now (None:
+        not extended); None when there is no such session (never opened, closed or
+        expired)."""
         key = console_session_key(name, self.prefix)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(key)
-            pipe.expire(key, ttl)  # no key, nothing extended
-            raw, _ = await pipe.execute()
+            if ttl is not None:
+                pipe.expire(key, ttl)  # no key, nothing extended
+            raw = (await pipe.execute())[0]
         return {text(k): text(v) for k, v in raw.items()} or None
 
     async def close_session(self, name: str) -> None:
         await self.redis.delete(console_session_key(name, self.prefix))
 
-    async def sign_in_failures(self, client: str) -> int:
-        """Failed sign-ins of `client` (a digest of its address) in its current window."""
-        raw = await self.redis.get(console_failures_key(client, self.prefix))
-        return int(raw) if raw is not None else 0
-
-    async def count_sign_in_failure(self, client: str, window: int) -> int:
-        """Count a failed sign-in of `client`; the window of `window` seconds starts at the
-        first failure. The failures counted so far in it."""
+    async def count_sign_in(self, client: str, window: int) -> tuple[int, int]:
+        """Count a sign-in of `client` (before its token is checked: parallel tries count
+        too), in a window of `window` seconds that starts at the first; the sign-ins counted
+        in the window so far, and the seconds left in it. One MULTI: the counter never
+        outlives its window."""
         key = console_failures_key(client, self.prefix)
         async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=window, nx=True)
             pipe.incr(key)
             pipe.ttl(key)
-            count, ttl = await pipe.execute()
-        if ttl < 0:  # the first failure of a window (EXPIRE NX needs Redis 7)
-            await self.redis.expire(key, window)
-        return int(count)
+            _, count, ttl = await pipe.execute()
+        return int(count), max(1, int(ttl))
 
-    async def forget_sign_in_failures(self, client: str) -> None:
+    async def forget_sign_ins(self, client: str) -> None:
         await self.redis.delete(console_failures_key(client, self.prefix))

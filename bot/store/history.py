@@ -29,6 +29,16 @@ class Histories(StoreCore):
         entries = [history_from_element(element) for element in page[:limit]]
         return entries, entries[-1].id if len(page) > limit else ""
 
+    async def history_tail(self, conv_id: str, limit: int) -> tuple[list[HistoryEntry], bool]:
+        """A conversation's latest `limit` entries of history, oldest first, and whether
+        earlier ones are kept too."""
+        key = self.keys_for(conv_id).history(conv_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(key, -limit, -1)
+            pipe.llen(key)
+            raw, length = await pipe.execute()
+        return [history_from_element(element) for element in raw], int(length) > len(raw)
+
     async def message_record(self, task_id: str) -> tuple[str, dict[str, str]] | None:
         """The delivery record of a reply sent (or given up) and the conversation it was
         for, by its task id, whichever partition holds it; None when there is none."""

@@ -50,8 +50,8 @@ wherever its slot is nothing spans slots:
                                    the token's digest, the CSRF token, when it was opened;
                                    expires BOT_CONSOLE_SESSION_TTL after its last use
     bot:console:key        string  the console's key for its links to conversations (Fernet)
-    bot:console:f:HASH     string  failed console sign-ins of a client (a SHA-256 of its
-                                   address) in the current window
+    bot:console:f:HASH     string  console sign-ins of a client (a SHA-256 of its address,
+                                   of its /64 for IPv6) in the current window
 
 (`bot` is the store's prefix, its default.) What the values hold is in bot/store/codec.py.
 """

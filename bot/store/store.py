@@ -49,10 +49,10 @@ class Store(
     - dead letters (dead.py): `dead_letters`, `count_dead`, `dead_letter_pages`,
       `retry_dead`, `drop_dead`;
     - operators' reads (reads.py): `counters`, `stats`, `backlog`;
-    - histories (history.py): `history`, `has_history`;
+    - histories (history.py): `history`, `history_tail`, `message_record`, `has_history`;
     - the conversations found (directory.py): `find_conversations`;
     - erasure (erase.py): `erase`;
     - the flows' counts (counts.py): `flow_counts`, `states_now`;
     - the web console (console.py): `open_session`, `use_session`, `close_session`,
-      `sign_in_failures`, `count_sign_in_failure`, `forget_sign_in_failures`.
+      `count_sign_in`, `forget_sign_ins`, `console_key`.
     """

@@ -1,38 +1,44 @@
 """Who may use the console, and how its pages are protected.
 
-- Sign-in with an operator token (BOT_CONSOLE_TOKENS), compared in constant time. Failed
-  sign-ins are counted per client address (a SHA-256 of it) in Redis, so across processes:
-  SIGN_IN_FAILURES in SIGN_IN_WINDOW seconds, then 429 with Retry-After until the window ends.
+- Sign-in with an operator token (BOT_CONSOLE_TOKENS), compared in constant time. Sign-ins
+  are counted per client (a SHA-256 of its address, of its /64 for IPv6) in Redis, before
+  the token is checked, so parallel tries count too and every process sees the count: after
+  SIGN_IN_FAILURES in SIGN_IN_WINDOW seconds without a success, 429 with Retry-After until
+  the window ends.
 - A session is made only by a successful sign-in, never adopted from a cookie the browser
   brought (session fixation): a new random id, whatever came before is closed. Its cookie
-  is HttpOnly, SameSite=Strict, Path=/console, Secure over HTTPS; Redis holds a SHA-256 of
-  it, the digest of the token that opened it (a token removed from BOT_CONSOLE_TOKENS ends
-  its sessions), and the session's CSRF token. Unused for BOT_CONSOLE_SESSION_TTL, it ends.
-- Every change is a POST that carries the session's CSRF token (a form field, or the
-  X-CSRF-Token header htmx sends) and, when the browser says where it comes from (Origin,
-  Sec-Fetch-Site), comes from the console's own origin. The sign-in form, before any session,
+  is HttpOnly, SameSite=Strict, Path=/console, Secure unless the server is reached on a
+  loopback address; Redis holds a SHA-256 of it, the digest of the token that opened it (a
+  token removed from BOT_CONSOLE_TOKENS ends its sessions), the session's CSRF token and
+  when it was opened. Unused for BOT_CONSOLE_SESSION_TTL it ends, and a day after sign-in
+  at the latest (or the idle time, if longer).
+- Every change is a form POST that carries the session's CSRF token (a field, or the
+  X-CSRF-Token header) and, when the browser says where it comes from (Origin,
+  Sec-Fetch-Site), comes from the console's own host. The sign-in form, before any session,
   is bound to a short-lived cookie of its own (double submit): no login CSRF.
 - Every response under /console carries a strict Content-Security-Policy (nothing but the
-  server's own scripts and styles, no inline script, no framing), nosniff, no referrer, and
-  is not cached; a referrer never leaves the server.
-"""
+  server's own scripts, styles and images, no inline script, no framing), nosniff, and
+  same-origin referrers only; pages are not cached."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
-from bot.errors import BadRequest, Forbidden, TooManyRequests
+from bot.errors import BadRequest, Forbidden, TooManyRequests, UnsupportedMediaType
 from bot.platforms.auth import matches_any
+from bot.settings import is_loopback
+from bot.web.api import MAX_AGENT_TEXT
+from bot.web.body import read_body
 from bot.web.console.render import render
 from bot.web.deadline import redis_bound
 from bot.web.keys import SETTINGS, STORE
@@ -44,13 +50,16 @@ PREFIX = "/console"
 COOKIE = "bot_console"
 SIGN_IN_COOKIE = "bot_console_sign_in"
 SIGN_IN_PATH = f"{PREFIX}/sign-in"
-SIGN_IN_FAILURES = 5
-SIGN_IN_WINDOW = 300  # seconds
+SIGN_IN_FAILURES = 5  # sign-ins that may fail in a window...
+SIGN_IN_WINDOW = 300  # ...of seconds, per client
 SIGN_IN_FORM_SECONDS = 3600
-MAX_FORM = 16 * 1024  # bytes of a console form (an agent's answer is at most 4,096 characters)
+SESSION_LONGEST = 24 * 3600  # seconds a session lasts at most, used or not (if longer than idle)
+# Bytes of a console form: an agent's answer of 4,096 characters, each up to 12 bytes once
+# percent-encoded (an emoji), and the rest of the form.
+MAX_FORM = 12 * MAX_AGENT_TEXT + 1024
 
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 HEADERS = {
@@ -77,15 +86,30 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def equal(presented: str, expected: str) -> bool:
+    """`presented` is `expected` (constant time; any text, none of it ever an error)."""
+    return bool(expected) and hmac.compare_digest(
+        presented.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
 def _tokens(request: web.Request) -> list[str]:
     return request.app[SETTINGS].console_token_values()
+
+
+def _secure(request: web.Request) -> bool:
+    """Whether the console's cookies are marked Secure: always, but to a loopback address
+    (a browser keeps them off plain HTTP: elsewhere the console wants HTTPS, its own or a
+    proxy's)."""
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return request.secure or not is_loopback(host)
 
 
 def _cookie(request: web.Request, response: web.StreamResponse, name: str, value: str,
             path: str, max_age: int) -> None:  # fmt: skip
     response.set_cookie(
         name, value, path=path, max_age=max_age, httponly=True, samesite="Strict",
-        secure=request.secure,
+        secure=_secure(request),
     )  # fmt: skip
 
 
@@ -97,23 +121,32 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
             response.headers["Cache-Control"] = "no-store"
 
 
-async def current_session(request: web.Request) -> Session | None:
-    """The session the request's cookie names, when it is open and its token still listed."""
+async def current_session(request: web.Request, *, extend: bool = True) -> Session | None:
+    """The session the request's cookie names, when it is open, younger than its longest
+    life and its token still listed; its life extended unless `extend` is False (a page's
+    own refresh keeps no session alive)."""
     cookie = request.cookies.get(COOKIE, "")
     if not (cookie and len(cookie) <= 64 and is_text(cookie)):
         return None
     name = digest(cookie)
-    settings = request.app[SETTINGS]
+    ttl = request.app[SETTINGS].console_session_ttl
+    store = request.app[STORE]
     async with redis_bound(request):
-        fields = await request.app[STORE].use_session(name, settings.console_session_ttl)
+        fields = await store.use_session(name, ttl if extend else None)
     if fields is None:
         return None
-    token = fields.get("token", "")
-    if not any(hmac.compare_digest(token, digest(t)) for t in _tokens(request)):
+    opened = fields.get("at", "")
+    young = opened.isdigit() and time.time() * 1000 - int(opened) < longest_life(ttl) * 1000
+    if not young or not any(equal(fields.get("token", ""), digest(t)) for t in _tokens(request)):
         async with redis_bound(request):
-            await request.app[STORE].close_session(name)
+            await store.close_session(name)
         return None
     return Session(name, fields.get("csrf", ""))
+
+
+def longest_life(ttl: int) -> int:
+    """Seconds a session lasts at most, used or not: a day, or its idle time if longer."""
+    return max(SESSION_LONGEST, ttl)
 
 
 def _local_path(text: str) -> str:
@@ -130,9 +163,9 @@ def _local_path(text: str) -> str:
     return PREFIX
 
 
-async def signed_in(request: web.Request) -> Session:
+async def signed_in(request: web.Request, *, extend: bool = True) -> Session:
     """The request's session; otherwise a redirect to the sign-in page (which comes back)."""
-    session = await current_session(request)
+    session = await current_session(request, extend=extend)
     if session is None:
         back = request.path_qs if request.method == "GET" else PREFIX
         if request.headers.get("HX-Request"):  # a page's own refresh: the page goes there
@@ -142,39 +175,42 @@ async def signed_in(request: web.Request) -> Session:
 
 
 def _same_origin(request: web.Request) -> bool:
-    """False when the browser says the request comes from another site or origin."""
+    """False when the browser says the request comes from another site or origin. The
+    origin's host is compared, not its scheme: behind a proxy that ends TLS the request
+    arrives as http for an https page."""
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None and site not in ("same-origin", "none"):
         return False
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    return origin == f"{request.scheme}://{request.host}"
+    scheme, sep, host = origin.partition("://")
+    return bool(sep) and scheme in ("http", "https") and host == request.host
 
 
-async def form_of(request: web.Request) -> MultiDictProxy[Any]:
-    """A console form's fields: at most MAX_FORM bytes, of text."""
-    if request.content_length is not None and request.content_length > MAX_FORM:
-        raise BadRequest("the form is too large")
-    body = await request.content.read(MAX_FORM + 1)
-    if len(body) > MAX_FORM:
-        raise BadRequest("the form is too large")
+async def form_of(request: web.Request) -> MultiDictProxy[str]:
+    """A console form's fields (application/x-www-form-urlencoded, UTF-8, whole: read to its
+    end, at most MAX_FORM bytes within BOT_BODY_TIMEOUT)."""
+    kind = request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("a console form is application/x-www-form-urlencoded")
+    timeout = request.app[SETTINGS].body_timeout
+    body = await read_body(request, limit=MAX_FORM, within=timeout)
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=32)
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=32,
+                          errors="strict")  # fmt: skip
     except (UnicodeDecodeError, ValueError):
-        raise BadRequest("the form is not UTF-8 text") from None
+        raise BadRequest("the form is not UTF-8 text of at most 32 fields") from None
     return MultiDictProxy(MultiDict(pairs))
 
 
-async def changed(request: web.Request) -> tuple[Session, MultiDictProxy[Any]]:
+async def changed(request: web.Request) -> tuple[Session, MultiDictProxy[str]]:
     """A change asked for by the signed-in operator (the session and the form), or 403 when
     its CSRF token is missing or wrong, or it comes from another origin."""
     session = await signed_in(request)
     form = await form_of(request)
-    presented = request.headers.get("X-CSRF-Token") or form.get("csrf", "")
-    if not _same_origin(request) or not (
-        presented and session.csrf and hmac.compare_digest(str(presented), session.csrf)
-    ):
+    presented = request.headers.get("X-CSRF-Token") or form.get("csrf") or ""
+    if not (_same_origin(request) and equal(presented, session.csrf)):
         raise Forbidden("the page was too old or not the console's own: reload it and try again")
     return session, form
 
@@ -183,7 +219,18 @@ async def changed(request: web.Request) -> tuple[Session, MultiDictProxy[Any]]:
 
 
 def _client(request: web.Request) -> str:
-    return digest(request.remote or "unknown")
+    """Whom sign-ins are counted for: a digest of the peer's address (of its /64 for IPv6,
+    where one machine has many)."""
+    remote = request.remote or "unknown"
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return digest(remote)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return digest(str(address.ipv4_mapped))
+        return digest(str(ipaddress.ip_network(f"{address}/64", strict=False)))
+    return digest(str(address))
 
 
 async def sign_in_page(request: web.Request) -> web.Response:
@@ -201,39 +248,33 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     """`POST /console/sign-in`: a token of BOT_CONSOLE_TOKENS opens a new session."""
     form = await form_of(request)
     binding = request.cookies.get(SIGN_IN_COOKIE, "")
-    presented = str(form.get("binding", ""))
-    if not _same_origin(request) or not (
-        binding and presented and hmac.compare_digest(binding, presented)
-    ):
+    if not (_same_origin(request) and equal(form.get("binding", ""), binding)):
         raise Forbidden("the sign-in form was too old: reload it and try again")
     store, client = request.app[STORE], _client(request)
     async with redis_bound(request):
-        failures = await store.sign_in_failures(client)
-    if failures >= SIGN_IN_FAILURES:
-        log.warning("console sign-in refused: too many failures from one client")
-        raise TooManyRequests("too many failed sign-ins: wait a few minutes",
-                              retry_after=SIGN_IN_WINDOW)  # fmt: skip
-    token = str(form.get("token", "")).strip()
+        tries, left = await store.count_sign_in(client, SIGN_IN_WINDOW)
+    if tries > SIGN_IN_FAILURES:
+        log.warning("console sign-in refused: too many tries from one client")
+        raise TooManyRequests("too many sign-ins failed: wait a few minutes", retry_after=left)
+    token = form.get("token", "").strip()
+    back = _local_path(form.get("next", PREFIX))
     if not (is_text(token) and matches_any(token, _tokens(request))):
-        async with redis_bound(request):
-            await store.count_sign_in_failure(client, SIGN_IN_WINDOW)
         log.warning("console sign-in failed: wrong token")
-        back = _local_path(str(form.get("next", PREFIX)))
         return render(request, "sign_in.html", binding=binding, error=True, next=back,
                       status=401)  # fmt: skip
     cookie = secrets.token_urlsafe(32)
-    settings = request.app[SETTINGS]
+    ttl = request.app[SETTINGS].console_session_ttl
     fields = {"token": digest(token), "csrf": secrets.token_urlsafe(32),
               "at": str(int(time.time() * 1000))}  # fmt: skip
     async with redis_bound(request):
         old = request.cookies.get(COOKIE, "")
         if old and len(old) <= 64 and is_text(old):
             await store.close_session(digest(old))
-        await store.open_session(digest(cookie), fields, settings.console_session_ttl)
-        await store.forget_sign_in_failures(client)
+        await store.open_session(digest(cookie), fields, ttl)
+        await store.forget_sign_ins(client)
     log.info("console: an operator signed in")
-    response = web.HTTPSeeOther(_local_path(str(form.get("next", PREFIX))))
-    _cookie(request, response, COOKIE, cookie, PREFIX, settings.console_session_ttl)
+    response = web.HTTPSeeOther(back)
+    _cookie(request, response, COOKIE, cookie, PREFIX, ttl)
     response.del_cookie(SIGN_IN_COOKIE, path=SIGN_IN_PATH)
     raise response
 

@@ -65,15 +65,23 @@ async def link(request: web.Request, conv_id: str) -> str:
     return f"{PREFIX}/c/{sealed}"
 
 
-async def _conversation_id(request: web.Request) -> str:
+_SEALED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
+
+
+async def _conversation(request: web.Request) -> tuple[str, str]:
+    """The conversation a page's link names, and the link (rebuilt from its sealed id: never
+    from the request's path, which may carry more); 404 for what the console did not seal."""
     sealed = request.match_info["ref"]
-    try:
-        conv_id = (await _links(request)).decrypt(sealed.encode()).decode()
-    except (InvalidToken, UnicodeError, ValueError):
-        raise NotFound("no such conversation (the link is not the console's)") from None
+    conv_id = ""
+    # Base64url only, whole: Fernet's decoder would skip other characters and any tail.
+    if len(sealed) % 4 == 0 and len(sealed) <= 512 and set(sealed) <= _SEALED:
+        try:
+            conv_id = (await _links(request)).decrypt(sealed.encode()).decode()
+        except (InvalidToken, UnicodeError, ValueError):
+            conv_id = ""
     if not is_conversation_id(conv_id):
-        raise NotFound("no such conversation")
-    return conv_id
+        raise NotFound("no such conversation (the link is not the console's)")
+    return conv_id, f"{PREFIX}/c/{sealed}"
 
 
 # -- overview --------------------------------------------------------------------------------
@@ -114,8 +122,9 @@ async def overview(request: web.Request) -> web.Response:
 
 
 async def live(request: web.Request) -> web.Response:
-    """The overview's figures alone, for the page to refresh itself."""
-    await signed_in(request)
+    """The overview's figures alone, for the page to refresh itself (which keeps no session
+    alive: an open tab is not an operator)."""
+    await signed_in(request, extend=False)
     return render(request, "_live.html", **await _overview(request))
 
 
@@ -195,24 +204,19 @@ async def conversations(request: web.Request) -> web.Response:
 
 async def conversation(request: web.Request) -> web.Response:
     session = await signed_in(request)
-    conv_id = await _conversation_id(request)
+    conv_id, here = await _conversation(request)
     store = request.app[STORE]
-    entries: list[Any] = []
     async with redis_bound(request):
         conv = await store.load(conv_id)
-        page, after = await store.history(conv_id, limit=500)
-        entries += page
-        while after and len(entries) < HISTORY_SHOWN:
-            page, after = await store.history(conv_id, after=after, limit=500)
-            entries += page
+        entries, earlier = await store.history_tail(conv_id, HISTORY_SHOWN)
     if conv.version == 0 and not entries:
         raise NotFound("no such conversation (erased, or forgotten after its time)")
     now_ms = int(request.app[CLOCK]() * 1000)
     ref = ConversationRef.parse(conv_id)
     return render(
         request, "conversation.html", session=session, page="conversations",
-        conv=conv, conv_id=conv_id, ref=ref, link=request.path,
-        chat=transcript(entries), more_history=bool(after),
+        conv=conv, conv_id=conv_id, ref=ref, link=here,
+        chat=transcript(entries), more_history=earlier,
         in_window=bool(conv.last_inbound_ms) and now_ms - conv.last_inbound_ms < WINDOW_MS,
         window_ends_ms=conv.last_inbound_ms + WINDOW_MS if conv.last_inbound_ms else 0,
         max_text=MAX_AGENT_TEXT, done=DONE.get(request.query.get("done", ""), ""),
@@ -225,40 +229,39 @@ def _message_id(kind: str) -> str:
 
 async def resume(request: web.Request) -> web.Response:
     await changed(request)
-    conv_id = await _conversation_id(request)
+    conv_id, here = await _conversation(request)
     await enqueue(request, conv_id, Resume(_message_id("resume"), _now_ms(request)))
-    raise web.HTTPSeeOther(f"{request.path.rsplit('/', 1)[0]}?done=resumed")
+    raise web.HTTPSeeOther(f"{here}?done=resumed")
 
 
 async def answer(request: web.Request) -> web.Response:
     _, form = await changed(request)
-    conv_id = await _conversation_id(request)
-    text = str(form.get("text", "")).strip()
+    conv_id, here = await _conversation(request)
+    text = form.get("text", "").strip()
     if not text or len(text) > MAX_AGENT_TEXT:
         raise BadRequest(f"an answer is 1 to {MAX_AGENT_TEXT} characters")
     await enqueue(request, conv_id, AgentReply(_message_id("agent"), _now_ms(request), text))
-    raise web.HTTPSeeOther(f"{request.path.rsplit('/', 1)[0]}?done=answered")
+    raise web.HTTPSeeOther(f"{here}?done=answered")
 
 
 async def restart(request: web.Request) -> web.Response:
     await changed(request)
-    conv_id = await _conversation_id(request)
+    conv_id, here = await _conversation(request)
     await enqueue(request, conv_id, Restart(_message_id("restart"), _now_ms(request)))
-    raise web.HTTPSeeOther(f"{request.path.rsplit('/', 1)[0]}?done=restarted")
+    raise web.HTTPSeeOther(f"{here}?done=restarted")
 
 
 async def erase_page(request: web.Request) -> web.Response:
     """The confirmation an erasure asks for."""
     session = await signed_in(request)
-    conv_id = await _conversation_id(request)
-    back = request.path.rsplit("/", 1)[0]
+    conv_id, back = await _conversation(request)
     return render(request, "erase.html", session=session, page="conversations",
                   ref=ConversationRef.parse(conv_id), back=back)  # fmt: skip
 
 
 async def erase(request: web.Request) -> web.Response:
     _, form = await changed(request)
-    conv_id = await _conversation_id(request)
+    conv_id, _ = await _conversation(request)
     if form.get("confirm") != "erase":
         raise BadRequest("tick the box to confirm the erasure")
     async with redis_bound(request):
