@@ -69,7 +69,7 @@ def flow_figures(
             "states": states, "transitions": transitions}  # fmt: skip
 
 
-async def _counts(
+async def counts_of(
     request: web.Request, since_ms: int, until_ms: int
 ) -> tuple[Counter[FlowCount], Counter[tuple[str, str]], bool]:
     store = request.app[STORE]
@@ -83,7 +83,7 @@ async def flows(request: web.Request) -> web.Response:
     """`GET /v1/flows`: every flow, with its totals over the window (`hours`)."""
     authorize(request)
     hours, since_ms, until_ms = window(request)
-    counts, now, complete = await _counts(request, since_ms, until_ms)
+    counts, now, complete = await counts_of(request, since_ms, until_ms)
     listed = []
     for flow in request.app[CATALOG].current.flows.values():
         one = flow_figures(flow, counts, now)
@@ -113,7 +113,7 @@ async def flow(request: web.Request) -> web.Response:
     if found is None:
         raise NotFound("no such flow")
     hours, since_ms, until_ms = window(request)
-    counts, now, complete = await _counts(request, since_ms, until_ms)
+    counts, now, complete = await counts_of(request, since_ms, until_ms)
     return web.json_response(
         {
             "hours": hours,

@@ -274,7 +274,8 @@ async def dead_letters(request: web.Request) -> web.Response:
     )
 
 
-async def _dead_letter(request: web.Request) -> DeadEntry:
+async def dead_letter_of(request: web.Request) -> DeadEntry:
+    """The dead letter the path's `{id}` names, or 404."""
     where = split_dead_id(request.match_info["id"])
     letter = None
     if where is not None:
@@ -289,20 +290,26 @@ async def retry_dead_letter(request: web.Request) -> web.Response:
     """`POST /v1/dead-letters/{id}/retry`: put it back where it came from (an event in its
     partition's inbox, a reply in its outbox, with its task id)."""
     authorize(request)
-    letter = await _dead_letter(request)
+    letter = await dead_letter_of(request)
+    return web.json_response({"id": dead_id(letter), "retried": await retry(request, letter)})
+
+
+async def retry(request: web.Request, letter: DeadEntry) -> str:
+    """Put `letter` back where it came from; what it was (`in`, `out`). 404 when it is gone
+    meanwhile, 409 when it names no conversation."""
     async with redis_bound(request):
         kind = await request.app[STORE].retry_dead(letter.partition, letter.entry_id)
     if kind is None:
         raise NotFound("no such dead letter (retried or dropped meanwhile)")
     if kind == "bad":
         raise Conflict("this dead letter names no conversation: it cannot be retried, drop it")
-    return web.json_response({"id": dead_id(letter), "retried": kind})
+    return kind
 
 
 async def drop_dead_letter(request: web.Request) -> web.Response:
     """`DELETE /v1/dead-letters/{id}`: forget it."""
     authorize(request)
-    letter = await _dead_letter(request)
+    letter = await dead_letter_of(request)
     async with redis_bound(request):
         dropped = await request.app[STORE].drop_dead(letter.partition, [letter.entry_id])
     if not dropped:

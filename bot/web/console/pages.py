@@ -133,10 +133,7 @@ async def live(request: web.Request) -> web.Response:
 
 async def _figures(request: web.Request) -> tuple[int, Counter[Any], Counter[tuple[str, str]]]:
     hours, since_ms, until_ms = flow_api.window(request)
-    store = request.app[STORE]
-    async with redis_bound(request):
-        counts = await store.flow_counts(since_ms, until_ms)
-        now, _ = await store.states_now()
+    counts, now, _ = await flow_api.counts_of(request, since_ms, until_ms)
     return hours, counts, now
 
 
@@ -307,39 +304,22 @@ async def dead_letters(request: web.Request) -> web.Response:
                   total=total, more=more, done=done)  # fmt: skip
 
 
-async def _letter(request: web.Request) -> DeadEntry:
-    where = operators.split_dead_id(request.match_info["id"])
-    letter = None
-    if where is not None:
-        async with redis_bound(request):
-            letter = await request.app[STORE].find_dead(*where)
-    if letter is None:
-        raise NotFound("no such dead letter (retried or dropped meanwhile?)")
-    return letter
-
-
 async def dead_letter(request: web.Request) -> web.Response:
     session = await signed_in(request)
-    letter = await _letter(request)
+    letter = await operators.dead_letter_of(request)
     return render(request, "dead_letter.html", session=session, page="dead",
                   letter=await _dead_row(request, letter))  # fmt: skip
 
 
 async def retry_dead(request: web.Request) -> web.Response:
     await changed(request)
-    letter = await _letter(request)
-    async with redis_bound(request):
-        kind = await request.app[STORE].retry_dead(letter.partition, letter.entry_id)
-    if kind is None:
-        raise NotFound("no such dead letter (retried or dropped meanwhile?)")
-    if kind == "bad":
-        raise BadRequest("this dead letter names no conversation: it cannot be retried, drop it")
+    await operators.retry(request, await operators.dead_letter_of(request))
     raise web.HTTPSeeOther(f"{PREFIX}/dead-letters?done=retried")
 
 
 async def drop_dead(request: web.Request) -> web.Response:
     await changed(request)
-    letter = await _letter(request)
+    letter = await operators.dead_letter_of(request)
     async with redis_bound(request):
         await request.app[STORE].drop_dead(letter.partition, [letter.entry_id])
     raise web.HTTPSeeOther(f"{PREFIX}/dead-letters?done=dropped")
