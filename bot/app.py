@@ -41,7 +41,7 @@ from bot.store import (
     cluster_enabled,
     redis_client,
 )
-from bot.web import api, cams, flows, health, openapi, operators, sandbox, tencent
+from bot.web import api, campaigns, cams, flows, health, openapi, operators, sandbox, tencent
 from bot.web import metrics as metrics_route
 from bot.web.console.site import setup_console
 from bot.web.keys import (
@@ -283,6 +283,7 @@ def create_app(
     app.add_routes(cams.routes())
     app.add_routes(api.routes())
     app.add_routes(operators.routes())
+    app.add_routes(campaigns.routes())
     app.add_routes(flows.routes())
     app.add_routes(tencent.routes())
     app.add_routes(openapi.routes())

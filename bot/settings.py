@@ -477,9 +477,18 @@ class Settings(BaseSettings):
         ge=1024,
         description=(
             "Largest request body accepted, in bytes (a CAMS receipt batch; inflated, for"
-            " a compressed one); the other endpoints take at most 64 KiB. Larger gets "
-            "413."
+            " a compressed one); `POST /v1/campaigns` takes `BOT_CAMPAIGN_MAX_BODY`, the "
+            "other endpoints at most 64 KiB. Larger gets 413."
         ),
+    )
+    campaign_max_body: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest body of `POST /v1/campaigns` (a campaign's recipients, as JSON or CSV),"
+            " in bytes. Larger gets 413."
+        ),
+        json_schema_extra={"shown_default": "`16777216` (16 MiB)"},
     )
     body_timeout: float = Field(
         10.0,

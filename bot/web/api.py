@@ -78,7 +78,7 @@ class AgentMessage(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_AGENT_TEXT)
 
 
-def _identity(field: str, value: str, channel: str) -> str:
+def identity(field: str, value: str, channel: str) -> str:
     """A customer or business number of `channel` as stored; 400 naming `field` otherwise."""
     try:
         found = customer_id(value, channel)
@@ -144,13 +144,13 @@ async def start_intent(request: web.Request) -> web.Response:
     channel = (body.channel or settings.cams_channel).lower()
     if not is_valid_id(channel):
         raise BadRequest("channel: not a channel name such as whatsapp or viber")
-    customer = _identity("customer", body.customer, channel)
+    customer = identity("customer", body.customer, channel)
     business_number = body.business or settings.business_number()
     if not business_number:
         raise BadRequest("business: missing (set BOT_CAMS_FROM or send `business`)")
-    business = _identity("business", business_number, channel)
+    business = identity("business", business_number, channel)
     conv = ConversationRef(body.platform, channel, business, customer)
-    key = _idempotency_key(request)
+    key = idempotency_key(request)
     message_id = f"api:{key}" if key else f"api:{uuid.uuid4().hex}"
     policy = body.policy or intent.policy
     event = IntentStart(
@@ -197,7 +197,9 @@ async def _enqueue(request: web.Request, conv_id: str, event: Event) -> web.Resp
     )
 
 
-def _idempotency_key(request: web.Request) -> str:
+def idempotency_key(request: web.Request) -> str:
+    """The `Idempotency-Key` header, stripped ("" when absent); 400 when it is longer than
+    200 characters or not text."""
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > 200:
         raise BadRequest("Idempotency-Key: at most 200 characters")
@@ -207,7 +209,7 @@ def _idempotency_key(request: web.Request) -> str:
 
 
 def _message_id(request: web.Request, kind: str) -> str:
-    key = _idempotency_key(request)
+    key = idempotency_key(request)
     return f"api-{kind}:{key or uuid.uuid4().hex}"
 
 

@@ -16,11 +16,23 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from bot import __version__
+from bot.campaign import MAX_RATE, MAX_RECIPIENTS
 from bot.platforms.cams.receipts import items_cap
 from bot.settings import Settings
 from bot.web import schemas
 from bot.web.api import AgentMessage, IntentRequest, RestartRequest, ResumeRequest
 from bot.web.body import SMALL_BODY
+from bot.web.campaigns import (
+    MAX_NAME,
+    MAX_PAGE,
+    MAX_RECENT_HOURS,
+    MAX_RECIPIENTS_PAGE,
+    PAGE,
+    RECIPIENTS_PAGE,
+    STATUSES,
+    CampaignAction,
+    CampaignRequest,
+)
 from bot.web.flows import MAX_WINDOW_HOURS, WINDOW_HOURS
 from bot.web.keys import SETTINGS
 from bot.web.operators import (
@@ -42,6 +54,8 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     ResumeRequest,
     RestartRequest,
     AgentMessage,
+    CampaignRequest,
+    CampaignAction,
 )
 
 _STATUS_TEXT = {
@@ -50,7 +64,7 @@ _STATUS_TEXT = {
     403: "Not this app's (Tencent SdkAppid)",
     404: "No such thing",
     408: "The body did not arrive within BOT_BODY_TIMEOUT seconds",
-    409: "Conflict with the conversation's state",
+    409: "Conflict with what is stored (the conversation's or the campaign's state)",
     413: "The body is larger than this endpoint takes (as sent, or inflated)",
     415: "A Content-Type or Content-Encoding this endpoint does not take",
     503: "Redis is unavailable or did not answer within BOT_REDIS_TIMEOUT: retry later",
@@ -541,6 +555,184 @@ def _api_paths() -> dict[str, Any]:
     }
 
 
+def _campaign_paths(settings: Settings) -> dict[str, Any]:
+    api = {"tags": ["Campaigns"], "security": [{"apiKey": []}]}
+    campaign = _param("campaign", "path", "The campaign's id, e.g. 0123456789abcdef", required=True)
+    idempotency = _param(
+        "Idempotency-Key",
+        "header",
+        "Names the campaign: a create repeated with the same key answers the same campaign "
+        "(`repeat`: true), and stores what a create cut short left out (at most 200 "
+        "characters).",
+        {"type": "string", "maxLength": 200},
+    )
+    text = {"type": "string"}
+    csv_options = [
+        _param("intent", "query", "CSV only, and then required: the intent to start."),
+        _param("name", "query", "CSV only: a name for people.", {**text, "maxLength": MAX_NAME}),
+        _param(
+            "rate",
+            "query",
+            "CSV only: first messages per second (default 10).",
+            {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RATE},
+        ),
+        _param("start_at", "query", "CSV only: when the first may go (ms or ISO 8601)."),
+        _param("end_by", "query", "CSV only: after this, none goes (ms or ISO 8601)."),
+        _param(
+            "quiet_hours",
+            "query",
+            "CSV only: local hours when nobody is messaged, e.g. 21:00-08:00.",
+            {**text, "maxLength": 16},
+        ),
+        _param("timezone", "query", "CSV only: the time zone of numbers that tell none."),
+        _param("mid_flow", "query", "CSV only: default skip.", {"enum": ["skip", "queue"]}),
+        _param(
+            "skip_if_messaged_within_hours",
+            "query",
+            "CSV only: skip customers whose conversation stepped within this many hours.",
+            {"type": "number", "minimum": 0, "maximum": MAX_RECENT_HOURS},
+        ),
+        _param("business", "query", "CSV only: the business number; default BOT_CAMS_FROM."),
+        _param("channel", "query", "CSV only: default BOT_CAMS_CHANNEL."),
+        _param("space", "query", "CSV only: the CAMS CustSpaceId of the channel."),
+    ]
+    limit = settings.campaign_max_body
+    moved = _json("Where the campaign is now", _ref(schemas.CampaignMoved))
+    no_body = "No body (an empty one, or `{}`)." + _limits(SMALL_BODY)
+    move_errors = _errors(400, 401, 404, 408, 409, 413, 415, 503)
+    return {
+        "/v1/campaigns": {
+            "post": {
+                **api,
+                "operationId": "createCampaign",
+                "summary": "Start an intent for many customers, paced and scheduled",
+                "description": (
+                    "The recipients come as JSON (`application/json`: the options and a list "
+                    "of recipients) or as a CSV file (`text/csv`, the options in the query): "
+                    "its first line names the columns, `customer` among them, `tz` "
+                    "optionally (a recipient's time zone); every other column is a data field "
+                    "of each recipient, its values strings. RFC 4180 quoting, UTF-8, a "
+                    "byte-order mark tolerated, blank lines skipped; a header without "
+                    "`customer` or with an empty or repeated name, a line with another number "
+                    "of fields, bad quoting: 400 naming the line. Each customer is read as "
+                    "`POST /v1/intents` reads one (400 naming the first that is none, by its "
+                    f"place); a customer listed twice is messaged once. At most {MAX_RECIPIENTS}"
+                    " recipients (413 beyond). Answered 202 once every recipient is stored; the "
+                    "campaign then starts each as its time comes (`start_at`, quiet hours in "
+                    "the recipient's time zone: `tz`, else the number's country's, else "
+                    "`timezone`), at `rate` across every process. A request cut short leaves "
+                    "the campaign `creating`, where nobody is messaged: send it again with its "
+                    "Idempotency-Key. A key used before for other options or another number "
+                    f"of recipients is 409. The body is at most {limit} bytes "
+                    "(BOT_CAMPAIGN_MAX_BODY; 413 beyond), not compressed (415 for a "
+                    "Content-Encoding); JSON in UTF-8 without duplicate keys, NaN or Infinity,"
+                    f" nested at most {MAX_DEPTH} deep (400 otherwise)."
+                ),
+                "parameters": [idempotency, *csv_options],
+                "requestBody": {
+                    "description": "The campaign and its recipients, or a CSV of recipients.",
+                    "required": True,
+                    "content": {
+                        JSON: {"schema": _ref(CampaignRequest)},
+                        "text/csv": {
+                            "schema": {
+                                "type": "string",
+                                "examples": [
+                                    "customer,name,tz\n+8613900000001,Ana,Asia/Shanghai\n"
+                                ],
+                            }
+                        },
+                    },
+                },
+                "responses": {
+                    "202": _json("Every recipient is stored", _ref(schemas.CampaignCreated)),
+                    **_errors(400, 401, 404, 408, 409, 413, 415, 503),
+                },
+            },
+            "get": {
+                **api,
+                "operationId": "listCampaigns",
+                "summary": "The campaigns, the newest first",
+                "parameters": _paging("Campaigns", PAGE, MAX_PAGE),
+                "responses": {
+                    "200": _json("A page of campaigns", _ref(schemas.CampaignList)),
+                    **_errors(400, 401, 503),
+                },
+            },
+        },
+        "/v1/campaigns/{campaign}": {
+            "get": {
+                **api,
+                "operationId": "getCampaign",
+                "summary": "A campaign, its options and counts",
+                "parameters": [campaign],
+                "responses": {
+                    "200": _json("The campaign", _ref(schemas.Campaign)),
+                    **_errors(401, 404, 503),
+                },
+            }
+        },
+        "/v1/campaigns/{campaign}/recipients": {
+            "get": {
+                **api,
+                "operationId": "listCampaignRecipients",
+                "summary": "A campaign's recipients and where each stands",
+                "description": (
+                    "A page at a time, in no order (a page per partition's scan: `limit` is "
+                    "how many are looked at, about). With `status`, only the recipients of "
+                    "that status are kept, so a page may hold few or none while `next` says "
+                    "there is more: follow `next` until it is null."
+                ),
+                "parameters": [
+                    campaign,
+                    _param("status", "query", "Only these.", {"enum": list(STATUSES)}),
+                    *_paging("Recipients looked at", RECIPIENTS_PAGE, MAX_RECIPIENTS_PAGE),
+                ],
+                "responses": {
+                    "200": _json("A page of recipients", _ref(schemas.CampaignRecipients)),
+                    **_errors(400, 401, 404, 503),
+                },
+            }
+        },
+        "/v1/campaigns/{campaign}/pause": {
+            "post": {
+                **api,
+                "operationId": "pauseCampaign",
+                "summary": "Pause a running campaign: nobody more is messaged until resumed",
+                "description": "409 unless it is running (or paused already). " + no_body,
+                "parameters": [campaign],
+                "requestBody": _body(_ref(CampaignAction), "Nothing: `{}`.", required=False),
+                "responses": {"200": moved, **move_errors},
+            }
+        },
+        "/v1/campaigns/{campaign}/resume": {
+            "post": {
+                **api,
+                "operationId": "resumeCampaign",
+                "summary": "Resume a paused campaign",
+                "description": "409 unless it is paused (or running already). " + no_body,
+                "parameters": [campaign],
+                "requestBody": _body(_ref(CampaignAction), "Nothing: `{}`.", required=False),
+                "responses": {"200": moved, **move_errors},
+            }
+        },
+        "/v1/campaigns/{campaign}/cancel": {
+            "post": {
+                **api,
+                "operationId": "cancelCampaign",
+                "summary": "Cancel a campaign: nobody more is messaged, ever",
+                "description": (
+                    "The recipients still pending are counted cancelled (`cancelled`: how "
+                    "many). 409 for a campaign that is done. " + no_body
+                ),
+                "parameters": [campaign],
+                "requestBody": _body(_ref(CampaignAction), "Nothing: `{}`.", required=False),
+                "responses": {"200": moved, **move_errors},
+            }
+        },
+    }
+
+
 def _operations_paths() -> dict[str, Any]:
     return {
         "/healthz": {
@@ -689,6 +881,7 @@ def document(settings: Settings) -> dict[str, Any]:
         **_cams_paths(settings),
         **_tencent_paths(),
         **_api_paths(),
+        **_campaign_paths(settings),
         **_operations_paths(),
     }
     if settings.sandbox_mode:

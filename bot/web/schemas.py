@@ -403,6 +403,9 @@ class ErasedCounts(BaseModel):
     opt_out_kept: bool = Field(
         description="It had opted out (STOP): kept under a one-way hash of its id, nothing else."
     )
+    campaign_recipients: int = Field(
+        description="Campaigns it was a recipient of: its data and status there erased."
+    )
 
 
 class Erasure(BaseModel):
@@ -437,6 +440,82 @@ class DeadLetterRetried(BaseModel):
 class DeadLetterDropped(BaseModel):
     id: str
     dropped: Literal[True] = True
+
+
+# -- campaigns -------------------------------------------------------------------------------
+
+CampaignStatus = Literal["creating", "running", "paused", "cancelled", "done"]
+
+
+class CampaignCreated(BaseModel):
+    campaign: str = Field(description="The campaign's id.", examples=["0123456789abcdef"])
+    status: CampaignStatus = Field(
+        description="`running` once made; a repeat says where the campaign is now."
+    )
+    recipients: int = Field(description="Recipients stored: each customer once.")
+    repeat: bool = Field(description="True when the Idempotency-Key made the campaign before.")
+
+
+class CampaignCounts(BaseModel):
+    pending: int = Field(description="Waiting for their turn.")
+    started: int = Field(description="Their intent went into their conversation's inbox.")
+    skipped: dict[str, int] = Field(
+        description="Not messaged, by reason: `opted_out`, `mid_flow`, `recent`, `expired`."
+    )
+    cancelled: int = Field(description="Still pending when the campaign was cancelled.")
+
+
+class Campaign(BaseModel):
+    id: str
+    name: str
+    intent: str
+    status: CampaignStatus = Field(
+        description="`creating` while its recipients are stored, then `running` (`paused`), "
+        "`cancelled`, or `done` once nobody is pending."
+    )
+    created_ms: int
+    rate: float = Field(description="First messages per second.")
+    start_ms: int | None = Field(description="When the first may go; null: when it was made.")
+    end_ms: int | None = Field(description="After this, none goes; null: no end.")
+    quiet_hours: str | None = Field(description="`HH:MM-HH:MM`, each recipient's local time.")
+    timezone: str = Field(description="The time zone of numbers that tell none.")
+    mid_flow: Literal["skip", "queue"]
+    skip_if_messaged_within_hours: float
+    business: str
+    channel: str
+    recipients: int = Field(description="Recipients stored: each customer once.")
+    counts: CampaignCounts
+
+
+class CampaignList(BaseModel):
+    campaigns: list[Campaign] = Field(description="The newest first.")
+    next: str | None = Field(description="The `cursor` of the next page; null on the last.")
+
+
+class CampaignRecipientState(BaseModel):
+    customer: str
+    conversation: str
+    status: Literal["pending", "started", "skipped", "cancelled"]
+    reason: str | None = Field(
+        None, description="Why it was skipped: `opted_out`, `mid_flow`, `recent`, `expired`."
+    )
+
+
+class CampaignRecipients(BaseModel):
+    campaign: str
+    recipients: list[CampaignRecipientState] = Field(
+        description="In no order; with `status`, only those of that status (a page may then "
+        "hold few or none while `next` says there is more)."
+    )
+    next: str | None = Field(description="The `cursor` of the next page; null on the last.")
+
+
+class CampaignMoved(BaseModel):
+    campaign: str
+    status: CampaignStatus
+    cancelled: int | None = Field(
+        None, description="Cancel only: how many still pending were counted cancelled."
+    )
 
 
 class Health(BaseModel):
@@ -504,6 +583,13 @@ MODELS: tuple[type[BaseModel], ...] = (
     DeadLetters,
     DeadLetterRetried,
     DeadLetterDropped,
+    CampaignCreated,
+    CampaignCounts,
+    Campaign,
+    CampaignList,
+    CampaignRecipientState,
+    CampaignRecipients,
+    CampaignMoved,
     Health,
     Ready,
     NotReady,
