@@ -104,6 +104,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             partitions=settings.partitions,
             conversation_ttl=settings.conversation_ttl,
             dedup_ttl=settings.dedup_ttl,
+            campaign_ttl=settings.campaign_ttl,
             history=(
                 HistoryPolicy(settings.history_length, settings.history_ttl, settings.history_text)
                 if settings.history
@@ -189,6 +190,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         http=app[HTTP],
         secrets=app[SECRETS],
         send_rate_limit=settings.send_rate_limit,
+        campaign_reserve=settings.campaign_reserve,
         metrics=app[METRICS],
     )
     app[RUNTIME] = runtime

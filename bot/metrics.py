@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
@@ -105,17 +105,39 @@ def _backlog_families(backlog: Backlog) -> Iterator[Metric]:
     )
 
 
-class _Scrape:
-    """What one scrape shows: the registry's metrics and the backlog read for it."""
+def _campaign_families(campaigns: Mapping[str, Mapping[str, int]]) -> Iterator[Metric]:
+    recipients = GaugeMetricFamily(
+        "bot_campaign_recipients",
+        "Recipients of each running or paused campaign, by status (read from Redis): "
+        "pending, started, skipped_REASON, cancelled, erased.",
+        labels=["campaign", "status"],
+    )
+    for campaign, counts in sorted(campaigns.items()):
+        for status, n in sorted(counts.items()):
+            recipients.add_metric([campaign, status.replace(":", "_")], n)
+    yield recipients
 
-    def __init__(self, registry: CollectorRegistry, backlog: Backlog | None) -> None:
+
+class _Scrape:
+    """What one scrape shows: the registry's metrics, and the backlog and the campaigns
+    read for it."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        backlog: Backlog | None,
+        campaigns: Mapping[str, Mapping[str, int]] | None = None,
+    ) -> None:
         self.registry = registry
         self.backlog = backlog
+        self.campaigns = campaigns
 
     def collect(self) -> Iterator[Metric]:
         yield from self.registry.collect()
         if self.backlog is not None:
             yield from _backlog_families(self.backlog)
+        if self.campaigns is not None:
+            yield from _campaign_families(self.campaigns)
 
 
 class Metrics:
@@ -272,10 +294,16 @@ class Metrics:
 
     # -- exposition -------------------------------------------------------------------------
 
-    async def exposition(self, backlog: Backlog | None = None) -> bytes:
-        """The text of `/metrics` (Prometheus text format), with `backlog` when it could be
-        read. Made in a thread: in multi-process mode it reads every process's files."""
-        return await asyncio.to_thread(generate_latest, _Scrape(self.registry, backlog))
+    async def exposition(
+        self,
+        backlog: Backlog | None = None,
+        campaigns: Mapping[str, Mapping[str, int]] | None = None,
+    ) -> bytes:
+        """The text of `/metrics` (Prometheus text format), with `backlog` and the active
+        `campaigns`' counts (by campaign id) when they could be read. Made in a thread: in
+        multi-process mode it reads every process's files."""
+        scrape = _Scrape(self.registry, backlog, campaigns)
+        return await asyncio.to_thread(generate_latest, scrape)
 
     def close(self) -> None:
         """This process is done: drop its per-process gauges from what scrapes show (its

@@ -89,6 +89,7 @@ class IntentStart:
     policy: str | None = None
     # Start this flow directly, without an intent (`bot chat`, `bot test`); `code` is then "".
     flow: str | None = None
+    campaign: str = ""  # the campaign that started it, if one did
 
     type: Literal["intent"] = "intent"
 

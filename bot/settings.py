@@ -399,6 +399,15 @@ class Settings(BaseSettings):
         ),
         json_schema_extra={"shown_default": "`2592000` (30 days)"},
     )
+    campaign_ttl: int = Field(
+        30 * 24 * 3600,
+        ge=3600,
+        description=(
+            "Seconds a campaign and its recipients (their numbers and data, their statuses) "
+            "are kept after its end-by time (or its start, when it has none): then they go."
+        ),
+        json_schema_extra={"shown_default": "`2592000` (30 days)"},
+    )
     lease_seconds: float = Field(
         10.0,
         gt=0,
@@ -413,6 +422,16 @@ class Settings(BaseSettings):
     )
     send_attempts: int = Field(
         5, ge=1, description="Attempts of a retryable send before it goes to the dead letters."
+    )
+    campaign_reserve: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description=(
+            "The share of `BOT_SEND_RATE_LIMIT` campaigns never use: their first messages "
+            "are sent only while the account's sends in the last second are under the rest, "
+            "so replies to customers who write always find room."
+        ),
     )
     send_rate_limit: int = Field(
         225,

@@ -51,16 +51,26 @@ flows:
       listen:
         say: "got {{ message }}"
         collect: {slot: last, type: text, go: listen}
+  # What a campaign starts (intent `notice`): one template, outside the 24-hour window.
+  notice:
+    start: told
+    data: {name: ""}
+    states:
+      told:
+        template: {code: notice, params: {name: "{{ name }}"}}
 """
+NOTICE = "code: notice\nname: Notice\nstart: notice\n"
 
 
 def write_flows(folder: Path) -> tuple[Path, Path]:
-    """The echo flow as files, for BOT_FLOWS and BOT_INTENTS."""
+    """The echo flow (and the notice flow campaigns start) as files, for BOT_FLOWS and
+    BOT_INTENTS."""
     folder.mkdir(parents=True, exist_ok=True)
     flows = folder / "flows.yaml"
     flows.write_text(FLOWS)
     intents = folder / "intents"
     intents.mkdir(exist_ok=True)
+    (intents / "notice.yaml").write_text(NOTICE)
     return flows, intents
 
 
@@ -417,10 +427,12 @@ def task_version(task: str) -> int:
 
 
 def delivery(fake: FakeCams) -> Delivery:
+    """The replies (texts: a campaign's templates are not among them) the fake received."""
+    texts = [m for m in fake.messages if "Content" in m]
     task_ids: dict[str, set[str]] = {}
-    for m in fake.messages:
+    for m in texts:
         task_ids.setdefault(reply_text(m), set()).add(m["TaskId"])
-    return Delivery(task_ids, len(fake.messages), len({m["TaskId"] for m in fake.messages}))
+    return Delivery(task_ids, len(texts), len({m["TaskId"] for m in texts}))
 
 
 async def streams_empty(redis: Redis) -> bool:

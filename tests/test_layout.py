@@ -17,16 +17,19 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from bot.campaign import CampaignSpec, MidFlow, Status
 from bot.model import CallRequest, Conversation, Inbound, IntentStart, Reply, StatusReceipt, Timer
 from bot.store import (
     Accepted,
     PermitLog,
     Store,
     call_to_json,
+    campaign_to_json,
     event_to_json,
     keys,
     lua,
     partition_of,
+    recipient_to_json,
     reply_to_json,
 )
 from tests.support import BUSINESS, ROOT
@@ -211,7 +214,8 @@ async def scripts_run(redis: Redis) -> AsyncIterator[set[str]]:
 
 async def test_every_script_is_loaded_and_run_by_the_store(redis: Redis) -> None:
     """Each script is loaded from its file and runs in the store's work: intake, trigger,
-    commit, timer, call, send, status, lease, dead letters, the rate limit's log, erasure."""
+    commit, timer, call, send, status, lease, dead letters, the rate limit's log, erasure,
+    campaigns."""
     store = Store(redis, partitions=2, conversation_ttl=3600, dedup_ttl=600)
     await store.load_scripts()
     shas = {
@@ -257,4 +261,19 @@ async def test_every_script_is_loaded_and_run_by_the_store(redis: Redis) -> None
         )
         assert granted.admitted == 1
         assert (await store.erase(conv)).conversation == 1
+        spec = campaign_to_json(CampaignSpec(intent="promo", business=BUSINESS))
+        camp = await store.new_campaign("c", spec, created_ms=now, total=2)
+        convs = [conv, f"cams:whatsapp:{BUSINESS}:8613900000002"]
+        rows = [(c, recipient_to_json({}, ""), now) for c in convs]
+        assert await store.add_recipients(camp, rows) == 2
+        assert await store.move_campaign(camp, Status.RUNNING) is Status.CREATING
+        assert await store.acquire(p, "t", 10_000)
+        [due] = await store.due_recipients(p, camp, now, 1)
+        started = await store.release_recipient(
+            p, "t", camp, due, event_json=event_to_json(intent), mid_flow=MidFlow.SKIP,
+            recent_cutoff_ms=0,
+        )  # fmt: skip
+        assert started == "started"
+        assert await store.cancel_queued(camp) == 1
+        assert (await store.erase(convs[1])).campaign_recipients == 1
     assert {name for name, sha in shas.items() if sha in seen} == set(lua.SCRIPTS)

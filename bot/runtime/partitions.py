@@ -22,11 +22,12 @@ from bot.log import context
 from bot.metrics import Metrics
 from bot.platforms.base import Sender
 from bot.runtime.calls import CallWorker
+from bot.runtime.campaigns import CampaignPump
 from bot.runtime.ratelimit import Counters, RateLimiter
 from bot.runtime.sender import OutboxSender
 from bot.runtime.timers import TimerPump
 from bot.runtime.worker import InboxWorker
-from bot.store import RedisError, Store
+from bot.store import Lane, PermitLog, RedisError, Store
 
 log = logging.getLogger("bot.partitions")
 
@@ -34,6 +35,7 @@ HANDOFF_SECONDS = 5.0  # how long a partition given up for rebalancing may finis
 # Conversations stepped at once by all the inbox workers of a process: a burst of steps
 # (up to a batch per partition) must not keep callbacks waiting behind it.
 MAX_STEPS = 64
+CAMPAIGN_RESERVE = 0.2  # of the send rate limit, kept for replies when campaigns send
 
 
 @dataclass
@@ -42,13 +44,24 @@ class _Owned:
     sender: OutboxSender
     timers: TimerPump
     calls: CallWorker
+    campaigns: CampaignPump
+    campaign_sender: OutboxSender
     tasks: tuple[asyncio.Task[None], ...]
 
     def stop(self) -> None:
         """Ask every task to stop after what it is doing, and end at once those that are
         doing nothing (waiting in a blocking read, or for their next turn)."""
         for part, task in zip(
-            (self.worker, self.sender, self.timers, self.calls), self.tasks, strict=True
+            (
+                self.worker,
+                self.sender,
+                self.timers,
+                self.calls,
+                self.campaigns,
+                self.campaign_sender,
+            ),
+            self.tasks,
+            strict=True,
         ):
             part.stopping = True
             if part.idle:
@@ -74,9 +87,11 @@ class Runtime:
         send_rate_limit: int | None = None,
         metrics: Metrics | None = None,
         max_steps: int = MAX_STEPS,
+        campaign_reserve: float = CAMPAIGN_RESERVE,
     ) -> None:
         """`send_rate_limit`: sends per second per platform account, shared with every
-        process on the same Redis; None sends as fast as the platform answers. `metrics`
+        process on the same Redis; None sends as fast as the platform answers; of it,
+        campaigns' first messages never take the share `campaign_reserve`. `metrics`
         records steps, sends and rate-limit waits. `max_steps`: conversations stepped at
         once, over every partition this process works on."""
         self.metrics = metrics if metrics is not None else Metrics()
@@ -99,10 +114,14 @@ class Runtime:
                 coalescer=store.coalescer,
                 counters=self.counters,
                 metrics=self.metrics,
+                reserve=campaign_reserve,
             )
             if send_rate_limit is not None
             else None
         )
+        # The campaigns' rates: permit logs like the send rate limit's, one per campaign.
+        self.campaign_permits = PermitLog(store.redis, prefix=store.prefix,
+                                          coalescer=store.coalescer)  # fmt: skip
         self.token = uuid.uuid4().hex
         self.steps = asyncio.Semaphore(max_steps)  # shared by the inbox workers
         self.owned: dict[int, _Owned] = {}
@@ -234,16 +253,20 @@ class Runtime:
             metrics=self.metrics,
             steps=self.steps,
         )
-        sender = OutboxSender(
-            self.store,
-            self.senders,
-            p,
-            attempts=self.send_attempts,
-            backoff_base=self.send_backoff_base,
-            backoff_cap=self.send_backoff_cap,
-            limiter=self.limiter,
-            lease_held=functools.partial(self.lease_held, p),
-            metrics=self.metrics,
+        sender, campaign_sender = (
+            OutboxSender(
+                self.store,
+                self.senders,
+                p,
+                attempts=self.send_attempts,
+                backoff_base=self.send_backoff_base,
+                backoff_cap=self.send_backoff_cap,
+                limiter=self.limiter,
+                lease_held=functools.partial(self.lease_held, p),
+                metrics=self.metrics,
+                lane=lane,
+            )
+            for lane in (Lane.REPLIES, Lane.CAMPAIGNS)
         )
         timers = TimerPump(self.store, p, clock_ms=self.clock_ms)
         calls = CallWorker(
@@ -254,13 +277,21 @@ class Runtime:
             clock_ms=self.clock_ms,
             lease_held=functools.partial(self.lease_held, p),
         )
+        campaigns = CampaignPump(
+            self.store, self.campaign_permits, p, self.token, clock_ms=self.clock_ms
+        )
         tasks = (
             asyncio.create_task(self._guard(p, "worker", worker.run), name=f"worker-{p}"),
             asyncio.create_task(self._guard(p, "sender", sender.run), name=f"sender-{p}"),
             asyncio.create_task(self._guard(p, "timers", timers.run), name=f"timers-{p}"),
             asyncio.create_task(self._guard(p, "calls", calls.run), name=f"calls-{p}"),
+            asyncio.create_task(self._guard(p, "campaigns", campaigns.run), name=f"campaigns-{p}"),
+            asyncio.create_task(
+                self._guard(p, "campaign sender", campaign_sender.run),
+                name=f"campaign-sender-{p}",
+            ),
         )
-        self.owned[p] = _Owned(worker, sender, timers, calls, tasks)
+        self.owned[p] = _Owned(worker, sender, timers, calls, campaigns, campaign_sender, tasks)
         log.debug("partition %d taken", p)
 
     async def _guard(self, p: int, what: str, run: Callable[[], object]) -> None:

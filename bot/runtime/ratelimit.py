@@ -18,12 +18,13 @@ coalescer.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.metrics import Metrics
-from bot.store import PermitLog, RedisClient
+from bot.store import Lane, PermitLog, RedisClient
 from bot.store.coalesce import Coalescer
 
 WINDOW = 1.0  # seconds: the platforms count their limits per second
@@ -102,35 +103,45 @@ class RateLimiter:
         counters: Counters | None = None,
         metrics: Metrics | None = None,
         coalescer: Callable[[], Coalescer] | None = None,
+        reserve: float = 0.0,
     ) -> None:
         """`coalescer`, when given, is the coalescer the asks share (a store's
-        `Store.coalescer`); otherwise the limiter has one of its own."""
+        `Store.coalescer`); otherwise the limiter has one of its own. `reserve`: the share
+        of `limit` the campaigns' lane leaves to replies (it is admitted only while the
+        log holds fewer than `limit * (1 - reserve)` permits: replies always find room)."""
         if limit < 1:
             raise ValueError(f"a rate limit must be at least 1, got {limit}")
+        if not 0 <= reserve < 1:
+            raise ValueError(f"a reserve is a share from 0 to under 1, got {reserve}")
         self.log = PermitLog(redis, prefix=prefix, coalescer=coalescer)
         self.limit = limit
+        self.limits = {Lane.REPLIES: limit,
+                       Lane.CAMPAIGNS: max(1, math.floor(limit * (1 - reserve)))}  # fmt: skip
         self.window_us = round((window + guard) * 1_000_000)
         self.max_sleep = max_sleep
         self.counters = counters if counters is not None else Counters()
         self.metrics = metrics if metrics is not None else Metrics()
-        self._queues: dict[str, _Queue] = {}
+        self._queues: dict[tuple[str, Lane], _Queue] = {}
         self.asks = 0  # scripts run: one round trip each
 
     def key(self, account: str) -> str:
         """The Redis key of an account's log."""
         return self.log.key(account)
 
-    async def try_acquire(self, account: str, permits: int = 1) -> Attempt:
+    async def try_acquire(
+        self, account: str, permits: int = 1, lane: Lane = Lane.REPLIES
+    ) -> Attempt:
         """Ask once (one round trip) for `permits` permits, granted only if all fit now."""
         self._check(permits)
-        admitted, at, wait = await self._ask(account, [permits])
+        admitted, at, wait = await self._ask(account, [permits], self.limits[lane])
         return Attempt(admitted == 1, at, wait)
 
-    async def acquire(self, account: str, permits: int = 1) -> float:
+    async def acquire(self, account: str, permits: int = 1, lane: Lane = Lane.REPLIES) -> float:
         """Wait until `permits` permits are granted; return the seconds waited for the limit
-        (0.0 when there was room at once). Raises Redis errors: then nothing was granted."""
+        (0.0 when there was room at once). Raises Redis errors: then nothing was granted.
+        Each lane queues apart in this process: a reply never waits behind a campaign."""
         self._check(permits)
-        queue = self._queues.setdefault(account, _Queue())
+        queue = self._queues.setdefault((account, lane), _Queue())
         loop = asyncio.get_running_loop()
         now = loop.time()
         waiter = _Waiter(loop.create_future(), permits, now, queue.sleeps - queue.sleeping, now)
@@ -138,7 +149,7 @@ class RateLimiter:
         try:
             async with queue.lock:  # first come, first served within this process
                 while not waiter.future.done():
-                    await self._serve(account, queue)
+                    await self._serve(account, queue, self.limits[lane])
             return waiter.future.result()
         finally:
             if not waiter.future.done():
@@ -146,7 +157,7 @@ class RateLimiter:
             elif not waiter.future.cancelled():
                 waiter.future.exception()  # retrieved, whatever became of this task
 
-    async def _serve(self, account: str, queue: _Queue) -> None:
+    async def _serve(self, account: str, queue: _Queue, limit: int) -> None:
         """Ask for the permits of the waiters at the head of the queue (the caller first),
         as many as the limit allows; settle those admitted (or failed, with the error), and
         when the caller's did not fit, sleep until they would."""
@@ -159,7 +170,7 @@ class RateLimiter:
         for waiter in queue.waiters:
             if waiter.future.done():
                 continue
-            if len(batch) == MAX_BATCH or total + waiter.permits > self.limit:
+            if len(batch) == MAX_BATCH or total + waiter.permits > limit:
                 break
             batch.append(waiter)
             total += waiter.permits
@@ -171,7 +182,7 @@ class RateLimiter:
         seconds = sum(now - w.counted_to for w in held_back)
         try:
             admitted, _, wait = await self._ask(
-                account, [w.permits for w in batch], new_waits=new_waits, seconds=seconds
+                account, [w.permits for w in batch], limit, new_waits=new_waits, seconds=seconds
             )
         except Exception as e:  # nothing was granted: each of the batch gets the error
             for waiter in batch:
@@ -206,14 +217,15 @@ class RateLimiter:
             raise ValueError(f"permits must be within 1..{self.limit}, got {permits}")
 
     async def _ask(
-        self, account: str, asks: list[int], *, new_waits: int = 0, seconds: float = 0.0
-    ) -> tuple[int, float, float]:
+        self, account: str, asks: list[int], limit: int, *, new_waits: int = 0,
+        seconds: float = 0.0,
+    ) -> tuple[int, float, float]:  # fmt: skip
         """Ask once for `asks` (each a number of permits, in order): how many were
         admitted, Redis's time, and the seconds until the next would fit. In the same round
         trip, add `new_waits` waits and `seconds` waited to the counters."""
         self.asks += 1
         granted = await self.log.ask(
-            account, asks, limit=self.limit, window_us=self.window_us,
+            account, asks, limit=limit, window_us=self.window_us,
             new_waits=new_waits, seconds=seconds,
         )  # fmt: skip
         if new_waits:

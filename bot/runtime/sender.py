@@ -1,5 +1,7 @@
-"""The outbox sender of one partition: sends committed replies through their platform,
-in order per conversation, retrying what may succeed later with capped, jittered backoff."""
+"""The outbox sender of one partition and lane: sends committed replies through their
+platform, in order per conversation, retrying what may succeed later with capped, jittered
+backoff. Each partition has two: one for its replies, one for its campaigns' first messages
+(`Lane`), which queue for the account's rate limit apart."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from bot.platforms.base import Sender
 from bot.runtime.drain import Consumer, drain, while_lease_in_doubt
 from bot.runtime.ratelimit import RateLimiter
 from bot.store import (
+    Lane,
     OutboxEntry,
     RedisError,
     Store,
@@ -56,10 +59,13 @@ class OutboxSender(Consumer):
         limiter: RateLimiter | None = None,
         lease_held: Callable[[], bool] | None = None,
         metrics: Metrics | None = None,
+        lane: Lane = Lane.REPLIES,
     ) -> None:
         """`limiter`, when given, grants every send attempt a permit of its platform
-        account's shared rate limit first. `lease_held`, when given, tells whether this
-        process surely still holds the partition: sends wait while it does not."""
+        account's shared rate limit first (as much of it as `lane` may have). `lease_held`,
+        when given, tells whether this process surely still holds the partition: sends
+        wait while it does not."""
+        self.lane = lane
         self.metrics = metrics if metrics is not None else Metrics()
         self.store = store
         self.lease_held = lease_held
@@ -75,7 +81,11 @@ class OutboxSender(Consumer):
     async def run(self) -> None:
         await drain(
             lambda pending: self.store.read_outbox(
-                self.partition, pending=pending, count=self.batch, block_ms=self.block_ms
+                self.partition,
+                pending=pending,
+                count=self.batch,
+                block_ms=self.block_ms,
+                lane=self.lane,
             ),
             lambda entry: entry.conv_id,
             self._conversation,
@@ -138,7 +148,7 @@ class OutboxSender(Consumer):
         account = f"{sender.platform}:{sender.account}"
         for attempt in range(self.attempts):
             if self.limiter is not None:
-                await self.limiter.acquire(account)
+                await self.limiter.acquire(account, lane=self.lane)
             # Last, right before the send: waiting for a permit may have taken long.
             await while_lease_in_doubt(self.lease_held)
             started = time.perf_counter()

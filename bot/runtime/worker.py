@@ -28,6 +28,7 @@ from bot.model import (
     ConversationRef,
     Event,
     Inbound,
+    IntentStart,
     Outcome,
     StepContext,
     StepResult,
@@ -36,6 +37,7 @@ from bot.model import (
 from bot.runtime.drain import Consumer, drain
 from bot.store import (
     FlowCount,
+    Lane,
     StepTrace,
     Store,
     call_to_json,
@@ -110,6 +112,14 @@ def flow_counts(
         counts += [("e", *state) for state in done.entered]
     counts += [("x", *label) for label in stepped.funnel if label[2] in EXITS]
     return counts
+
+
+def lane_of(event: Event | None) -> Lane:
+    """The outbox a step's replies go to: a campaign's start is sent by the campaigns'
+    sender (bot/runtime/campaigns.py), everything else by the replies' own."""
+    if isinstance(event, IntentStart) and event.campaign:
+        return Lane.CAMPAIGNS
+    return Lane.REPLIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +250,7 @@ class InboxWorker(Consumer):
                 ),
                 now_ms=self.clock_ms(),
                 counts=flow_counts(self.engine.catalog, conv, stepped),
+                lane=lane_of(stepped.event),
             )
             if res.ok:
                 new = result.conversation

@@ -10,11 +10,12 @@ here.
     coalesce.py  the per-message calls of one loop iteration in one pipeline
     store.py     the Store, made of core.py and its parts: intake.py, steps.py, streams.py,
                  outcomes.py, leases.py, dead.py, reads.py, history.py, directory.py,
-                 erase.py, counts.py, console.py
+                 erase.py, counts.py, console.py, campaigns.py
     permits.py   the send rate limit's logs
     nodes.py     commands to the local redis-server processes (forming a cluster)
 """
 
+from bot.store.campaigns import CampaignRecord, Due
 from bot.store.client import (
     POOL_CONNECTIONS,
     POOL_TIMEOUT,
@@ -35,12 +36,16 @@ from bot.store.codec import (
     address_from_entry,
     call_from_json,
     call_to_json,
+    campaign_from_json,
+    campaign_to_json,
     conversation_fields,
     conversation_from_hash,
     event_from_json,
     event_to_json,
     parse_counters,
     parse_timer_member,
+    recipient_from_json,
+    recipient_to_json,
     reply_from_json,
     reply_to_json,
     timer_member,
@@ -55,7 +60,14 @@ from bot.store.permits import Granted, PermitLog
 from bot.store.reads import GLOBAL_COUNTERS, PARTITION_COUNTERS, Backlog, PartitionStats, Stats
 from bot.store.steps import CommitResult, StepTrace
 from bot.store.store import Store
-from bot.store.streams import CALLS_GROUP, INBOX_GROUP, OUTBOX_GROUP, CallEntry, OutboxEntry
+from bot.store.streams import (
+    CALLS_GROUP,
+    INBOX_GROUP,
+    OUTBOX_GROUP,
+    CallEntry,
+    Lane,
+    OutboxEntry,
+)
 
 __all__ = [
     "CALLS_GROUP",
@@ -71,15 +83,18 @@ __all__ = [
     "Accepted",
     "Backlog",
     "CallEntry",
+    "CampaignRecord",
     "CommitResult",
     "ConversationQuery",
     "DeadEntry",
+    "Due",
     "Erased",
     "FlowCount",
     "Found",
     "Granted",
     "HistoryPolicy",
     "Keys",
+    "Lane",
     "NoScriptError",
     "OutboxEntry",
     "PartitionStats",
@@ -95,6 +110,8 @@ __all__ = [
     "address_from_entry",
     "call_from_json",
     "call_to_json",
+    "campaign_from_json",
+    "campaign_to_json",
     "check_server",
     "cluster_enabled",
     "connect",
@@ -105,6 +122,8 @@ __all__ = [
     "parse_counters",
     "parse_timer_member",
     "partition_of",
+    "recipient_from_json",
+    "recipient_to_json",
     "redis_client",
     "reply_from_json",
     "reply_to_json",

@@ -18,6 +18,8 @@ decoder each. Everything else (the Lua scripts included) moves these forms as op
                   `flow/state`), `o` (outcome), `r` (its replies) and `t` (their task ids);
                   the others' `tk` (task id), `st` (status), `err`, `mid`
     counters      a hash of counters, HINCRBY integers and HINCRBYFLOAT decimals
+    campaign      JSON of a CampaignSpec's fields (quiet hours as `21:00-08:00`): its hash's
+                  `spec`; a recipient, JSON `{"d": data, "z": time zone}`
 
 Every form is read as the current release writes it and as every earlier one wrote it: a
 field added later is optional (absent means its default), a call stored with plain-string
@@ -30,6 +32,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bot.campaign import CampaignSpec, MidFlow, QuietHours
 from bot.errors import CallRefused
 from bot.model import (
     Address,
@@ -407,3 +410,36 @@ def parse_counters(raw: dict[bytes, bytes]) -> dict[str, float]:
         number = text(value)
         out[text(name)] = float(number) if any(c in number for c in ".eE") else int(number)
     return out
+
+
+# -- campaigns -------------------------------------------------------------------------------
+
+
+def campaign_to_json(spec: CampaignSpec) -> str:
+    """A campaign's spec as stored (what was asked for; its status is a field of its own)."""
+    return dumps({
+        "intent": spec.intent, "business": spec.business, "channel": spec.channel,
+        "platform": spec.platform, "space": spec.space, "rate": spec.rate,
+        "start_ms": spec.start_ms, "end_ms": spec.end_ms,
+        "quiet": str(spec.quiet) if spec.quiet is not None else "", "zone": spec.zone,
+        "mid_flow": str(spec.mid_flow), "recent_hours": spec.recent_hours, "name": spec.name,
+    })  # fmt: skip
+
+
+def campaign_from_json(raw: str | bytes) -> CampaignSpec:
+    d = json.loads(raw)
+    quiet = d.pop("quiet", "")
+    return CampaignSpec(
+        **{**d, "mid_flow": MidFlow(d.get("mid_flow", "skip"))},
+        quiet=QuietHours.parse(quiet) if quiet else None,
+    )
+
+
+def recipient_to_json(data: dict[str, Any], zone: str) -> str:
+    """A campaign recipient as stored: the data its intent starts with, its time zone."""
+    return dumps({"d": data, "z": zone})
+
+
+def recipient_from_json(raw: str | bytes) -> tuple[dict[str, Any], str]:
+    d = json.loads(raw)
+    return d.get("d", {}), d.get("z", "UTC")

@@ -33,6 +33,7 @@ class HistoryPolicy:
 
 
 NO_HISTORY = HistoryPolicy(length=0)
+CAMPAIGN_TTL = 30 * 24 * 3600  # seconds
 
 
 class StoreCore:
@@ -47,13 +48,16 @@ class StoreCore:
         dedup_ttl: int,
         prefix: str = PREFIX,
         history: HistoryPolicy = NO_HISTORY,
+        campaign_ttl: int = CAMPAIGN_TTL,
     ) -> None:
-        """`history`: what the conversations' histories keep; none by default."""
+        """`history`: what the conversations' histories keep; none by default.
+        `campaign_ttl`: seconds a campaign's data is kept after its end (or its start)."""
         self.redis = redis
         self.history_policy = history
         self.partitions = partitions
         self.conversation_ttl = conversation_ttl
         self.dedup_ttl = dedup_ttl
+        self.campaign_ttl = campaign_ttl
         self.prefix = prefix
         self._keys = [Keys.of(p, prefix) for p in range(partitions)]
         self._scripts = {name: lua.register(redis, name) for name in STORE_SCRIPTS}

@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store.codec import conversation_from_hash, timer_member
+from bot.store.codec import conversation_from_hash, text, timer_member
 from bot.store.core import StoreCore
+from bot.store.keys import campaigns_key
 from bot.store.lua import evalsha
 
 TRIES = 5  # reads of the conversation, should steps keep changing it under the erasure
@@ -19,7 +20,8 @@ SCAN_COUNT = 1000
 class Erased:
     """What an erasure removed: the conversation (1 or 0), entries of its history, its
     timers, its events and replies waiting (inbox, outbox, calls), its dead letters and
-    its sent messages' records; `opt_out_kept`: it had opted out, and that is kept."""
+    its sent messages' records; `opt_out_kept`: it had opted out, and that is kept;
+    `campaign_recipients`: the campaigns it was a recipient of (its data there erased)."""
 
     conversation: int = 0
     history: int = 0
@@ -30,6 +32,7 @@ class Erased:
     dead_letters: int = 0
     message_records: int = 0
     opt_out_kept: bool = False
+    campaign_recipients: int = 0
 
 
 class Erasure(StoreCore):
@@ -50,7 +53,8 @@ class Erasure(StoreCore):
                 *evalsha(
                     self.script("erase"),
                     [k.conv(conv_id), k.history(conv_id), k.conversations, k.timers, k.inbox,
-                     k.outbox, k.calls, k.dead, k.opt_out(conv_id), *record_keys],
+                     k.outbox, k.calls, k.dead, k.opt_out(conv_id), k.campaign_outbox,
+                     *record_keys],
                     conv.version, conv_id, self.conversation_ttl, len(members), *members,
                 )
             )  # fmt: skip
@@ -59,6 +63,21 @@ class Erasure(StoreCore):
                     int, res
                 )
                 return Erased(
-                    conversation, history, timers, inbox, outbox, calls, dead, records, bool(kept)
-                )
+                    conversation, history, timers, inbox, outbox, calls, dead, records,
+                    bool(kept), await self._forget_recipient(conv_id),
+                )  # fmt: skip
         raise RuntimeError(f"the conversation kept changing under its erasure ({TRIES} tries)")
+
+    async def _forget_recipient(self, conv_id: str) -> int:
+        """The conversation's customer erased from every campaign kept (in its partition's
+        slot, a script a campaign); of how many campaigns it was a recipient."""
+        k = self.keys_for(conv_id)
+        campaigns: list[Any] = await self.redis.zrange(campaigns_key(self.prefix), 0, -1)
+        script = self.script("campaign_forget")
+        held = 0
+        for raw in campaigns:
+            c = text(raw)
+            keys = [k.campaign_queue(c), k.campaign_recipients(c), k.campaign_statuses(c),
+                    k.campaign_counts(c)]  # fmt: skip
+            held += int(await script(keys=keys, args=[conv_id]))
+        return held

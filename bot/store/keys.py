@@ -8,6 +8,8 @@ slot, and each script touches one slot only, so the same code runs on Redis Clus
 
     bot:{pN}:in            stream  inbox: events accepted from callbacks and APIs
     bot:{pN}:out           stream  outbox: replies committed by steps, drained by the sender
+    bot:{pN}:cout          stream  the campaigns' outbox: a campaign's first messages (its
+                                   start's replies), drained by a sender of their own
     bot:{pN}:dead          stream  dead letters: inbox events a step could not handle,
                                    replies that could not be sent
     bot:{pN}:calls         stream  business-system calls and agent forwards committed by steps
@@ -31,6 +33,13 @@ slot, and each script touches one slot only, so the same code runs on Redis Clus
                                    `task_prefix(CONV)`, so a conversation's records are found)
     bot:{pN}:m:TASK        hash    a sent message: message id (mid), send error (err),
                                    delivery status (status, status_err, at)
+    bot:{pN}:cq:CAMPAIGN   zset    a campaign's recipients of the partition still to message
+                                   (conversation ids), by when each may be
+    bot:{pN}:cr:CAMPAIGN   hash    ... each recipient's data and time zone (codec), by
+                                   conversation id
+    bot:{pN}:cs:CAMPAIGN   hash    ... each recipient's status once its turn came (`started`,
+                                   `skipped:REASON`)
+    bot:{pN}:cn:CAMPAIGN   hash    ... the counts: pending, started, skipped:REASON, cancelled
     bot:{pN}:stats         hash    the partition's counters (PARTITION_COUNTERS), each
                                    incremented by the script or transaction that does what
                                    it counts: no round trip of its own, exact, one slot
@@ -49,6 +58,12 @@ wherever its slot is nothing spans slots:
     bot:console:s:HASH     hash    a web console session, named by a SHA-256 of its cookie:
                                    the token's digest, the CSRF token, when it was opened;
                                    expires BOT_CONSOLE_SESSION_TTL after its last use
+    bot:{bot:camps}:c:CAMPAIGN  hash  a campaign: its id, spec (codec), status, when it was
+                                   made, how many recipients it has
+    bot:{bot:camps}:index  zset    every campaign's id, by when it was made
+    bot:{bot:camps}:active set     the campaigns running or paused: what the pumps look at
+    bot:{bot:camps}:key:HASH string  the campaign made for an Idempotency-Key (a SHA-256)
+    (The campaigns' own keys share one slot: a change of status updates the set too.)
     bot:console:key        string  the console's key for its links to conversations (Fernet)
     bot:console:f:HASH     string  console sign-ins of a client (a SHA-256 of its address,
                                    of its /64 for IPv6) in the current window
@@ -95,6 +110,14 @@ class Keys:
         return f"{self.tag}:out"
 
     @property
+    def campaign_outbox(self) -> str:
+        return f"{self.tag}:cout"
+
+    def outbox_of(self, lane: str) -> str:
+        """The outbox of a lane (bot.store.streams.Lane)."""
+        return self.campaign_outbox if lane == "campaigns" else self.outbox
+
+    @property
     def dead(self) -> str:
         return f"{self.tag}:dead"
 
@@ -120,6 +143,18 @@ class Keys:
 
     def flow_counts(self, hour: int) -> str:
         return f"{self.tag}:flows:{hour}"
+
+    def campaign_queue(self, campaign: str) -> str:
+        return f"{self.tag}:cq:{campaign}"
+
+    def campaign_recipients(self, campaign: str) -> str:
+        return f"{self.tag}:cr:{campaign}"
+
+    def campaign_statuses(self, campaign: str) -> str:
+        return f"{self.tag}:cs:{campaign}"
+
+    def campaign_counts(self, campaign: str) -> str:
+        return f"{self.tag}:cn:{campaign}"
 
     def conv(self, conv_id: str) -> str:
         return f"{self.tag}:c:{conv_id}"
@@ -175,3 +210,27 @@ def console_failures_key(client: str, prefix: str = PREFIX) -> str:
 def console_key(prefix: str = PREFIX) -> str:
     """The console's key for the links it makes: `bot:console:key`."""
     return f"{prefix}:console:key"
+
+
+def _campaigns(prefix: str) -> str:
+    return f"{prefix}:{{{prefix}:camps}}"
+
+
+def campaign_key(campaign: str, prefix: str = PREFIX) -> str:
+    """A campaign's own hash: `bot:{bot:camps}:c:ID`."""
+    return f"{_campaigns(prefix)}:c:{campaign}"
+
+
+def campaigns_key(prefix: str = PREFIX) -> str:
+    """Every campaign, by when it was made: `bot:{bot:camps}:index`."""
+    return f"{_campaigns(prefix)}:index"
+
+
+def active_campaigns_key(prefix: str = PREFIX) -> str:
+    """The campaigns running or paused: `bot:{bot:camps}:active`."""
+    return f"{_campaigns(prefix)}:active"
+
+
+def campaign_idempotency_key(key: str, prefix: str = PREFIX) -> str:
+    """The campaign made for an Idempotency-Key: `bot:{bot:camps}:key:SHA256`."""
+    return f"{_campaigns(prefix)}:key:{hashlib.sha256(key.encode()).hexdigest()}"

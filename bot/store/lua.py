@@ -38,6 +38,11 @@ SCRIPTS = (
     "finish_send",
     "erase",
     "acquire_permits",
+    "campaign_add",
+    "campaign_release",
+    "campaign_cancel",
+    "campaign_status",
+    "campaign_forget",
 )
 
 

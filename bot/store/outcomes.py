@@ -52,7 +52,7 @@ class Outcomes(StoreCore):
         await self.coalescer().execute(
             *evalsha(
                 self.script("finish_send"),
-                [k.outbox, k.stats, k.dead, k.inbox, k.message(entry.task_id),
+                [k.outbox_of(entry.lane), k.stats, k.dead, k.inbox, k.message(entry.task_id),
                  k.history(entry.conv_id)],
                 entry.entry_id, retries, outcome, error, entry.conv_id, entry.reply_json,
                 entry.task_id, entry.space, failed, message_id, visit, self.conversation_ttl,

@@ -71,7 +71,7 @@ class Backlog:
     dead_letters: int
 
 
-_PER_PARTITION = 11  # commands per partition in stats' pipeline
+_PER_PARTITION = 13  # commands per partition in stats' pipeline
 
 
 def _entry_ms(entry_id: bytes | str) -> int:
@@ -108,6 +108,8 @@ class Reads(StoreCore):
                 pipe.xrange(k.inbox, count=1)  # committed entries are deleted: the first waits
                 pipe.xlen(k.outbox)
                 pipe.xrange(k.outbox, count=1)
+                pipe.xlen(k.campaign_outbox)
+                pipe.xrange(k.campaign_outbox, count=1)
                 pipe.xlen(k.calls)
                 pipe.zcard(k.timers)
                 pipe.zcount(k.timers, "-inf", now_ms)
@@ -128,8 +130,10 @@ class Reads(StoreCore):
         parts = []
         totals: dict[str, float] = {**dict.fromkeys(PARTITION_COUNTERS, 0), **GLOBAL_COUNTERS}
         for p in range(self.partitions):
-            (inbox, pending, first_in, outbox, first_out, calls, timers, due, dead, lease,
-             counters_raw) = res[1 + p * _PER_PARTITION : 1 + (p + 1) * _PER_PARTITION]  # fmt: skip
+            (inbox, pending, first_in, outbox, first_out, c_outbox, c_first_out, calls, timers,
+             due, dead, lease, counters_raw
+             ) = res[1 + p * _PER_PARTITION : 1 + (p + 1) * _PER_PARTITION]  # fmt: skip
+            ages = [a for a in (age(first_out), age(c_first_out)) if a is not None]
             counters = parse_counters(counters_raw)
             for name, value in counters.items():
                 totals[name] = totals.get(name, 0) + value
@@ -139,8 +143,8 @@ class Reads(StoreCore):
                     inbox=int(inbox),
                     inbox_pending=0 if isinstance(pending, Exception) else int(pending["pending"]),
                     inbox_oldest=age(first_in),
-                    outbox=int(outbox),
-                    outbox_oldest=age(first_out),
+                    outbox=int(outbox) + int(c_outbox),  # the campaigns' outbox included
+                    outbox_oldest=max(ages) if ages else None,
                     calls=int(calls),
                     timers=int(timers),
                     timers_due=int(due),
@@ -165,13 +169,16 @@ class Reads(StoreCore):
                 pipe.xrange(k.inbox, count=1)
                 pipe.xrange(k.outbox, count=1)
                 pipe.xrange(k.calls, count=1)
+                pipe.xrange(k.campaign_outbox, count=1)  # counts as the outbox's
                 pipe.xlen(k.dead)
             res: list[Any] = await pipe.execute()
         oldest = [now_ms, now_ms, now_ms]
         dead = 0
         for p in range(self.partitions):
-            *firsts, dead_count = res[p * 4 : (p + 1) * 4]
-            for q, first in enumerate(firsts):
+            first_in, first_out, first_call, first_campaign, dead_count = res[p * 5 : (p + 1) * 5]
+            # The campaigns' outbox is an outbox: its oldest entry ages the outboxes.
+            queues = (first_in, first_out, first_call, first_campaign)
+            for q, first in zip((0, 1, 2, 1), queues, strict=True):
                 if first:
                     oldest[q] = min(oldest[q], _entry_ms(first[0][0]))
             dead += int(dead_count)

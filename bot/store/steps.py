@@ -24,6 +24,7 @@ from bot.store.codec import (
 )
 from bot.store.core import StoreCore
 from bot.store.lua import evalsha, queue_script
+from bot.store.streams import Lane
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class Steps(StoreCore):
         trace: StepTrace | None = None,
         now_ms: int = 0,
         counts: Sequence[FlowCount] = (),
+        lane: Lane = Lane.REPLIES,
     ) -> CommitResult:
         """Atomically apply one step: `replies` are (reply json, task id) pairs, `calls`
         call requests as JSON (bot/store/codec.py), each sent or made with the
@@ -97,7 +99,8 @@ class Steps(StoreCore):
         ((visit, name) pairs of the state as loaded); the step's entry in the
         conversation's history is made of `trace`, as the store's history policy says;
         `now_ms` is when, for the partition's index of conversations and the hour whose
-        flows' `counts` (moves, states entered, exits) the step adds to."""
+        flows' `counts` (moves, states entered, exits) the step adds to. The replies go to
+        the outbox of `lane`."""
         k = self.keys(partition)
         space = conversation.space
         fields = conversation_fields(conversation, active=active)
@@ -127,8 +130,8 @@ class Steps(StoreCore):
         res = await self.coalescer().execute(
             *evalsha(
                 self.script("commit"),
-                [k.conv(conv_id), k.inbox, k.outbox, k.lease, k.dead, k.timers, k.calls, k.stats,
-                 k.history(conv_id), k.conversations, k.flow_counts(now_ms // HOUR_MS)],
+                [k.conv(conv_id), k.inbox, k.outbox_of(lane), k.lease, k.dead, k.timers, k.calls,
+                 k.stats, k.history(conv_id), k.conversations, k.flow_counts(now_ms // HOUR_MS)],
                 token, expected_version, entry_id, self.conversation_ttl,
                 len(fields), *fields,
                 len(reply_args) // 4, *reply_args,

@@ -11,6 +11,7 @@ each and go straight to the node of its slot.
 
 from __future__ import annotations
 
+from bot.store.campaigns import Campaigns
 from bot.store.console import ConsoleSessions
 from bot.store.counts import FlowCounts
 from bot.store.dead import DeadLetters
@@ -38,6 +39,7 @@ class Store(
     Erasure,
     FlowCounts,
     ConsoleSessions,
+    Campaigns,
 ):
     """The project's Redis operations. Holds a client and the registered scripts:
 
@@ -54,5 +56,8 @@ class Store(
     - erasure (erase.py): `erase`;
     - the flows' counts (counts.py): `flow_counts`, `states_now`;
     - the web console (console.py): `open_session`, `use_session`, `close_session`,
-      `count_sign_in`, `forget_sign_ins`, `console_key`.
+      `count_sign_in`, `forget_sign_ins`, `console_key`;
+    - campaigns (campaigns.py): `new_campaign`, `add_recipients`, `move_campaign`,
+      `cancel_queued`, `campaign`, `campaigns_of`, `campaign_ids`, `active_campaigns`,
+      `due_recipients`, `release_recipient`, `reschedule`, `campaign_recipients`.
     """

@@ -1,10 +1,12 @@
-"""The partition's streams as their owner reads them: the inbox (events), the outbox
-(replies) and the calls, each through its consumer group, with the pending entries of a
-former owner read first; on a cluster, each read goes straight to its stream's node."""
+"""The partition's streams as their owner reads them: the inbox (events), the outboxes
+(replies, and campaigns' first messages: `Lane`) and the calls, each through its consumer
+group, with the pending entries of a former owner read first; on a cluster, each read goes
+straight to its stream's node."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import RedisCluster
@@ -27,6 +29,15 @@ class CallEntry:
     space: str
 
 
+class Lane(StrEnum):
+    """The two outboxes of a partition, each drained by a sender of its own: replies (every
+    step's), and campaigns (a campaign's start: its recipient's first message). Both share
+    the account's send rate limit; campaigns get at most what BOT_CAMPAIGN_RESERVE leaves."""
+
+    REPLIES = "replies"
+    CAMPAIGNS = "campaigns"
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
     entry_id: str
@@ -34,6 +45,7 @@ class OutboxEntry:
     reply_json: str
     task_id: str
     space: str
+    lane: Lane = Lane.REPLIES  # the outbox it was read from
 
 
 class Streams(StoreCore):
@@ -42,6 +54,7 @@ class Streams(StoreCore):
         for stream, group in (
             (k.inbox, INBOX_GROUP),
             (k.outbox, OUTBOX_GROUP),
+            (k.campaign_outbox, OUTBOX_GROUP),
             (k.calls, CALLS_GROUP),
         ):
             await self._create_group(stream, group)
@@ -65,14 +78,18 @@ class Streams(StoreCore):
         return [(i, text(f[b"c"]), text(f[b"e"])) for i, f in entries]
 
     async def read_outbox(
-        self, partition: int, *, pending: bool, count: int, block_ms: int | None
-    ) -> list[OutboxEntry]:
+        self, partition: int, *, pending: bool, count: int, block_ms: int | None,
+        lane: Lane = Lane.REPLIES,
+    ) -> list[OutboxEntry]:  # fmt: skip
+        """Replies to send from the partition's outbox of `lane`."""
         entries = await self._read(
-            self.keys(partition).outbox, OUTBOX_GROUP, pending=pending, count=count,
+            self.keys(partition).outbox_of(lane), OUTBOX_GROUP, pending=pending, count=count,
             block_ms=block_ms,
         )  # fmt: skip
         return [
-            OutboxEntry(i, text(f[b"c"]), text(f[b"r"]), text(f[b"t"]), text(f.get(b"s", b"")))
+            OutboxEntry(
+                i, text(f[b"c"]), text(f[b"r"]), text(f[b"t"]), text(f.get(b"s", b"")), lane
+            )
             for i, f in entries
         ]
 

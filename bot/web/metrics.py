@@ -1,5 +1,6 @@
 """`GET /metrics`: the Prometheus metrics of this server (of all its worker processes with
-`--workers`), and the backlog read from Redis for the scrape. With BOT_METRICS_TOKEN set it
+`--workers`), and the backlog and the running campaigns' counts read from Redis for the
+scrape. With BOT_METRICS_TOKEN set it
 needs `Authorization: Bearer TOKEN`."""
 
 from __future__ import annotations
@@ -35,13 +36,17 @@ def _authorize(request: web.Request) -> None:
 async def metrics(request: web.Request) -> web.Response:
     _authorize(request)
     backlog: Backlog | None = None
+    campaigns: dict[str, dict[str, int]] | None = None
+    store = request.app[STORE]
     try:
         async with asyncio.timeout(BACKLOG_TIMEOUT):
-            backlog = await request.app[STORE].backlog()
+            backlog = await store.backlog()
+            active = [c for c, _, _ in await store.active_campaigns()]
+            campaigns = {r.id: r.counts for r in await store.campaigns_of(active)}
     except (RedisError, OSError, TimeoutError) as e:
-        # The process's own metrics are still worth a scrape; the backlog gauges are absent.
+        # The process's own metrics are still worth a scrape; the Redis gauges are absent.
         log.warning("metrics without the backlog: Redis did not answer (%r)", e)
-    body = await request.app[METRICS].exposition(backlog)
+    body = await request.app[METRICS].exposition(backlog, campaigns)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

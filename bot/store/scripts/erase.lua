@@ -5,7 +5,7 @@
 -- conversation's id, which holds nothing else. Only if the conversation is still at the
 -- version the caller read (the timers to drop come from that read).
 -- KEYS: conv, history, conversations, timers, inbox, outbox, calls, dead, opt-out,
---       message records...
+--       the campaigns' outbox, message records...
 -- ARGV: expected version, conv id, opt-out ttl, n timers, members...
 -- Returns -1 (changed meanwhile: read again), else {conversation, history, timers, inbox,
 -- outbox, calls, dead, records, opted out} (counts of what was erased; opted out: 1 or 0).
@@ -36,11 +36,11 @@ local function drop(stream, group)
   return n
 end
 erased[#erased + 1] = drop(KEYS[5], 'w')
-erased[#erased + 1] = drop(KEYS[6], 's')
+erased[#erased + 1] = drop(KEYS[6], 's') + drop(KEYS[10], 's')
 erased[#erased + 1] = drop(KEYS[7], 'c')
 erased[#erased + 1] = drop(KEYS[8], nil)
 local records = 0
-for j = 10, #KEYS do records = records + redis.call('DEL', KEYS[j]) end
+for j = 11, #KEYS do records = records + redis.call('DEL', KEYS[j]) end
 erased[#erased + 1] = records
 if opted then redis.call('SET', KEYS[9], '1', 'EX', ARGV[3]) end
 erased[#erased + 1] = opted and 1 or 0

@@ -1,0 +1,122 @@
+"""The campaign pump of one partition: each running campaign's recipients of the partition,
+as their time comes, at the campaign's rate.
+
+A campaign's rate holds across partitions and processes: every pump asks the campaign's own
+permit log (bot/store/permits.py, the send rate limit's script) for the recipients it is
+about to start. A recipient whose time falls in its quiet hours (in its own time zone) is
+moved to when they end; one whose time comes after the campaign's end-by is skipped as
+expired; the others get their turn in one script (`Store.release_recipient`): opt-out, the
+mid-flow policy and the recent-message rule are decided there, against what the last step
+stored, and a recipient started goes into the inbox as any trigger does, once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from bot.campaign import CampaignSpec, MidFlow, Skip, Status, zone_of
+from bot.errors import LeaseLost
+from bot.model import ConversationRef, IntentStart
+from bot.runtime.drain import Consumer
+from bot.store import Due, PermitLog, Store, event_to_json, recipient_from_json
+from bot.store.campaigns import campaign_message_id
+
+log = logging.getLogger("bot.campaigns")
+
+BATCH = 100  # recipients of one campaign looked at per turn
+ACTIVE_FOR = 1.0  # seconds the list of active campaigns is kept before it is read again
+
+
+def permits_of(rate: float) -> tuple[int, int]:
+    """(permits, window in microseconds) of a rate in messages per second: 50/s is 50 in a
+    second; 0.5/s is 1 in two seconds."""
+    permits = max(1, math.floor(rate))
+    return permits, round(permits / rate * 1_000_000)
+
+
+class CampaignPump(Consumer):
+    def __init__(
+        self,
+        store: Store,
+        permits: PermitLog,
+        partition: int,
+        token: str,
+        *,
+        clock_ms: Callable[[], int],
+        interval: float = 0.2,
+    ) -> None:
+        self.store = store
+        self.permits = permits
+        self.partition = partition
+        self.token = token
+        self.clock_ms = clock_ms
+        self.interval = interval
+        self._active: list[tuple[str, Status, CampaignSpec]] = []
+        self._read_at = -math.inf
+
+    async def run(self) -> None:
+        while not self.stopping:
+            started = 0
+            for campaign, status, spec in await self._campaigns():
+                if status is Status.RUNNING:
+                    started += await self._turn(campaign, spec)
+            if not started:
+                await self.waiting(asyncio.sleep(self.interval))
+
+    async def _campaigns(self) -> list[tuple[str, Status, CampaignSpec]]:
+        if time.monotonic() - self._read_at > ACTIVE_FOR:
+            self._active = await self.store.active_campaigns()
+            self._read_at = time.monotonic()
+        return self._active
+
+    async def _turn(self, campaign: str, spec: CampaignSpec) -> int:
+        """Work the recipients of `campaign` due now, as many as its rate allows; how many
+        were looked at."""
+        now = self.clock_ms()
+        due = await self.store.due_recipients(self.partition, campaign, now, BATCH)
+        if not due:
+            return 0
+        ready: list[Due] = []
+        for d in due:
+            data, zone = recipient_from_json(d.recipient) if d.recipient else ({}, "")
+            if spec.end_ms and now > spec.end_ms:
+                await self._release(campaign, spec, d, data, forced=Skip.EXPIRED)
+                continue
+            if spec.quiet is not None:
+                customer = ConversationRef.parse(d.conv_id).customer
+                allowed = spec.quiet.next_allowed(now, zone_of(customer, zone, spec.zone))
+                if allowed > now:
+                    await self.store.reschedule(self.partition, campaign, d.conv_id, allowed)
+                    continue
+            ready.append(d)
+        if ready:
+            limit, window_us = permits_of(spec.rate)
+            granted = await self.permits.ask(
+                f"campaign:{campaign}", [1] * len(ready), limit=limit, window_us=window_us
+            )
+            for d in ready[: granted.admitted]:
+                data, _ = recipient_from_json(d.recipient) if d.recipient else ({}, "")
+                await self._release(campaign, spec, d, data)
+        return len(due)
+
+    async def _release(
+        self, campaign: str, spec: CampaignSpec, due: Due, data: dict[str, object],
+        forced: str = "",
+    ) -> None:  # fmt: skip
+        now = self.clock_ms()
+        event = IntentStart(
+            message_id=campaign_message_id(campaign, due.conv_id), at_ms=now, code=spec.intent,
+            data=dict(data), space=spec.space, campaign=campaign,
+            policy="queue" if spec.mid_flow is MidFlow.QUEUE else "reject",
+        )  # fmt: skip
+        cutoff = now - int(spec.recent_hours * 3_600_000) if spec.recent_hours else 0
+        status = await self.store.release_recipient(
+            self.partition, self.token, campaign, due, event_json=event_to_json(event),
+            mid_flow=spec.mid_flow, recent_cutoff_ms=cutoff, forced=str(forced),
+        )  # fmt: skip
+        if status == "lease":
+            raise LeaseLost(self.partition)
+        log.debug("campaign %s: recipient %s", campaign, status)

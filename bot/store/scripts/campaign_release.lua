@@ -1,0 +1,33 @@
+-- A campaign recipient's turn: taken off the queue once, then either skipped (forced by the
+-- caller: expired; or opted out, in a flow with the mid-flow policy `skip`, stepped since
+-- the cut-off) or started: the campaign's intent goes into the partition's inbox as any
+-- trigger does, deduplicated by its message id. The recipient's status and the campaign's
+-- counts change in the same go, so a recipient is started once, or skipped once, whatever
+-- crashes or repeats.
+-- KEYS: lease, queue, statuses, counts, conv, opt-out, seen, inbox, conversations (index).
+-- ARGV: token, conversation, event, dedup ttl, mid-flow policy, recent cut-off ms (0: none),
+--       forced skip ('' for none).
+-- Returns 'lease' (not the partition's owner), 'gone' (not queued: done before), else the
+-- recipient's status: 'started' or 'skipped:REASON'.
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease' end
+if redis.call('ZREM', KEYS[2], ARGV[2]) == 0 then return 'gone' end
+local status = 'started'
+if ARGV[7] ~= '' then
+  status = 'skipped:' .. ARGV[7]
+elseif redis.call('HGET', KEYS[5], 'o') == '1' or redis.call('EXISTS', KEYS[6]) == 1 then
+  status = 'skipped:opted_out'
+elseif ARGV[5] == 'skip' and redis.call('HGET', KEYS[5], 'a') == '1' then
+  status = 'skipped:mid_flow'
+elseif ARGV[6] ~= '0' and tonumber(redis.call('ZSCORE', KEYS[9], ARGV[2]) or '0') >= tonumber(ARGV[6]) then
+  status = 'skipped:recent'
+elseif redis.call('EXISTS', KEYS[7]) == 0 then
+  local id = redis.call('XADD', KEYS[8], '*', 'c', ARGV[2], 'e', ARGV[3])
+  redis.call('SET', KEYS[7], id, 'EX', ARGV[4])
+end
+redis.call('HSET', KEYS[3], ARGV[2], status)
+redis.call('HINCRBY', KEYS[4], 'pending', -1)
+redis.call('HINCRBY', KEYS[4], status, 1)
+-- The statuses expire with the counts (campaign_add set when).
+local ttl = redis.call('PTTL', KEYS[4])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+return status

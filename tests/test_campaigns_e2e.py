@@ -1,0 +1,152 @@
+"""A campaign through the real app, a real redis-server and the fake CAMS: its recipients
+get their first message at the campaign's rate, each once, with their own data; a customer
+who opted out or is in a flow is skipped; pausing stops it within a second and resuming
+goes on; cancelling counts the rest cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.campaign import CampaignSpec, MidFlow, Status
+from bot.store import Store, campaign_to_json, recipient_to_json
+from bot.web.keys import STORE
+from tests.conftest import AppFactory
+from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound
+from tests.test_metrics import scrape, value
+
+RECEIPTS = f"/cams/receipts?token={RECEIPT_TOKEN}"
+
+
+def customer(n: int) -> str:
+    return f"86139{n:08d}"
+
+
+async def campaign_of(
+    client: TestClient[Any, Any], n: int, *, rate: float, mid_flow: MidFlow = MidFlow.SKIP
+) -> tuple[Store, str]:
+    """A running campaign of the appointment reminder to customers 0..n-1, each with the
+    clinic of its own number as data."""
+    store: Store = client.app[STORE]
+    spec = CampaignSpec(intent="appointment_reminder", business=BUSINESS, rate=rate,
+                        mid_flow=mid_flow)  # fmt: skip
+    now = int(time.time() * 1000)
+    campaign = await store.new_campaign(
+        uuid.uuid4().hex[:16], campaign_to_json(spec), created_ms=now, total=n
+    )
+    rows = [
+        (f"cams:whatsapp:{BUSINESS}:{customer(i)}", recipient_to_json({"clinic": f"C{i}"}, ""),
+         now)
+        for i in range(n)
+    ]  # fmt: skip
+    await store.add_recipients(campaign, rows)
+    await store.move_campaign(campaign, Status.RUNNING)
+    return store, campaign
+
+
+async def test_every_recipient_gets_one_first_message_at_the_rate(
+    make_client: AppFactory, fake_cams: CamsServer
+) -> None:
+    """24 recipients at 8/s: each gets the reminder once, with its own data, the starts
+    spread over at least two seconds; the counts say 24 started, and so does /metrics.
+    (The rate paces the starts; BOT_SEND_RATE_LIMIT bounds the sends in any second.)"""
+    client = await make_client()
+    store, campaign = await campaign_of(client, 24, rate=8)
+    await fake_cams.recorder.wait_for(24, timeout=15)
+    messages = fake_cams.recorder.messages
+    assert sorted(m["To"] for m in messages) == sorted(customer(i) for i in range(24))
+    for i in range(24):
+        [sent] = fake_cams.recorder.sent_to(customer(i))
+        assert f"C{i}" in str(sent)  # a template outside the 24-hour window
+    arrivals = sorted(fake_cams.recorder.arrivals)
+    assert arrivals[-1] - arrivals[0] > 1.8  # 8 at once, then 8 a second
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {"pending": 0, "started": 24}
+    samples = await scrape(client)
+    for status, n in (("started", 24), ("pending", 0)):
+        assert value(samples, "bot_campaign_recipients", campaign=campaign, status=status) == n
+
+
+async def test_opted_out_and_busy_customers_are_skipped(
+    make_client: AppFactory, fake_cams: CamsServer
+) -> None:
+    """A customer who wrote STOP, and one in the middle of a flow, are skipped with their
+    reasons; the rest get the reminder."""
+    client = await make_client()
+    for text, who in (("STOP", customer(0)), ("hi", customer(1))):
+        assert (await client.post(RECEIPTS, json=[inbound(text, customer=who)])).status == 200
+    await fake_cams.recorder.wait_for(2)
+    before = len(fake_cams.recorder.messages)
+    store, campaign = await campaign_of(client, 4, rate=50)
+
+    async def done() -> bool:
+        record = await store.campaign(campaign)
+        return record is not None and record.counts.get("pending") == 0
+
+    await eventually(done)
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {"pending": 0, "started": 2, "skipped:opted_out": 1,
+                             "skipped:mid_flow": 1}  # fmt: skip
+    await fake_cams.recorder.wait_for(before + 2)
+    assert not any("C0" in str(m) or "C1" in str(m) for m in fake_cams.recorder.messages)
+
+
+async def test_pause_stops_within_a_second_and_resume_goes_on(
+    make_client: AppFactory, fake_cams: CamsServer
+) -> None:
+    """Paused mid-way, no further recipient starts (after at most a second); resumed, the
+    rest do; cancelled later, nothing is left pending."""
+    client = await make_client()
+    store, campaign = await campaign_of(client, 30, rate=5)
+    await fake_cams.recorder.wait_for(5)
+    await store.move_campaign(campaign, Status.PAUSED)
+    paused_at = time.monotonic()
+    await asyncio.sleep(2.0)
+    late = [t for t in fake_cams.recorder.arrivals if t > paused_at + 1.2]
+    assert late == []
+    held = len(fake_cams.recorder.messages)
+    assert held < 30
+    await store.move_campaign(campaign, Status.RUNNING)
+    await fake_cams.recorder.wait_for(held + 2, timeout=5)
+    await store.move_campaign(campaign, Status.CANCELLED)
+    cancelled = await store.cancel_queued(campaign)
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts["pending"] == 0
+    assert record.counts["started"] + record.counts.get("cancelled", 0) == 30
+    assert record.counts.get("cancelled", 0) == cancelled
+
+
+@pytest.mark.alone  # a latency: measured by itself (conftest)
+async def test_a_reply_never_waits_behind_a_campaign(
+    make_client: AppFactory, fake_cams: CamsServer
+) -> None:
+    """With 100 first messages queued behind an account limit of 20/s (campaigns may use
+    15 of them), a customer who writes gets the answer within a second, long before the
+    campaign is through; no second sees more than the limit."""
+    client = await make_client(send_rate_limit=20, campaign_reserve=0.25)
+    store, campaign = await campaign_of(client, 100, rate=100)
+    await fake_cams.recorder.wait_for(20, timeout=10)  # the campaign is sending
+    writer = customer(500)
+    asked = time.monotonic()
+    assert (await client.post(RECEIPTS, json=[inbound("hi", customer=writer)])).status == 200
+    await eventually(lambda: bool(fake_cams.recorder.sent_to(writer)), within=5, step=0.005)
+    [reply] = fake_cams.recorder.sent_to(writer)
+    waited = fake_cams.recorder.arrivals[fake_cams.recorder.messages.index(reply)] - asked
+    campaign_sent = sum(1 for m in fake_cams.recorder.messages if m["To"] != writer)
+    assert waited < 1.0, waited
+    assert campaign_sent < 100  # the reply did not wait for the campaign to finish
+    await fake_cams.recorder.wait_for(101, timeout=15)
+    arrivals = sorted(fake_cams.recorder.arrivals)
+    most = max(sum(1 for u in arrivals[i:] if u - t < 1.0) for i, t in enumerate(arrivals))
+    assert most <= 22  # 20/s, and the bunching of requests granted within one second
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {"pending": 0, "started": 100}

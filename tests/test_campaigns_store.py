@@ -1,0 +1,316 @@
+"""Campaigns in the store and the pump, against a real redis-server: recipients spread over
+the partitions and stored once; each recipient's turn taken once (started into the inbox, or
+skipped with its reason: opted out, in a flow, messaged recently, expired), fenced by the
+partition's lease; the campaign's rate held across pumps; quiet hours in the recipient's own
+time zone; pause and cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.campaign import CampaignSpec, MidFlow, QuietHours, Status, first_due, zone_of
+from bot.model import Conversation
+from bot.runtime.campaigns import CampaignPump, permits_of
+from bot.store import (
+    INBOX_GROUP,
+    PermitLog,
+    RedisClient,
+    Store,
+    campaign_to_json,
+    event_from_json,
+    partition_of,
+    recipient_to_json,
+)
+from bot.store.campaigns import Due
+from tests.support import BUSINESS, owning_store
+
+pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
+
+PARTITIONS = 4
+TOKEN = "pump-token"
+NOW = int(time.time() * 1000)  # campaigns' data expires after their time: never a fixed date
+EVENT = '{"t":"intent","message_id":"m","at_ms":1,"code":"x"}'
+
+
+def conv(n: int) -> str:
+    return f"cams:whatsapp:{BUSINESS}:86139{n:08d}"
+
+
+@pytest.fixture
+async def store(redis: RedisClient) -> Store:
+    return await owning_store(redis, PARTITIONS, range(PARTITIONS), TOKEN, 60_000)
+
+
+async def made(store: Store, spec: CampaignSpec, n: int, *, due: int = NOW) -> str:
+    campaign = await store.new_campaign("c1", campaign_to_json(spec), created_ms=NOW, total=n)
+    rows = [(conv(i), recipient_to_json({"i": i}, ""), due) for i in range(n)]
+    assert await store.add_recipients(campaign, rows) == n
+    assert await store.move_campaign(campaign, Status.RUNNING) is Status.CREATING
+    return campaign
+
+
+def pump(store: Store, p: int, clock: list[int], token: str = TOKEN) -> CampaignPump:
+    permits = PermitLog(store.redis, prefix=store.prefix)
+    return CampaignPump(store, permits, p, token, clock_ms=lambda: clock[0])
+
+
+async def inbox_events(store: Store) -> list[Any]:
+    events = []
+    for p in range(PARTITIONS):
+        for _, fields in await store.redis.xrange(store.keys(p).inbox):
+            events.append(event_from_json(fields[b"e"]))
+    return events
+
+
+async def test_recipients_are_spread_and_stored_once(store: Store) -> None:
+    """Each recipient lands in its conversation's partition; storing again adds none."""
+    spec = CampaignSpec(intent="appointment_reminder", business=BUSINESS, rate=100)
+    campaign = await made(store, spec, 40)
+    again = [(conv(i), recipient_to_json({}, ""), NOW) for i in range(40)]
+    assert await store.add_recipients(campaign, again) == 0
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert (record.status, record.total, record.counts) == (Status.RUNNING, 40, {"pending": 40})
+    for i in range(40):
+        k = store.keys(partition_of(conv(i), PARTITIONS))
+        assert await store.redis.zscore(k.campaign_queue(campaign), conv(i)) == NOW
+    assert record.spec == spec
+
+
+async def test_a_turn_starts_a_recipient_once(store: Store) -> None:
+    """Started: the intent goes into the inbox with the recipient's data; a second turn of
+    the same recipient finds it gone; the counts say so."""
+    spec = CampaignSpec(intent="appointment_reminder", business=BUSINESS, rate=100)
+    campaign = await made(store, spec, 1)
+    p = partition_of(conv(0), PARTITIONS)
+    [due] = await store.due_recipients(p, campaign, NOW, 10)
+    args: dict[str, Any] = {"event_json": EVENT, "mid_flow": MidFlow.SKIP,
+                            "recent_cutoff_ms": 0}  # fmt: skip
+    assert await store.release_recipient(p, TOKEN, campaign, due, **args) == "started"
+    assert await store.release_recipient(p, TOKEN, campaign, due, **args) == "gone"
+    assert len(await inbox_events(store)) == 1
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {"pending": 0, "started": 1}
+
+
+async def test_a_turn_without_the_lease_changes_nothing(store: Store) -> None:
+    """A pump whose process lost the partition's lease takes no turn."""
+    spec = CampaignSpec(intent="appointment_reminder", business=BUSINESS, rate=100)
+    campaign = await made(store, spec, 1)
+    p = partition_of(conv(0), PARTITIONS)
+    [due] = await store.due_recipients(p, campaign, NOW, 10)
+    status = await store.release_recipient(
+        p, "another-token", campaign, due, event_json="{}", mid_flow=MidFlow.SKIP,
+        recent_cutoff_ms=0,
+    )  # fmt: skip
+    assert status == "lease"
+    assert await store.due_recipients(p, campaign, NOW, 10) == [due]
+    assert await inbox_events(store) == []
+
+
+async def test_skips_are_decided_against_what_is_stored(store: Store) -> None:
+    """Opted out, in a flow (policy skip), stepped since the cut-off, or forced expired:
+    skipped with that reason, nothing in the inbox."""
+    spec = CampaignSpec(intent="appointment_reminder", business=BUSINESS, rate=100)
+    campaign = await made(store, spec, 5)
+
+    async def turn(i: int, **over: Any) -> str:
+        p = partition_of(conv(i), PARTITIONS)
+        due = Due(conv(i), NOW, "")
+        args: dict[str, Any] = {"event_json": EVENT, "mid_flow": MidFlow.SKIP,
+                                "recent_cutoff_ms": 0, **over}  # fmt: skip
+        return await store.release_recipient(p, TOKEN, campaign, due, **args)
+
+    k0 = store.keys_for(conv(0))
+    await store.redis.hset(k0.conv(conv(0)), mapping={"o": "1", "v": "1"})
+    k1 = store.keys_for(conv(1))
+    await store.redis.hset(k1.conv(conv(1)), mapping={"a": "1", "v": "3"})
+    k2 = store.keys_for(conv(2))
+    await store.redis.zadd(k2.conversations, {conv(2): NOW - 1000})
+    assert await turn(0) == "skipped:opted_out"
+    assert await turn(1) == "skipped:mid_flow"
+    assert await turn(2, recent_cutoff_ms=NOW - 3_600_000) == "skipped:recent"
+    assert await turn(3, forced="expired") == "skipped:expired"
+    assert await turn(4, mid_flow=MidFlow.QUEUE) == "started"
+    assert len(await inbox_events(store)) == 1
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {
+        "pending": 0, "started": 1, "skipped:opted_out": 1, "skipped:mid_flow": 1,
+        "skipped:recent": 1, "skipped:expired": 1,
+    }  # fmt: skip
+    rows, _, _ = await store.campaign_recipients(campaign, partition=partition_of(conv(0), 4))
+    assert ("skipped:opted_out" in {s for _, _, s in rows}) is True
+
+
+async def test_pumps_start_every_recipient_once_at_the_campaigns_rate(store: Store) -> None:
+    """Four pumps (one a partition) start 30 recipients, each once, never more than the
+    rate in a second, each with its data and the campaign named."""
+    spec = CampaignSpec(intent="appointment_reminder", business=BUSINESS, rate=10)
+    campaign = await made(store, spec, 30)
+    clock = [NOW]
+    pumps = [pump(store, p, clock) for p in range(PARTITIONS)]
+    tasks = [asyncio.create_task(pm.run()) for pm in pumps]
+    try:
+        loop = asyncio.get_running_loop()
+        started_at = loop.time()
+        while len(await inbox_events(store)) < 30:
+            assert loop.time() - started_at < 10, "not every recipient started"
+            await asyncio.sleep(0.05)
+        took = loop.time() - started_at
+    finally:
+        for pm in pumps:
+            pm.stopping = True
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    events = await inbox_events(store)
+    assert sorted(e.data["i"] for e in events) == list(range(30))
+    assert {e.campaign for e in events} == {campaign}
+    assert {e.code for e in events} == {"appointment_reminder"}
+    assert took > 1.9  # 30 at 10/s: the first 10 at once, then 10 a second
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {"pending": 0, "started": 30}
+
+
+async def test_quiet_hours_move_a_recipient_to_when_they_end(store: Store) -> None:
+    """A recipient whose turn falls at 23:00 in their zone waits until 08:00 there."""
+    spec = CampaignSpec(intent="x", business=BUSINESS, rate=100,
+                        quiet=QuietHours.parse("21:00-08:00"))  # fmt: skip
+    shanghai = ZoneInfo("Asia/Shanghai")  # the recipients' numbers are Chinese
+    tomorrow = dt.datetime.now(shanghai).date() + dt.timedelta(days=1)
+    late = int(dt.datetime.combine(tomorrow, dt.time(23), shanghai).timestamp() * 1000)
+    campaign = await made(store, spec, 1, due=late)
+    clock = [late]
+    p = partition_of(conv(0), PARTITIONS)
+    pm = pump(store, p, clock)
+    assert await pm._turn(campaign, spec) == 1
+    after = tomorrow + dt.timedelta(days=1)
+    morning = int(dt.datetime.combine(after, dt.time(8), shanghai).timestamp() * 1000)
+    assert await store.redis.zscore(store.keys(p).campaign_queue(campaign), conv(0)) == morning
+    assert await inbox_events(store) == []
+    clock[0] = morning
+    assert await pm._turn(campaign, spec) == 1
+    assert len(await inbox_events(store)) == 1
+
+
+async def test_past_the_end_by_time_recipients_are_skipped_as_expired(store: Store) -> None:
+    """A recipient whose turn comes after the campaign's end-by is counted expired."""
+    spec = CampaignSpec(intent="x", business=BUSINESS, rate=100, end_ms=NOW + 1000)
+    campaign = await made(store, spec, 3)
+    clock = [NOW + 2000]
+    for p in range(PARTITIONS):
+        await pump(store, p, clock)._turn(campaign, spec)
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {"pending": 0, "skipped:expired": 3}
+    assert await inbox_events(store) == []
+
+
+async def test_paused_and_cancelled_campaigns_start_no_one(store: Store) -> None:
+    """A paused campaign waits; a cancelled one counts what was queued cancelled."""
+    spec = CampaignSpec(intent="x", business=BUSINESS, rate=100)
+    campaign = await made(store, spec, 8)
+    assert await store.move_campaign(campaign, Status.PAUSED) is Status.RUNNING
+    clock = [NOW]
+    pm = pump(store, 0, clock)
+    task = asyncio.create_task(pm.run())
+    await asyncio.sleep(0.5)
+    assert await inbox_events(store) == []
+    assert await store.move_campaign(campaign, Status.CANCELLED) is Status.PAUSED
+    assert await store.cancel_queued(campaign) == 8
+    assert await store.move_campaign(campaign, Status.RUNNING) is Status.CANCELLED  # refused
+    pm.stopping = True
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert (record.status, record.counts) == (Status.CANCELLED, {"pending": 0, "cancelled": 8})
+    assert await store.active_campaigns() == []
+
+
+async def test_the_same_key_makes_one_campaign(store: Store) -> None:
+    """An Idempotency-Key names the campaign it made: a repeat gets that one's id."""
+    spec = campaign_to_json(CampaignSpec(intent="x", business=BUSINESS))
+    first = await store.new_campaign("a1", spec, created_ms=NOW, total=1, key="k-1")
+    again = await store.new_campaign("b2", spec, created_ms=NOW, total=1, key="k-1")
+    assert (first, again) == ("a1", "a1")
+    assert await store.campaign_ids() == ["a1"]
+
+
+def test_quiet_hours_and_zones() -> None:
+    """Quiet hours over midnight or within a day; a number's zone from its country, a `tz`
+    column first, the campaign's zone for what tells none."""
+    night = QuietHours.parse("21:00-08:00")
+    assert night.quiet(dt.time(23))
+    assert night.quiet(dt.time(7, 59))
+    assert not night.quiet(dt.time(8))
+    assert not night.quiet(dt.time(20, 59))
+    lunch = QuietHours.parse("12:00-13:30")
+    assert lunch.quiet(dt.time(12, 30))
+    assert not lunch.quiet(dt.time(13, 30))
+    for bad in ("21:00", "25:00-08:00", "08:00-08:00", "soon"):
+        with pytest.raises(ValueError, match="quiet hours"):
+            QuietHours.parse(bad)
+    assert str(zone_of("8613900000001", "", "UTC")) == "Asia/Shanghai"
+    assert str(zone_of("14155550100", "", "UTC")) == "America/Los_Angeles"
+    assert str(zone_of("8613900000001", "Europe/Madrid", "UTC")) == "Europe/Madrid"
+    assert str(zone_of("alice", "", "Europe/Paris")) == "Europe/Paris"
+    assert str(zone_of("alice", "Not/AZone", "Europe/Paris")) == "Europe/Paris"
+    spec = CampaignSpec(intent="x", business="1", start_ms=NOW + 5000)
+    assert first_due(spec, NOW, ZoneInfo("UTC")) == NOW + 5000
+
+
+def test_a_rate_becomes_permits_in_a_window() -> None:
+    """50/s is 50 a second; 0.5/s is one in two seconds; 2.5/s is 2 in 0.8 s."""
+    assert permits_of(50) == (50, 1_000_000)
+    assert permits_of(0.5) == (1, 2_000_000)
+    assert permits_of(2.5) == (2, 800_000)
+
+
+def test_stored_conversations_are_what_the_release_reads() -> None:
+    """The release script reads the conversation hash's `o` (opted out) and `a` (in a
+    flow) fields, as the codec writes them."""
+    from bot.store import conversation_fields
+
+    fields = conversation_fields(Conversation(flow="f", state="s", opted_out=True), active=True)
+    pairs = dict(zip(fields[::2], fields[1::2], strict=True))
+    assert (pairs["o"], pairs["a"]) == ("1", "1")
+    assert INBOX_GROUP
+
+
+async def test_an_erased_customer_leaves_no_trace_in_campaigns(store: Store) -> None:
+    """Erasing a conversation erases its customer from every campaign: queue, data, status;
+    a pending one is counted erased; no key or value holds the number after."""
+    spec = CampaignSpec(intent="x", business=BUSINESS, rate=100)
+    campaign = await made(store, spec, 3)
+    p = partition_of(conv(0), PARTITIONS)
+    [due] = [d for d in await store.due_recipients(p, campaign, NOW, 10) if d.conv_id == conv(0)]
+    await store.release_recipient(p, TOKEN, campaign, due, event_json=EVENT,
+                                  mid_flow=MidFlow.SKIP, recent_cutoff_ms=0)  # fmt: skip
+    await store.redis.delete(store.keys(p).inbox)  # the started event: the engine's business
+    for i in (0, 1):
+        erased = await store.erase(conv(i))
+        assert erased.campaign_recipients == 1
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {"pending": 1, "started": 1, "erased": 1}  # the third waits
+    for i in (0, 1):
+        number = conv(i).rsplit(":", 1)[1].encode()
+        async for key in store.redis.scan_iter(count=1000):
+            assert number not in key
+            kind = await store.redis.type(key)
+            if kind == b"hash":
+                assert not any(number in k or number in v
+                               for k, v in (await store.redis.hgetall(key)).items())  # fmt: skip
+            elif kind == b"zset":
+                assert not any(number in m for m in await store.redis.zrange(key, 0, -1))
+    assert (await store.erase(conv(0))).campaign_recipients == 0
