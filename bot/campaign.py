@@ -43,6 +43,11 @@ class Skip(StrEnum):
     EXPIRED = "expired"  # their time came after the campaign's end-by time
 
 
+def _is_hh_mm(text: str) -> bool:
+    """`HH:MM`, and nothing else (no seconds, no offset)."""
+    return len(text) == 5 and text[2] == ":" and (text[:2] + text[3:]).isdigit()
+
+
 @dataclass(frozen=True, slots=True)
 class QuietHours:
     """Local hours when no recipient is messaged, `start` to `end` (over midnight when
@@ -54,11 +59,11 @@ class QuietHours:
     @classmethod
     def parse(cls, text: str) -> QuietHours:
         """`21:00-08:00`; ValueError with a reason otherwise."""
-        first, dash, second = text.partition("-")
-        if not dash:
+        first, dash, second = (part.strip() for part in text.partition("-"))
+        if not (dash and _is_hh_mm(first) and _is_hh_mm(second)):
             raise ValueError("quiet hours look like 21:00-08:00")
         try:
-            start, end = dt.time.fromisoformat(first.strip()), dt.time.fromisoformat(second.strip())
+            start, end = dt.time.fromisoformat(first), dt.time.fromisoformat(second)
         except ValueError:
             raise ValueError("quiet hours look like 21:00-08:00") from None
         if start == end:

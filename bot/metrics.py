@@ -108,8 +108,8 @@ def _backlog_families(backlog: Backlog) -> Iterator[Metric]:
 def _campaign_families(campaigns: Mapping[str, Mapping[str, int]]) -> Iterator[Metric]:
     recipients = GaugeMetricFamily(
         "bot_campaign_recipients",
-        "Recipients of each running or paused campaign, by status (read from Redis): "
-        "pending, started, skipped_REASON, cancelled, erased.",
+        "Recipients of each running or paused campaign and of the 20 latest, by status "
+        "(read from Redis): pending, started, skipped_REASON, cancelled, erased.",
         labels=["campaign", "status"],
     )
     for campaign, counts in sorted(campaigns.items()):

@@ -68,6 +68,12 @@ async def test_every_recipient_gets_one_first_message_at_the_rate(
     record = await store.campaign(campaign)
     assert record is not None
     assert record.counts == {"pending": 0, "started": 24}
+
+    async def done() -> bool:
+        found = await store.campaign(campaign)
+        return found is not None and found.status is Status.DONE
+
+    await eventually(done)  # said by partition 0's pump
     samples = await scrape(client)
     for status, n in (("started", 24), ("pending", 0)):
         assert value(samples, "bot_campaign_recipients", campaign=campaign, status=status) == n

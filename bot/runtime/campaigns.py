@@ -7,7 +7,8 @@ about to start. A recipient whose time falls in its quiet hours (in its own time
 moved to when they end; one whose time comes after the campaign's end-by is skipped as
 expired; the others get their turn in one script (`Store.release_recipient`): opt-out, the
 mid-flow policy and the recent-message rule are decided there, against what the last step
-stored, and a recipient started goes into the inbox as any trigger does, once."""
+stored, and a recipient started goes into the inbox as any trigger does, once. Partition 0's
+pump marks the running campaigns nobody is pending in any more done."""
 
 from __future__ import annotations
 
@@ -70,7 +71,16 @@ class CampaignPump(Consumer):
         if time.monotonic() - self._read_at > ACTIVE_FOR:
             self._active = await self.store.active_campaigns()
             self._read_at = time.monotonic()
+            if self.partition == 0:  # one pump (partition 0 always has an owner) says so
+                await self._finish([c for c, st, _ in self._active if st is Status.RUNNING])
         return self._active
+
+    async def _finish(self, running: list[str]) -> None:
+        """The running campaigns nobody is pending in any more are done."""
+        for record in await self.store.campaigns_of(running):
+            if record.counts.get("pending", 0) == 0:
+                await self.store.move_campaign(record.id, Status.DONE)
+                log.info("campaign %s done: %s", record.id, record.counts)
 
     async def _turn(self, campaign: str, spec: CampaignSpec) -> int:
         """Work the recipients of `campaign` due now, as many as its rate allows; how many

@@ -70,22 +70,28 @@ class Campaigns(StoreCore):
     ) -> str:
         """Make campaign `campaign` (status `creating`), or, when `key` (an Idempotency-Key)
         made one already, answer that one's id. Its data is kept `campaign_ttl` seconds
-        after its end-by time (or its start, or now, the latest), then goes."""
+        after its end-by time (or its start, or now, the latest), then goes. The campaign
+        is written before the key: a crash between the two leaves a campaign that never
+        ran (and goes with its time), never a key that names nothing."""
         spec = campaign_from_json(spec_json)
         expires = max(created_ms, spec.start_ms, spec.end_ms) + self.campaign_ttl * 1000
-        if key:
-            idem = campaign_idempotency_key(key, self.prefix)
-            if not await self.redis.set(idem, campaign, nx=True, pxat=expires):
-                return text(await self.redis.get(idem) or b"")
-        async with self.redis.pipeline(transaction=False) as pipe:
-            meta = campaign_key(campaign, self.prefix)
+        meta, index = campaign_key(campaign, self.prefix), campaigns_key(self.prefix)
+        async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(meta, mapping={
                 "id": campaign, "spec": spec_json, "status": str(Status.CREATING),
                 "created": created_ms, "total": total, "expires": expires,
             })  # fmt: skip
             pipe.pexpireat(meta, expires)
-            pipe.zadd(campaigns_key(self.prefix), {campaign: created_ms})
+            pipe.zadd(index, {campaign: created_ms})
             await pipe.execute()
+        if key:
+            idem = campaign_idempotency_key(key, self.prefix)
+            if not await self.redis.set(idem, campaign, nx=True, pxat=expires):
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.delete(meta)
+                    pipe.zrem(index, campaign)
+                    await pipe.execute()
+                return text(await self.redis.get(idem) or b"")
         await self._forget_expired()
         return campaign
 
@@ -128,12 +134,16 @@ class Campaigns(StoreCore):
                 added += int(await script(keys=keys, args=args))
         return added
 
-    async def move_campaign(self, campaign: str, status: Status) -> Status | None:
-        """Change the campaign's status to `status` when MOVES allows it from where it is;
-        where it was (None: no such campaign): unchanged when that is not one of MOVES's."""
+    async def move_campaign(
+        self, campaign: str, status: Status, *, only_from: Sequence[Status] | None = None
+    ) -> Status | None:
+        """Change the campaign's status to `status` when it stands where MOVES (or
+        `only_from`, narrower) allows it from; where it was (None: no such campaign):
+        unchanged when that is not one of those."""
+        allowed = MOVES[status] if only_from is None else only_from
         was = text(await self.script("campaign_status")(
             keys=[campaign_key(campaign, self.prefix), active_campaigns_key(self.prefix)],
-            args=[str(status), "1" if status in ACTIVE else "0", *map(str, MOVES[status])],
+            args=[str(status), "1" if status in ACTIVE else "0", *map(str, allowed)],
         ))  # fmt: skip
         return Status(was) if was else None
 

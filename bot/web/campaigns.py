@@ -379,12 +379,12 @@ async def create(request: web.Request) -> web.Response:
         async with redis_bound(request):
             await store.add_recipients(campaign, rows[i : i + STORE_BATCH])
     async with redis_bound(request):
-        was = await store.move_campaign(campaign, Status.RUNNING)
+        was = await store.move_campaign(campaign, Status.RUNNING, only_from=(Status.CREATING,))
         if was is Status.CANCELLED:  # cancelled while it was made: none stays queued
             await store.cancel_queued(campaign)
     if was is None:
         raise NotFound("the campaign was removed while it was made")
-    status = Status.RUNNING if was in MOVES[Status.RUNNING] else was
+    status = Status.RUNNING if was is Status.CREATING else was
     log.info(
         "campaign %s %s: %d recipients, intent %s",
         campaign,
@@ -621,13 +621,15 @@ async def _move(request: web.Request, to: Status) -> web.Response:
         raise _invalid(e) from None
     store = request.app[STORE]
     answer: dict[str, Any] = {"campaign": found, "status": str(to)}
+    # Resumed only from paused: a campaign still being made starts once it is stored.
+    allowed = (Status.PAUSED,) if to is Status.RUNNING else MOVES[to]
     async with redis_bound(request):
-        if to is Status.RUNNING and (await _record(request, found)).status is Status.CREATING:
-            raise Conflict("the campaign is still being made: it starts once it is stored")
-        was = await store.move_campaign(found, to)
+        was = await store.move_campaign(found, to, only_from=allowed)
         if was is None:
             raise NotFound("no such campaign")
-        if was is not to and was not in MOVES[to]:
+        if was is Status.CREATING and to is Status.RUNNING:
+            raise Conflict("the campaign is still being made: it starts once it is stored")
+        if was is not to and was not in allowed:
             raise Conflict(f"the campaign is {was}: it cannot be {_VERBS[to]}")
         if to is Status.CANCELLED:
             answer["cancelled"] = await store.cancel_queued(found)

@@ -20,6 +20,7 @@ from bot.wire import is_text
 log = logging.getLogger("bot.web.metrics")
 
 BACKLOG_TIMEOUT = 2.0  # seconds: past this a scrape goes on without the backlog
+CAMPAIGNS_SHOWN = 20  # the latest campaigns in a scrape, besides those running or paused
 
 
 def _authorize(request: web.Request) -> None:
@@ -41,8 +42,10 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(BACKLOG_TIMEOUT):
             backlog = await store.backlog()
-            active = [c for c, _, _ in await store.active_campaigns()]
-            campaigns = {r.id: r.counts for r in await store.campaigns_of(active)}
+            # The running and paused, and the latest (their final counts stay in view).
+            shown = {c for c, _, _ in await store.active_campaigns()}
+            shown.update(await store.campaign_ids(limit=CAMPAIGNS_SHOWN))
+            campaigns = {r.id: r.counts for r in await store.campaigns_of(sorted(shown))}
     except (RedisError, OSError, TimeoutError) as e:
         # The process's own metrics are still worth a scrape; the Redis gauges are absent.
         log.warning("metrics without the backlog: Redis did not answer (%r)", e)
