@@ -242,6 +242,10 @@ class UserSigError(ValueError):
 # -- the command line's
 
 
+class ServerRefused(BotError):
+    """A running server refused a command's call (`bot campaign`): its status and reason."""
+
+
 class Unreachable(BotError):
     """The server a player (`bot say`, `bot trigger`) talks to did not answer: one line
     for the user, exit 1."""

@@ -104,7 +104,7 @@ def cmd_trigger(args: argparse.Namespace) -> int:
     return asyncio.run(_play(args, "/cams/business", body, {"Signature": args.signature}))
 
 
-def _server_url(args: argparse.Namespace) -> str:
+def server_url(args: argparse.Namespace) -> str:
     """Where the players find the server: --url, else the address `bot serve` listens on by
     the same settings (BOT_HOST, BOT_PORT, BOT_TLS_CERT)."""
     if args.url:
@@ -122,7 +122,7 @@ def _server_url(args: argparse.Namespace) -> str:
 async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[str, str]) -> int:
     import aiohttp
 
-    url = _server_url(args)
+    url = server_url(args)
     try:
         return await _play_at(url, args, path, body, headers)
     except (aiohttp.ClientConnectionError, TimeoutError) as e:

@@ -472,6 +472,7 @@ def campaign_item(record: CampaignRecord, status: Status) -> dict[str, Any]:
                 if k.startswith("skipped:") and n
             },
             "cancelled": counts.get("cancelled", 0),
+            "erased": counts.get("erased", 0),
         },
     }
 

@@ -463,6 +463,9 @@ class CampaignCounts(BaseModel):
         description="Not messaged, by reason: `opted_out`, `mid_flow`, `recent`, `expired`."
     )
     cancelled: int = Field(description="Still pending when the campaign was cancelled.")
+    erased: int = Field(
+        description="Erased on request (`DELETE /v1/conversations/{id}`) before their turn."
+    )
 
 
 class Campaign(BaseModel):
