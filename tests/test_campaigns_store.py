@@ -175,10 +175,13 @@ async def test_pumps_start_every_recipient_once_at_the_campaigns_rate(store: Sto
     assert sorted(e.data["i"] for e in events) == list(range(30))
     assert {e.campaign for e in events} == {campaign}
     assert {e.code for e in events} == {"appointment_reminder"}
-    assert took > 1.9  # 30 at 10/s: the first 10 at once, then 10 a second
+    assert took > 2.5  # 30 at 10/s: one every tenth of a second
     record = await store.campaign(campaign)
     assert record is not None
     assert record.counts == {"pending": 0, "started": 30}
+    timeline = await store.campaign_timeline(campaign)
+    assert sum(timeline.values()) == 30
+    assert set(timeline) <= {NOW // 60_000}  # the pumps' clock stood still
 
 
 async def test_quiet_hours_move_a_recipient_to_when_they_end(store: Store) -> None:
@@ -192,13 +195,13 @@ async def test_quiet_hours_move_a_recipient_to_when_they_end(store: Store) -> No
     clock = [late]
     p = partition_of(conv(0), PARTITIONS)
     pm = pump(store, p, clock)
-    assert await pm._turn(campaign, spec) == 1
+    assert (await pm._turn(campaign, spec))[0] == 1
     after = tomorrow + dt.timedelta(days=1)
     morning = int(dt.datetime.combine(after, dt.time(8), shanghai).timestamp() * 1000)
     assert await store.redis.zscore(store.keys(p).campaign_queue(campaign), conv(0)) == morning
     assert await inbox_events(store) == []
     clock[0] = morning
-    assert await pm._turn(campaign, spec) == 1
+    assert (await pm._turn(campaign, spec))[0] == 1
     assert len(await inbox_events(store)) == 1
 
 
@@ -270,10 +273,12 @@ def test_quiet_hours_and_zones() -> None:
 
 
 def test_a_rate_becomes_permits_in_a_window() -> None:
-    """50/s is 50 a second; 0.5/s is one in two seconds; 2.5/s is 2 in 0.8 s."""
-    assert permits_of(50) == (50, 1_000_000)
+    """Starts are spread over tenths of a second: 200/s is 20 in 0.1 s; 5/s one in 0.2 s;
+    0.5/s one in two seconds."""
+    assert permits_of(200) == (20, 100_000)
+    assert permits_of(50) == (5, 100_000)
+    assert permits_of(5) == (1, 200_000)
     assert permits_of(0.5) == (1, 2_000_000)
-    assert permits_of(2.5) == (2, 800_000)
 
 
 def test_stored_conversations_are_what_the_release_reads() -> None:

@@ -456,3 +456,42 @@ async def test_a_form_must_be_a_form(make_client: AppFactory) -> None:
             "/console/sign-out", data=f"csrf={csrf}", headers={"Content-Type": kind}
         )
         assert resp.status == 415, kind
+
+
+async def test_campaigns_are_followed_and_steered_from_the_console(
+    make_client: AppFactory, fake_cams: Any
+) -> None:
+    """The Campaigns page lists a campaign with its progress; its page shows the counts
+    and the starts per minute; pause, resume and cancel need the CSRF token and work."""
+    client = await console(make_client, api_keys="operator-key")
+    await sign_in(client)
+    auth = {"Authorization": "Bearer operator-key"}
+    made = await client.post("/v1/campaigns", headers=auth, json={
+        "intent": "appointment_reminder", "name": "Monday <b>reminders</b>", "rate": 50,
+        "recipients": [{"customer": f"+86139000002{n:02d}"} for n in range(4)],
+    })  # fmt: skip
+    assert made.status == 202, await made.text()
+    campaign = (await made.json())["campaign"]
+    await fake_cams.recorder.wait_for(4)
+    listing = await (await client.get("/console/campaigns")).text()
+    assert f"/console/campaigns/{campaign}" in listing
+    assert "Monday &lt;b&gt;reminders&lt;/b&gt;" in listing
+    page = await (await client.get(f"/console/campaigns/{campaign}")).text()
+    assert 'data-figure="started">4<' in page
+    assert '<rect class="bar"' in page
+    csrf = field(page, "csrf")
+    later = await client.post("/v1/campaigns", headers=auth, json={
+        "intent": "appointment_reminder", "start_at": "2099-01-01T09:00:00Z",
+        "recipients": [{"customer": "+8613900000300"}],
+    })  # fmt: skip
+    waiting = (await later.json())["campaign"]
+    base = f"/console/campaigns/{waiting}"
+    assert (await client.post(f"{base}/pause", data={})).status == 403
+    resp = await client.post(f"{base}/pause", data={"csrf": csrf})
+    assert "Paused" in await resp.text()
+    resp = await client.post(f"{base}/resume", data={"csrf": csrf})
+    assert "Resumed" in await resp.text()
+    resp = await client.post(f"{base}/cancel", data={"csrf": csrf})
+    assert 'data-figure="cancelled">1<' in await resp.text()
+    assert (await client.post(f"{base}/resume", data={"csrf": csrf})).status == 409
+    assert (await client.post(f"{base}/explode", data={"csrf": csrf})).status == 404

@@ -222,20 +222,33 @@ class Campaigns(StoreCore):
 
     async def release_recipient(
         self, partition: int, token: str, campaign: str, due: Due, *, event_json: str,
-        mid_flow: MidFlow, recent_cutoff_ms: int, forced: str = "",
+        mid_flow: MidFlow, recent_cutoff_ms: int, forced: str = "", now_ms: int = 0,
     ) -> str:  # fmt: skip
-        """A recipient's turn (`campaign_release.lua`): its status (`started`,
-        `skipped:REASON`), `gone` when it was not queued any more, `lease` when this
-        process does not own the partition."""
+        """A recipient's turn (`campaign_release.lua`) at `now_ms` (a start is counted in
+        its minute): its status (`started`, `skipped:REASON`), `gone` when it was not
+        queued any more, `lease` when this process does not own the partition."""
         k = self.keys(partition)
         conv_id = due.conv_id
         keys = [k.lease, k.campaign_queue(campaign), k.campaign_statuses(campaign),
                 k.campaign_counts(campaign), k.conv(conv_id), k.opt_out(conv_id),
                 k.seen(campaign_message_id(campaign, conv_id)), k.inbox,
-                k.conversations]  # fmt: skip
+                k.conversations, k.campaign_timeline(campaign)]  # fmt: skip
         args: list[str | int] = [token, conv_id, event_json, self.dedup_ttl, str(mid_flow),
-                                 recent_cutoff_ms, forced]  # fmt: skip
+                                 recent_cutoff_ms, forced,
+                                 (now_ms or due.due_ms) // 60_000]  # fmt: skip
         return text(await self.script("campaign_release")(keys=keys, args=args))
+
+    async def campaign_timeline(self, campaign: str) -> dict[int, int]:
+        """Recipients started in each minute (ms since the epoch // 60,000), summed over
+        the partitions."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for p in range(self.partitions):
+                pipe.hgetall(self.keys(p).campaign_timeline(campaign))
+            raw: list[Any] = await pipe.execute()
+        minutes: Counter[int] = Counter()
+        for h in raw:
+            minutes.update({int(text(k)): int(v) for k, v in h.items()})
+        return dict(sorted(minutes.items()))
 
     async def reschedule(self, partition: int, campaign: str, conv_id: str, due_ms: int) -> None:
         """A queued recipient's turn moved to `due_ms` (quiet hours)."""

@@ -40,6 +40,7 @@ slot, and each script touches one slot only, so the same code runs on Redis Clus
     bot:{pN}:cs:CAMPAIGN   hash    ... each recipient's status once its turn came (`started`,
                                    `skipped:REASON`)
     bot:{pN}:cn:CAMPAIGN   hash    ... the counts: pending, started, skipped:REASON, cancelled
+    bot:{pN}:ct:CAMPAIGN   hash    ... the recipients started in each minute (ms // 60,000)
     bot:{pN}:stats         hash    the partition's counters (PARTITION_COUNTERS), each
                                    incremented by the script or transaction that does what
                                    it counts: no round trip of its own, exact, one slot
@@ -155,6 +156,9 @@ class Keys:
 
     def campaign_counts(self, campaign: str) -> str:
         return f"{self.tag}:cn:{campaign}"
+
+    def campaign_timeline(self, campaign: str) -> str:
+        return f"{self.tag}:ct:{campaign}"
 
     def conv(self, conv_id: str) -> str:
         return f"{self.tag}:c:{conv_id}"

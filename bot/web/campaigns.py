@@ -504,7 +504,7 @@ def _list_cursor(text: str) -> tuple[int, str]:
     return int(at), campaign
 
 
-async def _newest(store: Store, after: tuple[int, str] | None, want: int) -> list[CampaignRecord]:
+async def newest(store: Store, after: tuple[int, str] | None, want: int) -> list[CampaignRecord]:
     """`want` campaigns at most, the newest first, made after the cursor's (created ms, id):
     campaigns made in the same millisecond are told apart by id, as the index orders them."""
     fetch = want
@@ -527,7 +527,7 @@ async def list_campaigns(request: web.Request) -> web.Response:
     after = _list_cursor(cursor) if cursor else None
     store = request.app[STORE]
     async with redis_bound(request):
-        records = await _newest(store, after, limit + 1)
+        records = await newest(store, after, limit + 1)
         page = records[:limit]
         items = [campaign_item(r, await settled(store, r)) for r in page]
     more = len(records) > limit
@@ -620,12 +620,22 @@ async def _move(request: web.Request, to: Status) -> web.Response:
         CampaignAction.model_validate(data)
     except ValidationError as e:
         raise _invalid(e) from None
-    store = request.app[STORE]
     answer: dict[str, Any] = {"campaign": found, "status": str(to)}
+    cancelled = await move(request, found, to)
+    if cancelled is not None:
+        answer["cancelled"] = cancelled
+    return web.json_response(answer)
+
+
+async def move(request: web.Request, campaign: str, to: Status) -> int | None:
+    """Pause, resume or cancel `campaign` (the API's and the console's): 404 for none, 409
+    when it cannot go to `to` from where it is; when cancelled, how many pending were."""
+    store = request.app[STORE]
     # Resumed only from paused: a campaign still being made starts once it is stored.
     allowed = (Status.PAUSED,) if to is Status.RUNNING else MOVES[to]
+    cancelled = None
     async with redis_bound(request):
-        was = await store.move_campaign(found, to, only_from=allowed)
+        was = await store.move_campaign(campaign, to, only_from=allowed)
         if was is None:
             raise NotFound("no such campaign")
         if was is Status.CREATING and to is Status.RUNNING:
@@ -633,10 +643,10 @@ async def _move(request: web.Request, to: Status) -> web.Response:
         if was is not to and was not in allowed:
             raise Conflict(f"the campaign is {was}: it cannot be {_VERBS[to]}")
         if to is Status.CANCELLED:
-            answer["cancelled"] = await store.cancel_queued(found)
+            cancelled = await store.cancel_queued(campaign)
     if was is not to:
-        log.info("campaign %s %s (was %s)", found, _VERBS[to], was)
-    return web.json_response(answer)
+        log.info("campaign %s %s (was %s)", campaign, _VERBS[to], was)
+    return cancelled
 
 
 async def pause(request: web.Request) -> web.Response:

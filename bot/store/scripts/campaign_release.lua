@@ -4,9 +4,11 @@
 -- trigger does, deduplicated by its message id. The recipient's status and the campaign's
 -- counts change in the same go, so a recipient is started once, or skipped once, whatever
 -- crashes or repeats.
--- KEYS: lease, queue, statuses, counts, conv, opt-out, seen, inbox, conversations (index).
+-- A start is counted in its minute too (the campaign's progress over time).
+-- KEYS: lease, queue, statuses, counts, conv, opt-out, seen, inbox, conversations (index),
+--       timeline.
 -- ARGV: token, conversation, event, dedup ttl, mid-flow policy, recent cut-off ms (0: none),
---       forced skip ('' for none).
+--       forced skip ('' for none), the minute (ms since the epoch // 60000).
 -- Returns 'lease' (not the partition's owner), 'gone' (not queued: done before), else the
 -- recipient's status: 'started' or 'skipped:REASON'.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease' end
@@ -24,10 +26,14 @@ elseif redis.call('EXISTS', KEYS[7]) == 0 then
   local id = redis.call('XADD', KEYS[8], '*', 'c', ARGV[2], 'e', ARGV[3])
   redis.call('SET', KEYS[7], id, 'EX', ARGV[4])
 end
+if status == 'started' then redis.call('HINCRBY', KEYS[10], ARGV[8], 1) end
 redis.call('HSET', KEYS[3], ARGV[2], status)
 redis.call('HINCRBY', KEYS[4], 'pending', -1)
 redis.call('HINCRBY', KEYS[4], status, 1)
 -- The statuses expire with the counts (campaign_add set when).
 local ttl = redis.call('PTTL', KEYS[4])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[3], ttl)
+  if status == 'started' then redis.call('PEXPIRE', KEYS[10], ttl) end
+end
 return status

@@ -4,6 +4,7 @@ the flows drawn as SVG on the server; nothing loaded from anywhere else.
 
     guard.py       sign-in, sessions, CSRF, the security headers
     pages.py       the pages and their actions
+    campaigns.py   the Campaigns pages
     transcript.py  a conversation's history as a chat and a step trace
     diagram.py     a flow's machine as an SVG diagram with its counts
     site.py        the console added to the app: routes, error pages, headers

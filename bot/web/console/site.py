@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.errors import BadRequest, StoreUnavailable, TooManyRequests
 from bot.store import RedisError
-from bot.web.console import guard, pages
+from bot.web.console import campaigns, guard, pages
 from bot.web.console.render import render, templates
 from bot.web.console.state import Console
 from bot.web.keys import CONSOLE
@@ -73,5 +73,6 @@ def setup_console(app: web.Application) -> None:
         web.get(f"{p}/dead-letters/{{id}}", pages.dead_letter),
         web.post(f"{p}/dead-letters/{{id}}/retry", pages.retry_dead),
         web.post(f"{p}/dead-letters/{{id}}/drop", pages.drop_dead),
+        *campaigns.routes(),
         web.static(f"{p}/static", str(static)),
     ])  # fmt: skip
