@@ -67,9 +67,9 @@ async def campaign(request: web.Request) -> web.Response:
 
 async def campaign_live(request: web.Request) -> web.Response:
     """A campaign's figures alone, for its page to refresh itself."""
-    await signed_in(request, extend=False)
+    session = await signed_in(request, extend=False)
     item, timeline = await _found(request)
-    return render(request, "_campaign_live.html", c=item, chart=chart(timeline))
+    return render(request, "_campaign_live.html", session=session, c=item, chart=chart(timeline))
 
 
 async def act(request: web.Request) -> web.Response:
