@@ -191,6 +191,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         secrets=app[SECRETS],
         send_rate_limit=settings.send_rate_limit,
         campaign_reserve=settings.campaign_reserve,
+        campaign_daily_cap=settings.campaign_daily_cap,
+        campaign_min_gap=settings.campaign_min_gap,
         metrics=app[METRICS],
     )
     app[RUNTIME] = runtime

@@ -423,6 +423,24 @@ class Settings(BaseSettings):
     send_attempts: int = Field(
         5, ge=1, description="Attempts of a retryable send before it goes to the dead letters."
     )
+    campaign_daily_cap: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Unique recipients a business number's campaigns message in any 24 hours "
+            "(WhatsApp's messaging limit of the number's tier: 250, 1000, 10000, 100000); "
+            "the rest wait for a free place, counted `carried_over`. 0: no cap."
+        ),
+    )
+    campaign_min_gap: float = Field(
+        6.0,
+        ge=0,
+        description=(
+            "Seconds a recipient's conversation must have been quiet (since its last step) "
+            "before a campaign messages it (WhatsApp's pair rate: about one message per 6 s "
+            "to the same user); sooner, its turn is put off until the gap is over."
+        ),
+    )
     campaign_reserve: float = Field(
         0.2,
         ge=0,

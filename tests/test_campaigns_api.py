@@ -168,7 +168,14 @@ async def test_a_json_campaign_is_stored_whole_before_its_202(api: Client) -> No
         "business": BUSINESS,
         "channel": "whatsapp",
         "recipients": 5,
-        "counts": {"pending": 5, "started": 0, "skipped": {}, "cancelled": 0, "erased": 0},
+        "counts": {
+            "pending": 5,
+            "started": 0,
+            "skipped": {},
+            "cancelled": 0,
+            "erased": 0,
+            "carried_over": 0,
+        },  # fmt: skip
     }
     assert set(await stored_recipients(api, answer["campaign"])) == set(customers)
 
@@ -506,6 +513,7 @@ async def test_pause_resume_and_cancel_move_a_campaign_as_allowed(api: Client) -
     assert shown["status"] == "cancelled"
     assert shown["counts"] == {
         "pending": 0, "started": 0, "skipped": {}, "cancelled": 4, "erased": 0,
+        "carried_over": 0,
     }  # fmt: skip
     listed = await every_recipient(api, campaign)
     assert [r["status"] for r in listed] == ["cancelled"] * 4
@@ -620,6 +628,7 @@ async def test_a_campaign_runs_to_done_skipping_who_opted_out(api: Client) -> No
         "skipped": {"opted_out": 1},
         "cancelled": 0,
         "erased": 0,
+        "carried_over": 0,
     }
     by_customer = {r["customer"]: r for r in await every_recipient(api, campaign)}
     assert by_customer[ok]["status"] == "started"

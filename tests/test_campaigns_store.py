@@ -319,3 +319,53 @@ async def test_an_erased_customer_leaves_no_trace_in_campaigns(store: Store) -> 
             elif kind == b"zset":
                 assert not any(number in m for m in await store.redis.zrange(key, 0, -1))
     assert (await store.erase(conv(0))).campaign_recipients == 0
+
+
+async def test_a_recipient_written_to_a_moment_ago_waits_for_the_gap(store: Store) -> None:
+    """WhatsApp's pair rate: a conversation that stepped 2 s ago is put off until 6 s after
+    that step, not skipped; then it is started."""
+    spec = CampaignSpec(intent="x", business=BUSINESS, rate=100)
+    campaign = await made(store, spec, 1)
+    p = partition_of(conv(0), PARTITIONS)
+    await store.redis.zadd(store.keys(p).conversations, {conv(0): NOW - 2000})
+    args: dict[str, Any] = {"event_json": EVENT, "mid_flow": MidFlow.SKIP,
+                            "recent_cutoff_ms": 0, "gap_ms": 6000}  # fmt: skip
+    due = Due(conv(0), NOW, "")
+    assert await store.release_recipient(p, TOKEN, campaign, due, now_ms=NOW, **args) == "later"
+    assert await store.redis.zscore(store.keys(p).campaign_queue(campaign), conv(0)) == NOW + 4000
+    later = NOW + 4000
+    started = await store.release_recipient(p, TOKEN, campaign, due, now_ms=later, **args)
+    assert started == "started"
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {"pending": 0, "started": 1}
+
+
+async def test_a_numbers_daily_cap_carries_the_rest_over(store: Store) -> None:
+    """With a cap of 3 unique recipients a day, a pump starts 3 of 5 and puts the other 2
+    off to when the first place frees, 24 hours on, counted carried over; a recipient
+    already messaged in the window keeps its place."""
+    spec = CampaignSpec(intent="x", business=BUSINESS, rate=100)
+    campaign = await made(store, spec, 5)
+    clock = [NOW]
+    for p in range(PARTITIONS):
+        pm = pump(store, p, clock)
+        pm.daily_cap = 3
+        await pm._turn(campaign, spec)
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {"pending": 2, "started": 3, "carried_over": 2}
+    waiting = [
+        score
+        for p in range(PARTITIONS)
+        for _, score in await store.redis.zrange(
+            store.keys(p).campaign_queue(campaign), 0, -1, withscores=True
+        )
+    ]
+    assert waiting == [NOW + 24 * 3600 * 1000] * 2
+    started = [e.message_id for e in await inbox_events(store)]
+    assert len(started) == 3
+    again = await store.claim_recipients(BUSINESS, [conv(0), conv(1), conv(2), conv(3), conv(4)],
+                                         now_ms=NOW + 1000, cap=3)  # fmt: skip
+    assert sorted(again)[:3] == [0, 0, 0]
+    assert sorted(again)[3:] == [NOW + 24 * 3600 * 1000] * 2

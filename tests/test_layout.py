@@ -276,4 +276,5 @@ async def test_every_script_is_loaded_and_run_by_the_store(redis: Redis) -> None
         assert started == "started"
         assert await store.cancel_queued(camp) == 1
         assert (await store.erase(convs[1])).campaign_recipients == 1
+        assert await store.claim_recipients(BUSINESS, convs, now_ms=now, cap=1) != [0, 0]
     assert {name for name, sha in shas.items() if sha in seen} == set(lua.SCRIPTS)

@@ -7,8 +7,13 @@ about to start. A recipient whose time falls in its quiet hours (in its own time
 moved to when they end; one whose time comes after the campaign's end-by is skipped as
 expired; the others get their turn in one script (`Store.release_recipient`): opt-out, the
 mid-flow policy and the recent-message rule are decided there, against what the last step
-stored, and a recipient started goes into the inbox as any trigger does, once. Partition 0's
-pump marks the running campaigns nobody is pending in any more done."""
+stored, and a recipient started goes into the inbox as any trigger does, once.
+
+WhatsApp's rules: a recipient whose conversation stepped less than `min_gap` seconds ago is
+put off until the gap is over (its pair rate); with a `daily_cap`, a business number's
+campaigns message at most that many unique recipients in any 24 hours, and the rest are
+carried over to when a place frees (counted `carried_over`). Partition 0's pump marks the
+running campaigns nobody is pending in any more done."""
 
 from __future__ import annotations
 
@@ -51,7 +56,14 @@ class CampaignPump(Consumer):
         *,
         clock_ms: Callable[[], int],
         interval: float = 0.2,
+        daily_cap: int = 0,
+        min_gap: float = 0.0,
     ) -> None:
+        """`daily_cap`: unique recipients a business number's campaigns message in any 24
+        hours (0: no cap); `min_gap`: seconds a recipient's conversation must have been
+        quiet (since its last step) before a campaign messages it."""
+        self.daily_cap = daily_cap
+        self.gap_ms = round(min_gap * 1000)
         self.store = store
         self.permits = permits
         self.partition = partition
@@ -116,7 +128,16 @@ class CampaignPump(Consumer):
         granted = await self.permits.ask(
             f"campaign:{campaign}", [1] * len(ready), limit=limit, window_us=window_us
         )
-        for d in ready[: granted.admitted]:
+        admitted = ready[: granted.admitted]
+        if self.daily_cap and admitted:
+            places = await self.store.claim_recipients(
+                spec.business, [d.conv_id for d in admitted], now_ms=now, cap=self.daily_cap
+            )
+            for d, free_at in zip(admitted, places, strict=True):
+                if free_at:  # the number's cap is reached: the next free place is its turn
+                    await self.store.carry_over(self.partition, campaign, d.conv_id, free_at)
+            admitted = [d for d, free_at in zip(admitted, places, strict=True) if not free_at]
+        for d in admitted:
             data, _ = recipient_from_json(d.recipient) if d.recipient else ({}, "")
             await self._release(campaign, spec, d, data)
         wait = granted.wait_us / 1_000_000 if granted.wait_us is not None else None
@@ -136,6 +157,7 @@ class CampaignPump(Consumer):
         status = await self.store.release_recipient(
             self.partition, self.token, campaign, due, event_json=event_to_json(event),
             mid_flow=spec.mid_flow, recent_cutoff_ms=cutoff, forced=str(forced), now_ms=now,
+            gap_ms=self.gap_ms,
         )  # fmt: skip
         if status == "lease":
             raise LeaseLost(self.partition)

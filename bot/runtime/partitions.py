@@ -88,6 +88,8 @@ class Runtime:
         metrics: Metrics | None = None,
         max_steps: int = MAX_STEPS,
         campaign_reserve: float = CAMPAIGN_RESERVE,
+        campaign_daily_cap: int = 0,
+        campaign_min_gap: float = 0.0,
     ) -> None:
         """`send_rate_limit`: sends per second per platform account, shared with every
         process on the same Redis; None sends as fast as the platform answers; of it,
@@ -119,6 +121,8 @@ class Runtime:
             if send_rate_limit is not None
             else None
         )
+        self.campaign_daily_cap = campaign_daily_cap
+        self.campaign_min_gap = campaign_min_gap
         # The campaigns' rates: permit logs like the send rate limit's, one per campaign.
         self.campaign_permits = PermitLog(store.redis, prefix=store.prefix,
                                           coalescer=store.coalescer)  # fmt: skip
@@ -278,8 +282,9 @@ class Runtime:
             lease_held=functools.partial(self.lease_held, p),
         )
         campaigns = CampaignPump(
-            self.store, self.campaign_permits, p, self.token, clock_ms=self.clock_ms
-        )
+            self.store, self.campaign_permits, p, self.token, clock_ms=self.clock_ms,
+            daily_cap=self.campaign_daily_cap, min_gap=self.campaign_min_gap,
+        )  # fmt: skip
         tasks = (
             asyncio.create_task(self._guard(p, "worker", worker.run), name=f"worker-{p}"),
             asyncio.create_task(self._guard(p, "sender", sender.run), name=f"sender-{p}"),

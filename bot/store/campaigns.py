@@ -20,11 +20,13 @@ from bot.store.keys import (
     campaign_key,
     campaigns_key,
     partition_of,
+    recipient_cap_key,
     task_prefix,
 )
 
 ADD_BATCH = 500  # recipients stored per script run
 FORGET_BATCH = 20  # campaigns looked at for expiry each time one is made
+DAY_MS = 24 * 3600 * 1000
 # What a campaign's status may change to, from what.
 MOVES = {
     Status.RUNNING: (Status.CREATING, Status.PAUSED),
@@ -223,10 +225,12 @@ class Campaigns(StoreCore):
     async def release_recipient(
         self, partition: int, token: str, campaign: str, due: Due, *, event_json: str,
         mid_flow: MidFlow, recent_cutoff_ms: int, forced: str = "", now_ms: int = 0,
+        gap_ms: int = 0,
     ) -> str:  # fmt: skip
         """A recipient's turn (`campaign_release.lua`) at `now_ms` (a start is counted in
-        its minute): its status (`started`, `skipped:REASON`), `gone` when it was not
-        queued any more, `lease` when this process does not own the partition."""
+        its minute): its status (`started`, `skipped:REASON`), `later` when its conversation
+        stepped less than `gap_ms` ago (queued again for when the gap is over), `gone` when
+        it was not queued any more, `lease` when this process does not own the partition."""
         k = self.keys(partition)
         conv_id = due.conv_id
         keys = [k.lease, k.campaign_queue(campaign), k.campaign_statuses(campaign),
@@ -235,8 +239,29 @@ class Campaigns(StoreCore):
                 k.conversations, k.campaign_timeline(campaign)]  # fmt: skip
         args: list[str | int] = [token, conv_id, event_json, self.dedup_ttl, str(mid_flow),
                                  recent_cutoff_ms, forced,
-                                 (now_ms or due.due_ms) // 60_000]  # fmt: skip
+                                 (now_ms or due.due_ms) // 60_000, gap_ms,
+                                 now_ms or due.due_ms]  # fmt: skip
         return text(await self.script("campaign_release")(keys=keys, args=args))
+
+    async def claim_recipients(
+        self, business: str, conv_ids: Sequence[str], *, now_ms: int, cap: int,
+        window_ms: int = DAY_MS,
+    ) -> list[int]:  # fmt: skip
+        """Places under a business number's cap of unique recipients in `window_ms` for
+        `conv_ids`, in order: 0 for each that may be messaged, else when a place frees."""
+        raw = await self.script("campaign_cap")(
+            keys=[recipient_cap_key(business, self.prefix)],
+            args=[now_ms, window_ms, cap, *(task_prefix(c) for c in conv_ids)],
+        )
+        return [int(r) for r in raw]
+
+    async def carry_over(self, partition: int, campaign: str, conv_id: str, due_ms: int) -> None:
+        """A recipient put off to `due_ms` by its number's daily cap, counted so."""
+        k = self.keys(partition)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(k.campaign_queue(campaign), {conv_id: due_ms}, xx=True)
+            pipe.hincrby(k.campaign_counts(campaign), "carried_over", 1)
+            await pipe.execute()
 
     async def campaign_timeline(self, campaign: str) -> dict[int, int]:
         """Recipients started in each minute (ms since the epoch // 60,000), summed over

@@ -59,6 +59,9 @@ wherever its slot is nothing spans slots:
     bot:console:s:HASH     hash    a web console session, named by a SHA-256 of its cookie:
                                    the token's digest, the CSRF token, when it was opened;
                                    expires BOT_CONSOLE_SESSION_TTL after its last use
+    bot:{bot:cap:NUMBER}   zset    the recipients a business number's campaigns messaged in the
+                                   last 24 hours (one-way hashes of their conversations, by
+                                   when): WhatsApp's daily cap of unique recipients
     bot:{bot:camps}:c:CAMPAIGN  hash  a campaign: its id, spec (codec), status, when it was
                                    made, how many recipients it has
     bot:{bot:camps}:index  zset    every campaign's id, by when it was made
@@ -238,3 +241,9 @@ def active_campaigns_key(prefix: str = PREFIX) -> str:
 def campaign_idempotency_key(key: str, prefix: str = PREFIX) -> str:
     """The campaign made for an Idempotency-Key: `bot:{bot:camps}:key:SHA256`."""
     return f"{_campaigns(prefix)}:key:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def recipient_cap_key(business: str, prefix: str = PREFIX) -> str:
+    """A business number's log of recipients messaged in the last 24 hours: a slot of its
+    own, `bot:{bot:cap:NUMBER}`."""
+    return f"{prefix}:{{{prefix}:cap:{business}}}"

@@ -43,6 +43,7 @@ SCRIPTS = (
     "campaign_cancel",
     "campaign_status",
     "campaign_forget",
+    "campaign_cap",
 )
 
 

@@ -473,6 +473,7 @@ def campaign_item(record: CampaignRecord, status: Status) -> dict[str, Any]:
             },
             "cancelled": counts.get("cancelled", 0),
             "erased": counts.get("erased", 0),
+            "carried_over": counts.get("carried_over", 0),
         },
     }
 

@@ -1,18 +1,21 @@
--- A campaign recipient's turn: taken off the queue once, then either skipped (forced by the
--- caller: expired; or opted out, in a flow with the mid-flow policy `skip`, stepped since
--- the cut-off) or started: the campaign's intent goes into the partition's inbox as any
--- trigger does, deduplicated by its message id. The recipient's status and the campaign's
--- counts change in the same go, so a recipient is started once, or skipped once, whatever
--- crashes or repeats.
+-- A campaign recipient's turn: either skipped (forced by the caller: expired; or opted out,
+-- in a flow with the mid-flow policy `skip`, stepped since the cut-off), put off (stepped
+-- less than the minimum gap ago: WhatsApp's pair rate), or started: the campaign's intent
+-- goes into the partition's inbox as any trigger does, deduplicated by its message id. The
+-- recipient leaves the queue, and its status and the campaign's counts change, in the same
+-- go, so a recipient is started once, or skipped once, whatever crashes or repeats.
 -- A start is counted in its minute too (the campaign's progress over time).
 -- KEYS: lease, queue, statuses, counts, conv, opt-out, seen, inbox, conversations (index),
 --       timeline.
 -- ARGV: token, conversation, event, dedup ttl, mid-flow policy, recent cut-off ms (0: none),
---       forced skip ('' for none), the minute (ms since the epoch // 60000).
--- Returns 'lease' (not the partition's owner), 'gone' (not queued: done before), else the
--- recipient's status: 'started' or 'skipped:REASON'.
+--       forced skip ('' for none), the minute (ms since the epoch // 60000), minimum gap ms
+--       (0: none), now ms.
+-- Returns 'lease' (not the partition's owner), 'gone' (not queued: done before), 'later'
+-- (put off: queued again for when the gap is over), else the recipient's status:
+-- 'started' or 'skipped:REASON'.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease' end
-if redis.call('ZREM', KEYS[2], ARGV[2]) == 0 then return 'gone' end
+if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 'gone' end
+local stepped = tonumber(redis.call('ZSCORE', KEYS[9], ARGV[2]) or '0')
 local status = 'started'
 if ARGV[7] ~= '' then
   status = 'skipped:' .. ARGV[7]
@@ -20,9 +23,14 @@ elseif redis.call('HGET', KEYS[5], 'o') == '1' or redis.call('EXISTS', KEYS[6]) 
   status = 'skipped:opted_out'
 elseif ARGV[5] == 'skip' and redis.call('HGET', KEYS[5], 'a') == '1' then
   status = 'skipped:mid_flow'
-elseif ARGV[6] ~= '0' and tonumber(redis.call('ZSCORE', KEYS[9], ARGV[2]) or '0') >= tonumber(ARGV[6]) then
+elseif ARGV[6] ~= '0' and stepped >= tonumber(ARGV[6]) then
   status = 'skipped:recent'
-elseif redis.call('EXISTS', KEYS[7]) == 0 then
+elseif stepped > 0 and stepped + tonumber(ARGV[9]) > tonumber(ARGV[10]) then
+  redis.call('ZADD', KEYS[2], string.format('%.0f', stepped + tonumber(ARGV[9])), ARGV[2])
+  return 'later'
+end
+redis.call('ZREM', KEYS[2], ARGV[2])
+if status == 'started' and redis.call('EXISTS', KEYS[7]) == 0 then
   local id = redis.call('XADD', KEYS[8], '*', 'c', ARGV[2], 'e', ARGV[3])
   redis.call('SET', KEYS[7], id, 'EX', ARGV[4])
 end
