@@ -175,7 +175,7 @@ async def test_a_json_campaign_is_stored_whole_before_its_202(api: Client) -> No
             "cancelled": 0,
             "erased": 0,
             "carried_over": 0,
-        },  # fmt: skip
+        },
     }
     assert set(await stored_recipients(api, answer["campaign"])) == set(customers)
 
