@@ -49,6 +49,11 @@ async def campaign_of(
     return store, campaign
 
 
+async def counted(store: Store, campaign: str, name: str, n: int) -> bool:
+    record = await store.campaign(campaign)
+    return record is not None and record.counts.get(name) == n
+
+
 async def test_every_recipient_gets_one_first_message_at_the_rate(
     make_client: AppFactory, fake_cams: CamsServer
 ) -> None:
@@ -65,9 +70,10 @@ async def test_every_recipient_gets_one_first_message_at_the_rate(
         assert f"C{i}" in str(sent)  # a template outside the 24-hour window
     arrivals = sorted(fake_cams.recorder.arrivals)
     assert arrivals[-1] - arrivals[0] > 1.8  # 8 at once, then 8 a second
+    await eventually(lambda: counted(store, campaign, "sent", 24))
     record = await store.campaign(campaign)
     assert record is not None
-    assert record.counts == {"pending": 0, "started": 24}
+    assert record.counts == {"pending": 0, "started": 24, "sent": 24}
 
     async def done() -> bool:
         found = await store.campaign(campaign)
@@ -96,11 +102,12 @@ async def test_opted_out_and_busy_customers_are_skipped(
         return record is not None and record.counts.get("pending") == 0
 
     await eventually(done)
+    await fake_cams.recorder.wait_for(before + 2)
+    await eventually(lambda: counted(store, campaign, "sent", 2))
     record = await store.campaign(campaign)
     assert record is not None
     assert record.counts == {"pending": 0, "started": 2, "skipped:opted_out": 1,
-                             "skipped:mid_flow": 1}  # fmt: skip
-    await fake_cams.recorder.wait_for(before + 2)
+                             "skipped:mid_flow": 1, "sent": 2}  # fmt: skip
     assert not any("C0" in str(m) or "C1" in str(m) for m in fake_cams.recorder.messages)
 
 
@@ -154,6 +161,7 @@ async def test_a_reply_never_waits_behind_a_campaign(
     arrivals = sorted(fake_cams.recorder.arrivals)
     most = max(sum(1 for u in arrivals[i:] if u - t < 1.0) for i, t in enumerate(arrivals))
     assert most <= 22  # 20/s, and the bunching of requests granted within one second
+    await eventually(lambda: counted(store, campaign, "sent", 100))
     record = await store.campaign(campaign)
     assert record is not None
-    assert record.counts == {"pending": 0, "started": 100}
+    assert record.counts == {"pending": 0, "started": 100, "sent": 100}

@@ -114,12 +114,16 @@ def flow_counts(
     return counts
 
 
+def campaign_of(event: Event | None) -> str:
+    """The campaign a step's event starts (its replies are that campaign's first
+    messages), "" for any other event."""
+    return event.campaign if isinstance(event, IntentStart) else ""
+
+
 def lane_of(event: Event | None) -> Lane:
     """The outbox a step's replies go to: a campaign's start is sent by the campaigns'
     sender (bot/runtime/campaigns.py), everything else by the replies' own."""
-    if isinstance(event, IntentStart) and event.campaign:
-        return Lane.CAMPAIGNS
-    return Lane.REPLIES
+    return Lane.CAMPAIGNS if campaign_of(event) else Lane.REPLIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +255,7 @@ class InboxWorker(Consumer):
                 now_ms=self.clock_ms(),
                 counts=flow_counts(self.engine.catalog, conv, stepped),
                 lane=lane_of(stepped.event),
+                campaign=campaign_of(stepped.event),
             )
             if res.ok:
                 new = result.conversation

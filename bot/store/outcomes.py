@@ -53,12 +53,13 @@ class Outcomes(StoreCore):
             *evalsha(
                 self.script("finish_send"),
                 [k.outbox_of(entry.lane), k.stats, k.dead, k.inbox, k.message(entry.task_id),
-                 k.history(entry.conv_id)],
+                 k.history(entry.conv_id), k.campaign_counts(entry.campaign)],
                 entry.entry_id, retries, outcome, error, entry.conv_id, entry.reply_json,
                 entry.task_id, entry.space, failed, message_id, visit, self.conversation_ttl,
                 history.length, history.ttl,
                 history_send(entry.task_id, message_id=message_id, error=error)
                 if history.length and (message_id or error) else "",
                 failure_counter(error) if outcome in ("dead", "permanent") else "",
+                entry.campaign,
             )
         )  # fmt: skip

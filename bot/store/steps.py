@@ -92,6 +92,7 @@ class Steps(StoreCore):
         now_ms: int = 0,
         counts: Sequence[FlowCount] = (),
         lane: Lane = Lane.REPLIES,
+        campaign: str = "",
     ) -> CommitResult:
         """Atomically apply one step: `replies` are (reply json, task id) pairs, `calls`
         call requests as JSON (bot/store/codec.py), each sent or made with the
@@ -100,7 +101,7 @@ class Steps(StoreCore):
         conversation's history is made of `trace`, as the store's history policy says;
         `now_ms` is when, for the partition's index of conversations and the hour whose
         flows' `counts` (moves, states entered, exits) the step adds to. The replies go to
-        the outbox of `lane`."""
+        the outbox of `lane`, naming `campaign` when they are its first messages."""
         k = self.keys(partition)
         space = conversation.space
         fields = conversation_fields(conversation, active=active)
@@ -132,7 +133,7 @@ class Steps(StoreCore):
                 self.script("commit"),
                 [k.conv(conv_id), k.inbox, k.outbox_of(lane), k.lease, k.dead, k.timers, k.calls,
                  k.stats, k.history(conv_id), k.conversations, k.flow_counts(now_ms // HOUR_MS)],
-                token, expected_version, entry_id, self.conversation_ttl,
+                token, expected_version, entry_id, self.conversation_ttl, campaign,
                 len(fields), *fields,
                 len(reply_args) // 4, *reply_args,
                 dead_reason, event_json, conv_id,

@@ -46,6 +46,7 @@ class OutboxEntry:
     task_id: str
     space: str
     lane: Lane = Lane.REPLIES  # the outbox it was read from
+    campaign: str = ""  # the campaign it is the first message of, if one
 
 
 class Streams(StoreCore):
@@ -88,7 +89,13 @@ class Streams(StoreCore):
         )  # fmt: skip
         return [
             OutboxEntry(
-                i, text(f[b"c"]), text(f[b"r"]), text(f[b"t"]), text(f.get(b"s", b"")), lane
+                i,
+                text(f[b"c"]),
+                text(f[b"r"]),
+                text(f[b"t"]),
+                text(f.get(b"s", b"")),
+                lane,
+                text(f.get(b"k", b"")),
             )
             for i, f in entries
         ]

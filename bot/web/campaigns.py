@@ -474,6 +474,12 @@ def campaign_item(record: CampaignRecord, status: Status) -> dict[str, Any]:
             "cancelled": counts.get("cancelled", 0),
             "erased": counts.get("erased", 0),
             "carried_over": counts.get("carried_over", 0),
+            "sent": counts.get("sent", 0),
+            "failed": {
+                k.removeprefix("failed:"): n
+                for k, n in sorted(counts.items())
+                if k.startswith("failed:") and n
+            },
         },
     }
 

@@ -466,6 +466,10 @@ class CampaignCounts(BaseModel):
     erased: int = Field(
         description="Erased on request (`DELETE /v1/conversations/{id}`) before their turn."
     )
+    sent: int = Field(description="First messages the platform accepted.")
+    failed: dict[str, int] = Field(
+        description="First messages that failed for good, by the platform's error code."
+    )
     carried_over: int = Field(
         description="Turns put off by the number's daily cap (BOT_CAMPAIGN_DAILY_CAP) until a "
         "place freed: a recipient may count more than once; they are pending meanwhile."

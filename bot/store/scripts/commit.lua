@@ -6,6 +6,8 @@
 -- KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats, history, conversations,
 --       flows' counts of the hour
 -- ARGV: token, expected version, entry id, ttl,
+--       the campaign the replies are the first messages of ('' for none: their entries
+--       then name it, `k`),
 --       n fields, fields...,
 --       n replies, (conv, reply, task, space) x n,
 --       dead-letter reason ('' for none), event, conv,
@@ -21,7 +23,7 @@ local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[2]) then return {-2, v} end
 if redis.call('XACK', KEYS[2], 'w', ARGV[3]) == 0 then return {-3} end
 redis.call('XDEL', KEYS[2], ARGV[3])
-local i = 5
+local i = 6
 local nf = tonumber(ARGV[i])
 local fields = {'v', v + 1}
 for j = 1, nf do fields[#fields + 1] = ARGV[i + j] end
@@ -31,8 +33,13 @@ i = i + nf + 1
 local nr = tonumber(ARGV[i])
 for j = 0, nr - 1 do
   local b = i + 1 + j * 4
-  redis.call('XADD', KEYS[3], '*',
-    'c', ARGV[b], 'r', ARGV[b + 1], 't', ARGV[b + 2], 's', ARGV[b + 3])
+  if ARGV[5] == '' then
+    redis.call('XADD', KEYS[3], '*',
+      'c', ARGV[b], 'r', ARGV[b + 1], 't', ARGV[b + 2], 's', ARGV[b + 3])
+  else
+    redis.call('XADD', KEYS[3], '*',
+      'c', ARGV[b], 'r', ARGV[b + 1], 't', ARGV[b + 2], 's', ARGV[b + 3], 'k', ARGV[5])
+  end
 end
 i = i + 1 + nr * 4
 redis.call('HINCRBY', KEYS[8], 'steps', 1)

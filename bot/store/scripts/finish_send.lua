@@ -2,11 +2,14 @@
 -- the partition's counters, a dead letter, a SendFailed event), all at once. A script
 -- rather than MULTI so that it can share a pipeline with other commands (coalesce.py).
 -- A reply sent, or failed for good, is an entry of its conversation's history too.
--- KEYS: outbox, stats, dead, inbox, message record, history.
+-- A campaign's first message is counted in the campaign too: sent, or failed by reason.
+-- KEYS: outbox, stats, dead, inbox, message record, history, the campaign's counts (of the
+--       partition; untouched for a reply of no campaign).
 -- ARGV: entry id, retries, outcome ('dead', 'sent', 'permanent' or ''), error, conv, reply,
 --       task, space, failed event ('' for none), message id, visit, ttl,
 --       history length (0: none), history ttl, the send's history entry ('' for none),
---       the failure's reason (a counter's name, 'failed:CODE'; '' when sent)
+--       the failure's reason (a counter's name, 'failed:CODE'; '' when sent), the campaign
+--       ('' for none)
 redis.call('XACK', KEYS[1], 's', ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[2], 'send_retries', ARGV[2]) end
@@ -21,6 +24,13 @@ elseif ARGV[3] == 'permanent' then
 end
 if ARGV[16] ~= '' and (ARGV[3] == 'dead' or ARGV[3] == 'permanent') then
   redis.call('HINCRBY', KEYS[2], ARGV[16], 1)
+end
+if ARGV[17] ~= '' then
+  if ARGV[3] == 'sent' then
+    redis.call('HINCRBY', KEYS[7], 'sent', 1)
+  elseif ARGV[3] == 'dead' or ARGV[3] == 'permanent' then
+    redis.call('HINCRBY', KEYS[7], ARGV[16], 1)
+  end
 end
 if ARGV[9] ~= '' then redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'e', ARGV[9]) end
 redis.call('HSET', KEYS[5], 'conv', ARGV[5], 'mid', ARGV[10], 'err', ARGV[4], 'visit', ARGV[11])
