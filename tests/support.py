@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.loader import load_catalog
@@ -111,6 +111,27 @@ def inbound(
 
 def load_data(name: str) -> Any:
     return json.loads((DATA / name).read_text())
+
+
+T = TypeVar("T")
+
+
+async def with_loop_turns(work: Awaitable[T]) -> tuple[T, int]:
+    """`work`'s result, and how many turns the event loop took meanwhile (a ticker that
+    yields each turn counts them): CPU work done in slices lets it turn between them."""
+    turns = 0
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    ticking = asyncio.ensure_future(ticker())
+    try:
+        return await work, turns
+    finally:
+        ticking.cancel()
 
 
 async def eventually(

@@ -5,7 +5,6 @@ campaign run to its end by the runtime's pumps."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import io
 import json
@@ -22,7 +21,7 @@ from bot.store import campaign_to_json, recipient_from_json, recipient_to_json
 from bot.web.keys import STORE
 from bot.web.recipients import SLICE, Entry, campaign_rows
 from tests.conftest import AppFactory
-from tests.support import BUSINESS, RECEIPT_TOKEN, eventually, inbound
+from tests.support import BUSINESS, RECEIPT_TOKEN, eventually, inbound, with_loop_turns
 
 API_KEY = "campaign-key-1"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -403,17 +402,7 @@ async def test_many_recipients_are_read_in_slices_with_the_event_loop_turning_be
     time, and the loop takes a turn between two slices (a ticker counts them)."""
     spec = CampaignSpec(intent=INTENT, business=BUSINESS, quiet=QuietHours.parse("21:00-08:00"))
     entries = [Entry(f"line {i}", f"+{c}") for i, c in enumerate(numbers(5_000), 2)]
-    turns = 0
-
-    async def ticker() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
-
-    ticking = asyncio.ensure_future(ticker())
-    rows = await campaign_rows(entries, spec, 0)
-    ticking.cancel()
+    rows, turns = await with_loop_turns(campaign_rows(entries, spec, 0))
     assert len(rows) == 5_000
     assert turns >= 5_000 // SLICE - 1
 

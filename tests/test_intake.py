@@ -11,7 +11,7 @@ import pytest
 
 from bot.platforms.cams.receipts import items_cap, parse_receipts
 from bot.web.cams import PARSE_SLICE, parse_push
-from tests.support import RECEIPT_TOKEN, CamsServer, inbound
+from tests.support import RECEIPT_TOKEN, CamsServer, inbound, with_loop_turns
 
 pytestmark = pytest.mark.alone  # rates and latencies: run by themselves (conftest)
 
@@ -52,17 +52,9 @@ async def test_a_largest_push_is_read_in_slices_with_the_event_loop_turning_betw
     """The 10,485 items of a 1 MiB push are read PARSE_SLICE at a time, and the event loop
     takes a turn between two slices (a ticker counts them): the same items as read whole."""
     body, count = largest_push()
-    turns = 0
-
-    async def ticker() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
-
-    ticking = asyncio.ensure_future(ticker())
-    items = await parse_push(body, channel="whatsapp", now_ms=0, max_body=1024 * 1024)
-    ticking.cancel()
+    items, turns = await with_loop_turns(
+        parse_push(body, channel="whatsapp", now_ms=0, max_body=1024 * 1024)
+    )
     slices = -(-count // PARSE_SLICE)
     assert slices > 10
     assert turns >= slices - 1

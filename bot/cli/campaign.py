@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.cli.player import server_url
+from bot.cli.player import server_url, unreachable
 from bot.cli.sources import load_settings
-from bot.errors import ConfigError, ServerRefused, Unreachable
+from bot.errors import ConfigError, ServerRefused
 
 POLL = 0.5  # seconds between two reads of a campaign's counts
 DONE = ("done", "cancelled")
@@ -39,11 +39,7 @@ async def campaign_command(args: argparse.Namespace, *, out: TextIO) -> int:
         ) as http:
             return await _run(http, args, out)
     except (aiohttp.ClientConnectionError, TimeoutError) as e:
-        reason = "no answer in time" if isinstance(e, TimeoutError) else type(e).__name__
-        raise Unreachable(
-            f"cannot reach the server at {url} ({reason}): is `bot serve` running there? "
-            "Give its address with --url, or BOT_HOST and BOT_PORT"
-        ) from None
+        raise unreachable(url, e) from None
 
 
 def _api_key() -> str:

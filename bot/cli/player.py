@@ -126,11 +126,16 @@ async def _play(args: argparse.Namespace, path: str, body: Any, headers: dict[st
     try:
         return await _play_at(url, args, path, body, headers)
     except (aiohttp.ClientConnectionError, TimeoutError) as e:
-        reason = "no answer in time" if isinstance(e, TimeoutError) else type(e).__name__
-        raise Unreachable(
-            f"cannot reach the server at {url} ({reason}): is `bot serve` running there? "
-            "Give its address with --url, or BOT_HOST and BOT_PORT"
-        ) from None
+        raise unreachable(url, e) from None
+
+
+def unreachable(url: str, e: Exception) -> Unreachable:
+    """What a command says when the server at `url` did not answer (`e`)."""
+    reason = "no answer in time" if isinstance(e, TimeoutError) else type(e).__name__
+    return Unreachable(
+        f"cannot reach the server at {url} ({reason}): is `bot serve` running there? "
+        "Give its address with --url, or BOT_HOST and BOT_PORT"
+    )
 
 
 async def _play_at(
