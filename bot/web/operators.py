@@ -257,13 +257,7 @@ async def dead_letters(request: web.Request) -> web.Response:
     """`GET /v1/dead-letters`: the oldest first, a page at a time (`cursor`, `limit`)."""
     authorize(request)
     cursor, limit = _page(request, DEAD_PAGE, MAX_DEAD_PAGE)
-    after = split_dead_id(cursor) if cursor else None
-    if cursor and after is None:
-        raise BadRequest("`cursor`: give the `next` of the page before")
-    store = request.app[STORE]
-    async with redis_bound(request):
-        total = await store.count_dead()
-        letters = await store.oldest_dead(limit + 1, after=after)
+    total, letters = await dead_page(request, cursor, limit)
     page = letters[:limit]
     return web.json_response(
         {
@@ -272,6 +266,18 @@ async def dead_letters(request: web.Request) -> web.Response:
             "next": dead_id(page[-1]) if len(letters) > limit else None,
         }
     )
+
+
+async def dead_page(request: web.Request, cursor: str, limit: int) -> tuple[int, list[DeadEntry]]:
+    """How many dead letters there are, and up to `limit` + 1 of them after `cursor` (a
+    dead letter's id, "" from the oldest): one more than a page tells whether more follow.
+    400 for a cursor that is not an id."""
+    after = split_dead_id(cursor) if cursor else None
+    if cursor and after is None:
+        raise BadRequest("`cursor`: give the `next` of the page before")
+    store = request.app[STORE]
+    async with redis_bound(request):
+        return await store.count_dead(), await store.oldest_dead(limit + 1, after=after)
 
 
 async def dead_letter_of(request: web.Request) -> DeadEntry:

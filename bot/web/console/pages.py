@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from bot.errors import BadRequest, NotFound
 from bot.flows.engine import WINDOW_MS
-from bot.model import AgentReply, ConversationRef, Restart, Resume
+from bot.model import AgentReply, ConversationRef, Event, Restart, Resume
 from bot.store import DeadEntry
 from bot.store.codec import FAILURE_PREFIX
 from bot.web import flows as flow_api
@@ -224,28 +224,35 @@ def _message_id(kind: str) -> str:
     return f"console-{kind}:{uuid.uuid4().hex}"
 
 
+async def _operator_event(request: web.Request, event: Event, done: str) -> web.Response:
+    """An operator's event for the page's conversation (the form checked before), then
+    back to its page, saying `done`."""
+    conv_id, here = await _conversation(request)
+    await enqueue(request, conv_id, event)
+    raise web.HTTPSeeOther(f"{here}?done={done}")
+
+
 async def resume(request: web.Request) -> web.Response:
     await changed(request)
-    conv_id, here = await _conversation(request)
-    await enqueue(request, conv_id, Resume(_message_id("resume"), _now_ms(request)))
-    raise web.HTTPSeeOther(f"{here}?done=resumed")
+    return await _operator_event(
+        request, Resume(_message_id("resume"), _now_ms(request)), "resumed"
+    )
 
 
 async def answer(request: web.Request) -> web.Response:
     _, form = await changed(request)
-    conv_id, here = await _conversation(request)
     text = form.get("text", "").strip()
     if not text or len(text) > MAX_AGENT_TEXT:
         raise BadRequest(f"an answer is 1 to {MAX_AGENT_TEXT} characters")
-    await enqueue(request, conv_id, AgentReply(_message_id("agent"), _now_ms(request), text))
-    raise web.HTTPSeeOther(f"{here}?done=answered")
+    event = AgentReply(_message_id("agent"), _now_ms(request), text)
+    return await _operator_event(request, event, "answered")
 
 
 async def restart(request: web.Request) -> web.Response:
     await changed(request)
-    conv_id, here = await _conversation(request)
-    await enqueue(request, conv_id, Restart(_message_id("restart"), _now_ms(request)))
-    raise web.HTTPSeeOther(f"{here}?done=restarted")
+    return await _operator_event(
+        request, Restart(_message_id("restart"), _now_ms(request)), "restarted"
+    )
 
 
 async def erase_page(request: web.Request) -> web.Response:
@@ -289,14 +296,7 @@ async def _dead_row(request: web.Request, letter: DeadEntry) -> dict[str, Any]:
 
 async def dead_letters(request: web.Request) -> web.Response:
     session = await signed_in(request)
-    cursor = request.query.get("cursor", "")
-    after = operators.split_dead_id(cursor) if cursor else None
-    if cursor and after is None:
-        raise BadRequest("that page is no longer there")
-    store = request.app[STORE]
-    async with redis_bound(request):
-        total = await store.count_dead()
-        letters = await store.oldest_dead(LIST_PAGE + 1, after=after)
+    total, letters = await operators.dead_page(request, request.query.get("cursor", ""), LIST_PAGE)
     rows = [await _dead_row(request, d) for d in letters[:LIST_PAGE]]
     more = f"?cursor={rows[-1]['id']}" if len(letters) > LIST_PAGE else None
     done = DONE.get(request.query.get("done", ""), "")
