@@ -165,3 +165,24 @@ async def test_a_reply_never_waits_behind_a_campaign(
     record = await store.campaign(campaign)
     assert record is not None
     assert record.counts == {"pending": 0, "started": 100, "sent": 100}
+
+
+async def test_a_recipients_messages_go_out_in_order_across_the_outboxes(
+    make_client: AppFactory, fake_cams: CamsServer
+) -> None:
+    """A recipient who writes while their campaign message still waits in the campaigns'
+    outbox gets that message first, then the answer: a conversation's replies queue behind
+    its own unsent campaign message."""
+    client = await make_client(send_rate_limit=20, campaign_reserve=0.25)
+    store, campaign = await campaign_of(client, 100, rate=100)
+    await eventually(lambda: counted(store, campaign, "started", 100), within=5)
+    who = customer(90)
+    assert not fake_cams.recorder.sent_to(who)  # its reminder waits behind the limit
+    assert (await client.post(RECEIPTS, json=[inbound("hi", customer=who)])).status == 200
+    await fake_cams.recorder.wait_for(101, timeout=20)
+    await eventually(lambda: len(fake_cams.recorder.sent_to(who)) == 2)
+    first, second = fake_cams.recorder.sent_to(who)
+    # TaskIds are PREFIX.VERSION.INDEX: the campaign's step (version 1), then the answer's.
+    assert [m["TaskId"].split(".")[1] for m in (first, second)] == ["1", "2"]
+    assert "TemplateCode" in first  # the reminder, outside the 24-hour window
+    await eventually(lambda: counted(store, campaign, "sent", 100))

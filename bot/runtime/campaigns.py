@@ -137,16 +137,23 @@ class CampaignPump(Consumer):
                 if free_at:  # the number's cap is reached: the next free place is its turn
                     await self.store.carry_over(self.partition, campaign, d.conv_id, free_at)
             admitted = [d for d, free_at in zip(admitted, places, strict=True) if not free_at]
+        unused: list[str] = []
         for d in admitted:
             data, _ = recipient_from_json(d.recipient) if d.recipient else ({}, "")
-            await self._release(campaign, spec, d, data)
+            status = await self._release(campaign, spec, d, data)
+            if status not in ("started", "later"):
+                unused.append(d.conv_id)
+        if self.daily_cap and unused:  # skipped or gone: their places go to others
+            await self.store.unclaim_recipients(spec.business, unused)
         wait = granted.wait_us / 1_000_000 if granted.wait_us is not None else None
         return worked + granted.admitted, wait
 
     async def _release(
         self, campaign: str, spec: CampaignSpec, due: Due, data: dict[str, object],
         forced: str = "",
-    ) -> None:  # fmt: skip
+    ) -> str:  # fmt: skip
+        """The recipient's turn; what became of it (`started`, `later`, `skipped:...`,
+        `gone`)."""
         now = self.clock_ms()
         event = IntentStart(
             message_id=campaign_message_id(campaign, due.conv_id), at_ms=now, code=spec.intent,
@@ -162,3 +169,4 @@ class CampaignPump(Consumer):
         if status == "lease":
             raise LeaseLost(self.partition)
         log.debug("campaign %s: recipient %s", campaign, status)
+        return status

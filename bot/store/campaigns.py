@@ -255,6 +255,13 @@ class Campaigns(StoreCore):
         )
         return [int(r) for r in raw]
 
+    async def unclaim_recipients(self, business: str, conv_ids: Sequence[str]) -> None:
+        """Give back the places of recipients claimed but not messaged (skipped, gone)."""
+        if conv_ids:
+            await self.redis.zrem(
+                recipient_cap_key(business, self.prefix), *(task_prefix(c) for c in conv_ids)
+            )
+
     async def carry_over(self, partition: int, campaign: str, conv_id: str, due_ms: int) -> None:
         """A recipient put off to `due_ms` by its number's daily cap, counted so."""
         k = self.keys(partition)

@@ -39,6 +39,8 @@ class Erasure(StoreCore):
     async def erase(self, conv_id: str) -> Erased:
         """Erase a conversation: idempotent (erasing nothing answers zeros)."""
         k = self.keys_for(conv_id)
+        # Off every campaign's queue first: no campaign starts the customer again after.
+        campaigns = await self._forget_recipient(conv_id)
         for _ in range(TRIES):
             raw: Any = await self.redis.hgetall(k.conv(conv_id))
             conv = conversation_from_hash(raw)
@@ -64,7 +66,7 @@ class Erasure(StoreCore):
                 )
                 return Erased(
                     conversation, history, timers, inbox, outbox, calls, dead, records,
-                    bool(kept), await self._forget_recipient(conv_id),
+                    bool(kept), campaigns,
                 )  # fmt: skip
         raise RuntimeError(f"the conversation kept changing under its erasure ({TRIES} tries)")
 

@@ -53,7 +53,8 @@ class Outcomes(StoreCore):
             *evalsha(
                 self.script("finish_send"),
                 [k.outbox_of(entry.lane), k.stats, k.dead, k.inbox, k.message(entry.task_id),
-                 k.history(entry.conv_id), k.campaign_counts(entry.campaign)],
+                 k.history(entry.conv_id), k.campaign_counts(entry.campaign),
+                 k.conv(entry.conv_id), k.campaign_outbox],
                 entry.entry_id, retries, outcome, error, entry.conv_id, entry.reply_json,
                 entry.task_id, entry.space, failed, message_id, visit, self.conversation_ttl,
                 history.length, history.ttl,

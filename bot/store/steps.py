@@ -132,7 +132,8 @@ class Steps(StoreCore):
             *evalsha(
                 self.script("commit"),
                 [k.conv(conv_id), k.inbox, k.outbox_of(lane), k.lease, k.dead, k.timers, k.calls,
-                 k.stats, k.history(conv_id), k.conversations, k.flow_counts(now_ms // HOUR_MS)],
+                 k.stats, k.history(conv_id), k.conversations, k.flow_counts(now_ms // HOUR_MS),
+                 k.campaign_outbox],
                 token, expected_version, entry_id, self.conversation_ttl, campaign,
                 len(fields), *fields,
                 len(reply_args) // 4, *reply_args,

@@ -3,8 +3,11 @@
 -- conversation's history, all or nothing.
 -- The partition's index of conversations (by when each last stepped) is kept in the same go.
 -- So are the counts of the flows' moves, in the partition's hash of the hour.
+-- Replies go to the outbox KEYS[3] names, but to the campaigns' outbox while the
+-- conversation has a campaign's first message there still unsent (its hash's `cq` counts
+-- them; the send's script takes one off): a conversation's messages go out in order.
 -- KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats, history, conversations,
---       flows' counts of the hour
+--       flows' counts of the hour, the campaigns' outbox
 -- ARGV: token, expected version, entry id, ttl,
 --       the campaign the replies are the first messages of ('' for none: their entries
 --       then name it, `k`),
@@ -31,13 +34,18 @@ redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 i = i + nf + 1
 local nr = tonumber(ARGV[i])
+local out = KEYS[3]
+if out ~= KEYS[12] and tonumber(redis.call('HGET', KEYS[1], 'cq') or '0') > 0 then
+  out = KEYS[12]
+end
+if out == KEYS[12] and nr > 0 then redis.call('HINCRBY', KEYS[1], 'cq', nr) end
 for j = 0, nr - 1 do
   local b = i + 1 + j * 4
   if ARGV[5] == '' then
-    redis.call('XADD', KEYS[3], '*',
+    redis.call('XADD', out, '*',
       'c', ARGV[b], 'r', ARGV[b + 1], 't', ARGV[b + 2], 's', ARGV[b + 3])
   else
-    redis.call('XADD', KEYS[3], '*',
+    redis.call('XADD', out, '*',
       'c', ARGV[b], 'r', ARGV[b + 1], 't', ARGV[b + 2], 's', ARGV[b + 3], 'k', ARGV[5])
   end
 end

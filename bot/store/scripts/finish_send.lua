@@ -3,15 +3,22 @@
 -- rather than MULTI so that it can share a pipeline with other commands (coalesce.py).
 -- A reply sent, or failed for good, is an entry of its conversation's history too.
 -- A campaign's first message is counted in the campaign too: sent, or failed by reason.
+-- A reply of the campaigns' outbox done, its conversation has one fewer there (`cq`, which
+-- the commit script counts up: while above 0, the conversation's replies queue behind).
 -- KEYS: outbox, stats, dead, inbox, message record, history, the campaign's counts (of the
---       partition; untouched for a reply of no campaign).
+--       partition; untouched for a reply of no campaign), the conversation,
+--       the campaigns' outbox.
 -- ARGV: entry id, retries, outcome ('dead', 'sent', 'permanent' or ''), error, conv, reply,
 --       task, space, failed event ('' for none), message id, visit, ttl,
 --       history length (0: none), history ttl, the send's history entry ('' for none),
 --       the failure's reason (a counter's name, 'failed:CODE'; '' when sent), the campaign
 --       ('' for none)
 redis.call('XACK', KEYS[1], 's', ARGV[1])
-redis.call('XDEL', KEYS[1], ARGV[1])
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 1 and KEYS[1] == KEYS[9] then
+  if tonumber(redis.call('HINCRBY', KEYS[8], 'cq', -1)) <= 0 then
+    redis.call('HDEL', KEYS[8], 'cq')
+  end
+end
 if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[2], 'send_retries', ARGV[2]) end
 if ARGV[3] == 'dead' then
   redis.call('HINCRBY', KEYS[2], 'dead_letters_out', 1)
