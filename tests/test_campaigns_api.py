@@ -632,3 +632,19 @@ async def test_a_campaign_runs_to_done_skipping_who_opted_out(api: Client) -> No
     assert [r["customer"] for r in skipped] == [out]
     for action in ("pause", "resume", "cancel"):
         assert (await move(api, campaign, action, 409))["msg"].startswith("the campaign is done")
+
+
+async def test_what_a_campaign_stores_is_bounded(api: Client) -> None:
+    """A CSV of more than 64 columns is refused at its header; a recipient whose data is
+    over 4 KiB as stored is refused naming it (413): a body's bytes cannot grow tenfold in
+    Redis."""
+    header = "customer," + ",".join(f"c{n}" for n in range(64))
+    reason = await refused(api, 400, data=f"{header}\n+8613900100000" + "," * 64 + "\n",
+                           params={"intent": INTENT}, headers={**AUTH, **CSV})  # fmt: skip
+    assert "65 columns" in reason
+    big = {"intent": INTENT, "recipients": [
+        {"customer": "+8613900100000"}, {"customer": "+8613900100001", "data": {"x": "y" * 5000}},
+    ]}  # fmt: skip
+    reason = await refused(api, 413, **as_json(big))
+    assert "recipients[1]" in reason  # counted from 0, as a JSON path
+    assert "4096" in reason

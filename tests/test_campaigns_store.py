@@ -369,3 +369,22 @@ async def test_a_numbers_daily_cap_carries_the_rest_over(store: Store) -> None:
                                          now_ms=NOW + 1000, cap=3)  # fmt: skip
     assert sorted(again)[:3] == [0, 0, 0]
     assert sorted(again)[3:] == [NOW + 24 * 3600 * 1000] * 2
+
+
+async def test_a_long_campaign_keeps_its_data_while_it_runs(store: Store) -> None:
+    """A campaign whose data would go within half its time to live while recipients are
+    still pending is kept another BOT_CAMPAIGN_TTL, every key of it (partition 0's pump)."""
+    spec = CampaignSpec(intent="x", business=BUSINESS, rate=100)
+    campaign = await made(store, spec, 3, due=NOW + 10**12)  # nobody due for decades
+    ttl_ms = store.campaign_ttl * 1000
+    later = NOW + ttl_ms - 1000  # a second before the data would go
+    pm = pump(store, 0, [later])
+    await pm._campaigns()
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.expires_ms == later + ttl_ms
+    for p in range(PARTITIONS):
+        k = store.keys(p)
+        if await store.redis.exists(k.campaign_queue(campaign)):
+            expires = await store.redis.pexpiretime(k.campaign_queue(campaign))
+            assert expires == later + ttl_ms

@@ -90,15 +90,22 @@ class CampaignPump(Consumer):
             self._active = await self.store.active_campaigns()
             self._read_at = time.monotonic()
             if self.partition == 0:  # one pump (partition 0 always has an owner) says so
-                await self._finish([c for c, st, _ in self._active if st is Status.RUNNING])
+                await self._finish([(c, st) for c, st, _ in self._active])
         return self._active
 
-    async def _finish(self, running: list[str]) -> None:
-        """The running campaigns nobody is pending in any more are done."""
-        for record in await self.store.campaigns_of(running):
-            if record.counts.get("pending", 0) == 0:
+    async def _finish(self, active: list[tuple[str, Status]]) -> None:
+        """The running campaigns nobody is pending in any more are done; those still
+        running or paused keep their data BOT_CAMPAIGN_TTL longer (renewed when half of it
+        is left), however long they take."""
+        now = self.clock_ms()
+        ttl_ms = self.store.campaign_ttl * 1000
+        status_of = dict(active)
+        for record in await self.store.campaigns_of(list(status_of)):
+            if status_of[record.id] is Status.RUNNING and record.counts.get("pending", 0) == 0:
                 await self.store.move_campaign(record.id, Status.DONE)
                 log.info("campaign %s done: %s", record.id, record.counts)
+            elif record.expires_ms and record.expires_ms - now < ttl_ms // 2:
+                await self.store.keep_campaign(record.id, now + ttl_ms)
 
     async def _turn(self, campaign: str, spec: CampaignSpec) -> tuple[int, float | None]:
         """Work the recipients of `campaign` due now, as many as its rate allows: how many

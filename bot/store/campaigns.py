@@ -48,6 +48,7 @@ class CampaignRecord:
     created_ms: int
     total: int
     counts: dict[str, int]
+    expires_ms: int = 0  # when its data goes (kept on while it runs or is paused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,7 @@ class Campaigns(StoreCore):
             records.append(CampaignRecord(
                 campaign, campaign_from_json(fields["spec"]), Status(fields["status"]),
                 int(fields.get("created", 0)), int(fields.get("total", 0)), dict(counts),
+                int(fields.get("expires", 0)),
             ))  # fmt: skip
         return records
 
@@ -254,6 +256,21 @@ class Campaigns(StoreCore):
             args=[now_ms, window_ms, cap, *(task_prefix(c) for c in conv_ids)],
         )
         return [int(r) for r in raw]
+
+    async def keep_campaign(self, campaign: str, expires_ms: int) -> None:
+        """A campaign still running (or paused) keeps its data until `expires_ms`: its own
+        hash and every partition's keys of it."""
+        meta = campaign_key(campaign, self.prefix)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(meta, "expires", expires_ms)
+            pipe.pexpireat(meta, expires_ms)
+            for p in range(self.partitions):
+                k = self.keys(p)
+                for key in (k.campaign_queue(campaign), k.campaign_recipients(campaign),
+                            k.campaign_statuses(campaign), k.campaign_counts(campaign),
+                            k.campaign_timeline(campaign)):  # fmt: skip
+                    pipe.pexpireat(key, expires_ms)
+            await pipe.execute()
 
     async def unclaim_recipients(self, business: str, conv_ids: Sequence[str]) -> None:
         """Give back the places of recipients claimed but not messaged (skipped, gone)."""

@@ -34,6 +34,9 @@ SLICE = 128  # recipients read between two turns of the event loop (10 to 20 ms)
 _UTC = ZoneInfo("UTC")
 
 Row = tuple[str, str, int]  # conversation id, recipient as stored, first due ms
+MAX_COLUMNS = 64  # of a CSV: `customer`, `tz` and data fields
+MAX_RECIPIENT = 4096  # bytes of a recipient as stored: its data and time zone
+MAX_STORED = 64 * 2**20  # bytes of a campaign's recipients as stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,11 @@ def _columns(header: list[str]) -> list[str]:
         if name in names:
             raise BadRequest(f"line 1: the column {shown(name, 32)} is named twice")
         names.append(name)
+    if len(names) > MAX_COLUMNS:
+        raise BadRequest(
+            f"line 1: {len(names)} columns: a campaign's CSV has at most {MAX_COLUMNS} "
+            "(`customer`, `tz` and the data its intent uses)"
+        )
     if CUSTOMER not in names:
         raise BadRequest(
             "line 1: the header has no `customer` column (the first line names the columns, "
@@ -161,6 +169,7 @@ async def campaign_rows(entries: Iterable[Entry], spec: CampaignSpec, now_ms: in
     rows: list[Row] = []
     seen: set[str] = set()
     zones: dict[str, ZoneInfo] = {}
+    stored = 0
     for n, entry in enumerate(entries, 1):
         if n % SLICE == 0:
             await asyncio.sleep(0)
@@ -174,7 +183,19 @@ async def campaign_rows(entries: Iterable[Entry], spec: CampaignSpec, now_ms: in
         # The time zone matters only for quiet hours: libphonenumber is asked only then.
         zone = zone_of(customer, entry.tz, spec.zone) if spec.quiet is not None else _UTC
         due = first_due(spec, now_ms, zone)
-        rows.append((conv.id, recipient_to_json(entry.data, entry.tz), due))
+        recipient = recipient_to_json(entry.data, entry.tz)
+        if len(recipient) > MAX_RECIPIENT:
+            raise PayloadTooLarge(
+                f"{entry.where}: its data is {len(recipient)} bytes as stored: a recipient's "
+                f"data is at most {MAX_RECIPIENT} (what its intent's flow uses)"
+            )
+        stored += len(recipient)
+        if stored > MAX_STORED:
+            raise PayloadTooLarge(
+                f"{entry.where}: the recipients' data is over {MAX_STORED // 2**20} MiB as "
+                "stored: split the list into several campaigns"
+            )
+        rows.append((conv.id, recipient, due))
     return rows
 
 
