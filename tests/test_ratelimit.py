@@ -360,6 +360,7 @@ async def test_every_send_attempt_takes_a_permit_retries_included(
     assert await redis.zcard(account_key(f"cams:{cams.account}")) == 3
 
 
+@pytest.mark.alone  # a rate at the receiver: beside the parallel suite requests bunch (conftest)
 async def test_the_app_keeps_under_the_platform_limit_end_to_end(
     make_client: AppFactory,
     aiohttp_server: Callable[..., Awaitable[TestServer]],
