@@ -277,3 +277,15 @@ async def test_a_caller_that_gives_up_before_the_flush_sends_nothing(store: Stor
     assert store.round_trips == before
     assert await store.opted_out(CONVS[0]) is False
     assert store.round_trips == before + 1
+
+
+async def test_a_send_finished_twice_is_counted_and_recorded_once(store: Store) -> None:
+    """The recording of a send asked again (its answer lost to a Redis restart) finds the
+    entry finished: the counters and the record stay as the first left them."""
+    conv = CONVS[0]
+    out = await committed_reply(store, conv)
+    p = partition_of(conv, PARTITIONS)
+    await store.finish_send(p, out, message_id="mid-1")
+    await store.finish_send(p, out, message_id="mid-2")
+    assert await stats_of(store, conv) == {"sends": "1"}
+    assert (await record_of(store, conv, out.task_id))["mid"] == "mid-1"

@@ -23,20 +23,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
 from bot.local.redis_server import RedisServer
-from bot.model import Conversation, Inbound, Reply
+from bot.model import Inbound
 from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
 from bot.runtime.partitions import Runtime
 from bot.runtime.ratelimit import Counters, RateLimiter
-from bot.runtime.sender import STALE_PERMIT, OutboxSender
-from bot.store import (
-    Accepted,
-    Store,
-    account_key,
-    event_to_json,
-    partition_of,
-    reply_to_json,
-)
+from bot.store import Accepted, Store, account_key, event_to_json
 from bot.web.keys import RUNTIME
 from tests.conftest import AppFactory
 from tests.support import (
@@ -395,42 +387,3 @@ async def test_the_app_keeps_under_the_platform_limit_end_to_end(
     runtime = client.app[RUNTIME]
     assert runtime.counters["rate_limit_waits"] > 0
     assert (await stats(redis))["rate_limit_waits"] == runtime.counters["rate_limit_waits"]
-
-
-async def test_a_permit_that_waited_out_a_lease_in_doubt_is_asked_for_again(
-    new_redis: Callable[[], Redis], redis: Redis, fake_cams: CamsServer
-) -> None:
-    """A send whose lease was in doubt for longer than STALE_PERMIT after its permit was
-    granted takes a fresh one before it goes: a permit is spent in the second it was for."""
-    client = new_redis()
-    store = Store(client, partitions=2, conversation_ttl=3600, dedup_ttl=600)
-    await store.load_scripts()
-    conv = f"cams:whatsapp:{BUSINESS}:8613900000001"
-    p = partition_of(conv, 2)
-    await store.ensure_groups(p)
-    assert await store.acquire(p, "t", 10_000)
-    event = Inbound("m-1", int(time.time() * 1000), "text", "hi")
-    assert await store.accept([Accepted(conv, "cams:m-1", event_to_json(event))]) == [True]
-    [(entry_id, _, _)] = await store.read_inbox(p, pending=False, count=10, block_ms=None)
-    reply = (reply_to_json(Reply(text="hello")), "0123456789abcdef.1.0")
-    result = await store.commit(
-        partition=p, token="t", conv_id=conv, expected_version=0, entry_id=entry_id,
-        conversation=Conversation(flow="f", state="s"), replies=[reply],
-    )  # fmt: skip
-    assert result.ok
-    doubt_until = time.monotonic() + STALE_PERMIT + 0.3
-    async with aiohttp.ClientSession() as session:
-        cams = CamsClient(
-            session, endpoint=fake_cams.endpoint, access_key_id=ACCESS_KEY_ID,
-            access_key_secret=ACCESS_KEY_SECRET, timeout=2.0,
-        )  # fmt: skip
-        limiter = RateLimiter(client, limit=10)
-        sender = OutboxSender(
-            store, {"cams": cams}, p, attempts=1, limiter=limiter,
-            lease_held=lambda: time.monotonic() > doubt_until,
-        )  # fmt: skip
-        [out] = await store.read_outbox(p, pending=False, count=10, block_ms=None)
-        await sender._send(out)
-    await client.aclose()
-    assert len(fake_cams.recorder.messages) == 1
-    assert await redis.zcard(account_key(f"cams:{cams.account}")) == 2

@@ -14,7 +14,10 @@
 --       the failure's reason (a counter's name, 'failed:CODE'; '' when sent), the campaign
 --       ('' for none)
 redis.call('XACK', KEYS[1], 's', ARGV[1])
-if redis.call('XDEL', KEYS[1], ARGV[1]) == 1 and KEYS[1] == KEYS[9] then
+-- Finished already: a caller whose answer was lost (Redis restarted under it) asks again;
+-- nothing is counted or recorded twice.
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+if KEYS[1] == KEYS[9] then
   if tonumber(redis.call('HINCRBY', KEYS[8], 'cq', -1)) <= 0 then
     redis.call('HDEL', KEYS[8], 'cq')
   end
