@@ -6,8 +6,10 @@ time). Pure: the store keeps them (bot/store/campaigns.py), the runtime paces th
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -139,3 +141,11 @@ def first_due(spec: CampaignSpec, now_ms: int, zone: ZoneInfo) -> int:
     """When a recipient of `spec` in `zone` may first be messaged."""
     at = max(now_ms, spec.start_ms)
     return spec.quiet.next_allowed(at, zone) if spec.quiet is not None else at
+
+
+def turns_ended(counts: Mapping[str, Any]) -> int:
+    """Recipients whose turn has come and gone, of a campaign's counts as the API gives
+    them (`skipped` by reason): started, skipped, cancelled, erased."""
+    skipped: Mapping[str, int] = counts.get("skipped") or {}
+    ended = (int(counts.get(name, 0)) for name in ("started", "cancelled", "erased"))
+    return sum(ended) + sum(int(n) for n in skipped.values())

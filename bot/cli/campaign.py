@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.campaign import turns_ended
 from bot.cli.player import server_url, unreachable
 from bot.cli.sources import load_settings
 from bot.errors import ConfigError, ServerRefused
@@ -110,13 +111,6 @@ async def _start(http: Any, args: argparse.Namespace, out: TextIO) -> int:
     return await follow(http, campaign, out)
 
 
-def _done(counts: dict[str, Any]) -> int:
-    """Recipients whose turn has come and gone: started, skipped, cancelled, erased."""
-    skipped: dict[str, int] = counts.get("skipped") or {}
-    ended = (int(counts.get(name, 0)) for name in ("started", "cancelled", "erased"))
-    return sum(ended) + sum(int(n) for n in skipped.values())
-
-
 async def follow(http: Any, campaign: str, out: TextIO) -> int:
     """Show the campaign's progress until it is done or cancelled (Ctrl-C stops following,
     not the campaign)."""
@@ -139,7 +133,7 @@ async def follow(http: Any, campaign: str, out: TextIO) -> int:
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task(campaign, total=found["recipients"], detail="")
             while True:
-                progress.update(task, completed=_done(found["counts"]),
+                progress.update(task, completed=turns_ended(found["counts"]),
                                 detail=_detail(found))  # fmt: skip
                 if found["status"] in DONE:
                     break
@@ -177,9 +171,9 @@ def _print_list(campaigns: list[dict[str, Any]], *, as_json: bool, out: TextIO) 
     if not campaigns:
         print("no campaigns", file=out)
     for c in campaigns:
-        counts = c["counts"]
+        ended = turns_ended(c["counts"])
         print(f"{c['id']}  {c['status']:<9}  {c['intent']:<24}  "
-              f"{_done(counts)}/{c['recipients']}  {c.get('name') or ''}", file=out)  # fmt: skip
+              f"{ended}/{c['recipients']}  {c.get('name') or ''}", file=out)  # fmt: skip
     return 0
 
 

@@ -114,7 +114,7 @@ class CampaignPump(Consumer):
         now = self.clock_ms()
         due = await self.store.due_recipients(self.partition, campaign, now, BATCH)
         worked = 0
-        ready: list[Due] = []
+        ready: list[tuple[Due, dict[str, object]]] = []  # read once: data for the start
         for d in due:
             data, zone = recipient_from_json(d.recipient) if d.recipient else ({}, "")
             if spec.end_ms and now > spec.end_ms:
@@ -128,7 +128,7 @@ class CampaignPump(Consumer):
                     await self.store.reschedule(self.partition, campaign, d.conv_id, allowed)
                     worked += 1
                     continue
-            ready.append(d)
+            ready.append((d, data))
         if not ready:
             return worked, None
         limit, window_us = permits_of(spec.rate)
@@ -138,15 +138,14 @@ class CampaignPump(Consumer):
         admitted = ready[: granted.admitted]
         if self.daily_cap and admitted:
             places = await self.store.claim_recipients(
-                spec.business, [d.conv_id for d in admitted], now_ms=now, cap=self.daily_cap
+                spec.business, [d.conv_id for d, _ in admitted], now_ms=now, cap=self.daily_cap
             )
-            for d, free_at in zip(admitted, places, strict=True):
+            for (d, _), free_at in zip(admitted, places, strict=True):
                 if free_at:  # the number's cap is reached: the next free place is its turn
                     await self.store.carry_over(self.partition, campaign, d.conv_id, free_at)
-            admitted = [d for d, free_at in zip(admitted, places, strict=True) if not free_at]
+            admitted = [a for a, free_at in zip(admitted, places, strict=True) if not free_at]
         unused: list[str] = []
-        for d in admitted:
-            data, _ = recipient_from_json(d.recipient) if d.recipient else ({}, "")
+        for d, data in admitted:
             status = await self._release(campaign, spec, d, data)
             if status not in ("started", "later"):
                 unused.append(d.conv_id)

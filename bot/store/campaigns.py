@@ -23,6 +23,7 @@ from bot.store.keys import (
     recipient_cap_key,
     task_prefix,
 )
+from bot.store.lua import evalsha
 
 ADD_BATCH = 500  # recipients stored per script run
 FORGET_BATCH = 20  # campaigns looked at for expiry each time one is made
@@ -151,15 +152,12 @@ class Campaigns(StoreCore):
         return Status(was) if was else None
 
     async def cancel_queued(self, campaign: str) -> int:
-        """Count the recipients still queued cancelled, in every partition; how many."""
+        """Count the recipients still queued cancelled, in every partition (one round
+        trip); how many."""
         script = self.script("campaign_cancel")
-        cancelled = 0
-        for p in range(self.partitions):
-            k = self.keys(p)
-            cancelled += int(await script(
-                keys=[k.campaign_queue(campaign), k.campaign_counts(campaign)], args=[]
-            ))  # fmt: skip
-        return cancelled
+        queues = ([k.campaign_queue(campaign), k.campaign_counts(campaign)]
+                  for k in map(self.keys, range(self.partitions)))  # fmt: skip
+        return sum(map(int, await self.run_all([evalsha(script, keys) for keys in queues])))
 
     async def campaign(self, campaign: str) -> CampaignRecord | None:
         found = await self.campaigns_of([campaign])

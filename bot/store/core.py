@@ -9,13 +9,15 @@ letters and the operators' reads. Each part uses only what is here.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.commands.core import AsyncScript
 
 from bot.store import lua
 from bot.store.client import RedisClient
-from bot.store.coalesce import Coalescer
+from bot.store.coalesce import Coalescer, Command
 from bot.store.keys import PREFIX, Keys, partition_of, stats_key
 
 # Scripts of the store itself (the rate limit's log has its own: bot/store/permits.py).
@@ -82,6 +84,17 @@ class StoreCore:
     async def load_scripts(self) -> None:
         """Load every script into Redis (after start-up or a Redis restart)."""
         await lua.load(self.redis, list(self._scripts.values()))
+
+    async def run_all(self, commands: Sequence[Command]) -> list[Any]:
+        """Commands (scripts' EVALSHAs among them) in one round trip, through the
+        coalescer (which loads lost scripts); their results, or the first error met."""
+        if not commands:
+            return []
+        results = await self.coalescer().submit(commands)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
 
     def coalescer(self) -> Coalescer:
         """The coalescer of this store's per-message calls (bot/store/coalesce.py), made on

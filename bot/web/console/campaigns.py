@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.campaign import Status
+from bot.campaign import Status, turns_ended
 from bot.errors import NotFound
 from bot.web import campaigns as api
 from bot.web.console.guard import PREFIX, changed, signed_in
@@ -31,8 +31,7 @@ MIN_SPAN = 30  # minutes a chart spans at least
 def _item(record: Any, status: Status) -> dict[str, Any]:
     item = api.campaign_item(record, status)
     counts = item["counts"]
-    item["ended"] = (counts["started"] + sum(counts["skipped"].values()) + counts["cancelled"]
-                     + counts["erased"])  # fmt: skip
+    item["ended"] = turns_ended(counts)
     item["skipped_total"] = sum(counts["skipped"].values())
     return item
 
