@@ -23,12 +23,21 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
 from bot.local.redis_server import RedisServer
-from bot.model import Inbound
+from bot.model import Conversation, Inbound, Reply
 from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
 from bot.runtime.partitions import Runtime
 from bot.runtime.ratelimit import Counters, RateLimiter
-from bot.store import Accepted, Store, account_key, event_to_json
+from bot.runtime.sender import STALE_PERMIT, OutboxSender
+from bot.store import (
+    Accepted,
+    Lane,
+    Store,
+    account_key,
+    event_to_json,
+    partition_of,
+    reply_to_json,
+)
 from bot.web.keys import RUNTIME
 from tests.conftest import AppFactory
 from tests.support import (
@@ -104,7 +113,7 @@ async def test_the_script_admits_exactly_the_limit_then_tells_how_long_to_wait(
     redis: Redis,
 ) -> None:
     """N asks pass; the next is told to wait until the oldest leaves, and then passes."""
-    limiter = RateLimiter(redis, limit=5, window=0.5, guard=0.0)
+    limiter = RateLimiter(redis, limit=5, window=0.5, guard=0.0, burst=1)
     attempts = [await limiter.try_acquire(ACCOUNT) for _ in range(5)]
     assert all(a.admitted for a in attempts)
     refused = await limiter.try_acquire(ACCOUNT)
@@ -122,7 +131,7 @@ async def test_the_script_admits_exactly_the_limit_then_tells_how_long_to_wait(
 
 async def test_a_batch_of_permits_is_granted_only_when_all_fit(redis: Redis) -> None:
     """k permits come in one call only if all k fit; the wait told is until enough leave."""
-    limiter = RateLimiter(redis, limit=5, window=0.5, guard=0.0)
+    limiter = RateLimiter(redis, limit=5, window=0.5, guard=0.0, burst=1)
     first = await limiter.try_acquire(ACCOUNT, permits=3)
     second = await limiter.try_acquire(ACCOUNT)
     assert first.admitted
@@ -145,7 +154,7 @@ async def test_the_script_runs_on_redis_6_2_too(tmp_path: Path) -> None:
     client = Redis.from_url(server.url)
     try:
         assert str((await client.info("server"))["redis_version"]).startswith("6.2")
-        limiter = RateLimiter(client, limit=3, window=0.3, guard=0.0)
+        limiter = RateLimiter(client, limit=3, window=0.3, guard=0.0, burst=1)
         attempts = [await limiter.try_acquire(ACCOUNT) for _ in range(4)]
         assert [a.admitted for a in attempts] == [True, True, True, False]
         assert 0 < attempts[3].wait <= 0.3
@@ -193,10 +202,39 @@ async def test_a_burst_from_concurrent_tasks_never_exceeds_the_limit_in_any_seco
     assert await stats(redis) == pytest.approx(dict(limiter.counters))
 
 
+async def test_a_seconds_permits_are_spread_over_it_not_granted_at_once(
+    redis: Redis,
+) -> None:
+    """At limit 40, 40 tasks asking at once get at most 10 permits in any tenth of a second
+    (BURST of the limit), the 40 within half a second rather than at once. An ask
+    larger than the burst fits an empty burst window."""
+    limiter = RateLimiter(redis, limit=40)
+    assert limiter.bursts[Lane.REPLIES] == (10, 100_000)
+    started = time.monotonic()
+    waits = await asyncio.wait_for(
+        asyncio.gather(*(limiter.acquire(ACCOUNT) for _ in range(40))), timeout=5.0
+    )
+    elapsed = time.monotonic() - started
+    times = sorted(float(score) / 1e6 for _, score in await redis.zrange(
+        account_key(ACCOUNT), 0, -1, withscores=True))  # fmt: skip
+    assert len(times) == 40
+    assert max(sum(1 for t in times if a <= t < a + 0.1) for a in times) == 10
+    assert 0.3 < elapsed < 0.8
+    assert waits[:10] == [0.0] * 10
+    assert all(w > 0 for w in waits[10:])
+
+    big = RateLimiter(redis, limit=40, guard=0.0)
+    other = "cams:other"
+    assert (await big.try_acquire(other, permits=20)).admitted  # the burst window was empty
+    refused = await big.try_acquire(other)
+    assert not refused.admitted
+    assert 0.05 < refused.wait <= 0.1
+
+
 async def test_two_processes_share_the_limit_exactly(redis: Redis, other_redis: Redis) -> None:
     """Two processes' limiters draw on one limit, never N+1 in a second of Redis time."""
-    a = RateLimiter(redis, limit=10, guard=0.0)
-    b = RateLimiter(other_redis, limit=10, guard=0.0)
+    a = RateLimiter(redis, limit=10, guard=0.0, burst=1)
+    b = RateLimiter(other_redis, limit=10, guard=0.0, burst=1)
     admitted: list[float] = []
     started = time.monotonic()
     await admit(a, admitted, 10)
@@ -221,8 +259,8 @@ async def test_waits_are_counted_here_and_summed_over_processes_in_redis(
 ) -> None:
     """A wait is counted in the process and in Redis, where all processes' waits add up."""
     counters = Counters()
-    a = RateLimiter(redis, limit=2, window=0.3, guard=0.0, counters=counters)
-    b = RateLimiter(other_redis, limit=2, window=0.3, guard=0.0)
+    a = RateLimiter(redis, limit=2, window=0.3, guard=0.0, burst=1, counters=counters)
+    b = RateLimiter(other_redis, limit=2, window=0.3, guard=0.0, burst=1)
     assert await a.acquire(ACCOUNT) == 0.0
     assert await a.acquire(ACCOUNT) == 0.0
     assert counters == {}
@@ -251,7 +289,7 @@ async def test_waits_are_counted_here_and_summed_over_processes_in_redis(
 async def test_a_burst_is_granted_in_one_ask_and_in_order(redis: Redis) -> None:
     """Tasks that want permits at once are served by one round trip, first come first
     served; when only some fit, the rest follow in order after one more."""
-    limiter = RateLimiter(redis, limit=50, window=0.3, guard=0.0)
+    limiter = RateLimiter(redis, limit=50, window=0.3, guard=0.0, burst=1)
     order: list[int] = []
 
     async def send(i: int) -> float:
@@ -281,7 +319,7 @@ async def test_a_burst_is_granted_in_one_ask_and_in_order(redis: Redis) -> None:
 async def test_permits_of_several_go_first_come_first_served(redis: Redis) -> None:
     """An ask of 3 at a limit of 3 goes first; the single ones behind it wait for it,
     never skipping ahead into room it would need."""
-    limiter = RateLimiter(redis, limit=3, window=0.3, guard=0.0)
+    limiter = RateLimiter(redis, limit=3, window=0.3, guard=0.0, burst=1)
     order: list[str] = []
 
     async def take(name: str, permits: int) -> None:
@@ -298,7 +336,7 @@ async def test_permits_of_several_go_first_come_first_served(redis: Redis) -> No
 
 async def test_a_cancelled_waiter_gives_its_place_to_the_next(redis: Redis) -> None:
     """A task cancelled while it waits takes no permit and holds no one up."""
-    limiter = RateLimiter(redis, limit=2, window=0.3, guard=0.0)
+    limiter = RateLimiter(redis, limit=2, window=0.3, guard=0.0, burst=1)
     await limiter.acquire(ACCOUNT, 2)
     first = asyncio.create_task(limiter.acquire(ACCOUNT))
     second = asyncio.create_task(limiter.acquire(ACCOUNT))
@@ -387,3 +425,42 @@ async def test_the_app_keeps_under_the_platform_limit_end_to_end(
     runtime = client.app[RUNTIME]
     assert runtime.counters["rate_limit_waits"] > 0
     assert (await stats(redis))["rate_limit_waits"] == runtime.counters["rate_limit_waits"]
+
+
+async def test_a_permit_that_waited_out_a_lease_in_doubt_is_asked_for_again(
+    new_redis: Callable[[], Redis], redis: Redis, fake_cams: CamsServer
+) -> None:
+    """A send whose lease was in doubt for longer than STALE_PERMIT after its permit was
+    granted takes a fresh one before it goes: a permit is spent in the second it was for."""
+    client = new_redis()
+    store = Store(client, partitions=2, conversation_ttl=3600, dedup_ttl=600)
+    await store.load_scripts()
+    conv = f"cams:whatsapp:{BUSINESS}:8613900000001"
+    p = partition_of(conv, 2)
+    await store.ensure_groups(p)
+    assert await store.acquire(p, "t", 10_000)
+    event = Inbound("m-1", int(time.time() * 1000), "text", "hi")
+    assert await store.accept([Accepted(conv, "cams:m-1", event_to_json(event))]) == [True]
+    [(entry_id, _, _)] = await store.read_inbox(p, pending=False, count=10, block_ms=None)
+    reply = (reply_to_json(Reply(text="hello")), "0123456789abcdef.1.0")
+    result = await store.commit(
+        partition=p, token="t", conv_id=conv, expected_version=0, entry_id=entry_id,
+        conversation=Conversation(flow="f", state="s"), replies=[reply],
+    )  # fmt: skip
+    assert result.ok
+    doubt_until = time.monotonic() + STALE_PERMIT + 0.3
+    async with aiohttp.ClientSession() as session:
+        cams = CamsClient(
+            session, endpoint=fake_cams.endpoint, access_key_id=ACCESS_KEY_ID,
+            access_key_secret=ACCESS_KEY_SECRET, timeout=2.0,
+        )  # fmt: skip
+        limiter = RateLimiter(client, limit=10)
+        sender = OutboxSender(
+            store, {"cams": cams}, p, attempts=1, limiter=limiter,
+            lease_held=lambda: time.monotonic() > doubt_until,
+        )  # fmt: skip
+        [out] = await store.read_outbox(p, pending=False, count=10, block_ms=None)
+        await sender._send(out)
+    await client.aclose()
+    assert len(fake_cams.recorder.messages) == 1
+    assert await redis.zcard(account_key(f"cams:{cams.account}")) == 2

@@ -33,6 +33,11 @@ WINDOW = 1.0  # seconds: the platforms count their limits per second
 # that must never see more than `limit` in a second. It costs ~5% of the top rate.
 GUARD = 0.05
 MAX_SLEEP = 1.0  # seconds: a waiter asks again at least this often
+# At most this share of the limit in any tenth of the window: the permits of a second are
+# spread over at least 0.4 s of it. Granted all at once (after a wait, say, or a Redis
+# restart), a second's sends reach the platform in one bunch that its own count, later by
+# the time they take to arrive and be read, can see overlap the next second's.
+BURST = 0.25
 
 MAX_BATCH = 256  # waiters served by one ask at most
 
@@ -104,20 +109,30 @@ class RateLimiter:
         metrics: Metrics | None = None,
         coalescer: Callable[[], Coalescer] | None = None,
         reserve: float = 0.0,
+        burst: float = BURST,
     ) -> None:
         """`coalescer`, when given, is the coalescer the asks share (a store's
         `Store.coalescer`); otherwise the limiter has one of its own. `reserve`: the share
         of `limit` the campaigns' lane leaves to replies (it is admitted only while the
-        log holds fewer than `limit * (1 - reserve)` permits: replies always find room)."""
+        log holds fewer than `limit * (1 - reserve)` permits: replies always find room).
+        `burst`: the share of a lane's limit granted in any tenth of `window` at most (1
+        for no such bound)."""
         if limit < 1:
             raise ValueError(f"a rate limit must be at least 1, got {limit}")
         if not 0 <= reserve < 1:
             raise ValueError(f"a reserve is a share from 0 to under 1, got {reserve}")
+        if not 0 < burst <= 1:
+            raise ValueError(f"a burst is a share over 0 up to 1, got {burst}")
         self.log = PermitLog(redis, prefix=prefix, coalescer=coalescer)
         self.limit = limit
         self.limits = {Lane.REPLIES: limit,
                        Lane.CAMPAIGNS: max(1, math.floor(limit * (1 - reserve)))}  # fmt: skip
         self.window_us = round((window + guard) * 1_000_000)
+        self.bursts = {
+            lane: (math.ceil(lane_limit * burst), round(window * 100_000))
+            for lane, lane_limit in self.limits.items()
+            if burst < 1
+        }
         self.max_sleep = max_sleep
         self.counters = counters if counters is not None else Counters()
         self.metrics = metrics if metrics is not None else Metrics()
@@ -133,7 +148,7 @@ class RateLimiter:
     ) -> Attempt:
         """Ask once (one round trip) for `permits` permits, granted only if all fit now."""
         self._check(permits)
-        admitted, at, wait = await self._ask(account, [permits], self.limits[lane])
+        admitted, at, wait = await self._ask(account, [permits], lane)
         return Attempt(admitted == 1, at, wait)
 
     async def acquire(self, account: str, permits: int = 1, lane: Lane = Lane.REPLIES) -> float:
@@ -149,7 +164,7 @@ class RateLimiter:
         try:
             async with queue.lock:  # first come, first served within this process
                 while not waiter.future.done():
-                    await self._serve(account, queue, self.limits[lane])
+                    await self._serve(account, queue, lane)
             return waiter.future.result()
         finally:
             if not waiter.future.done():
@@ -157,7 +172,7 @@ class RateLimiter:
             elif not waiter.future.cancelled():
                 waiter.future.exception()  # retrieved, whatever became of this task
 
-    async def _serve(self, account: str, queue: _Queue, limit: int) -> None:
+    async def _serve(self, account: str, queue: _Queue, lane: Lane) -> None:
         """Ask for the permits of the waiters at the head of the queue (the caller first),
         as many as the limit allows; settle those admitted (or failed, with the error), and
         when the caller's did not fit, sleep until they would."""
@@ -167,6 +182,7 @@ class RateLimiter:
             await self._sleep(queue, queue.not_before - loop.time())
         batch: list[_Waiter] = []
         total = 0
+        limit = self.limits[lane]
         for waiter in queue.waiters:
             if waiter.future.done():
                 continue
@@ -182,7 +198,7 @@ class RateLimiter:
         seconds = sum(now - w.counted_to for w in held_back)
         try:
             admitted, _, wait = await self._ask(
-                account, [w.permits for w in batch], limit, new_waits=new_waits, seconds=seconds
+                account, [w.permits for w in batch], lane, new_waits=new_waits, seconds=seconds
             )
         except Exception as e:  # nothing was granted: each of the batch gets the error
             for waiter in batch:
@@ -217,7 +233,7 @@ class RateLimiter:
             raise ValueError(f"permits must be within 1..{self.limit}, got {permits}")
 
     async def _ask(
-        self, account: str, asks: list[int], limit: int, *, new_waits: int = 0,
+        self, account: str, asks: list[int], lane: Lane, *, new_waits: int = 0,
         seconds: float = 0.0,
     ) -> tuple[int, float, float]:  # fmt: skip
         """Ask once for `asks` (each a number of permits, in order): how many were
@@ -225,8 +241,8 @@ class RateLimiter:
         trip, add `new_waits` waits and `seconds` waited to the counters."""
         self.asks += 1
         granted = await self.log.ask(
-            account, asks, limit=limit, window_us=self.window_us,
-            new_waits=new_waits, seconds=seconds,
+            account, asks, limit=self.limits[lane], window_us=self.window_us,
+            burst=self.bursts.get(lane), new_waits=new_waits, seconds=seconds,
         )  # fmt: skip
         if new_waits:
             self.counters.add("rate_limit_waits", new_waits)

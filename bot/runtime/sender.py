@@ -30,6 +30,8 @@ from bot.store import (
 
 log = logging.getLogger("bot.sender")
 
+STALE_PERMIT = 0.5  # seconds: a permit older than this when the send can go is asked again
+
 
 def backoff(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
     """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
@@ -122,6 +124,20 @@ class OutboxSender(Consumer):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
+    async def _permitted(self, account: str) -> None:
+        """A permit of the account's rate limit, and the lease surely held, both at once:
+        a permit is for the second it was granted in, so one that waited out a lease in
+        doubt (Redis away, say) is asked for again, not spent late beside new ones."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self.limiter is not None:
+                await self.limiter.acquire(account, lane=self.lane)
+            granted = loop.time()
+            # Last, right before the send: waiting for a permit may have taken long.
+            await while_lease_in_doubt(self.lease_held)
+            if self.limiter is None or loop.time() - granted < STALE_PERMIT:
+                return
+
     async def _send(self, entry: OutboxEntry) -> None:
         to = address_from_entry(entry.conv_id, entry.space)
         conv = to.ref
@@ -147,10 +163,7 @@ class OutboxSender(Consumer):
         error = ""
         account = f"{sender.platform}:{sender.account}"
         for attempt in range(self.attempts):
-            if self.limiter is not None:
-                await self.limiter.acquire(account, lane=self.lane)
-            # Last, right before the send: waiting for a permit may have taken long.
-            await while_lease_in_doubt(self.lease_held)
+            await self._permitted(account)
             started = time.perf_counter()
             try:
                 receipt = await sender.send(msg)

@@ -75,15 +75,20 @@ class PermitLog:
         *,
         limit: int,
         window_us: int,
+        burst: tuple[int, int] | None = None,
         new_waits: int = 0,
         seconds: float = 0.0,
     ) -> Granted:
         """Run the script once for `asks` (each a number of permits, in order) against at
-        most `limit` permits in any `window_us`. In the same round trip, add `new_waits`
-        waits and `seconds` waited to the counters. Raises Redis errors: then nothing was
-        granted."""
+        most `limit` permits in any `window_us`, and when `burst` (a limit, a window in
+        microseconds) is given, at most its limit in any of its windows. In the same round
+        trip, add `new_waits` waits and `seconds` waited to the counters. Raises Redis
+        errors: then nothing was granted."""
         keys = [self.key(account)]
-        args: list[int | str] = [limit, window_us, uuid.uuid4().hex, *asks]
+        burst_limit, burst_us = burst if burst is not None else (limit, window_us)
+        args: list[int | str] = [
+            limit, window_us, burst_limit, burst_us, uuid.uuid4().hex, *asks
+        ]  # fmt: skip
         # EVALSHA straight into the pipeline: redis-py would otherwise ask SCRIPT EXISTS
         # first, a second round trip.
         commands: list[tuple[Any, ...]] = [lua.evalsha(self._script, keys, *args)]
