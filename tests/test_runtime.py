@@ -5,6 +5,7 @@ dead letters, and a graceful stop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -18,6 +19,7 @@ from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
 from bot.model import Conversation, Inbound
 from bot.platforms.base import Sender
+from bot.runtime.drain import Consumer
 from bot.runtime.partitions import Runtime
 from bot.runtime.worker import InboxWorker, task_id
 from bot.store import INBOX_GROUP, Accepted, CommitResult, Store, event_to_json, partition_of
@@ -549,6 +551,32 @@ async def test_a_conversation_and_a_reply_stored_by_an_earlier_release_keep_thei
 # -- stopping --------------------------------------------------------------------------------
 
 
+async def test_a_cancellation_swallowed_by_what_a_task_waits_on_still_stands() -> None:
+    """redis-py's blocking reads can swallow a cancellation that comes as their reply does
+    (redis/redis-py#2028): `Consumer.waiting` raises it all the same, so a stop that
+    cancels an idle reader ends it rather than leave it to go round again."""
+
+    async def swallowing() -> str:
+        with contextlib.suppress(asyncio.CancelledError):  # as the library did
+            await asyncio.sleep(10)
+        return "read"
+
+    consumer = Consumer()
+    went_on: list[str] = []
+
+    async def reader() -> None:
+        went_on.append(await consumer.waiting(swallowing()))
+
+    task = asyncio.create_task(reader())
+    await asyncio.sleep(0.01)
+    assert consumer.idle
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+    assert went_on == []
+    assert not consumer.idle
+
+
 async def test_stop_ends_idle_tasks_at_once_and_what_follows_is_worked_by_the_next(
     start_runtime: RuntimeFactory, redis: Redis
 ) -> None:
@@ -558,10 +586,17 @@ async def test_stop_ends_idle_tasks_at_once_and_what_follows_is_worked_by_the_ne
     runtime = await start_runtime()
     await eventually(lambda: len(runtime.owned) == PARTITIONS, within=5.0)
     owned = list(runtime.owned.values())
-    parts = [part for o in owned for part in (o.worker, o.sender, o.timers, o.calls)]
+    parts = [part for o in owned for part in (o.worker, o.sender, o.timers, o.calls,
+                                              o.campaigns, o.campaign_sender)]  # fmt: skip
     await eventually(lambda: all(part.idle for part in parts), within=5.0)
     await runtime.stop()
-    assert all(task.cancelled() for o in owned for task in o.tasks)
+    # The blocking readers (inbox, both outboxes, calls) are cancelled in their reads; the
+    # timer and campaign pumps may have woken for their next turn meanwhile (a few ms of
+    # work each): they end after it, asked to stop. None is left running, none failed.
+    for o in owned:
+        worker, sender, _timers, calls, _campaigns, campaign_sender = o.tasks
+        assert all(t.cancelled() for t in (worker, sender, calls, campaign_sender))
+        assert all(t.done() and (t.cancelled() or t.exception() is None) for t in o.tasks)
     assert await lease_holders(redis) == [None] * PARTITIONS
 
     conv = conv_id(1)

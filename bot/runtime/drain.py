@@ -28,12 +28,18 @@ class Consumer:
     idle = False
 
     async def waiting(self, awaitable: Awaitable[T]) -> T:
-        """`await awaitable`, idle meanwhile."""
+        """`await awaitable`, idle meanwhile. A cancellation that came meanwhile stands
+        even if the awaitable swallowed it: redis-py's blocking reads can, when it comes as
+        the reply does (redis/redis-py#2028), and the task would go on as if never asked."""
         self.idle = True
         try:
-            return await awaitable
+            result = await awaitable
         finally:
             self.idle = False
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
+        return result
 
 
 async def drain(
