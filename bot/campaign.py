@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import timezone as number_zones
 
+from bot.model import Conversation
+
 MAX_RECIPIENTS = 100_000  # recipients of one campaign
 MAX_RATE = 1000.0  # messages per second
 
@@ -36,10 +38,20 @@ class MidFlow(StrEnum):
     QUEUE = "queue"  # the campaign's flow starts when the current one ends
 
 
+class Category(StrEnum):
+    """The kind of message a campaign sends, as WhatsApp tells its templates apart: a
+    customer who opted out of marketing alone (STOP MARKETING) still gets the others."""
+
+    MARKETING = "marketing"  # offers, promotions: only to customers not opted out of them
+    UTILITY = "utility"  # about something the customer has: reminders, notices, receipts
+    AUTHENTICATION = "authentication"  # one-time codes
+
+
 class Skip(StrEnum):
     """Why a recipient was not messaged."""
 
     OPTED_OUT = "opted_out"
+    OPTED_OUT_MARKETING = "opted_out_marketing"  # STOP MARKETING, and the campaign's is
     MID_FLOW = "mid_flow"
     RECENT = "recent"  # stepped within the campaign's `recent_hours`
     EXPIRED = "expired"  # their time came after the campaign's end-by time
@@ -112,6 +124,7 @@ class CampaignSpec:
     mid_flow: MidFlow = MidFlow.SKIP
     recent_hours: float = 0.0
     name: str = ""
+    category: Category = Category.MARKETING
 
 
 def zone_of(customer: str, given: str, default: str) -> ZoneInfo:
@@ -141,6 +154,33 @@ def first_due(spec: CampaignSpec, now_ms: int, zone: ZoneInfo) -> int:
     """When a recipient of `spec` in `zone` may first be messaged."""
     at = max(now_ms, spec.start_ms)
     return spec.quiet.next_allowed(at, zone) if spec.quiet is not None else at
+
+
+def counted_since(
+    before: Conversation, after: Conversation, *, customer_wrote: bool
+) -> tuple[list[str], str]:
+    """What a step adds to the counts of the campaign that last messaged the customer
+    (`before.campaign`), and the letters of `campaign_counted` after it: `replied` for
+    the first message they wrote since (STOP included), `opted_out` for a STOP,
+    `opted_out_marketing` for a STOP MARKETING; each once per campaign and customer, however
+    often they opt in and out again. A step that starts another campaign's flow (`after`
+    names it) counts in the one before and starts the new one's letters afresh."""
+    counted = before.campaign_counted
+    names = []
+    if before.campaign:
+        if customer_wrote and "r" not in counted:
+            names.append("replied")
+            counted += "r"
+        if after.opted_out and not before.opted_out and "o" not in counted:
+            names.append("opted_out")
+            counted += "o"
+        elif (after.marketing_opted_out and not before.marketing_opted_out
+              and "m" not in counted):  # fmt: skip
+            names.append("opted_out_marketing")
+            counted += "m"
+    if after.campaign != before.campaign:
+        counted = ""
+    return names, counted
 
 
 def turns_ended(counts: Mapping[str, Any]) -> int:

@@ -108,8 +108,10 @@ def _backlog_families(backlog: Backlog) -> Iterator[Metric]:
 def _campaign_families(campaigns: Mapping[str, Mapping[str, int]]) -> Iterator[Metric]:
     recipients = GaugeMetricFamily(
         "bot_campaign_recipients",
-        "Recipients of each running or paused campaign and of the 20 latest, by status "
-        "(read from Redis): pending, started, skipped_REASON, cancelled, erased.",
+        "The counts of each running or paused campaign and of the 20 latest (read from "
+        "Redis): recipients pending, started, skipped_REASON, cancelled, erased, "
+        "carried_over; first messages sent, delivered, read, failed_CODE; recipients since "
+        "replied, opted_out, opted_out_marketing.",
         labels=["campaign", "status"],
     )
     for campaign, counts in sorted(campaigns.items()):

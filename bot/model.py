@@ -90,6 +90,7 @@ class IntentStart:
     # Start this flow directly, without an intent (`bot chat`, `bot test`); `code` is then "".
     flow: str | None = None
     campaign: str = ""  # the campaign that started it, if one did
+    marketing: bool = False  # a marketing campaign's: not for a customer who opted out of it
 
     type: Literal["intent"] = "intent"
 
@@ -226,6 +227,9 @@ class Reply:
     visit: int = -1
     # Sent even to a customer who opted out: the confirmation of STOP itself.
     system: bool = False
+    # A marketing campaign's first message: not sent once the customer opted out of
+    # marketing, should they have meanwhile.
+    marketing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +303,8 @@ class Outcome(StrEnum):
     ESCALATED = "escalated"  # too many unknown or invalid answers
     STOPPED = "stopped"  # the customer wrote STOP
     OPTED_IN = "opted_in"  # the customer wrote START after STOP
+    MARKETING_STOPPED = "marketing_stopped"  # the customer wrote STOP MARKETING
+    MARKETING_STARTED = "marketing_started"  # ... START MARKETING after it
     RESTARTED = "restarted"  # the restart command, or an operator's Restart
     QUEUED = "queued"  # an intent waits for the current flow to end
     REJECTED = "rejected"  # an intent or agent message refused (`detail` says why)
@@ -361,6 +367,12 @@ class Conversation:
     timers: tuple[Timer, ...] = ()
     otp: dict[str, Any] | None = None  # hash, expiry, tries, sent-at of a one-time code
     space: str = ""
+    marketing_opted_out: bool = False  # the customer wrote STOP MARKETING (or its like)
+    marketing_flow: bool = False  # the flow under way was started by a marketing campaign
+    # The last campaign that messaged the customer, and what of theirs since is counted in
+    # it already (letters: `r` replied, `o` opted out, `m` opted out of marketing).
+    campaign: str = ""
+    campaign_counted: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +389,9 @@ class StepResult:
     calls: tuple[CallRequest, ...] = ()
     trace: tuple[tuple[str, str, str], ...] = ()
     entered: tuple[tuple[str, str], ...] = ()
+    # For each of `replies`, the campaign whose start made it ("" for none): a campaign's
+    # first messages, however many campaigns' flows one step starts (queued ones in turn).
+    reply_campaigns: tuple[str, ...] = ()
 
 
 class HistoryKind(StrEnum):

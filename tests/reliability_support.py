@@ -9,13 +9,14 @@ import asyncio
 import contextlib
 import json
 import random
+import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -35,6 +36,8 @@ from tests.support import (
     SIGNATURES,
     eventually,
 )
+
+T = TypeVar("T")
 
 PARTITIONS = 8
 LEASE_SECONDS = 2.0
@@ -222,19 +225,36 @@ def _fault_middleware(cams: CamsEndpoint) -> Any:
 async def cams_endpoint(
     faults: Faults | None = None, *, rate_limit: int = 250, seed: int = 7
 ) -> AsyncIterator[CamsEndpoint]:
-    """Run the fake CAMS send API on 127.0.0.1 in this process."""
+    """Run the fake CAMS send API on 127.0.0.1 in a thread of this process with an event
+    loop of its own: what the test does meanwhile in its loop (the load driver, the checks
+    it polls) never holds the fake's requests back to be read, and timed, in a bunch. The
+    fake's clock is what its rate limit counts, as CAMS's is; the test reads what it
+    recorded (lists and counters, appended to by that thread alone)."""
     app = create_fake_cams({ACCESS_KEY_ID: ACCESS_KEY_SECRET}, rate_limit=rate_limit)
     cams = CamsEndpoint(app[FAKE_CAMS], "", faults or Faults(), random.Random(seed))
     app.middlewares.append(_fault_middleware(cams))
     runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    cams.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="fake-cams", daemon=True)
+    thread.start()
+
+    async def start() -> str:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    def in_fake(work: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))
+
     try:
+        cams.url = await in_fake(start())
         yield cams
     finally:
-        await runner.cleanup()
+        await in_fake(runner.cleanup())
+        loop.call_soon_threadsafe(loop.stop)
+        await asyncio.to_thread(thread.join)
+        loop.close()
 
 
 # -- the load driver -------------------------------------------------------------------------

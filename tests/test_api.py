@@ -276,6 +276,7 @@ async def test_get_conversation_shows_where_it_stands(
         "version": 1,
         "data": {},
         "opted_out": False,
+        "marketing_opted_out": False,
         "handoff": None,
         "queued": [],
         "last_inbound_ms": None,

@@ -140,6 +140,7 @@ async def test_a_json_campaign_is_stored_whole_before_its_202(api: Client) -> No
             quiet_hours="21:00-08:00",
             timezone="Asia/Shanghai",
             mid_flow="queue",
+            category="utility",
             skip_if_messaged_within_hours=12,
             end_by="2099-01-02T09:00:00+00:00",
         ),
@@ -163,6 +164,7 @@ async def test_a_json_campaign_is_stored_whole_before_its_202(api: Client) -> No
         "quiet_hours": "21:00-08:00",
         "timezone": "Asia/Shanghai",
         "mid_flow": "queue",
+        "category": "utility",
         "skip_if_messaged_within_hours": 12,
         "business": BUSINESS,
         "channel": "whatsapp",
@@ -175,6 +177,11 @@ async def test_a_json_campaign_is_stored_whole_before_its_202(api: Client) -> No
             "erased": 0,
             "carried_over": 0,
             "sent": 0,
+            "delivered": 0,
+            "read": 0,
+            "replied": 0,
+            "opted_out": 0,
+            "opted_out_marketing": 0,
             "failed": {},
         },
     }
@@ -312,6 +319,7 @@ async def test_an_unknown_intent_is_404(api: Client) -> None:
         ({"start_at": 1.5}, "start_at"),
         ({"end_by": "2098-01-01T00:00:00Z"}, "end_by: must come after start_at and after now"),
         ({"mid_flow": "wait"}, "mid_flow: Input should be 'skip' or 'queue'"),
+        ({"category": "promo"}, "category: Input should be 'marketing', 'utility' or"),
         ({"skip_if_messaged_within_hours": -1}, "skip_if_messaged_within_hours: Input should"),
         ({"channel": "what app"}, "channel: not a channel name"),
         ({"business": "12"}, "business: not a phone number"),
@@ -504,7 +512,8 @@ async def test_pause_resume_and_cancel_move_a_campaign_as_allowed(api: Client) -
     assert shown["status"] == "cancelled"
     assert shown["counts"] == {
         "pending": 0, "started": 0, "skipped": {}, "cancelled": 4, "erased": 0,
-        "carried_over": 0, "sent": 0, "failed": {},
+        "carried_over": 0, "sent": 0, "delivered": 0, "read": 0, "replied": 0,
+        "opted_out": 0, "opted_out_marketing": 0, "failed": {},
     }  # fmt: skip
     listed = await every_recipient(api, campaign)
     assert [r["status"] for r in listed] == ["cancelled"] * 4
@@ -622,6 +631,11 @@ async def test_a_campaign_runs_to_done_skipping_who_opted_out(api: Client) -> No
         "cancelled": 0,
         "erased": 0,
         "carried_over": 0,
+        "delivered": 0,
+        "read": 0,
+        "replied": 0,
+        "opted_out": 0,
+        "opted_out_marketing": 0,
         "failed": {},
     }
     by_customer = {r["customer"]: r for r in await every_recipient(api, campaign)}

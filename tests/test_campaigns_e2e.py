@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.campaign import CampaignSpec, MidFlow, Status
+from bot.campaign import CampaignSpec, Category, MidFlow, Status
 from bot.store import Store, campaign_to_json, recipient_to_json
 from bot.web.keys import STORE
 from tests.conftest import AppFactory
@@ -28,13 +28,14 @@ def customer(n: int) -> str:
 
 
 async def campaign_of(
-    client: TestClient[Any, Any], n: int, *, rate: float, mid_flow: MidFlow = MidFlow.SKIP
-) -> tuple[Store, str]:
-    """A running campaign of the appointment reminder to customers 0..n-1, each with the
-    clinic of its own number as data."""
+    client: TestClient[Any, Any], n: int, *, rate: float, mid_flow: MidFlow = MidFlow.SKIP,
+    category: Category = Category.MARKETING, first: int = 0,
+) -> tuple[Store, str]:  # fmt: skip
+    """A running campaign of the appointment reminder to customers first..first+n-1, each
+    with the clinic of its own number as data."""
     store: Store = client.app[STORE]
     spec = CampaignSpec(intent="appointment_reminder", business=BUSINESS, rate=rate,
-                        mid_flow=mid_flow)  # fmt: skip
+                        mid_flow=mid_flow, category=category)  # fmt: skip
     now = int(time.time() * 1000)
     campaign = await store.new_campaign(
         uuid.uuid4().hex[:16], campaign_to_json(spec), created_ms=now, total=n
@@ -42,7 +43,7 @@ async def campaign_of(
     rows = [
         (f"cams:whatsapp:{BUSINESS}:{customer(i)}", recipient_to_json({"clinic": f"C{i}"}, ""),
          now)
-        for i in range(n)
+        for i in range(first, first + n)
     ]  # fmt: skip
     await store.add_recipients(campaign, rows)
     await store.move_campaign(campaign, Status.RUNNING)
@@ -186,3 +187,126 @@ async def test_a_recipients_messages_go_out_in_order_across_the_outboxes(
     assert [m["TaskId"].split(".")[1] for m in (first, second)] == ["1", "2"]
     assert "TemplateCode" in first  # the reminder, outside the 24-hour window
     await eventually(lambda: counted(store, campaign, "sent", 100))
+
+
+def status_item(message: dict[str, str], status: str, **more: str) -> dict[str, Any]:
+    """A delivery status CAMS pushes for a message it was sent."""
+    return {"MessageId": f"wamid-{message['TaskId']}", "TaskId": message["TaskId"],
+            "From": BUSINESS, "To": message["To"], "Status": status,
+            "Timestamp": int(time.time() * 1000), **more}  # fmt: skip
+
+
+async def test_a_campaigns_later_outcomes_count_in_it(
+    make_client: AppFactory, fake_cams: CamsServer
+) -> None:
+    """A marketing campaign skips the customer who wrote STOP MARKETING; of its first
+    messages, the delivery statuses count (delivered, Read without Delivered included,
+    read, failed by code), and so do what the recipients write afterwards: the first
+    message of each (replied), a STOP (opted_out), a STOP MARKETING (opted_out_marketing);
+    each once, however often they write or a status repeats. A utility campaign then
+    reaches the customer who opted out of marketing alone."""
+    client = await make_client(campaign_min_gap=0)
+    no_marketing = customer(3)
+    push = [inbound("STOP MARKETING", customer=no_marketing)]
+    assert (await client.post(RECEIPTS, json=push)).status == 200
+    [ack] = await fake_cams.recorder.wait_for(1)
+    assert "offers and promotions" in str(ack)
+    store, campaign = await campaign_of(client, 4, rate=50)
+    await fake_cams.recorder.wait_for(4)
+    await eventually(lambda: counted(store, campaign, "sent", 3))
+    a, b, c = (fake_cams.recorder.sent_to(customer(i))[0] for i in range(3))
+    statuses = [
+        status_item(a, "Delivered"), status_item(a, "Read"), status_item(a, "Delivered"),
+        status_item(b, "Read"), status_item(b, "Read"),
+        status_item(c, "Failed", ErrorCode="131049", ErrorDescription="ecosystem"),
+    ]  # fmt: skip
+    assert (await client.post(RECEIPTS, json=statuses)).status == 200
+    writes = [("hello", 0), ("more", 0), ("STOP", 1), ("STOP MARKETING", 2), ("again", 1)]
+    for text, who in writes:
+        push = [inbound(text, customer=customer(who))]
+        assert (await client.post(RECEIPTS, json=push)).status == 200
+    expected = {
+        "pending": 0, "started": 3, "skipped:opted_out_marketing": 1, "sent": 3,
+        "delivered": 2, "read": 2, "failed:131049": 1,
+        "replied": 3, "opted_out": 1, "opted_out_marketing": 1,
+    }  # fmt: skip
+
+    async def all_counted() -> bool:
+        record = await store.campaign(campaign)
+        return record is not None and record.counts == expected
+
+    await eventually(all_counted, within=10)
+    conv = await store.load(f"cams:whatsapp:{BUSINESS}:{customer(2)}")
+    assert conv.marketing_opted_out
+    assert not conv.opted_out
+
+    before = len(fake_cams.recorder.sent_to(no_marketing))
+    store, utility = await campaign_of(
+        client, 1, rate=50, category=Category.UTILITY, first=3
+    )  # fmt: skip
+    await eventually(lambda: counted(store, utility, "sent", 1))
+    assert len(fake_cams.recorder.sent_to(no_marketing)) == before + 1
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == expected  # nothing counted in the first campaign since
+
+
+async def test_a_recipient_queued_behind_its_flow_counts_once_started(
+    make_client: AppFactory, fake_cams: CamsServer
+) -> None:
+    """Recipients in a flow, with the campaign's mid-flow policy `queue`, start the
+    campaign's flow when theirs ends: that step's answer goes first, the campaign's message
+    after it, counted `sent` (that one alone), and the customer's next message `replied`.
+    One who wrote STOP MARKETING meanwhile gets nothing of a marketing campaign."""
+    client = await make_client(api_keys="queue-key", campaign_min_gap=0)
+    busy, dropped = customer(0), customer(1)
+    for who in (busy, dropped):  # the appointment flow: waits for 1 or 2
+        resp = await client.post(
+            "/v1/intents/appointment_reminder", json={"customer": f"+{who}"},
+            headers={"Authorization": "Bearer queue-key"},
+        )  # fmt: skip
+        assert resp.status == 202, await resp.text()
+    await fake_cams.recorder.wait_for(2)
+    store, campaign = await campaign_of(client, 2, rate=50, mid_flow=MidFlow.QUEUE)
+    await eventually(lambda: counted(store, campaign, "started", 2))
+    push = [inbound("STOP MARKETING", customer=dropped)]
+    assert (await client.post(RECEIPTS, json=push)).status == 200
+    await eventually(lambda: len(fake_cams.recorder.sent_to(dropped)) == 2)
+    for who in (busy, dropped):
+        assert (await client.post(RECEIPTS, json=[inbound("1", customer=who)])).status == 200
+    await eventually(lambda: len(fake_cams.recorder.sent_to(busy)) == 3)
+    await eventually(lambda: len(fake_cams.recorder.sent_to(dropped)) == 3)
+    _, confirmed, reminder = fake_cams.recorder.sent_to(busy)
+    assert "confirmed" in str(confirmed)
+    assert "C0" in str(reminder)  # the campaign's reminder, with the recipient's data
+    assert "confirmed" in str(fake_cams.recorder.sent_to(dropped)[2])
+    await eventually(lambda: counted(store, campaign, "sent", 1))
+    assert (await client.post(RECEIPTS, json=[inbound("1", customer=busy)])).status == 200
+    await eventually(lambda: counted(store, campaign, "replied", 1))
+    await asyncio.sleep(0.3)  # nothing else comes
+    assert len(fake_cams.recorder.sent_to(dropped)) == 3
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {"pending": 0, "started": 2, "sent": 1, "replied": 1}
+
+
+async def test_an_offer_still_waiting_to_go_is_dropped_by_stop_marketing(
+    make_client: AppFactory, fake_cams: CamsServer
+) -> None:
+    """A recipient who writes STOP MARKETING while their marketing campaign's first
+    message still waits in the campaigns' outbox never gets it: only the confirmation."""
+    client = await make_client(send_rate_limit=20, campaign_reserve=0.25)
+    store, campaign = await campaign_of(client, 100, rate=100)
+    await eventually(lambda: counted(store, campaign, "started", 100), within=5)
+    who = customer(95)
+    assert not fake_cams.recorder.sent_to(who)  # its offer waits behind the limit
+    push = [inbound("STOP MARKETING", customer=who)]
+    assert (await client.post(RECEIPTS, json=push)).status == 200
+    await eventually(lambda: counted(store, campaign, "sent", 99), within=20)
+    await eventually(lambda: len(fake_cams.recorder.sent_to(who)) == 1)
+    [only] = fake_cams.recorder.sent_to(who)
+    assert "offers and promotions" in str(only)
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts.get("sent") == 99
+    assert record.counts.get("opted_out_marketing") == 1

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.campaign import CampaignSpec, MidFlow, QuietHours, Status, first_due, zone_of
 from bot.model import Conversation
@@ -28,7 +29,7 @@ from bot.store import (
     recipient_to_json,
 )
 from bot.store.campaigns import Due
-from tests.support import BUSINESS, owning_store
+from tests.support import BUSINESS, eventually, owning_store
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
 
@@ -182,6 +183,100 @@ async def test_pumps_start_every_recipient_once_at_the_campaigns_rate(store: Sto
     timeline = await store.campaign_timeline(campaign)
     assert sum(timeline.values()) == 30
     assert set(timeline) <= {NOW // 60_000}  # the pumps' clock stood still
+
+
+async def test_a_pump_reads_only_the_campaigns_with_recipients_due(store: Store) -> None:
+    """40 running campaigns whose recipients are due in an hour cost a pump no read of
+    theirs, turn after turn: it reads its partition's index of due campaigns, and only the
+    one campaign due now. When the hour comes, they start. A campaign missing from the index
+    (stored before it, or the index lost) is put back in when the pump first sees it run."""
+    p = partition_of(conv(0), PARTITIONS)
+    spec = campaign_to_json(CampaignSpec(intent="x", business=BUSINESS, rate=100))
+    hour = NOW + 3_600_000
+    later = []
+    for n in range(40):
+        campaign = await store.new_campaign(f"later{n}", spec, created_ms=NOW, total=1)
+        rows = [(conv(0), recipient_to_json({}, ""), hour)]
+        assert await store.add_recipients(campaign, rows) == 1
+        assert await store.move_campaign(campaign, Status.RUNNING) is Status.CREATING
+        later.append(campaign)
+    now = await store.new_campaign("now", spec, created_ms=NOW, total=1)
+    assert await store.add_recipients(now, [(conv(0), recipient_to_json({}, ""), NOW)]) == 1
+    await store.redis.delete(store.keys(p).campaigns_due)  # as if stored before the index
+    assert await store.due_campaigns(p, NOW) == []
+    assert await store.move_campaign(now, Status.RUNNING) is Status.CREATING
+
+    read: list[str] = []
+    due_recipients = store.due_recipients
+
+    async def counted(partition: int, campaign: str, now_ms: int, limit: int) -> list[Due]:
+        read.append(campaign)
+        return await due_recipients(partition, campaign, now_ms, limit)
+
+    store.due_recipients = counted  # type: ignore[method-assign]
+    clock = [NOW]
+    pm = pump(store, p, clock)
+    task = asyncio.create_task(pm.run())
+    try:
+        await asyncio.sleep(1.0)  # five turns
+        assert len(await inbox_events(store)) == 1
+        assert set(read) == {"now"}  # none of the 40 was read
+        assert len(read) <= 2  # its recipient, then its place moved out of the index
+        assert await store.due_campaigns(p, hour) == sorted(later)
+        clock[0] = hour
+
+        async def all_started() -> bool:
+            return len(await inbox_events(store)) == 41
+
+        await eventually(all_started)
+        # Nobody left queued: each campaign leaves the index at its next turn.
+        await eventually(lambda: no_due(store, p, hour + 1))
+    finally:
+        pm.stopping = True
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def no_due(store: Store, p: int, at: int) -> bool:
+    return await store.due_campaigns(p, at) == []
+
+
+async def test_a_place_in_the_index_that_failed_to_be_put_right_is_tried_again(
+    store: Store,
+) -> None:
+    """Redis fails as the pump first puts a campaign's place right (the index lost it): the
+    pump's run ends with the error and is run again, as the runtime does, and the campaign
+    is not forgotten: its recipient starts."""
+    p = partition_of(conv(0), PARTITIONS)
+    spec = CampaignSpec(intent="x", business=BUSINESS, rate=100)
+    campaign = await made(store, spec, 1)
+    await store.redis.delete(store.keys(p).campaigns_due)
+    settle = store.settle_due
+    failures = [RedisConnectionError("Redis went away")]
+
+    async def failing_once(partition: int, campaign: str) -> int | None:
+        if failures:
+            raise failures.pop()
+        return await settle(partition, campaign)
+
+    store.settle_due = failing_once  # type: ignore[method-assign]
+    pm = pump(store, p, [NOW])
+    with pytest.raises(RedisConnectionError):
+        await pm.run()
+    task = asyncio.create_task(pm.run())
+    try:
+        await eventually(lambda: started_one(store))
+    finally:
+        pm.stopping = True
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    record = await store.campaign(campaign)
+    assert record is not None
+    assert record.counts == {"pending": 0, "started": 1}
+
+
+async def started_one(store: Store) -> bool:
+    return len(await inbox_events(store)) == 1
 
 
 async def test_quiet_hours_move_a_recipient_to_when_they_end(store: Store) -> None:

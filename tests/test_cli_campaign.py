@@ -49,6 +49,8 @@ async def test_start_follows_the_campaign_to_its_end(
     assert "6 recipients, running" in out
     assert "done" in out
     assert "started 6" in out
+    # Done: every recipient started; their reminders may still be on their way.
+    await fake_cams.recorder.wait_for(6)
     assert len(fake_cams.recorder.messages) == 6
     code, again = await bot_campaign(
         client, "start", str(recipients), "--intent", "appointment_reminder", "--rate", "20",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.campaign import counted_since
 from bot.flows.answers.reading import MAX_ANSWER
 from bot.flows.compiler import IDLE, START, compile_catalog
 from bot.flows.engine import MAX_MOVES, Engine
@@ -953,6 +954,162 @@ def test_opted_out_customer_gets_nothing_until_start() -> None:
     assert not chat.conv.opted_out
     assert _texts(result) == ["Welcome back! You will receive our messages again."]
     assert chat.say("hello").outcome == "started"
+
+
+def _campaign(code: str, campaign: str, *, marketing: bool, at: int = NOW) -> IntentStart:
+    return IntentStart(message_id=f"c-{campaign}-{at}", at_ms=at, code=code, campaign=campaign,
+                       marketing=marketing, policy="queue")  # fmt: skip
+
+
+@pytest.mark.parametrize("word", ["STOP MARKETING", "stop promotions", "Baja publicidad"])
+def test_stop_marketing_opts_out_of_marketing_alone_and_the_flow_goes_on(word: str) -> None:
+    """STOP MARKETING (its words per language) sets `marketing_opted_out`, confirms with a
+    `system` reply and leaves the flow where it was; marketing intents are refused, queued
+    ones dropped, utility ones start; START MARKETING takes it back."""
+    chat = _appointment()
+    chat.step(_campaign("csat_survey", "promo1", marketing=True))
+    chat.step(_campaign("csat_survey", "notice1", marketing=False))
+    assert [q.get("marketing", False) for q in chat.conv.queue] == [True, False]
+    result = chat.say(word)
+    assert result.outcome == "marketing_stopped"
+    assert chat.conv.marketing_opted_out
+    assert not chat.conv.opted_out
+    assert _where(chat.conv) == ("appointment", "remind")
+    assert [q["campaign"] for q in chat.conv.queue] == ["notice1"]
+    assert result.replies == (
+        Reply(
+            text="You will not receive offers and promotions from us any more. Reply START "
+            "MARKETING to get them again.",
+            system=True,
+        ),
+    )
+    refused = chat.step(_campaign("csat_survey", "promo2", marketing=True, at=NOW + 1))
+    assert (refused.outcome, refused.detail) == ("rejected", "customer opted out of marketing")
+    chat.say("1")  # the appointment ends: the utility campaign's flow starts
+    assert chat.conv.flow == "csat"
+    assert chat.conv.campaign == "notice1"
+    result = chat.say("start marketing")
+    assert result.outcome == "marketing_started"
+    assert not chat.conv.marketing_opted_out
+    assert chat.conv.flow == "csat"
+
+
+def test_start_marketing_after_stop_opts_back_into_everything() -> None:
+    """A customer who wrote STOP then START MARKETING gets everything again; one who wrote
+    STOP MARKETING, STOP, START is still opted out of marketing."""
+    chat = _appointment()
+    chat.say("stop")
+    assert chat.say("start marketing").outcome == "opted_in"
+    assert not chat.conv.opted_out
+    assert not chat.conv.marketing_opted_out
+    chat.say("stop marketing")
+    chat.say("stop")
+    assert chat.say("start").outcome == "opted_in"
+    assert chat.conv.marketing_opted_out
+    assert not chat.conv.opted_out
+
+
+def test_a_campaigns_start_is_remembered_and_its_replies_named() -> None:
+    """A campaign's flow started (at once, or queued behind the customer's flow) names the
+    campaign on each reply its start makes; the conversation remembers the campaign."""
+    chat = Chat(EXAMPLE, Conversation())
+    result = chat.step(_campaign("appointment_reminder", "c1", marketing=False))
+    assert result.reply_campaigns == ("c1",)
+    assert not result.replies[0].marketing
+    assert chat.conv.campaign == "c1"
+    queued = chat.step(_campaign("csat_survey", "c2", marketing=True, at=NOW + 1))
+    assert queued.outcome == "queued"
+    assert queued.reply_campaigns == ()
+    result = chat.say("1")  # confirmed: the appointment ends, the queued survey starts
+    assert result.reply_campaigns == ("", "c2")  # the confirmation, then the survey's question
+    assert [r.marketing for r in result.replies] == [False, True]
+    assert chat.conv.campaign == "c2"
+    assert chat.conv.marketing_flow
+
+
+def test_queued_campaigns_started_in_turn_each_name_their_own_replies(
+    tmp_path: Path,
+) -> None:
+    """A queued campaign whose flow ends at once starts the next queued one within the same
+    step: each reply names the campaign whose start made it, and the conversation the last."""
+    flows = """
+    flows:
+      ask:
+        start: q
+        states:
+          q: {say: "Which?", options: [{label: One, go: done}]}
+          done: {say: "Done."}
+      notice:
+        start: n
+        states:
+          n: {say: "Notice."}
+      offer:
+        start: o
+        states:
+          o: {say: "Offer!", options: [{label: Yes, go: ok}]}
+          ok: {say: "Booked."}
+    """
+    intents = {
+        code: f"code: {code}\nname: {code}\nstart: {code}" for code in ("ask", "notice", "offer")
+    }
+    engine = _engine(tmp_path, flows, intents)
+    conv = engine.step(Conversation(), _intent("ask"), NOW).conversation
+    for code, campaign, marketing in (("notice", "A", False), ("offer", "B", True)):
+        step = _campaign(code, campaign, marketing=marketing)
+        conv = engine.step(conv, step, NOW).conversation
+    assert [q["campaign"] for q in conv.queue] == ["A", "B"]
+    result = engine.step(conv, _msg("1"), NOW)
+    assert [r.text for r in result.replies] == ["Done.", "Notice.", "Offer!"]
+    assert result.reply_campaigns == ("", "A", "B")
+    assert [r.marketing for r in result.replies] == [False, False, True]
+    assert (result.conversation.campaign, result.conversation.flow) == ("B", "offer")
+
+
+def test_stop_marketing_ends_a_marketing_campaigns_flow_under_way() -> None:
+    """STOP MARKETING in the middle of a marketing campaign's flow ends it (its reminders
+    and timeout never come) and starts what was queued behind it; while opted out of
+    everything, it is kept quietly, for after START."""
+    chat = Chat(EXAMPLE, Conversation(last_inbound_ms=NOW - MINUTE))
+    chat.step(_campaign("appointment_reminder", "promo", marketing=True))
+    chat.step(_campaign("csat_survey", "notice", marketing=False, at=NOW + 1))
+    assert chat.conv.marketing_flow
+    assert chat.conv.timers
+    result = chat.say("stop marketing")
+    assert result.outcome == "marketing_stopped"
+    assert chat.conv.flow == "csat"  # the queued utility campaign's flow
+    assert not chat.conv.marketing_flow
+    assert result.reply_campaigns[1:] == ("notice",)
+    quiet = Chat(EXAMPLE, Conversation())
+    quiet.say("stop")
+    result = quiet.say("stop marketing")
+    assert (result.outcome, result.replies) == ("marketing_stopped", ())
+    quiet.say("start")
+    assert quiet.conv.marketing_opted_out
+    assert not quiet.conv.opted_out
+
+
+def test_what_a_step_counts_in_the_campaign_that_last_messaged_the_customer() -> None:
+    """Replied once (a customer's message, the first since), opted out once each (STOP,
+    STOP MARKETING) however often they opt back in; nothing without a campaign; a step that
+    starts another campaign's flow starts its letters afresh."""
+    base = Conversation(campaign="c1")
+    assert counted_since(base, base, customer_wrote=True) == (["replied"], "r")
+    replied = replace(base, campaign_counted="r")
+    assert counted_since(replied, replied, customer_wrote=True) == ([], "r")
+    assert counted_since(base, base, customer_wrote=False) == ([], "")
+    stopped = replace(replied, opted_out=True)
+    assert counted_since(replied, stopped, customer_wrote=True) == (["opted_out"], "ro")
+    again = replace(replied, campaign_counted="ro")  # START, then STOP once more
+    assert counted_since(again, replace(again, opted_out=True), customer_wrote=True) == (
+        [], "ro"
+    )  # fmt: skip
+    no_offers = replace(base, marketing_opted_out=True)
+    assert counted_since(base, no_offers, customer_wrote=True) == (
+        ["replied", "opted_out_marketing"], "rm"
+    )  # fmt: skip
+    assert counted_since(Conversation(), stopped, customer_wrote=True) == ([], "")
+    other = replace(base, campaign="c2")
+    assert counted_since(base, other, customer_wrote=True) == (["replied"], "")
 
 
 def test_restart_starts_the_current_flow_again() -> None:

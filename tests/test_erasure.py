@@ -119,6 +119,39 @@ async def test_an_opt_out_survives_its_erasure_as_a_hash_and_is_honoured(
     await eventually(opted_out)
     await eventually(lambda: len(fake_cams.recorder.messages) >= 1)
     assert len(fake_cams.recorder.messages) == 1  # nothing more was sent
+    # START opts them back in: the kept opt-out no longer stands for their conversation.
+    assert (await client.post(RECEIPTS, json=[inbound("START", customer=CUSTOMER)])).status == 200
+    await fake_cams.recorder.wait_for(2)
+    resp = await client.post(
+        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
+    )
+    assert resp.status == 202, await resp.text()
+
+
+async def test_an_opt_out_of_marketing_survives_its_erasure_too(
+    make_client: AppFactory, fake_cams: CamsServer, redis: Redis
+) -> None:
+    """STOP MARKETING is kept the same way (`m` rather than `1`): the customer's next
+    conversation starts opted out of marketing alone, and utility intents still reach them."""
+    client = await make_client(api_keys=API_KEY)
+    push = [inbound("STOP MARKETING", customer=CUSTOMER)]
+    assert (await client.post(RECEIPTS, json=push)).status == 200
+    await fake_cams.recorder.wait_for(1)
+
+    async def marketing_out() -> bool:
+        resp = await client.get(f"/v1/conversations/{CONV}", headers=AUTH)
+        found = await resp.json() if resp.status == 200 else {}
+        return bool(found.get("marketing_opted_out")) and not found["opted_out"]
+
+    await eventually(marketing_out)
+    erased = await erase(client)
+    assert erased["opt_out_kept"] is False  # not of everything
+    assert CUSTOMER.encode() not in await keyspace(redis)
+    resp = await client.post(
+        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
+    )
+    assert resp.status == 202, await resp.text()
+    await eventually(marketing_out)
 
 
 async def test_events_and_replies_waiting_are_erased_too(redis: Redis) -> None:
@@ -146,3 +179,32 @@ async def test_erasure_needs_the_api_key_and_a_conversation_id(make_client: AppF
     client = await make_client(api_keys=API_KEY)
     assert (await client.delete(f"/v1/conversations/{CONV}")).status == 401
     assert (await client.delete("/v1/conversations/nonsense", headers=AUTH)).status == 404
+
+
+async def test_both_opt_outs_survive_an_erasure_together(
+    make_client: AppFactory, fake_cams: CamsServer
+) -> None:
+    """STOP MARKETING then STOP, erased: both are kept (`1m`); after START, the customer is
+    still opted out of marketing, as without the erasure."""
+    client = await make_client(api_keys=API_KEY)
+    for text in ("STOP MARKETING", "STOP"):
+        assert (await client.post(RECEIPTS, json=[inbound(text, customer=CUSTOMER)])).status == 200
+        await fake_cams.recorder.wait_for(1 if text != "STOP" else 2)
+
+    async def state() -> dict[str, Any]:
+        resp = await client.get(f"/v1/conversations/{CONV}", headers=AUTH)
+        return await resp.json() if resp.status == 200 else {}
+
+    async def both() -> bool:
+        found = await state()
+        return bool(found.get("opted_out")) and bool(found.get("marketing_opted_out"))
+
+    await eventually(both)
+    assert (await erase(client))["opt_out_kept"] is True
+    assert (await client.post(RECEIPTS, json=[inbound("START", customer=CUSTOMER)])).status == 200
+
+    async def back_in() -> bool:
+        found = await state()
+        return found.get("opted_out") is False and found.get("marketing_opted_out") is True
+
+    await eventually(back_in)

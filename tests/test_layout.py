@@ -268,6 +268,8 @@ async def test_every_script_is_loaded_and_run_by_the_store(redis: Redis) -> None
         assert await store.add_recipients(camp, rows) == 2
         assert await store.move_campaign(camp, Status.RUNNING) is Status.CREATING
         assert await store.acquire(p, "t", 10_000)
+        assert camp in await store.due_campaigns(p, now)
+        assert await store.settle_due(p, camp) == now
         [due] = await store.due_recipients(p, camp, now, 1)
         started = await store.release_recipient(
             p, "t", camp, due, event_json=event_to_json(intent), mid_flow=MidFlow.SKIP,

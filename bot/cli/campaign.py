@@ -20,7 +20,7 @@ from bot.errors import ConfigError, ServerRefused
 
 POLL = 0.5  # seconds between two reads of a campaign's counts
 DONE = ("done", "cancelled")
-OPTIONS = ("rate", "start_at", "end_by", "quiet_hours", "timezone", "mid_flow",
+OPTIONS = ("rate", "start_at", "end_by", "quiet_hours", "timezone", "mid_flow", "category",
            "skip_if_messaged_within_hours", "name", "business", "channel")  # fmt: skip
 
 
@@ -155,11 +155,17 @@ def _summary(found: dict[str, Any]) -> str:
     counts = found["counts"]
     skipped = counts.get("skipped") or {}
     why = ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items())) or "none"
+    failed = ", ".join(f"{code} {n}" for code, n in sorted((counts.get("failed") or {}).items()))
+    failed = failed or "none"
     lines = [
         f"campaign {found['id']} ({found.get('name') or found['intent']}): {found['status']}",
         f"  recipients {found['recipients']}: pending {counts.get('pending', 0)}, "
         f"started {counts.get('started', 0)}, cancelled {counts.get('cancelled', 0)}",
         f"  skipped: {why}",
+        f"  first messages: sent {counts.get('sent', 0)}, delivered "
+        f"{counts.get('delivered', 0)}, read {counts.get('read', 0)}, failed {failed}",
+        f"  since: replied {counts.get('replied', 0)}, opted out "
+        f"{counts.get('opted_out', 0)}, of marketing {counts.get('opted_out_marketing', 0)}",
     ]
     return "\n".join(lines)
 
@@ -196,6 +202,8 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--quiet-hours", dest="quiet_hours", help="local hours, e.g. 21:00-08:00")
     s.add_argument("--timezone", help="zone of recipients whose number tells none")
     s.add_argument("--mid-flow", dest="mid_flow", choices=("skip", "queue"))
+    s.add_argument("--category", choices=("marketing", "utility", "authentication"),
+                   help="its template's kind (default: marketing)")  # fmt: skip
     s.add_argument("--skip-recent", dest="skip_if_messaged_within_hours", type=float,
                    metavar="HOURS", help="skip customers messaged within HOURS")  # fmt: skip
     s.add_argument("--name", help="a name for the list")

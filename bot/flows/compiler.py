@@ -394,6 +394,8 @@ def compile_flow(name: str, spec: FlowSpec, lang: str = "en") -> CompiledFlow:
 class CompiledTexts:
     stopped: LocalText
     started: LocalText
+    stopped_marketing: LocalText
+    started_marketing: LocalText
     agent: LocalText
     agent_resumed: LocalText
     otp_wrong: LocalText
@@ -408,7 +410,8 @@ class CompiledCatalog:
     reprompt: LocalText
     attempts: int
     inbound_flow: str | None
-    commands: Mapping[str, str]  # normalized word -> stop | start | agent | restart
+    # normalized word -> stop | start | stop_marketing | start_marketing | agent | restart
+    commands: Mapping[str, str]
     texts: CompiledTexts
     agent: AgentSpec
     agent_webhook: CallText | None
@@ -431,7 +434,7 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
     spec = catalog.flows
     d = spec.defaults
     commands: dict[str, str] = {}
-    for command in ("stop", "start", "agent", "restart"):
+    for command in ("stop", "start", "stop_marketing", "start_marketing", "agent", "restart"):
         for word in flatten_words(getattr(d.commands, command)):
             commands.setdefault(normalize_text(word), command)
     t = d.texts

@@ -147,17 +147,49 @@ class _Step:
             "today": datetime.fromtimestamp(now_ms / 1000, UTC).date().isoformat(),
         }
         self.entries = 0  # states entered in this step: bounds loops of routes
+        # (index of the first reply, campaign) from which replies are that campaign's
+        # first messages: see `_in_campaign`.
+        self._marks: list[tuple[int, str, bool]] = []
+        self._campaign: tuple[str, bool] = ("", False)
 
     def result(self) -> StepResult:
+        campaigns = self._reply_campaigns()
+        replies = tuple(
+            replace(r, marketing=True) if campaigns and campaigns[i][1] else r
+            for i, r in enumerate(self.replies)
+        )
         return StepResult(
             self.conv,
-            tuple(self.replies),
+            replies,
             self.outcome,
             self.detail,
             tuple(self.calls),
             tuple(self.trace),
             tuple(self.entered),
+            tuple(c for c, _ in campaigns),
         )
+
+    def _reply_campaigns(self) -> list[tuple[str, bool]]:
+        """For each reply, the campaign it is a first message of and whether a marketing
+        one's (none: [])."""
+        if not self._marks:
+            return []
+        out: list[tuple[str, bool]] = []
+        marks, current = iter(self._marks), ("", False)
+        mark = next(marks, None)
+        for _ in range(len(self.replies)):
+            while mark is not None and mark[0] <= len(out):
+                current = mark[1], mark[2]
+                mark = next(marks, None)
+            out.append(current)
+        return out
+
+    def _in_campaign(self, campaign: tuple[str, bool]) -> tuple[str, bool]:
+        """The replies made from now on are first messages of `campaign` (its id, "" for
+        none, and whether a marketing one's); returns the one before, to go back to."""
+        outer, self._campaign = self._campaign, campaign
+        self._marks.append((len(self.replies), *campaign))
+        return outer
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -393,7 +425,10 @@ class _Step:
             timers.append(Timer("handoff", self.now + int(state.handoff.timeout * 1000)))
         self.conv = replace(self.conv, timers=tuple(timers))
 
-    def _start(self, flow: CompiledFlow, data: Mapping[str, Any]) -> None:
+    def _start(
+        self, flow: CompiledFlow, data: Mapping[str, Any], *, marketing: bool = False
+    ) -> None:
+        """Start `flow`; `marketing`: a marketing campaign's (STOP MARKETING ends it)."""
         self.conv = replace(
             self.conv,
             flow=flow.name,
@@ -401,6 +436,7 @@ class _Step:
             flow_version=flow.version,
             data=self._fresh_data(flow, data),
             handoff="",
+            marketing_flow=marketing,
         )
         self.outcome = Outcome.STARTED
         self._fire(flow, START)
@@ -417,15 +453,35 @@ class _Step:
         )
 
     def _next_queued(self) -> None:
-        if not self.conv.queue:
-            return
-        first, rest = self.conv.queue[0], self.conv.queue[1:]
-        self.conv = replace(self.conv, queue=rest)
-        intent = self.catalog.intents.get(first["code"])
-        if intent is not None and intent.start is not None:
+        """Start the first queued intent that may start (one whose intent is gone, or a
+        marketing campaign's for a customer who opted out of marketing, is dropped)."""
+        while self.conv.queue:
+            first, rest = self.conv.queue[0], self.conv.queue[1:]
+            self.conv = replace(self.conv, queue=rest)
+            intent = self.catalog.intents.get(first["code"])
+            if intent is None or intent.start is None:
+                continue
+            if first.get("marketing") and self.conv.marketing_opted_out:
+                continue
             data = {**intent.default_data, **first.get("data", {})}
-            self._start(self.catalog.flows[intent.start], data)
+            self._start_intent_flow(
+                self.catalog.flows[intent.start], data,
+                campaign=first.get("campaign", ""), marketing=bool(first.get("marketing")),
+            )  # fmt: skip
             self.outcome = Outcome.STARTED
+            return
+
+    def _start_intent_flow(
+        self, flow: CompiledFlow, data: dict[str, Any], *, campaign: str, marketing: bool
+    ) -> None:
+        """Start an intent's flow; when a campaign's, the replies its start makes are that
+        campaign's first messages (a queued intent started in turn within it has its own),
+        and the conversation remembers the campaign (its replies and opt-outs count there)."""
+        outer = self._in_campaign((campaign, marketing and bool(campaign)))
+        if campaign:
+            self.conv = replace(self.conv, campaign=campaign)
+        self._start(flow, data, marketing=marketing)
+        self._in_campaign(outer)
 
     # -- customer messages ------------------------------------------------------------------
 
@@ -438,8 +494,13 @@ class _Step:
     def _inbound(self, event: Inbound) -> None:
         command = self._command(event)
         if self.conv.opted_out:
-            if command == "start":
-                self.conv = replace(self.conv, opted_out=False)
+            if command == "stop_marketing":  # said quietly: nothing is sent to them now
+                self.conv = replace(self.conv, marketing_opted_out=True)
+                self.outcome = Outcome.MARKETING_STOPPED
+            elif command in ("start", "start_marketing"):
+                # START MARKETING after STOP asks for everything again, offers included.
+                marketing = self.conv.marketing_opted_out and command == "start"
+                self.conv = replace(self.conv, opted_out=False, marketing_opted_out=marketing)
                 self._text(self.catalog.texts.started)
                 self.outcome = Outcome.OPTED_IN
             else:
@@ -452,6 +513,29 @@ class _Step:
                 Reply(text=self._pick(self.catalog.texts.stopped, self.env()), system=True)
             )
             self.outcome = Outcome.STOPPED
+            return
+        if command == "stop_marketing":
+            # Offers stop; the conversation goes on where it was, and so do utility messages.
+            queue = tuple(q for q in self.conv.queue if not q.get("marketing"))
+            self.conv = replace(self.conv, marketing_opted_out=True, queue=queue)
+            self.replies.append(
+                Reply(
+                    text=self._pick(self.catalog.texts.stopped_marketing, self.env()),
+                    system=True,
+                )
+            )
+            self.outcome = Outcome.MARKETING_STOPPED
+            if self.conv.marketing_flow and self.conv.flow is not None:
+                # A marketing campaign's flow under way ends: no reminder of it follows.
+                self._end()
+                self.conv = replace(self.conv, marketing_flow=False)
+                self._next_queued()
+                self.outcome = Outcome.MARKETING_STOPPED
+            return
+        if command == "start_marketing":
+            self.conv = replace(self.conv, marketing_opted_out=False)
+            self._text(self.catalog.texts.started_marketing)
+            self.outcome = Outcome.MARKETING_STARTED
             return
         if self.conv.handoff:
             self._forward(event)
@@ -599,6 +683,8 @@ class _Step:
     # -- business events --------------------------------------------------------------------
 
     def _intent(self, event: IntentStart) -> None:
+        if event.campaign:  # what this step sends is the campaign's first messages
+            self._in_campaign((event.campaign, event.marketing))
         if self.conv.opted_out:
             self.outcome, self.detail = Outcome.REJECTED, "customer opted out"
             return
@@ -615,6 +701,9 @@ class _Step:
             return
         if self.conv.opted_out:
             self.outcome, self.detail = Outcome.REJECTED, "customer opted out"
+            return
+        if event.marketing and self.conv.marketing_opted_out:
+            self.outcome, self.detail = Outcome.REJECTED, "customer opted out of marketing"
             return
         data = {**intent.default_data, **event.data}
         if intent.event is not None:
@@ -634,11 +723,20 @@ class _Step:
                 self.outcome, self.detail = Outcome.REJECTED, "customer is in a flow"
                 return
             if policy == "queue":
-                queued = {"code": event.code, "data": event.data, "id": event.message_id}
+                queued: dict[str, Any] = {
+                    "code": event.code, "data": event.data, "id": event.message_id
+                }  # fmt: skip
+                if event.campaign:
+                    queued["campaign"] = event.campaign
+                if event.marketing:
+                    queued["marketing"] = True
                 self.conv = replace(self.conv, queue=(*self.conv.queue, queued))
                 self.outcome = Outcome.QUEUED
                 return
-        self._start(self.catalog.flows[intent.start], data)
+        self._start_intent_flow(
+            self.catalog.flows[intent.start], data, campaign=event.campaign,
+            marketing=event.marketing,
+        )  # fmt: skip
 
     def _timer(self, event: TimerFired) -> None:
         if event.visit != self.conv.visit:

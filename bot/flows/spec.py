@@ -259,6 +259,26 @@ class CommandWords(Spec):
             "zh": ["订阅"],
         }
     )
+    stop_marketing: LocalizedWords = Field(
+        default_factory=lambda: {
+            "en": ["stop marketing", "stop promotions", "stop offers"],
+            "es": ["baja publicidad", "parar promociones"],
+            "pt": ["parar promocoes", "sair promocoes"],
+            "fr": ["stop pub", "stop promotions"],
+            "de": ["stopp werbung"],
+            "zh": ["退订营销", "退订推广"],
+        }
+    )
+    start_marketing: LocalizedWords = Field(
+        default_factory=lambda: {
+            "en": ["start marketing", "start promotions", "start offers"],
+            "es": ["alta publicidad"],
+            "pt": ["voltar promocoes"],
+            "fr": ["demarrer pub"],
+            "de": ["start werbung"],
+            "zh": ["订阅营销"],
+        }
+    )
     agent: LocalizedWords = Field(
         default_factory=lambda: {
             "en": ["agent", "human", "operator"],
@@ -293,6 +313,11 @@ class Texts(Spec):
 
     stopped: Localized = "You will not receive more messages from us. Reply START to opt back in."
     started: Localized = "Welcome back! You will receive our messages again."
+    stopped_marketing: Localized = (
+        "You will not receive offers and promotions from us any more. Reply START MARKETING "
+        "to get them again."
+    )
+    started_marketing: Localized = "You will receive our offers and promotions again."
     agent: Localized = "Connecting you with a colleague. Please wait."
     agent_resumed: Localized = "Thanks for waiting. Let's continue."
     otp_wrong: Localized = "That code is not right. Please try again."

@@ -13,7 +13,12 @@ WhatsApp's rules: a recipient whose conversation stepped less than `min_gap` sec
 put off until the gap is over (its pair rate); with a `daily_cap`, a business number's
 campaigns message at most that many unique recipients in any 24 hours, and the rest are
 carried over to when a place frees (counted `carried_over`). Partition 0's pump marks the
-running campaigns nobody is pending in any more done."""
+running campaigns nobody is pending in any more done.
+
+A pump looks only at the campaigns its partition's index of due campaigns names (one read a
+turn, however many campaigns run): a store of recipients lowers a campaign's place there,
+and the pump moves it to the next recipient's time when it finds none due, or takes it
+out when none is queued."""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ import math
 import time
 from collections.abc import Callable
 
-from bot.campaign import CampaignSpec, MidFlow, Skip, Status, zone_of
+from bot.campaign import CampaignSpec, Category, MidFlow, Skip, Status, zone_of
 from bot.errors import LeaseLost
 from bot.model import ConversationRef, IntentStart
 from bot.runtime.drain import Consumer
@@ -34,6 +39,10 @@ log = logging.getLogger("bot.campaigns")
 
 BATCH = 100  # recipients of one campaign looked at per turn
 ACTIVE_FOR = 1.0  # seconds the list of active campaigns is kept before it is read again
+# Seconds between two puttings right of every active campaign's place in the index: what
+# went wrong with it (a stale owner's pump, a Redis that lost it) holds up a campaign in a
+# partition this long at most.
+RESETTLE = 30.0
 SMOOTH = 0.1  # seconds: a campaign's starts are spread over windows this short
 
 
@@ -70,14 +79,23 @@ class CampaignPump(Consumer):
         self.token = token
         self.clock_ms = clock_ms
         self.interval = interval
-        self._active: list[tuple[str, Status, CampaignSpec]] = []
+        self._active: dict[str, tuple[Status, CampaignSpec]] = {}
         self._read_at = -math.inf
+        self._unsettled: set[str] = set()  # active campaigns whose place is to put right
+        self._settled_at = -math.inf
 
     async def run(self) -> None:
         while not self.stopping:
             worked, wait = 0, self.interval
-            for campaign, status, spec in await self._campaigns():
-                if status is Status.RUNNING:
+            active = await self._campaigns()
+            # One read a turn, however many campaigns run: those the partition's index says
+            # may have recipients due. What no longer runs leaves the index.
+            # Reads alone: a stop may cancel the pump there (idle), as in its sleep.
+            due = await self.waiting(self.store.due_campaigns(self.partition, self.clock_ms()))
+            await self.store.drop_due(self.partition, [c for c in due if c not in active])
+            for campaign in due:
+                status, spec = active.get(campaign, (None, None))
+                if status is Status.RUNNING and spec is not None:
                     done, until_permits = await self._turn(campaign, spec)
                     worked += done
                     if until_permits is not None:
@@ -85,12 +103,28 @@ class CampaignPump(Consumer):
             if not worked:
                 await self.waiting(asyncio.sleep(wait))
 
-    async def _campaigns(self) -> list[tuple[str, Status, CampaignSpec]]:
+    async def _campaigns(self) -> dict[str, tuple[Status, CampaignSpec]]:
+        """The running and paused campaigns, read again once a second. One seen for the
+        first time gets its place in the partition's index of due campaigns put right: the
+        index holds only what was stored since this pump last saw it run (a campaign
+        stored before it ran is out of it)."""
         if time.monotonic() - self._read_at > ACTIVE_FOR:
-            self._active = await self.store.active_campaigns()
+            found = await self.waiting(self.store.active_campaigns())
             self._read_at = time.monotonic()
+            seen = self._active
+            self._active = {c: (status, spec) for c, status, spec in found}
+            self._unsettled |= self._active.keys() - seen.keys()
+            if time.monotonic() - self._settled_at > RESETTLE:
+                self._unsettled |= self._active.keys()
+                self._settled_at = time.monotonic()
+            self._unsettled &= self._active.keys()
+            # One at a time, each off the list once done: a failure (Redis away) leaves
+            # the rest for the next time round, not forgotten.
+            for campaign in sorted(self._unsettled):
+                await self.store.settle_due(self.partition, campaign)
+                self._unsettled.discard(campaign)
             if self.partition == 0:  # one pump (partition 0 always has an owner) says so
-                await self._finish([(c, st) for c, st, _ in self._active])
+                await self._finish([(c, st) for c, st, _ in found])
         return self._active
 
     async def _finish(self, active: list[tuple[str, Status]]) -> None:
@@ -113,6 +147,9 @@ class CampaignPump(Consumer):
         some back, the seconds until it lets the next one go."""
         now = self.clock_ms()
         due = await self.store.due_recipients(self.partition, campaign, now, BATCH)
+        if not due:  # its place in the index was early: put it at its next recipient
+            await self.store.settle_due(self.partition, campaign)
+            return 0, None
         worked = 0
         ready: list[tuple[Due, dict[str, object]]] = []  # read once: data for the start
         for d in due:
@@ -164,13 +201,14 @@ class CampaignPump(Consumer):
         event = IntentStart(
             message_id=campaign_message_id(campaign, due.conv_id), at_ms=now, code=spec.intent,
             data=dict(data), space=spec.space, campaign=campaign,
+            marketing=spec.category is Category.MARKETING,
             policy="queue" if spec.mid_flow is MidFlow.QUEUE else "reject",
         )  # fmt: skip
         cutoff = now - int(spec.recent_hours * 3_600_000) if spec.recent_hours else 0
         status = await self.store.release_recipient(
             self.partition, self.token, campaign, due, event_json=event_to_json(event),
             mid_flow=spec.mid_flow, recent_cutoff_ms=cutoff, forced=str(forced), now_ms=now,
-            gap_ms=self.gap_ms,
+            gap_ms=self.gap_ms, category=spec.category,
         )  # fmt: skip
         if status == "lease":
             raise LeaseLost(self.partition)

@@ -152,13 +152,17 @@ class OutboxSender(Consumer):
             self.metrics.send(conv.platform, "dead")
             return
         reply = reply_from_json(entry.reply_json)
-        if not reply.system and await self.store.opted_out(entry.conv_id):
-            # STOP is honoured by everything: what was committed before it is not sent.
-            log.info("send dropped: the customer opted out")
-            await self.store.finish_send(
-                self.partition, entry, error="customer opted out", visit=reply.visit
-            )
-            return
+        if not reply.system:
+            # STOP is honoured by everything, STOP MARKETING by a marketing campaign's first
+            # messages: what was committed before it is not sent.
+            opted = await self.store.opt_outs(entry.conv_id)
+            why = ("customer opted out" if opted.everything
+                   else "customer opted out of marketing" if reply.marketing and opted.marketing
+                   else "")  # fmt: skip
+            if why:
+                log.info("send dropped: the %s", why.removeprefix("customer "))
+                await self.store.finish_send(self.partition, entry, error=why, visit=reply.visit)
+                return
         msg = Outgoing(to, reply, entry.task_id)
         error = ""
         account = f"{sender.platform}:{sender.account}"

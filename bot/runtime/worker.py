@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from bot.campaign import counted_since
 from bot.errors import LeaseLost
 from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
@@ -236,13 +237,16 @@ class InboxWorker(Consumer):
                 (reply_json, task_id(conv_id, version, i))
                 for i, reply_json in enumerate(reply_jsons)
             ]
+            wrote = isinstance(stepped.event, Inbound)
+            counted, letters = counted_since(conv, result.conversation, customer_wrote=wrote)
+            stored = replace(result.conversation, campaign_counted=letters)
             res = await self.store.commit(
                 partition=self.partition,
                 token=self.token,
                 conv_id=conv_id,
                 expected_version=conv.version,
                 entry_id=entry_id,
-                conversation=result.conversation,
+                conversation=stored,
                 replies=replies,
                 dead_reason=dead,
                 event_json=event_json if dead else "",
@@ -255,10 +259,11 @@ class InboxWorker(Consumer):
                 now_ms=self.clock_ms(),
                 counts=flow_counts(self.engine.catalog, conv, stepped),
                 lane=lane_of(stepped.event),
-                campaign=campaign_of(stepped.event),
+                reply_campaigns=result.reply_campaigns,
+                counted=(conv.campaign, counted),
             )
             if res.ok:
-                new = result.conversation
+                new = stored
                 for flow, state, outcome in stepped.funnel:
                     self.metrics.step(flow, state, outcome)
                 with context(message_id=stepped.message_id or None):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.campaign import CampaignSpec, MidFlow, Status
+from bot.campaign import CampaignSpec, Category, MidFlow, Status
 from bot.store.codec import campaign_from_json, parse_counters, text
 from bot.store.core import StoreCore
 from bot.store.keys import (
@@ -129,12 +129,13 @@ class Campaigns(StoreCore):
         for p, rows in by_partition.items():
             k = self.keys(p)
             keys = [k.campaign_recipients(campaign), k.campaign_queue(campaign),
-                    k.campaign_counts(campaign)]  # fmt: skip
+                    k.campaign_counts(campaign), k.campaigns_due]  # fmt: skip
             for i in range(0, len(rows), ADD_BATCH):
                 batch = rows[i : i + ADD_BATCH]
                 args: list[Any] = [text(expires), len(batch)]
                 for conv_id, recipient, due in batch:
                     args += [conv_id, recipient, due]
+                args.append(campaign)
                 added += int(await script(keys=keys, args=args))
         return added
 
@@ -155,9 +156,11 @@ class Campaigns(StoreCore):
         """Count the recipients still queued cancelled, in every partition (one round
         trip); how many."""
         script = self.script("campaign_cancel")
-        queues = ([k.campaign_queue(campaign), k.campaign_counts(campaign)]
+        queues = ([k.campaign_queue(campaign), k.campaign_counts(campaign), k.campaigns_due]
                   for k in map(self.keys, range(self.partitions)))  # fmt: skip
-        return sum(map(int, await self.run_all([evalsha(script, keys) for keys in queues])))
+        return sum(map(int, await self.run_all(
+            [evalsha(script, keys, campaign) for keys in queues]
+        )))  # fmt: skip
 
     async def campaign(self, campaign: str) -> CampaignRecord | None:
         found = await self.campaigns_of([campaign])
@@ -207,6 +210,30 @@ class Campaigns(StoreCore):
                 for c, (status, spec) in zip(ids, found, strict=True)
                 if status is not None and spec is not None]  # fmt: skip
 
+    async def due_campaigns(self, partition: int, now_ms: int) -> list[str]:
+        """The campaigns that may have recipients of the partition due by `now_ms`: the
+        partition's index, one read however many campaigns there are. It is never later
+        than a campaign's queue; `settle_due` puts it right when it is earlier."""
+        raw: list[Any] = await self.redis.zrangebyscore(
+            self.keys(partition).campaigns_due, "-inf", now_ms
+        )
+        return [text(c) for c in raw]
+
+    async def settle_due(self, partition: int, campaign: str) -> int | None:
+        """Put the campaign's place in the partition's index of due campaigns right: when its
+        first queued recipient is due (ms), None (out of the index) when none is queued."""
+        k = self.keys(partition)
+        at = int(await self.script("campaign_due")(
+            keys=[k.campaign_queue(campaign), k.campaigns_due], args=[campaign]
+        ))  # fmt: skip
+        return None if at < 0 else at
+
+    async def drop_due(self, partition: int, campaigns: Sequence[str]) -> None:
+        """Take campaigns that run no more (done, cancelled, forgotten) out of the
+        partition's index of due campaigns."""
+        if campaigns:
+            await self.redis.zrem(self.keys(partition).campaigns_due, *campaigns)
+
     async def due_recipients(
         self, partition: int, campaign: str, now_ms: int, limit: int
     ) -> list[Due]:
@@ -225,12 +252,13 @@ class Campaigns(StoreCore):
     async def release_recipient(
         self, partition: int, token: str, campaign: str, due: Due, *, event_json: str,
         mid_flow: MidFlow, recent_cutoff_ms: int, forced: str = "", now_ms: int = 0,
-        gap_ms: int = 0,
+        gap_ms: int = 0, category: Category = Category.MARKETING,
     ) -> str:  # fmt: skip
         """A recipient's turn (`campaign_release.lua`) at `now_ms` (a start is counted in
         its minute): its status (`started`, `skipped:REASON`), `later` when its conversation
         stepped less than `gap_ms` ago (queued again for when the gap is over), `gone` when
-        it was not queued any more, `lease` when this process does not own the partition."""
+        it was not queued any more, `lease` when this process does not own the partition.
+        A `category` of marketing skips customers who opted out of marketing."""
         k = self.keys(partition)
         conv_id = due.conv_id
         keys = [k.lease, k.campaign_queue(campaign), k.campaign_statuses(campaign),
@@ -240,7 +268,7 @@ class Campaigns(StoreCore):
         args: list[str | int] = [token, conv_id, event_json, self.dedup_ttl, str(mid_flow),
                                  recent_cutoff_ms, forced,
                                  (now_ms or due.due_ms) // 60_000, gap_ms,
-                                 now_ms or due.due_ms]  # fmt: skip
+                                 now_ms or due.due_ms, str(category)]  # fmt: skip
         return text(await self.script("campaign_release")(keys=keys, args=args))
 
     async def claim_recipients(

@@ -32,7 +32,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.campaign import CampaignSpec, MidFlow, QuietHours
+from bot.campaign import CampaignSpec, Category, MidFlow, QuietHours
 from bot.errors import CallRefused
 from bot.model import (
     Address,
@@ -113,6 +113,8 @@ def reply_to_json(reply: Reply) -> str:
     d: dict[str, Any] = {}
     if reply.system:
         d["system"] = True
+    if reply.marketing:
+        d["marketing"] = True
     if reply.fallback is not None:
         d["fallback"] = [reply.fallback.id, reply.fallback.content, reply.fallback.duration]
     if reply.state:
@@ -142,6 +144,7 @@ def reply_from_json(raw: str | bytes) -> Reply:
         state=d.get("state", ""),
         visit=d.get("visit", -1),
         system=d.get("system", False),
+        marketing=d.get("marketing", False),
     )
 
 
@@ -214,7 +217,8 @@ def _legacy_parts(value: Any) -> Parts:
 
 def conversation_fields(conv: Conversation, *, active: bool) -> list[str]:
     """The hash fields of a conversation. `a` (in a flow) and `o` (opted out) are read by
-    the intake of business triggers, atomically with their enqueueing."""
+    the intake of business triggers, atomically with their enqueueing; `o`, `om` (opted
+    out of marketing) and `a` by a campaign recipient's start."""
     return [
         "f", conv.flow or "",
         "s", conv.state or "",
@@ -231,6 +235,10 @@ def conversation_fields(conv: Conversation, *, active: bool) -> list[str]:
         "q", dumps(list(conv.queue)) if conv.queue else "",
         "tm", dumps([[t.name, t.due_ms] for t in conv.timers]) if conv.timers else "",
         "otp", dumps(conv.otp) if conv.otp else "",
+        "om", "1" if conv.marketing_opted_out else "",
+        "mf", "1" if conv.marketing_flow else "",
+        "cc", conv.campaign,
+        "ccr", conv.campaign_counted,
     ]  # fmt: skip
 
 
@@ -255,6 +263,10 @@ def conversation_from_hash(raw: dict[bytes, bytes]) -> Conversation:
         timers=tuple(Timer(n, d) for n, d in json.loads(get["tm"])) if get.get("tm") else (),
         otp=json.loads(get["otp"]) if get.get("otp") else None,
         space=get.get("sp", ""),
+        marketing_opted_out=get.get("om") == "1",
+        marketing_flow=get.get("mf") == "1",
+        campaign=get.get("cc", ""),
+        campaign_counted=get.get("ccr", ""),
     )
 
 
@@ -423,6 +435,7 @@ def campaign_to_json(spec: CampaignSpec) -> str:
         "start_ms": spec.start_ms, "end_ms": spec.end_ms,
         "quiet": str(spec.quiet) if spec.quiet is not None else "", "zone": spec.zone,
         "mid_flow": str(spec.mid_flow), "recent_hours": spec.recent_hours, "name": spec.name,
+        "category": str(spec.category),
     })  # fmt: skip
 
 
@@ -430,7 +443,11 @@ def campaign_from_json(raw: str | bytes) -> CampaignSpec:
     d = json.loads(raw)
     quiet = d.pop("quiet", "")
     return CampaignSpec(
-        **{**d, "mid_flow": MidFlow(d.get("mid_flow", "skip"))},
+        **{
+            **d,
+            "mid_flow": MidFlow(d.get("mid_flow", "skip")),
+            "category": Category(d.get("category", "marketing")),
+        },
         quiet=QuietHours.parse(quiet) if quiet else None,
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from bot.model import SendFailed, StatusReceipt
-from bot.store.codec import event_to_json, history_status, text
+from bot.store.codec import event_to_json, failure_counter, history_status, text
 from bot.store.core import StoreCore
 from bot.store.keys import replay_key
 from bot.store.lua import evalsha
@@ -91,12 +91,13 @@ class Intake(StoreCore):
         self, conv_id: str, st: StatusReceipt, record: Sequence[bytes | str] | None = None
     ) -> tuple[Any, ...]:
         """The status script's call for a receipt; with `record` (the conversation and
-        visit the message was sent for), the SendFailed of a Failed status too."""
+        visit the message was sent for, and the campaign it was the first message of), the
+        SendFailed of a Failed status too, and the campaign's counts."""
         k = self.keys_for(conv_id)
         error = st.error_code or st.error_description
-        conv, visit, failed = "", "", ""
+        conv, visit, failed, campaign = "", "", "", ""
         if record is not None:
-            conv, visit = text(record[0]), text(record[1])
+            conv, visit, campaign = text(record[0]), text(record[1]), text(record[2])
             try:
                 number = int(visit)
             except ValueError:  # never written so; read as the release before read it
@@ -106,11 +107,13 @@ class Intake(StoreCore):
             )
         history = self.history_policy
         return evalsha(
-            self.script("status"), [k.message(st.task_id), k.inbox, k.history(conv_id)],
+            self.script("status"),
+            [k.message(st.task_id), k.inbox, k.history(conv_id), k.campaign_counts(campaign)],
             STATUS_RANK.get(st.status.lower(), 0), st.status, st.at_ms, st.message_id,
             error, self.conversation_ttl, conv, visit, failed,
             history.length, history.ttl,
             history_status(st.task_id, st.status, error) if history.length else "", conv_id,
+            campaign, failure_counter(error) if campaign else "",
         )  # fmt: skip
 
     async def _submit(self, commands: list[tuple[Any, ...]]) -> list[Any]:

@@ -41,6 +41,10 @@ slot, and each script touches one slot only, so the same code runs on Redis Clus
                                    `skipped:REASON`)
     bot:{pN}:cn:CAMPAIGN   hash    ... the counts: pending, started, skipped:REASON, cancelled
     bot:{pN}:ct:CAMPAIGN   hash    ... the recipients started in each minute (ms // 60,000)
+    bot:{pN}:cdue          zset    the campaigns with recipients queued in the partition, by
+                                   the earliest time one may be due: never later than the
+                                   queue's first (a store lowers it, the pump raises it
+                                   when it finds none due), so a pump reads only this
     bot:{pN}:stats         hash    the partition's counters (PARTITION_COUNTERS), each
                                    incremented by the script or transaction that does what
                                    it counts: no round trip of its own, exact, one slot
@@ -162,6 +166,10 @@ class Keys:
 
     def campaign_timeline(self, campaign: str) -> str:
         return f"{self.tag}:ct:{campaign}"
+
+    @property
+    def campaigns_due(self) -> str:
+        return f"{self.tag}:cdue"
 
     def conv(self, conv_id: str) -> str:
         return f"{self.tag}:c:{conv_id}"

@@ -44,6 +44,7 @@ SCRIPTS = (
     "campaign_status",
     "campaign_forget",
     "campaign_cap",
+    "campaign_due",
 )
 
 

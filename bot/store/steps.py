@@ -58,20 +58,37 @@ HOUR_MS = 3_600_000
 FLOW_COUNTS_DAYS = 8  # the flows' counts are kept: a window of up to 7 days, and the hour over
 
 
+@dataclass(frozen=True, slots=True)
+class OptOuts:
+    everything: bool
+    marketing: bool
+
+
 class Steps(StoreCore):
     async def load(self, conv_id: str) -> Conversation:
-        """The stored conversation; a new one if there is none, opted out when an erased
-        conversation of the same id had."""
+        """The stored conversation; a new one if there is none, opted out (of everything or
+        of marketing) when an erased conversation of the same id had."""
         k = self.keys_for(conv_id)
         raw: dict[bytes, bytes] = await self.redis.hgetall(k.conv(conv_id))  # type: ignore[assignment]
-        if not raw and await self.redis.exists(k.opt_out(conv_id)):
-            return Conversation(opted_out=True)
+        if not raw:
+            kept: Any = await self.redis.get(k.opt_out(conv_id))
+            if kept is not None:  # `1`: opted out of everything, `m`: of marketing, `1m`
+                return Conversation(
+                    opted_out=kept.startswith(b"1"), marketing_opted_out=kept.endswith(b"m")
+                )
         return conversation_from_hash(raw)
 
     async def opted_out(self, conv_id: str) -> bool:
         key = self.keys_for(conv_id).conv(conv_id)
         flag: Any = await self.coalescer().execute("HGET", key, "o")
         return bool(flag == b"1")
+
+    async def opt_outs(self, conv_id: str) -> OptOuts:
+        """Whether the customer opted out of everything (STOP), of marketing (STOP
+        MARKETING), as their conversation stands: one read, with the loop's others."""
+        key = self.keys_for(conv_id).conv(conv_id)
+        flags: Any = await self.coalescer().execute("HMGET", key, "o", "om")
+        return OptOuts(everything=flags[0] == b"1", marketing=flags[1] == b"1")
 
     async def commit(
         self,
@@ -92,7 +109,8 @@ class Steps(StoreCore):
         now_ms: int = 0,
         counts: Sequence[FlowCount] = (),
         lane: Lane = Lane.REPLIES,
-        campaign: str = "",
+        reply_campaigns: Sequence[str] = (),
+        counted: tuple[str, Sequence[str]] = ("", ()),
     ) -> CommitResult:
         """Atomically apply one step: `replies` are (reply json, task id) pairs, `calls`
         call requests as JSON (bot/store/codec.py), each sent or made with the
@@ -101,13 +119,16 @@ class Steps(StoreCore):
         conversation's history is made of `trace`, as the store's history policy says;
         `now_ms` is when, for the partition's index of conversations and the hour whose
         flows' `counts` (moves, states entered, exits) the step adds to. The replies go to
-        the outbox of `lane`, naming `campaign` when they are its first messages."""
+        the outbox of `lane`, each naming the campaign `reply_campaigns` says it is a first
+        message of (none when empty). `counted` is a campaign and what the step adds to its
+        counts (`replied`, `opted_out`...)."""
         k = self.keys(partition)
         space = conversation.space
         fields = conversation_fields(conversation, active=active)
         reply_args: list[Any] = []
-        for reply_json, task_id in replies:
-            reply_args += [conv_id, reply_json, task_id, space]
+        for i, (reply_json, task_id) in enumerate(replies):
+            campaign = reply_campaigns[i] if i < len(reply_campaigns) else ""
+            reply_args += [conv_id, reply_json, task_id, space, campaign]
         drop = [timer_member(conv_id, visit, name) for visit, name in previous_timers]
         keep: list[Any] = []
         for t in conversation.timers:
@@ -126,17 +147,17 @@ class Steps(StoreCore):
             entry = history_step(
                 event, _place(trace.before), _place(conversation), trace.outcome,
                 history_replies(trace.replies, trace.reply_jsons, text=policy.text),
-                reply_args[2::4],
+                reply_args[2::5],
             )  # fmt: skip
         res = await self.coalescer().execute(
             *evalsha(
                 self.script("commit"),
                 [k.conv(conv_id), k.inbox, k.outbox_of(lane), k.lease, k.dead, k.timers, k.calls,
                  k.stats, k.history(conv_id), k.conversations, k.flow_counts(now_ms // HOUR_MS),
-                 k.campaign_outbox],
-                token, expected_version, entry_id, self.conversation_ttl, campaign,
+                 k.campaign_outbox, k.campaign_counts(counted[0])],
+                token, expected_version, entry_id, self.conversation_ttl,
                 len(fields), *fields,
-                len(reply_args) // 4, *reply_args,
+                len(reply_args) // 5, *reply_args,
                 dead_reason, event_json, conv_id,
                 len(drop), *drop,
                 len(keep) // 2, *keep,
@@ -144,6 +165,7 @@ class Steps(StoreCore):
                 policy.length, policy.ttl, entry,
                 conv_id, now_ms, FLOW_COUNTS_DAYS * 86400,
                 len(counts), *map(flow_count_field, counts),
+                len(counted[1]) if counted[0] else 0, *(counted[1] if counted[0] else ()),
             )
         )  # fmt: skip
         code = int(res[0])

@@ -258,6 +258,7 @@ async def conversation(request: web.Request) -> web.Response:
             "version": conv.version,
             "data": conv.data,
             "opted_out": conv.opted_out,
+            "marketing_opted_out": conv.marketing_opted_out,
             "handoff": conv.handoff or None,
             "queued": [q["code"] for q in conv.queue],
             "last_inbound_ms": conv.last_inbound_ms or None,

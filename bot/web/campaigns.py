@@ -33,7 +33,15 @@ from pydantic import (
     ValidationError,
 )
 
-from bot.campaign import MAX_RATE, MAX_RECIPIENTS, CampaignSpec, MidFlow, QuietHours, Status
+from bot.campaign import (
+    MAX_RATE,
+    MAX_RECIPIENTS,
+    CampaignSpec,
+    Category,
+    MidFlow,
+    QuietHours,
+    Status,
+)
 from bot.errors import BadRequest, Conflict, NotFound, UnsupportedMediaType
 from bot.log import shown
 from bot.model import MAX_SPACE, ConversationRef, is_valid_id
@@ -127,6 +135,13 @@ class CampaignOptions(BaseModel):
         description="IANA time zone of recipients whose number tells none (and of a "
         "`start_at` or `end_by` without an offset). Default: UTC.",
         examples=["Asia/Shanghai"],
+    )
+    category: Literal["marketing", "utility", "authentication"] = Field(
+        "marketing",
+        description="What the campaign's template is, as WhatsApp tells them apart: a "
+        "`marketing` campaign skips customers who opted out of marketing alone (STOP "
+        "MARKETING; `skipped: opted_out_marketing`); `utility` (reminders, notices about "
+        "what the customer has) and `authentication` reach them. STOP stops all three.",
     )
     mid_flow: Literal["skip", "queue"] = Field(
         "skip",
@@ -251,6 +266,7 @@ def spec_of(options: CampaignOptions, settings: Settings, now_ms: int) -> Campai
         mid_flow=MidFlow(options.mid_flow),
         recent_hours=float(options.skip_if_messaged_within_hours),
         name=options.name,
+        category=Category(options.category),
     )
 
 
@@ -459,6 +475,7 @@ def campaign_item(record: CampaignRecord, status: Status) -> dict[str, Any]:
         "quiet_hours": str(spec.quiet) if spec.quiet is not None else None,
         "timezone": spec.zone,
         "mid_flow": str(spec.mid_flow),
+        "category": str(spec.category),
         "skip_if_messaged_within_hours": spec.recent_hours,
         "business": spec.business,
         "channel": spec.channel,
@@ -475,6 +492,11 @@ def campaign_item(record: CampaignRecord, status: Status) -> dict[str, Any]:
             "erased": counts.get("erased", 0),
             "carried_over": counts.get("carried_over", 0),
             "sent": counts.get("sent", 0),
+            "delivered": counts.get("delivered", 0),
+            "read": counts.get("read", 0),
+            "replied": counts.get("replied", 0),
+            "opted_out": counts.get("opted_out", 0),
+            "opted_out_marketing": counts.get("opted_out_marketing", 0),
             "failed": {
                 k.removeprefix("failed:"): n
                 for k, n in sorted(counts.items())

@@ -9,18 +9,30 @@
 --       timeline.
 -- ARGV: token, conversation, event, dedup ttl, mid-flow policy, recent cut-off ms (0: none),
 --       forced skip ('' for none), the minute (ms since the epoch // 60000), minimum gap ms
---       (0: none), now ms.
+--       (0: none), now ms, the campaign's category (`marketing`: not to customers who
+--       opted out of marketing).
 -- Returns 'lease' (not the partition's owner), 'gone' (not queued: done before), 'later'
 -- (put off: queued again for when the gap is over), else the recipient's status:
 -- 'started' or 'skipped:REASON'.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease' end
 if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 'gone' end
 local stepped = tonumber(redis.call('ZSCORE', KEYS[9], ARGV[2]) or '0')
+-- The opt-out key stands for an erased conversation while there is none (`1`: STOP, `m`:
+-- STOP MARKETING, `1m`: both); once the customer writes again, their conversation's flags
+-- hold.
+local flags = redis.call('HMGET', KEYS[5], 'o', 'om')
+local everything, marketing = flags[1] == '1', flags[2] == '1'
+if flags[1] == false then
+  local kept = redis.call('GET', KEYS[6]) or ''
+  everything, marketing = kept == '1' or kept == '1m', kept == 'm' or kept == '1m'
+end
 local status = 'started'
 if ARGV[7] ~= '' then
   status = 'skipped:' .. ARGV[7]
-elseif redis.call('HGET', KEYS[5], 'o') == '1' or redis.call('EXISTS', KEYS[6]) == 1 then
+elseif everything then
   status = 'skipped:opted_out'
+elseif marketing and ARGV[11] == 'marketing' then
+  status = 'skipped:opted_out_marketing'
 elseif ARGV[5] == 'skip' and redis.call('HGET', KEYS[5], 'a') == '1' then
   status = 'skipped:mid_flow'
 elseif ARGV[6] ~= '0' and stepped >= tonumber(ARGV[6]) then

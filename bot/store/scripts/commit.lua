@@ -6,19 +6,21 @@
 -- Replies go to the outbox KEYS[3] names, but to the campaigns' outbox while the
 -- conversation has a campaign's first message there still unsent (its hash's `cq` counts
 -- them; the send's script takes one off): a conversation's messages go out in order.
+-- A step may count in the campaign that last messaged the customer (a reply, an opt-out):
+-- in that campaign's counts of the partition, while they are kept.
 -- KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats, history, conversations,
---       flows' counts of the hour, the campaigns' outbox
+--       flows' counts of the hour, the campaigns' outbox, a campaign's counts
 -- ARGV: token, expected version, entry id, ttl,
---       the campaign the replies are the first messages of ('' for none: their entries
---       then name it, `k`),
 --       n fields, fields...,
---       n replies, (conv, reply, task, space) x n,
+--       n replies, (conv, reply, task, space, campaign) x n (a campaign's first message
+--       names it in its entry, `k`; '' for none),
 --       dead-letter reason ('' for none), event, conv,
 --       n timers to drop, members...,
 --       n timers to set, (due, member) x n,
 --       n calls, (conv, call, space) x n,
 --       history length (0: none), history ttl, the step's history entry,
---       conv, now (ms), counts' ttl, n counts, fields...
+--       conv, now (ms), counts' ttl, n counts, fields...,
+--       n campaign counts, names...
 -- Returns {new version}, or {-1} (lease lost), {-2, stored version} (stale), {-3} (the
 -- entry was committed already).
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {-1} end
@@ -26,7 +28,7 @@ local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[2]) then return {-2, v} end
 if redis.call('XACK', KEYS[2], 'w', ARGV[3]) == 0 then return {-3} end
 redis.call('XDEL', KEYS[2], ARGV[3])
-local i = 6
+local i = 5
 local nf = tonumber(ARGV[i])
 local fields = {'v', v + 1}
 for j = 1, nf do fields[#fields + 1] = ARGV[i + j] end
@@ -40,16 +42,16 @@ if out ~= KEYS[12] and tonumber(redis.call('HGET', KEYS[1], 'cq') or '0') > 0 th
 end
 if out == KEYS[12] and nr > 0 then redis.call('HINCRBY', KEYS[1], 'cq', nr) end
 for j = 0, nr - 1 do
-  local b = i + 1 + j * 4
-  if ARGV[5] == '' then
+  local b = i + 1 + j * 5
+  if ARGV[b + 4] == '' then
     redis.call('XADD', out, '*',
       'c', ARGV[b], 'r', ARGV[b + 1], 't', ARGV[b + 2], 's', ARGV[b + 3])
   else
     redis.call('XADD', out, '*',
-      'c', ARGV[b], 'r', ARGV[b + 1], 't', ARGV[b + 2], 's', ARGV[b + 3], 'k', ARGV[5])
+      'c', ARGV[b], 'r', ARGV[b + 1], 't', ARGV[b + 2], 's', ARGV[b + 3], 'k', ARGV[b + 4])
   end
 end
-i = i + 1 + nr * 4
+i = i + 1 + nr * 5
 redis.call('HINCRBY', KEYS[8], 'steps', 1)
 if ARGV[i] ~= '' then
   redis.call('XADD', KEYS[5], '*', 'kind', 'in', 'why', ARGV[i], 'c', ARGV[i + 2],
@@ -78,4 +80,8 @@ redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', '(' .. (now - tonumber(ARGV[4])
 local ncounts = tonumber(ARGV[i + 6])
 for j = 1, ncounts do redis.call('HINCRBY', KEYS[11], ARGV[i + 6 + j], 1) end
 if ncounts > 0 then redis.call('EXPIRE', KEYS[11], ARGV[i + 5]) end
+i = i + 7 + ncounts
+if tonumber(ARGV[i]) > 0 and redis.call('EXISTS', KEYS[13]) == 1 then
+  for j = 1, tonumber(ARGV[i]) do redis.call('HINCRBY', KEYS[13], ARGV[i + j], 1) end
+end
 return {v + 1}

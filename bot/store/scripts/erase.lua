@@ -2,7 +2,8 @@
 -- partition's index, its timers, its entries waiting in the inbox, outbox and calls streams
 -- (acked and deleted: no step and no send of it after this), its dead letters and its sent
 -- messages' records. An opt-out survives as a key named by a one-way hash of the
--- conversation's id, which holds nothing else. Only if the conversation is still at the
+-- conversation's id, which holds nothing else: `1` for STOP, `m` for STOP MARKETING, `1m`
+-- for both. Only if the conversation is still at the
 -- version the caller read (the timers to drop come from that read).
 -- KEYS: conv, history, conversations, timers, inbox, outbox, calls, dead, opt-out,
 --       the campaigns' outbox, message records...
@@ -13,6 +14,7 @@ local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return -1 end
 local conv = ARGV[2]
 local opted = redis.call('HGET', KEYS[1], 'o') == '1'
+local marketing = redis.call('HGET', KEYS[1], 'om') == '1'
 local erased = {redis.call('DEL', KEYS[1]), redis.call('LLEN', KEYS[2])}
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], conv)
@@ -42,6 +44,8 @@ erased[#erased + 1] = drop(KEYS[8], nil)
 local records = 0
 for j = 11, #KEYS do records = records + redis.call('DEL', KEYS[j]) end
 erased[#erased + 1] = records
-if opted then redis.call('SET', KEYS[9], '1', 'EX', ARGV[3]) end
+if opted or marketing then
+  redis.call('SET', KEYS[9], (opted and '1' or '') .. (marketing and 'm' or ''), 'EX', ARGV[3])
+end
 erased[#erased + 1] = opted and 1 or 0
 return erased

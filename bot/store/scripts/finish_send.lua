@@ -2,7 +2,8 @@
 -- the partition's counters, a dead letter, a SendFailed event), all at once. A script
 -- rather than MULTI so that it can share a pipeline with other commands (coalesce.py).
 -- A reply sent, or failed for good, is an entry of its conversation's history too.
--- A campaign's first message is counted in the campaign too: sent, or failed by reason.
+-- A campaign's first message is counted in the campaign too: sent, or failed by reason; its
+-- record names the campaign (its delivery statuses count there too: status.lua).
 -- A reply of the campaigns' outbox done, its conversation has one fewer there (`cq`, which
 -- the commit script counts up: while above 0, the conversation's replies queue behind).
 -- KEYS: outbox, stats, dead, inbox, message record, history, the campaign's counts (of the
@@ -35,7 +36,9 @@ end
 if ARGV[16] ~= '' and (ARGV[3] == 'dead' or ARGV[3] == 'permanent') then
   redis.call('HINCRBY', KEYS[2], ARGV[16], 1)
 end
-if ARGV[17] ~= '' then
+-- Counted while the campaign's counts are kept: a first message sent long after (queued
+-- behind a flow, a dead letter retried) never makes them again, without an expiry.
+if ARGV[17] ~= '' and redis.call('EXISTS', KEYS[7]) == 1 then
   if ARGV[3] == 'sent' then
     redis.call('HINCRBY', KEYS[7], 'sent', 1)
   elseif ARGV[3] == 'dead' or ARGV[3] == 'permanent' then
@@ -44,6 +47,7 @@ if ARGV[17] ~= '' then
 end
 if ARGV[9] ~= '' then redis.call('XADD', KEYS[4], '*', 'c', ARGV[5], 'e', ARGV[9]) end
 redis.call('HSET', KEYS[5], 'conv', ARGV[5], 'mid', ARGV[10], 'err', ARGV[4], 'visit', ARGV[11])
+if ARGV[17] ~= '' then redis.call('HSET', KEYS[5], 'camp', ARGV[17]) end
 redis.call('EXPIRE', KEYS[5], ARGV[12])
 keep_history(KEYS[6], ARGV[13], ARGV[14], ARGV[15])
 return 1
