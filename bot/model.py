@@ -63,7 +63,10 @@ class Address:
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """A message from the customer. `text` is the text, a tapped button's label or a caption;
-    `payload` is the tapped button's payload, when there is one."""
+    `payload` is the tapped button's payload, when there is one. `kind` is `text`, `reply`,
+    `image`, `video`, `audio`, `document`, `location`, `contacts`, `system` or `other`;
+    `media` what the platform said of a photo, file, voice note, video, location or contact
+    (bot.platforms.cams.receipts: MEDIA_FIELDS), never fetched by the server."""
 
     message_id: str
     at_ms: int
@@ -72,6 +75,7 @@ class Inbound:
     payload: str | None = None
     raw_type: str = ""
     space: str = ""
+    media: dict[str, Any] | None = None
 
     type: Literal["in"] = "in"
 

@@ -254,3 +254,39 @@ def test_numbers_that_cannot_name_a_conversation_are_refused(number: str) -> Non
     """From/To must be a phone number or an account id: nothing that could forge a key."""
     item = one({**BASE, "From": number, "Type": "TEXT", "Message": "x"})
     assert isinstance(item, BadItem)
+
+
+def test_media_messages_keep_what_cams_said_of_them() -> None:
+    """A photo, a document, a location and shared contacts keep their media id, URL, type,
+    file name and caption; coordinates on the globe; contacts' names and phones. What is
+    not a string or a number is left out, long texts are cut, URLs kept to 2,048."""
+    photo = {"id": "m-1", "mimeType": "image/jpeg", "url": "https://x/" + "a" * 5000,
+             "caption": "the box", "sha256": "x"}  # fmt: skip
+    item = one({**BASE, "Type": "IMAGE", "Message": json.dumps(photo)})
+    media = item.event.media
+    assert (item.event.kind, item.event.text) == ("image", "the box")
+    assert media == {"kind": "image", "id": "m-1", "url": photo["url"][:2048],
+                     "mime_type": "image/jpeg", "caption": "the box"}  # fmt: skip
+    doc = {"id": "d-1", "filename": "invoice.pdf", "mimeType": "application/pdf",
+           "url": "https://x/d", "name": {"not": "a string"}}  # fmt: skip
+    assert one({**BASE, "Type": "DOCUMENT", "Message": doc}).event.media == {
+        "kind": "document", "id": "d-1", "url": "https://x/d", "mime_type": "application/pdf",
+        "filename": "invoice.pdf",
+    }  # fmt: skip
+    place = {"latitude": "-33.86", "longitude": 151.21, "name": "Quay", "address": "x" * 2000}
+    assert one({**BASE, "Type": "LOCATION", "Message": json.dumps(place)}).event.media == {
+        "kind": "location", "latitude": -33.86, "longitude": 151.21, "name": "Quay",
+        "address": "x" * 1024,
+    }  # fmt: skip
+    off = {"latitude": 120, "longitude": 0, "name": "Off the globe"}
+    assert one({**BASE, "Type": "LOCATION", "Message": off}).event.media == {
+        "kind": "location", "name": "Off the globe",
+    }  # fmt: skip
+    ana = {"name": {"formatted_name": "Ana Lima"}, "phones": [{"phone": "+55 11 91234 5678"}]}
+    contacts = [ana, "junk"] + [{"name": f"n{i}"} for i in range(20)]
+    shared = one({**BASE, "Type": "CONTACTS", "Message": json.dumps(contacts)}).event
+    assert shared.kind == "contacts"
+    assert shared.media is not None
+    assert shared.media["contacts"][0] == {"name": "Ana Lima", "phones": ["+55 11 91234 5678"]}
+    assert len(shared.media["contacts"]) == 10
+    assert one({**BASE, "Type": "TEXT", "Message": "hi"}).event.media is None

@@ -1869,3 +1869,66 @@ def test_the_engine_never_builds_a_conversation_of_its_own() -> None:
         and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == "Conversation"
     ]
     assert built == []
+
+
+# -- answers that are not written ------------------------------------------------------------
+
+MEDIA_FLOWS = """
+defaults:
+  inbound_flow: claim
+flows:
+  claim:
+    start: photo
+    states:
+      photo:
+        say: "A photo of the parcel, please."
+        collect: {slot: parcel, type: image, go: anything}
+      anything:
+        say: "Anything else to show us?"
+        collect: {slot: extra, type: media, go: words}
+      words:
+        say: "What happened?"
+        collect: {slot: story, type: text, go: pick}
+      pick:
+        say: "1 to send, 2 to cancel."
+        options:
+          - {label: Send, go: sent}
+          - {label: Cancel, go: sent}
+      sent: {say: "Sent."}
+"""
+PHOTO = {"kind": "image", "id": "m-1", "url": "https://cams.example/m-1.jpg", "caption": "1"}
+
+
+def _media(kind: str, media: dict[str, object], caption: str = "") -> Inbound:
+    return Inbound(message_id=f"m-{kind}", at_ms=NOW, kind=kind, text=caption, media=media)
+
+
+def test_a_photo_answers_an_image_slot_and_anything_else_is_asked_again(
+    tmp_path: Path,
+) -> None:
+    """An image slot keeps the photo's details; a text or a document there gets "Please send
+    a photo." (in the conversation's language); a `media` slot takes a location; a text slot
+    asks for words when a photo comes, caption or not; a photo captioned "1" chooses no
+    option."""
+    engine = _engine(tmp_path, MEDIA_FLOWS)
+    conv = engine.step(Conversation(), _msg("hi"), NOW).conversation
+    for wrong in (_msg("here"), _media("document", {"kind": "document", "id": "d"})):
+        result = engine.step(conv, wrong, NOW)
+        assert (result.outcome, _texts(result)) == ("invalid", ["Please send a photo."])
+        conv = result.conversation
+    spanish = replace(conv, data={**conv.data, "lang": "es"})
+    assert _texts(engine.step(spanish, _msg("aquí"), NOW)) == ["Por favor, envía una foto."]
+    result = engine.step(conv, _media("image", PHOTO, caption="1"), NOW)
+    assert result.outcome == "collected"
+    assert result.conversation.data["parcel"] == PHOTO
+    place = {"kind": "location", "latitude": 1.5, "longitude": 2.5}
+    result = engine.step(result.conversation, _media("location", place), NOW)
+    assert result.conversation.data["extra"] == place
+    assert result.conversation.state == "words"
+    result = engine.step(result.conversation, _media("image", PHOTO, caption="it broke"), NOW)
+    assert _texts(result) == ["Please send your reply as a text."]
+    result = engine.step(result.conversation, _msg("it broke"), NOW)
+    assert result.conversation.state == "pick"
+    result = engine.step(result.conversation, _media("image", PHOTO, caption="1"), NOW)
+    assert result.outcome == "reprompted"
+    assert engine.step(result.conversation, _msg("1"), NOW).conversation.state == "sent"

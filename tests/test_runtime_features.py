@@ -345,6 +345,7 @@ async def business(
     app = web.Application()
     app.router.add_get("/orders/{order}", order)
     app.router.add_post("/agent", agent)
+    app.router.add_post("/claims", agent)
     server = await aiohttp_server(app)
     yield Business(str(server.make_url("")).rstrip("/"), seen)
     release.set()
@@ -595,6 +596,72 @@ async def test_flows_naming_a_secret_that_is_not_set_do_not_start(
     with pytest.raises(ConfigError, match="not set: BOT_SECRET_TOKEN") as e:
         await start_app(lookup, secrets={"ORDERS": business.url})
     assert "BOT_SECRET_ORDERS" not in str(e.value)
+
+
+CLAIM = """
+flows:
+  claim:
+    start: photo
+    states:
+      photo:
+        say: "Please send a photo of the damaged parcel."
+        collect: {slot: parcel, type: image, go: where}
+      where:
+        say: "Where is it? Share your location."
+        collect: {slot: place, type: location, go: report}
+      report:
+        call:
+          url: "{{ secret.CLAIMS }}/claims"
+          json:
+            photo: "{{ parcel.url }}"
+            media_id: "{{ parcel.id }}"
+            caption: "{{ parcel.caption }}"
+            latitude: "{{ place.latitude }}"
+          success: thanks
+          failure: thanks
+      thanks: {say: "Thank you, we are on it."}
+"""
+
+
+def media_item(customer: str, kind: str, message: dict[str, Any]) -> dict[str, Any]:
+    """A CAMS push of a photo, location...: `Message` JSON-encoded, as CAMS sends it."""
+    item = inbound("", customer=customer)
+    return {**item, "Type": kind, "Message": json.dumps(message)}
+
+
+async def test_a_photo_and_a_location_are_collected_and_passed_to_a_call(
+    start_app: AppStarter, tmp_path: Path, business: Business, fake_cams: CamsServer
+) -> None:
+    """A text where a photo is asked for is asked again for a photo; the photo is kept in
+    its slot (URL, media id, caption) and so is a shared location, and the call takes
+    them to the business system. The server fetches nothing of the photo."""
+    catalog = write_catalog(tmp_path, CLAIM, {"claim": "claim"})
+    client = await start_app(catalog, secrets={"CLAIMS": business.url})
+    customer = "8613900000241"
+    await trigger(client, "claim", customer)
+    await fake_cams.recorder.wait_for(1)
+    await write(client, customer, "it is broken")
+    await fake_cams.recorder.wait_for(2)
+    assert said(fake_cams)[-1] == "Please send a photo."
+    photo = {"id": "media-77", "mimeType": "image/jpeg", "caption": "the box",
+             "url": "https://cams.example/media/77.jpg"}  # fmt: skip
+    push = [media_item(customer, "IMAGE", photo)]
+    assert (await client.post(RECEIPTS, json=push)).status == 200
+    await fake_cams.recorder.wait_for(3)
+    assert said(fake_cams)[-1] == "Where is it? Share your location."
+    place = {"latitude": 31.2304, "longitude": 121.4737, "name": "Home"}
+    push = [media_item(customer, "LOCATION", place)]
+    assert (await client.post(RECEIPTS, json=push)).status == 200
+    await fake_cams.recorder.wait_for(4)
+    assert said(fake_cams)[-1] == "Thank you, we are on it."
+    [claim] = [r for r in business.seen if r.path == "/claims"]
+    assert claim.body == {"photo": photo["url"], "media_id": "media-77", "caption": "the box",
+                          "latitude": 31.2304}  # fmt: skip
+    conv = await conversation(client, customer)
+    assert conv.data["parcel"] == {"kind": "image", "id": "media-77", "url": photo["url"],
+                                   "mime_type": "image/jpeg", "caption": "the box"}  # fmt: skip
+    assert conv.data["place"] == {"kind": "location", "latitude": 31.2304,
+                                  "longitude": 121.4737, "name": "Home"}  # fmt: skip
 
 
 # -- handoff ---------------------------------------------------------------------------------

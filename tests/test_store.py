@@ -249,10 +249,7 @@ async def test_successful_commit_applies_the_whole_step(store: Store) -> None:
         "q": "",
         "tm": "",
         "otp": "",
-        "om": "",
-        "mf": "",
-        "cc": "",
-        "ccr": "",
+        "cp": "",
     }
     assert CONV_TTL - 5 <= await store.redis.ttl(k.conv(CONV)) <= CONV_TTL
     assert [e[0] for e in await store.redis.xrange(k.inbox)] == [e2.encode()]  # e1 deleted

@@ -415,3 +415,31 @@ def test_fuzz_only_our_errors_escape() -> None:
             assert isinstance(result.event.text, str)
             assert result.event.at_ms >= 0
     assert set(outcomes) == {"bad", "TencentMessage", "BeforeSend", "Ignored"}, outcomes
+
+
+def test_what_media_elements_say_is_kept_under_cams_names() -> None:
+    """A photo's UUID and original image URL, a file's URL and name, a video's, a voice
+    note's and a location's coordinates and description: what a `collect:` of their type
+    keeps. Objects where strings belong, and coordinates off the globe, are left out."""
+    image = {"UUID": "img-1", "ImageFormat": 1, "ImageInfoArray": [
+        {"Type": 3, "URL": "https://im.example/thumb"},
+        {"Type": 1, "URL": "https://im.example/original"},
+    ]}  # fmt: skip
+    cases = [
+        ("TIMImageElem", image,
+         {"kind": "image", "id": "img-1", "url": "https://im.example/original"}),
+        ("TIMFileElem", {"UUID": "f-1", "Url": "https://im.example/f", "FileName": "bill.pdf"},
+         {"kind": "document", "id": "f-1", "url": "https://im.example/f",
+          "filename": "bill.pdf"}),
+        ("TIMSoundElem", {"UUID": "s-1", "Url": {"nested": "no"}}, {"kind": "audio", "id": "s-1"}),
+        ("TIMVideoFileElem", {"VideoUUID": "v-1", "VideoUrl": "https://im.example/v"},
+         {"kind": "video", "id": "v-1", "url": "https://im.example/v"}),
+        ("TIMLocationElem", {"Desc": "Office", "Latitude": 39.9, "Longitude": 116.4},
+         {"kind": "location", "latitude": 39.9, "longitude": 116.4, "name": "Office"}),
+        ("TIMLocationElem", {"Desc": "Nowhere", "Latitude": 91, "Longitude": 0},
+         {"kind": "location", "name": "Nowhere"}),
+    ]  # fmt: skip
+    for msg_type, content, media in cases:
+        e = message(body(MsgBody=[{"MsgType": msg_type, "MsgContent": content}])).event
+        assert e.media == media, msg_type
+    assert message(body(MsgBody=[text("hi")])).event.media is None

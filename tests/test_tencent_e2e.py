@@ -18,7 +18,7 @@ from bot.flows.compiler import compile_catalog
 from bot.flows.loader import load_catalog
 from bot.platforms.tencent.auth import sign
 from bot.platforms.tencent.fake import FAKE_TENCENT, FakeTencent, create_fake_tencent
-from tests.support import ROOT, eventually
+from tests.support import ROOT, catalog_of, eventually
 
 APP = "1400000001"
 KEY = "tencent-secret-key"
@@ -239,3 +239,42 @@ def test_tencent_sends_are_limited_per_sdkappid(tmp_path: Path) -> None:
             return client.account
 
     assert asyncio.run(make()) == account_id(APP)
+
+
+PHOTO_FLOW = """
+defaults:
+  inbound_flow: claim
+flows:
+  claim:
+    start: photo
+    states:
+      photo:
+        say: "Please send a photo of the parcel."
+        collect: {slot: parcel, type: image, go: done}
+      done: {say: "Got photo {{ parcel.id }}."}
+"""
+
+
+async def test_a_photo_over_tencent_answers_an_image_slot(
+    make_client: Any, tencent: tuple[FakeTencent, str], tmp_path: Path
+) -> None:
+    """The same `collect: {type: image}` over Tencent Chat: a text is asked again for a
+    photo; a TIMImageElem is kept (its UUID, the original image's URL)."""
+    fake, url = tencent
+    client = await make_client(
+        catalog_=catalog_of(tmp_path, PHOTO_FLOW),
+        tencent_sdkappid=APP, tencent_callback_token=TOKEN, tencent_secret_key=KEY,
+        tencent_identifier=BOT, tencent_api=url,
+    )  # fmt: skip
+    for count, text in enumerate(("hi", "it is here"), start=1):
+        assert (await post(client, message(text, sender="carol"))).status == 200
+        await eventually(lambda n=count: len(fake.sent_to("carol")) >= n)
+    assert texts(fake, "carol")[1] == "Please send a photo."
+    image = message("", sender="carol")
+    image["MsgBody"] = [{"MsgType": "TIMImageElem", "MsgContent": {
+        "UUID": "img-9", "ImageFormat": 1,
+        "ImageInfoArray": [{"Type": 1, "URL": "https://im.example/img-9"}],
+    }}]  # fmt: skip
+    assert (await post(client, image)).status == 200
+    await eventually(lambda: len(fake.sent_to("carol")) >= 3)
+    assert texts(fake, "carol")[2] == "Got photo img-9."

@@ -21,7 +21,8 @@ from typing import Any
 from transitions import EventData, Machine
 
 from bot.errors import ExprError
-from bot.flows.answers import describe_error, parse_value
+from bot.flows.answers import MEDIA_TYPES, describe_error, media_answer, parse_value
+from bot.flows.answers.parsed import bad
 from bot.flows.answers.reading import MAX_ANSWER, normalize_text
 from bot.flows.calls import CallText
 from bot.flows.compiler import (
@@ -577,7 +578,11 @@ class _Step:
         return self.catalog.flows[name] if name else None
 
     def _choose(self, flow: CompiledFlow, state: CompiledState, event: Inbound) -> None:
-        chosen = state.index.match(event.text, event.payload, lang=self._lang())
+        # A photo whose caption says "1" chooses nothing: options are answered in words.
+        written = event.kind in ("text", "reply")
+        chosen = (
+            state.index.match(event.text, event.payload, lang=self._lang()) if written else None
+        )
         if chosen is not None:
             option = state.options[chosen]
             if self._fire(flow, Trigger.option(state.name, chosen), option.set):
@@ -607,7 +612,12 @@ class _Step:
         region = None
         if spec.type == "phone" and is_phone_channel(self.ctx.channel):
             region = region_of(self.ctx.customer)  # a national number is the customer's
-        parsed = parse_value(spec, event.text, today=today, lang=self._lang(), region=region)
+        if spec.type in MEDIA_TYPES:
+            parsed = media_answer(spec.type, event.kind, event.media)
+        elif event.kind not in ("text", "reply"):  # a photo's caption is no written answer
+            parsed = bad("not_text")
+        else:
+            parsed = parse_value(spec, event.text, today=today, lang=self._lang(), region=region)
         if parsed.ok:
             self.conv = replace(self.conv, data={**self.conv.data, spec.slot: parsed.value})
             trigger = Trigger.collect(state.name) if spec.go else Trigger.route(state.name)

@@ -217,8 +217,8 @@ def _legacy_parts(value: Any) -> Parts:
 
 def conversation_fields(conv: Conversation, *, active: bool) -> list[str]:
     """The hash fields of a conversation. `a` (in a flow) and `o` (opted out) are read by
-    the intake of business triggers, atomically with their enqueueing; `o`, `om` (opted
-    out of marketing) and `a` by a campaign recipient's start."""
+    the intake of business triggers, atomically with their enqueueing; `o`, `cp` (its
+    flags: opted out of marketing) and `a` by a campaign recipient's start."""
     return [
         "f", conv.flow or "",
         "s", conv.state or "",
@@ -235,11 +235,27 @@ def conversation_fields(conv: Conversation, *, active: bool) -> list[str]:
         "q", dumps(list(conv.queue)) if conv.queue else "",
         "tm", dumps([[t.name, t.due_ms] for t in conv.timers]) if conv.timers else "",
         "otp", dumps(conv.otp) if conv.otp else "",
-        "om", "1" if conv.marketing_opted_out else "",
-        "mf", "1" if conv.marketing_flow else "",
-        "cc", conv.campaign,
-        "ccr", conv.campaign_counted,
+        "cp", campaign_field(conv),
     ]  # fmt: skip
+
+
+def campaign_field(conv: Conversation) -> str:
+    """A conversation's marketing and campaign state in one field (`cp`), empty for most:
+    `FLAGS|CAMPAIGN|COUNTED`, FLAGS `m` (opted out of marketing) and `f` (in a marketing
+    campaign's flow), CAMPAIGN the last that messaged it, COUNTED its letters. One field
+    rather than four: a conversation hash's every field costs memory, set or not."""
+    flags = ("m" if conv.marketing_opted_out else "") + ("f" if conv.marketing_flow else "")
+    if not (flags or conv.campaign or conv.campaign_counted):
+        return ""
+    return f"{flags}|{conv.campaign}|{conv.campaign_counted}"
+
+
+def campaign_state(field: str) -> dict[str, Any]:
+    """The Conversation fields of a `cp` field (campaign_field)."""
+    flags, _, rest = field.partition("|")
+    campaign, _, counted = rest.partition("|")
+    return {"marketing_opted_out": "m" in flags, "marketing_flow": "f" in flags,
+            "campaign": campaign, "campaign_counted": counted}  # fmt: skip
 
 
 def conversation_from_hash(raw: dict[bytes, bytes]) -> Conversation:
@@ -263,10 +279,7 @@ def conversation_from_hash(raw: dict[bytes, bytes]) -> Conversation:
         timers=tuple(Timer(n, d) for n, d in json.loads(get["tm"])) if get.get("tm") else (),
         otp=json.loads(get["otp"]) if get.get("otp") else None,
         space=get.get("sp", ""),
-        marketing_opted_out=get.get("om") == "1",
-        marketing_flow=get.get("mf") == "1",
-        campaign=get.get("cc", ""),
-        campaign_counted=get.get("ccr", ""),
+        **campaign_state(get.get("cp", "")),
     )
 
 
@@ -296,7 +309,7 @@ def parse_timer_member(member: str | bytes) -> tuple[str, int, str]:
 
 # The fields of events that hold what a customer, an agent or the business wrote: left out of
 # the history when its texts are not kept (BOT_HISTORY_TEXT=false).
-_WRITTEN = frozenset({"text", "payload", "data", "body", "space"})
+_WRITTEN = frozenset({"text", "payload", "data", "body", "space", "media"})
 
 
 def history_event(event: Event, event_json: str, *, text: bool) -> str:

@@ -12,6 +12,7 @@ from redis.exceptions import NoScriptError
 from bot.model import Conversation, Event, Reply, TimerFired
 from bot.store.codec import (
     FlowCount,
+    campaign_state,
     conversation_fields,
     conversation_from_hash,
     event_to_json,
@@ -20,6 +21,7 @@ from bot.store.codec import (
     history_replies,
     history_step,
     parse_timer_member,
+    text,
     timer_member,
 )
 from bot.store.core import StoreCore
@@ -87,8 +89,9 @@ class Steps(StoreCore):
         """Whether the customer opted out of everything (STOP), of marketing (STOP
         MARKETING), as their conversation stands: one read, with the loop's others."""
         key = self.keys_for(conv_id).conv(conv_id)
-        flags: Any = await self.coalescer().execute("HMGET", key, "o", "om")
-        return OptOuts(everything=flags[0] == b"1", marketing=flags[1] == b"1")
+        flags: Any = await self.coalescer().execute("HMGET", key, "o", "cp")
+        marketing = campaign_state(text(flags[1] or b""))["marketing_opted_out"]
+        return OptOuts(everything=flags[0] == b"1", marketing=marketing)
 
     async def commit(
         self,

@@ -22,6 +22,8 @@ One module per kind of answer, each with its rules and error codes:
 - `dates`: date; `times`: time;
 - `contacts`: phone and email;
 - `choices`: text, choice and regex;
+- `media`: image, document, audio, video, location, contact and media (answers that are
+  not written: `media_answer`);
 - `messages`: the default re-prompts; `spec`: the `collect:` settings; `reading`: the
   limits and folded forms every reader shares; `parsed`: the result and its error codes.
 """
@@ -34,14 +36,18 @@ from typing import assert_never
 from bot.flows.answers.choices import choice_answer, regex_answer, text_answer
 from bot.flows.answers.contacts import email_answer, phone_answer
 from bot.flows.answers.dates import date_answer
+from bot.flows.answers.media import media_answer
 from bot.flows.answers.messages import describe_error
 from bot.flows.answers.numbers import integer_answer, number_answer
 from bot.flows.answers.parsed import ERRORS, Parsed, bad
 from bot.flows.answers.reading import MAX_ANSWER
-from bot.flows.answers.spec import SlotSpec
+from bot.flows.answers.spec import MEDIA_TYPES, SlotSpec
 from bot.flows.answers.times import time_answer
 
-__all__ = ["ERRORS", "MAX_ANSWER", "Parsed", "SlotSpec", "describe_error", "parse_value"]
+__all__ = [
+    "ERRORS", "MAX_ANSWER", "MEDIA_TYPES", "Parsed", "SlotSpec", "describe_error",
+    "media_answer", "parse_value",
+]  # fmt: skip
 
 
 def parse_value(
@@ -79,5 +85,7 @@ def parse_value(
             return choice_answer(spec, trimmed, lang)
         case "regex":
             return regex_answer(spec, trimmed)
+        case "image" | "document" | "audio" | "video" | "location" | "contact" | "media":
+            return bad("wrong_kind")  # a text: these are answered by messages of their kind
         case _:
             assert_never(spec.type)

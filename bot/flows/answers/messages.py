@@ -33,6 +33,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "chars": "{range} characters",
         "chars_between": "of {lo} to {hi} characters",
         "text": "a reply",
+        "written": "your reply as a text",
         "integer": "a whole number",
         "number": "a number",
         "date": "a date, for example {example}",
@@ -41,6 +42,13 @@ _WORDS: dict[str, dict[str, str]] = {
         "email": "an email address, for example name@example.com",
         "choice": "one of: {choices}",
         "regex": "a reply in the expected format",
+        "image": "a photo",
+        "document": "a document (a file)",
+        "audio": "a voice note or an audio file",
+        "video": "a video",
+        "location": "a location (Attach, then Location)",
+        "contact": "a contact (Attach, then Contact)",
+        "media": "a photo, a file, a voice note, a video, a location or a contact",
     },
     "es": {
         "send": "Por favor, envía {what}.",
@@ -53,6 +61,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "chars": "{range} caracteres",
         "chars_between": "de {lo} a {hi} caracteres",
         "text": "una respuesta",
+        "written": "tu respuesta por escrito",
         "integer": "un número entero",
         "number": "un número",
         "date": "una fecha, por ejemplo {example}",
@@ -61,6 +70,13 @@ _WORDS: dict[str, dict[str, str]] = {
         "email": "un correo electrónico, por ejemplo nombre@ejemplo.com",
         "choice": "una de estas opciones: {choices}",
         "regex": "una respuesta con el formato esperado",
+        "image": "una foto",
+        "document": "un documento (un archivo)",
+        "audio": "una nota de voz o un audio",
+        "video": "un vídeo",
+        "location": "una ubicación (Adjuntar, luego Ubicación)",
+        "contact": "un contacto (Adjuntar, luego Contacto)",
+        "media": "una foto, un archivo, una nota de voz, un vídeo, una ubicación o un contacto",
     },
     "pt": {
         "send": "Por favor, envie {what}.",
@@ -73,6 +89,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "chars": "{range} caracteres",
         "chars_between": "de {lo} a {hi} caracteres",
         "text": "uma resposta",
+        "written": "sua resposta por escrito",
         "integer": "um número inteiro",
         "number": "um número",
         "date": "uma data, por exemplo {example}",
@@ -81,6 +98,15 @@ _WORDS: dict[str, dict[str, str]] = {
         "email": "um e-mail, por exemplo nome@exemplo.com",
         "choice": "uma destas opções: {choices}",
         "regex": "uma resposta no formato esperado",
+        "image": "uma foto",
+        "document": "um documento (um arquivo)",
+        "audio": "uma mensagem de voz ou um áudio",
+        "video": "um vídeo",
+        "location": "uma localização (Anexar, depois Localização)",
+        "contact": "um contato (Anexar, depois Contato)",
+        "media": (
+            "uma foto, um arquivo, uma mensagem de voz, um vídeo, uma localização ou um contato"
+        ),
     },
 }
 _DATE_EXAMPLES = {"DMY": "30/11", "MDY": "11/30", "YMD": "11/30"}
@@ -130,4 +156,6 @@ def describe_error(error: str, spec: SlotSpec, lang: str = "en") -> str:
     words = _WORDS[_language(lang)]
     if error in ("no_such_date", "in_the_past", "in_the_future") and spec.type == "date":
         return words[error].format(what=_what(spec, _language(lang)))
+    if error == "not_text" and spec.type == "text":  # a photo, where words were asked for
+        return words["send"].format(what=words["written"])
     return words["send"].format(what=_what(spec, _language(lang)))

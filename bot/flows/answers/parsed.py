@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 ERRORS = frozenset(
     {
@@ -22,6 +23,8 @@ ERRORS = frozenset(
         "not_an_email",
         "not_a_choice",
         "no_match",
+        "not_text",  # a photo, a file, a location... where a written answer is asked for
+        "wrong_kind",  # a message of another kind than the photo, file... asked for
     }
 )
 
@@ -31,11 +34,11 @@ class Parsed:
     """One answer, parsed: a value (`ok`), or the code of why not (`error`)."""
 
     ok: bool
-    value: str | int | float | None = None
+    value: str | int | float | dict[str, Any] | None = None
     error: str = ""
 
 
-def good(value: str | int | float) -> Parsed:
+def good(value: str | int | float | dict[str, Any]) -> Parsed:
     """A value, JSON-serialisable, to store in the slot."""
     return Parsed(True, value)
 

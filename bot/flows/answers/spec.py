@@ -18,7 +18,14 @@ from bot.flows.answers.reading import normalize_text
 from bot.flows.patterns import Pattern, compile_pattern
 from bot.phones import region_code
 
-SlotType = Literal["text", "integer", "number", "date", "time", "phone", "email", "choice", "regex"]
+SlotType = Literal[
+    "text", "integer", "number", "date", "time", "phone", "email", "choice", "regex",
+    "image", "document", "audio", "video", "location", "contact", "media",
+]  # fmt: skip
+# The types a message of its own kind answers (a photo, a file...), not a text.
+MEDIA_TYPES: frozenset[str] = frozenset(
+    {"image", "document", "audio", "video", "location", "contact", "media"}
+)
 DateOrder = Literal["DMY", "MDY", "YMD"]
 # A choice as written: its value, or one mapping `value: [synonym, ...]`.
 Choice = str | dict[str, list[str]]

@@ -26,11 +26,22 @@ from bot.model import (
     is_valid_id,
 )
 from bot.phones import customer_id
+from bot.platforms.media import MAX_MEDIA_TEXT, MAX_MEDIA_URL, cut, location
 from bot.wire import decode_json
 
 _MEDIA = {"IMAGE", "VIDEO", "AUDIO", "DOCUMENT"}
 
 MAX_ERROR_TEXT = 512  # characters of a delivery report's ErrorCode or ErrorDescription kept
+MAX_CONTACTS = 10  # contacts of one CONTACTS message kept, each with at most 5 phones
+# What a media message's `Message` object gives, by CAMS's field names (any case): kept under
+# these names in `Inbound.media`, strings only, cut to MAX_MEDIA_TEXT.
+MEDIA_FIELDS = {
+    "id": ("id",),
+    "url": ("url", "link"),
+    "mime_type": ("mimeType", "mime_type"),
+    "filename": ("filename", "fileName", "name"),
+    "caption": ("caption",),
+}
 # A receipt item takes over 100 bytes: its field names alone take about 60, and real ids,
 # numbers and timestamps the rest.
 MIN_ITEM_BYTES = 100
@@ -174,6 +185,7 @@ def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
     raw_type = _text(item.get("Type")).strip().upper()
     message = item.get("Message")
     text, payload = "", None
+    media: dict[str, Any] | None = None
     if raw_type == "TEXT":
         text = _typed_text(message)
         kind = "text"
@@ -187,10 +199,18 @@ def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
             text = _text(message) if isinstance(message, str) else ""
         kind = "reply"
     elif raw_type in _MEDIA:
-        text = _text(_get_ci(_message_object(message), "caption"))
+        obj = _message_object(message)
+        text = cut(_get_ci(obj, "caption"))
         kind = raw_type.lower()
-    elif raw_type in ("LOCATION", "CONTACTS", "SYSTEM"):
-        kind = raw_type.lower()
+        media = _media(obj, kind)
+    elif raw_type == "LOCATION":
+        kind = "location"
+        media = _location(_message_object(message))
+    elif raw_type == "CONTACTS":
+        kind = "contacts"
+        media = _contacts(message)
+    elif raw_type == "SYSTEM":
+        kind = "system"
     else:
         kind = "other"
     event = Inbound(
@@ -201,8 +221,53 @@ def _inbound(item: dict[str, Any], channel: str, now_ms: int) -> InboundItem:
         payload=payload,
         raw_type=raw_type,
         space=space,
+        media=media,
     )
     return InboundItem(ConversationRef("cams", channel, business, customer), event)
+
+
+def _media(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A photo, video, voice note or file as CAMS described it: its media id, its URL
+    (valid for 7 days, never fetched here), type, file name and caption, those given."""
+    media: dict[str, Any] = {"kind": kind}
+    for name, keys in MEDIA_FIELDS.items():
+        value = cut(_get_ci(obj, *keys), MAX_MEDIA_URL if name == "url" else MAX_MEDIA_TEXT)
+        if value:
+            media[name] = value
+    return media
+
+
+def _location(obj: dict[str, Any]) -> dict[str, Any]:
+    return location(
+        _get_ci(obj, "latitude"), _get_ci(obj, "longitude"),
+        name=_get_ci(obj, "name"), address=_get_ci(obj, "address"),
+    )  # fmt: skip
+
+
+def _contacts(message: Any) -> dict[str, Any]:
+    """Shared contacts, as WhatsApp gives them (a list of `{name: {formatted_name}, phones:
+    [{phone}]}`, or one such object): each one's name and phone numbers, as written."""
+    raw = message
+    if isinstance(message, str) and message.lstrip()[:1] in ("[", "{"):
+        try:
+            raw = decode_json(message, what="Message")
+        except BadRequest:
+            raw = None
+    if isinstance(raw, dict):
+        inner = _get_ci(raw, "contacts")
+        raw = inner if isinstance(inner, list) else [raw]
+    contacts: list[dict[str, Any]] = []
+    for entry in raw if isinstance(raw, list) else []:
+        if not isinstance(entry, dict) or len(contacts) == MAX_CONTACTS:
+            continue
+        name = _get_ci(entry, "name")
+        if isinstance(name, dict):
+            name = _get_ci(name, "formatted_name", "formattedName", "first_name")
+        phones = _get_ci(entry, "phones")
+        numbers = [cut(_get_ci(p, "phone", "wa_id")) if isinstance(p, dict) else cut(p)
+                   for p in (phones if isinstance(phones, list) else [])[:5]]  # fmt: skip
+        contacts.append({"name": cut(name), "phones": [n for n in numbers if n]})
+    return {"kind": "contact", "contacts": contacts}
 
 
 def _status(item: dict[str, Any], channel: str, now_ms: int) -> StatusItem:

@@ -30,6 +30,7 @@ from typing import Any
 from bot.errors import BadRequest, ConfigError
 from bot.log import mask_id, shown
 from bot.model import MAX_MESSAGE_ID, ConversationRef, Inbound, is_valid_id
+from bot.platforms.media import MAX_MEDIA_TEXT, MAX_MEDIA_URL, cut, location
 from bot.wire import decode_json
 
 AFTER_SEND = "C2C.CallbackAfterSendMsg"
@@ -242,7 +243,35 @@ def _inbound(body: dict[str, Any], elements: list[tuple[str, dict[str, Any]]]) -
         text=" ".join(texts),
         payload=payload,
         raw_type=",".join(msg_type for msg_type, _ in elements),
+        media=_media(kind, elements[0][1]) if elements and kind in _MEDIA_KINDS else None,
     )
+
+
+_MEDIA_KINDS = frozenset({"image", "audio", "document", "video", "location"})
+
+
+def _media(kind: str, content: dict[str, Any]) -> dict[str, Any]:
+    """What Tencent Cloud Chat says of a photo (TIMImageElem: its UUID, the original
+    image's URL), a voice note (TIMSoundElem), a file (TIMFileElem), a video
+    (TIMVideoFileElem) or a location (TIMLocationElem), under the names CAMS's have."""
+    if kind == "location":
+        return location(content.get("Latitude"), content.get("Longitude"),
+                        name=content.get("Desc"))  # fmt: skip
+    url: Any = content.get("Url")
+    ident: Any = content.get("UUID")
+    if kind == "image":
+        infos = content.get("ImageInfoArray")
+        images = [i for i in infos if isinstance(i, dict)] if isinstance(infos, list) else []
+        original = [i for i in images if i.get("Type") == 1] or images
+        url = original[0].get("URL") if original else None
+    elif kind == "video":
+        url, ident = content.get("VideoUrl"), content.get("VideoUUID")
+    media: dict[str, Any] = {"kind": kind}
+    for name, value, limit in (("id", ident, MAX_MEDIA_TEXT), ("url", url, MAX_MEDIA_URL),
+                               ("filename", content.get("FileName"), MAX_MEDIA_TEXT)):  # fmt: skip
+        if kept := cut(value, limit):
+            media[name] = kept
+    return media
 
 
 def _after_send(

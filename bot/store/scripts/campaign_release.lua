@@ -20,8 +20,10 @@ local stepped = tonumber(redis.call('ZSCORE', KEYS[9], ARGV[2]) or '0')
 -- The opt-out key stands for an erased conversation while there is none (`1`: STOP, `m`:
 -- STOP MARKETING, `1m`: both); once the customer writes again, their conversation's flags
 -- hold.
-local flags = redis.call('HMGET', KEYS[5], 'o', 'om')
-local everything, marketing = flags[1] == '1', flags[2] == '1'
+local flags = redis.call('HMGET', KEYS[5], 'o', 'cp')
+-- `cp` is FLAGS|CAMPAIGN|COUNTED (codec.campaign_field): `m` among the flags, no marketing.
+local everything = flags[1] == '1'
+local marketing = string.find(string.match(flags[2] or '', '^[^|]*'), 'm', 1, true) ~= nil
 if flags[1] == false then
   local kept = redis.call('GET', KEYS[6]) or ''
   everything, marketing = kept == '1' or kept == '1m', kept == 'm' or kept == '1m'

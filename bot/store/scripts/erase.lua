@@ -14,7 +14,9 @@ local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return -1 end
 local conv = ARGV[2]
 local opted = redis.call('HGET', KEYS[1], 'o') == '1'
-local marketing = redis.call('HGET', KEYS[1], 'om') == '1'
+-- `cp` is FLAGS|CAMPAIGN|COUNTED (codec.campaign_field): `m` among the flags, no marketing.
+local flags = string.match(redis.call('HGET', KEYS[1], 'cp') or '', '^[^|]*')
+local marketing = string.find(flags, 'm', 1, true) ~= nil
 local erased = {redis.call('DEL', KEYS[1]), redis.call('LLEN', KEYS[2])}
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], conv)
