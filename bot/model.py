@@ -396,6 +396,8 @@ class StepResult:
     # For each of `replies`, the campaign whose start made it ("" for none): a campaign's
     # first messages, however many campaigns' flows one step starts (queued ones in turn).
     reply_campaigns: tuple[str, ...] = ()
+    # The customer's language when a text of the step had none in it (another was sent).
+    missing_language: str = ""
 
 
 class HistoryKind(StrEnum):
@@ -425,6 +427,7 @@ class HistoryEntry:
     outcome: str = ""
     replies: tuple[dict[str, Any], ...] = ()
     tasks: tuple[str, ...] = ()
+    missing_language: str = ""  # a step: the customer's language some text had not
     task: str = ""
     status: str = ""
     error: str = ""

@@ -495,3 +495,28 @@ async def test_campaigns_are_followed_and_steered_from_the_console(
     assert 'data-figure="cancelled">1<' in await resp.text()
     assert (await client.post(f"{base}/resume", data={"csrf": csrf})).status == 409
     assert (await client.post(f"{base}/explode", data={"csrf": csrf})).status == 404
+
+
+def test_a_media_message_and_a_missing_language_show_in_the_transcript() -> None:
+    """A photo shows as `[image: caption]`, a location with its name and coordinates, the
+    contacts by name; a step that sent a text in another language says so in the trace."""
+    from bot.model import HistoryEntry, HistoryKind
+    from bot.web.console.transcript import transcript
+
+    def step(n: int, event: dict[str, object], ml: str = "") -> HistoryEntry:
+        return HistoryEntry(f"{n}-0", n, HistoryKind.STEP, event=event, from_state="f/a",
+                            to_state="f/b", outcome="collected", missing_language=ml)  # fmt: skip
+
+    photo = {"kind": "image", "id": "m", "url": "https://x/m.jpg", "caption": "the box"}
+    place = {"kind": "location", "latitude": 1.5, "longitude": 2.5, "name": "Home"}
+    people = {"kind": "contact", "contacts": [{"name": "Ana", "phones": ["1"]}]}
+    shown = transcript([
+        step(1, {"t": "in", "kind": "image", "media": photo}),
+        step(2, {"t": "in", "kind": "location", "media": place}),
+        step(3, {"t": "in", "kind": "contacts", "media": people}, ml="es"),
+    ])  # fmt: skip
+    assert [b.text for b in shown.bubbles] == [
+        "[image: the box]", "[location: Home; 1.5, 2.5]", "[contacts: Ana]",
+    ]  # fmt: skip
+    assert shown.trace[0].outcome == "collected (no es text)"
+    assert "https://x/m.jpg" not in str(shown.bubbles)

@@ -40,6 +40,7 @@ from bot.model import (
     Timer,
     TimerFired,
 )
+from bot.store.codec import history_from_element, history_step
 from tests.support import ROOT
 
 EXAMPLE = Engine(compile_catalog(load_catalog(ROOT / "flows.yaml", ROOT / "intents")))
@@ -1932,3 +1933,29 @@ def test_a_photo_answers_an_image_slot_and_anything_else_is_asked_again(
     result = engine.step(result.conversation, _media("image", PHOTO, caption="1"), NOW)
     assert result.outcome == "reprompted"
     assert engine.step(result.conversation, _msg("1"), NOW).conversation.state == "sent"
+
+
+def test_a_text_without_the_customers_language_says_so_in_the_step(tmp_path: Path) -> None:
+    """A Spanish customer reaching a state written in English alone gets it in English, and
+    the step says `es` was missing (the history keeps it); an English customer's step, or a
+    Spanish customer's where the text has Spanish, says nothing."""
+    flows = """
+    flows:
+      f:
+        start: ask
+        states:
+          ask:
+            say: {en: "1 or 2?", es: "¿1 o 2?"}
+            options: [{label: {en: One, es: Uno}, go: done}]
+          done: {say: "Done."}
+    """
+    engine = _engine(tmp_path, flows, {"f": "code: f\nname: f\nstart: f"})
+    spanish = engine.step(Conversation(), _flow("f", lang="es"), NOW)
+    assert (_texts(spanish), spanish.missing_language) == (["¿1 o 2?"], "")
+    done = engine.step(spanish.conversation, _msg("1"), NOW)
+    assert (_texts(done), done.missing_language) == (["Done."], "es")
+    english = engine.step(Conversation(), _flow("f"), NOW)
+    assert engine.step(english.conversation, _msg("1"), NOW).missing_language == ""
+    entry = history_step('{"t":"in"}', "f/ask", "f/done", "ended", "[]", ["t.1.0"],
+                         missing_language="es")  # fmt: skip
+    assert history_from_element(f"1-0|{entry}").missing_language == "es"

@@ -629,3 +629,47 @@ def test_a_call_url_based_on_a_secret_is_not_warned(tmp_path: Path) -> None:
     )
     (tmp_path / "intents").mkdir()
     assert lint(load_catalog(flows, tmp_path / "intents")) == []
+
+
+# -- languages -------------------------------------------------------------------------------
+
+
+def test_a_text_without_a_language_the_flow_speaks_is_a_warning_and_strict_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A flow with Spanish texts and one state written in English alone: that state's
+    text is reported at its line (a Spanish customer gets it in English); a flow written in
+    one language, or whose every text has both, is not. `bot check --strict` fails on it."""
+    flows = """\
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: {en: "1 or 2?", es: "¿1 o 2?"}
+                options:
+                  - {label: {en: One, es: Uno}, go: done}
+                  - {label: Two, go: done}  # line 9
+              done:
+                say: "Done."  # line 11
+          plain:
+            start: hi
+            states:
+              hi: {say: "Hello."}
+        """
+    findings = _lint(tmp_path, flows)
+    assert [(f.line, f.severity) for f in findings] == [(9, "warning"), (11, "warning")]
+    assert "state `done`: `say` has no `es` text" in str(findings[1])
+    assert "a customer whose language is `es` gets it in `en`" in str(findings[1])
+    assert "`options.1.label` has no `es` text" in str(findings[0])
+    (tmp_path / "intents").mkdir(exist_ok=True)
+    args = [
+        "check",
+        "--flows",
+        str(tmp_path / "flows.yaml"),
+        "--intents",
+        str(tmp_path / "intents"),
+    ]
+    assert main(args) == 0
+    assert main([*args, "--strict"]) == 1
+    capsys.readouterr()

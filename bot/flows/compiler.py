@@ -60,11 +60,17 @@ class LocalText:
         return cls({lang: TextTemplate.parse(text) for lang, text in value.items()})
 
     def pick(self, lang: str, default: str) -> TextTemplate:
+        return self.pick_key(lang, default)[0]
+
+    def pick_key(self, lang: str, default: str) -> tuple[TextTemplate, str]:
+        """The text for `lang` (or its primary language), else `default`'s, else the one
+        written without languages, else the first; and the key it was found under."""
         by = self.by_lang
         for key in (lang, lang.split("_")[0].split("-")[0], default, "*"):
             if key in by:
-                return by[key]
-        return next(iter(by.values()))
+                return by[key], key
+        key = next(iter(by))
+        return by[key], key
 
 
 def option_words(option: OptionSpec, payload: str) -> OptionWords:

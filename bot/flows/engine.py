@@ -150,6 +150,7 @@ class _Step:
         self.entries = 0  # states entered in this step: bounds loops of routes
         # (index of the first reply, campaign) from which replies are that campaign's
         # first messages: see `_in_campaign`.
+        self.missing_language = ""
         self._marks: list[tuple[int, str, bool]] = []
         self._campaign: tuple[str, bool] = ("", False)
 
@@ -168,6 +169,7 @@ class _Step:
             tuple(self.trace),
             tuple(self.entered),
             tuple(c for c, _ in campaigns),
+            self.missing_language,
         )
 
     def _reply_campaigns(self) -> list[tuple[str, bool]]:
@@ -285,7 +287,14 @@ class _Step:
             return ""
 
     def _pick(self, text: LocalText, env: Mapping[str, Any]) -> str:
-        return self._render(text.pick(self._lang(), self.catalog.language), env)
+        lang = self._lang()
+        template, key = text.pick_key(lang, self.catalog.language)
+        primary = lang.replace("-", "_").split("_")[0]
+        if key not in (lang, primary) and primary != self.catalog.language:
+            # No text in the customer's language: another goes, and the history says so
+            # (a text written without languages is in the default one).
+            self.missing_language = self.missing_language or primary
+        return self._render(template, env)
 
     def _assign(self, assignments: tuple[tuple[str, Any], ...]) -> None:
         if not assignments:

@@ -254,7 +254,13 @@ class InboxWorker(Consumer):
                 previous_timers=[(conv.visit, t.name) for t in conv.timers],
                 calls=[call_to_json(c) for c in result.calls],
                 trace=StepTrace(
-                    stepped.event, event_json, conv, result.outcome, result.replies, reply_jsons
+                    stepped.event,
+                    event_json,
+                    conv,
+                    result.outcome,
+                    result.replies,
+                    reply_jsons,
+                    result.missing_language,
                 ),
                 now_ms=self.clock_ms(),
                 counts=flow_counts(self.engine.catalog, conv, stepped),

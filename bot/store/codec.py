@@ -345,11 +345,17 @@ def history_replies(replies: Sequence[Reply], reply_jsons: Sequence[str], *, tex
 
 
 def history_step(
-    event: str, from_state: str, to_state: str, outcome: str, replies: str, tasks: Sequence[str]
-) -> str:
+    event: str, from_state: str, to_state: str, outcome: str, replies: str, tasks: Sequence[str],
+    *, missing_language: str = "",
+) -> str:  # fmt: skip
     """A step's history entry: its event and replies as `history_event` and
-    `history_replies` made them (joined as they are, not encoded again)."""
-    head = dumps({"k": "step", "f": from_state, "s": to_state, "o": outcome, "t": list(tasks)})
+    `history_replies` made them (joined as they are, not encoded again); `ml`, the
+    customer's language when a text had none in it."""
+    d: dict[str, Any] = {"k": "step", "f": from_state, "s": to_state, "o": outcome,
+                         "t": list(tasks)}  # fmt: skip
+    if missing_language:
+        d["ml"] = missing_language
+    head = dumps(d)
     return f'{head[:-1]},"e":{event},"r":{replies}}}'
 
 
@@ -396,6 +402,7 @@ def history_from_element(element: bytes | str) -> HistoryEntry:
             outcome=d.get("o", ""),
             replies=tuple(d.get("r", ())),
             tasks=tuple(d.get("t", ())),
+            missing_language=d.get("ml", ""),
         )
     return HistoryEntry(
         entry_id,

@@ -50,6 +50,7 @@ class StepTrace:
     outcome: str
     replies: Sequence[Reply]
     reply_jsons: Sequence[str]
+    missing_language: str = ""
 
 
 def _place(conv: Conversation) -> str:
@@ -150,7 +151,7 @@ class Steps(StoreCore):
             entry = history_step(
                 event, _place(trace.before), _place(conversation), trace.outcome,
                 history_replies(trace.replies, trace.reply_jsons, text=policy.text),
-                reply_args[2::5],
+                reply_args[2::5], missing_language=trace.missing_language,
             )  # fmt: skip
         res = await self.coalescer().execute(
             *evalsha(

@@ -40,6 +40,8 @@ def _history_item(entry: HistoryEntry) -> dict[str, Any]:
             replies=list(entry.replies),
             tasks=list(entry.tasks),
         )
+        if entry.missing_language:
+            item["missing_language"] = entry.missing_language
     else:
         item["task"] = entry.task
         for name in ("status", "error", "message_id"):

@@ -291,6 +291,11 @@ class HistoryItem(BaseModel):
     outcome: str | None = Field(None, description="The step's outcome (matched, reprompted, ...).")
     replies: list[dict[str, Any]] | None = Field(None, description="The step's replies.")
     tasks: list[str] | None = Field(None, description="The TaskId of each reply, in order.")
+    missing_language: str | None = Field(
+        None,
+        description="A step whose flow had no text in the customer's language (`lang`) for "
+        "something it said: this language; the text went in the default one.",
+    )
     task: str | None = Field(None, description="The reply's TaskId (sent, failed, status).")
     status: str | None = Field(None, description="Sent, Delivered, Read or Failed.")
     error: str | None = Field(None, description="Why the reply failed (failed, status).")

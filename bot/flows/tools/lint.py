@@ -90,6 +90,7 @@ class _FlowLint:
         self.paths()
         self.variables()
         self.window()
+        self.languages()
         for sname, state in self.spec.states.items():
             self.options(sname, state)
             self.routes(sname, state)
@@ -299,6 +300,31 @@ class _FlowLint:
                 f"conversation waits in `{sname}`: end `routes:` with a route without `when:`",
             )
 
+    def languages(self) -> None:
+        """A text customers read (say, reprompt, a label, invalid, a reminder) without a
+        language other texts of the flow have: customers of that language get it in the
+        default language (a text written without languages is taken to be in it)."""
+        default = self.catalog.flows.defaults.language
+        texts = [(sname, where, set(value) if isinstance(value, dict) else {default})
+                 for sname, state in self.spec.states.items()
+                 for where, value in _customer_texts(state)]  # fmt: skip
+        spoken = set().union(*(langs for _, _, langs in texts)) if texts else set()
+        if len(spoken) < 2:
+            return
+        for sname, where, langs in texts:
+            missing = sorted(spoken - langs)
+            if not missing:
+                continue
+            some = ", ".join(f"`{lang}`" for lang in missing)
+            fallback = default if default in langs else sorted(langs)[0]
+            self.add(
+                "warning",
+                ("states", sname, *where),
+                f"state `{sname}`: `{_where(where)}` has no {some} text, though flow "
+                f"`{self.name}` speaks {', '.join(f'`{x}`' for x in sorted(spoken))}: a "
+                f"customer whose language is {some} gets it in `{fallback}`",
+            )
+
     def handoff(self, sname: str, state: StateSpec) -> None:
         if state.handoff is None or state.handoff.webhook:
             return
@@ -318,6 +344,19 @@ def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
     if content is not None and not any(w == ("fallback", "content") for w, _, _ in found):
         found.append((("fallback", "content"), content, "text"))
     return found
+
+
+def _customer_texts(state: StateSpec) -> list[tuple[tuple[Any, ...], Any]]:
+    """The texts of a state its customers read, with their YAML paths: what it says, its
+    re-prompt, its options' labels, a collect's invalid text, its reminders."""
+    found: list[tuple[tuple[Any, ...], Any]] = [
+        (("say",), state.say), (("reprompt",), state.reprompt),
+        *((("options", i, "label"), o.label) for i, o in enumerate(state.options)),
+        *((("remind", i, "say"), r.say) for i, r in enumerate(state.remind)),
+    ]  # fmt: skip
+    if state.collect is not None:
+        found.append((("collect", "invalid"), state.collect.invalid))
+    return [(where, value) for where, value in found if value]
 
 
 def _closure(roots: Iterable[str], links: Mapping[str, set[str]]) -> set[str]:

@@ -77,11 +77,27 @@ def _event_label(event: Mapping[str, Any]) -> str:
 def _customer_bubble(event: Mapping[str, Any], at_ms: int) -> Bubble:
     said = event.get("text")
     kind = event.get("kind") or "text"
+    media = event.get("media")
+    if isinstance(media, Mapping):  # a photo, a file, a location...: what it was, as text
+        return Bubble("customer", at_ms, f"[{kind}{_media_details(media)}]")
     if said is None or said == "":
         text = f"[{kind}]" if kind != "text" else "(text not kept)"
     else:
         text = str(said)
     return Bubble("customer", at_ms, text)
+
+
+def _media_details(media: Mapping[str, Any]) -> str:
+    """`: caption` (a file's name, a place's name and coordinates, the contacts' names),
+    or nothing; the media's URL is never shown as a link (the console fetches nothing)."""
+    parts = [str(media[k]) for k in ("caption", "filename", "name", "address") if media.get(k)]
+    if "latitude" in media and "longitude" in media:
+        parts.append(f"{media['latitude']}, {media['longitude']}")
+    contacts = media.get("contacts")
+    if isinstance(contacts, list):
+        parts += [str(c.get("name", "")) for c in contacts if isinstance(c, Mapping)]
+    shown = "; ".join(p for p in parts if p)
+    return f": {shown}" if shown else ""
 
 
 def _reply_bubble(side: str, reply: Mapping[str, Any], at_ms: int, task: str,
@@ -117,7 +133,10 @@ def transcript(entries: Sequence[HistoryEntry], *, trace_rows: int = 12) -> Tran
             continue
         event = e.event or {}
         label = _event_label(event)
-        steps.append(TraceRow(e.at_ms, label, e.from_state, e.to_state, e.outcome))
+        outcome = e.outcome
+        if e.missing_language:  # a text went in another language than the customer's
+            outcome += f" (no {e.missing_language} text)"
+        steps.append(TraceRow(e.at_ms, label, e.from_state, e.to_state, outcome))
         kind = event.get("t")
         if kind == "in":
             bubbles.append(_customer_bubble(event, e.at_ms))

@@ -19,7 +19,7 @@ time passes, ...) or *expect* (the bot's next message, where the conversation st
           - trigger: appointment_reminder   # or with `data: {...}` and `policy: queue`
           - bot: {template: appointment_reminder, params: {date: Monday 10:00}}
           - say: "1"
-          - bot: "Thank you! Your appointment on Monday 10:00 is confirmed. See you then."
+          - bot: "¡Gracias! Su cita del Monday 10:00 está confirmada. Hasta entonces."
           - state: confirmed
 
 Every key such a file may use is a field, with its description, of the models of `spec`;
