@@ -246,6 +246,15 @@ class ServerRefused(BotError):
     """A running server refused a command's call (`bot campaign`): its status and reason."""
 
 
+class CamsCallError(BotError):
+    """An API call CAMS refused, or whose answer could not be read (`bot templates
+    sync`): its code and message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
 class Unreachable(BotError):
     """The server a player (`bot say`, `bot trigger`) talks to did not answer: one line
     for the user, exit 1."""

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.campaign import MAX_RECIPIENTS, CampaignSpec, QuietHours
+from bot.campaign import MAX_RECIPIENTS, CampaignSpec, Category, QuietHours
 from bot.model import ConversationRef
 from bot.store import campaign_to_json, recipient_from_json, recipient_to_json
 from bot.web.keys import STORE
@@ -463,7 +463,8 @@ async def test_a_repeat_finishes_a_campaign_cut_short_while_it_was_made(api: Cli
     then running."""
     customers = numbers(3)
     store = api.app[STORE]
-    spec = CampaignSpec(intent=INTENT, business=BUSINESS, start_ms=LATER_MS)
+    spec = CampaignSpec(intent=INTENT, business=BUSINESS, start_ms=LATER_MS,
+                        category=Category.UTILITY)  # fmt: skip
     made = await store.new_campaign(
         "00000000000000cc",
         campaign_to_json(spec),
@@ -662,3 +663,16 @@ async def test_what_a_campaign_stores_is_bounded(api: Client) -> None:
     reason = await refused(api, 413, **as_json(big))
     assert "recipients[1]" in reason  # counted from 0, as a JSON path
     assert "4096" in reason
+
+
+async def test_a_campaigns_category_is_its_first_templates(api: Client) -> None:
+    """Without `category`, a campaign is of the category flows.yaml's `templates:` gives
+    the template its intent's flow starts with (csat_survey: utility); asking for another
+    is refused, naming the template."""
+    answer = await created(api, campaign_body(numbers(1, 8613900600000)))
+    assert (await read(api, f"/v1/campaigns/{answer['campaign']}"))["category"] == "utility"
+    resp = await api.post("/v1/campaigns", **as_json(
+        campaign_body(numbers(1, 8613900600010), category="marketing")
+    ))  # fmt: skip
+    assert resp.status == 400
+    assert "starts with template `csat_survey`, which is utility" in (await resp.json())["msg"]

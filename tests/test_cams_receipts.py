@@ -290,3 +290,10 @@ def test_media_messages_keep_what_cams_said_of_them() -> None:
     assert shared.media["contacts"][0] == {"name": "Ana Lima", "phones": ["+55 11 91234 5678"]}
     assert len(shared.media["contacts"]) == 10
     assert one({**BASE, "Type": "TEXT", "Message": "hi"}).event.media is None
+
+
+def test_a_coordinate_too_large_for_a_float_is_none_not_a_crash() -> None:
+    """A latitude of 10**400 (valid JSON) is no coordinate: the item is kept without it."""
+    place = '{"latitude": 1' + "0" * 400 + ', "longitude": 2, "name": "Far"}'
+    media = one({**BASE, "Type": "LOCATION", "Message": place}).event.media
+    assert media == {"kind": "location", "name": "Far"}

@@ -1959,3 +1959,23 @@ def test_a_text_without_the_customers_language_says_so_in_the_step(tmp_path: Pat
     entry = history_step('{"t":"in"}', "f/ask", "f/done", "ended", "[]", ["t.1.0"],
                          missing_language="es")  # fmt: skip
     assert history_from_element(f"1-0|{entry}").missing_language == "es"
+
+
+def test_an_empty_media_message_answers_nothing_and_a_regional_default_notes_nothing(
+    tmp_path: Path,
+) -> None:
+    """A location without coordinates, or a photo with neither id nor URL, is asked again;
+    with `defaults.language: en-US` and texts written without languages, a customer of no
+    `lang` (or `EN_gb`) is noted as missing nothing, a Spanish one `es`."""
+    engine = _engine(tmp_path / "media", MEDIA_FLOWS)
+    conv = engine.step(Conversation(), _msg("hi"), NOW).conversation
+    assert engine.step(conv, _media("image", {"kind": "image"}), NOW).outcome == "invalid"
+    conv = engine.step(conv, _media("image", PHOTO), NOW).conversation
+    nowhere = _media("location", {"kind": "location", "name": "Home"})
+    assert engine.step(conv, nowhere, NOW).outcome == "invalid"
+    regional = MEDIA_FLOWS.replace("defaults:\n", "defaults:\n  language: en-US\n", 1)
+    engine = _engine(tmp_path / "regional", regional)
+    for lang, noted in ((None, ""), ("EN_gb", ""), ("es", "es")):
+        data = {"lang": lang} if lang else {}
+        result = engine.step(Conversation(data=data), _msg("hi"), NOW)
+        assert result.missing_language == noted, lang

@@ -840,3 +840,41 @@ def test_check_strict_fails_on_a_secret_that_is_not_set(
     monkeypatch.setenv("BOT_SECRET_ORDERS_API", "https://orders.example.com")
     assert main(args) == 0
     capsys.readouterr()
+
+
+# -- templates: the account's catalogue ------------------------------------------------------
+
+
+def test_templates_a_flow_sends_are_checked_against_the_catalogue(tmp_path: Path) -> None:
+    """With `templates:`, a template not in it (with the close name), one not approved in
+    a language the flow speaks, and one sent with a parameter it has not or without one it
+    needs are each a problem at their line; the same flows without the catalogue load."""
+    flows = """\
+        templates:
+          reminder: {languages: [en], category: utility, params: [date]}
+          promo: {languages: [en, es], category: marketing, params: [code]}
+        flows:
+          f:
+            start: a
+            states:
+              a:
+                say: {en: "Hi", es: "Hola"}
+                template: {code: reminder, params: {date: "x"}}  # line 10: no es
+                options: [{label: {en: Go, es: Ir}, go: b}]
+              b:
+                template: {code: remindr, params: {date: "x"}}  # line 13: no such
+                options: [{label: {en: Go, es: Ir}, go: c}]
+              c:
+                template: {code: promo, language: es, params: {cod: "1"}}  # line 16
+        """
+    problems = _problems(tmp_path, flows)
+    file = tmp_path / "flows.yaml"
+    assert [p.line for p in problems] == [10, 13, 16], "\n".join(map(str, problems))
+    _assert_problem(problems[0], file, 10, "approved in en, not in es", "CAMS refuses")
+    _assert_problem(problems[1], file, 13, "`remindr` is not in `templates:`", "`reminder`")
+    _assert_problem(problems[2], file, 16, "has no parameter cod and needs code")
+    bare = "\n".join(line for line in textwrap.dedent(flows).splitlines()[3:])
+    (tmp_path / "alone").mkdir()
+    _write(tmp_path / "alone" / "flows.yaml", bare)
+    (tmp_path / "alone" / "intents").mkdir()
+    load_catalog(tmp_path / "alone" / "flows.yaml", tmp_path / "alone" / "intents")

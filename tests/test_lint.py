@@ -639,7 +639,8 @@ def test_a_text_without_a_language_the_flow_speaks_is_a_warning_and_strict_fails
 ) -> None:
     """A flow with Spanish texts and one state written in English alone: that state's
     text is reported at its line (a Spanish customer gets it in English); a flow written in
-    one language, or whose every text has both, is not. `bot check --strict` fails on it."""
+    one language is not, nor are labels that are no buttons. `bot check --strict` fails on
+    it."""
     flows = """\
         flows:
           f:
@@ -647,18 +648,19 @@ def test_a_text_without_a_language_the_flow_speaks_is_a_warning_and_strict_fails
             states:
               ask:
                 say: {en: "1 or 2?", es: "¿1 o 2?"}
+                buttons: true
                 options:
                   - {label: {en: One, es: Uno}, go: done}
-                  - {label: Two, go: done}  # line 9
+                  - {label: Two, go: done}  # line 10
               done:
-                say: "Done."  # line 11
+                say: "Done."  # line 12
           plain:
             start: hi
             states:
               hi: {say: "Hello."}
         """
     findings = _lint(tmp_path, flows)
-    assert [(f.line, f.severity) for f in findings] == [(9, "warning"), (11, "warning")]
+    assert [(f.line, f.severity) for f in findings] == [(10, "warning"), (12, "warning")]
     assert "state `done`: `say` has no `es` text" in str(findings[1])
     assert "a customer whose language is `es` gets it in `en`" in str(findings[1])
     assert "`options.1.label` has no `es` text" in str(findings[0])

@@ -213,6 +213,7 @@ REGEXES = (
     Regex("bot.platforms.tencent.auth", "_REQUEST_TIME", _fullmatch, "a callback's query"),
     Regex("bot.platforms.tencent.auth", "_SIGN", _fullmatch, "a callback's query"),
     Regex("bot.platforms.tencent.callbacks", "_DIGITS", _fullmatch, "a callback's fields"),
+    Regex("bot.cli.templates", "_VARIABLE", _search, "template texts CAMS answers (`sync`)"),
     Regex("bot.platforms.cams.fake", "PHONE_RE", _fullmatch, "sends to the sandbox's fake"),
     Regex("bot.platforms.cams.fake", "SIGNED_HEADERS_RE", _search, "sends to the sandbox"),
 )

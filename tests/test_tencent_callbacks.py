@@ -149,10 +149,12 @@ def test_mixed_elements_join_texts_and_first_payload_wins() -> None:
     assert e.raw_type == "TIMTextElem,TIMCustomElem,TIMImageElem,TIMCustomElem"
 
 
-def test_text_with_an_image_stays_text() -> None:
-    """An image next to a text does not change the kind: the text is what flows match."""
-    e = message(body(MsgBody=[{"MsgType": "TIMImageElem", "MsgContent": {}}, text("see")])).event
-    assert (e.kind, e.text) == ("text", "see")
+def test_an_image_with_text_is_a_captioned_image() -> None:
+    """An image next to a text is the image, the text its caption (as a WhatsApp photo's):
+    an image slot takes it, and its caption chooses no option."""
+    photo = {"MsgType": "TIMImageElem", "MsgContent": {"UUID": "i-2"}}
+    e = message(body(MsgBody=[text("see"), photo])).event
+    assert (e.kind, e.text, e.media) == ("image", "see", {"kind": "image", "id": "i-2"})
 
 
 @pytest.mark.parametrize(

@@ -203,7 +203,7 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--timezone", help="zone of recipients whose number tells none")
     s.add_argument("--mid-flow", dest="mid_flow", choices=("skip", "queue"))
     s.add_argument("--category", choices=("marketing", "utility", "authentication"),
-                   help="its template's kind (default: marketing)")  # fmt: skip
+                   help="its template's kind (default: its catalogue's)")  # fmt: skip
     s.add_argument("--skip-recent", dest="skip_if_messaged_within_hours", type=float,
                    metavar="HOURS", help="skip customers messaged within HOURS")  # fmt: skip
     s.add_argument("--name", help="a name for the list")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 from bot import __version__
-from bot.cli import author, campaign, chat, ops, player, serve
+from bot.cli import author, campaign, chat, ops, player, serve, templates
 from bot.cli.dead_ids import dead_letter_id
 from bot.settings import SANDBOX_BUSINESS, SANDBOX_SECRET
 
@@ -168,4 +168,5 @@ def parser() -> argparse.ArgumentParser:
         q.add_argument("--all", action="store_true", help="every dead letter")
     d.set_defaults(func=ops.cmd_dlq)
     campaign.add_parser(sub)
+    templates.add_parser(sub)
     return p

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from transitions import EventData, Machine, State
@@ -35,6 +35,7 @@ from bot.flows.spec import (
     OptionSpec,
     OtpSpec,
     StateSpec,
+    TemplateEntry,
     TemplateSpec,
     TimeoutSpec,
 )
@@ -423,6 +424,7 @@ class CompiledCatalog:
     agent_webhook: CallText | None
     agent_headers: Mapping[str, CallText]
     secrets: frozenset[str]  # NAMEs of the {{ secret.NAME }} in call urls and headers
+    templates: Mapping[str, TemplateEntry] = field(default_factory=dict)  # `templates:`
 
 
 def _secret_names(flows: Mapping[str, CompiledFlow], agent: Iterable[CallText]) -> frozenset[str]:
@@ -464,4 +466,5 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
         secrets=_secret_names(
             flows, [*agent_headers.values(), *([agent_webhook] if agent_webhook else [])]
         ),
+        templates=dict(spec.templates),
     )

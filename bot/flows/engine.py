@@ -98,6 +98,11 @@ def _lookup(value: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
+def _primary(lang: str) -> str:
+    """A language's primary subtag, lower case: `pt` of `pt_BR`, `en` of `EN-us`."""
+    return lang.replace("-", "_").split("_")[0].lower()
+
+
 class Engine:
     def __init__(self, catalog: CompiledCatalog) -> None:
         self.catalog = catalog
@@ -286,14 +291,16 @@ class _Step:
             self.detail = f"render error: {e.message}"
             return ""
 
-    def _pick(self, text: LocalText, env: Mapping[str, Any]) -> str:
+    def _pick(self, text: LocalText, env: Mapping[str, Any], *, shown: bool = True) -> str:
+        """`text` in the conversation's language. One `shown` to the customer in another
+        language (none in theirs) is noted: the history says so. A text written without
+        languages is in the default one."""
         lang = self._lang()
         template, key = text.pick_key(lang, self.catalog.language)
-        primary = lang.replace("-", "_").split("_")[0]
-        if key not in (lang, primary) and primary != self.catalog.language:
-            # No text in the customer's language: another goes, and the history says so
-            # (a text written without languages is in the default one).
-            self.missing_language = self.missing_language or primary
+        if shown:
+            wanted, used = _primary(lang), _primary(self.catalog.language if key == "*" else key)
+            if wanted != used:
+                self.missing_language = self.missing_language or wanted
         return self._render(template, env)
 
     def _assign(self, assignments: tuple[tuple[str, Any], ...]) -> None:
@@ -316,9 +323,13 @@ class _Step:
         params = {k: self._render(v, env) for k, v in t.params.items()}
         return Template(t.code, t.language or self._lang(), params)
 
-    def _buttons(self, state: CompiledState, env: Mapping[str, Any]) -> tuple[Button, ...]:
+    def _buttons(
+        self, state: CompiledState, env: Mapping[str, Any], *, shown: bool
+    ) -> tuple[Button, ...]:
+        """The options as buttons; `shown`: their labels reach the customer (a template's
+        buttons have the template's own)."""
         return tuple(
-            Button(self._pick(o.label, env), o.payload)
+            Button(self._pick(o.label, env, shown=shown), o.payload)
             for o in state.options
             if o.when is None or holds(o.when, env)
         )
@@ -336,8 +347,8 @@ class _Step:
     def _say(self, state: CompiledState, prefix: str = "", **extra: Any) -> None:
         """The state's message: `say:` inside the window, `template:` outside it."""
         env = self.env(**extra)
-        buttons = self._buttons(state, env)
         if state.template is not None and (not self._in_window() or state.say is None):
+            buttons = self._buttons(state, env, shown=False)
             reply = Reply(
                 template=self._template(state.template, env),
                 buttons=buttons if state.buttons else (),
@@ -355,7 +366,8 @@ class _Step:
         text = self._pick(state.say, env)
         if prefix:
             text = f"{prefix}\n{text}"
-        self._emit(Reply(text=text, buttons=buttons if state.buttons else ()), state)
+        buttons = self._buttons(state, env, shown=True) if state.buttons else ()
+        self._emit(Reply(text=text, buttons=buttons), state)
 
     def _text(self, text: LocalText, state: CompiledState | None = None) -> None:
         reply = Reply(text=self._pick(text, self.env()))
@@ -890,6 +902,7 @@ class _Step:
                     "kind": event.kind,
                     "text": event.text,
                     "payload": event.payload,
+                    "media": event.media,
                     "flow": self.conv.flow,
                     "state": self.conv.state,
                 },

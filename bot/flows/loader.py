@@ -371,6 +371,76 @@ def _body_strings(where: tuple[Any, ...], value: Any) -> list[tuple[tuple[Any, .
     return []
 
 
+def state_templates(state: StateSpec) -> list[tuple[tuple[Any, ...], TemplateSpec]]:
+    """The templates a state may send, with their YAML paths under the state."""
+    found: list[tuple[tuple[Any, ...], TemplateSpec | None]] = [(("template",), state.template)]
+    if state.otp is not None:
+        found.append((("otp", "template"), state.otp.template))
+    found += [(("remind", i, "template"), r.template) for i, r in enumerate(state.remind)]
+    return [(where, t) for where, t in found if t is not None]
+
+
+def _flow_languages(flow: FlowSpec, default: str) -> set[str]:
+    """The languages a flow's texts are written in (and the default): what a template it
+    sends without a `language:` goes in, the conversation's."""
+    spoken = {default}
+    for state in flow.states.values():
+        for value in (state.say, state.reprompt, *(r.say for r in state.remind)):
+            if isinstance(value, dict):
+                spoken.update(value)
+    return spoken
+
+
+def _check_templates(file: str, root: Any, spec: FlowsFile) -> list[SpecProblem]:
+    """With a `templates:` catalogue, every template a flow sends is in it, in the
+    languages it goes in, with exactly the parameters it has."""
+    catalogue = spec.templates
+    if not catalogue:
+        return []
+    problems = []
+    default = spec.defaults.language
+    for name, flow in spec.flows.items():
+        spoken = _flow_languages(flow, default)
+        for sname, state in flow.states.items():
+            for where, t in state_templates(state):
+                path = ("flows", name, "states", sname, *where)
+                entry = catalogue.get(t.code)
+                if entry is None:
+                    problems.append(SpecProblem(
+                        file, line_of(root, (*path, "code")),
+                        f"template `{t.code}` is not in `templates:`, the account's approved "
+                        f"templates." + _suggest(t.code, catalogue),
+                    ))  # fmt: skip
+                    continue
+                wanted = {t.language} if t.language else spoken
+                lacking = sorted(
+                    lang for lang in wanted
+                    if lang not in entry.languages and lang.split("_")[0] not in entry.languages
+                )  # fmt: skip
+                if lacking:
+                    said = "its `language:`" if t.language else "the flow's languages"
+                    problems.append(SpecProblem(
+                        file, line_of(root, (*path, "language" if t.language else "code")),
+                        f"template `{t.code}` is approved in {', '.join(entry.languages)}, "
+                        f"not in {', '.join(lacking)} ({said}): a customer of that language "
+                        "would get nothing (CAMS refuses the send)",
+                    ))  # fmt: skip
+                extra = sorted(set(t.params) - set(entry.params))
+                missing = sorted(set(entry.params) - set(t.params))
+                if extra or missing:
+                    what = []
+                    if extra:
+                        what.append(f"has no parameter {', '.join(extra)}")
+                    if missing:
+                        what.append(f"needs {', '.join(missing)}")
+                    problems.append(SpecProblem(
+                        file, line_of(root, (*path, "params")),
+                        f"template `{t.code}` {' and '.join(what)} (its parameters: "
+                        f"{', '.join(entry.params) or 'none'})",
+                    ))  # fmt: skip
+    return problems
+
+
 def _template_sources(
     where: tuple[Any, ...], t: TemplateSpec | None
 ) -> list[tuple[tuple[Any, ...], str]]:
@@ -444,6 +514,7 @@ def load_flows(path: Path) -> tuple[FlowsFile | None, Any, list[SpecProblem]]:
                         f"`{name}`." + _suggest(target, flow.states),
                     )
                 )
+    problems += _check_templates(file, root, spec)
     problems += _check_headers(
         file, root, ("defaults", "agent", "headers"), spec.defaults.agent.headers, reported=False
     )

@@ -360,9 +360,36 @@ class FlowSpec(Spec):
     states: dict[str, StateSpec] = Field(min_length=1)
 
 
+class TemplateEntry(Spec):
+    """An approved template of the account, as the flows may send it (`templates:`): `bot
+    check` fails a flow that sends one that is not here, in a language it lacks, or with
+    parameters other than its own; `bot templates sync` compares the list with CAMS's."""
+
+    languages: list[str] = Field(
+        min_length=1, description="The languages it is approved in: `en`, `es`, `pt_BR`..."
+    )
+    category: Literal["marketing", "utility", "authentication"] = Field(
+        description="WhatsApp's category: a campaign sending it is of this category."
+    )
+    params: list[str] = Field(
+        default_factory=list, description="Its variables, each of which every send fills."
+    )
+    header: Literal["none", "text", "image", "video", "document", "location"] = Field(
+        "none", description="What its header is."
+    )
+    buttons: list[Literal["quick_reply", "url", "phone", "copy_code", "otp"]] = Field(
+        default_factory=list, description="Its buttons, in order."
+    )
+    description: str = ""
+
+
 class FlowsFile(Spec):
     version: int = 1
     defaults: Defaults = Field(default_factory=Defaults)
+    templates: dict[str, TemplateEntry] = Field(
+        default_factory=dict,
+        description="The account's approved templates, by code (none: sends are not checked).",
+    )
     flows: dict[str, FlowSpec] = Field(min_length=1)
 
 

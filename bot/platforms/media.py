@@ -27,7 +27,7 @@ def coordinate(value: Any, bound: float) -> float | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # 10**400 is no float
         return None
     return number if math.isfinite(number) and -bound <= number <= bound else None
 

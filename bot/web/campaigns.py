@@ -43,6 +43,7 @@ from bot.campaign import (
     Status,
 )
 from bot.errors import BadRequest, Conflict, NotFound, UnsupportedMediaType
+from bot.flows.compiler import CompiledCatalog
 from bot.log import shown
 from bot.model import MAX_SPACE, ConversationRef, is_valid_id
 from bot.settings import Settings
@@ -136,12 +137,14 @@ class CampaignOptions(BaseModel):
         "`start_at` or `end_by` without an offset). Default: UTC.",
         examples=["Asia/Shanghai"],
     )
-    category: Literal["marketing", "utility", "authentication"] = Field(
-        "marketing",
+    category: Literal["marketing", "utility", "authentication"] | None = Field(
+        None,
         description="What the campaign's template is, as WhatsApp tells them apart: a "
         "`marketing` campaign skips customers who opted out of marketing alone (STOP "
         "MARKETING; `skipped: opted_out_marketing`); `utility` (reminders, notices about "
-        "what the customer has) and `authentication` reach them. STOP stops all three.",
+        "what the customer has) and `authentication` reach them. STOP stops all three. "
+        "Default: the category flows.yaml's `templates:` gives the template the intent's "
+        "flow starts with, else `marketing`; another than that one is refused.",
     )
     mid_flow: Literal["skip", "queue"] = Field(
         "skip",
@@ -233,9 +236,35 @@ def _quiet_hours(text: str) -> QuietHours:
         raise BadRequest(f"quiet_hours: {e}") from None
 
 
-def spec_of(options: CampaignOptions, settings: Settings, now_ms: int) -> CampaignSpec:
+def first_template(catalog: CompiledCatalog, intent: str) -> tuple[str, str] | None:
+    """The template the intent's flow starts with (its start state's) and its category,
+    when `templates:` has it."""
+    spec = catalog.intents.get(intent)
+    flow = catalog.flows.get(spec.start or "") if spec is not None else None
+    state = flow.states.get(flow.start) if flow is not None else None
+    template = state.template if state is not None else None
+    entry = catalog.templates.get(template.code) if template is not None else None
+    return (template.code, entry.category) if template is not None and entry else None
+
+
+def _category(options: CampaignOptions, catalog: CompiledCatalog) -> Category:
+    known = first_template(catalog, options.intent)
+    if options.category is None:
+        return Category(known[1] if known else "marketing")
+    if known is not None and options.category != known[1]:
+        raise BadRequest(
+            f"category: the intent's flow starts with template `{known[0]}`, which is "
+            f"{known[1]} (flows.yaml `templates:`), not {options.category}"
+        )
+    return Category(options.category)
+
+
+def spec_of(
+    options: CampaignOptions, settings: Settings, now_ms: int, catalog: CompiledCatalog
+) -> CampaignSpec:
     """The campaign `options` ask for, its business and channel as `POST /v1/intents`
-    reads them; 400 naming the first option that cannot be."""
+    reads them, its category as flows.yaml's templates say; 400 naming the first option
+    that cannot be."""
     channel = (options.channel or settings.cams_channel).lower()
     if not is_valid_id(channel):
         raise BadRequest("channel: not a channel name such as whatsapp or viber")
@@ -266,7 +295,7 @@ def spec_of(options: CampaignOptions, settings: Settings, now_ms: int) -> Campai
         mid_flow=MidFlow(options.mid_flow),
         recent_hours=float(options.skip_if_messaged_within_hours),
         name=options.name,
-        category=Category(options.category),
+        category=_category(options, catalog),
     )
 
 
@@ -294,7 +323,7 @@ def _query_options(query: Mapping[str, str]) -> CampaignOptions:
 
 
 def _json_campaign(
-    body: bytes, intents: Mapping[str, object], settings: Settings, now_ms: int
+    body: bytes, catalog: CompiledCatalog, settings: Settings, now_ms: int
 ) -> tuple[CampaignSpec, list[Any]]:
     """A JSON body's campaign and its recipients as sent. Run in a thread: decoding 16 MiB
     of JSON takes a third of a second (C code that lets go of the GIL often: the event loop
@@ -303,7 +332,7 @@ def _json_campaign(
     if not isinstance(data, dict):
         raise BadRequest("body: a JSON object of the options and `recipients`")
     if isinstance(data.get("intent"), str):
-        _known(intents, data["intent"])
+        _known(catalog.intents, data["intent"])
     listed = data.get("recipients")
     if not isinstance(listed, list) or not listed:
         raise BadRequest("recipients: a list of at least one {customer, data, tz}")
@@ -315,7 +344,7 @@ def _json_campaign(
         )
     except ValidationError as e:
         raise _invalid(e) from None
-    return spec_of(options, settings, now_ms), listed
+    return spec_of(options, settings, now_ms, catalog), listed
 
 
 def _entries(listed: list[Any]) -> Iterator[Entry]:
@@ -345,8 +374,9 @@ async def _request_campaign(request: web.Request, now_ms: int) -> tuple[Campaign
         if params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
             raise UnsupportedMediaType("a CSV is taken in UTF-8 only")
         options = _query_options(request.query)
-        _known(request.app[CATALOG].current.intents, options.intent)
-        spec = spec_of(options, settings, now_ms)
+        catalog = request.app[CATALOG].current
+        _known(catalog.intents, options.intent)
+        spec = spec_of(options, settings, now_ms, catalog)
         body = await read_body(request, limit=limit, within=within)
         entries = await asyncio.to_thread(csv_entries, body)
         return spec, await campaign_rows(entries, spec, now_ms)
@@ -364,8 +394,8 @@ async def _request_campaign(request: web.Request, now_ms: int) -> tuple[Campaign
     body = await read_body(request, limit=limit, within=within)
     if kind == "none" and body:
         raise UnsupportedMediaType("a body needs Content-Type: application/json or text/csv")
-    intents = request.app[CATALOG].current.intents
-    spec, listed = await asyncio.to_thread(_json_campaign, body, intents, settings, now_ms)
+    catalog = request.app[CATALOG].current
+    spec, listed = await asyncio.to_thread(_json_campaign, body, catalog, settings, now_ms)
     return spec, await campaign_rows(_entries(listed), spec, now_ms)
 
 

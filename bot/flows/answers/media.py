@@ -32,4 +32,14 @@ def media_answer(wanted: str, kind: str, media: Mapping[str, Any] | None) -> Par
     answers = _ANSWERS.get(kind)
     if answers is None or media is None or wanted not in (answers, "media"):
         return bad("wrong_kind")
+    if not _has_content(answers, media):  # a location without coordinates, a photo of nothing
+        return bad("wrong_kind")
     return good(dict(media))
+
+
+def _has_content(kind: str, media: Mapping[str, Any]) -> bool:
+    if kind == "location":
+        return "latitude" in media and "longitude" in media
+    if kind == "contact":
+        return bool(media.get("contacts"))
+    return bool(media.get("id") or media.get("url"))

@@ -348,10 +348,12 @@ def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
 
 def _customer_texts(state: StateSpec) -> list[tuple[tuple[Any, ...], Any]]:
     """The texts of a state its customers read, with their YAML paths: what it says, its
-    re-prompt, its options' labels, a collect's invalid text, its reminders."""
+    re-prompt, its options' labels (when they are buttons), a collect's invalid text, its
+    reminders."""
+    labels = enumerate(state.options) if state.buttons else enumerate(())
     found: list[tuple[tuple[Any, ...], Any]] = [
         (("say",), state.say), (("reprompt",), state.reprompt),
-        *((("options", i, "label"), o.label) for i, o in enumerate(state.options)),
+        *((("options", i, "label"), o.label) for i, o in labels),
         *((("remind", i, "say"), r.say) for i, r in enumerate(state.remind)),
     ]  # fmt: skip
     if state.collect is not None:

@@ -17,13 +17,17 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
+from bot.errors import CamsCallError, PermanentSendError, RateLimitedError, RetryableSendError
 from bot.model import Button, Outgoing, Reply, SendReceipt
 from bot.platforms.base import account_id
 from bot.platforms.cams.signing import percent_encode, sign_request
 
 ACTION = "SendChatappMessage"
 API_VERSION = "2020-06-06"
+TEMPLATE_PAGE = 50  # templates asked for per ListChatappTemplate page
+MAX_TEMPLATE_PAGES = 40  # an account's list is read up to 2,000 templates
+
+
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 # Meta's limits for interactive session messages (cams-protocol.md §3.3).
@@ -252,6 +256,62 @@ class CamsClient:
     def __repr__(self) -> str:
         # The account's digest, never its credentials: a repr ends up in logs and tracebacks.
         return f"CamsClient(endpoint={str(self._url)!r}, account={self.account!r})"
+
+    async def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """One signed call of another action of the API (ListChatappTemplate,
+        GetChatappTemplateDetail): its JSON answer, or CamsCallError."""
+        body = "&".join(
+            f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items())
+        ).encode("ascii")
+        _, headers = sign_request(
+            self._access_key_id, self._access_key_secret, method="POST", host=self._host,
+            path=self._path, query={}, body=body, action=action, version=API_VERSION,
+            content_type=FORM_CONTENT_TYPE, now=self._clock(), nonce=self._nonce(),
+        )  # fmt: skip
+        headers["accept"] = "application/json"
+        try:
+            async with self._session.post(
+                self._url, data=body, headers=headers, timeout=self._timeout,
+                allow_redirects=False,
+            ) as resp:  # fmt: skip
+                status, payload = resp.status, await resp.read()
+        except TimeoutError as e:
+            raise CamsCallError("Timeout", "CAMS did not answer in time") from e
+        except aiohttp.ClientError as e:
+            raise CamsCallError("ConnectionError", str(e) or type(e).__name__) from e
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise CamsCallError(f"HTTP{status}", "the answer is not a JSON object")
+        if status != 200 or data.get("Code", "OK") != "OK":
+            raise CamsCallError(str(data.get("Code") or f"HTTP{status}"),
+                                str(data.get("Message") or ""))  # fmt: skip
+        return data
+
+    async def templates(self) -> list[dict[str, Any]]:
+        """Every template of the account (ListChatappTemplate, page by page): one entry per
+        code and language, with its TemplateCode, Language, AuditStatus and Category."""
+        found: list[dict[str, Any]] = []
+        for index in range(1, MAX_TEMPLATE_PAGES + 1):
+            page = json.dumps({"Index": index, "Size": TEMPLATE_PAGE})
+            listed = (await self.call("ListChatappTemplate", {"Page": page})).get("ListTemplate")
+            if not isinstance(listed, list):
+                raise CamsCallError("Invalid", "ListTemplate is not a list")
+            found += [t for t in listed if isinstance(t, dict)]
+            if len(listed) < TEMPLATE_PAGE:
+                break
+        return found
+
+    async def template_detail(self, code: str, language: str) -> dict[str, Any]:
+        """One template in one language (GetChatappTemplateDetail): its Data (Components,
+        Category, AuditStatus...)."""
+        data = await self.call(
+            "GetChatappTemplateDetail", {"TemplateCode": code, "Language": language}
+        )
+        detail = data.get("Data")
+        return detail if isinstance(detail, dict) else {}
 
     async def send(self, msg: Outgoing) -> SendReceipt:
         """Send one reply. Raises only `RetryableSendError` (incl. `RateLimitedError`) and

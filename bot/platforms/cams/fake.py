@@ -1,4 +1,6 @@
-"""A fake CAMS send API (`SendChatappMessage`) as an aiohttp app, for tests and sandbox mode.
+"""A fake CAMS send API (`SendChatappMessage`, and ListChatappTemplate and
+GetChatappTemplateDetail over the templates it is given) as an aiohttp app, for tests and
+sandbox mode.
 
 It behaves like the POP gateway in front of CAMS where that matters to a client: it checks
 the action and version headers, verifies the V3 signature with the same `verify_request` the
@@ -29,7 +31,7 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -157,7 +159,11 @@ class FakeCams:
         clock: Clock = utc_now,
         on_message: OnMessage | None = None,
         max_skew_seconds: int = 900,
+        templates: Sequence[Mapping[str, Any]] = (),
     ) -> None:
+        # The account's templates, as GetChatappTemplateDetail's Data gives each (one per
+        # code and language): ListChatappTemplate lists them, without their Components.
+        self.templates: list[dict[str, Any]] = [dict(t) for t in templates]
         self.credentials = dict(credentials)
         self.rate_limit = rate_limit
         self.clock = clock
@@ -355,9 +361,15 @@ def _params(request: web.Request, body: bytes) -> dict[str, str]:
     return params
 
 
+TEMPLATE_ACTIONS: Final = ("ListChatappTemplate", "GetChatappTemplateDetail")
+
+
 def _authenticate(request: web.Request, fake: FakeCams, body: bytes) -> None:
-    if request.headers.get("x-acs-action") != ACTION:
-        raise ApiError(400, "InvalidAction.NotFound", "x-acs-action must be SendChatappMessage")
+    if request.headers.get("x-acs-action") not in (ACTION, *TEMPLATE_ACTIONS):
+        raise ApiError(
+            400, "InvalidAction.NotFound",
+            f"x-acs-action must be one of {', '.join((ACTION, *TEMPLATE_ACTIONS))}",
+        )  # fmt: skip
     if request.headers.get("x-acs-version") != API_VERSION:
         raise ApiError(400, "InvalidVersion", f"x-acs-version must be {API_VERSION}")
     now = fake.clock()
@@ -411,6 +423,10 @@ async def _send(request: web.Request) -> web.Response:
     delay = 0.0
     try:
         _authenticate(request, fake, body)
+        action = request.headers["x-acs-action"]
+        if action != ACTION:
+            answer = _template_action(fake, action, _params(request, body))
+            return _answer(200, {"RequestId": request_id, "Code": "OK", **answer})
         arrived = time.monotonic()
         fake.admit(fake.clock().timestamp())
         params = _params(request, body)
@@ -433,6 +449,34 @@ async def _send(request: web.Request) -> web.Response:
     return response
 
 
+_SUMMARY = ("TemplateCode", "TemplateName", "Language", "AuditStatus", "Category",
+            "TemplateType")  # fmt: skip
+
+
+def _template_action(fake: FakeCams, action: str, params: Mapping[str, str]) -> dict[str, Any]:
+    """ListChatappTemplate (a page of summaries) or GetChatappTemplateDetail (one
+    template's Data) over `fake.templates`."""
+    if action == "ListChatappTemplate":
+        try:
+            page = json.loads(params.get("Page") or "{}")
+        except ValueError:
+            raise ApiError(400, "InvalidParameter", "Page is not a JSON object") from None
+        lowered = {str(k).lower(): v for k, v in page.items()} if isinstance(page, dict) else {}
+        index, size = int(lowered.get("index", 1)), int(lowered.get("size", 10))
+        if not (index >= 1 and 1 <= size <= 100):
+            raise ApiError(400, "InvalidParameter", "Page: Index from 1, Size from 1 to 100")
+        chosen = fake.templates[(index - 1) * size : index * size]
+        listed = [{k: t[k] for k in _SUMMARY if k in t} for t in chosen]
+        return {"ListTemplate": listed, "Total": len(fake.templates)}
+    code, language = params.get("TemplateCode", ""), params.get("Language", "")
+    if not code or not language:
+        raise ApiError(400, "MissingParameter", "TemplateCode and Language are required")
+    for template in fake.templates:
+        if template.get("TemplateCode") == code and template.get("Language") == language:
+            return {"Data": template}
+    raise ApiError(404, "Template.NotFound", f"no template {code} in {language}")
+
+
 async def _messages(request: web.Request) -> web.Response:
     """GET /_fake/messages[?to=NUMBER]: the accepted messages, oldest first."""
     fake = request.app[FAKE_CAMS]
@@ -446,13 +490,15 @@ def create_fake_cams(
     rate_limit: int = 250,
     clock: Clock = utc_now,
     on_message: OnMessage | None = None,
+    templates: Sequence[Mapping[str, Any]] = (),
 ) -> web.Application:
     """The fake as an app: run it on a loopback port or mount it with `add_subapp`; the
     send API is then at the mount point's "/" (e.g. endpoint `http://host:port/prefix`)."""
     app = web.Application()
     app[FAKE_CAMS] = FakeCams(
-        credentials, rate_limit=rate_limit, clock=clock, on_message=on_message
-    )
+        credentials, rate_limit=rate_limit, clock=clock, on_message=on_message,
+        templates=templates,
+    )  # fmt: skip
     app.router.add_post("/", _send)
     app.router.add_get("/_fake/messages", _messages)
     return app

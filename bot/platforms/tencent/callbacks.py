@@ -227,8 +227,13 @@ def _inbound(body: dict[str, Any], elements: list[tuple[str, dict[str, Any]]]) -
             continue
         if text:
             texts.append(text)
+    # A photo, file... with words is that media, the words its caption, as on WhatsApp.
+    first_media = next((i for i, (t, _) in enumerate(elements)
+                        if _KINDS.get(t) in _MEDIA_KINDS), None)  # fmt: skip
     if payload is not None:
         kind = "reply"
+    elif first_media is not None:
+        kind = _KINDS[elements[first_media][0]]
     elif texts:
         kind = "text"
     elif elements:
@@ -243,7 +248,9 @@ def _inbound(body: dict[str, Any], elements: list[tuple[str, dict[str, Any]]]) -
         text=" ".join(texts),
         payload=payload,
         raw_type=",".join(msg_type for msg_type, _ in elements),
-        media=_media(kind, elements[0][1]) if elements and kind in _MEDIA_KINDS else None,
+        media=_media(kind, elements[first_media][1])
+        if first_media is not None and kind in _MEDIA_KINDS
+        else None,
     )
 
 
