@@ -1272,6 +1272,12 @@ def test_handoff_state_forwards_messages_to_the_agent_webhook(handoff: Engine) -
     assert call.body["conversation"] == CONV_ID
     assert (call.body["flow"], call.body["state"]) == ("help", "human")
     assert chat.conv.state == "human"
+    assert call.body["media"] is None
+    photo = {"kind": "image", "id": "m-9", "url": "https://cams.example/m-9.jpg"}
+    (call,) = chat.step(_media("image", photo, caption="this one")).calls
+    assert (call.body["kind"], call.body["text"], call.body["media"]) == (
+        "image", "this one", photo
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("text", ["restart", "agent", "1"])
