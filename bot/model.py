@@ -196,6 +196,7 @@ class StatusReceipt:
 class Button:
     title: str
     payload: str
+    description: str = ""  # a list row's second line (WhatsApp lists: 72 characters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +235,10 @@ class Reply:
     # A marketing campaign's first message: not sent once the customer opted out of
     # marketing, should they have meanwhile.
     marketing: bool = False
+    # The label of the button that opens a list of the buttons, and the list's heading, in
+    # the conversation's language ("" for the platform client's own).
+    list_button: str = ""
+    list_title: str = ""
 
 
 @dataclass(frozen=True, slots=True)

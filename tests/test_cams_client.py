@@ -33,6 +33,7 @@ from bot.model import (
 )
 from bot.platforms.cams.client import CamsClient, build_params, classify_response
 from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams
+from bot.store.codec import reply_from_json, reply_to_json
 
 AK = "LTAI5tTestKeyId"
 SECRET = "test-secret-abcdef"
@@ -565,3 +566,18 @@ async def test_official_sdk_and_our_client_are_rejected_alike_with_a_wrong_secre
     assert ours.value.code == "SignatureDoesNotMatch"
     assert _recorder(server).messages == []
     assert _recorder(server).errors == ["SignatureDoesNotMatch", "SignatureDoesNotMatch"]
+
+
+def test_a_list_says_its_button_heading_and_row_descriptions_in_the_replys_words() -> None:
+    """A reply naming its list's button and heading (in the customer's language) sends
+    them, cut to 20 and 24 characters; a row's description goes under its title, cut to 72."""
+    buttons = tuple(Button(f"Día {i}", f"p{i}", "Por la mañana, " + "x" * 80) for i in range(4))
+    reply = Reply(text="¿Cuándo?", buttons=buttons, list_button="Elegir un día de la semana",
+                  list_title="Días libres esta semana, elija")  # fmt: skip
+    content = json.loads(build_params(_out(reply), channel_default="x")["Content"])
+    assert content["action"]["button"] == "Elegir un día de la "
+    [section] = content["action"]["sections"]
+    assert section["title"] == "Días libres esta semana,"
+    assert section["rows"][0] == {"id": "p0", "title": "Día 0",
+                                  "description": ("Por la mañana, " + "x" * 80)[:72]}  # fmt: skip
+    assert reply_from_json(reply_to_json(reply)) == reply

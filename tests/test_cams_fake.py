@@ -256,7 +256,8 @@ async def test_accepts_interactive_list_and_template_shapes(fake_client: Client)
 async def test_rejects_a_wrong_action_or_version(
     fake_client: Client, action: str, version: str, code: str
 ) -> None:
-    """Only SendChatappMessage 2020-06-06 is served; anything else is a 400."""
+    """Only SendChatappMessage (and the template reads) of 2020-06-06 are served; anything
+    else is a 400."""
     status, data, _ = await _post(fake_client, _text_params(), action=action, version=version)
     assert (status, data["Code"]) == (400, code)
     assert _fake(fake_client).messages == []
@@ -429,3 +430,25 @@ async def test_non_form_bodies_are_not_read_as_params(fake_client: Client) -> No
     body = json.dumps(_text_params()).encode()
     answer = await _post(fake_client, raw_body=body, content_type="application/json")
     assert (answer.status, answer.data["Code"]) == (400, "MissingChannelType")
+
+
+async def test_a_list_rows_description_and_sections_title_are_bounded(
+    fake_client: Client,
+) -> None:
+    """A row's description of up to 72 characters is taken; 73, or a section title over
+    24, is refused as Meta refuses it."""
+
+    def content(description: str, title: str = "Options") -> str:
+        rows = [{"id": f"r{i}", "title": f"Row {i}", "description": description}
+                for i in range(4)]  # fmt: skip
+        return json.dumps({"type": "list", "body": {"text": "Pick"},
+                           "action": {"button": "Choose",
+                                      "sections": [{"title": title, "rows": rows}]}})  # fmt: skip
+
+    cases = [(content("d" * 72), "OK"), (content("d" * 73), "Invalid.Content"),
+             (content("d", "t" * 25), "Invalid.Content")]  # fmt: skip
+    for body, code in cases:
+        status, data, _ = await _post(
+            fake_client, _text_params(MessageType="interactive", Content=body)
+        )
+        assert (status, data["Code"]) == (200, code)

@@ -1985,3 +1985,35 @@ def test_an_empty_media_message_answers_nothing_and_a_regional_default_notes_not
         data = {"lang": lang} if lang else {}
         result = engine.step(Conversation(data=data), _msg("hi"), NOW)
         assert result.missing_language == noted, lang
+
+
+def test_a_list_of_options_speaks_the_customers_language(tmp_path: Path) -> None:
+    """Four options as buttons go as a list: its button and heading from defaults.texts in
+    the conversation's language (Spanish here, English by default), each row with its
+    description; three go as buttons, without list words."""
+    flows = """
+    flows:
+      f:
+        start: pick
+        states:
+          pick:
+            say: {en: "Which day?", es: "¿Qué día?"}
+            buttons: true
+            options:
+              - {label: {en: Monday, es: Lunes}, description: {en: "9-12", es: "9-12 h"}, go: ok}
+              - {label: {en: Tuesday, es: Martes}, go: ok}
+              - {label: {en: Wednesday, es: Miércoles}, go: ok}
+              - {label: {en: Thursday, es: Jueves}, go: ok}
+          ok: {say: {en: "Done.", es: "Hecho."}}
+    """
+    engine = _engine(tmp_path, flows, {"f": "code: f\nname: f\nstart: f"})
+    [spanish] = engine.step(Conversation(), _flow("f", lang="es"), NOW).replies
+    assert (spanish.list_button, spanish.list_title) == ("Elegir", "Opciones")
+    assert spanish.buttons[0] == Button("Lunes", spanish.buttons[0].payload, "9-12 h")
+    assert spanish.buttons[1].description == ""
+    [english] = engine.step(Conversation(), _flow("f"), NOW).replies
+    assert (english.list_button, english.list_title) == ("Choose", "Options")
+    three = flows.replace("              - {label: {en: Thursday, es: Jueves}, go: ok}\n", "")
+    engine = _engine(tmp_path / "three", three, {"f": "code: f\nname: f\nstart: f"})
+    [short] = engine.step(Conversation(), _flow("f"), NOW).replies
+    assert (len(short.buttons), short.list_button) == (3, "")

@@ -91,6 +91,7 @@ class CompiledOption:
     payload: str
     when: Expr | None
     set: Assignments
+    description: LocalText | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +242,7 @@ def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> Compiled
                 payload,
                 Expr.parse(opt.when) if opt.when else None,
                 _assignments(opt.set),
+                LocalText.compile(opt.description) if opt.description is not None else None,
             )
         )
         words.append(option_words(opt, payload))
@@ -403,6 +405,8 @@ class CompiledTexts:
     started: LocalText
     stopped_marketing: LocalText
     started_marketing: LocalText
+    list_button: LocalText
+    list_title: LocalText
     agent: LocalText
     agent_resumed: LocalText
     otp_wrong: LocalText

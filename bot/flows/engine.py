@@ -64,6 +64,7 @@ from bot.phones import is_phone_channel, region_of
 log = logging.getLogger("bot.flows")
 
 WINDOW_MS = 24 * 3600 * 1000  # WhatsApp's customer-service window
+LIST_AFTER = 3  # buttons a message holds; more go as a list (WhatsApp's reply buttons)
 MAX_MOVES = 25  # automatic moves (routes, ends starting queued intents) in one step
 
 
@@ -329,7 +330,11 @@ class _Step:
         """The options as buttons; `shown`: their labels reach the customer (a template's
         buttons have the template's own)."""
         return tuple(
-            Button(self._pick(o.label, env, shown=shown), o.payload)
+            Button(
+                self._pick(o.label, env, shown=shown),
+                o.payload,
+                self._pick(o.description, env, shown=shown) if o.description else "",
+            )
             for o in state.options
             if o.when is None or holds(o.when, env)
         )
@@ -367,7 +372,12 @@ class _Step:
         if prefix:
             text = f"{prefix}\n{text}"
         buttons = self._buttons(state, env, shown=True) if state.buttons else ()
-        self._emit(Reply(text=text, buttons=buttons), state)
+        reply = Reply(text=text, buttons=buttons)
+        if len(buttons) > LIST_AFTER:  # more than buttons hold: a list, its labels localized
+            texts = self.catalog.texts
+            reply = replace(reply, list_button=self._pick(texts.list_button, env),
+                            list_title=self._pick(texts.list_title, env))  # fmt: skip
+        self._emit(reply, state)
 
     def _text(self, text: LocalText, state: CompiledState | None = None) -> None:
         reply = Reply(text=self._pick(text, self.env()))

@@ -65,6 +65,11 @@ class OptionSpec(Spec):
     a keyword or synonym, a pattern, or the payload of its button."""
 
     label: Localized = Field(description="What the option is called; also its button's title.")
+    description: Localized | None = Field(
+        None,
+        description="A second line under the label when the options go as a list (more than "
+        "three buttons): at most 72 characters.",
+    )
     go: str = Field(min_length=1, description="The state this option leads to.")
     keywords: list[str] = Field(default_factory=list, description="Other words that choose it.")
     synonyms: LocalizedWords = Field(
@@ -313,6 +318,28 @@ class Texts(Spec):
 
     stopped: Localized = "You will not receive more messages from us. Reply START to opt back in."
     started: Localized = "Welcome back! You will receive our messages again."
+    list_button: Localized = Field(
+        default_factory=lambda: {
+            "en": "Choose",
+            "es": "Elegir",
+            "pt": "Escolher",
+            "fr": "Choisir",
+            "de": "Auswählen",
+            "zh": "选择",
+        },
+        description="The button that opens a list of options (at most 20 characters).",
+    )
+    list_title: Localized = Field(
+        default_factory=lambda: {
+            "en": "Options",
+            "es": "Opciones",
+            "pt": "Opções",
+            "fr": "Options",
+            "de": "Optionen",
+            "zh": "选项",
+        },
+        description="The heading of a list of options (at most 24 characters).",
+    )
     stopped_marketing: Localized = (
         "You will not receive offers and promotions from us any more. Reply START MARKETING "
         "to get them again."

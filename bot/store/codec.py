@@ -122,7 +122,10 @@ def reply_to_json(reply: Reply) -> str:
     if reply.text:
         d["text"] = reply.text
     if reply.buttons:
-        d["buttons"] = [[b.title, b.payload] for b in reply.buttons]
+        d["buttons"] = [[b.title, b.payload, b.description] if b.description
+                        else [b.title, b.payload] for b in reply.buttons]  # fmt: skip
+    if reply.list_button or reply.list_title:
+        d["list"] = [reply.list_button, reply.list_title]
     if reply.template is not None:
         d["template"] = {
             "code": reply.template.code,
@@ -138,7 +141,9 @@ def reply_from_json(raw: str | bytes) -> Reply:
     fb = d.get("fallback")
     return Reply(
         text=d.get("text", ""),
-        buttons=tuple(Button(title, payload) for title, payload in d.get("buttons", ())),
+        buttons=tuple(Button(*b) for b in d.get("buttons", ())),
+        list_button=d.get("list", ("", ""))[0],
+        list_title=d.get("list", ("", ""))[1],
         template=Template(t["code"], t["language"], dict(t.get("params", {}))) if t else None,
         fallback=Fallback(fb[0], fb[1], fb[2]) if fb else None,
         state=d.get("state", ""),

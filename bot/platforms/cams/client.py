@@ -35,6 +35,10 @@ MAX_REPLY_BUTTONS = 3
 MAX_LIST_ROWS = 10
 BUTTON_TITLE_MAX = 20
 ROW_TITLE_MAX = 24
+ROW_DESCRIPTION_MAX = 72
+LIST_BUTTON_MAX = 20
+SECTION_TITLE_MAX = 24
+# A list's button and heading when the reply names none (flows.yaml's defaults.texts do).
 LIST_BUTTON_LABEL = "Choose"
 LIST_SECTION_TITLE = "Options"
 
@@ -65,15 +69,27 @@ def _session_content(reply: Reply) -> tuple[str, dict[str, Any]]:
             "body": {"text": reply.text},
             "action": {"buttons": [_reply_button(b) for b in buttons]},
         }
-    rows = [{"id": b.payload, "title": b.title[:ROW_TITLE_MAX]} for b in buttons]
+    rows = [_row(b) for b in buttons]
     return "interactive", {
         "type": "list",
         "body": {"text": reply.text},
         "action": {
-            "button": LIST_BUTTON_LABEL,
-            "sections": [{"title": LIST_SECTION_TITLE, "rows": rows}],
+            "button": (reply.list_button or LIST_BUTTON_LABEL)[:LIST_BUTTON_MAX],
+            "sections": [
+                {
+                    "title": (reply.list_title or LIST_SECTION_TITLE)[:SECTION_TITLE_MAX],
+                    "rows": rows,
+                }
+            ],
         },
     }
+
+
+def _row(button: Button) -> dict[str, Any]:
+    row = {"id": button.payload, "title": button.title[:ROW_TITLE_MAX]}
+    if button.description:
+        row["description"] = button.description[:ROW_DESCRIPTION_MAX]
+    return row
 
 
 def _reply_button(button: Button) -> dict[str, Any]:

@@ -101,6 +101,7 @@ PHONE_RE: Final = re.compile(r"\+?[0-9]{3,20}")
 SIGNED_HEADERS_RE: Final = re.compile(r"SignedHeaders=([^,\s]*)")
 MAX_REPLY_BUTTONS, BUTTON_TITLE_MAX = 3, 20
 MAX_LIST_ROWS, ROW_TITLE_MAX, LIST_BUTTON_MAX = 10, 24, 20
+ROW_DESCRIPTION_MAX = 72
 
 OnMessage = Callable[[Mapping[str, str]], None]
 
@@ -291,6 +292,12 @@ def _check_interactive(content: Mapping[str, Any]) -> None:
         if not 1 <= len(rows) <= MAX_LIST_ROWS:
             raise _invalid("Invalid.Content", "a list message needs 1-10 rows")
         ids = [_check_item(r, ROW_TITLE_MAX) for r in rows]
+        if any(isinstance(r, dict) and "description" in r
+               and not _text(r["description"], ROW_DESCRIPTION_MAX) for r in rows):  # fmt: skip
+            raise _invalid("Invalid.Content", "a row's description: 1-72 characters")
+        if any(isinstance(s, dict) and "title" in s and not _text(s["title"], 24)
+               for s in sections):  # fmt: skip
+            raise _invalid("Invalid.Content", "a section's title: 1-24 characters")
     if len(set(ids)) != len(ids):
         raise _invalid("Invalid.Content", "button and row ids must be unique")
 
