@@ -109,3 +109,21 @@ async def test_sync_says_what_stops_it(
     args: argparse.Namespace = parser().parse_args(argv)
     assert await sync(args, out=out) == 1
     assert "no `templates:`" in out.getvalue()
+
+
+def test_what_cams_says_reaches_the_terminal_escaped() -> None:
+    """A template code or status from CAMS with control characters (a terminal's escape
+    sequences) is printed escaped, and cut."""
+    from bot.cli.templates import compare
+    from bot.flows.spec import TemplateEntry
+
+    hostile = {"TemplateCode": "x\x1b[2Jy" + "z" * 100, "Language": "en\n",
+               "AuditStatus": "pass\x07", "Category": "MARKETING"}  # fmt: skip
+    [line] = compare({}, [hostile], {})
+    assert "\x1b" not in line.code
+    assert "\\x1b" in line.code
+    assert len(line.code) <= 70
+    assert "\n" not in line.language
+    catalogue = {"t": TemplateEntry(languages=["en"], category="utility")}
+    [ours] = compare(catalogue, [{**hostile, "TemplateCode": "t", "Language": "en"}], {})
+    assert "\x07" not in ours.says

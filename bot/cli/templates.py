@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from bot.cli.sources import compiled_catalog, flow_sources, load_settings
 from bot.flows.spec import TemplateEntry
+from bot.log import escape
 
 # What the audit statuses of CAMS mean, for people.
 STATUSES = {"pass": "approved", "auditing": "in review", "fail": "rejected",
@@ -33,6 +34,11 @@ class Line:
     ok: bool
     says: str
     here: bool = True  # in the catalogue (else at CAMS alone)
+
+
+def _said(value: object) -> str:
+    """A value CAMS answered, for a terminal: control characters escaped, cut to 64."""
+    return escape(str(value)[:64])
 
 
 def variables(detail: Mapping[str, Any]) -> list[str]:
@@ -63,7 +69,9 @@ def compare(
 ) -> list[Line]:
     """Each code and language of the catalogue against CAMS's `listed` templates and the
     `details` read of those the catalogue names; then those CAMS has that it does not."""
-    at_cams = {(str(t.get("TemplateCode", "")), str(t.get("Language", ""))): t for t in listed}
+    # What CAMS says reaches a terminal: its control characters escaped, each value cut.
+    at_cams = {(_said(t.get("TemplateCode", "")), _said(t.get("Language", ""))): t
+               for t in listed}  # fmt: skip
     lines = []
     for code, entry in sorted(catalogue.items()):
         for language in entry.languages:
@@ -73,11 +81,11 @@ def compare(
                 continue
             detail = {**remote, **details.get((code, language), {})}
             problems = []
-            status = str(detail.get("AuditStatus", "")).lower()
+            status = _said(detail.get("AuditStatus", "")).lower()
             if status != "pass":
                 problems.append(f"{STATUSES.get(status, status or 'no status')} at CAMS, "
                                 "not approved")  # fmt: skip
-            category = str(detail.get("Category", "")).lower()
+            category = _said(detail.get("Category", "")).lower()
             if category and category != entry.category:
                 problems.append(f"{category} at CAMS, {entry.category} here")
             if "Components" in detail:
@@ -94,10 +102,10 @@ def compare(
             lines.append(Line(code, language, not problems, said))
     for (code, language), remote in sorted(at_cams.items()):
         if code not in catalogue or language not in catalogue[code].languages:
-            status = str(remote.get("AuditStatus", "")).lower()
+            status = _said(remote.get("AuditStatus", "")).lower()
             lines.append(Line(code, language, True, f"at CAMS ({STATUSES.get(status, status)}, "
-                              f"{str(remote.get('Category', '?')).lower()}), not in templates:",
-                              here=False))  # fmt: skip
+                              f"{_said(remote.get('Category', '?')).lower()}), not in "
+                              "templates:", here=False))  # fmt: skip
     return lines
 
 
