@@ -8,6 +8,7 @@ that partition's inbox (with a stream id as old as wanted) waits there until it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.app import create_app
 from bot.flows.compiler import CompiledCatalog
@@ -34,6 +36,7 @@ from tests.support import (
     CamsServer,
     eventually,
     inbound,
+    new_store,
 )
 from tests.test_metrics import scrape, value
 from tests.test_tencent_e2e import APP, BOT, KEY, TOKEN, message, query
@@ -332,3 +335,26 @@ async def test_an_unreadable_backlog_never_sheds_and_the_app_keeps_answering(
         if own is not None:
             await own.aclose()
         await asyncio.to_thread(server.stop)
+
+
+async def test_the_sampler_stops_even_when_a_read_swallows_its_cancellation(
+    redis: Redis,
+) -> None:
+    """A backlog read that swallows the cancellation of stop() (as redis-py's reads can)
+    does not keep the sampler going round: stop() returns."""
+    store = new_store(redis)
+    reads = 0
+
+    async def swallowing() -> Any:
+        nonlocal reads
+        reads += 1
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+        raise RedisConnectionError("gone")
+
+    store.backlog = swallowing  # type: ignore[method-assign]
+    shedder = Shedder(store, limit=LIMIT, interval=0.01)
+    await shedder.start()
+    await eventually(lambda: reads >= 1)
+    await asyncio.wait_for(shedder.stop(), timeout=5)
+    assert reads == 1

@@ -37,6 +37,7 @@ class Shedder:
         self.shedding = False
         self._unreadable = False
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def check(self) -> None:
         """Raise Overloaded while shedding."""
@@ -76,6 +77,9 @@ class Shedder:
 
     async def stop(self) -> None:
         if self._task is not None:
+            # Asked twice: by the flag, should the read under way swallow the cancellation
+            # (redis-py's can, when it comes as the reply does), and by the cancellation.
+            self._stopping = True
             self._task.cancel()
             # Not `await task` under suppress(CancelledError): that would swallow a
             # cancellation of stop() itself.
@@ -83,9 +87,10 @@ class Shedder:
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self.sample()
-            await asyncio.sleep(self.interval)
+            if not self._stopping:
+                await asyncio.sleep(self.interval)
 
     async def sample(self) -> None:
         """Read the backlog once and take it; any failure counts as unreadable, logged once
