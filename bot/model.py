@@ -8,6 +8,7 @@ forms of bot/store/codec.py). Plain frozen dataclasses: they sit on the per-mess
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from collections.abc import Callable
@@ -239,6 +240,38 @@ class Reply:
     # the conversation's language ("" for the platform client's own).
     list_button: str = ""
     list_title: str = ""
+    media: Media | None = None
+    location: Location | None = None
+
+
+def coordinate(value: Any, bound: float) -> float | None:
+    """A latitude (`bound` 90) or longitude (180) given as a number or a numeral, or None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):  # 10**400 is no float
+        return None
+    return number if math.isfinite(number) and -bound <= number <= bound else None
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A photo, document, video or audio a reply sends (its text is the caption)."""
+
+    kind: str  # image | document | video | audio
+    url: str
+    filename: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A location pin a reply sends."""
+
+    latitude: float
+    longitude: float
+    name: str = ""
+    address: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,8 @@ from bot.model import (
     Event,
     Inbound,
     IntentStart,
+    Location,
+    Media,
     Outcome,
     PartKind,
     Reply,
@@ -40,7 +42,7 @@ from bot.model import (
     Timer,
     TimerFired,
 )
-from bot.store.codec import history_from_element, history_step
+from bot.store.codec import history_from_element, history_step, reply_from_json, reply_to_json
 from tests.support import ROOT
 
 EXAMPLE = Engine(compile_catalog(load_catalog(ROOT / "flows.yaml", ROOT / "intents")))
@@ -2017,3 +2019,37 @@ def test_a_list_of_options_speaks_the_customers_language(tmp_path: Path) -> None
     engine = _engine(tmp_path / "three", three, {"f": "code: f\nname: f\nstart: f"})
     [short] = engine.step(Conversation(), _flow("f"), NOW).replies
     assert (len(short.buttons), short.list_button) == (3, "")
+
+
+def test_audio_goes_after_its_text_and_a_pin_off_the_globe_is_not_sent(tmp_path: Path) -> None:
+    """Audio has no caption: the text goes first, then the audio. A location whose data
+    does not make a place on the globe sends the text alone. Both replies keep what they
+    send through the outbox's stored form."""
+    flows = """
+    defaults:
+      inbound_flow: f
+    flows:
+      f:
+        start: voice
+        data: {lat: "north", lon: "2"}
+        states:
+          voice:
+            say: "Listen:"
+            media: {type: audio, url: "https://cdn.example.com/a/{{ customer }}.ogg"}
+            routes: [{go: pin}]
+          pin:
+            say: "Here:"
+            location: {latitude: "{{ lat }}", longitude: "{{ lon }}"}
+    """
+    engine = _engine(tmp_path, flows)
+    result = engine.step(Conversation(), _msg("hi"), NOW)
+    texts = [(r.text, r.media, r.location) for r in result.replies]
+    assert texts == [
+        ("Listen:", None, None),
+        ("", Media("audio", "https://cdn.example.com/a/.ogg"), None),
+        ("Here:", None, None),
+    ]
+    for reply in result.replies:
+        assert reply_from_json(reply_to_json(reply)) == reply
+    pin = Reply(location=Location(1.5, -2.25, "Depot", "Main St"))
+    assert reply_from_json(reply_to_json(pin)) == pin

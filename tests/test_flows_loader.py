@@ -878,3 +878,45 @@ def test_templates_a_flow_sends_are_checked_against_the_catalogue(tmp_path: Path
     _write(tmp_path / "alone" / "flows.yaml", bare)
     (tmp_path / "alone" / "intents").mkdir()
     load_catalog(tmp_path / "alone" / "flows.yaml", tmp_path / "alone" / "intents")
+
+
+@pytest.mark.parametrize(
+    ("state", "words"),
+    [
+        ('media: {type: image, url: "https://{{ host }}/p.jpg"}', "a host written out"),
+        ('media: {type: image, url: "http://cdn.example.com/p.jpg"}', "starts with https://"),
+        ('media: {type: image, url: "{{ link }}"}', "starts with https://"),
+        (
+            'media: {type: image, url: "https://cdn.example.com/p.jpg", filename: a.jpg}',
+            "`filename:` is for type document",
+        ),
+        (
+            'media: {type: image, url: "https://cdn.example.com/p.jpg"}\n'
+            "                buttons: true\n"
+            "                options: [{label: A, go: a}]",
+            "lists its options in `say:`",
+        ),
+        (
+            'media: {type: image, url: "https://cdn.example.com/p.jpg"}\n'
+            "                location: {latitude: 1, longitude: 2}",
+            "not both",
+        ),
+    ],
+)
+def test_media_a_state_sends_is_checked_where_it_is_written(
+    tmp_path: Path, state: str, words: str
+) -> None:
+    """A media URL's scheme and host are the author's (data fills its path only); a
+    document's name is for documents; media goes with a text, not with buttons; a state
+    sends a photo or a pin, not both."""
+    flows = f"""\
+        flows:
+          f:
+            start: a
+            states:
+              a:
+                say: "Look."
+                {state}
+        """
+    problem = _only(_problems(tmp_path, flows))
+    assert words in problem.message, problem.message

@@ -222,6 +222,7 @@ REGEXES = (
 AUTHORS = "what the flow author wrote, read at load time"
 NOT_FROM_OUTSIDE: dict[tuple[str, str], str] = {
     ("bot.flows.answers.spec", "_IDENTIFIER"): AUTHORS + " (a slot's name)",
+    ("bot.flows.spec", "_MEDIA_URL"): AUTHORS + " (a state's `media:` URL, at load)",
     ("bot.flows.spec", "_DURATION"): AUTHORS + " (durations)",
     ("bot.flows.expr", "_STRING_LITERAL"): AUTHORS + " (an expression that does not parse)",
     ("bot.flows.expr", "_SLIPS"): AUTHORS + " (an expression that does not parse)",

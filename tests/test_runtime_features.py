@@ -858,3 +858,47 @@ async def test_a_failed_status_receipt_takes_on_failed_once(
     await quiet(fake_cams, 2)
     assert said(fake_cams) == ["Your parcel is at the door.", "We will text you instead."]
     assert (await conversation(client, customer)).state == "by_sms"
+
+
+SHOW = """
+defaults:
+  inbound_flow: show
+flows:
+  show:
+    start: photo
+    data: {item: "A-1", lat: "31.2304", lon: "121.4737"}
+    states:
+      photo:
+        say: "Your parcel {{ item }}, as packed."
+        media: {type: image, url: "https://cdn.example.com/parcels/{{ item }}.jpg"}
+        routes: [{go: invoice}]
+      invoice:
+        say: "Your invoice."
+        media: {type: document, url: "https://cdn.example.com/invoices/{{ item }}.pdf?v=2"}
+        routes: [{go: pickup}]
+      pickup:
+        say: "Pick it up here:"
+        location: {latitude: "{{ lat }}", longitude: "{{ lon }}", name: "Depot 4"}
+"""
+
+
+async def test_a_photo_a_document_and_a_location_go_out_as_cams_takes_them(
+    start_app: AppStarter, tmp_path: Path, fake_cams: CamsServer
+) -> None:
+    """Inside the window a state's `media:` goes as an image or document message with the
+    text as its caption (the document named by its URL), and `location:` as the text then
+    a location message: the fake CAMS validates each as SendChatappMessage does."""
+    client = await start_app(write_catalog(tmp_path, SHOW, {}))
+    customer = "8613900000251"
+    await write(client, customer, "hi")
+    messages = await fake_cams.recorder.wait_for(4)
+    kinds = [(m["MessageType"], json.loads(m["Content"])) for m in messages]
+    assert kinds == [
+        ("image", {"link": "https://cdn.example.com/parcels/A-1.jpg",
+                   "caption": "Your parcel A-1, as packed."}),
+        ("document", {"link": "https://cdn.example.com/invoices/A-1.pdf?v=2",
+                      "caption": "Your invoice.", "fileName": "A-1.pdf"}),
+        ("text", {"text": "Pick it up here:"}),
+        ("location", {"latitude": 31.2304, "longitude": 121.4737, "name": "Depot 4"}),
+    ]  # fmt: skip
+    assert fake_cams.recorder.errors == []

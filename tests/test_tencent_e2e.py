@@ -172,8 +172,11 @@ async def test_a_repeated_msgkey_replies_once(
     """The same MsgKey in two (differently signed) callbacks is one message."""
     fake, _ = tencent
     body = message("hi", sender="erin", key="k-1")
-    assert (await post(client, body, at=int(time.time()))).status == 200
-    assert (await post(client, body, at=int(time.time()) - 1)).status == 200
+    # One clock reading: read twice across a second's turn, `now - 1` would sign the second
+    # exactly as the first, and the replay cache would rightly refuse it.
+    now = int(time.time())
+    assert (await post(client, body, at=now)).status == 200
+    assert (await post(client, body, at=now - 1)).status == 200
     await eventually(lambda: len(fake.sent_to("erin")) >= 1)
     await asyncio.sleep(0.5)
     assert len(fake.sent_to("erin")) == 1
@@ -278,3 +281,44 @@ async def test_a_photo_over_tencent_answers_an_image_slot(
     assert (await post(client, image)).status == 200
     await eventually(lambda: len(fake.sent_to("carol")) >= 3)
     assert texts(fake, "carol")[2] == "Got photo img-9."
+
+
+async def test_a_photo_and_a_location_go_out_over_tencent(
+    make_client: Any, tencent: tuple[FakeTencent, str], tmp_path: Path
+) -> None:
+    """The same `media:` and `location:` over Tencent Chat: the caption as a TIMTextElem,
+    then a TIMImageElem by URL, in one message; the text, then a TIMLocationElem alone
+    (the fake validates each)."""
+    flows = """
+    defaults:
+      inbound_flow: show
+    flows:
+      show:
+        start: photo
+        states:
+          photo:
+            say: "As packed."
+            media: {type: image, url: "https://cdn.example.com/p.jpg"}
+            routes: [{go: pickup}]
+          pickup:
+            say: "Pick it up here:"
+            location: {latitude: 39.9, longitude: 116.4, name: "Depot"}
+    """
+    fake, url = tencent
+    client = await make_client(
+        catalog_=catalog_of(tmp_path, flows),
+        tencent_sdkappid=APP, tencent_callback_token=TOKEN, tencent_secret_key=KEY,
+        tencent_identifier=BOT, tencent_api=url,
+    )  # fmt: skip
+    assert (await post(client, message("hi", sender="dave"))).status == 200
+    await eventually(lambda: len(fake.sent_to("dave")) >= 3)
+    photo, text, pin = fake.sent_to("dave")
+    assert text["MsgBody"] == [
+        {"MsgType": "TIMTextElem", "MsgContent": {"Text": "Pick it up here:"}}
+    ]
+    assert [e["MsgType"] for e in photo["MsgBody"]] == ["TIMTextElem", "TIMImageElem"]
+    assert photo["MsgBody"][1]["MsgContent"]["ImageInfoArray"][0]["URL"] == (
+        "https://cdn.example.com/p.jpg"
+    )
+    assert pin["MsgBody"] == [{"MsgType": "TIMLocationElem", "MsgContent": {
+        "Desc": "Depot", "Latitude": 39.9, "Longitude": 116.4}}]  # fmt: skip

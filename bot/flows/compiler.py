@@ -116,6 +116,21 @@ class CompiledReminder:
 
 
 @dataclass(frozen=True, slots=True)
+class CompiledMedia:
+    kind: str
+    url: TextTemplate
+    filename: TextTemplate | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledLocation:
+    latitude: TextTemplate
+    longitude: TextTemplate
+    name: TextTemplate | None
+    address: TextTemplate | None
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledFallback:
     id: str
     content: TextTemplate | None
@@ -166,6 +181,8 @@ class CompiledState:
     on: Mapping[str, str]
     on_failed: str | None
     fallback: CompiledFallback | None
+    media: CompiledMedia | None = None
+    location: CompiledLocation | None = None
 
     @property
     def waits(self) -> bool:
@@ -300,7 +317,17 @@ def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> Compiled
         on=dict(spec.on),
         on_failed=spec.on_failed,
         fallback=fallback,
-    )
+        media=CompiledMedia(
+            spec.media.type, TextTemplate.parse(spec.media.url),
+            TextTemplate.parse(spec.media.filename) if spec.media.filename else None,
+        ) if spec.media is not None else None,
+        location=CompiledLocation(
+            TextTemplate.parse(spec.location.latitude),
+            TextTemplate.parse(spec.location.longitude),
+            TextTemplate.parse(spec.location.name) if spec.location.name else None,
+            TextTemplate.parse(spec.location.address) if spec.location.address else None,
+        ) if spec.location is not None else None,
+    )  # fmt: skip
 
 
 def holds(expr: Expr, env: Mapping[str, Any]) -> bool:

@@ -47,6 +47,8 @@ from bot.model import (
     Fallback,
     Inbound,
     IntentStart,
+    Location,
+    Media,
     Outcome,
     Parts,
     Reply,
@@ -58,6 +60,7 @@ from bot.model import (
     Template,
     Timer,
     TimerFired,
+    coordinate,
 )
 from bot.phones import is_phone_channel, region_of
 
@@ -371,6 +374,9 @@ class _Step:
         text = self._pick(state.say, env)
         if prefix:
             text = f"{prefix}\n{text}"
+        if state.media is not None or state.location is not None:
+            self._say_with_media(state, text, env)
+            return
         buttons = self._buttons(state, env, shown=True) if state.buttons else ()
         reply = Reply(text=text, buttons=buttons)
         if len(buttons) > LIST_AFTER:  # more than buttons hold: a list, its labels localized
@@ -378,6 +384,36 @@ class _Step:
             reply = replace(reply, list_button=self._pick(texts.list_button, env),
                             list_title=self._pick(texts.list_title, env))  # fmt: skip
         self._emit(reply, state)
+
+    def _say_with_media(self, state: CompiledState, text: str, env: Mapping[str, Any]) -> None:
+        """A photo, document... with the text as its caption (audio has none: the text
+        goes first); or the text, then a location pin. A pin whose coordinates do not come
+        out as numbers on the globe is not sent (the text is)."""
+        media = state.media
+        if media is not None:
+            url = self._render(media.url, env)
+            name = self._render(media.filename, env) if media.filename is not None else ""
+            if media.kind == "document" and not name:
+                name = url.rsplit("/", 1)[-1].split("?", 1)[0] or "document"
+            if media.kind == "audio":
+                self._emit(Reply(text=text), state)
+                text = ""
+            self._emit(Reply(text=text, media=Media(media.kind, url, name)), state)
+            return
+        where = state.location
+        assert where is not None
+        self._emit(Reply(text=text), state)
+        lat = coordinate(self._render(where.latitude, env), 90)
+        lon = coordinate(self._render(where.longitude, env), 180)
+        if lat is None or lon is None:
+            log.warning("state %s: its location is no place on the globe; not sent", state.name)
+            return
+        pin = Location(
+            lat, lon,
+            self._render(where.name, env) if where.name is not None else "",
+            self._render(where.address, env) if where.address is not None else "",
+        )  # fmt: skip
+        self._emit(Reply(location=pin), state)
 
     def _text(self, text: LocalText, state: CompiledState | None = None) -> None:
         reply = Reply(text=self._pick(text, self.env()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from bot.flows.answers import SlotSpec
 
@@ -182,6 +182,51 @@ class FallbackSpec(Spec):
     duration: int | None = Field(None, ge=60, le=43200, description="FallBackDuration, seconds.")
 
 
+_MEDIA_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[^{]*")
+
+
+class MediaSpec(Spec):
+    """A photo, document, video or audio sent with the state's message (`say:` is its
+    caption), from a URL the platform fetches: `https://`, its host written out (data may
+    fill the path after it, never choose the host)."""
+
+    type: Literal["image", "document", "video", "audio"]
+    url: str = Field(
+        min_length=1, description="https://HOST/..., {{ expressions }} after the host."
+    )
+    filename: str | None = Field(
+        None, description="document: the name the customer sees; default: the URL's last part."
+    )
+
+    @model_validator(mode="after")
+    def _host_written(self) -> MediaSpec:
+        if not _MEDIA_URL.match(self.url) or "{{" in self.url.split("/", 3)[2]:
+            raise ValueError(
+                "`url:` starts with https:// and a host written out, data after the host's `/` "
+                "only: a customer's data never chooses where the platform fetches from"
+            )
+        if self.filename is not None and self.type != "document":
+            raise ValueError("`filename:` is for type document")
+        return self
+
+
+class LocationOutSpec(Spec):
+    """A place sent as a location pin (after the state's text): each value may use
+    {{ expressions }}; latitude and longitude must come out as numbers on the globe."""
+
+    latitude: str = Field(min_length=1)
+    longitude: str = Field(min_length=1)
+    name: str | None = None
+    address: str | None = None
+
+    @field_validator("latitude", "longitude", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
+
+
 class StateSpec(Spec):
     """A step of a flow: what the bot sends on entry and what moves the conversation on.
     A state with nothing that moves it on ends the conversation."""
@@ -210,9 +255,20 @@ class StateSpec(Spec):
     )
     on_failed: str | None = Field(None, description="State when this state's message fails.")
     fallback: FallbackSpec | None = None
+    media: MediaSpec | None = Field(
+        None, description="A photo, document, video or audio sent with `say:` as its caption."
+    )
+    location: LocationOutSpec | None = Field(
+        None, description="A location pin sent after `say:` (inside the window)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> StateSpec:
+        if (self.media or self.location) and self.buttons:
+            raise ValueError("a state sending `media:` or `location:` lists its options in `say:`:"
+                             " `buttons: true` goes with a text alone")  # fmt: skip
+        if self.media and self.location:
+            raise ValueError("a state sends `media:` or `location:`, not both: split it")
         if self.say is None and self.template is None and (self.options or self.collect):
             raise ValueError("a state that asks the customer needs `say:` or `template:`")
         kinds = [

@@ -4,8 +4,9 @@ customer shaped. The server never fetches the media itself."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from bot.model import coordinate
 
 MAX_MEDIA_TEXT = 1024  # characters of a media field kept (a caption, a name, an id)
 MAX_MEDIA_URL = 2048  # characters of a media URL kept
@@ -19,17 +20,6 @@ def cut(value: Any, limit: int = MAX_MEDIA_TEXT) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)[:limit]
     return ""
-
-
-def coordinate(value: Any, bound: float) -> float | None:
-    """A latitude (`bound` 90) or longitude (180) given as a number or a numeral, or None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):  # 10**400 is no float
-        return None
-    return number if math.isfinite(number) and -bound <= number <= bound else None
 
 
 def location(latitude: Any, longitude: Any, **texts: Any) -> dict[str, Any]:

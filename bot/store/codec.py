@@ -48,6 +48,8 @@ from bot.model import (
     HistoryKind,
     Inbound,
     IntentStart,
+    Location,
+    Media,
     Part,
     PartKind,
     Parts,
@@ -126,6 +128,11 @@ def reply_to_json(reply: Reply) -> str:
                         else [b.title, b.payload] for b in reply.buttons]  # fmt: skip
     if reply.list_button or reply.list_title:
         d["list"] = [reply.list_button, reply.list_title]
+    if reply.media is not None:
+        d["media"] = [reply.media.kind, reply.media.url, reply.media.filename]
+    if reply.location is not None:
+        loc = reply.location
+        d["location"] = [loc.latitude, loc.longitude, loc.name, loc.address]
     if reply.template is not None:
         d["template"] = {
             "code": reply.template.code,
@@ -144,6 +151,8 @@ def reply_from_json(raw: str | bytes) -> Reply:
         buttons=tuple(Button(*b) for b in d.get("buttons", ())),
         list_button=d.get("list", ("", ""))[0],
         list_title=d.get("list", ("", ""))[1],
+        media=Media(*d["media"]) if d.get("media") else None,
+        location=Location(*d["location"]) if d.get("location") else None,
         template=Template(t["code"], t["language"], dict(t.get("params", {}))) if t else None,
         fallback=Fallback(fb[0], fb[1], fb[2]) if fb else None,
         state=d.get("state", ""),

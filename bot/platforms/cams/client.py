@@ -58,7 +58,21 @@ def _json(value: Any) -> str:
 
 
 def _session_content(reply: Reply) -> tuple[str, dict[str, Any]]:
-    """(MessageType, Content) of a free-form message: text, reply buttons or a list."""
+    """(MessageType, Content) of a free-form message: a photo, document, video or audio
+    (the text its caption), a location, text, reply buttons or a list."""
+    if reply.media is not None:
+        media = reply.media
+        content: dict[str, Any] = {"link": media.url}
+        if reply.text and media.kind != "audio":
+            content["caption"] = reply.text
+        if media.kind == "document":
+            content["fileName"] = media.filename
+        return media.kind, content
+    if reply.location is not None:
+        where = reply.location
+        pin: dict[str, Any] = {"latitude": where.latitude, "longitude": where.longitude}
+        pin.update({k: v for k, v in (("name", where.name), ("address", where.address)) if v})
+        return "location", pin
     buttons = reply.buttons
     if not buttons or len(buttons) > MAX_LIST_ROWS:
         # More options than a list can hold: the text itself lists them.

@@ -302,6 +302,24 @@ def _check_interactive(content: Mapping[str, Any]) -> None:
         raise _invalid("Invalid.Content", "button and row ids must be unique")
 
 
+def _check_media(kind: str, content: Mapping[str, Any]) -> None:
+    """A media message needs an https `link`; a document its `fileName`; audio no caption."""
+    link = content.get("link", content.get("Link"))
+    if not isinstance(link, str) or not link.startswith("https://"):
+        raise _invalid("Invalid.Content", f"a {kind} message needs an https link")
+    if kind == "document" and not _text(content.get("fileName", content.get("FileName"))):
+        raise _invalid("Invalid.Content", "a document message needs a fileName")
+    if kind == "audio" and ("caption" in content or "Caption" in content):
+        raise _invalid("Invalid.Content", "an audio message has no caption")
+
+
+def _check_location(content: Mapping[str, Any]) -> None:
+    lat, lon = content.get("latitude"), content.get("longitude")
+    if not (isinstance(lat, int | float) and isinstance(lon, int | float)
+            and -90 <= lat <= 90 and -180 <= lon <= 180):  # fmt: skip
+        raise _invalid("Invalid.Content", "a location needs latitude and longitude")
+
+
 def _check_item(item: Any, title_max: int) -> str:
     if (
         not isinstance(item, dict)
@@ -354,6 +372,10 @@ def validate_params(params: Mapping[str, str]) -> None:
         raise _invalid("Invalid.Content", "a text message needs a non-empty text")
     if message_type == "interactive":
         _check_interactive(content)
+    if message_type in ("image", "video", "audio", "document"):
+        _check_media(message_type, content)
+    if message_type == "location":
+        _check_location(content)
 
 
 def _params(request: web.Request, body: bytes) -> dict[str, str]:

@@ -211,6 +211,22 @@ def _check_element(element: Any) -> None:
         isinstance(content.get(name, ""), str) for name in ("Data", "Desc", "Ext", "Sound")
     ):
         raise ApiError(90002, "TIMCustomElem fields must be strings")
+    kind = element["MsgType"]
+    url = {"TIMImageElem": None, "TIMFileElem": "Url", "TIMSoundElem": "Url",
+           "TIMVideoFileElem": "VideoUrl"}  # fmt: skip
+    if kind == "TIMImageElem":
+        infos = content.get("ImageInfoArray")
+        if not (isinstance(infos, list) and infos and all(
+                isinstance(i, dict) and _nonempty_str(i.get("URL")) for i in infos)):  # fmt: skip
+            raise ApiError(90002, "TIMImageElem needs an ImageInfoArray of URLs")
+    elif kind in url and not _nonempty_str(content.get(url[kind] or "")):
+        raise ApiError(90002, f"{kind} needs its {url[kind]}")
+    if kind == "TIMFileElem" and not _nonempty_str(content.get("FileName")):
+        raise ApiError(90002, "TIMFileElem needs a FileName")
+    if kind == "TIMLocationElem" and not all(
+        isinstance(content.get(k), int | float) for k in ("Latitude", "Longitude")
+    ):
+        raise ApiError(90002, "TIMLocationElem needs Latitude and Longitude numbers")
 
 
 def validate_body(raw: bytes) -> dict[str, Any]:
