@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from bot.flows.compiler import compile_catalog
+from bot.flows.compiler import CompiledCatalog, compile_catalog
 from bot.flows.loader import load_catalog
 from bot.platforms.tencent.auth import sign
 from bot.platforms.tencent.fake import FAKE_TENCENT, FakeTencent, create_fake_tencent
@@ -244,6 +244,14 @@ def test_tencent_sends_are_limited_per_sdkappid(tmp_path: Path) -> None:
     assert asyncio.run(make()) == account_id(APP)
 
 
+async def tencent_app(make_client: Any, url: str, catalog: CompiledCatalog) -> Any:
+    """The app over `catalog`, Tencent Chat on at the fake `url`."""
+    return await make_client(
+        catalog_=catalog, tencent_sdkappid=APP, tencent_callback_token=TOKEN,
+        tencent_secret_key=KEY, tencent_identifier=BOT, tencent_api=url,
+    )  # fmt: skip
+
+
 PHOTO_FLOW = """
 defaults:
   inbound_flow: claim
@@ -264,11 +272,7 @@ async def test_a_photo_over_tencent_answers_an_image_slot(
     """The same `collect: {type: image}` over Tencent Chat: a text is asked again for a
     photo; a TIMImageElem is kept (its UUID, the original image's URL)."""
     fake, url = tencent
-    client = await make_client(
-        catalog_=catalog_of(tmp_path, PHOTO_FLOW),
-        tencent_sdkappid=APP, tencent_callback_token=TOKEN, tencent_secret_key=KEY,
-        tencent_identifier=BOT, tencent_api=url,
-    )  # fmt: skip
+    client = await tencent_app(make_client, url, catalog_of(tmp_path, PHOTO_FLOW))
     for count, text in enumerate(("hi", "it is here"), start=1):
         assert (await post(client, message(text, sender="carol"))).status == 200
         await eventually(lambda n=count: len(fake.sent_to("carol")) >= n)
@@ -305,11 +309,7 @@ async def test_a_photo_and_a_location_go_out_over_tencent(
             location: {latitude: 39.9, longitude: 116.4, name: "Depot"}
     """
     fake, url = tencent
-    client = await make_client(
-        catalog_=catalog_of(tmp_path, flows),
-        tencent_sdkappid=APP, tencent_callback_token=TOKEN, tencent_secret_key=KEY,
-        tencent_identifier=BOT, tencent_api=url,
-    )  # fmt: skip
+    client = await tencent_app(make_client, url, catalog_of(tmp_path, flows))
     assert (await post(client, message("hi", sender="dave"))).status == 200
     await eventually(lambda: len(fake.sent_to("dave")) >= 3)
     photo, text, pin = fake.sent_to("dave")
