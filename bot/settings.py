@@ -457,8 +457,8 @@ class Settings(BaseSettings):
         description=(
             "Sends per second per platform account, shared by every process on the same "
             "Redis. Never more permits in any one-second window: each send attempt, "
-            "retries included, waits for one, and a permit counts for 1.05 s; at most a "
-            "quarter of them in any tenth of a second, so a second's sends are spread over"
+            "retries included, waits for one, and a permit counts for 1.05 s; at most an "
+            "eighth of them in any tenth of a second, so a second's sends are spread over"
             " it. CAMS allows 250/s per account; the default stays 10% below because "
             "requests can still reach the platform bunched (measured before the spreading:"
             " up to 11% over the limit in a one-second window at the receiver on a loaded "
