@@ -25,13 +25,15 @@ from bot.flows.compiler import CompiledCatalog
 from bot.flows.engine import Engine
 from bot.local.embedded import EmbeddedRedis
 from bot.metrics import Metrics
+from bot.model import DEFAULT_ACCOUNT
 from bot.platforms.base import Sender
 from bot.platforms.cams.client import CamsClient
 from bot.platforms.cams.fake import FAKE_CAMS, create_fake_cams
 from bot.platforms.tencent.client import TencentClient
 from bot.platforms.tencent.fake import FAKE_TENCENT, create_fake_tencent
 from bot.runtime.partitions import Runtime
-from bot.settings import SANDBOX_SECRET, Settings
+from bot.runtime.routes import Routes
+from bot.settings import SANDBOX_SECRET, CamsAccount, Settings
 from bot.store import (
     NO_HISTORY,
     REDIS_TIMEOUTS,
@@ -45,6 +47,7 @@ from bot.web import api, campaigns, cams, flows, health, openapi, operators, san
 from bot.web import metrics as metrics_route
 from bot.web.console.site import setup_console
 from bot.web.keys import (
+    ACCOUNTS,
     CAMS_ENDPOINT,
     CATALOG,
     CLOCK,
@@ -157,6 +160,34 @@ async def _sandbox(app: web.Application) -> AsyncIterator[None]:
         await tencent_runner.cleanup()
 
 
+def _cams_accounts(app: web.Application) -> dict[str, CamsClient]:
+    """A sender for each named CAMS account; in sandbox mode, each account `numbers:` names
+    that has no keys sends to the sandbox's fake CAMS with its published ones."""
+    settings = app[SETTINGS]
+    clients = {}
+    for name, account in app[ACCOUNTS].items():
+        clients[name] = CamsClient(
+            app[HTTP],
+            endpoint=app[CAMS_ENDPOINT] if settings.sandbox_mode else account.endpoint,
+            access_key_id=account.access_key_id,
+            access_key_secret=account.access_key_secret,
+            timeout=settings.send_timeout,
+            channel_default=settings.cams_channel,
+        )
+    if settings.sandbox_mode:
+        for number in app[CATALOG].current.numbers.values():
+            if number.account != DEFAULT_ACCOUNT and number.account not in clients:
+                clients[number.account] = CamsClient(
+                    app[HTTP],
+                    endpoint=app[CAMS_ENDPOINT],
+                    access_key_id=SANDBOX_SECRET,
+                    access_key_secret=SANDBOX_SECRET,
+                    timeout=settings.send_timeout,
+                    channel_default=settings.cams_channel,
+                )
+    return clients
+
+
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     key_id, secret = settings.cams_credentials()
@@ -170,6 +201,12 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             channel_default=settings.cams_channel,
         )
     }
+    accounts = _cams_accounts(app)
+    limits = {
+        f"{client.platform}:{client.account}": limit
+        for name, client in accounts.items()
+        if (limit := app[ACCOUNTS][name].send_rate_limit if name in app[ACCOUNTS] else None)
+    }
     if settings.tencent_enabled:
         sdkappid, key, _tokens = settings.tencent_app()
         senders["tencent"] = TencentClient(
@@ -180,16 +217,18 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             api=app[TENCENT_API],
             timeout=settings.send_timeout,
         )
+    catalog = app[CATALOG]
     runtime = Runtime(
         app[STORE],
-        Engine(app[CATALOG].current),
-        senders,
+        Engine(catalog.current),
+        Routes(senders, accounts, lambda: catalog.current),
         lease_seconds=settings.lease_seconds,
         send_attempts=settings.send_attempts,
         clock=app[CLOCK],
         http=app[HTTP],
         secrets=app[SECRETS],
         send_rate_limit=settings.send_rate_limit,
+        send_rate_limits=limits,
         campaign_reserve=settings.campaign_reserve,
         campaign_daily_cap=settings.campaign_daily_cap,
         campaign_min_gap=settings.campaign_min_gap,
@@ -227,6 +266,8 @@ async def reload_flows(app: web.Application, load: Callable[[], CompiledCatalog]
         catalog = await asyncio.to_thread(load)
         known: dict[str, str] = app[SECRETS]
         check_secrets(catalog, known)
+        accounts: dict[str, CamsAccount] = app[ACCOUNTS]
+        check_accounts(catalog, accounts, sandbox=app[SETTINGS].sandbox_mode)
     except SpecError as e:
         for problem in e.problems:
             log.error("reload refused: %s", problem)
@@ -263,8 +304,10 @@ def create_app(
     secrets: Mapping[str, str] | None = None,
     reload: Callable[[], CompiledCatalog] | None = None,
     shed_interval: float = SAMPLE_INTERVAL,
+    accounts: Mapping[str, CamsAccount] | None = None,
 ) -> web.Application:
-    """`secrets` are the values of {{ secret.NAME }} in calls (BOT_SECRET_NAME); `reload`,
+    """`secrets` are the values of {{ secret.NAME }} in calls (BOT_SECRET_NAME); `accounts`
+    the named CAMS accounts (BOT_CAMS_ACCOUNT_<NAME>_*, bot.settings.cams_accounts); `reload`,
     when given, loads the flows again on SIGHUP; `shed_interval` is the seconds between two
     reads of the backlog when BOT_SHED_BACKLOG_AGE is set."""
     quiet_server()
@@ -273,7 +316,10 @@ def create_app(
         client_max_size=settings.max_body,
         handler_args=HANDLER_ARGS,
     )
-    app[METRICS] = Metrics()
+    app[ACCOUNTS] = dict(accounts or {})
+    app[METRICS] = Metrics(
+        accounts=[*app[ACCOUNTS], *(n.account for n in catalog.numbers.values())]
+    )
     app.on_response_prepare.append(echo_request_id)
     app.on_cleanup.append(_close_metrics)
     app[SETTINGS] = settings
@@ -304,7 +350,28 @@ def create_app(
         app[SECRETS].setdefault("AGENT_DESK", f"http://127.0.0.1:{settings.port}/sandbox")
     known: dict[str, str] = app[SECRETS]
     check_secrets(catalog, known)
+    named: dict[str, CamsAccount] = app[ACCOUNTS]
+    check_accounts(catalog, named, sandbox=settings.sandbox_mode)
     return app
+
+
+def check_accounts(
+    catalog: CompiledCatalog, accounts: Mapping[str, CamsAccount], *, sandbox: bool
+) -> None:
+    """Refuse flows whose `numbers:` name a CAMS account that has no keys (in sandbox mode,
+    such an account sends with the published ones): its messages could never go out."""
+    missing = sorted(
+        {n.account for n in catalog.numbers.values()} - accounts.keys() - {DEFAULT_ACCOUNT}
+    )
+    if missing and not sandbox:
+        names = ", ".join(
+            f"{n} (BOT_CAMS_ACCOUNT_{n.upper()}_ACCESS_KEY_ID and _ACCESS_KEY_SECRET)"
+            for n in missing
+        )
+        raise ConfigError(
+            f"numbers: of the flows send with CAMS accounts that have no keys: {names}. Set "
+            "them (or their _FILE variants), or send those numbers with another account."
+        )
 
 
 def check_secrets(catalog: CompiledCatalog, secrets: Mapping[str, str]) -> None:

@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from bot.model import DEFAULT_ACCOUNT
 from bot.store import Backlog as Backlog  # what a scrape shows of Redis, read by the store
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -147,7 +148,10 @@ class Metrics:
     prometheus_client is first imported), `exposition` sums the values of every process
     writing there."""
 
-    def __init__(self) -> None:
+    def __init__(self, accounts: Iterable[str] = ()) -> None:
+        """`accounts`: the names of the named CAMS accounts (BOT_CAMS_ACCOUNT_<NAME>_*), the
+        values of the `account` label beside `default`."""
+        self.accounts = (DEFAULT_ACCOUNT, *sorted(set(accounts) - {DEFAULT_ACCOUNT}))
         multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
         self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
@@ -189,27 +193,28 @@ class Metrics:
         )
         self.sends = Counter(
             "bot_sends_total",
-            "Replies sent, attempts retried, replies refused for good, replies given up.",
-            ["platform", "result"],
+            "Replies sent, attempts retried, replies refused for good, replies given up, by "
+            "platform account (`default`, or a NAME of BOT_CAMS_ACCOUNT_<NAME>_*).",
+            ["platform", "account", "result"],
             registry=own,
         )
         self.send_seconds = Histogram(
             "bot_send_seconds",
             "Latency of send API calls (every attempt).",
-            ["platform"],
+            ["platform", "account"],
             buckets=SEND_BUCKETS,
             registry=own,
         )
         self.rate_limit_waits = Counter(
             "bot_rate_limit_waits_total",
             "Sends that waited for the shared send rate limit.",
-            ["platform"],
+            ["platform", "account"],
             registry=own,
         )
         self.rate_limit_wait_seconds = Counter(
             "bot_rate_limit_wait_seconds_total",
             "Seconds sends waited for the shared send rate limit.",
-            ["platform"],
+            ["platform", "account"],
             registry=own,
         )
         self.process_requests = Gauge(
@@ -227,11 +232,20 @@ class Metrics:
             self.duplicates.labels(platform)
             for reason in AUTH_REASONS:
                 self.auth_rejections.labels(platform, reason)
+        self.unknown_numbers = Counter(
+            "bot_unknown_numbers_total",
+            "Messages and calls to a business number that `numbers:` does not list, refused.",
+            ["platform"],
+            registry=own,
+        )
+        for platform in PLATFORMS:
+            self.unknown_numbers.labels(platform)
         for platform in SEND_PLATFORMS:
-            self.rate_limit_waits.labels(platform)
-            self.rate_limit_wait_seconds.labels(platform)
-            for result in SEND_RESULTS:
-                self.sends.labels(platform, result)
+            for account in self.accounts if platform == "cams" else (DEFAULT_ACCOUNT,):
+                self.rate_limit_waits.labels(platform, account)
+                self.rate_limit_wait_seconds.labels(platform, account)
+                for result in SEND_RESULTS:
+                    self.sends.labels(platform, account, result)
 
     # -- recording --------------------------------------------------------------------------
 
@@ -266,19 +280,31 @@ class Metrics:
         """`flow` and `state` must be names of the compiled flows (or `none`/`other`)."""
         self.flow_steps.labels(flow, state, one_of(outcome, STEP_OUTCOMES)).inc()
 
-    def send(self, platform: str, result: str) -> None:
-        self.sends.labels(one_of(platform, SEND_PLATFORMS), one_of(result, SEND_RESULTS)).inc()
+    def send(self, platform: str, result: str, account: str = DEFAULT_ACCOUNT) -> None:
+        """`account`: the name of a configured account (settings bound the label's values)."""
+        self.sends.labels(
+            one_of(platform, SEND_PLATFORMS), one_of(account, self.accounts),
+            one_of(result, SEND_RESULTS),
+        ).inc()  # fmt: skip
 
-    def send_latency(self, platform: str, seconds: float) -> None:
-        self.send_seconds.labels(one_of(platform, SEND_PLATFORMS)).observe(seconds)
+    def send_latency(self, platform: str, seconds: float, account: str = DEFAULT_ACCOUNT) -> None:
+        self.send_seconds.labels(
+            one_of(platform, SEND_PLATFORMS), one_of(account, self.accounts)
+        ).observe(seconds)
 
-    def rate_limit_wait(self, platform: str, *, waits: int, seconds: float) -> None:
+    def rate_limit_wait(
+        self, platform: str, *, waits: int, seconds: float, account: str = DEFAULT_ACCOUNT
+    ) -> None:
         """`waits` waits for the send rate limit began, and/or `seconds` more waited."""
-        platform = one_of(platform, SEND_PLATFORMS)
+        platform, account = one_of(platform, SEND_PLATFORMS), one_of(account, self.accounts)
         if waits:
-            self.rate_limit_waits.labels(platform).inc(waits)
+            self.rate_limit_waits.labels(platform, account).inc(waits)
         if seconds:
-            self.rate_limit_wait_seconds.labels(platform).inc(seconds)
+            self.rate_limit_wait_seconds.labels(platform, account).inc(seconds)
+
+    def unknown_number(self, platform: str, n: int = 1) -> None:
+        """`n` messages or calls to a business number `numbers:` does not list, refused."""
+        self.unknown_numbers.labels(one_of(platform, PLATFORMS)).inc(n)
 
     async def callbacks_answered(self) -> float:
         """The platforms' callbacks answered so far (every process's, as `/metrics` sums

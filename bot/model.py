@@ -24,6 +24,9 @@ _ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 MAX_MESSAGE_ID = 256
 # A CAMS channel (CustSpaceId), e.g. `cams-83m8j9xxxxadc`.
 MAX_SPACE = 64
+# The name of the platform account of BOT_CAMS_ACCESS_KEY_ID (and of Tencent Chat's one);
+# other CAMS accounts are named by BOT_CAMS_ACCOUNT_<NAME>_ACCESS_KEY_ID.
+DEFAULT_ACCOUNT = "default"
 
 
 def is_valid_id(value: str) -> bool:

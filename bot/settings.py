@@ -8,12 +8,14 @@ secrets `BOT_SECRET_<NAME>` of flows."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import os
 import re
 import types
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -28,6 +30,7 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError
+from bot.model import DEFAULT_ACCOUNT
 from bot.phones import customer_id
 
 SANDBOX_BUSINESS = "8613800000000"  # the business number of sandbox conversations
@@ -176,6 +179,95 @@ def _call_secret_values(environ: Mapping[str, str]) -> dict[str, tuple[str, str]
     return found
 
 
+ACCOUNT_PREFIX = "BOT_CAMS_ACCOUNT_"
+# What each named CAMS account may set, after BOT_CAMS_ACCOUNT_<NAME>_; the secrets may
+# also come from a file (…_FILE).
+ACCOUNT_SECRETS = ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET")
+ACCOUNT_FIELDS = (*ACCOUNT_SECRETS, "ENDPOINT", "SEND_RATE_LIMIT")
+_ACCOUNT_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
+_BASE_URL = re.compile(r"https?://[^\s/?#]+/?")
+
+
+@dataclass(frozen=True, slots=True)
+class CamsAccount:
+    """A named CAMS account (BOT_CAMS_ACCOUNT_<NAME>_*): `name` in lower case, as
+    `numbers:` of flows.yaml names it. Its repr shows no secret."""
+
+    name: str
+    access_key_id: str = dataclasses.field(repr=False)
+    access_key_secret: str = dataclasses.field(repr=False)
+    endpoint: str
+    send_rate_limit: int | None = None
+
+
+def _account_variable(variable: str) -> tuple[str, str, bool] | None:
+    """(NAME, FIELD, from a file) of a BOT_CAMS_ACCOUNT_<NAME>_<FIELD>[_FILE] variable; None
+    for another variable, or one whose field is none of ACCOUNT_FIELDS."""
+    if not variable.startswith(ACCOUNT_PREFIX):
+        return None
+    rest = variable[len(ACCOUNT_PREFIX) :]
+    for name in sorted(ACCOUNT_FIELDS, key=len, reverse=True):
+        for suffix, from_file in ((f"_{name}{FILE_SUFFIX}", True), (f"_{name}", False)):
+            if from_file and name not in ACCOUNT_SECRETS:
+                continue
+            if rest.endswith(suffix) and _ACCOUNT_NAME.fullmatch(rest[: -len(suffix)]):
+                return rest[: -len(suffix)], name, from_file
+    return None
+
+
+def cams_accounts(environ: Mapping[str, str], default_endpoint: str) -> dict[str, CamsAccount]:
+    """The named CAMS accounts of `environ`, by name in lower case: each needs its
+    BOT_CAMS_ACCOUNT_<NAME>_ACCESS_KEY_ID and _ACCESS_KEY_SECRET (or their _FILE), and may
+    set its _ENDPOINT (default: BOT_CAMS_ENDPOINT) and _SEND_RATE_LIMIT (default:
+    BOT_SEND_RATE_LIMIT). A ConfigError names each variable that is wrong, never a value."""
+    upper = {variable.upper(): value for variable, value in environ.items()}
+    found: dict[str, dict[str, str]] = {}
+    for variable, value in upper.items():
+        parsed = _account_variable(variable)
+        if parsed is None:
+            continue
+        name, what, from_file = parsed
+        if name == DEFAULT_ACCOUNT.upper():
+            raise ConfigError(
+                f"{variable}: `default` is the account of BOT_CAMS_ACCESS_KEY_ID: give the "
+                "other account another name"
+            )
+        if from_file:
+            plain = variable[: -len(FILE_SUFFIX)]
+            if plain in upper:
+                raise _both_set(plain)
+            value = read_secret_file(variable, value)
+        found.setdefault(name, {})[what] = value
+    accounts = {}
+    for name, values in sorted(found.items()):
+        prefix = f"{ACCOUNT_PREFIX}{name}_"
+        missing = [f"{prefix}{w}" for w in ACCOUNT_SECRETS if not values.get(w, "").strip()]
+        if missing:
+            raise ConfigError(
+                f"CAMS account {name.lower()}: {', '.join(missing)} missing or empty (or set "
+                "its _FILE): an account sends with both its AccessKey ID and secret"
+            )
+        endpoint = values.get("ENDPOINT", default_endpoint).strip()
+        if not _BASE_URL.fullmatch(endpoint):
+            raise ConfigError(
+                f"{prefix}ENDPOINT: not a base URL such as https://cams.ap-southeast-1.aliyuncs.com"
+            )
+        limit = None
+        if "SEND_RATE_LIMIT" in values:
+            text = values["SEND_RATE_LIMIT"].strip()
+            if not text.isdigit() or int(text) < 1:
+                raise ConfigError(f"{prefix}SEND_RATE_LIMIT: a whole number of sends a second")
+            limit = int(text)
+        accounts[name.lower()] = CamsAccount(
+            name.lower(),
+            values["ACCESS_KEY_ID"].strip(),
+            values["ACCESS_KEY_SECRET"].strip(),
+            endpoint,
+            limit,
+        )
+    return accounts
+
+
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
@@ -201,6 +293,8 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
         if not name.startswith(ENV_PREFIX) or name in known:
             continue
         if name.startswith(CALL_SECRET_PREFIX) and len(name) > len(CALL_SECRET_PREFIX):
+            continue
+        if _account_variable(name) is not None:
             continue
         close = difflib.get_close_matches(name, known, n=1)
         hint = f": did you mean {close[0]}?" if close else ""
@@ -707,6 +801,7 @@ class Settings(BaseSettings):
         if unknown:
             raise ConfigError("; ".join(unknown))
         calls = _call_secret_values(environ)
+        cams_accounts(environ, self.cams_endpoint)  # each named account whole, or refused
         if self.cams_from:
             try:
                 customer_id(self.cams_from, self.cams_channel)

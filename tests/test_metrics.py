@@ -83,15 +83,16 @@ async def test_recorded_values_show_with_their_labels() -> None:
     assert value(s, "bot_auth_rejections_total", platform="api", reason="wrong") == 1
     assert value(s, "bot_duplicates_total", platform="tencent") == 2
     assert value(s, "bot_flow_steps_total", flow="menu", state="choose", outcome="matched") == 1
-    assert value(s, "bot_sends_total", platform="cams", result="sent") == 1
-    assert value(s, "bot_send_seconds_sum", platform="cams") == 0.03
-    assert value(s, "bot_rate_limit_waits_total", platform="cams") == 1
-    assert value(s, "bot_rate_limit_wait_seconds_total", platform="cams") == 0.75
+    assert value(s, "bot_sends_total", platform="cams", account="default", result="sent") == 1
+    assert value(s, "bot_send_seconds_sum", platform="cams", account="default") == 0.03
+    assert value(s, "bot_rate_limit_waits_total", platform="cams", account="default") == 1
+    assert value(s, "bot_rate_limit_wait_seconds_total", platform="cams", account="default") == 0.75
     assert value(s, "bot_backlog_age_seconds", queue="inbox") == 1.5
     assert value(s, "bot_backlog_age_seconds", queue="calls") == 2.0
     assert value(s, "bot_dead_letters") == 3
     # Zero series exist before anything happened, for rate() and alerts.
-    assert ("bot_sends_total", frozenset({("platform", "tencent"), ("result", "dead")})) in s
+    assert ("bot_sends_total", frozenset({("platform", "tencent"), ("account", "default"),
+                                          ("result", "dead")})) in s  # fmt: skip
     assert ("bot_auth_rejections_total",
             frozenset({("platform", "cams"), ("reason", "replay")})) in s  # fmt: skip
 
@@ -102,8 +103,8 @@ async def test_two_metrics_objects_do_not_share_values() -> None:
     a.send("cams", "sent")
     sa = parse((await a.exposition()).decode())
     sb = parse((await b.exposition()).decode())
-    assert value(sa, "bot_sends_total", platform="cams", result="sent") == 1
-    assert value(sb, "bot_sends_total", platform="cams", result="sent") == 0
+    assert value(sa, "bot_sends_total", platform="cams", account="default", result="sent") == 1
+    assert value(sb, "bot_sends_total", platform="cams", account="default", result="sent") == 0
     assert not any(name == "bot_dead_letters" for name, _ in sa)  # no backlog read
 
 
@@ -189,8 +190,8 @@ async def test_steps_and_sends(make_client: AppFactory, fake_cams: CamsServer) -
     assert value(s, "bot_flow_steps_total", flow="menu", state="choose", outcome="matched") == 1
     assert value(s, "bot_flow_steps_total", flow="menu", state="ask_order",
                  outcome="entered") == 1  # fmt: skip
-    assert value(s, "bot_sends_total", platform="cams", result="sent") == 3
-    assert value(s, "bot_send_seconds_count", platform="cams") == 3
+    assert value(s, "bot_sends_total", platform="cams", account="default", result="sent") == 3
+    assert value(s, "bot_send_seconds_count", platform="cams", account="default") == 3
 
 
 async def test_failed_sends_and_dead_letters(
@@ -204,7 +205,16 @@ async def test_failed_sends_and_dead_letters(
     assert (await client.post(url, json=[inbound("hi", customer="8613900000031")])).status == 200
 
     async def failed() -> bool:
-        return value(await scrape(client), "bot_sends_total", platform="cams", result="failed") == 1
+        return (
+            value(
+                await scrape(client),
+                "bot_sends_total",
+                platform="cams",
+                account="default",
+                result="failed",
+            )
+            == 1
+        )
 
     await eventually(failed)
     fake_cams.recorder.fail_next(503, "ServiceUnavailable", times=3)
@@ -215,10 +225,10 @@ async def test_failed_sends_and_dead_letters(
 
     await eventually(dead, within=10)
     s = await scrape(client)
-    assert value(s, "bot_sends_total", platform="cams", result="dead") == 1
-    assert value(s, "bot_sends_total", platform="cams", result="retried") == 2
-    assert value(s, "bot_sends_total", platform="cams", result="sent") == 0
-    assert value(s, "bot_send_seconds_count", platform="cams") == 4
+    assert value(s, "bot_sends_total", platform="cams", account="default", result="dead") == 1
+    assert value(s, "bot_sends_total", platform="cams", account="default", result="retried") == 2
+    assert value(s, "bot_sends_total", platform="cams", account="default", result="sent") == 0
+    assert value(s, "bot_send_seconds_count", platform="cams", account="default") == 4
 
 
 async def test_a_failed_step_counts_as_error(make_client: AppFactory, redis: Redis) -> None:
@@ -243,8 +253,8 @@ async def test_rate_limit_waits(make_client: AppFactory, fake_cams: CamsServer) 
     assert (await client.post(url, json=items)).status == 200
     await fake_cams.recorder.wait_for(3, timeout=10)
     s = await scrape(client)
-    assert value(s, "bot_rate_limit_waits_total", platform="cams") >= 1
-    assert value(s, "bot_rate_limit_wait_seconds_total", platform="cams") > 0.5
+    assert value(s, "bot_rate_limit_waits_total", platform="cams", account="default") >= 1
+    assert value(s, "bot_rate_limit_wait_seconds_total", platform="cams", account="default") > 0.5
 
 
 async def test_backlog_ages_are_read_from_redis(redis: Redis) -> None:

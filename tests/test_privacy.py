@@ -312,7 +312,9 @@ async def test_nothing_private_reaches_logs_or_metrics(
     cams.fail_next(200, "Invalid.To", to=GINA)
     item = inbound("hello zebra crossing", customer=GINA)
     assert (await client.post(receipts, json=[item])).status == 200
-    await eventually(scraped('bot_sends_total{platform="cams",result="failed"} 1.0'))
+    await eventually(
+        scraped('bot_sends_total{account="default",platform="cams",result="failed"} 1.0')
+    )
     cams.fail_next(503, "ServiceUnavailable", times=3, to=GINA)
     item = inbound("purple elephant question", customer=GINA)
     assert (await client.post(receipts, json=[item])).status == 200

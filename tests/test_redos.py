@@ -216,6 +216,7 @@ REGEXES = (
     Regex("bot.cli.templates", "_VARIABLE", _search, "template texts CAMS answers (`sync`)"),
     Regex("bot.platforms.cams.fake", "PHONE_RE", _fullmatch, "sends to the sandbox's fake"),
     Regex("bot.platforms.cams.fake", "SIGNED_HEADERS_RE", _search, "sends to the sandbox"),
+    Regex("bot.platforms.cams.fake", "CREDENTIAL_RE", _search, "sends to the sandbox"),
 )
 
 # Every other pattern of `bot`, and why no text from outside reaches it.
@@ -237,6 +238,8 @@ NOT_FROM_OUTSIDE: dict[tuple[str, str], str] = {
     ("bot.flows.tools.flowtest.spec", "_pattern"): "`bot test`: the author's flow tests",
     ("bot.settings", "_SEPARATORS"): "environment variables, at start-up",
     ("bot.settings", "_CONTROL"): "environment variables (call secrets), at start-up",
+    ("bot.settings", "_ACCOUNT_NAME"): "environment variables' names, at start-up",
+    ("bot.settings", "_BASE_URL"): "environment variables (an account's endpoint), at start-up",
     ("bot.cli.dead_ids", "_DEAD_ID"): "the operator's command line (`bot dlq`)",
 }
 # Authors' patterns meet answers too: they are compiled here, with RE2, and tested below.

@@ -160,7 +160,9 @@ async def test_workers_share_the_port_and_their_metrics(server: BotServe) -> Non
 
     async def all_sent() -> bool:
         s = await scrape(server)
-        return value(s, "bot_sends_total", platform="cams", result="sent") == len(customers)
+        return value(
+            s, "bot_sends_total", platform="cams", account="default", result="sent"
+        ) == len(customers)
 
     await wait_for(all_sent, 20, "every reply sent", server)
     # Whichever worker answers the scrape, the totals are those of both. (A scrape counts
@@ -174,7 +176,9 @@ async def test_workers_share_the_port_and_their_metrics(server: BotServe) -> Non
         assert value(s, "bot_callback_seconds_count", platform="cams", kind="receipts") == 30
         assert value(s, "bot_flow_steps_total", flow="menu", state="choose",
                      outcome="entered") == len(customers)  # fmt: skip
-        assert value(s, "bot_sends_total", platform="cams", result="sent") == len(customers)
+        assert value(
+            s, "bot_sends_total", platform="cams", account="default", result="sent"
+        ) == len(customers)
         assert value(s, "bot_backlog_age_seconds", queue="inbox") == 0
         now = per_process(s)
         if previous is not None:

@@ -11,7 +11,7 @@ import os
 
 from bot.cli.sources import compiled_catalog, load_settings
 from bot.flows.compiler import CompiledCatalog
-from bot.settings import SANDBOX_SECRET, Settings, call_secrets
+from bot.settings import SANDBOX_SECRET, Settings, call_secrets, cams_accounts
 
 log = logging.getLogger("bot.serve")
 
@@ -40,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings,
         catalog,
         secrets=call_secrets(os.environ),
+        accounts=cams_accounts(os.environ, settings.cams_endpoint),
         reload=lambda: compiled_catalog(settings.flows, settings.intents),
     )
     app.on_startup.append(settle_gc)  # after the app's own start-up: its resources

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from transitions import EventData, Machine, State
 
@@ -40,6 +41,7 @@ from bot.flows.spec import (
     TimeoutSpec,
 )
 from bot.flows.triggers import START, CallOutcome, OtpOutcome, Trigger
+from bot.phones import customer_id
 
 log = logging.getLogger("bot.flows")
 
@@ -440,6 +442,21 @@ class CompiledTexts:
     otp_resend_wait: LocalText
 
 
+@dataclass(frozen=True, slots=True)
+class CompiledNumber:
+    """A business number of `numbers:`, as conversations use it. `business` is the number
+    in its stored form (bot.phones), as in conversation ids."""
+
+    name: str
+    channel: str
+    business: str
+    inbound_flow: str | None
+    language: str
+    zone: ZoneInfo
+    account: str
+    space: str
+
+
 @dataclass(frozen=True)
 class CompiledCatalog:
     flows: Mapping[str, CompiledFlow]
@@ -456,6 +473,32 @@ class CompiledCatalog:
     agent_headers: Mapping[str, CallText]
     secrets: frozenset[str]  # NAMEs of the {{ secret.NAME }} in call urls and headers
     templates: Mapping[str, TemplateEntry] = field(default_factory=dict)  # `templates:`
+    numbers: Mapping[str, CompiledNumber] = field(default_factory=dict)  # `numbers:`, by name
+    # (channel, business) -> its number: what a conversation's id names
+    by_address: Mapping[tuple[str, str], CompiledNumber] = field(default_factory=dict)
+
+    def number_of(self, platform: str, channel: str, business: str) -> CompiledNumber | None:
+        """The business number of `numbers:` a CAMS conversation is with; None for one of
+        another platform, or when it is not listed (or there is no `numbers:`)."""
+        if platform != "cams":
+            return None
+        return self.by_address.get((channel, business))
+
+    def number_named(self, name_or_number: str, channel: str | None) -> CompiledNumber | None:
+        """The number of `numbers:` called `name_or_number`, or whose number it is (on
+        `channel`, when given); None when none is."""
+        found = self.numbers.get(name_or_number)
+        if found is not None:
+            return found
+        for number in self.numbers.values():
+            if channel is not None and number.channel != channel:
+                continue
+            try:
+                if customer_id(name_or_number, number.channel) == number.business:
+                    return number
+            except ValueError:
+                continue
+        return None
 
 
 def _secret_names(flows: Mapping[str, CompiledFlow], agent: Iterable[CallText]) -> frozenset[str]:
@@ -480,6 +523,19 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
     flows = {name: compile_flow(name, flow, d.language) for name, flow in spec.flows.items()}
     agent_headers = {k: CallText.parse(v) for k, v in d.agent.headers.items()}
     agent_webhook = CallText.parse(d.agent.webhook) if d.agent.webhook else None
+    numbers = {
+        name: CompiledNumber(
+            name=name,
+            channel=n.channel,
+            business=customer_id(n.number, n.channel),
+            inbound_flow=n.inbound_flow or d.inbound_flow,
+            language=n.language or d.language,
+            zone=ZoneInfo(n.time_zone),
+            account=n.account,
+            space=n.space or "",
+        )
+        for name, n in spec.numbers.items()
+    }
     return CompiledCatalog(
         flows=flows,
         intents=dict(catalog.intents),
@@ -498,4 +554,6 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
             flows, [*agent_headers.values(), *([agent_webhook] if agent_webhook else [])]
         ),
         templates=dict(spec.templates),
+        numbers=numbers,
+        by_address={(n.channel, n.business): n for n in numbers.values()},
     )

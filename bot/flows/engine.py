@@ -43,6 +43,7 @@ from bot.model import (
     CallRequest,
     CallResult,
     Conversation,
+    ConversationRef,
     Event,
     Fallback,
     Inbound,
@@ -142,6 +143,16 @@ class _Step:
         self.conv = conv
         self.now = now_ms
         self.ctx = ctx
+        # The business number of `numbers:` the conversation is with: its inbound flow,
+        # default language and time zone.
+        number = None
+        if catalog.by_address and ctx.conv_id:
+            ref = ConversationRef.parse(ctx.conv_id)
+            number = catalog.number_of(ref.platform, ref.channel, ref.business)
+        self.language = number.language if number is not None else catalog.language
+        self.inbound_flow = number.inbound_flow if number is not None else catalog.inbound_flow
+        self.zone = number.zone if number is not None else UTC
+        self.today = datetime.fromtimestamp(now_ms / 1000, self.zone).date()
         self.replies: list[Reply] = []
         self.calls: list[CallRequest] = []
         self.trace: list[tuple[str, str, str]] = []
@@ -154,7 +165,7 @@ class _Step:
             "customer": ctx.customer,
             "channel": ctx.channel,
             "now": now_ms,
-            "today": datetime.fromtimestamp(now_ms / 1000, UTC).date().isoformat(),
+            "today": self.today.isoformat(),
         }
         self.entries = 0  # states entered in this step: bounds loops of routes
         # (index of the first reply, campaign) from which replies are that campaign's
@@ -273,7 +284,7 @@ class _Step:
 
     def _lang(self) -> str:
         lang = self.conv.data.get("lang")
-        return lang if isinstance(lang, str) and lang else self.catalog.language
+        return lang if isinstance(lang, str) and lang else self.language
 
     def env(self, **extra: Any) -> dict[str, Any]:
         """What expressions and texts can read: the conversation's data and a few names."""
@@ -300,9 +311,9 @@ class _Step:
         language (none in theirs) is noted: the history says so. A text written without
         languages is in the default one."""
         lang = self._lang()
-        template, key = text.pick_key(lang, self.catalog.language)
+        template, key = text.pick_key(lang, self.language)
         if shown:
-            wanted, used = _primary(lang), _primary(self.catalog.language if key == "*" else key)
+            wanted, used = _primary(lang), _primary(self.language if key == "*" else key)
             if wanted != used:
                 self.missing_language = self.missing_language or wanted
         return self._render(template, env)
@@ -641,7 +652,7 @@ class _Step:
             self._reprompt(state)
 
     def _inbound_flow(self) -> CompiledFlow | None:
-        name = self.catalog.inbound_flow
+        name = self.inbound_flow
         return self.catalog.flows[name] if name else None
 
     def _choose(self, flow: CompiledFlow, state: CompiledState, event: Inbound) -> None:
@@ -675,7 +686,7 @@ class _Step:
     def _collect(self, flow: CompiledFlow, state: CompiledState, event: Inbound) -> None:
         spec = state.collect
         assert spec is not None
-        today = datetime.fromtimestamp(self.now / 1000, UTC).date()
+        today = self.today
         region = None
         if spec.type == "phone" and is_phone_channel(self.ctx.channel):
             region = region_of(self.ctx.customer)  # a national number is the customer's

@@ -26,6 +26,7 @@ from bot.flows.expr import Template as TextTemplate
 from bot.flows.matching import flatten_words
 from bot.flows.patterns import compile_pattern
 from bot.flows.spec import FlowsFile, FlowSpec, IntentSpec, Localized, StateSpec, TemplateSpec
+from bot.phones import customer_id
 
 
 @dataclass(frozen=True)
@@ -441,6 +442,38 @@ def _check_templates(file: str, root: Any, spec: FlowsFile) -> list[SpecProblem]
     return problems
 
 
+def _check_numbers(file: str, root: Any, spec: FlowsFile) -> list[SpecProblem]:
+    """Each business number reads as one on its channel, is listed once, starts a flow that
+    exists."""
+    problems = []
+    seen: dict[tuple[str, str], str] = {}
+    for name, entry in spec.numbers.items():
+        path = ("numbers", name)
+        try:
+            business = customer_id(entry.number, entry.channel)
+        except ValueError as e:
+            problems.append(SpecProblem(
+                file, line_of(root, (*path, "number")),
+                f"numbers.{name}: `{entry.number}` is not a {entry.channel} number: {e}",
+            ))  # fmt: skip
+        else:
+            other = seen.setdefault((entry.channel, business), name)
+            if other != name:
+                problems.append(SpecProblem(
+                    file, line_of(root, (*path, "number")),
+                    f"numbers.{name}: {entry.channel} number {business} is already "
+                    f"numbers.{other}: a number has one entry",
+                ))  # fmt: skip
+        flow = entry.inbound_flow
+        if flow is not None and flow not in spec.flows:
+            problems.append(SpecProblem(
+                file, line_of(root, (*path, "inbound_flow")),
+                f"numbers.{name}.inbound_flow names `{flow}`, which is not a flow."
+                + _suggest(flow, spec.flows),
+            ))  # fmt: skip
+    return problems
+
+
 def _template_sources(
     where: tuple[Any, ...], t: TemplateSpec | None
 ) -> list[tuple[tuple[Any, ...], str]]:
@@ -515,6 +548,7 @@ def load_flows(path: Path) -> tuple[FlowsFile | None, Any, list[SpecProblem]]:
                     )
                 )
     problems += _check_templates(file, root, spec)
+    problems += _check_numbers(file, root, spec)
     problems += _check_headers(
         file, root, ("defaults", "agent", "headers"), spec.defaults.agent.headers, reported=False
     )
@@ -589,6 +623,15 @@ def load_intents(
                     f"intent `{intent.code}` sends event `{intent.event}`, which no state handles: "
                     "add it under `on:` in a state."
                     + (_suggest(intent.event, events) if events else ""),
+                )
+            )
+        if flows is not None and intent.number is not None and intent.number not in flows.numbers:
+            problems.append(
+                SpecProblem(
+                    file,
+                    line_of(root, ("number",)),
+                    f"intent `{intent.code}` sends from number `{intent.number}`, which is not "
+                    "in `numbers:` of flows.yaml." + _suggest(intent.number, flows.numbers),
                 )
             )
         intents[intent.code] = intent

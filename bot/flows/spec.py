@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from bot.flows.answers import SlotSpec
+from bot.model import DEFAULT_ACCOUNT
 
 # A text an author writes: one string, or one per language ({en: ..., es: ...}).
 Localized = str | dict[str, str]
@@ -466,9 +468,81 @@ class TemplateEntry(Spec):
     description: str = ""
 
 
+# The name of a business number (`numbers:`) or of a CAMS account: a word, as intents, the
+# API and campaigns name it, and as BOT_CAMS_ACCOUNT_<NAME>_* spells an account in capitals.
+NAME = r"[a-z][a-z0-9_]{0,31}"
+
+
+class NumberSpec(Spec):
+    """A business number (`numbers:`): customers write to it, the business sends from it.
+    Its conversations start its own inbound flow, speak its language by default, read dates
+    in its time zone, and are sent through its CAMS account and channel space."""
+
+    number: str = Field(
+        min_length=1,
+        description="The number as customers write to it (`+34 600 000 001`); on a channel "
+        "without numbers, the business's id there (a Messenger Page ID, a Viber service ID).",
+    )
+    channel: str = Field(
+        "whatsapp",
+        pattern=r"[a-z][a-z0-9_]{0,31}",
+        description="The channel: whatsapp, viber, messenger, instagram...",
+    )
+    inbound_flow: str | None = Field(
+        None,
+        description="Flow started when a customer writes to it outside any flow; default: "
+        "defaults.inbound_flow.",
+    )
+    language: str | None = Field(
+        None,
+        description="Language of its conversations whose data has no `lang`; default: "
+        "defaults.language.",
+    )
+    time_zone: str = Field(
+        "UTC",
+        description="Its time zone (`Europe/Madrid`): what `today` is in its flows and in the "
+        "dates its customers write, and a campaign's time zone when it names none.",
+    )
+    account: str = Field(
+        DEFAULT_ACCOUNT,
+        pattern=NAME,
+        description="The CAMS account its messages are sent with: `default` "
+        "(BOT_CAMS_ACCESS_KEY_ID) or a NAME of BOT_CAMS_ACCOUNT_<NAME>_ACCESS_KEY_ID.",
+    )
+    space: str | None = Field(
+        None,
+        pattern=r"[A-Za-z0-9_.@-]{1,64}",
+        description="Its channel's CustSpaceId in CAMS (`cams-83m8j9xxxxadc`): sent with "
+        "each message that no callback gave one.",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if time_zone(value) is None:
+            raise ValueError(
+                f"`{value}` is no time zone: write one of the IANA database, such as "
+                "Europe/Madrid or America/Sao_Paulo"
+            )
+        return value
+
+
+def time_zone(name: str) -> ZoneInfo | None:
+    """The time zone of an IANA name (`Europe/Madrid`), None when there is none such."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
 class FlowsFile(Spec):
     version: int = 1
     defaults: Defaults = Field(default_factory=Defaults)
+    numbers: dict[Annotated[str, Field(pattern=NAME)], NumberSpec] = Field(
+        default_factory=dict,
+        description="The business numbers, by name (none: every number is served, "
+        "BOT_CAMS_FROM sends). Listed, a number not here is refused at intake.",
+    )
     templates: dict[str, TemplateEntry] = Field(
         default_factory=dict,
         description="The account's approved templates, by code (none: sends are not checked).",
@@ -487,6 +561,12 @@ class IntentSpec(Spec):
     event: str | None = Field(None, description="Event sent to the customer's current flow.")
     policy: Literal["queue", "replace", "reject"] = Field(
         "replace", description="When the customer is mid-flow: queue, replace or reject."
+    )
+    number: str | None = Field(
+        None,
+        pattern=NAME,
+        description="The business number (a name of `numbers:`) it sends from when the call "
+        "names none.",
     )
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ from bot.platforms.base import Sender
 from bot.runtime.calls import CallWorker
 from bot.runtime.campaigns import CampaignPump
 from bot.runtime.ratelimit import Counters, RateLimiter
+from bot.runtime.routes import Routes, as_routes
 from bot.runtime.sender import OutboxSender
 from bot.runtime.timers import TimerPump
 from bot.runtime.worker import InboxWorker
@@ -75,7 +76,7 @@ class Runtime:
         self,
         store: Store,
         engine: Engine,
-        senders: Mapping[str, Sender],
+        senders: Mapping[str, Sender] | Routes,
         *,
         lease_seconds: float,
         send_attempts: int,
@@ -85,6 +86,7 @@ class Runtime:
         http: aiohttp.ClientSession | None = None,
         secrets: Mapping[str, str] | None = None,
         send_rate_limit: int | None = None,
+        send_rate_limits: Mapping[str, int] | None = None,
         metrics: Metrics | None = None,
         max_steps: int = MAX_STEPS,
         campaign_reserve: float = CAMPAIGN_RESERVE,
@@ -92,7 +94,8 @@ class Runtime:
         campaign_min_gap: float = 0.0,
     ) -> None:
         """`send_rate_limit`: sends per second per platform account, shared with every
-        process on the same Redis; None sends as fast as the platform answers; of it,
+        process on the same Redis (`send_rate_limits`: accounts with another, by the
+        rate limit's key of their sender); None sends as fast as the platform answers; of it,
         campaigns' first messages never take the share `campaign_reserve`. `metrics`
         records steps, sends and rate-limit waits. `max_steps`: conversations stepped at
         once, over every partition this process works on."""
@@ -101,7 +104,7 @@ class Runtime:
         self.secrets = dict(secrets or {})
         self.store = store
         self.engine = engine
-        self.senders = senders
+        self.routes = as_routes(senders)
         self.lease_ms = int(lease_seconds * 1000)
         self.send_attempts = send_attempts
         self.send_backoff_base = send_backoff_base
@@ -117,6 +120,8 @@ class Runtime:
                 counters=self.counters,
                 metrics=self.metrics,
                 reserve=campaign_reserve,
+                limits=send_rate_limits,
+                names=self.routes.names(),
             )
             if send_rate_limit is not None
             else None
@@ -260,7 +265,7 @@ class Runtime:
         sender, campaign_sender = (
             OutboxSender(
                 self.store,
-                self.senders,
+                self.routes,
                 p,
                 attempts=self.send_attempts,
                 backoff_base=self.send_backoff_base,

@@ -20,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.metrics import Metrics
+from bot.model import DEFAULT_ACCOUNT
 from bot.store import Lane, PermitLog, RedisClient
 from bot.store.coalesce import Coalescer
 
@@ -113,34 +114,57 @@ class RateLimiter:
         coalescer: Callable[[], Coalescer] | None = None,
         reserve: float = 0.0,
         burst: float = BURST,
+        limits: Mapping[str, int] | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         """`coalescer`, when given, is the coalescer the asks share (a store's
         `Store.coalescer`); otherwise the limiter has one of its own. `reserve`: the share
         of `limit` the campaigns' lane leaves to replies (it is admitted only while the
         log holds fewer than `limit * (1 - reserve)` permits: replies always find room).
         `burst`: the share of a lane's limit granted in any tenth of `window` at most (1
-        for no such bound)."""
+        for no such bound). `limits`: accounts whose limit is another than `limit`, by
+        account; `names`: the name of an account for the metrics' `account` label."""
         if limit < 1:
             raise ValueError(f"a rate limit must be at least 1, got {limit}")
         if not 0 <= reserve < 1:
             raise ValueError(f"a reserve is a share from 0 to under 1, got {reserve}")
         if not 0 < burst <= 1:
             raise ValueError(f"a burst is a share over 0 up to 1, got {burst}")
+        if any(other < 1 for other in (limits or {}).values()):
+            raise ValueError("a rate limit must be at least 1")
         self.log = PermitLog(redis, prefix=prefix, coalescer=coalescer)
         self.limit = limit
-        self.limits = {Lane.REPLIES: limit,
-                       Lane.CAMPAIGNS: max(1, math.floor(limit * (1 - reserve)))}  # fmt: skip
+        self.reserve, self.burst, self.window = reserve, burst, window
+        self.others = dict(limits or {})
+        self.names = dict(names or {})
+        self.limits, self.bursts = self._lanes(limit)
+        self._by_account: dict[str, tuple[dict[Lane, int], dict[Lane, tuple[int, int]]]] = {}
         self.window_us = round((window + guard) * 1_000_000)
-        self.bursts = {
-            lane: (math.ceil(lane_limit * burst), round(window * 100_000))
-            for lane, lane_limit in self.limits.items()
-            if burst < 1
-        }
         self.max_sleep = max_sleep
         self.counters = counters if counters is not None else Counters()
         self.metrics = metrics if metrics is not None else Metrics()
         self._queues: dict[tuple[str, Lane], _Queue] = {}
         self.asks = 0  # scripts run: one round trip each
+
+    def _lanes(self, limit: int) -> tuple[dict[Lane, int], dict[Lane, tuple[int, int]]]:
+        """Each lane's limit, and its burst bound (permits, tenth of the window in µs)."""
+        limits = {Lane.REPLIES: limit,
+                  Lane.CAMPAIGNS: max(1, math.floor(limit * (1 - self.reserve)))}  # fmt: skip
+        bursts = {
+            lane: (math.ceil(lane_limit * self.burst), round(self.window * 100_000))
+            for lane, lane_limit in limits.items()
+            if self.burst < 1
+        }
+        return limits, bursts
+
+    def lanes_of(self, account: str) -> tuple[dict[Lane, int], dict[Lane, tuple[int, int]]]:
+        """An account's lane limits and burst bounds: its own limit's, or the default's."""
+        if account not in self.others:
+            return self.limits, self.bursts
+        found = self._by_account.get(account)
+        if found is None:
+            found = self._by_account[account] = self._lanes(self.others[account])
+        return found
 
     def key(self, account: str) -> str:
         """The Redis key of an account's log."""
@@ -185,7 +209,7 @@ class RateLimiter:
             await self._sleep(queue, queue.not_before - loop.time())
         batch: list[_Waiter] = []
         total = 0
-        limit = self.limits[lane]
+        limit = self.lanes_of(account)[0][lane]
         for waiter in queue.waiters:
             if waiter.future.done():
                 continue
@@ -243,9 +267,10 @@ class RateLimiter:
         admitted, Redis's time, and the seconds until the next would fit. In the same round
         trip, add `new_waits` waits and `seconds` waited to the counters."""
         self.asks += 1
+        limits, bursts = self.lanes_of(account)
         granted = await self.log.ask(
-            account, asks, limit=self.limits[lane], window_us=self.window_us,
-            burst=self.bursts.get(lane), new_waits=new_waits, seconds=seconds,
+            account, asks, limit=limits[lane], window_us=self.window_us,
+            burst=bursts.get(lane), new_waits=new_waits, seconds=seconds,
         )  # fmt: skip
         if new_waits:
             self.counters.add("rate_limit_waits", new_waits)
@@ -253,6 +278,9 @@ class RateLimiter:
             self.counters.add("rate_limit_wait_seconds", seconds)
         if new_waits or seconds:
             platform = account.partition(":")[0]
-            self.metrics.rate_limit_wait(platform, waits=new_waits, seconds=seconds)
+            self.metrics.rate_limit_wait(
+                platform, waits=new_waits, seconds=seconds,
+                account=self.names.get(account, DEFAULT_ACCOUNT),
+            )  # fmt: skip
         wait = granted.wait_us / 1_000_000 if granted.wait_us is not None else 0.0
         return granted.admitted, granted.now_us / 1_000_000, wait

@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
 from bot.log import context, mask_id, shown
 from bot.metrics import Metrics
-from bot.model import Outgoing, SendFailed
+from bot.model import ConversationRef, Outgoing, SendFailed
 from bot.platforms.base import Sender
 from bot.runtime.drain import Consumer, drain, while_lease_in_doubt
 from bot.runtime.ratelimit import RateLimiter
+from bot.runtime.routes import Routes, as_routes
 from bot.store import (
     Lane,
     OutboxEntry,
@@ -50,7 +51,7 @@ class OutboxSender(Consumer):
     def __init__(
         self,
         store: Store,
-        senders: Mapping[str, Sender],
+        senders: Mapping[str, Sender] | Routes,
         partition: int,
         *,
         attempts: int,
@@ -72,7 +73,7 @@ class OutboxSender(Consumer):
         self.store = store
         self.lease_held = lease_held
         self.limiter = limiter
-        self.senders = senders
+        self.routes = as_routes(senders)
         self.partition = partition
         self.attempts = attempts
         self.backoff_base = backoff_base
@@ -139,18 +140,24 @@ class OutboxSender(Consumer):
                 return
 
     async def _send(self, entry: OutboxEntry) -> None:
-        to = address_from_entry(entry.conv_id, entry.space)
-        conv = to.ref
-        sender = self.senders.get(conv.platform)
-        if sender is None:
+        conv = ConversationRef.parse(entry.conv_id)
+        route = self.routes.route(address_from_entry(entry.conv_id, entry.space))
+        if route is None:
+            account = self.routes.account_of(conv)
             log.error(
-                "no sender for platform %s: the reply goes to the dead letters", conv.platform
+                "no sender for platform %s, account %s: the reply goes to the dead letters",
+                conv.platform,
+                account,
             )
             await self.store.finish_send(
-                self.partition, entry, error=f"no sender for platform {conv.platform}", dead=True
+                self.partition,
+                entry,
+                error=f"no sender for platform {conv.platform}, account {account}",
+                dead=True,
             )
-            self.metrics.send(conv.platform, "dead")
+            self.metrics.send(conv.platform, "dead", account)
             return
+        sender, label = route.sender, route.account
         reply = reply_from_json(entry.reply_json)
         if not reply.system:
             # STOP is honoured by everything, STOP MARKETING by a marketing campaign's first
@@ -163,16 +170,15 @@ class OutboxSender(Consumer):
                 log.info("send dropped: the %s", why.removeprefix("customer "))
                 await self.store.finish_send(self.partition, entry, error=why, visit=reply.visit)
                 return
-        msg = Outgoing(to, reply, entry.task_id)
+        msg = Outgoing(route.to, reply, entry.task_id)
         error = ""
-        account = f"{sender.platform}:{sender.account}"
         for attempt in range(self.attempts):
-            await self._permitted(account)
+            await self._permitted(route.key)
             started = time.perf_counter()
             try:
                 receipt = await sender.send(msg)
             except PermanentSendError as e:
-                self.metrics.send_latency(sender.platform, time.perf_counter() - started)
+                self.metrics.send_latency(sender.platform, time.perf_counter() - started, label)
                 log.warning("send failed for good: %s", e.code)
                 error = f"{e.code}: {e.message}"
                 failed = SendFailed(f"send:{entry.task_id}", self._now_ms(), entry.task_id, error,
@@ -182,10 +188,10 @@ class OutboxSender(Consumer):
                     failed=event_to_json(failed) if reply.state else "",
                     retries=attempt, permanent=True,
                 )  # fmt: skip
-                self.metrics.send(sender.platform, "failed")
+                self.metrics.send(sender.platform, "failed", label)
                 return
             except RateLimitedError as e:
-                self.metrics.send_latency(sender.platform, time.perf_counter() - started)
+                self.metrics.send_latency(sender.platform, time.perf_counter() - started, label)
                 error = f"{e.code}: {e.message}"
                 delay = (
                     e.retry_after
@@ -193,14 +199,14 @@ class OutboxSender(Consumer):
                     else backoff(attempt, base=self.backoff_base, cap=self.backoff_cap)
                 )
             except RetryableSendError as e:
-                self.metrics.send_latency(sender.platform, time.perf_counter() - started)
+                self.metrics.send_latency(sender.platform, time.perf_counter() - started, label)
                 error = f"{e.code}: {e.message}"
                 delay = backoff(attempt, base=self.backoff_base, cap=self.backoff_cap)
             else:
-                self.metrics.send_latency(sender.platform, time.perf_counter() - started)
+                self.metrics.send_latency(sender.platform, time.perf_counter() - started, label)
                 log.debug("sent: platform message id %s", receipt.message_id)
                 await self._record_sent(entry, receipt.message_id, reply.visit, attempt)
-                self.metrics.send(sender.platform, "sent")
+                self.metrics.send(sender.platform, "sent", label)
                 return
             if attempt + 1 < self.attempts:
                 log.info(
@@ -209,7 +215,7 @@ class OutboxSender(Consumer):
                     delay,
                     shown_error(error, conv.customer),
                 )
-                self.metrics.send(sender.platform, "retried")
+                self.metrics.send(sender.platform, "retried", label)
                 await asyncio.sleep(delay)
         log.error(
             "send gave up after %d attempts: %s", self.attempts, shown_error(error, conv.customer)
@@ -218,4 +224,4 @@ class OutboxSender(Consumer):
             self.partition, entry, error=error, dead=True, visit=reply.visit,
             retries=self.attempts - 1,
         )  # fmt: skip
-        self.metrics.send(sender.platform, "dead")
+        self.metrics.send(sender.platform, "dead", label)

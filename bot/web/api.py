@@ -26,12 +26,12 @@ from bot.model import (
     Resume,
     is_valid_id,
 )
-from bot.phones import customer_id
 from bot.platforms.auth import matches_any
 from bot.store import Accepted, event_to_json
 from bot.web.body import SMALL_BODY, expect_body, read_json
 from bot.web.deadline import redis_bound
 from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, STORE
+from bot.web.numbers import identity, sending_number
 from bot.wire import is_text
 
 log = logging.getLogger("bot.web.api")
@@ -50,8 +50,14 @@ class IntentRequest(BaseModel):
     policy: Literal["queue", "replace", "reject"] | None = Field(
         None, description="When the customer is mid-flow; default: the intent's `policy`."
     )
-    channel: str | None = Field(None, description="Default: BOT_CAMS_CHANNEL.")
-    business: str | None = Field(None, description="Business number; default: BOT_CAMS_FROM.")
+    channel: str | None = Field(
+        None, description="Default: the business number's (`numbers:`), else BOT_CAMS_CHANNEL."
+    )
+    business: str | None = Field(
+        None,
+        description="Business number, or its name in `numbers:`; default: the intent's "
+        "`number:`, else BOT_CAMS_FROM, else the first of `numbers:`.",
+    )
     platform: Literal["cams"] = "cams"
     space: str = Field(
         "",
@@ -76,17 +82,6 @@ class AgentMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=MAX_AGENT_TEXT)
-
-
-def identity(field: str, value: str, channel: str) -> str:
-    """A customer or business number of `channel` as stored; 400 naming `field` otherwise."""
-    try:
-        found = customer_id(value, channel)
-    except ValueError as e:
-        raise BadRequest(f"{field}: not a phone number or account id ({e})") from None
-    if not is_valid_id(found):
-        raise BadRequest(f"{field}: not a phone number or account id")
-    return found
 
 
 def authorize(request: web.Request) -> None:
@@ -140,16 +135,15 @@ async def start_intent(request: web.Request) -> web.Response:
         known = ", ".join(sorted(request.app[CATALOG].current.intents)) or "none"
         raise NotFound(f"unknown intent code {shown(code)}; known: {known}")
     body: IntentRequest = await _body(request, IntentRequest)
-    settings = request.app[SETTINGS]
-    channel = (body.channel or settings.cams_channel).lower()
-    if not is_valid_id(channel):
-        raise BadRequest("channel: not a channel name such as whatsapp or viber")
-    customer = identity("customer", body.customer, channel)
-    business_number = body.business or settings.business_number()
-    if not business_number:
-        raise BadRequest("business: missing (set BOT_CAMS_FROM or send `business`)")
-    business = identity("business", business_number, channel)
-    conv = ConversationRef(body.platform, channel, business, customer)
+    sender = sending_number(
+        request.app[CATALOG].current,
+        request.app[SETTINGS],
+        business=body.business,
+        channel=body.channel,
+        default=intent.number,
+    )
+    customer = identity("customer", body.customer, sender.channel)
+    conv = ConversationRef(body.platform, sender.channel, sender.business, customer)
     key = idempotency_key(request)
     message_id = f"api:{key}" if key else f"api:{uuid.uuid4().hex}"
     policy = body.policy or intent.policy
@@ -158,7 +152,7 @@ async def start_intent(request: web.Request) -> web.Response:
         at_ms=int(request.app[CLOCK]() * 1000),
         code=code,
         data=body.data,
-        space=body.space,
+        space=body.space or sender.space,
         policy=policy,
     )
     async with redis_bound(request):

@@ -45,14 +45,15 @@ from bot.campaign import (
 from bot.errors import BadRequest, Conflict, NotFound, UnsupportedMediaType
 from bot.flows.compiler import CompiledCatalog
 from bot.log import shown
-from bot.model import MAX_SPACE, ConversationRef, is_valid_id
+from bot.model import MAX_SPACE, ConversationRef
 from bot.settings import Settings
 from bot.store import CampaignRecord, Store, campaign_to_json
 from bot.store.campaigns import MOVES
-from bot.web.api import authorize, idempotency_key, identity
+from bot.web.api import authorize, idempotency_key
 from bot.web.body import SMALL_BODY, expect_body, read_body, read_json
 from bot.web.deadline import redis_bound
 from bot.web.keys import CATALOG, CLOCK, SETTINGS, STORE
+from bot.web.numbers import sending_number
 from bot.web.recipients import (
     MAX_ZONE,
     Entry,
@@ -134,7 +135,8 @@ class CampaignOptions(BaseModel):
         None,
         max_length=MAX_ZONE,
         description="IANA time zone of recipients whose number tells none (and of a "
-        "`start_at` or `end_by` without an offset). Default: UTC.",
+        "`start_at` or `end_by` without an offset). Default: the business number's "
+        "`time_zone` (`numbers:`), else UTC.",
         examples=["Asia/Shanghai"],
     )
     category: Literal["marketing", "utility", "authentication"] | None = Field(
@@ -160,9 +162,16 @@ class CampaignOptions(BaseModel):
         "many hours. 0: nobody is skipped for it.",
     )
     business: str | None = Field(
-        None, max_length=64, description="Business number; default: BOT_CAMS_FROM."
+        None,
+        max_length=64,
+        description="Business number, or its name in `numbers:`; default: the intent's "
+        "`number:`, else BOT_CAMS_FROM, else the first of `numbers:`.",
     )
-    channel: str | None = Field(None, max_length=64, description="Default: BOT_CAMS_CHANNEL.")
+    channel: str | None = Field(
+        None,
+        max_length=64,
+        description="Default: the business number's (`numbers:`), else BOT_CAMS_CHANNEL.",
+    )
     space: str = Field(
         "",
         max_length=MAX_SPACE,
@@ -265,14 +274,17 @@ def spec_of(
     """The campaign `options` ask for, its business and channel as `POST /v1/intents`
     reads them, its category as flows.yaml's templates say; 400 naming the first option
     that cannot be."""
-    channel = (options.channel or settings.cams_channel).lower()
-    if not is_valid_id(channel):
-        raise BadRequest("channel: not a channel name such as whatsapp or viber")
-    number = options.business or settings.business_number()
-    if not number:
-        raise BadRequest("business: missing (set BOT_CAMS_FROM or send `business`)")
-    business = identity("business", number, channel)
-    zone = options.timezone or "UTC"
+    intent = catalog.intents.get(options.intent)
+    sender = sending_number(
+        catalog,
+        settings,
+        business=options.business,
+        channel=options.channel,
+        default=intent.number if intent is not None else None,
+    )
+    channel, business = sender.channel, sender.business
+    number = catalog.by_address.get((channel, business))
+    zone = options.timezone or (number.zone.key if number is not None else "UTC")
     time_zone("timezone", zone)
     quiet = _quiet_hours(options.quiet_hours) if options.quiet_hours is not None else None
     start_ms = _when("start_at", options.start_at, zone) if options.start_at is not None else 0
@@ -286,7 +298,7 @@ def spec_of(
         business=business,
         channel=channel,
         platform="cams",
-        space=options.space,
+        space=options.space or sender.space,
         rate=float(options.rate),
         start_ms=start_ms,
         end_ms=end_ms,

@@ -33,6 +33,7 @@ from bot.store import Accepted, event_to_json
 from bot.web.body import COMPRESSED, SMALL_BODY, expect_body, read_body
 from bot.web.deadline import redis_bound
 from bot.web.keys import CATALOG, CLOCK, METRICS, SETTINGS, SHEDDER, STORE
+from bot.web.numbers import is_served, sending_number
 from bot.wire import Accept, body_kind
 
 log = logging.getLogger("bot.web.cams")
@@ -78,6 +79,19 @@ def unknown_types_summary(types: list[str]) -> str:
         named.append(f"and {len(counts) - SHOWN} other types")
     return f"{len(types)} messages of an unknown Type kept, matched as no answer: " + ", ".join(
         named
+    )
+
+
+def refused_summary(refused: list[str]) -> str:
+    """One line for the messages of a push to business numbers `numbers:` does not list
+    (refused: no conversation starts): how many, and the SHOWN most frequent numbers."""
+    counts = Counter(refused)
+    named = [f"{shown_name(number)} (x{n})" for number, n in counts.most_common(SHOWN)]
+    if len(counts) > SHOWN:
+        named.append(f"and {len(counts) - SHOWN} other numbers")
+    return (
+        f"{len(refused)} messages to business numbers not in `numbers:` of flows.yaml refused: "
+        + ", ".join(named)
     )
 
 
@@ -127,8 +141,13 @@ async def receipts(request: web.Request) -> web.Response:
     rejected: list[BadItem] = []
     audits: list[AuditItem] = []
     unknown: list[str] = []
+    catalog = request.app[CATALOG].current
+    refused: list[str] = []
     for item in items:
         if isinstance(item, InboundItem):
+            if not is_served(catalog, item.conv.channel, item.conv.business):
+                refused.append(f"{item.conv.channel} {item.conv.business}")
+                continue
             events.append(
                 Accepted(item.conv.id, f"cams:{item.event.message_id}", event_to_json(item.event))
             )
@@ -146,6 +165,9 @@ async def receipts(request: web.Request) -> web.Response:
         log.warning("%s", rejected_summary(rejected, len(items)))
     if unknown:
         log.warning("%s", unknown_types_summary(unknown))
+    if refused:
+        log.warning("%s", refused_summary(refused))
+        request.app[METRICS].unknown_number("cams", len(refused))
     async with redis_bound(request):
         new = await request.app[STORE].accept(events, statuses)
     request.app[METRICS].duplicate("cams", len(new) - sum(new))
@@ -177,18 +199,25 @@ async def business(request: web.Request) -> web.Response:
     if call.code not in catalog.intents:
         known = ", ".join(sorted(catalog.intents)) or "none"
         raise BadRequest(f"unknown intent code {shown(call.code)}; known: {known}")
-    business_number = call.business or settings.business_number()
-    if not business_number:
-        raise BadRequest("no business number in the call, and BOT_CAMS_FROM is not set")
-    conv = ConversationRef(
-        "cams", call.channel or settings.cams_channel, business_number, call.customer
-    )
+    try:
+        sender = sending_number(
+            catalog,
+            settings,
+            business=call.business,
+            channel=call.channel,
+            default=catalog.intents[call.code].number,
+        )
+    except BadRequest:
+        if call.business is not None and catalog.numbers:
+            request.app[METRICS].unknown_number("cams")
+        raise
+    conv = ConversationRef("cams", sender.channel, sender.business, call.customer)
     event = IntentStart(
         message_id=call.message_key,
         at_ms=int(request.app[CLOCK]() * 1000),
         code=call.code,
         data=call.data,
-        space=call.space,
+        space=call.space or sender.space,
     )
     async with redis_bound(request):
         [new] = await request.app[STORE].accept(

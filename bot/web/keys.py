@@ -12,7 +12,7 @@ from aiohttp import web
 from bot.flows.compiler import CompiledCatalog
 from bot.metrics import Metrics
 from bot.runtime.partitions import Runtime
-from bot.settings import Settings
+from bot.settings import CamsAccount, Settings
 from bot.store import RedisClient, Store
 from bot.web.console.state import Console
 from bot.web.shedding import Shedder
@@ -32,6 +32,8 @@ REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 STORE = web.AppKey("store", Store)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 CAMS_ENDPOINT = web.AppKey("cams_endpoint", str)
+# The named CAMS accounts (BOT_CAMS_ACCOUNT_<NAME>_*), by name.
+ACCOUNTS: web.AppKey[dict[str, CamsAccount]] = web.AppKey("accounts")
 TENCENT_API = web.AppKey("tencent_api", str)
 SANDBOX_MESSAGES: web.AppKey[list[dict[str, str]]] = web.AppKey("sandbox_messages")
 SANDBOX_TENCENT_MESSAGES: web.AppKey[list[dict[str, Any]]] = web.AppKey("sandbox_tencent")
@@ -47,6 +49,7 @@ REQUEST_ID = web.RequestKey("request_id", str)
 OUTCOME = web.RequestKey("outcome", str)
 
 __all__ = [
+    "ACCOUNTS",
     "CAMS_ENDPOINT",
     "CATALOG",
     "CLOCK",

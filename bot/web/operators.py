@@ -19,7 +19,8 @@ from bot.store.directory import Cursor
 from bot.web.api import authorize, conversation_id, is_conversation_id
 from bot.web.body import expect_body
 from bot.web.deadline import redis_bound
-from bot.web.keys import STORE
+from bot.web.keys import CATALOG, STORE
+from bot.web.numbers import account_of
 from bot.wire import is_text
 
 log = logging.getLogger("bot.web.operators")
@@ -229,6 +230,7 @@ async def erase(request: web.Request) -> web.Response:
 
 DEAD_PAGE = 100
 MAX_DEAD_PAGE = 1000
+DEAD_SCAN = 10_000  # dead letters read at most by one request for one account's
 
 
 def dead_id(letter: DeadEntry) -> str:
@@ -244,7 +246,7 @@ def split_dead_id(text: str) -> tuple[int, str] | None:
     return int(parts[0]), f"{parts[1]}-{parts[2]}"
 
 
-def _dead_item(letter: DeadEntry) -> dict[str, Any]:
+def _dead_item(letter: DeadEntry, account: str) -> dict[str, Any]:
     return {
         "id": dead_id(letter),
         "at_ms": int(letter.entry_id.partition("-")[0]),
@@ -252,22 +254,57 @@ def _dead_item(letter: DeadEntry) -> dict[str, Any]:
         "why": letter.why,
         "conversation": letter.conv_id or None,
         "task": letter.task_id or None,
+        "account": account,
     }
 
 
 async def dead_letters(request: web.Request) -> web.Response:
-    """`GET /v1/dead-letters`: the oldest first, a page at a time (`cursor`, `limit`)."""
+    """`GET /v1/dead-letters`: the oldest first, a page at a time (`cursor`, `limit`);
+    only those of one platform account's conversations with `account`."""
     authorize(request)
     cursor, limit = _page(request, DEAD_PAGE, MAX_DEAD_PAGE)
-    total, letters = await dead_page(request, cursor, limit)
-    page = letters[:limit]
+    catalog = request.app[CATALOG].current
+    account = request.query.get("account")
+    if account is None:
+        total, letters = await dead_page(request, cursor, limit)
+        page = letters[:limit]
+        after = dead_id(page[-1]) if len(letters) > limit else None
+    else:
+        total, page, after = await account_dead_page(request, account, cursor, limit)
     return web.json_response(
         {
             "total": total,
-            "dead_letters": [_dead_item(d) for d in page],
-            "next": dead_id(page[-1]) if len(letters) > limit else None,
+            "dead_letters": [_dead_item(d, account_of(catalog, d.conv_id)) for d in page],
+            "next": after,
         }
     )
+
+
+async def account_dead_page(
+    request: web.Request, account: str, cursor: str, limit: int
+) -> tuple[int, list[DeadEntry], str | None]:
+    """How many dead letters there are (of every account), up to `limit` of those of
+    `account`'s conversations after `cursor`, and the cursor of the next page (None at the
+    end). Reads at most DEAD_SCAN dead letters a request: a page cut short by it is shorter,
+    and its cursor goes on from where the reading stopped."""
+    catalog = request.app[CATALOG].current
+    found: list[DeadEntry] = []
+    scanned = 0
+    while True:
+        total, letters = await dead_page(request, cursor, MAX_DEAD_PAGE)
+        batch = letters[:MAX_DEAD_PAGE]
+        for letter in batch:
+            if account_of(catalog, letter.conv_id) != account:
+                continue
+            if len(found) == limit:  # one more than a page: a next page there is
+                return total, found, dead_id(found[-1])
+            found.append(letter)
+        scanned += len(batch)
+        if len(letters) <= MAX_DEAD_PAGE:
+            return total, found, None
+        cursor = dead_id(batch[-1])
+        if scanned >= DEAD_SCAN:
+            return total, found, cursor
 
 
 async def dead_page(request: web.Request, cursor: str, limit: int) -> tuple[int, list[DeadEntry]]:

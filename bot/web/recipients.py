@@ -25,7 +25,7 @@ from bot.errors import BadRequest, PayloadTooLarge
 from bot.log import mask_id, shown
 from bot.model import ConversationRef
 from bot.store import recipient_to_json
-from bot.web.api import identity
+from bot.web.numbers import identity
 
 CUSTOMER = "customer"  # the CSV's column of customers
 TZ = "tz"  # the CSV's optional column of time zones

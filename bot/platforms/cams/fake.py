@@ -99,6 +99,7 @@ MESSAGE_TYPES: Final[Mapping[str, frozenset[str]]] = {
 REQUIRED_PARAMS: Final = ("ChannelType", "Type", "From", "To")
 PHONE_RE: Final = re.compile(r"\+?[0-9]{3,20}")
 SIGNED_HEADERS_RE: Final = re.compile(r"SignedHeaders=([^,\s]*)")
+CREDENTIAL_RE: Final = re.compile(r"Credential=([^,\s]*)")
 MAX_REPLY_BUTTONS, BUTTON_TITLE_MAX = 3, 20
 MAX_LIST_ROWS, ROW_TITLE_MAX, LIST_BUTTON_MAX = 10, 24, 20
 ROW_DESCRIPTION_MAX = 72
@@ -177,7 +178,10 @@ class FakeCams:
         self.seen: deque[SeenRequest] = deque(maxlen=1000)  # newest last, bounded
         self._changed = asyncio.Condition()
         self._faults: deque[Fault] = deque()
-        self._window: deque[float] = deque()
+        # Which AccessKey ID signed each of `messages`, in the same order.
+        self.signers: list[str] = []
+        # Each AccessKey ID's admitted requests of the last second: CAMS's limit is per account.
+        self._windows: dict[str, deque[float]] = {}
         self._nonces: dict[str, float] = {}
 
     def fail_next(
@@ -219,16 +223,22 @@ class FakeCams:
             raise ApiError(400, "SignatureNonceUsed", "the signature nonce has been used")
         self._nonces[nonce] = now
 
-    def admit(self, now: float) -> None:
-        """Sliding one-second window over admitted requests; raises 429 when full."""
-        while self._window and self._window[0] <= now - 1.0:
-            self._window.popleft()
-        if len(self._window) >= self.rate_limit:
-            wait = max(self._window[0] + 1.0 - now, 0.001)
+    def signed_by(self, access_key_id: str) -> list[dict[str, str]]:
+        """The messages accepted from the account of `access_key_id`."""
+        return [m for m, k in zip(self.messages, self.signers, strict=True) if k == access_key_id]
+
+    def admit(self, now: float, access_key_id: str = "") -> None:
+        """Sliding one-second window over an account's admitted requests; raises 429 when
+        full."""
+        window = self._windows.setdefault(access_key_id, deque())
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= self.rate_limit:
+            wait = max(window[0] + 1.0 - now, 0.001)
             raise ApiError(
                 429, "Throttling.User", "Request was denied due to user flow control.", wait
             )
-        self._window.append(now)
+        window.append(now)
 
     def next_fault(self, to: str = "") -> Fault | None:
         """The first fault queued for a send to `to` (or to anyone), taken off the queue."""
@@ -239,11 +249,14 @@ class FakeCams:
                 return fault
         return None
 
-    async def record(self, params: Mapping[str, str], arrived: float | None = None) -> str:
+    async def record(
+        self, params: Mapping[str, str], arrived: float | None = None, access_key_id: str = ""
+    ) -> str:
         message_id = uuid.uuid4().hex
         entry = {**params, "MessageId": message_id}
         async with self._changed:
             self.messages.append(entry)
+            self.signers.append(access_key_id)
             self.arrivals.append(time.monotonic() if arrived is None else arrived)
             self._changed.notify_all()
         if self.on_message is not None:
@@ -393,7 +406,8 @@ def _params(request: web.Request, body: bytes) -> dict[str, str]:
 TEMPLATE_ACTIONS: Final = ("ListChatappTemplate", "GetChatappTemplateDetail")
 
 
-def _authenticate(request: web.Request, fake: FakeCams, body: bytes) -> None:
+def _authenticate(request: web.Request, fake: FakeCams, body: bytes) -> str:
+    """The AccessKey ID that signed the request, once its signature is checked."""
     if request.headers.get("x-acs-action") not in (ACTION, *TEMPLATE_ACTIONS):
         raise ApiError(
             400, "InvalidAction.NotFound",
@@ -417,6 +431,8 @@ def _authenticate(request: web.Request, fake: FakeCams, body: bytes) -> None:
         status = 404 if e.code == "InvalidAccessKeyId.NotFound" else 400
         raise ApiError(status, e.code, e.reason) from None
     fake.check_nonce(request.headers["x-acs-signature-nonce"], now.timestamp())
+    credential = CREDENTIAL_RE.search(request.headers.get("Authorization", ""))
+    return credential.group(1) if credential else ""
 
 
 def _answer(
@@ -451,20 +467,20 @@ async def _send(request: web.Request) -> web.Response:
     )
     delay = 0.0
     try:
-        _authenticate(request, fake, body)
+        signer = _authenticate(request, fake, body)
         action = request.headers["x-acs-action"]
         if action != ACTION:
             answer = _template_action(fake, action, _params(request, body))
             return _answer(200, {"RequestId": request_id, "Code": "OK", **answer})
         arrived = time.monotonic()
-        fake.admit(fake.clock().timestamp())
+        fake.admit(fake.clock().timestamp(), signer)
         params = _params(request, body)
         fault = fake.next_fault(params.get("To", ""))
         if fault is not None and not fault.delay:
             raise ApiError(fault.status, fault.code, "injected fault", fault.retry_after)
         delay = fault.delay if fault is not None else 0.0
         validate_params(params)
-        message_id = await fake.record(params, arrived)
+        message_id = await fake.record(params, arrived, signer)
         response = _answer(
             200, {"RequestId": request_id, "Code": "OK", "Message": "OK", "MessageId": message_id}
         )

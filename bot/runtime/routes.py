@@ -1,0 +1,78 @@
+"""Which platform account sends a reply: Tencent Chat's one, or the CAMS account of the
+business number the conversation is with (`numbers:` of flows.yaml: its `account:`), the
+default one (BOT_CAMS_ACCESS_KEY_ID) when the number names none or is not listed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from bot.flows.compiler import CompiledCatalog
+from bot.model import DEFAULT_ACCOUNT, Address, ConversationRef
+from bot.platforms.base import Sender
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How one reply goes: its sender, its address (with the number's channel space when
+    the conversation brought none), the account's name (`default` or one of
+    BOT_CAMS_ACCOUNT_<NAME>_*: the metrics' label) and the key of its send rate limit."""
+
+    sender: Sender
+    to: Address
+    account: str
+    key: str
+
+
+class Routes:
+    """`senders`: each platform's sender of its default account, by platform; `accounts`:
+    the named CAMS accounts' senders, by name; `catalog`: the flows in force (their
+    `numbers:` say which account a number sends with; a reload takes effect at once)."""
+
+    def __init__(
+        self,
+        senders: Mapping[str, Sender],
+        accounts: Mapping[str, Sender] | None = None,
+        catalog: Callable[[], CompiledCatalog] | None = None,
+    ) -> None:
+        self.senders = dict(senders)
+        self.accounts = dict(accounts or {})
+        self.catalog = catalog
+
+    def account_of(self, ref: ConversationRef) -> str:
+        """The name of the account a conversation's replies are sent with."""
+        if self.catalog is None:
+            return DEFAULT_ACCOUNT
+        number = self.catalog().number_of(ref.platform, ref.channel, ref.business)
+        return number.account if number is not None else DEFAULT_ACCOUNT
+
+    def route(self, to: Address) -> Route | None:
+        """How a reply to `to` goes; None when no sender has its platform or account."""
+        ref = to.ref
+        number = (
+            self.catalog().number_of(ref.platform, ref.channel, ref.business)
+            if self.catalog is not None
+            else None
+        )
+        account = number.account if number is not None else DEFAULT_ACCOUNT
+        sender = (
+            self.senders.get(ref.platform)
+            if account == DEFAULT_ACCOUNT
+            else self.accounts.get(account)
+        )
+        if sender is None:
+            return None
+        if number is not None and number.space and not to.space:
+            to = replace(to, space=number.space)
+        return Route(sender, to, account, f"{sender.platform}:{sender.account}")
+
+    def names(self) -> dict[str, str]:
+        """Each rate limit's key -> its account's name, for the metrics' label."""
+        found = {f"{s.platform}:{s.account}": DEFAULT_ACCOUNT for s in self.senders.values()}
+        found |= {f"{s.platform}:{s.account}": name for name, s in self.accounts.items()}
+        return found
+
+
+def as_routes(senders: Mapping[str, Sender] | Routes) -> Routes:
+    """Routes as given, or the routes of one sender per platform (no named accounts)."""
+    return senders if isinstance(senders, Routes) else Routes(senders)
