@@ -470,7 +470,7 @@ class TemplateEntry(Spec):
 
 # The name of a business number (`numbers:`) or of a CAMS account: a word, as intents, the
 # API and campaigns name it, and as BOT_CAMS_ACCOUNT_<NAME>_* spells an account in capitals.
-NAME = r"[a-z][a-z0-9_]{0,31}"
+NAME = r"^[a-z][a-z0-9_]{0,31}$"
 
 
 class NumberSpec(Spec):
@@ -485,7 +485,7 @@ class NumberSpec(Spec):
     )
     channel: str = Field(
         "whatsapp",
-        pattern=r"[a-z][a-z0-9_]{0,31}",
+        pattern=NAME,
         description="The channel: whatsapp, viber, messenger, instagram...",
     )
     inbound_flow: str | None = Field(
@@ -511,7 +511,7 @@ class NumberSpec(Spec):
     )
     space: str | None = Field(
         None,
-        pattern=r"[A-Za-z0-9_.@-]{1,64}",
+        pattern=r"^[A-Za-z0-9_.@-]{1,64}$",
         description="Its channel's CustSpaceId in CAMS (`cams-83m8j9xxxxadc`): sent with "
         "each message that no callback gave one.",
     )

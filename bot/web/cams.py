@@ -15,7 +15,7 @@ from collections import Counter
 from aiohttp import hdrs, web
 
 from bot.errors import BadRequest, Unauthorized
-from bot.log import shown, shown_name
+from bot.log import mask_id, shown, shown_name
 from bot.model import MAX_SPACE, ConversationRef, IntentStart, is_valid_id
 from bot.platforms.auth import matches_any
 from bot.platforms.cams.business import check_signature, parse_business_call, read_fields
@@ -86,7 +86,7 @@ def refused_summary(refused: list[str]) -> str:
     """One line for the messages of a push to business numbers `numbers:` does not list
     (refused: no conversation starts): how many, and the SHOWN most frequent numbers."""
     counts = Counter(refused)
-    named = [f"{shown_name(number)} (x{n})" for number, n in counts.most_common(SHOWN)]
+    named = [f"{shown(number, quote=False)} (x{n})" for number, n in counts.most_common(SHOWN)]
     if len(counts) > SHOWN:
         named.append(f"and {len(counts) - SHOWN} other numbers")
     return (
@@ -146,7 +146,7 @@ async def receipts(request: web.Request) -> web.Response:
     for item in items:
         if isinstance(item, InboundItem):
             if not is_served(catalog, item.conv.channel, item.conv.business):
-                refused.append(f"{item.conv.channel} {item.conv.business}")
+                refused.append(f"{item.conv.channel} {mask_id(item.conv.business)}")
                 continue
             events.append(
                 Accepted(item.conv.id, f"cams:{item.event.message_id}", event_to_json(item.event))
