@@ -865,6 +865,25 @@ CALL_SECRETS_ROW = (
 )
 
 
+# The rows of the settings table for the named CAMS accounts, after BOT_CAMS_CHANNEL.
+ACCOUNT_ROWS = (
+    (
+        "BOT_CAMS_ACCOUNT_<NAME>_ACCESS_KEY_ID",
+        "— (secret)",
+        "AccessKey ID of another CAMS account, called `name` (in lower case) by the numbers "
+        "it sends for (`account:` in `numbers:` of flows.yaml). `bot serve` refuses a number "
+        "whose account has no keys, and an account given only one of its two.",
+    ),
+    ("BOT_CAMS_ACCOUNT_<NAME>_ACCESS_KEY_SECRET", "— (secret)", "Its AccessKey secret."),
+    ("BOT_CAMS_ACCOUNT_<NAME>_ENDPOINT", "`BOT_CAMS_ENDPOINT`", "Its send API's base URL."),
+    (
+        "BOT_CAMS_ACCOUNT_<NAME>_SEND_RATE_LIMIT",
+        "`BOT_SEND_RATE_LIMIT`",
+        "Its sends per second: each account has its own limit, shared by every process.",
+    ),
+)
+
+
 def _shown_default(field: FieldInfo) -> str:
     extra = field.json_schema_extra
     if isinstance(extra, dict) and isinstance(extra.get("shown_default"), str):
@@ -891,4 +910,6 @@ def settings_table() -> str:
         if name == "api_keys":
             variable, default, meaning = CALL_SECRETS_ROW
             rows.append(f"| `{variable}` | {default} | {meaning} |")
+        if name == "cams_channel":
+            rows += [f"| `{v}` | {default} | {meaning} |" for v, default, meaning in ACCOUNT_ROWS]
     return "\n".join(rows) + "\n"

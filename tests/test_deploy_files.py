@@ -19,7 +19,7 @@ from typing import Any
 import trustme
 from ruamel.yaml import YAML
 
-from bot.settings import Settings, env_name, secret_settings
+from bot.settings import ACCOUNT_FIELDS, ACCOUNT_PREFIX, Settings, env_name, secret_settings
 from bot.web.health import routes
 from tests.processes import bot_env
 from tests.support import ROOT
@@ -53,8 +53,11 @@ METRICS = {
 
 
 def known_variable(name: str) -> bool:
-    """A setting, the file variant of a secret setting, or a flows' call secret."""
-    return name in SETTINGS or name in SECRET_FILES or name.startswith("BOT_SECRET_")
+    """A setting, the file variant of a secret setting, a flows' call secret, or a named
+    CAMS account's."""
+    return (
+        name in SETTINGS or name in SECRET_FILES or name.startswith(("BOT_SECRET_", ACCOUNT_PREFIX))
+    )
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -321,7 +324,8 @@ def test_the_settings_table_is_complete_and_true() -> None:
     """Every setting has a row, once; every row is a setting (or the call secrets)."""
     rows = settings_table()
     assert len(rows) == len(set(rows))
-    assert set(rows) == SETTINGS | {"BOT_SECRET_<NAME>"}
+    accounts = {f"BOT_CAMS_ACCOUNT_<NAME>_{field}" for field in ACCOUNT_FIELDS}
+    assert set(rows) == SETTINGS | {"BOT_SECRET_<NAME>"} | accounts
 
 
 def test_every_variable_named_in_operations_exists() -> None:

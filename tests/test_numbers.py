@@ -7,6 +7,7 @@ limits, metrics labels and dead letters."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from bot.app import create_app
+from bot.cli import main
 from bot.errors import ConfigError, SpecError
 from bot.flows.engine import Engine
 from bot.log import mask_id
@@ -225,9 +227,14 @@ async def test_intents_send_from_the_number_they_name(
 async def test_an_account_dead_letters_are_its_own(
     make_app: Callable[..., Awaitable[TestClient[Any, Any]]],
     two_accounts: tuple[FakeCams, str],
+    no_bot_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A reply brand_b could not send is a dead letter of brand_b: listed with its account,
-    and found by `?account=`."""
+    and found by `?account=` and `bot dlq list --account`."""
     fake, _ = two_accounts
     client = await make_app(send_attempts=1)
     fake.fail_next(503, "ServiceUnavailable", to=CUSTOMER)
@@ -248,6 +255,22 @@ async def test_an_account_dead_letters_are_its_own(
     assert letter["account"] == "brand_b"
     assert [d["id"] for d in await listed("?account=brand_b")] == [letter["id"]]
     assert await listed("?account=default") == []
+    for name, value in {
+        "BOT_REDIS_URL": redis_url,
+        "BOT_PARTITIONS": "4",
+        "BOT_FLOWS": str(tmp_path / "flows" / "flows.yaml"),
+        "BOT_INTENTS": str(tmp_path / "flows" / "intents"),
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    async def cli(*argv: str) -> list[dict[str, Any]]:
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["dlq", "list", "--json", *argv]) == 0
+        letters: list[dict[str, Any]] = json.loads(capsys.readouterr().out)["dead_letters"]
+        return letters
+
+    assert [d["id"] for d in await cli("--account", "brand_b")] == [letter["id"]]
+    assert await cli("--account", "default") == []
 
 
 async def test_start_is_refused_when_a_number_names_an_account_without_keys(

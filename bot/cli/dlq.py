@@ -5,7 +5,7 @@ each named by its id (bot/cli/dead_ids.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -13,6 +13,8 @@ from bot.cli.dead_ids import dead_id, split_dead_id
 from bot.cli.text import iso, table
 from bot.log import escape, mask_conv, mask_text
 from bot.store import DeadEntry, Store
+
+SCAN = 10_000  # dead letters read at most to list those of one account
 
 
 async def dlq_command(
@@ -24,11 +26,14 @@ async def dlq_command(
     as_json: bool = False,
     yes: bool = False,
     out: TextIO,
+    account: tuple[str, Callable[[str], str]] | None = None,
 ) -> int:
     """`bot dlq list|retry|drop`; `ids` None means --all. Exit 1 when an id named is not
-    there (or cannot be retried), or a drop was not confirmed with --yes."""
+    there (or cannot be retried), or a drop was not confirmed with --yes. `account`: list
+    only the dead letters of that account's conversations (its name, and what names the
+    account of a conversation id)."""
     if action == "list":
-        letters, total = await list_dead(store, limit)
+        letters, total = await list_dead(store, limit, account=account)
         if as_json:
             print(dead_json(letters, total), file=out)
             return 0
@@ -108,13 +113,19 @@ def _dead(d: DeadEntry) -> DeadLetter:
     )
 
 
-async def list_dead(store: Store, limit: int) -> tuple[list[DeadLetter], int]:
-    """The oldest `limit` dead letters of all partitions, oldest first, and how many there
-    are in all."""
+async def list_dead(
+    store: Store, limit: int, *, account: tuple[str, Callable[[str], str]] | None = None
+) -> tuple[list[DeadLetter], int]:
+    """The oldest `limit` dead letters of all partitions (of one account's conversations
+    only, with `account`: of the first SCAN), oldest first, and how many there are in all."""
     total = await store.count_dead()
     if limit <= 0 or not total:
         return [], total
-    return [_dead(d) for d in await store.oldest_dead(limit)], total
+    if account is None:
+        return [_dead(d) for d in await store.oldest_dead(limit)], total
+    name, account_of = account
+    found = [d for d in await store.oldest_dead(SCAN) if account_of(d.conv_id) == name]
+    return [_dead(d) for d in found[:limit]], total
 
 
 async def find_dead(store: Store, ids: Sequence[str]) -> dict[str, DeadLetter | None]:

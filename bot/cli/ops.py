@@ -13,7 +13,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bot.cli.sources import load_settings
+from bot.cli.sources import compiled_catalog, load_settings
 from bot.errors import ConfigError
 from bot.local.embedded import EmbeddedRedis
 from bot.settings import Settings
@@ -41,6 +41,11 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         print(f"bot dlq {args.action}: name dead letter ids, or --all", file=sys.stderr)
         return 2
 
+    account = None
+    if getattr(args, "account", None):
+        catalog = compiled_catalog(settings.flows, settings.intents)
+        account = (args.account, catalog.account_of)
+
     async def run() -> int:
         async with open_store(settings) as store:
             return await dlq_command(
@@ -51,6 +56,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
                 as_json=getattr(args, "json", False),
                 yes=getattr(args, "yes", False),
                 out=sys.stdout,
+                account=account,
             )
 
     return asyncio.run(run())

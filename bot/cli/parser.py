@@ -152,6 +152,12 @@ def parser() -> argparse.ArgumentParser:
     dl = dsub.add_parser("list", help="dead letters of every partition, oldest first")
     dl.add_argument("--limit", type=int, default=50, metavar="N", help="show N (default 50)")
     dl.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    dl.add_argument(
+        "--account",
+        metavar="NAME",
+        help="only those of the conversations of one CAMS account (`default`, or a name of "
+        "`account:` in numbers: of the flows)",
+    )
     dr = dsub.add_parser(
         "retry",
         help="put dead letters back: replies into the outbox (same task id), events into "

@@ -41,6 +41,7 @@ from bot.flows.spec import (
     TimeoutSpec,
 )
 from bot.flows.triggers import START, CallOutcome, OtpOutcome, Trigger
+from bot.model import DEFAULT_ACCOUNT, ConversationRef
 from bot.phones import customer_id
 
 log = logging.getLogger("bot.flows")
@@ -483,6 +484,18 @@ class CompiledCatalog:
         if platform != "cams":
             return None
         return self.by_address.get((channel, business))
+
+    def account_of(self, conv_id: str) -> str:
+        """The name of the platform account a conversation's replies are sent with: its
+        number's `account:` (`numbers:`), else `default`."""
+        if not conv_id or not self.by_address:
+            return DEFAULT_ACCOUNT
+        try:
+            ref = ConversationRef.parse(conv_id)
+        except ValueError:
+            return DEFAULT_ACCOUNT
+        number = self.number_of(ref.platform, ref.channel, ref.business)
+        return number.account if number is not None else DEFAULT_ACCOUNT
 
     def number_named(self, name_or_number: str, channel: str | None) -> CompiledNumber | None:
         """The number of `numbers:` called `name_or_number`, or whose number it is (on

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.errors import BadRequest
 from bot.flows.compiler import CompiledCatalog
 from bot.log import shown
-from bot.model import DEFAULT_ACCOUNT, ConversationRef, is_valid_id
+from bot.model import is_valid_id
 from bot.phones import customer_id
 from bot.settings import Settings
 
@@ -79,16 +79,3 @@ def is_served(catalog: CompiledCatalog, channel: str, business: str) -> bool:
     """Whether customers writing to `business` on `channel` are served: every number is
     when there is no `numbers:`, else only those it lists."""
     return not catalog.by_address or (channel, business) in catalog.by_address
-
-
-def account_of(catalog: CompiledCatalog, conv_id: str) -> str:
-    """The name of the platform account a conversation's replies are sent with: its
-    number's `account:` (`numbers:`), else `default`."""
-    if not conv_id or not catalog.by_address:
-        return DEFAULT_ACCOUNT
-    try:
-        ref = ConversationRef.parse(conv_id)
-    except ValueError:
-        return DEFAULT_ACCOUNT
-    number = catalog.number_of(ref.platform, ref.channel, ref.business)
-    return number.account if number is not None else DEFAULT_ACCOUNT

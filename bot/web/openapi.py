@@ -481,6 +481,13 @@ def _api_paths() -> dict[str, Any]:
                 ),
                 "parameters": [
                     *_paging("Dead letters", DEAD_PAGE, MAX_DEAD_PAGE),
+                    _param(
+                        "account",
+                        "query",
+                        "Only those of the conversations of this platform account (`default`, "
+                        "or an `account:` of `numbers:`). A request reads at most 10,000 dead "
+                        "letters: a page may then be short, its `next` goes on.",
+                    ),
                 ],
                 "responses": {
                     "200": _json("A page of dead letters", _ref(schemas.DeadLetters)),

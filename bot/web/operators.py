@@ -20,7 +20,6 @@ from bot.web.api import authorize, conversation_id, is_conversation_id
 from bot.web.body import expect_body
 from bot.web.deadline import redis_bound
 from bot.web.keys import CATALOG, STORE
-from bot.web.numbers import account_of
 from bot.wire import is_text
 
 log = logging.getLogger("bot.web.operators")
@@ -274,7 +273,7 @@ async def dead_letters(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "total": total,
-            "dead_letters": [_dead_item(d, account_of(catalog, d.conv_id)) for d in page],
+            "dead_letters": [_dead_item(d, catalog.account_of(d.conv_id)) for d in page],
             "next": after,
         }
     )
@@ -294,7 +293,7 @@ async def account_dead_page(
         total, letters = await dead_page(request, cursor, MAX_DEAD_PAGE)
         batch = letters[:MAX_DEAD_PAGE]
         for letter in batch:
-            if account_of(catalog, letter.conv_id) != account:
+            if catalog.account_of(letter.conv_id) != account:
                 continue
             if len(found) == limit:  # one more than a page: a next page there is
                 return total, found, dead_id(found[-1])

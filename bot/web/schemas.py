@@ -427,6 +427,10 @@ class DeadLetter(BaseModel):
     why: str = Field(description="The error.")
     conversation: str | None
     task: str | None = Field(description="The reply's TaskId (`out`).")
+    account: str = Field(
+        description="The platform account of its conversation: `default`, or the `account:` "
+        "of its business number in `numbers:`."
+    )
 
 
 class DeadLetters(BaseModel):
