@@ -46,6 +46,7 @@ METRICS = {
     "bot_send_seconds": "histogram",
     "bot_rate_limit_waits_total": "counter",
     "bot_rate_limit_wait_seconds_total": "counter",
+    "bot_unknown_numbers_total": "counter",
     "bot_backlog_age_seconds": "gauge",
     "bot_dead_letters": "gauge",
     "bot_process_requests": "gauge",
