@@ -202,11 +202,16 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """An approved template: what must be sent outside the 24-hour customer-service window."""
+    """An approved template: what must be sent outside the 24-hour customer-service window.
+    `params` are its variables (a URL button's value already one path segment); `header`
+    the image, video or document of its header, whose URL goes as the variable
+    `header_param`."""
 
     code: str
     language: str
     params: dict[str, str] = field(default_factory=dict)
+    header: Media | None = None
+    header_param: str = "link"
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,8 +226,9 @@ class Fallback:
 @dataclass(frozen=True, slots=True)
 class Reply:
     """One message the bot sends. Exactly one of `text` and `template` decides its kind:
-    a session message (text, optionally with quick-reply buttons) or a template (whose
-    quick-reply buttons carry `buttons`' payloads)."""
+    a session message (text, optionally with quick-reply buttons, a photo or the like, or a
+    location) or a template (whose quick-reply buttons carry
+    `buttons`' payloads)."""
 
     text: str = ""
     buttons: tuple[Button, ...] = ()

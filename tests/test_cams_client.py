@@ -26,6 +26,7 @@ from bot.model import (
     Button,
     ConversationRef,
     Fallback,
+    Media,
     Outgoing,
     Reply,
     SendReceipt,
@@ -130,6 +131,22 @@ def test_build_params_template_with_params_and_payload() -> None:
         "TemplateParams": '{"name":"Ana María","code":"A&B"}',
         "Payload": '["p:yes","p:no"]',
     }
+
+
+def test_build_params_template_header_goes_as_a_variable() -> None:
+    """A template's media header is its URL under the variable the catalogue names for it,
+    beside the other variables in TemplateParams (CAMS takes nothing else for a header);
+    alone, it is TemplateParams' one variable."""
+    header = Media("image", "https://cdn.example.com/p/A%2F1.jpg")
+    reply = Reply(template=Template("parcel", "en", {"parcel_id": "A%2F1"}, header, "photo"))
+    params = build_params(_out(reply), channel_default="whatsapp")
+    assert json.loads(params["TemplateParams"]) == {
+        "parcel_id": "A%2F1", "photo": "https://cdn.example.com/p/A%2F1.jpg",
+    }  # fmt: skip
+    alone = Reply(template=Template("promo", "en", header=header))
+    assert build_params(_out(alone), channel_default="x")["TemplateParams"] == (
+        '{"link":"https://cdn.example.com/p/A%2F1.jpg"}'
+    )
 
 
 def test_build_params_template_without_params_or_buttons() -> None:

@@ -452,3 +452,53 @@ async def test_a_list_rows_description_and_sections_title_are_bounded(
             fake_client, _text_params(MessageType="interactive", Content=body)
         )
         assert (status, data["Code"]) == (200, code)
+
+
+def _detail(code: str, header: dict[str, str], body: str, url: str = "") -> dict[str, Any]:
+    """A template as GetChatappTemplateDetail's Data gives it."""
+    components: list[dict[str, Any]] = [header, {"Type": "BODY", "Text": body}]
+    if url:
+        button = {"Type": "URL", "Text": "Track", "Url": url}
+        components.append({"Type": "BUTTONS", "Buttons": [button]})
+    return {"TemplateCode": code, "Language": "en", "AuditStatus": "pass",
+            "Category": "UTILITY", "Components": components}  # fmt: skip
+
+
+PARCEL = _detail(
+    "parcel", {"Type": "HEADER", "Format": "IMAGE"}, "Hi {{name}}, it is on its way.",
+    "https://track.example.com/p/{{parcel_id}}",
+)  # fmt: skip
+INVOICE = _detail(
+    "invoice", {"Type": "HEADER", "Format": "DOCUMENT", "Url": "{{ file }}"}, "Yours."
+)
+TEMPLATES = [PARCEL, INVOICE]
+
+
+@pytest.mark.parametrize(
+    ("code", "variables", "answer"),
+    [
+        ("parcel", {"name": "Ana", "parcel_id": "A-1", "link": "https://c.example.com/a.jpg"},
+         "OK"),
+        ("parcel", {"name": "Ana", "link": "https://c.example.com/a.jpg"},
+         "Invalid.TemplateParams"),  # the URL button's variable is missing
+        ("parcel", {"name": "Ana", "parcel_id": "A-1"}, "Invalid.TemplateParams"),  # no header
+        ("parcel", {"name": "Ana", "parcel_id": "A-1", "link": "http://c.example.com/a.jpg"},
+         "Invalid.TemplateParams"),  # a header's URL is https
+        ("invoice", {"file": "https://c.example.com/i.pdf"}, "OK"),
+        ("invoice", {"link": "https://c.example.com/i.pdf"}, "Invalid.TemplateParams"),
+        ("unknown", {}, "OK"),  # a template the fake is not given is not checked
+    ],
+)  # fmt: skip
+async def test_a_template_send_is_checked_against_the_template_it_knows(
+    aiohttp_client: AiohttpClient, code: str, variables: dict[str, str], answer: str
+) -> None:
+    """Given the account's templates, the fake refuses a send of one of them whose
+    TemplateParams lacks a variable of its texts or URLs, or an https URL for its media
+    header, under `link` or the variable its header names."""
+    client = await aiohttp_client(create_fake_cams({AK: SECRET}, templates=TEMPLATES))
+    params = {"ChannelType": "whatsapp", "Type": "template", "From": "8613800000001",
+              "To": "8613900000002", "TemplateCode": code, "Language": "en",
+              "TemplateParams": json.dumps(variables)}  # fmt: skip
+    status, data, _ = await _post(client, params)
+    assert (status, data["Code"]) == (200, answer), data
+    assert len(_fake(client).messages) == (answer == "OK")

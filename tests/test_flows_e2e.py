@@ -249,3 +249,65 @@ def test_sighup_reloads_the_flows_of_a_running_server(
     finally:
         code = server.stop_now()
     assert code == 0
+
+
+SHIPPED = """\
+    templates:
+      parcel_shipped:
+        languages: [en]
+        category: utility
+        params: [name]
+        header: image
+        buttons: [url]
+        button_params: [parcel_id]
+    flows:
+      shipped:
+        start: notify
+        data: {name: "", parcel_id: ""}
+        states:
+          notify:
+            template:
+              code: parcel_shipped
+              header: "https://cdn.example.com/parcels/{{ parcel_id }}.jpg"
+              params: {name: "{{ name }}", parcel_id: "{{ parcel_id }}"}
+    """
+# The template as CAMS has it (GetChatappTemplateDetail's Data): an image header, a URL
+# button whose dynamic part is `parcel_id`.
+PARCEL_SHIPPED = {
+    "TemplateCode": "parcel_shipped", "Language": "en", "AuditStatus": "pass",
+    "Category": "UTILITY", "Components": [
+        {"Type": "HEADER", "Format": "IMAGE"},
+        {"Type": "BODY", "Text": "Hi {{name}}, your parcel is on its way."},
+        {"Type": "BUTTONS", "Buttons": [
+            {"Type": "URL", "Text": "Track", "Url": "https://track.example.com/p/{{parcel_id}}"}
+        ]},
+    ],
+}  # fmt: skip
+
+
+async def test_a_template_with_an_image_header_goes_out_as_cams_takes_it(
+    make_client: Any, fake_cams: CamsServer, tmp_path: Path
+) -> None:
+    """The business starts a flow whose template has an image header and a URL button: the
+    fake CAMS, which knows the template, accepts it with the header's https URL under
+    `link` and each variable in TemplateParams, the customer's `../x?y#z` one path segment
+    in both the header's URL and the button's value."""
+    intent = {"shipped.yaml": "code: shipped\nname: Shipped\nstart: shipped\n"}
+    client = await make_client(catalog_=catalog_of(tmp_path, SHIPPED, intent), api_keys="api-key")
+    fake_cams.recorder.templates.append(PARCEL_SHIPPED)
+    customer = "8613900000106"
+    resp = await client.post(
+        "/v1/intents/shipped", headers=API,
+        json={"customer": customer, "data": {"name": "Ana", "parcel_id": "../x?y#z"}},
+    )  # fmt: skip
+    assert resp.status == 202
+    [sent] = await fake_cams.recorder.wait_for(1)
+    assert (sent["Type"], sent["TemplateCode"], sent["Language"]) == (
+        "template", "parcel_shipped", "en",
+    )  # fmt: skip
+    assert json.loads(sent["TemplateParams"]) == {
+        "name": "Ana",
+        "parcel_id": "..%2Fx%3Fy%23z",
+        "link": "https://cdn.example.com/parcels/..%2Fx%3Fy%23z.jpg",
+    }
+    assert fake_cams.recorder.errors == []

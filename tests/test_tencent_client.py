@@ -18,7 +18,16 @@ from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
-from bot.model import Address, Button, ConversationRef, Outgoing, Reply, SendReceipt, Template
+from bot.model import (
+    Address,
+    Button,
+    ConversationRef,
+    Media,
+    Outgoing,
+    Reply,
+    SendReceipt,
+    Template,
+)
 from bot.platforms.base import Sender, account_id
 from bot.platforms.tencent.client import (
     TencentClient,
@@ -100,6 +109,20 @@ def test_template_reply_without_text_is_rendered() -> None:
     assert elements[0]["MsgContent"] == {"Text": "ORDER_SHIPPED: order=A-17, eta=Friday"}
     assert elements[1]["MsgType"] == "TIMCustomElem"
     assert render_template(Template("HELLO", "en")) == "HELLO"
+
+
+def test_a_templates_media_header_goes_before_its_text() -> None:
+    """A template's image header goes as a TIMImageElem before the template's text in one
+    message; a document header as a TIMFileElem named as the reply names it."""
+    image = Media("image", "https://cdn.example.com/p/A-1.jpg")
+    template = Template("PARCEL", "en", {"order": "A-1"}, image, "photo")
+    first, text = build_elements(Reply(template=template))
+    assert first["MsgType"] == "TIMImageElem"
+    assert first["MsgContent"]["ImageInfoArray"][0]["URL"] == image.url
+    assert text == {"MsgType": "TIMTextElem", "MsgContent": {"Text": "PARCEL: order=A-1"}}
+    file = Media("document", "https://cdn.example.com/i/bill.pdf", "bill.pdf")
+    [header, _] = build_elements(Reply(template=Template("BILL", "en", header=file)))
+    assert (header["MsgType"], header["MsgContent"]["FileName"]) == ("TIMFileElem", "bill.pdf")
 
 
 def test_empty_reply_is_permanent_without_a_request() -> None:

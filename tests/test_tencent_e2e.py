@@ -322,3 +322,43 @@ async def test_a_photo_and_a_location_go_out_over_tencent(
     )
     assert pin["MsgBody"] == [{"MsgType": "TIMLocationElem", "MsgContent": {
         "Desc": "Depot", "Latitude": 39.9, "Longitude": 116.4}}]  # fmt: skip
+
+
+async def test_a_templates_image_header_goes_out_over_tencent(
+    make_client: Any, tencent: tuple[FakeTencent, str], tmp_path: Path
+) -> None:
+    """A state that sends a template with an image header sends, over Tencent Chat, the
+    image (a TIMImageElem by its URL, data in it percent-encoded) and then the template's
+    text, in one message the fake validates."""
+    flows = """
+    templates:
+      parcel_shipped: {languages: [en], category: utility, params: [name], header: image}
+    defaults:
+      inbound_flow: shipped
+    flows:
+      shipped:
+        start: notify
+        data: {name: "Ana", parcel_id: "A/1"}
+        states:
+          notify:
+            template:
+              code: parcel_shipped
+              header: "https://cdn.example.com/parcels/{{ parcel_id }}.jpg"
+              params: {name: "{{ name }}"}
+    """
+    fake, url = tencent
+    client = await make_client(
+        catalog_=catalog_of(tmp_path, flows),
+        tencent_sdkappid=APP, tencent_callback_token=TOKEN, tencent_secret_key=KEY,
+        tencent_identifier=BOT, tencent_api=url,
+    )  # fmt: skip
+    assert (await post(client, message("hi", sender="erin"))).status == 200
+    await eventually(lambda: len(fake.sent_to("erin")) >= 1)
+    [sent] = fake.sent_to("erin")
+    image, text = sent["MsgBody"]
+    assert image["MsgType"] == "TIMImageElem"
+    assert {i["URL"] for i in image["MsgContent"]["ImageInfoArray"]} == {
+        "https://cdn.example.com/parcels/A%2F1.jpg"
+    }
+    assert text == {"MsgType": "TIMTextElem", "MsgContent": {"Text": "parcel_shipped: name=Ana"}}
+    assert fake.errors == []

@@ -88,7 +88,9 @@ def describe(msg: Outgoing) -> str:
     buttons = "".join(f" [{b.title}]" for b in reply.buttons)
     if reply.template is not None:
         params = ", ".join(f"{k}={v}" for k, v in reply.template.params.items())
-        return f"[template {reply.template.code}] {params}{buttons}"
+        header = reply.template.header
+        shown = f" [{header.kind} {header.url}]" if header is not None else ""
+        return f"[template {reply.template.code}]{shown} {params}{buttons}"
     return reply.text + buttons
 
 

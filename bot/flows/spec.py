@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from bot.flows.answers import SlotSpec
+from bot.flows.links import base_written
 
 # A text an author writes: one string, or one per language ({en: ..., es: ...}).
 Localized = str | dict[str, str]
@@ -50,14 +51,33 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
+_URL_RULE = (
+    "starts with https:// and a host written out, data after the host's `/` only: a "
+    "customer's data never chooses where it leads"
+)
+
+
 class TemplateSpec(Spec):
     """An approved template (console: Template Design), sent outside the 24-hour window."""
 
     code: str = Field(min_length=1, description="The template's code in the CAMS console.")
     language: str | None = Field(None, description="Template language; default: conversation's.")
     params: dict[str, str] = Field(
-        default_factory=dict, description="Template variables; values may use {{ expressions }}."
+        default_factory=dict,
+        description="Template variables, its URL buttons' too (`button_params` in `templates:`,"
+        " each value sent as one path segment); values may use {{ expressions }}.",
     )
+    header: str | None = Field(
+        None,
+        description="The URL of its image, video or document header (as `templates:` says its "
+        "header is): https://HOST/..., {{ expressions }} after the host.",
+    )
+
+    @model_validator(mode="after")
+    def _header_written(self) -> TemplateSpec:
+        if self.header is not None and not base_written(self.header):
+            raise ValueError(f"`header:` {_URL_RULE}")
+        return self
 
 
 class OptionSpec(Spec):
@@ -182,9 +202,6 @@ class FallbackSpec(Spec):
     duration: int | None = Field(None, ge=60, le=43200, description="FallBackDuration, seconds.")
 
 
-_MEDIA_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[^{]*")
-
-
 class MediaSpec(Spec):
     """A photo, document, video or audio sent with the state's message (`say:` is its
     caption), from a URL the platform fetches: `https://`, its host written out (data may
@@ -200,7 +217,7 @@ class MediaSpec(Spec):
 
     @model_validator(mode="after")
     def _host_written(self) -> MediaSpec:
-        if not _MEDIA_URL.match(self.url) or "{{" in self.url.split("/", 3)[2]:
+        if not base_written(self.url):
             raise ValueError(
                 "`url:` starts with https:// and a host written out, data after the host's `/` "
                 "only: a customer's data never chooses where the platform fetches from"
@@ -443,6 +460,10 @@ class FlowSpec(Spec):
     states: dict[str, StateSpec] = Field(min_length=1)
 
 
+# The headers a send fills with a URL (its `header:`).
+MEDIA_HEADERS = ("image", "video", "document")
+
+
 class TemplateEntry(Spec):
     """An approved template of the account, as the flows may send it (`templates:`): `bot
     check` fails a flow that sends one that is not here, in a language it lacks, or with
@@ -463,7 +484,40 @@ class TemplateEntry(Spec):
     buttons: list[Literal["quick_reply", "url", "phone", "copy_code", "otp"]] = Field(
         default_factory=list, description="Its buttons, in order."
     )
+    header_param: str = Field(
+        "link",
+        min_length=1,
+        description="An image, video or document header: the variable whose value is the "
+        "media's URL (a send's `header:`).",
+    )
+    button_params: list[str] = Field(
+        default_factory=list,
+        description="The variables of its URL buttons' dynamic part, each of which every send "
+        "fills (in `params:`); a value goes as one path segment, percent-encoded.",
+    )
     description: str = ""
+
+    @model_validator(mode="after")
+    def _variables_apart(self) -> TemplateEntry:
+        both = sorted(set(self.params) & set(self.button_params))
+        if both:
+            raise ValueError(
+                f"{', '.join(both)} is in `params:` and in `button_params:`: a variable of a URL "
+                "button goes in `button_params:` alone"
+            )
+        if self.button_params and "url" not in self.buttons:
+            raise ValueError("`button_params:` are the variables of its URL buttons: add `url` "
+                             "to `buttons:`, or remove them")  # fmt: skip
+        media = self.header in MEDIA_HEADERS
+        if "header_param" in self.model_fields_set and not media:
+            raise ValueError(f"`header_param:` names the URL of an image, video or document "
+                             f"header, and its header is {self.header}")  # fmt: skip
+        if media and self.header_param in (*self.params, *self.button_params):
+            raise ValueError(
+                f"`{self.header_param}` carries its header's URL (`header_param:`): it is no "
+                "other variable; rename one of them"
+            )
+        return self
 
 
 class FlowsFile(Spec):

@@ -78,7 +78,8 @@ class _FlowLint:
 
     def __init__(self, catalog: Catalog, root: Any, name: str, spec: FlowSpec) -> None:
         self.catalog, self.root, self.name, self.spec = catalog, root, name, spec
-        self.flow: CompiledFlow = compile_flow(name, spec, catalog.flows.defaults.language)
+        flows = catalog.flows
+        self.flow: CompiledFlow = compile_flow(name, spec, flows.defaults.language, flows.templates)
         self.edges = edges(self.flow)
         self.findings: list[Finding] = []
 

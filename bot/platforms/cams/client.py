@@ -134,11 +134,16 @@ def build_params(msg: Outgoing, *, channel_default: str) -> dict[str, str]:
         if reply.fallback.duration is not None:
             params["FallBackDuration"] = str(reply.fallback.duration)
     if reply.template is not None:
+        template = reply.template
         params["Type"] = "template"
-        params["TemplateCode"] = reply.template.code
-        params["Language"] = reply.template.language
-        if reply.template.params:
-            params["TemplateParams"] = _json(reply.template.params)
+        params["TemplateCode"] = template.code
+        params["Language"] = template.language
+        variables = dict(template.params)
+        if template.header is not None:
+            # TemplateParams is the template's variables alone: its media header's URL is one.
+            variables[template.header_param] = template.header.url
+        if variables:
+            params["TemplateParams"] = _json(variables)
         if reply.buttons:
             params["Payload"] = _json([b.payload for b in reply.buttons])
         return params

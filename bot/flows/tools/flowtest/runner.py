@@ -109,6 +109,8 @@ def describe_reply(reply: Reply) -> str:
         said = f"the template {t.code} ({t.language})"
         if t.params:
             said += " with " + ", ".join(f"{k}={v!r}" for k, v in t.params.items())
+        if t.header is not None:
+            said += f" and the {t.header.kind} header {t.header.url!r}"
     else:
         said = repr(reply.text)
     if reply.buttons:
