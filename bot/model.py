@@ -226,8 +226,8 @@ class Fallback:
 @dataclass(frozen=True, slots=True)
 class Reply:
     """One message the bot sends. Exactly one of `text` and `template` decides its kind:
-    a session message (text, optionally with quick-reply buttons, a photo or the like, or a
-    location) or a template (whose quick-reply buttons carry
+    a session message (text, optionally with quick-reply buttons, a photo or the like, a
+    location, or a `link` button) or a template (whose quick-reply buttons carry
     `buttons`' payloads)."""
 
     text: str = ""
@@ -248,6 +248,7 @@ class Reply:
     list_title: str = ""
     media: Media | None = None
     location: Location | None = None
+    link: Link | None = None
 
 
 def coordinate(value: Any, bound: float) -> float | None:
@@ -268,6 +269,14 @@ class Media:
     kind: str  # image | document | video | audio
     url: str
     filename: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A button a reply's text carries that opens a web page (its text is the message)."""
+
+    label: str
+    url: str
 
 
 @dataclass(frozen=True, slots=True)

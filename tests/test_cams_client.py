@@ -26,6 +26,7 @@ from bot.model import (
     Button,
     ConversationRef,
     Fallback,
+    Link,
     Media,
     Outgoing,
     Reply,
@@ -598,3 +599,19 @@ def test_a_list_says_its_button_heading_and_row_descriptions_in_the_replys_words
     assert section["rows"][0] == {"id": "p0", "title": "Día 0",
                                   "description": ("Por la mañana, " + "x" * 80)[:72]}  # fmt: skip
     assert reply_from_json(reply_to_json(reply)) == reply
+
+
+def test_a_link_is_a_cta_url_interactive_message() -> None:
+    """A reply with a link goes as WhatsApp's call-to-action URL button: MessageType
+    interactive, Content of type cta_url with the text as its body, the label (cut to 20
+    characters) as display_text and the URL."""
+    reply = Reply(text="Your parcel is on its way.",
+                  link=Link("Track your parcel now", "https://t.example.com/p/A%2F1"))  # fmt: skip
+    params = build_params(_out(reply), channel_default="whatsapp")
+    assert (params["Type"], params["MessageType"]) == ("message", "interactive")
+    assert json.loads(params["Content"]) == {
+        "type": "cta_url",
+        "body": {"text": "Your parcel is on its way."},
+        "action": {"name": "cta_url", "parameters": {
+            "display_text": "Track your parcel no", "url": "https://t.example.com/p/A%2F1"}},
+    }  # fmt: skip

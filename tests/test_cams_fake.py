@@ -502,3 +502,32 @@ async def test_a_template_send_is_checked_against_the_template_it_knows(
     status, data, _ = await _post(client, params)
     assert (status, data["Code"]) == (200, answer), data
     assert len(_fake(client).messages) == (answer == "OK")
+
+
+def _cta(display_text: str = "Track parcel", url: str = "https://t.example.com/p/1",
+         name: str = "cta_url", body: str = "On its way.") -> str:  # fmt: skip
+    return json.dumps({"type": "cta_url", "body": {"text": body}, "action": {
+        "name": name, "parameters": {"display_text": display_text, "url": url}}})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (_cta(), "OK"),
+        (_cta(display_text="t" * 20), "OK"),
+        (_cta(display_text="t" * 21), "Invalid.Content"),
+        (_cta(display_text=""), "Invalid.Content"),
+        (_cta(url="http://t.example.com/p/1"), "Invalid.Content"),
+        (_cta(url="javascript:alert(1)"), "Invalid.Content"),
+        (_cta(name="cta"), "Invalid.Content"),
+        (_cta(body=""), "Invalid.Content"),
+    ],
+)
+async def test_a_cta_url_message_is_checked_as_meta_takes_it(
+    fake_client: Client, content: str, code: str
+) -> None:
+    """A call-to-action URL button needs its body's text, action.name cta_url, a
+    display_text of 1 to 20 characters and an https url."""
+    params = _text_params(MessageType="interactive", Content=content)
+    status, data, _ = await _post(fake_client, params)
+    assert (status, data["Code"]) == (200, code)

@@ -28,6 +28,7 @@ from bot.model import (
     Event,
     Inbound,
     IntentStart,
+    Link,
     Location,
     Media,
     Outcome,
@@ -2119,3 +2120,31 @@ def test_a_media_url_encodes_the_data_it_holds(tmp_path: Path) -> None:
     conv = Conversation(last_inbound_ms=NOW - MINUTE)
     [reply] = engine.step(conv, _flow("f", item=HOSTILE), NOW).replies
     assert reply.media == Media("image", "https://cdn.example.com/parcels/..%2Fx%3Fy%23z.jpg")
+
+
+TRACK = """
+flows:
+  track:
+    start: show
+    data: {parcel_id: ""}
+    states:
+      show:
+        say: {en: "Your parcel is on its way.", es: "Su paquete está en camino."}
+        link:
+          label: {en: "Track parcel", es: "Seguir envío"}
+          url: "https://track.example.com/p/{{ parcel_id }}?from=bot"
+"""
+
+
+def test_a_link_goes_with_the_text_in_the_customers_language(tmp_path: Path) -> None:
+    """A state's `link:` is one reply: the text, and the button's label in the customer's
+    language and its URL, data in it percent-encoded (`../x?y#z` one path segment); it
+    keeps them through the outbox's stored form."""
+    engine = _engine(tmp_path, TRACK)
+    conv = Conversation(last_inbound_ms=NOW - MINUTE)
+    [reply] = engine.step(conv, _flow("track", parcel_id=HOSTILE, lang="es"), NOW).replies
+    assert (reply.text, reply.link) == ("Su paquete está en camino.", Link(
+        "Seguir envío", "https://track.example.com/p/..%2Fx%3Fy%23z?from=bot"))  # fmt: skip
+    assert reply_from_json(reply_to_json(reply)) == reply
+    [english] = engine.step(conv, _flow("track", parcel_id="A-1", lang="pt"), NOW).replies
+    assert english.link == Link("Track parcel", "https://track.example.com/p/A-1?from=bot")

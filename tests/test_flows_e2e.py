@@ -311,3 +311,48 @@ async def test_a_template_with_an_image_header_goes_out_as_cams_takes_it(
         "link": "https://cdn.example.com/parcels/..%2Fx%3Fy%23z.jpg",
     }
     assert fake_cams.recorder.errors == []
+
+
+TRACK = """\
+    defaults: {inbound_flow: track}
+    flows:
+      track:
+        start: ask
+        states:
+          ask:
+            say: {en: "Your parcel number?", es: "¿Su número de paquete?"}
+            collect: {slot: parcel_id, type: text, go: show}
+          show:
+            say: {en: "Your parcel is on its way.", es: "Su paquete está en camino."}
+            link:
+              label: {en: "Track parcel", es: "Seguir envío"}
+              url: "https://track.example.com/p/{{ parcel_id }}"
+    """
+
+
+async def test_a_link_goes_out_as_a_cta_url_message(
+    make_client: Any, fake_cams: CamsServer, tmp_path: Path
+) -> None:
+    """A state's `link:` reaches CAMS as an interactive cta_url message the fake accepts:
+    the text its body, the label in the customer's language, what the customer typed one
+    path segment of the URL."""
+    intent = {"track.yaml": "code: track\nname: Track\nstart: track\n"}
+    client = await make_client(catalog_=catalog_of(tmp_path, TRACK, intent), api_keys="api-key")
+    customer = "8613900000107"
+    resp = await client.post(
+        "/v1/intents/track", headers=API, json={"customer": customer, "data": {"lang": "es"}}
+    )
+    assert resp.status == 202
+    assert await said(fake_cams, customer, 1) == ["¿Su número de paquete?"]
+    await client.post(RECEIPTS, json=[inbound("A-1/../admin?x=1", customer=customer)])
+    await said(fake_cams, customer, 2)
+    sent = fake_cams.recorder.sent_to(customer)[1]
+    assert (sent["Type"], sent["MessageType"]) == ("message", "interactive")
+    assert json.loads(sent["Content"]) == {
+        "type": "cta_url",
+        "body": {"text": "Su paquete está en camino."},
+        "action": {"name": "cta_url", "parameters": {
+            "display_text": "Seguir envío",
+            "url": "https://track.example.com/p/A-1%2F..%2Fadmin%3Fx%3D1"}},
+    }  # fmt: skip
+    assert fake_cams.recorder.errors == []

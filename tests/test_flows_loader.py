@@ -1066,3 +1066,42 @@ def test_what_a_state_sends_besides_its_text_is_read_at_load(tmp_path: Path) -> 
     assert "`media.url` of state `a`" in problems[0].message
     assert "reads a secret" in problems[1].message
     assert "`template.header` of state `c`" in problems[2].message
+
+
+@pytest.mark.parametrize(
+    ("state", "line", "words"),
+    [
+        ('say: "Hi."\n                link: {label: Go, url: "https://{{ host }}/p"}', 8,
+         "a host written out"),
+        ('say: "Hi."\n                link: {label: Go, url: "http://track.example.com/p"}', 8,
+         "starts with https://"),
+        ('say: "Hi."\n                link: {label: "Follow your parcel now", '
+         'url: "https://t.example.com/"}', 8, "at most 20 characters"),
+        ('say: "Hi."\n                link: {label: {en: Go, es: ""}, '
+         'url: "https://t.example.com/"}', 8, "write one"),
+        ('link: {label: Go, url: "https://t.example.com/"}', 6, "add `say:`"),
+        ('say: "Hi."\n                link: {label: Go, url: "https://t.example.com/"}\n'
+         "                options: [{label: A, go: a}]", 6, "without `options:`"),
+        ('say: "Hi."\n                link: {label: Go, url: "https://t.example.com/"}\n'
+         '                media: {type: image, url: "https://c.example.com/p.jpg"}', 6,
+         "without `media:`"),
+    ],
+)  # fmt: skip
+def test_a_link_is_checked_where_it_is_written(
+    tmp_path: Path, state: str, line: int, words: str
+) -> None:
+    """A link's URL starts with https:// and a host written out; its label is a button's
+    text (at most 20 characters, never empty); it goes with the state's text alone: not
+    with options or media, not without `say:`. Each at the line of the link or state."""
+    flows = f"""\
+        flows:
+          f:
+            start: a
+            data: {{host: ""}}
+            states:
+              a:
+                {state}
+        """
+    problem = _only(_problems(tmp_path, flows))
+    assert problem.line == line, problem
+    assert words in problem.message, problem.message

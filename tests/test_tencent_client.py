@@ -22,6 +22,7 @@ from bot.model import (
     Address,
     Button,
     ConversationRef,
+    Link,
     Media,
     Outgoing,
     Reply,
@@ -123,6 +124,13 @@ def test_a_templates_media_header_goes_before_its_text() -> None:
     file = Media("document", "https://cdn.example.com/i/bill.pdf", "bill.pdf")
     [header, _] = build_elements(Reply(template=Template("BILL", "en", header=file)))
     assert (header["MsgType"], header["MsgContent"]["FileName"]) == ("TIMFileElem", "bill.pdf")
+
+
+def test_a_link_goes_as_its_label_and_url_after_the_text() -> None:
+    """Tencent Chat has no link buttons: the label and the URL follow the text, as text."""
+    reply = Reply(text="On its way.", link=Link("Track parcel", "https://t.example.com/p/1"))
+    assert build_elements(reply) == [{"MsgType": "TIMTextElem", "MsgContent": {
+        "Text": "On its way.\nTrack parcel: https://t.example.com/p/1"}}]  # fmt: skip
 
 
 def test_empty_reply_is_permanent_without_a_request() -> None:

@@ -362,3 +362,38 @@ async def test_a_templates_image_header_goes_out_over_tencent(
     }
     assert text == {"MsgType": "TIMTextElem", "MsgContent": {"Text": "parcel_shipped: name=Ana"}}
     assert fake.errors == []
+
+
+async def test_a_link_goes_out_as_text_over_tencent(
+    make_client: Any, tencent: tuple[FakeTencent, str], tmp_path: Path
+) -> None:
+    """Tencent Chat has no link buttons: a state's `link:` goes as its text, then the
+    label and the URL (what the customer typed one path segment of it), as one text."""
+    flows = """
+    defaults:
+      inbound_flow: track
+    flows:
+      track:
+        start: ask
+        states:
+          ask:
+            say: "Your parcel number?"
+            collect: {slot: parcel_id, type: text, go: show}
+          show:
+            say: "Your parcel is on its way."
+            link: {label: Track parcel, url: "https://track.example.com/p/{{ parcel_id }}"}
+    """
+    fake, url = tencent
+    client = await make_client(
+        catalog_=catalog_of(tmp_path, flows),
+        tencent_sdkappid=APP, tencent_callback_token=TOKEN, tencent_secret_key=KEY,
+        tencent_identifier=BOT, tencent_api=url,
+    )  # fmt: skip
+    assert (await post(client, message("hi", sender="frank"))).status == 200
+    await eventually(lambda: len(fake.sent_to("frank")) >= 1)
+    assert (await post(client, message("A-1/../x", sender="frank"))).status == 200
+    await eventually(lambda: len(fake.sent_to("frank")) >= 2)
+    assert texts(fake, "frank")[1] == (
+        "Your parcel is on its way.\nTrack parcel: https://track.example.com/p/A-1%2F..%2Fx"
+    )
+    assert fake.errors == []

@@ -91,6 +91,8 @@ def describe(msg: Outgoing) -> str:
         header = reply.template.header
         shown = f" [{header.kind} {header.url}]" if header is not None else ""
         return f"[template {reply.template.code}]{shown} {params}{buttons}"
+    if reply.link is not None:
+        return f"{reply.text}\n[{reply.link.label}: {reply.link.url}]"
     return reply.text + buttons
 
 

@@ -132,6 +132,12 @@ class CompiledMedia:
 
 
 @dataclass(frozen=True, slots=True)
+class CompiledLink:
+    label: LocalText
+    url: TextTemplate
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledLocation:
     latitude: TextTemplate
     longitude: TextTemplate
@@ -192,6 +198,7 @@ class CompiledState:
     fallback: CompiledFallback | None
     media: CompiledMedia | None = None
     location: CompiledLocation | None = None
+    link: CompiledLink | None = None
 
     @property
     def waits(self) -> bool:
@@ -349,6 +356,9 @@ def _compile_state(
             TextTemplate.parse(spec.location.name) if spec.location.name else None,
             TextTemplate.parse(spec.location.address) if spec.location.address else None,
         ) if spec.location is not None else None,
+        link=CompiledLink(
+            LocalText.compile(spec.link.label), TextTemplate.parse(spec.link.url),
+        ) if spec.link is not None else None,
     )  # fmt: skip
 
 

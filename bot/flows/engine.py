@@ -49,6 +49,7 @@ from bot.model import (
     Fallback,
     Inbound,
     IntentStart,
+    Link,
     Location,
     Media,
     Outcome,
@@ -402,6 +403,10 @@ class _Step:
             text = f"{prefix}\n{text}"
         if state.media is not None or state.location is not None:
             self._say_with_media(state, text, env)
+            return
+        if state.link is not None:
+            link = Link(self._pick(state.link.label, env), self._render_url(state.link.url, env))
+            self._emit(Reply(text=text, link=link), state)
             return
         buttons = self._buttons(state, env, shown=True) if state.buttons else ()
         reply = Reply(text=text, buttons=buttons)

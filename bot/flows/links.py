@@ -1,5 +1,5 @@
-"""URLs a message carries: a photo's or a document's (`media:`), a template's header. The
-platform fetches them.
+"""URLs a message carries: a photo's or a document's (`media:`), a template's header, a link
+button's (`link:`). The platform fetches the first two; the customer opens the last.
 
 The flow author writes the scheme and the host (`https://` and a host written out, then its
 `/`: `bot.flows.spec` refuses anything else at load time), and data fills only what comes

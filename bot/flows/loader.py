@@ -503,7 +503,7 @@ def _template_sources(
 
 def _sent_sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str]]:
     """The texts with placeholders of what a state sends besides its text: a photo's URL and
-    name, a pin's values."""
+    name, a pin's values, a link's label and URL."""
     found: list[tuple[tuple[Any, ...], str | None]] = []
     if state.media is not None:
         found += [(("media", "url"), state.media.url),
@@ -511,7 +511,11 @@ def _sent_sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str]]:
     if (pin := state.location) is not None:
         found += [(("location", k), getattr(pin, k))
                   for k in ("latitude", "longitude", "name", "address")]  # fmt: skip
-    return [(where, text) for where, text in found if text is not None]
+    texts = [(where, text) for where, text in found if text is not None]
+    if state.link is not None:
+        texts += _localized(("link", "label"), state.link.label)
+        texts.append((("link", "url"), state.link.url))
+    return texts
 
 
 def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:

@@ -244,6 +244,37 @@ class LocationOutSpec(Spec):
         )
 
 
+LINK_LABEL_MAX = 20  # WhatsApp's call-to-action button: its display text
+
+
+class LinkSpec(Spec):
+    """A button that opens a web page (WhatsApp's call-to-action URL button), sent with the
+    state's `say:` as its text: `https://`, its host written out (data may fill the path and
+    query after it, each value percent-encoded, never choose the host)."""
+
+    label: Localized = Field(
+        description="The button's text, per language if you like: at most 20 characters."
+    )
+    url: str = Field(
+        min_length=1, description="https://HOST/..., {{ expressions }} after the host."
+    )
+
+    @model_validator(mode="after")
+    def _written(self) -> LinkSpec:
+        if not base_written(self.url):
+            raise ValueError(f"`url:` {_URL_RULE}")
+        labels = [self.label] if isinstance(self.label, str) else list(self.label.values())
+        for label in labels:
+            if not label.strip():
+                raise ValueError("a link's `label:` is the text of its button: write one")
+            if "{{" not in label and len(label) > LINK_LABEL_MAX:
+                raise ValueError(
+                    f"a link's `label:` is at most {LINK_LABEL_MAX} characters (WhatsApp's "
+                    f"button): `{label}` has {len(label)}"
+                )
+        return self
+
+
 class StateSpec(Spec):
     """A step of a flow: what the bot sends on entry and what moves the conversation on.
     A state with nothing that moves it on ends the conversation."""
@@ -278,9 +309,23 @@ class StateSpec(Spec):
     location: LocationOutSpec | None = Field(
         None, description="A location pin sent after `say:` (inside the window)."
     )
+    link: LinkSpec | None = Field(
+        None, description="A button opening a web page, sent with `say:` as its text."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> StateSpec:
+        if self.link is not None:
+            with_link = [k for k, v in (("options", self.options), ("buttons", self.buttons),
+                                        ("media", self.media), ("location", self.location))
+                         if v]  # fmt: skip
+            if with_link:
+                raise ValueError(
+                    f"a state sending a `link:` sends its text with the link's button alone, "
+                    f"without `{with_link[0]}:`: put that in a state of its own"
+                )
+            if self.say is None:
+                raise ValueError("a `link:` goes with the state's `say:`, its text: add `say:`")
         if (self.media or self.location) and self.buttons:
             raise ValueError("a state sending `media:` or `location:` lists its options in `say:`:"
                              " `buttons: true` goes with a text alone")  # fmt: skip

@@ -272,10 +272,13 @@ def _check_interactive(content: Mapping[str, Any]) -> None:
     kind, action, body = content.get("type"), content.get("action"), content.get("body")
     if not isinstance(kind, str) or not isinstance(action, dict):
         raise _invalid("Invalid.Content", "interactive Content needs type and action")
-    if kind not in ("button", "list"):
+    if kind not in ("button", "list", "cta_url"):
         return
     if not isinstance(body, dict) or not _text(body.get("text")):
         raise _invalid("Invalid.Content", "interactive Content needs body.text")
+    if kind == "cta_url":
+        _check_cta_url(action)
+        return
     if kind == "button":
         buttons = action.get("buttons")
         if not isinstance(buttons, list) or not 1 <= len(buttons) <= MAX_REPLY_BUTTONS:
@@ -307,6 +310,19 @@ def _check_interactive(content: Mapping[str, Any]) -> None:
 
 def _https(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("https://") and len(value) > 8
+
+
+def _check_cta_url(action: Mapping[str, Any]) -> None:
+    """A call-to-action URL button: `name` cta_url, a `display_text` of 1-20 characters and
+    an https `url`, as Meta takes it."""
+    parameters = action.get("parameters")
+    if action.get("name") != "cta_url" or not isinstance(parameters, dict):
+        raise _invalid("Invalid.Content", "a cta_url message needs action.name cta_url and "
+                       "action.parameters")  # fmt: skip
+    if not _text(parameters.get("display_text"), BUTTON_TITLE_MAX):
+        raise _invalid("Invalid.Content", "a cta_url's display_text: 1-20 characters")
+    if not _https(parameters.get("url")):
+        raise _invalid("Invalid.Content", "a cta_url needs an https url")
 
 
 def check_template_send(templates: Sequence[Mapping[str, Any]], params: Mapping[str, str]) -> None:

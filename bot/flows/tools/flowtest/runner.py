@@ -113,6 +113,8 @@ def describe_reply(reply: Reply) -> str:
             said += f" and the {t.header.kind} header {t.header.url!r}"
     else:
         said = repr(reply.text)
+    if reply.link is not None:
+        said += f" with the link {reply.link.label!r} to {reply.link.url!r}"
     if reply.buttons:
         said += " with the buttons [" + ", ".join(b.title for b in reply.buttons) + "]"
     return said
