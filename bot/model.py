@@ -205,11 +205,16 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """An approved template: what must be sent outside the 24-hour customer-service window."""
+    """An approved template: what must be sent outside the 24-hour customer-service window.
+    `params` are its variables (a URL button's value already one path segment); `header`
+    the image, video or document of its header, whose URL goes as the variable
+    `header_param`."""
 
     code: str
     language: str
     params: dict[str, str] = field(default_factory=dict)
+    header: Media | None = None
+    header_param: str = "link"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +229,9 @@ class Fallback:
 @dataclass(frozen=True, slots=True)
 class Reply:
     """One message the bot sends. Exactly one of `text` and `template` decides its kind:
-    a session message (text, optionally with quick-reply buttons) or a template (whose
-    quick-reply buttons carry `buttons`' payloads)."""
+    a session message (text, optionally with quick-reply buttons, a photo or the like, a
+    location, or a `link` button) or a template (whose quick-reply buttons carry
+    `buttons`' payloads)."""
 
     text: str = ""
     buttons: tuple[Button, ...] = ()
@@ -245,6 +251,7 @@ class Reply:
     list_title: str = ""
     media: Media | None = None
     location: Location | None = None
+    link: Link | None = None
 
 
 def coordinate(value: Any, bound: float) -> float | None:
@@ -265,6 +272,14 @@ class Media:
     kind: str  # image | document | video | audio
     url: str
     filename: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A button a reply's text carries that opens a web page (its text is the message)."""
+
+    label: str
+    url: str
 
 
 @dataclass(frozen=True, slots=True)

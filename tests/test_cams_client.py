@@ -26,6 +26,8 @@ from bot.model import (
     Button,
     ConversationRef,
     Fallback,
+    Link,
+    Media,
     Outgoing,
     Reply,
     SendReceipt,
@@ -130,6 +132,22 @@ def test_build_params_template_with_params_and_payload() -> None:
         "TemplateParams": '{"name":"Ana María","code":"A&B"}',
         "Payload": '["p:yes","p:no"]',
     }
+
+
+def test_build_params_template_header_goes_as_a_variable() -> None:
+    """A template's media header is its URL under the variable the catalogue names for it,
+    beside the other variables in TemplateParams (CAMS takes nothing else for a header);
+    alone, it is TemplateParams' one variable."""
+    header = Media("image", "https://cdn.example.com/p/A%2F1.jpg")
+    reply = Reply(template=Template("parcel", "en", {"parcel_id": "A%2F1"}, header, "photo"))
+    params = build_params(_out(reply), channel_default="whatsapp")
+    assert json.loads(params["TemplateParams"]) == {
+        "parcel_id": "A%2F1", "photo": "https://cdn.example.com/p/A%2F1.jpg",
+    }  # fmt: skip
+    alone = Reply(template=Template("promo", "en", header=header))
+    assert build_params(_out(alone), channel_default="x")["TemplateParams"] == (
+        '{"link":"https://cdn.example.com/p/A%2F1.jpg"}'
+    )
 
 
 def test_build_params_template_without_params_or_buttons() -> None:
@@ -581,3 +599,19 @@ def test_a_list_says_its_button_heading_and_row_descriptions_in_the_replys_words
     assert section["rows"][0] == {"id": "p0", "title": "Día 0",
                                   "description": ("Por la mañana, " + "x" * 80)[:72]}  # fmt: skip
     assert reply_from_json(reply_to_json(reply)) == reply
+
+
+def test_a_link_is_a_cta_url_interactive_message() -> None:
+    """A reply with a link goes as WhatsApp's call-to-action URL button: MessageType
+    interactive, Content of type cta_url with the text as its body, the label (cut to 20
+    characters) as display_text and the URL."""
+    reply = Reply(text="Your parcel is on its way.",
+                  link=Link("Track your parcel now", "https://t.example.com/p/A%2F1"))  # fmt: skip
+    params = build_params(_out(reply), channel_default="whatsapp")
+    assert (params["Type"], params["MessageType"]) == ("message", "interactive")
+    assert json.loads(params["Content"]) == {
+        "type": "cta_url",
+        "body": {"text": "Your parcel is on its way."},
+        "action": {"name": "cta_url", "parameters": {
+            "display_text": "Track your parcel no", "url": "https://t.example.com/p/A%2F1"}},
+    }  # fmt: skip

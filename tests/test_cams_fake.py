@@ -452,3 +452,82 @@ async def test_a_list_rows_description_and_sections_title_are_bounded(
             fake_client, _text_params(MessageType="interactive", Content=body)
         )
         assert (status, data["Code"]) == (200, code)
+
+
+def _detail(code: str, header: dict[str, str], body: str, url: str = "") -> dict[str, Any]:
+    """A template as GetChatappTemplateDetail's Data gives it."""
+    components: list[dict[str, Any]] = [header, {"Type": "BODY", "Text": body}]
+    if url:
+        button = {"Type": "URL", "Text": "Track", "Url": url}
+        components.append({"Type": "BUTTONS", "Buttons": [button]})
+    return {"TemplateCode": code, "Language": "en", "AuditStatus": "pass",
+            "Category": "UTILITY", "Components": components}  # fmt: skip
+
+
+PARCEL = _detail(
+    "parcel", {"Type": "HEADER", "Format": "IMAGE"}, "Hi {{name}}, it is on its way.",
+    "https://track.example.com/p/{{parcel_id}}",
+)  # fmt: skip
+INVOICE = _detail(
+    "invoice", {"Type": "HEADER", "Format": "DOCUMENT", "Url": "{{ file }}"}, "Yours."
+)
+TEMPLATES = [PARCEL, INVOICE]
+
+
+@pytest.mark.parametrize(
+    ("code", "variables", "answer"),
+    [
+        ("parcel", {"name": "Ana", "parcel_id": "A-1", "link": "https://c.example.com/a.jpg"},
+         "OK"),
+        ("parcel", {"name": "Ana", "link": "https://c.example.com/a.jpg"},
+         "Invalid.TemplateParams"),  # the URL button's variable is missing
+        ("parcel", {"name": "Ana", "parcel_id": "A-1"}, "Invalid.TemplateParams"),  # no header
+        ("parcel", {"name": "Ana", "parcel_id": "A-1", "link": "http://c.example.com/a.jpg"},
+         "Invalid.TemplateParams"),  # a header's URL is https
+        ("invoice", {"file": "https://c.example.com/i.pdf"}, "OK"),
+        ("invoice", {"link": "https://c.example.com/i.pdf"}, "Invalid.TemplateParams"),
+        ("unknown", {}, "OK"),  # a template the fake is not given is not checked
+    ],
+)  # fmt: skip
+async def test_a_template_send_is_checked_against_the_template_it_knows(
+    aiohttp_client: AiohttpClient, code: str, variables: dict[str, str], answer: str
+) -> None:
+    """Given the account's templates, the fake refuses a send of one of them whose
+    TemplateParams lacks a variable of its texts or URLs, or an https URL for its media
+    header, under `link` or the variable its header names."""
+    client = await aiohttp_client(create_fake_cams({AK: SECRET}, templates=TEMPLATES))
+    params = {"ChannelType": "whatsapp", "Type": "template", "From": "8613800000001",
+              "To": "8613900000002", "TemplateCode": code, "Language": "en",
+              "TemplateParams": json.dumps(variables)}  # fmt: skip
+    status, data, _ = await _post(client, params)
+    assert (status, data["Code"]) == (200, answer), data
+    assert len(_fake(client).messages) == (answer == "OK")
+
+
+def _cta(display_text: str = "Track parcel", url: str = "https://t.example.com/p/1",
+         name: str = "cta_url", body: str = "On its way.") -> str:  # fmt: skip
+    return json.dumps({"type": "cta_url", "body": {"text": body}, "action": {
+        "name": name, "parameters": {"display_text": display_text, "url": url}}})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (_cta(), "OK"),
+        (_cta(display_text="t" * 20), "OK"),
+        (_cta(display_text="t" * 21), "Invalid.Content"),
+        (_cta(display_text=""), "Invalid.Content"),
+        (_cta(url="http://t.example.com/p/1"), "Invalid.Content"),
+        (_cta(url="javascript:alert(1)"), "Invalid.Content"),
+        (_cta(name="cta"), "Invalid.Content"),
+        (_cta(body=""), "Invalid.Content"),
+    ],
+)
+async def test_a_cta_url_message_is_checked_as_meta_takes_it(
+    fake_client: Client, content: str, code: str
+) -> None:
+    """A call-to-action URL button needs its body's text, action.name cta_url, a
+    display_text of 1 to 20 characters and an https url."""
+    params = _text_params(MessageType="interactive", Content=content)
+    status, data, _ = await _post(fake_client, params)
+    assert (status, data["Code"]) == (200, code)

@@ -20,6 +20,7 @@ from bot.model import (
     Fallback,
     Inbound,
     IntentStart,
+    Media,
     PartKind,
     Reply,
     Restart,
@@ -110,6 +111,21 @@ def test_replies_come_back_and_keep_their_stored_form() -> None:
     )
     assert reply_to_json(Reply()) == "{}"
     assert reply_from_json('{"text":"old"}') == Reply(text="old")
+
+
+def test_a_templates_header_is_stored_with_it_and_old_templates_read_without() -> None:
+    """A template's media header and the variable its URL goes as are kept in its stored
+    form; a template stored before headers reads as one without a header."""
+    header = Media("document", "https://cdn.example.com/i/A%2F1.pdf", "A/1.pdf")
+    reply = Reply(template=Template("invoice", "es", {"n": "1"}, header, "file"))
+    assert reply_from_json(reply_to_json(reply)) == reply
+    assert reply_to_json(reply) == (
+        '{"template":{"code":"invoice","language":"es","params":{"n":"1"},"header":'
+        '["document","https://cdn.example.com/i/A%2F1.pdf","A/1.pdf"],"header_param":"file"}}'
+    )
+    old = reply_from_json('{"template":{"code":"remind","language":"en","params":{"d":"M"}}}')
+    assert old.template == Template("remind", "en", {"d": "M"})
+    assert (old.template.header, old.template.header_param) == (None, "link")
 
 
 def test_calls_come_back_and_legacy_ones_are_read_or_refused() -> None:

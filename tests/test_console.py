@@ -20,7 +20,7 @@ from bot.store.keys import console_session_key
 from bot.web.console.guard import COOKIE, SIGN_IN_FAILURES, digest
 from tests.conftest import AppFactory
 from tests.console_support import TOKEN, field, sign_in
-from tests.support import BUSINESS, RECEIPT_TOKEN, eventually, inbound
+from tests.support import BUSINESS, RECEIPT_TOKEN, catalog_of, eventually, inbound
 
 RECEIPTS = f"/cams/receipts?token={RECEIPT_TOKEN}"
 OTHER_TOKEN = "operator-token-abcdefghij"
@@ -520,3 +520,65 @@ def test_a_media_message_and_a_missing_language_show_in_the_transcript() -> None
     ]  # fmt: skip
     assert shown.trace[0].outcome == "collected (no es text)"
     assert "https://x/m.jpg" not in str(shown.bubbles)
+
+
+def test_a_link_and_a_template_header_show_as_text_in_the_transcript() -> None:
+    """A link the bot sent shows after its text as `[link: LABEL, URL]` (text the page
+    escapes, never a link: its URL holds data), or `[link]` when texts are not kept; a
+    template's media header shows as its kind, without its URL."""
+    from bot.model import HistoryEntry, HistoryKind
+    from bot.web.console.transcript import transcript
+
+    def step(n: int, *replies: dict[str, object]) -> HistoryEntry:
+        return HistoryEntry(f"{n}-0", n, HistoryKind.STEP, event={"t": "intent", "code": "x"},
+                            from_state="", to_state="f/a", outcome="started",
+                            replies=replies, tasks=(f"t{n}",))  # fmt: skip
+
+    link = ["Track", "https://t.example.com/p/%3Cb%3E"]
+    header = ["image", "https://cdn.example.com/p/A-1.jpg", ""]
+    template = {"code": "parcel", "language": "en", "params": {"n": "A-1"}, "header": header}
+    shown = transcript([
+        step(1, {"text": "On its way.", "link": link}),
+        step(2, {"text": "", "link": ""}),
+        step(3, {"template": template}),
+    ])  # fmt: skip
+    bot = [b for b in shown.bubbles if b.side == "bot"]
+    assert [b.text for b in bot] == [
+        "On its way.\n[link: Track, https://t.example.com/p/%3Cb%3E]", "[link]", "",
+    ]  # fmt: skip
+    assert bot[2].template == "parcel (en): n=A-1 [image header]"
+    assert "cdn.example.com" not in str(bot)
+
+
+async def test_a_link_sent_shows_as_text_on_the_conversation_page(
+    make_client: AppFactory, tmp_path: Any
+) -> None:
+    """A link whose URL holds what the customer typed reaches the page as text: the data
+    percent-encoded in the URL, the whole escaped, no link made of it."""
+    flows = """\
+        defaults: {inbound_flow: track}
+        flows:
+          track:
+            start: ask
+            states:
+              ask:
+                say: "Your parcel number?"
+                collect: {slot: parcel, type: text, go: show}
+              show:
+                say: "Here it is."
+                link: {label: Track parcel, url: "https://track.example.com/p/{{ parcel }}"}
+        """
+    client = await console(make_client, catalog_=catalog_of(tmp_path, flows))
+    await sign_in(client)
+    await chatted(client, "hi")
+    await chatted(client, '"><a href=//evil.example>x')
+    link = await conversation_link(client)
+
+    async def shown() -> bool:
+        return "[link: Track parcel," in await (await client.get(link)).text()
+
+    await eventually(shown)
+    page = await (await client.get(link)).text()
+    assert "[link: Track parcel, https://track.example.com/p/%22%3E%3Ca%20href%3D%2F%2Fevil" in page
+    assert 'href="https://track' not in page
+    assert "<a href=//evil" not in page

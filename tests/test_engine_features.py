@@ -28,6 +28,7 @@ from bot.model import (
     Event,
     Inbound,
     IntentStart,
+    Link,
     Location,
     Media,
     Outcome,
@@ -2053,3 +2054,97 @@ def test_audio_goes_after_its_text_and_a_pin_off_the_globe_is_not_sent(tmp_path:
         assert reply_from_json(reply_to_json(reply)) == reply
     pin = Reply(location=Location(1.5, -2.25, "Depot", "Main St"))
     assert reply_from_json(reply_to_json(pin)) == pin
+
+
+HOSTILE = "../x?y#z"  # what a customer might give to change a URL's structure
+RICH = """
+templates:
+  parcel:
+    languages: [en]
+    category: utility
+    params: [name]
+    header: image
+    header_param: photo
+    buttons: [url]
+    button_params: [parcel_id]
+  invoice: {languages: [en], category: utility, header: document}
+flows:
+  rich:
+    start: notify
+    data: {name: "", id: ""}
+    states:
+      notify:
+        template:
+          code: parcel
+          header: "https://cdn.example.com/p/{{ id }}.jpg?size=l"
+          params: {name: "{{ name }}", parcel_id: "{{ id }}"}
+        routes: [{go: bill}]
+      bill:
+        template: {code: invoice, header: "https://cdn.example.com/i/{{ id }}/final bill.pdf"}
+"""
+
+
+def test_a_templates_header_and_url_button_values_keep_the_urls_shape(tmp_path: Path) -> None:
+    """Outside the window a template goes with its media header's URL (data in it
+    percent-encoded, as in a media URL) under the catalogue's `header_param`, and a URL
+    button's variable as one path segment; other variables as they are. A document header
+    is named by its URL's last part. Both keep it all through the outbox's stored form."""
+    engine = _engine(tmp_path, RICH)
+    result = engine.step(Conversation(), _flow("rich", name="Ana/B?", id=HOSTILE), NOW)
+    notify, bill = (r.template for r in result.replies)
+    assert notify == Template(
+        "parcel", "en", {"name": "Ana/B?", "parcel_id": "..%2Fx%3Fy%23z"},
+        Media("image", "https://cdn.example.com/p/..%2Fx%3Fy%23z.jpg?size=l"), "photo",
+    )  # fmt: skip
+    assert bill == Template("invoice", "en", {}, Media(
+        "document", "https://cdn.example.com/i/..%2Fx%3Fy%23z/final%20bill.pdf",
+        "final bill.pdf"))  # fmt: skip
+    for reply in result.replies:
+        assert reply_from_json(reply_to_json(reply)) == reply
+
+
+def test_a_media_url_encodes_the_data_it_holds(tmp_path: Path) -> None:
+    """A photo's URL has its data percent-encoded: a customer's `../x?y#z` stays one path
+    segment and adds no query."""
+    flows = """
+    flows:
+      f:
+        start: photo
+        data: {item: ""}
+        states:
+          photo:
+            say: "As packed."
+            media: {type: image, url: "https://cdn.example.com/parcels/{{ item }}.jpg"}
+    """
+    engine = _engine(tmp_path, flows)
+    conv = Conversation(last_inbound_ms=NOW - MINUTE)
+    [reply] = engine.step(conv, _flow("f", item=HOSTILE), NOW).replies
+    assert reply.media == Media("image", "https://cdn.example.com/parcels/..%2Fx%3Fy%23z.jpg")
+
+
+TRACK = """
+flows:
+  track:
+    start: show
+    data: {parcel_id: ""}
+    states:
+      show:
+        say: {en: "Your parcel is on its way.", es: "Su paquete está en camino."}
+        link:
+          label: {en: "Track parcel", es: "Seguir envío"}
+          url: "https://track.example.com/p/{{ parcel_id }}?from=bot"
+"""
+
+
+def test_a_link_goes_with_the_text_in_the_customers_language(tmp_path: Path) -> None:
+    """A state's `link:` is one reply: the text, and the button's label in the customer's
+    language and its URL, data in it percent-encoded (`../x?y#z` one path segment); it
+    keeps them through the outbox's stored form."""
+    engine = _engine(tmp_path, TRACK)
+    conv = Conversation(last_inbound_ms=NOW - MINUTE)
+    [reply] = engine.step(conv, _flow("track", parcel_id=HOSTILE, lang="es"), NOW).replies
+    assert (reply.text, reply.link) == ("Su paquete está en camino.", Link(
+        "Seguir envío", "https://track.example.com/p/..%2Fx%3Fy%23z?from=bot"))  # fmt: skip
+    assert reply_from_json(reply_to_json(reply)) == reply
+    [english] = engine.step(conv, _flow("track", parcel_id="A-1", lang="pt"), NOW).replies
+    assert english.link == Link("Track parcel", "https://track.example.com/p/A-1?from=bot")

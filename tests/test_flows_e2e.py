@@ -249,3 +249,110 @@ def test_sighup_reloads_the_flows_of_a_running_server(
     finally:
         code = server.stop_now()
     assert code == 0
+
+
+SHIPPED = """\
+    templates:
+      parcel_shipped:
+        languages: [en]
+        category: utility
+        params: [name]
+        header: image
+        buttons: [url]
+        button_params: [parcel_id]
+    flows:
+      shipped:
+        start: notify
+        data: {name: "", parcel_id: ""}
+        states:
+          notify:
+            template:
+              code: parcel_shipped
+              header: "https://cdn.example.com/parcels/{{ parcel_id }}.jpg"
+              params: {name: "{{ name }}", parcel_id: "{{ parcel_id }}"}
+    """
+# The template as CAMS has it (GetChatappTemplateDetail's Data): an image header, a URL
+# button whose dynamic part is `parcel_id`.
+PARCEL_SHIPPED = {
+    "TemplateCode": "parcel_shipped", "Language": "en", "AuditStatus": "pass",
+    "Category": "UTILITY", "Components": [
+        {"Type": "HEADER", "Format": "IMAGE"},
+        {"Type": "BODY", "Text": "Hi {{name}}, your parcel is on its way."},
+        {"Type": "BUTTONS", "Buttons": [
+            {"Type": "URL", "Text": "Track", "Url": "https://track.example.com/p/{{parcel_id}}"}
+        ]},
+    ],
+}  # fmt: skip
+
+
+async def test_a_template_with_an_image_header_goes_out_as_cams_takes_it(
+    make_client: Any, fake_cams: CamsServer, tmp_path: Path
+) -> None:
+    """The business starts a flow whose template has an image header and a URL button: the
+    fake CAMS, which knows the template, accepts it with the header's https URL under
+    `link` and each variable in TemplateParams, the customer's `../x?y#z` one path segment
+    in both the header's URL and the button's value."""
+    intent = {"shipped.yaml": "code: shipped\nname: Shipped\nstart: shipped\n"}
+    client = await make_client(catalog_=catalog_of(tmp_path, SHIPPED, intent), api_keys="api-key")
+    fake_cams.recorder.templates.append(PARCEL_SHIPPED)
+    customer = "8613900000106"
+    resp = await client.post(
+        "/v1/intents/shipped", headers=API,
+        json={"customer": customer, "data": {"name": "Ana", "parcel_id": "../x?y#z"}},
+    )  # fmt: skip
+    assert resp.status == 202
+    [sent] = await fake_cams.recorder.wait_for(1)
+    assert (sent["Type"], sent["TemplateCode"], sent["Language"]) == (
+        "template", "parcel_shipped", "en",
+    )  # fmt: skip
+    assert json.loads(sent["TemplateParams"]) == {
+        "name": "Ana",
+        "parcel_id": "..%2Fx%3Fy%23z",
+        "link": "https://cdn.example.com/parcels/..%2Fx%3Fy%23z.jpg",
+    }
+    assert fake_cams.recorder.errors == []
+
+
+TRACK = """\
+    defaults: {inbound_flow: track}
+    flows:
+      track:
+        start: ask
+        states:
+          ask:
+            say: {en: "Your parcel number?", es: "¿Su número de paquete?"}
+            collect: {slot: parcel_id, type: text, go: show}
+          show:
+            say: {en: "Your parcel is on its way.", es: "Su paquete está en camino."}
+            link:
+              label: {en: "Track parcel", es: "Seguir envío"}
+              url: "https://track.example.com/p/{{ parcel_id }}"
+    """
+
+
+async def test_a_link_goes_out_as_a_cta_url_message(
+    make_client: Any, fake_cams: CamsServer, tmp_path: Path
+) -> None:
+    """A state's `link:` reaches CAMS as an interactive cta_url message the fake accepts:
+    the text its body, the label in the customer's language, what the customer typed one
+    path segment of the URL."""
+    intent = {"track.yaml": "code: track\nname: Track\nstart: track\n"}
+    client = await make_client(catalog_=catalog_of(tmp_path, TRACK, intent), api_keys="api-key")
+    customer = "8613900000107"
+    resp = await client.post(
+        "/v1/intents/track", headers=API, json={"customer": customer, "data": {"lang": "es"}}
+    )
+    assert resp.status == 202
+    assert await said(fake_cams, customer, 1) == ["¿Su número de paquete?"]
+    await client.post(RECEIPTS, json=[inbound("A-1/../admin?x=1", customer=customer)])
+    await said(fake_cams, customer, 2)
+    sent = fake_cams.recorder.sent_to(customer)[1]
+    assert (sent["Type"], sent["MessageType"]) == ("message", "interactive")
+    assert json.loads(sent["Content"]) == {
+        "type": "cta_url",
+        "body": {"text": "Su paquete está en camino."},
+        "action": {"name": "cta_url", "parameters": {
+            "display_text": "Seguir envío",
+            "url": "https://track.example.com/p/A-1%2F..%2Fadmin%3Fx%3D1"}},
+    }  # fmt: skip
+    assert fake_cams.recorder.errors == []

@@ -920,3 +920,188 @@ def test_media_a_state_sends_is_checked_where_it_is_written(
         """
     problem = _only(_problems(tmp_path, flows))
     assert words in problem.message, problem.message
+
+
+def test_a_templates_header_and_url_button_variables_are_checked(tmp_path: Path) -> None:
+    """Against `templates:`: a template with an image header sent without `header:`, a
+    `header:` on one whose header is text, a `header:` on one not listed (with the close
+    name), and a send without a URL button's variable or with one declared nowhere are
+    each a problem at their line."""
+    flows = """\
+        templates:
+          parcel: {languages: [en], category: utility, params: [name], header: image,
+                   buttons: [url], button_params: [parcel_id]}
+          notice: {languages: [en], category: utility, header: text}
+        flows:
+          f:
+            start: a
+            data: {id: "A-1"}
+            states:
+              a:
+                template: {code: parcel, params: {name: x, parcel_id: "{{ id }}"}}
+                routes: [{go: b}]
+              b:
+                template: {code: notice, header: "https://cdn.example.com/n.png"}
+                routes: [{go: c}]
+              c:
+                template: {code: parcle, header: "https://cdn.example.com/p.png"}
+                routes: [{go: d}]
+              d:
+                template:
+                  code: parcel
+                  header: "https://cdn.example.com/p/{{ id }}.png"
+                  params: {name: x, parcle_id: "1"}
+        """
+    problems = _problems(tmp_path, flows)
+    file = tmp_path / "flows.yaml"
+    assert [p.line for p in problems] == [11, 14, 17, 23], "\n".join(map(str, problems))
+    _assert_problem(problems[0], file, 11, "has an image header", "give its URL with `header:")
+    _assert_problem(problems[1], file, 14, "has no media header", "its header is text")
+    _assert_problem(problems[2], file, 17, "`templates:` does not list it", "`parcel`")
+    _assert_problem(
+        problems[3], file, 23, "has no parameter parcle_id and needs parcel_id",
+        "of its URL buttons: parcel_id",
+    )  # fmt: skip
+
+
+def test_a_header_needs_the_catalogue_to_say_what_it_is(tmp_path: Path) -> None:
+    """Without `templates:`, a template's `header:` is a problem: the catalogue says
+    whether the URL is an image, a video or a document."""
+    flows = """\
+        flows:
+          f:
+            start: a
+            states:
+              a:
+                template: {code: promo, header: "https://cdn.example.com/p.png"}
+        """
+    problem = _only(_problems(tmp_path, flows))
+    _assert_problem(problem, tmp_path / "flows.yaml", 6, "`templates:` does not list it")
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ("{languages: [en], category: utility, button_params: [id]}", "add `url` to `buttons:`"),
+        (
+            "{languages: [en], category: utility, params: [id], buttons: [url], "
+            "button_params: [id]}",
+            "id is in `params:` and in `button_params:`",
+        ),
+        (
+            "{languages: [en], category: utility, header: text, header_param: pic}",
+            "its header is text",
+        ),
+        (
+            "{languages: [en], category: utility, header: video, params: [link]}",
+            "`link` carries its header's URL",
+        ),
+    ],
+)
+def test_a_catalogue_entrys_variables_are_apart(tmp_path: Path, entry: str, words: str) -> None:
+    """A URL button's variables need a URL button and are no body variables; the variable
+    of a media header's URL is no other; a text header has no URL variable."""
+    flows = f"""\
+        templates:
+          t: {entry}
+        flows:
+          f:
+            start: a
+            states:
+              a: {{say: "Hi."}}
+        """
+    problem = _only(_problems(tmp_path, flows))
+    assert problem.line == 2
+    assert words in problem.message, problem.message
+
+
+@pytest.mark.parametrize(
+    ("header", "words"),
+    [
+        ('"https://{{ host }}/p.png"', "a host written out"),
+        ('"http://cdn.example.com/p.png"', "starts with https://"),
+        ('"{{ photo }}"', "starts with https://"),
+    ],
+)
+def test_a_header_url_is_written_as_a_media_url_is(tmp_path: Path, header: str, words: str) -> None:
+    """A header's URL starts with https:// and a host written out: data after it only."""
+    flows = f"""\
+        templates:
+          t: {{languages: [en], category: utility, header: image}}
+        flows:
+          f:
+            start: a
+            data: {{host: "", photo: ""}}
+            states:
+              a:
+                template: {{code: t, header: {header}}}
+        """
+    problem = _only(_problems(tmp_path, flows))
+    assert words in problem.message, problem.message
+
+
+def test_what_a_state_sends_besides_its_text_is_read_at_load(tmp_path: Path) -> None:
+    """A media URL, a pin's values and a template's header are texts like any other: a
+    placeholder that does not parse is a problem at its line, a secret in one too."""
+    flows = """\
+        templates:
+          t: {languages: [en], category: utility, header: document}
+        flows:
+          f:
+            start: a
+            states:
+              a:
+                say: "Look."
+                media: {type: image, url: "https://cdn.example.com/{{ (x }}.jpg"}
+                routes: [{go: b}]
+              b:
+                say: "Here."
+                location: {latitude: "{{ secret.LAT }}", longitude: "1"}
+                routes: [{go: c}]
+              c:
+                template: {code: t, header: "https://cdn.example.com/{{ id + }}.pdf"}
+        """
+    problems = _problems(tmp_path, flows)
+    assert [p.line for p in problems] == [9, 13, 16], "\n".join(map(str, problems))
+    assert "`media.url` of state `a`" in problems[0].message
+    assert "reads a secret" in problems[1].message
+    assert "`template.header` of state `c`" in problems[2].message
+
+
+@pytest.mark.parametrize(
+    ("state", "line", "words"),
+    [
+        ('say: "Hi."\n                link: {label: Go, url: "https://{{ host }}/p"}', 8,
+         "a host written out"),
+        ('say: "Hi."\n                link: {label: Go, url: "http://track.example.com/p"}', 8,
+         "starts with https://"),
+        ('say: "Hi."\n                link: {label: "Follow your parcel now", '
+         'url: "https://t.example.com/"}', 8, "at most 20 characters"),
+        ('say: "Hi."\n                link: {label: {en: Go, es: ""}, '
+         'url: "https://t.example.com/"}', 8, "write one"),
+        ('link: {label: Go, url: "https://t.example.com/"}', 6, "add `say:`"),
+        ('say: "Hi."\n                link: {label: Go, url: "https://t.example.com/"}\n'
+         "                options: [{label: A, go: a}]", 6, "without `options:`"),
+        ('say: "Hi."\n                link: {label: Go, url: "https://t.example.com/"}\n'
+         '                media: {type: image, url: "https://c.example.com/p.jpg"}', 6,
+         "without `media:`"),
+    ],
+)  # fmt: skip
+def test_a_link_is_checked_where_it_is_written(
+    tmp_path: Path, state: str, line: int, words: str
+) -> None:
+    """A link's URL starts with https:// and a host written out; its label is a button's
+    text (at most 20 characters, never empty); it goes with the state's text alone: not
+    with options or media, not without `say:`. Each at the line of the link or state."""
+    flows = f"""\
+        flows:
+          f:
+            start: a
+            data: {{host: ""}}
+            states:
+              a:
+                {state}
+        """
+    problem = _only(_problems(tmp_path, flows))
+    assert problem.line == line, problem
+    assert words in problem.message, problem.message

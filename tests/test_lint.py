@@ -675,3 +675,28 @@ def test_a_text_without_a_language_the_flow_speaks_is_a_warning_and_strict_fails
     assert main(args) == 0
     assert main([*args, "--strict"]) == 1
     capsys.readouterr()
+
+
+def test_a_links_label_speaks_the_flows_languages_and_its_url_reads_defined_names(
+    tmp_path: Path,
+) -> None:
+    """A link's label is a text customers read: without a language its flow speaks it is
+    a warning at its line; a name its URL reads that the flow never defines is an error."""
+    flows = """\
+        flows:
+          f:
+            start: show
+            states:
+              show:
+                say: {en: "On its way.", es: "En camino."}
+                link:
+                  label: Track parcel  # line 8
+                  url: "https://track.example.com/p/{{ parcel }}"  # line 9
+        """
+    findings = _lint(tmp_path, flows)
+    assert [(f.line, f.severity) for f in findings] == [(8, "warning"), (9, "error")]
+    assert "`link.label` has no `es` text" in str(findings[0])
+    assert "`link.url` of state `show` reads `parcel`" in str(findings[1])
+    fixed = flows.replace("label: Track parcel", "label: {en: Track parcel, es: Seguir envío}")
+    fixed = fixed.replace("{{ parcel }}", "{{ customer }}")
+    assert _lint(tmp_path / "fixed", fixed) == []

@@ -213,7 +213,7 @@ REGEXES = (
     Regex("bot.platforms.tencent.auth", "_REQUEST_TIME", _fullmatch, "a callback's query"),
     Regex("bot.platforms.tencent.auth", "_SIGN", _fullmatch, "a callback's query"),
     Regex("bot.platforms.tencent.callbacks", "_DIGITS", _fullmatch, "a callback's fields"),
-    Regex("bot.cli.templates", "_VARIABLE", _search, "template texts CAMS answers (`sync`)"),
+    Regex("bot.platforms.cams.templates", "_VARIABLE", _search, "template texts CAMS answers"),
     Regex("bot.platforms.cams.fake", "PHONE_RE", _fullmatch, "sends to the sandbox's fake"),
     Regex("bot.platforms.cams.fake", "SIGNED_HEADERS_RE", _search, "sends to the sandbox"),
     Regex("bot.platforms.cams.fake", "CREDENTIAL_RE", _search, "sends to the sandbox"),
@@ -223,7 +223,7 @@ REGEXES = (
 AUTHORS = "what the flow author wrote, read at load time"
 NOT_FROM_OUTSIDE: dict[tuple[str, str], str] = {
     ("bot.flows.answers.spec", "_IDENTIFIER"): AUTHORS + " (a slot's name)",
-    ("bot.flows.spec", "_MEDIA_URL"): AUTHORS + " (a state's `media:` URL, at load)",
+    ("bot.flows.links", "_WRITTEN_BASE"): AUTHORS + " (a media, header or link URL, at load)",
     ("bot.flows.spec", "_DURATION"): AUTHORS + " (durations)",
     ("bot.flows.expr", "_STRING_LITERAL"): AUTHORS + " (an expression that does not parse)",
     ("bot.flows.expr", "_SLIPS"): AUTHORS + " (an expression that does not parse)",

@@ -167,3 +167,20 @@ def test_ctrl_c_drains_and_stops_without_a_warning(tmp_path: Path) -> None:
     records = [json.loads(line) for line in lines if line.startswith("{")]
     loud = [r["msg"] for r in records if r["level"] in ("WARNING", "ERROR")]
     assert [m for m in loud if not m.startswith("sandbox mode:")] == []
+
+
+def test_the_sandbox_and_bot_chat_show_a_link_as_its_label_and_url() -> None:
+    """What the sandbox prints of a cta_url message, and `bot chat` of a reply with a link,
+    is its text, then the label and the URL."""
+    from bot.cli.chat import describe as chat_describe
+    from bot.model import Address, ConversationRef, Link, Outgoing, Reply
+    from bot.web.sandbox import describe
+
+    link = {"display_text": "Track", "url": "https://t.example.com/1"}
+    content = {"type": "cta_url", "body": {"text": "On its way."},
+               "action": {"name": "cta_url", "parameters": link}}  # fmt: skip
+    message = {"Type": "message", "MessageType": "interactive", "Content": json.dumps(content)}
+    assert describe(message) == "On its way.\n[Track: https://t.example.com/1]"
+    reply = Reply(text="On its way.", link=Link("Track", "https://t.example.com/1"))
+    outgoing = Outgoing(Address(ConversationRef("cams", "whatsapp", "1", "2")), reply, "t")
+    assert chat_describe(outgoing) == "On its way.\n[Track: https://t.example.com/1]"

@@ -127,3 +127,31 @@ def test_what_cams_says_reaches_the_terminal_escaped() -> None:
     catalogue = {"t": TemplateEntry(languages=["en"], category="utility")}
     [ours] = compare(catalogue, [{**hostile, "TemplateCode": "t", "Language": "en"}], {})
     assert "\x07" not in ours.says
+
+
+def test_url_button_and_header_variables_are_compared() -> None:
+    """A variable of a URL button at CAMS is one of `button_params:`, not of `params:`; a
+    media header naming its own variable is compared with `header_param:`; as written,
+    nothing differs."""
+    from bot.cli.templates import compare
+    from bot.flows.spec import TemplateEntry
+
+    detail = template("parcel", "en", "pass", "UTILITY", "Hi {{name}}.")
+    detail["Components"][:0] = [{"Type": "HEADER", "Format": "IMAGE", "Url": "{{photo}}"}]
+    button = {"Type": "URL", "Text": "Track", "Url": "https://t.example.com/{{parcel_id}}"}
+    detail["Components"].append({"Type": "BUTTONS", "Buttons": [button]})
+    listed, details = [detail], {("parcel", "en"): detail}
+
+    def said(**entry: Any) -> str:
+        catalogue = {"parcel": TemplateEntry(languages=["en"], category="utility",
+                                             header="image", **entry)}  # fmt: skip
+        [line] = compare(catalogue, listed, details)
+        return line.says
+
+    right = said(params=["name"], buttons=["url"], button_params=["parcel_id"],
+                 header_param="photo")  # fmt: skip
+    assert right.startswith("approved")
+    wrong = said(params=["name", "parcel_id"], buttons=["url"])
+    assert "parameters at CAMS name; here name, parcel_id" in wrong
+    assert "URL button parameters at CAMS parcel_id; here none (`button_params:`)" in wrong
+    assert "header URL at CAMS as photo, here as link (`header_param:`)" in wrong

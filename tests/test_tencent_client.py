@@ -18,7 +18,17 @@ from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
-from bot.model import Address, Button, ConversationRef, Outgoing, Reply, SendReceipt, Template
+from bot.model import (
+    Address,
+    Button,
+    ConversationRef,
+    Link,
+    Media,
+    Outgoing,
+    Reply,
+    SendReceipt,
+    Template,
+)
 from bot.platforms.base import Sender, account_id
 from bot.platforms.tencent.client import (
     TencentClient,
@@ -100,6 +110,27 @@ def test_template_reply_without_text_is_rendered() -> None:
     assert elements[0]["MsgContent"] == {"Text": "ORDER_SHIPPED: order=A-17, eta=Friday"}
     assert elements[1]["MsgType"] == "TIMCustomElem"
     assert render_template(Template("HELLO", "en")) == "HELLO"
+
+
+def test_a_templates_media_header_goes_before_its_text() -> None:
+    """A template's image header goes as a TIMImageElem before the template's text in one
+    message; a document header as a TIMFileElem named as the reply names it."""
+    image = Media("image", "https://cdn.example.com/p/A-1.jpg")
+    template = Template("PARCEL", "en", {"order": "A-1"}, image, "photo")
+    first, text = build_elements(Reply(template=template))
+    assert first["MsgType"] == "TIMImageElem"
+    assert first["MsgContent"]["ImageInfoArray"][0]["URL"] == image.url
+    assert text == {"MsgType": "TIMTextElem", "MsgContent": {"Text": "PARCEL: order=A-1"}}
+    file = Media("document", "https://cdn.example.com/i/bill.pdf", "bill.pdf")
+    [header, _] = build_elements(Reply(template=Template("BILL", "en", header=file)))
+    assert (header["MsgType"], header["MsgContent"]["FileName"]) == ("TIMFileElem", "bill.pdf")
+
+
+def test_a_link_goes_as_its_label_and_url_after_the_text() -> None:
+    """Tencent Chat has no link buttons: the label and the URL follow the text, as text."""
+    reply = Reply(text="On its way.", link=Link("Track parcel", "https://t.example.com/p/1"))
+    assert build_elements(reply) == [{"MsgType": "TIMTextElem", "MsgContent": {
+        "Text": "On its way.\nTrack parcel: https://t.example.com/p/1"}}]  # fmt: skip
 
 
 def test_empty_reply_is_permanent_without_a_request() -> None:

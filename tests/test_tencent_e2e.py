@@ -322,3 +322,78 @@ async def test_a_photo_and_a_location_go_out_over_tencent(
     )
     assert pin["MsgBody"] == [{"MsgType": "TIMLocationElem", "MsgContent": {
         "Desc": "Depot", "Latitude": 39.9, "Longitude": 116.4}}]  # fmt: skip
+
+
+async def test_a_templates_image_header_goes_out_over_tencent(
+    make_client: Any, tencent: tuple[FakeTencent, str], tmp_path: Path
+) -> None:
+    """A state that sends a template with an image header sends, over Tencent Chat, the
+    image (a TIMImageElem by its URL, data in it percent-encoded) and then the template's
+    text, in one message the fake validates."""
+    flows = """
+    templates:
+      parcel_shipped: {languages: [en], category: utility, params: [name], header: image}
+    defaults:
+      inbound_flow: shipped
+    flows:
+      shipped:
+        start: notify
+        data: {name: "Ana", parcel_id: "A/1"}
+        states:
+          notify:
+            template:
+              code: parcel_shipped
+              header: "https://cdn.example.com/parcels/{{ parcel_id }}.jpg"
+              params: {name: "{{ name }}"}
+    """
+    fake, url = tencent
+    client = await make_client(
+        catalog_=catalog_of(tmp_path, flows),
+        tencent_sdkappid=APP, tencent_callback_token=TOKEN, tencent_secret_key=KEY,
+        tencent_identifier=BOT, tencent_api=url,
+    )  # fmt: skip
+    assert (await post(client, message("hi", sender="erin"))).status == 200
+    await eventually(lambda: len(fake.sent_to("erin")) >= 1)
+    [sent] = fake.sent_to("erin")
+    image, text = sent["MsgBody"]
+    assert image["MsgType"] == "TIMImageElem"
+    assert {i["URL"] for i in image["MsgContent"]["ImageInfoArray"]} == {
+        "https://cdn.example.com/parcels/A%2F1.jpg"
+    }
+    assert text == {"MsgType": "TIMTextElem", "MsgContent": {"Text": "parcel_shipped: name=Ana"}}
+    assert fake.errors == []
+
+
+async def test_a_link_goes_out_as_text_over_tencent(
+    make_client: Any, tencent: tuple[FakeTencent, str], tmp_path: Path
+) -> None:
+    """Tencent Chat has no link buttons: a state's `link:` goes as its text, then the
+    label and the URL (what the customer typed one path segment of it), as one text."""
+    flows = """
+    defaults:
+      inbound_flow: track
+    flows:
+      track:
+        start: ask
+        states:
+          ask:
+            say: "Your parcel number?"
+            collect: {slot: parcel_id, type: text, go: show}
+          show:
+            say: "Your parcel is on its way."
+            link: {label: Track parcel, url: "https://track.example.com/p/{{ parcel_id }}"}
+    """
+    fake, url = tencent
+    client = await make_client(
+        catalog_=catalog_of(tmp_path, flows),
+        tencent_sdkappid=APP, tencent_callback_token=TOKEN, tencent_secret_key=KEY,
+        tencent_identifier=BOT, tencent_api=url,
+    )  # fmt: skip
+    assert (await post(client, message("hi", sender="frank"))).status == 200
+    await eventually(lambda: len(fake.sent_to("frank")) >= 1)
+    assert (await post(client, message("A-1/../x", sender="frank"))).status == 200
+    await eventually(lambda: len(fake.sent_to("frank")) >= 2)
+    assert texts(fake, "frank")[1] == (
+        "Your parcel is on its way.\nTrack parcel: https://track.example.com/p/A-1%2F..%2Fx"
+    )
+    assert fake.errors == []

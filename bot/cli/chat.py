@@ -88,7 +88,11 @@ def describe(msg: Outgoing) -> str:
     buttons = "".join(f" [{b.title}]" for b in reply.buttons)
     if reply.template is not None:
         params = ", ".join(f"{k}={v}" for k, v in reply.template.params.items())
-        return f"[template {reply.template.code}] {params}{buttons}"
+        header = reply.template.header
+        shown = f" [{header.kind} {header.url}]" if header is not None else ""
+        return f"[template {reply.template.code}]{shown} {params}{buttons}"
+    if reply.link is not None:
+        return f"{reply.text}\n[{reply.link.label}: {reply.link.url}]"
     return reply.text + buttons
 
 

@@ -8,20 +8,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
 from bot.cli.sources import compiled_catalog, flow_sources, load_settings
-from bot.flows.spec import TemplateEntry
+from bot.flows.spec import MEDIA_HEADERS, TemplateEntry
 from bot.log import escape
+from bot.platforms.cams.templates import button_variables, header_of, header_variable, variables
 
 # What the audit statuses of CAMS mean, for people.
 STATUSES = {"pass": "approved", "auditing": "in review", "fail": "rejected",
             "unaudit": "review paused"}  # fmt: skip
-_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,27 +38,6 @@ class Line:
 def _said(value: object) -> str:
     """A value CAMS answered, for a terminal: control characters escaped, cut to 64."""
     return escape(str(value)[:64])
-
-
-def variables(detail: Mapping[str, Any]) -> list[str]:
-    """The `{{name}}` variables of a template's components, in order, each once."""
-    found: list[str] = []
-    components = detail.get("Components")
-    for component in components if isinstance(components, list) else []:
-        if isinstance(component, dict):
-            for name in _VARIABLE.findall(str(component.get("Text") or "")):
-                if name not in found:
-                    found.append(name)
-    return found
-
-
-def header_of(detail: Mapping[str, Any]) -> str:
-    """A template's header type as the catalogue says it: none, text, image..."""
-    components = detail.get("Components")
-    for component in components if isinstance(components, list) else []:
-        if isinstance(component, dict) and str(component.get("Type", "")).upper() == "HEADER":
-            return str(component.get("Format") or "text").lower()
-    return "none"
 
 
 def compare(
@@ -89,13 +67,7 @@ def compare(
             if category and category != entry.category:
                 problems.append(f"{category} at CAMS, {entry.category} here")
             if "Components" in detail:
-                theirs = variables(detail)
-                if sorted(theirs) != sorted(entry.params):
-                    problems.append(f"parameters at CAMS {', '.join(theirs) or 'none'}; here "
-                                    f"{', '.join(entry.params) or 'none'}")  # fmt: skip
-                header = header_of(detail)
-                if header != entry.header:
-                    problems.append(f"header at CAMS {header}, here {entry.header}")
+                problems += _differences(entry, detail)
             said = "; ".join(problems) or (
                 f"approved, {entry.category}, parameters {', '.join(entry.params) or 'none'}"
             )
@@ -107,6 +79,29 @@ def compare(
                               f"{_said(remote.get('Category', '?')).lower()}), not in "
                               "templates:", here=False))  # fmt: skip
     return lines
+
+
+def _differences(entry: TemplateEntry, detail: Mapping[str, Any]) -> list[str]:
+    """What a template's components at CAMS say otherwise than its catalogue entry: its
+    variables (its URL buttons' apart), its header, the variable of a media header's URL."""
+    problems = []
+    buttons = [_said(v) for v in button_variables(detail)]
+    theirs = [_said(v) for v in variables(detail) if _said(v) not in buttons]
+    if sorted(theirs) != sorted(entry.params):
+        problems.append(f"parameters at CAMS {', '.join(theirs) or 'none'}; here "
+                        f"{', '.join(entry.params) or 'none'}")  # fmt: skip
+    if sorted(buttons) != sorted(entry.button_params):
+        here = ", ".join(entry.button_params) or "none"
+        problems.append(f"URL button parameters at CAMS {', '.join(buttons) or 'none'}; here "
+                        f"{here} (`button_params:`)")  # fmt: skip
+    header = _said(header_of(detail))
+    if header != entry.header:
+        problems.append(f"header at CAMS {header}, here {entry.header}")
+    named = header_variable(detail)
+    if named is not None and entry.header in MEDIA_HEADERS and _said(named) != entry.header_param:
+        problems.append(f"header URL at CAMS as {_said(named)}, here as {entry.header_param} "
+                        "(`header_param:`)")  # fmt: skip
+    return problems
 
 
 async def read_cams(

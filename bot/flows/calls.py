@@ -34,13 +34,11 @@ from urllib.parse import quote, urlsplit
 from bot.errors import CallTextError, ExprError
 from bot.flows.expr import Env, Expr, show
 from bot.flows.expr import Template as TextTemplate
+from bot.flows.links import URL_KEEP, segment
 from bot.model import CallRequest, Part, PartKind, Parts
 
 _SECRET_SOURCE = re.compile(r"secret\.([A-Za-z_][A-Za-z0-9_]{0,63})")
 SCHEMES = ("http", "https")
-# Characters of a URL that keep their meaning (RFC 3986 reserved) and '%' of escapes already
-# written: the author's text keeps them; anything else (spaces, non-ASCII) is encoded.
-_URL_KEEP = ":/?#[]@!$&'()*+,;=%~"
 # What an HTTP header value may not hold: C0 controls, DEL and C1 controls.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 # RFC 9110 token characters: what a header name is made of.
@@ -227,11 +225,11 @@ def build_url(parts: Parts, secrets: Mapping[str, str]) -> str:
     for kind, value in parts:
         match kind:
             case PartKind.TEXT:
-                text += quote(value, safe=_URL_KEEP)
+                text += quote(value, safe=URL_KEEP)
             case PartKind.SECRET:
                 secret = _secret(value, secrets)
                 base = _where(text) == "base"
-                text += quote(secret, safe=_URL_KEEP) if base else _encode(secret)
+                text += quote(secret, safe=URL_KEEP) if base else _encode(secret)
             case _:  # PartKind.DATA
                 if _where(text) == "base":
                     raise CallTextError("data would stand in the url's scheme or host: not called")
@@ -249,7 +247,7 @@ def build_url(parts: Parts, secrets: Mapping[str, str]) -> str:
 def _encode(value: str) -> str:
     """Data in a path segment, query key or value, or fragment: everything but RFC 3986's
     unreserved characters percent-encoded (UTF-8), `/`, `&`, `=`, `?` and `#` included."""
-    return quote(value, safe="")
+    return segment(value)
 
 
 def build_header(parts: Parts, secrets: Mapping[str, str]) -> str:

@@ -25,6 +25,7 @@ from bot.flows.expr import Template as TextTemplate
 from bot.flows.loader import Catalog
 from bot.flows.matching import OptionIndex, OptionWords, flatten_words
 from bot.flows.spec import (
+    MEDIA_HEADERS,
     AgentSpec,
     CallSpec,
     CollectSpec,
@@ -106,9 +107,17 @@ class CompiledRoute:
 
 @dataclass(frozen=True, slots=True)
 class CompiledTemplate:
+    """A template as a state sends it, with what `templates:` says of it: the kind of its
+    media header (`header_kind`, "" for none) and the variable its URL goes as, and its
+    URL buttons' variables (`segments`: each value sent as one path segment)."""
+
     code: str
     language: str | None
     params: Mapping[str, TextTemplate]
+    header: TextTemplate | None = None
+    header_kind: str = ""
+    header_param: str = "link"
+    segments: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +132,12 @@ class CompiledMedia:
     kind: str
     url: TextTemplate
     filename: TextTemplate | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledLink:
+    label: LocalText
+    url: TextTemplate
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +201,7 @@ class CompiledState:
     fallback: CompiledFallback | None
     media: CompiledMedia | None = None
     location: CompiledLocation | None = None
+    link: CompiledLink | None = None
 
     @property
     def waits(self) -> bool:
@@ -219,10 +235,21 @@ def _assignments(values: Mapping[str, str]) -> Assignments:
     return tuple((slot, Expr.parse(source)) for slot, source in values.items())
 
 
-def _template(t: TemplateSpec) -> CompiledTemplate:
+Catalogue = Mapping[str, TemplateEntry]  # `templates:`, by code
+
+
+def _template(t: TemplateSpec, templates: Catalogue) -> CompiledTemplate:
+    params = {k: TextTemplate.parse(v) for k, v in t.params.items()}
+    entry = templates.get(t.code)
+    if entry is None:
+        return CompiledTemplate(t.code, t.language, params)
+    kind = entry.header if entry.header in MEDIA_HEADERS and t.header is not None else ""
     return CompiledTemplate(
-        t.code, t.language, {k: TextTemplate.parse(v) for k, v in t.params.items()}
-    )
+        t.code, t.language, params,
+        header=TextTemplate.parse(t.header) if kind and t.header is not None else None,
+        header_kind=kind, header_param=entry.header_param,
+        segments=frozenset(entry.button_params),
+    )  # fmt: skip
 
 
 def compile_body(value: Any) -> Any:
@@ -250,7 +277,9 @@ def _call(spec: CallSpec) -> CompiledCall:
     )
 
 
-def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> CompiledState:
+def _compile_state(
+    flow: str, name: str, spec: StateSpec, lang: str, templates: Catalogue
+) -> CompiledState:
     options = []
     words = []
     for i, opt in enumerate(spec.options):
@@ -270,7 +299,7 @@ def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> Compiled
     if spec.otp is not None:
         otp = CompiledOtp(
             spec.otp,
-            _template(spec.otp.template),
+            _template(spec.otp.template, templates),
             frozenset(normalize_text(w) for w in spec.otp.resend_words),
         )
     fallback = None
@@ -282,7 +311,7 @@ def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> Compiled
     return CompiledState(
         name=name,
         say=LocalText.compile(spec.say) if spec.say is not None else None,
-        template=_template(spec.template) if spec.template is not None else None,
+        template=_template(spec.template, templates) if spec.template is not None else None,
         buttons=spec.buttons,
         options=tuple(options),
         index=OptionIndex.build(words, flow_lang=lang),
@@ -312,7 +341,7 @@ def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> Compiled
             CompiledReminder(
                 r.after,
                 LocalText.compile(r.say) if r.say is not None else None,
-                _template(r.template) if r.template is not None else None,
+                _template(r.template, templates) if r.template is not None else None,
             )
             for r in spec.remind
         ),
@@ -330,6 +359,9 @@ def _compile_state(flow: str, name: str, spec: StateSpec, lang: str) -> Compiled
             TextTemplate.parse(spec.location.name) if spec.location.name else None,
             TextTemplate.parse(spec.location.address) if spec.location.address else None,
         ) if spec.location is not None else None,
+        link=CompiledLink(
+            LocalText.compile(spec.link.label), TextTemplate.parse(spec.link.url),
+        ) if spec.link is not None else None,
     )  # fmt: skip
 
 
@@ -416,13 +448,18 @@ def _build_machine(name: str, spec: FlowSpec) -> Machine:
     )
 
 
-def compile_flow(name: str, spec: FlowSpec, lang: str = "en") -> CompiledFlow:
+def compile_flow(
+    name: str, spec: FlowSpec, lang: str = "en", templates: Catalogue | None = None
+) -> CompiledFlow:
+    """One flow; `templates` (`templates:`) says which of its templates' variables are
+    URL buttons' and what their headers are."""
+    catalogue = templates or {}
     return CompiledFlow(
         name=name,
         version=flow_version(spec),
         start=spec.start,
         data=dict(spec.data),
-        states={s: _compile_state(name, s, st, lang) for s, st in spec.states.items()},
+        states={s: _compile_state(name, s, st, lang, catalogue) for s, st in spec.states.items()},
         machine=_build_machine(name, spec),
         commands=spec.commands,
         migrations=dict(spec.migrations),
@@ -533,7 +570,8 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
         for word in flatten_words(getattr(d.commands, command)):
             commands.setdefault(normalize_text(word), command)
     t = d.texts
-    flows = {name: compile_flow(name, flow, d.language) for name, flow in spec.flows.items()}
+    flows = {name: compile_flow(name, flow, d.language, spec.templates)
+             for name, flow in spec.flows.items()}  # fmt: skip
     agent_headers = {k: CallText.parse(v) for k, v in d.agent.headers.items()}
     agent_webhook = CallText.parse(d.agent.webhook) if d.agent.webhook else None
     numbers = {

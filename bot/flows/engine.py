@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from transitions import EventData, Machine
 
@@ -36,6 +37,7 @@ from bot.flows.compiler import (
     holds,
 )
 from bot.flows.expr import Template as TextTemplate
+from bot.flows.links import render_url, segment
 from bot.flows.triggers import START, CallOutcome, Kind, OtpOutcome, Trigger
 from bot.model import (
     AgentReply,
@@ -48,6 +50,7 @@ from bot.model import (
     Fallback,
     Inbound,
     IntentStart,
+    Link,
     Location,
     Media,
     Outcome,
@@ -101,6 +104,11 @@ def _lookup(value: Any, path: tuple[str, ...]) -> Any:
         else:
             return None
     return value
+
+
+def _file_name(url: str) -> str:
+    """A document's name from its URL: the last part of its path, decoded."""
+    return unquote(url.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1]) or "document"
 
 
 def _primary(lang: str) -> str:
@@ -306,6 +314,16 @@ class _Step:
             self.detail = f"render error: {e.message}"
             return ""
 
+    def _render_url(self, url: TextTemplate, env: Mapping[str, Any]) -> str:
+        """A URL a message carries: data percent-encoded (bot.flows.links)."""
+        try:
+            return render_url(url, env)
+        except ExprError as e:
+            # The reason may quote a customer's value: it stays in the step's detail, unlogged.
+            log.warning("url %r could not be rendered", url.source)
+            self.detail = f"render error: {e.message}"
+            return ""
+
     def _pick(self, text: LocalText, env: Mapping[str, Any], *, shown: bool = True) -> str:
         """`text` in the conversation's language. One `shown` to the customer in another
         language (none in theirs) is noted: the history says so. A text written without
@@ -335,8 +353,17 @@ class _Step:
         return self.now - self.conv.last_inbound_ms < WINDOW_MS
 
     def _template(self, t: CompiledTemplate, env: Mapping[str, Any]) -> Template:
+        """The template's variables rendered (a URL button's each one path segment) and
+        its media header's URL (bot.flows.links)."""
         params = {k: self._render(v, env) for k, v in t.params.items()}
-        return Template(t.code, t.language or self._lang(), params)
+        params = {k: segment(v) if k in t.segments else v for k, v in params.items()}
+        header = None
+        if t.header is not None:
+            url = self._render_url(t.header, env)
+            header = Media(
+                t.header_kind, url, _file_name(url) if t.header_kind == "document" else ""
+            )
+        return Template(t.code, t.language or self._lang(), params, header, t.header_param)
 
     def _buttons(
         self, state: CompiledState, env: Mapping[str, Any], *, shown: bool
@@ -388,6 +415,10 @@ class _Step:
         if state.media is not None or state.location is not None:
             self._say_with_media(state, text, env)
             return
+        if state.link is not None:
+            link = Link(self._pick(state.link.label, env), self._render_url(state.link.url, env))
+            self._emit(Reply(text=text, link=link), state)
+            return
         buttons = self._buttons(state, env, shown=True) if state.buttons else ()
         reply = Reply(text=text, buttons=buttons)
         if len(buttons) > LIST_AFTER:  # more than buttons hold: a list, its labels localized
@@ -402,10 +433,10 @@ class _Step:
         out as numbers on the globe is not sent (the text is)."""
         media = state.media
         if media is not None:
-            url = self._render(media.url, env)
+            url = self._render_url(media.url, env)
             name = self._render(media.filename, env) if media.filename is not None else ""
             if media.kind == "document" and not name:
-                name = url.rsplit("/", 1)[-1].split("?", 1)[0] or "document"
+                name = _file_name(url)
             if media.kind == "audio":
                 self._emit(Reply(text=text), state)
                 text = ""

@@ -25,7 +25,16 @@ from bot.flows.expr import Expr
 from bot.flows.expr import Template as TextTemplate
 from bot.flows.matching import flatten_words
 from bot.flows.patterns import compile_pattern
-from bot.flows.spec import FlowsFile, FlowSpec, IntentSpec, Localized, StateSpec, TemplateSpec
+from bot.flows.spec import (
+    MEDIA_HEADERS,
+    FlowsFile,
+    FlowSpec,
+    IntentSpec,
+    Localized,
+    StateSpec,
+    TemplateEntry,
+    TemplateSpec,
+)
 from bot.phones import customer_id
 
 
@@ -394,10 +403,11 @@ def _flow_languages(flow: FlowSpec, default: str) -> set[str]:
 
 def _check_templates(file: str, root: Any, spec: FlowsFile) -> list[SpecProblem]:
     """With a `templates:` catalogue, every template a flow sends is in it, in the
-    languages it goes in, with exactly the parameters it has."""
+    languages it goes in, with exactly the parameters it has (its URL buttons' too), and
+    with a `header:` URL when, and only when, its header is an image, video or document.
+    Without one, no template has a `header:` (what kind of media it is, the catalogue
+    says)."""
     catalogue = spec.templates
-    if not catalogue:
-        return []
     problems = []
     default = spec.defaults.language
     for name, flow in spec.flows.items():
@@ -406,13 +416,25 @@ def _check_templates(file: str, root: Any, spec: FlowsFile) -> list[SpecProblem]
             for where, t in state_templates(state):
                 path = ("flows", name, "states", sname, *where)
                 entry = catalogue.get(t.code)
-                if entry is None:
+                if entry is None and t.header is not None:
                     problems.append(SpecProblem(
-                        file, line_of(root, (*path, "code")),
-                        f"template `{t.code}` is not in `templates:`, the account's approved "
-                        f"templates." + _suggest(t.code, catalogue),
+                        file, line_of(root, (*path, "header")),
+                        f"template `{t.code}` has a `header:`, but `templates:` does not list "
+                        "it: list it there with its `header:` (image, video or document), "
+                        "which says what the URL is." + (_suggest(t.code, catalogue)
+                                                         if catalogue else ""),
                     ))  # fmt: skip
+                if not catalogue:
                     continue
+                if entry is None:
+                    if t.header is None:
+                        problems.append(SpecProblem(
+                            file, line_of(root, (*path, "code")),
+                            f"template `{t.code}` is not in `templates:`, the account's "
+                            "approved templates." + _suggest(t.code, catalogue),
+                        ))  # fmt: skip
+                    continue
+                problems += _check_header(file, root, path, t, entry)
                 wanted = {t.language} if t.language else spoken
                 lacking = sorted(
                     lang for lang in wanted
@@ -426,18 +448,21 @@ def _check_templates(file: str, root: Any, spec: FlowsFile) -> list[SpecProblem]
                         f"not in {', '.join(lacking)} ({said}): a customer of that language "
                         "would get nothing (CAMS refuses the send)",
                     ))  # fmt: skip
-                extra = sorted(set(t.params) - set(entry.params))
-                missing = sorted(set(entry.params) - set(t.params))
+                declared = [*entry.params, *entry.button_params]
+                extra = sorted(set(t.params) - set(declared))
+                missing = sorted(set(declared) - set(t.params))
                 if extra or missing:
                     what = []
                     if extra:
                         what.append(f"has no parameter {', '.join(extra)}")
                     if missing:
                         what.append(f"needs {', '.join(missing)}")
+                    its = f"its parameters: {', '.join(entry.params) or 'none'}"
+                    if entry.button_params:
+                        its += f"; of its URL buttons: {', '.join(entry.button_params)}"
                     problems.append(SpecProblem(
                         file, line_of(root, (*path, "params")),
-                        f"template `{t.code}` {' and '.join(what)} (its parameters: "
-                        f"{', '.join(entry.params) or 'none'})",
+                        f"template `{t.code}` {' and '.join(what)} ({its})",
                     ))  # fmt: skip
     return problems
 
@@ -474,19 +499,63 @@ def _check_numbers(file: str, root: Any, spec: FlowsFile) -> list[SpecProblem]:
     return problems
 
 
+def _check_header(
+    file: str, root: Any, path: tuple[Any, ...], t: TemplateSpec, entry: TemplateEntry
+) -> list[SpecProblem]:
+    """A send's `header:` against its template's header: a URL for an image, video or
+    document, nothing for another."""
+    if t.header is not None and entry.header not in MEDIA_HEADERS:
+        return [SpecProblem(
+            file, line_of(root, (*path, "header")),
+            f"template `{t.code}` has no media header (`templates:` says its header is "
+            f"{entry.header}): remove `header:`; only an image, video or document header "
+            "takes a URL",
+        )]  # fmt: skip
+    if t.header is None and entry.header in MEDIA_HEADERS:
+        return [SpecProblem(
+            file, line_of(root, (*path, "code")),
+            f"template `{t.code}` has {_A[entry.header]} header (`templates:`): give its URL "
+            f"with `header: \"https://HOST/...\"` (it goes as `{entry.header_param}`)",
+        )]  # fmt: skip
+    return []
+
+
+_A = {"image": "an image", "video": "a video", "document": "a document"}
+
+
 def _template_sources(
     where: tuple[Any, ...], t: TemplateSpec | None
 ) -> list[tuple[tuple[Any, ...], str]]:
     if t is None:
         return []
-    return [((*where, "params", k), v) for k, v in t.params.items()]
+    found = [((*where, "params", k), v) for k, v in t.params.items()]
+    if t.header is not None:
+        found.append(((*where, "header"), t.header))
+    return found
+
+
+def _sent_sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str]]:
+    """The texts with placeholders of what a state sends besides its text: a photo's URL and
+    name, a pin's values, a link's label and URL."""
+    found: list[tuple[tuple[Any, ...], str | None]] = []
+    if state.media is not None:
+        found += [(("media", "url"), state.media.url),
+                  (("media", "filename"), state.media.filename)]  # fmt: skip
+    if (pin := state.location) is not None:
+        found += [(("location", k), getattr(pin, k))
+                  for k in ("latitude", "longitude", "name", "address")]  # fmt: skip
+    texts = [(where, text) for where, text in found if text is not None]
+    if state.link is not None:
+        texts += _localized(("link", "label"), state.link.label)
+        texts.append((("link", "url"), state.link.url))
+    return texts
 
 
 def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
     """Every expression (`expr`), text with placeholders (`text`) and regular expression
     (`regex`) of a state, with its YAML path."""
     texts = _localized(("say",), state.say) + _localized(("reprompt",), state.reprompt)
-    texts += _template_sources(("template",), state.template)
+    texts += _template_sources(("template",), state.template) + _sent_sources(state)
     exprs: list[tuple[tuple[Any, ...], str]] = [(("set", k), v) for k, v in state.set.items()]
     regexes: list[tuple[tuple[Any, ...], str]] = []
     for i, o in enumerate(state.options):

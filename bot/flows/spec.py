@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from bot.flows.answers import SlotSpec
+from bot.flows.links import base_written
 from bot.model import DEFAULT_ACCOUNT
 
 # A text an author writes: one string, or one per language ({en: ..., es: ...}).
@@ -52,14 +53,33 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
+_URL_RULE = (
+    "starts with https:// and a host written out, data after the host's `/` only: a "
+    "customer's data never chooses where it leads"
+)
+
+
 class TemplateSpec(Spec):
     """An approved template (console: Template Design), sent outside the 24-hour window."""
 
     code: str = Field(min_length=1, description="The template's code in the CAMS console.")
     language: str | None = Field(None, description="Template language; default: conversation's.")
     params: dict[str, str] = Field(
-        default_factory=dict, description="Template variables; values may use {{ expressions }}."
+        default_factory=dict,
+        description="Template variables, its URL buttons' too (`button_params` in `templates:`,"
+        " each value sent as one path segment); values may use {{ expressions }}.",
     )
+    header: str | None = Field(
+        None,
+        description="The URL of its image, video or document header (as `templates:` says its "
+        "header is): https://HOST/..., {{ expressions }} after the host.",
+    )
+
+    @model_validator(mode="after")
+    def _header_written(self) -> TemplateSpec:
+        if self.header is not None and not base_written(self.header):
+            raise ValueError(f"`header:` {_URL_RULE}")
+        return self
 
 
 class OptionSpec(Spec):
@@ -184,9 +204,6 @@ class FallbackSpec(Spec):
     duration: int | None = Field(None, ge=60, le=43200, description="FallBackDuration, seconds.")
 
 
-_MEDIA_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[^{]*")
-
-
 class MediaSpec(Spec):
     """A photo, document, video or audio sent with the state's message (`say:` is its
     caption), from a URL the platform fetches: `https://`, its host written out (data may
@@ -202,7 +219,7 @@ class MediaSpec(Spec):
 
     @model_validator(mode="after")
     def _host_written(self) -> MediaSpec:
-        if not _MEDIA_URL.match(self.url) or "{{" in self.url.split("/", 3)[2]:
+        if not base_written(self.url):
             raise ValueError(
                 "`url:` starts with https:// and a host written out, data after the host's `/` "
                 "only: a customer's data never chooses where the platform fetches from"
@@ -227,6 +244,37 @@ class LocationOutSpec(Spec):
         return (
             str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
         )
+
+
+LINK_LABEL_MAX = 20  # WhatsApp's call-to-action button: its display text
+
+
+class LinkSpec(Spec):
+    """A button that opens a web page (WhatsApp's call-to-action URL button), sent with the
+    state's `say:` as its text: `https://`, its host written out (data may fill the path and
+    query after it, each value percent-encoded, never choose the host)."""
+
+    label: Localized = Field(
+        description="The button's text, per language if you like: at most 20 characters."
+    )
+    url: str = Field(
+        min_length=1, description="https://HOST/..., {{ expressions }} after the host."
+    )
+
+    @model_validator(mode="after")
+    def _written(self) -> LinkSpec:
+        if not base_written(self.url):
+            raise ValueError(f"`url:` {_URL_RULE}")
+        labels = [self.label] if isinstance(self.label, str) else list(self.label.values())
+        for label in labels:
+            if not label.strip():
+                raise ValueError("a link's `label:` is the text of its button: write one")
+            if "{{" not in label and len(label) > LINK_LABEL_MAX:
+                raise ValueError(
+                    f"a link's `label:` is at most {LINK_LABEL_MAX} characters (WhatsApp's "
+                    f"button): `{label}` has {len(label)}"
+                )
+        return self
 
 
 class StateSpec(Spec):
@@ -263,9 +311,23 @@ class StateSpec(Spec):
     location: LocationOutSpec | None = Field(
         None, description="A location pin sent after `say:` (inside the window)."
     )
+    link: LinkSpec | None = Field(
+        None, description="A button opening a web page, sent with `say:` as its text."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> StateSpec:
+        if self.link is not None:
+            with_link = [k for k, v in (("options", self.options), ("buttons", self.buttons),
+                                        ("media", self.media), ("location", self.location))
+                         if v]  # fmt: skip
+            if with_link:
+                raise ValueError(
+                    f"a state sending a `link:` sends its text with the link's button alone, "
+                    f"without `{with_link[0]}:`: put that in a state of its own"
+                )
+            if self.say is None:
+                raise ValueError("a `link:` goes with the state's `say:`, its text: add `say:`")
         if (self.media or self.location) and self.buttons:
             raise ValueError("a state sending `media:` or `location:` lists its options in `say:`:"
                              " `buttons: true` goes with a text alone")  # fmt: skip
@@ -445,6 +507,10 @@ class FlowSpec(Spec):
     states: dict[str, StateSpec] = Field(min_length=1)
 
 
+# The headers a send fills with a URL (its `header:`).
+MEDIA_HEADERS = ("image", "video", "document")
+
+
 class TemplateEntry(Spec):
     """An approved template of the account, as the flows may send it (`templates:`): `bot
     check` fails a flow that sends one that is not here, in a language it lacks, or with
@@ -465,7 +531,40 @@ class TemplateEntry(Spec):
     buttons: list[Literal["quick_reply", "url", "phone", "copy_code", "otp"]] = Field(
         default_factory=list, description="Its buttons, in order."
     )
+    header_param: str = Field(
+        "link",
+        min_length=1,
+        description="An image, video or document header: the variable whose value is the "
+        "media's URL (a send's `header:`).",
+    )
+    button_params: list[str] = Field(
+        default_factory=list,
+        description="The variables of its URL buttons' dynamic part, each of which every send "
+        "fills (in `params:`); a value goes as one path segment, percent-encoded.",
+    )
     description: str = ""
+
+    @model_validator(mode="after")
+    def _variables_apart(self) -> TemplateEntry:
+        both = sorted(set(self.params) & set(self.button_params))
+        if both:
+            raise ValueError(
+                f"{', '.join(both)} is in `params:` and in `button_params:`: a variable of a URL "
+                "button goes in `button_params:` alone"
+            )
+        if self.button_params and "url" not in self.buttons:
+            raise ValueError("`button_params:` are the variables of its URL buttons: add `url` "
+                             "to `buttons:`, or remove them")  # fmt: skip
+        media = self.header in MEDIA_HEADERS
+        if "header_param" in self.model_fields_set and not media:
+            raise ValueError(f"`header_param:` names the URL of an image, video or document "
+                             f"header, and its header is {self.header}")  # fmt: skip
+        if media and self.header_param in (*self.params, *self.button_params):
+            raise ValueError(
+                f"`{self.header_param}` carries its header's URL (`header_param:`): it is no "
+                "other variable; rename one of them"
+            )
+        return self
 
 
 # The name of a business number (`numbers:`) or of a CAMS account: a word, as intents, the

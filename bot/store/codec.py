@@ -3,8 +3,10 @@ decoder each. Everything else (the Lua scripts included) moves these forms as op
 
     event         JSON `{"t": TYPE, ...}` with the fields not at their defaults: an inbox
                   entry's `e`, a dead letter's `e`
-    reply         JSON of the fields set (`text`, `buttons`, `template`, `fallback`, `state` and
-                  `visit`, `system`): an outbox entry's `r`, a dead letter's `r`
+    reply         JSON of the fields set (`text`, `buttons`, `list`, `media`, `location`,
+                  `link`, `template` with its `header` and `header_param`, `fallback`,
+                  `state` and `visit`, `system`, `marketing`): an outbox entry's `r`, a
+                  dead letter's `r`
     call          JSON of every field, URL and header values as [kind, text] parts: a call
                   entry's `r`
     conversation  the hash fields `f s fv d li sp vi at o a h rt q tm otp` (and `v`, which the
@@ -48,6 +50,7 @@ from bot.model import (
     HistoryKind,
     Inbound,
     IntentStart,
+    Link,
     Location,
     Media,
     Part,
@@ -133,13 +136,24 @@ def reply_to_json(reply: Reply) -> str:
     if reply.location is not None:
         loc = reply.location
         d["location"] = [loc.latitude, loc.longitude, loc.name, loc.address]
+    if reply.link is not None:
+        d["link"] = [reply.link.label, reply.link.url]
     if reply.template is not None:
-        d["template"] = {
-            "code": reply.template.code,
-            "language": reply.template.language,
-            "params": reply.template.params,
-        }
+        t = reply.template
+        d["template"] = {"code": t.code, "language": t.language, "params": t.params}
+        if t.header is not None:
+            d["template"]["header"] = [t.header.kind, t.header.url, t.header.filename]
+            d["template"]["header_param"] = t.header_param
     return dumps(d)
+
+
+def _template_from(t: dict[str, Any]) -> Template:
+    header = t.get("header")
+    return Template(
+        t["code"], t["language"], dict(t.get("params", {})),
+        header=Media(*header) if header else None,
+        header_param=t.get("header_param", "link"),
+    )  # fmt: skip
 
 
 def reply_from_json(raw: str | bytes) -> Reply:
@@ -153,7 +167,8 @@ def reply_from_json(raw: str | bytes) -> Reply:
         list_title=d.get("list", ("", ""))[1],
         media=Media(*d["media"]) if d.get("media") else None,
         location=Location(*d["location"]) if d.get("location") else None,
-        template=Template(t["code"], t["language"], dict(t.get("params", {}))) if t else None,
+        link=Link(*d["link"]) if d.get("link") else None,
+        template=_template_from(t) if t else None,
         fallback=Fallback(fb[0], fb[1], fb[2]) if fb else None,
         state=d.get("state", ""),
         visit=d.get("visit", -1),
@@ -352,8 +367,12 @@ def history_replies(replies: Sequence[Reply], reply_jsons: Sequence[str], *, tex
             d["text"] = ""
         if reply.buttons:
             d["buttons"] = len(reply.buttons)
+        if reply.link is not None:
+            d["link"] = ""
         if reply.template is not None:
             d["template"] = {"code": reply.template.code, "language": reply.template.language}
+            if reply.template.header is not None:
+                d["template"]["header"] = reply.template.header.kind
         kept.append(d)
     return dumps(kept)
 

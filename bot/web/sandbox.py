@@ -36,6 +36,9 @@ def describe(message: Mapping[str, str]) -> str:
         return str(content["text"])
     body = content.get("body", {}).get("text", "")
     action = content.get("action", {})
+    if content.get("type") == "cta_url":
+        link = action.get("parameters", {})
+        return f"{body}\n[{link.get('display_text')}: {link.get('url')}]"
     titles = [b["reply"]["title"] for b in action.get("buttons", ())]
     titles += [r["title"] for s in action.get("sections", ()) for r in s.get("rows", ())]
     return str(body) + "".join(f" [{t}]" for t in titles)

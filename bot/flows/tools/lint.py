@@ -78,7 +78,8 @@ class _FlowLint:
 
     def __init__(self, catalog: Catalog, root: Any, name: str, spec: FlowSpec) -> None:
         self.catalog, self.root, self.name, self.spec = catalog, root, name, spec
-        self.flow: CompiledFlow = compile_flow(name, spec, catalog.flows.defaults.language)
+        flows = catalog.flows
+        self.flow: CompiledFlow = compile_flow(name, spec, flows.defaults.language, flows.templates)
         self.edges = edges(self.flow)
         self.findings: list[Finding] = []
 
@@ -348,12 +349,13 @@ def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
 
 def _customer_texts(state: StateSpec) -> list[tuple[tuple[Any, ...], Any]]:
     """The texts of a state its customers read, with their YAML paths: what it says, its
-    re-prompt, its options' labels (when they are buttons), a collect's invalid text, its
-    reminders."""
+    re-prompt, its options' labels (when they are buttons), its link's label, a collect's
+    invalid text, its reminders."""
     labels = enumerate(state.options) if state.buttons else enumerate(())
     found: list[tuple[tuple[Any, ...], Any]] = [
         (("say",), state.say), (("reprompt",), state.reprompt),
         *((("options", i, "label"), o.label) for i, o in labels),
+        (("link", "label"), state.link.label if state.link is not None else None),
         *((("remind", i, "say"), r.say) for i, r in enumerate(state.remind)),
     ]  # fmt: skip
     if state.collect is not None:

@@ -59,7 +59,8 @@ def _json(value: Any) -> str:
 
 def _session_content(reply: Reply) -> tuple[str, dict[str, Any]]:
     """(MessageType, Content) of a free-form message: a photo, document, video or audio
-    (the text its caption), a location, text, reply buttons or a list."""
+    (the text its caption), a location, a link button (`cta_url`), text, reply buttons or
+    a list."""
     if reply.media is not None:
         media = reply.media
         content: dict[str, Any] = {"link": media.url}
@@ -73,6 +74,19 @@ def _session_content(reply: Reply) -> tuple[str, dict[str, Any]]:
         pin: dict[str, Any] = {"latitude": where.latitude, "longitude": where.longitude}
         pin.update({k: v for k, v in (("name", where.name), ("address", where.address)) if v})
         return "location", pin
+    if reply.link is not None:
+        # WhatsApp's call-to-action URL button; the text is its body (the label, without one).
+        return "interactive", {
+            "type": "cta_url",
+            "body": {"text": reply.text or reply.link.label},
+            "action": {
+                "name": "cta_url",
+                "parameters": {
+                    "display_text": reply.link.label[:BUTTON_TITLE_MAX],
+                    "url": reply.link.url,
+                },
+            },
+        }
     buttons = reply.buttons
     if not buttons or len(buttons) > MAX_LIST_ROWS:
         # More options than a list can hold: the text itself lists them.
@@ -134,11 +148,16 @@ def build_params(msg: Outgoing, *, channel_default: str) -> dict[str, str]:
         if reply.fallback.duration is not None:
             params["FallBackDuration"] = str(reply.fallback.duration)
     if reply.template is not None:
+        template = reply.template
         params["Type"] = "template"
-        params["TemplateCode"] = reply.template.code
-        params["Language"] = reply.template.language
-        if reply.template.params:
-            params["TemplateParams"] = _json(reply.template.params)
+        params["TemplateCode"] = template.code
+        params["Language"] = template.language
+        variables = dict(template.params)
+        if template.header is not None:
+            # TemplateParams is the template's variables alone: its media header's URL is one.
+            variables[template.header_param] = template.header.url
+        if variables:
+            params["TemplateParams"] = _json(variables)
         if reply.buttons:
             params["Payload"] = _json([b.payload for b in reply.buttons])
         return params

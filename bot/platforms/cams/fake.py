@@ -12,7 +12,9 @@ Status codes answered (POP conventions; see cams-protocol.md §3 and Alibaba's p
 tables, where signature errors are 400 and an unknown AccessKey is 404):
 
 * 200 `{"Code": "OK", "MessageId": ...}`: accepted and recorded.
-* 200 `{"Code": "Invalid.<Param>" | "Invalid.Parameter", ...}`: business validation errors.
+* 200 `{"Code": "Invalid.<Param>" | "Invalid.Parameter", ...}`: business validation errors
+  (a template send is checked against the template of its code and language, when the fake
+  is given it: its variables and its media header's URL in TemplateParams).
 * 400 `Missing<Param>`: a required parameter (ChannelType, Type, From, To) is absent.
 * 400 `InvalidAction.NotFound` / `InvalidVersion`: wrong `x-acs-action` / `x-acs-version`.
 * 400 `SignatureDoesNotMatch`, `IncompleteSignature`, `MissingAuthorization`,
@@ -42,6 +44,7 @@ from bot.errors import SignatureMismatch
 from bot.phones import lookup_form
 from bot.platforms.cams.client import ACTION, API_VERSION, FORM_CONTENT_TYPE, Clock, utc_now
 from bot.platforms.cams.signing import verify_request
+from bot.platforms.cams.templates import header_of, header_variable, variables
 
 KNOWN_CHANNELS: Final = frozenset({"whatsapp", "messenger", "instagram", "telegram", "viber"})
 PHONE_CHANNELS: Final = frozenset({"whatsapp", "viber"})
@@ -223,10 +226,6 @@ class FakeCams:
             raise ApiError(400, "SignatureNonceUsed", "the signature nonce has been used")
         self._nonces[nonce] = now
 
-    def signed_by(self, access_key_id: str) -> list[dict[str, str]]:
-        """The messages accepted from the account of `access_key_id`."""
-        return [m for m, k in zip(self.messages, self.signers, strict=True) if k == access_key_id]
-
     def admit(self, now: float, access_key_id: str = "") -> None:
         """Sliding one-second window over an account's admitted requests; raises 429 when
         full."""
@@ -282,10 +281,13 @@ def _check_interactive(content: Mapping[str, Any]) -> None:
     kind, action, body = content.get("type"), content.get("action"), content.get("body")
     if not isinstance(kind, str) or not isinstance(action, dict):
         raise _invalid("Invalid.Content", "interactive Content needs type and action")
-    if kind not in ("button", "list"):
+    if kind not in ("button", "list", "cta_url"):
         return
     if not isinstance(body, dict) or not _text(body.get("text")):
         raise _invalid("Invalid.Content", "interactive Content needs body.text")
+    if kind == "cta_url":
+        _check_cta_url(action)
+        return
     if kind == "button":
         buttons = action.get("buttons")
         if not isinstance(buttons, list) or not 1 <= len(buttons) <= MAX_REPLY_BUTTONS:
@@ -313,6 +315,44 @@ def _check_interactive(content: Mapping[str, Any]) -> None:
             raise _invalid("Invalid.Content", "a section's title: 1-24 characters")
     if len(set(ids)) != len(ids):
         raise _invalid("Invalid.Content", "button and row ids must be unique")
+
+
+def _https(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("https://") and len(value) > 8
+
+
+def _check_cta_url(action: Mapping[str, Any]) -> None:
+    """A call-to-action URL button: `name` cta_url, a `display_text` of 1-20 characters and
+    an https `url`, as Meta takes it."""
+    parameters = action.get("parameters")
+    if action.get("name") != "cta_url" or not isinstance(parameters, dict):
+        raise _invalid("Invalid.Content", "a cta_url message needs action.name cta_url and "
+                       "action.parameters")  # fmt: skip
+    if not _text(parameters.get("display_text"), BUTTON_TITLE_MAX):
+        raise _invalid("Invalid.Content", "a cta_url's display_text: 1-20 characters")
+    if not _https(parameters.get("url")):
+        raise _invalid("Invalid.Content", "a cta_url needs an https url")
+
+
+def check_template_send(templates: Sequence[Mapping[str, Any]], params: Mapping[str, str]) -> None:
+    """A template send against the account's template of its code and language, when the
+    fake knows it: every variable of its components is in TemplateParams, and a media
+    header's https URL under `link` (or the variable its header names). Raises `ApiError`."""
+    code = params.get("TemplateCode") or params.get("TemplateName")
+    language = params.get("Language")
+    known = next((t for t in templates if language == t.get("Language")
+                  and code in (t.get("TemplateCode"), t.get("TemplateName"))), None)  # fmt: skip
+    if known is None:
+        return
+    given = json.loads(params.get("TemplateParams") or "{}")
+    missing = [name for name in variables(known) if name not in given]
+    if missing:
+        raise _invalid("Invalid.TemplateParams", f"TemplateParams lacks the template's "
+                       f"variables {', '.join(missing)}")  # fmt: skip
+    header = header_variable(known)
+    if header is not None and not _https(given.get(header)):
+        raise _invalid("Invalid.TemplateParams", f"the template's {header_of(known)} header "
+                       f"needs an https URL as `{header}` in TemplateParams")  # fmt: skip
 
 
 def _check_media(kind: str, content: Mapping[str, Any]) -> None:
@@ -480,6 +520,8 @@ async def _send(request: web.Request) -> web.Response:
             raise ApiError(fault.status, fault.code, "injected fault", fault.retry_after)
         delay = fault.delay if fault is not None else 0.0
         validate_params(params)
+        if params["Type"] == "template":
+            check_template_send(fake.templates, params)
         message_id = await fake.record(params, arrived, signer)
         response = _answer(
             200, {"RequestId": request_id, "Code": "OK", "Message": "OK", "MessageId": message_id}

@@ -79,13 +79,23 @@ def render_template(template: Template) -> str:
 
 
 def build_elements(reply: Reply) -> list[dict[str, Any]]:
-    """`MsgBody` of one reply: a TIMTextElem, then buttons as one TIMCustomElem."""
+    """`MsgBody` of one reply: a template's media header, a TIMTextElem (a link's label and
+    URL after the text), a photo or the like, a location, then buttons as one
+    TIMCustomElem."""
     text = reply.text
-    if reply.template is not None and not text:
-        # The flow chose a template because WhatsApp's 24-hour window was closed; Tencent
-        # has no such window, so the template's own text (or a rendering of it) goes out.
-        text = render_template(reply.template)
     elements: list[dict[str, Any]] = []
+    if reply.template is not None:
+        if not text:
+            # The flow chose a template because WhatsApp's 24-hour window was closed; Tencent
+            # has no such window, so the template's own text (or a rendering of it) goes out.
+            text = render_template(reply.template)
+        if reply.template.header is not None:
+            # A message holds several elements: the header's image (video, file) first.
+            elements.append(_media_element(reply.template.header))
+    if reply.link is not None:
+        # Tencent Cloud Chat has no link buttons: the label and the URL go as text.
+        shown = f"{reply.link.label}: {reply.link.url}"
+        text = f"{text}\n{shown}" if text else shown
     if text:
         elements.append({"MsgType": "TIMTextElem", "MsgContent": {"Text": text}})
     if reply.media is not None:

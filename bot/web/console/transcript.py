@@ -109,11 +109,24 @@ def _reply_bubble(side: str, reply: Mapping[str, Any], at_ms: int, task: str,
         listed = ", ".join(f"{k}={v}" for k, v in params.items()) if params else ""
         shown = f"{template.get('code', '?')} ({template.get('language', '?')})"
         shown += f": {listed}" if listed else ""
+        header = template.get("header")  # [kind, url, name], or the kind alone
+        if header:
+            shown += f" [{header[0] if isinstance(header, list) else header} header]"
     kept = reply.get("buttons", ())
     # Without texts kept (BOT_HISTORY_TEXT=false) a reply keeps how many buttons it had.
     buttons = tuple(str(b[0]) for b in kept if b) if isinstance(kept, list) else ()
     text = str(reply.get("text", ""))
+    if "link" in reply:
+        text = "\n".join(t for t in (text, _link(reply["link"])) if t)
     return Bubble(side, at_ms, text, shown, buttons, task, delivery)
+
+
+def _link(link: Any) -> str:
+    """A link button as text: `[link: LABEL, URL]` (the page escapes it and makes no link of
+    it: the URL holds data), `[link]` when its words were not kept."""
+    if isinstance(link, list) and len(link) == 2:
+        return f"[link: {link[0]}, {link[1]}]"
+    return "[link]"
 
 
 def transcript(entries: Sequence[HistoryEntry], *, trace_rows: int = 12) -> Transcript:

@@ -109,8 +109,12 @@ def describe_reply(reply: Reply) -> str:
         said = f"the template {t.code} ({t.language})"
         if t.params:
             said += " with " + ", ".join(f"{k}={v!r}" for k, v in t.params.items())
+        if t.header is not None:
+            said += f" and the {t.header.kind} header {t.header.url!r}"
     else:
         said = repr(reply.text)
+    if reply.link is not None:
+        said += f" with the link {reply.link.label!r} to {reply.link.url!r}"
     if reply.buttons:
         said += " with the buttons [" + ", ".join(b.title for b in reply.buttons) + "]"
     return said
