@@ -201,6 +201,7 @@ class Button:
     title: str
     payload: str
     description: str = ""  # a list row's second line (WhatsApp lists: 72 characters)
+    section: str = ""  # the heading of the list section its row is in ("": the list's title)
 
 
 @dataclass(frozen=True, slots=True)

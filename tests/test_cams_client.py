@@ -615,3 +615,26 @@ def test_a_link_is_a_cta_url_interactive_message() -> None:
         "action": {"name": "cta_url", "parameters": {
             "display_text": "Track your parcel no", "url": "https://t.example.com/p/A%2F1"}},
     }  # fmt: skip
+
+
+def test_a_lists_rows_go_under_their_sections_headings() -> None:
+    """Rows with the same section are one section, where its first row is; rows without one
+    go under the list's heading; headings are cut to 24 characters; the stored reply keeps
+    them."""
+    buttons = (
+        Button("Mon 9-12", "a", "Two left", "This week"),
+        Button("Fri 14-18", "b", "", "This week"),
+        Button("Mon 9-12", "c", "", "Next week, as early as possible"),
+        Button("Any other day", "d"),
+        Button("Sat 9-12", "e", "", "This week"),
+    )
+    reply = Reply(text="When?", buttons=buttons, list_title="More")
+    content = json.loads(build_params(_out(reply), channel_default="x")["Content"])
+    sections = content["action"]["sections"]
+    assert [(s["title"], [r["id"] for r in s["rows"]]) for s in sections] == [
+        ("This week", ["a", "b", "e"]),
+        ("Next week, as early as p", ["c"]),
+        ("More", ["d"]),
+    ]
+    assert sections[0]["rows"][0] == {"id": "a", "title": "Mon 9-12", "description": "Two left"}
+    assert reply_from_json(reply_to_json(reply)) == reply

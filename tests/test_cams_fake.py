@@ -454,6 +454,26 @@ async def test_a_list_rows_description_and_sections_title_are_bounded(
         assert (status, data["Code"]) == (200, code)
 
 
+async def test_a_list_of_several_sections_titles_each(fake_client: Client) -> None:
+    """Several sections each need a title (one alone may go without); at most 10."""
+
+    def content(*titles: str | None) -> str:
+        sections = [{"rows": [{"id": f"r{i}", "title": f"Row {i}"}],
+                     **({"title": t} if t is not None else {})}
+                    for i, t in enumerate(titles)]  # fmt: skip
+        return json.dumps({"type": "list", "body": {"text": "Pick"},
+                           "action": {"button": "Choose", "sections": sections}})  # fmt: skip
+
+    cases = [(content(None), "OK"), (content("This week", "Next week"), "OK"),
+             (content("This week", None), "Invalid.Content"),
+             (content(*(f"S{i}" for i in range(11))), "Invalid.Content")]  # fmt: skip
+    for body, code in cases:
+        status, data, _ = await _post(
+            fake_client, _text_params(MessageType="interactive", Content=body)
+        )
+        assert (status, data["Code"]) == (200, code)
+
+
 def _detail(code: str, header: dict[str, str], body: str, url: str = "") -> dict[str, Any]:
     """A template as GetChatappTemplateDetail's Data gives it."""
     components: list[dict[str, Any]] = [header, {"Type": "BODY", "Text": body}]

@@ -356,3 +356,51 @@ async def test_a_link_goes_out_as_a_cta_url_message(
             "url": "https://track.example.com/p/A-1%2F..%2Fadmin%3Fx%3D1"}},
     }  # fmt: skip
     assert fake_cams.recorder.errors == []
+
+
+SECTIONS = """\
+    defaults: {inbound_flow: slots, language: en}
+    flows:
+      slots:
+        start: pick
+        states:
+          pick:
+            say: {en: "When shall we come?", es: "¿Cuándo pasamos?"}
+            buttons: true
+            options:
+              - label: {en: Monday 9-12, es: Lunes 9-12}
+                description: {en: "Two places left", es: "Quedan dos plazas"}
+                section: {en: This week, es: Esta semana}
+                go: booked
+              - label: {en: Friday 14-18, es: Viernes 14-18}
+                section: {en: This week, es: Esta semana}
+                go: booked
+              - label: {en: Tuesday 9-12, es: Martes 9-12}
+                section: {en: Next week, es: La semana que viene}
+                go: booked
+              - {label: {en: Any other day, es: Otro día}, go: booked}
+          booked:
+            say: {en: "Booked, thank you.", es: "Reservado, gracias."}
+    """
+
+
+async def test_a_list_with_sections_goes_out_and_a_row_is_chosen(
+    make_client: Any, fake_cams: CamsServer, tmp_path: Path
+) -> None:
+    """Through the endpoints: a list's rows go under their sections' headings (the rows
+    without one under the list's), with their descriptions, as the fake CAMS (which checks a
+    list's shape) accepted it; a tapped row's payload books."""
+    client = await make_client(catalog_=catalog_of(tmp_path, SECTIONS), api_keys="api-key")
+    customer = "8613900000131"
+    item = inbound("hola", customer=customer)
+    assert (await client.post(RECEIPTS, json=[item])).status == 200
+    [sent] = await fake_cams.recorder.wait_for(1)
+    content = json.loads(sent["Content"])
+    sections = content["action"]["sections"]
+    assert [s["title"] for s in sections] == ["This week", "Next week", "Options"]
+    assert [r["title"] for r in sections[0]["rows"]] == ["Monday 9-12", "Friday 14-18"]
+    assert sections[0]["rows"][0]["description"] == "Two places left"
+    payload = sections[1]["rows"][0]["id"]
+    tap = inbound("Tuesday 9-12", customer=customer, payload=payload)
+    assert (await client.post(RECEIPTS, json=[tap])).status == 200
+    assert (await said(fake_cams, customer, 2))[-1] == "Booked, thank you."

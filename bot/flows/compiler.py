@@ -96,6 +96,7 @@ class CompiledOption:
     when: Expr | None
     set: Assignments
     description: LocalText | None = None
+    section: LocalText | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +293,7 @@ def _compile_state(
                 Expr.parse(opt.when) if opt.when else None,
                 _assignments(opt.set),
                 LocalText.compile(opt.description) if opt.description is not None else None,
+                LocalText.compile(opt.section) if opt.section is not None else None,
             )
         )
         words.append(option_words(opt, payload))

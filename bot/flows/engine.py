@@ -375,6 +375,7 @@ class _Step:
                 self._pick(o.label, env, shown=shown),
                 o.payload,
                 self._pick(o.description, env, shown=shown) if o.description else "",
+                self._pick(o.section, env, shown=shown) if o.section else "",
             )
             for o in state.options
             if o.when is None or holds(o.when, env)

@@ -560,6 +560,9 @@ def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
     regexes: list[tuple[tuple[Any, ...], str]] = []
     for i, o in enumerate(state.options):
         texts += _localized(("options", i, "label"), o.label)
+        for key in ("description", "section"):
+            if getattr(o, key) is not None:
+                texts += _localized(("options", i, key), getattr(o, key))
         exprs += [(("options", i, "set", k), v) for k, v in o.set.items()]
         if o.when:
             exprs.append((("options", i, "when"), o.when))

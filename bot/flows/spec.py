@@ -92,6 +92,13 @@ class OptionSpec(Spec):
         description="A second line under the label when the options go as a list (more than "
         "three buttons): at most 72 characters.",
     )
+    section: Localized | None = Field(
+        None,
+        description="The heading of the list section its row goes in, when the options go as a "
+        "list: options with the same heading are one section, in the order they first come "
+        "(at most 24 characters, 10 sections). Options without one go under the list's "
+        "title (defaults.texts.list_title).",
+    )
     go: str = Field(min_length=1, description="The state this option leads to.")
     keywords: list[str] = Field(default_factory=list, description="Other words that choose it.")
     synonyms: LocalizedWords = Field(

@@ -114,6 +114,13 @@ def event_from_json(raw: str | bytes) -> Event:
 # -- replies ---------------------------------------------------------------------------------
 
 
+def _button(b: Button) -> list[str]:
+    """A button as stored: [title, payload], then its description and section if any."""
+    if b.section:
+        return [b.title, b.payload, b.description, b.section]
+    return [b.title, b.payload, b.description] if b.description else [b.title, b.payload]
+
+
 def reply_to_json(reply: Reply) -> str:
     d: dict[str, Any] = {}
     if reply.system:
@@ -127,8 +134,7 @@ def reply_to_json(reply: Reply) -> str:
     if reply.text:
         d["text"] = reply.text
     if reply.buttons:
-        d["buttons"] = [[b.title, b.payload, b.description] if b.description
-                        else [b.title, b.payload] for b in reply.buttons]  # fmt: skip
+        d["buttons"] = [_button(b) for b in reply.buttons]
     if reply.list_button or reply.list_title:
         d["list"] = [reply.list_button, reply.list_title]
     if reply.media is not None:

@@ -354,7 +354,11 @@ def _customer_texts(state: StateSpec) -> list[tuple[tuple[Any, ...], Any]]:
     labels = enumerate(state.options) if state.buttons else enumerate(())
     found: list[tuple[tuple[Any, ...], Any]] = [
         (("say",), state.say), (("reprompt",), state.reprompt),
-        *((("options", i, "label"), o.label) for i, o in labels),
+        *(item for i, o in labels for item in (
+            (("options", i, "label"), o.label),
+            (("options", i, "description"), o.description),
+            (("options", i, "section"), o.section),
+        )),
         (("link", "label"), state.link.label if state.link is not None else None),
         *((("remind", i, "say"), r.say) for i, r in enumerate(state.remind)),
     ]  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ ROW_TITLE_MAX = 24
 ROW_DESCRIPTION_MAX = 72
 LIST_BUTTON_MAX = 20
 SECTION_TITLE_MAX = 24
+MAX_SECTIONS = 10  # of a list message (it has at most 10 rows too)
 # A list's button and heading when the reply names none (flows.yaml's defaults.texts do).
 LIST_BUTTON_LABEL = "Choose"
 LIST_SECTION_TITLE = "Options"
@@ -97,20 +98,26 @@ def _session_content(reply: Reply) -> tuple[str, dict[str, Any]]:
             "body": {"text": reply.text},
             "action": {"buttons": [_reply_button(b) for b in buttons]},
         }
-    rows = [_row(b) for b in buttons]
     return "interactive", {
         "type": "list",
         "body": {"text": reply.text},
         "action": {
             "button": (reply.list_button or LIST_BUTTON_LABEL)[:LIST_BUTTON_MAX],
-            "sections": [
-                {
-                    "title": (reply.list_title or LIST_SECTION_TITLE)[:SECTION_TITLE_MAX],
-                    "rows": rows,
-                }
-            ],
+            "sections": _sections(buttons, reply.list_title or LIST_SECTION_TITLE),
         },
     }
+
+
+def _sections(buttons: Sequence[Button], title: str) -> list[dict[str, Any]]:
+    """The rows under their sections' headings, each section where its first row is; rows
+    without a heading under `title` (the list's)."""
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for b in buttons:
+        sections.setdefault(b.section or title, []).append(_row(b))
+    return [
+        {"title": heading[:SECTION_TITLE_MAX], "rows": rows}
+        for heading, rows in list(sections.items())[:MAX_SECTIONS]
+    ]
 
 
 def _row(button: Button) -> dict[str, Any]:

@@ -104,7 +104,7 @@ PHONE_RE: Final = re.compile(r"\+?[0-9]{3,20}")
 SIGNED_HEADERS_RE: Final = re.compile(r"SignedHeaders=([^,\s]*)")
 CREDENTIAL_RE: Final = re.compile(r"Credential=([^,\s]*)")
 MAX_REPLY_BUTTONS, BUTTON_TITLE_MAX = 3, 20
-MAX_LIST_ROWS, ROW_TITLE_MAX, LIST_BUTTON_MAX = 10, 24, 20
+MAX_LIST_ROWS, ROW_TITLE_MAX, LIST_BUTTON_MAX, MAX_SECTIONS = 10, 24, 20, 10
 ROW_DESCRIPTION_MAX = 72
 
 OnMessage = Callable[[Mapping[str, str]], None]
@@ -313,6 +313,12 @@ def _check_interactive(content: Mapping[str, Any]) -> None:
         if any(isinstance(s, dict) and "title" in s and not _text(s["title"], 24)
                for s in sections):  # fmt: skip
             raise _invalid("Invalid.Content", "a section's title: 1-24 characters")
+        if len(sections) > MAX_SECTIONS:
+            raise _invalid("Invalid.Content", "a list message has at most 10 sections")
+        if len(sections) > 1 and any(
+            not (isinstance(s, dict) and s.get("title")) for s in sections
+        ):
+            raise _invalid("Invalid.Content", "each section of a list of several needs a title")
     if len(set(ids)) != len(ids):
         raise _invalid("Invalid.Content", "button and row ids must be unique")
 
