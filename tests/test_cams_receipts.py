@@ -226,6 +226,11 @@ def test_business_call_from_and_to() -> None:
     call = parse_business_call({"code": "x", "From": "8613900000001", "To": ours}, {},
                                default_business=ours)  # fmt: skip
     assert call.customer == "8613900000001"
+    # Any number of `numbers:` is ours too.
+    support = "34600000001"
+    call = parse_business_call({"code": "x", "From": "+34 600 000 001", "To": "8613900000001"},
+                               {}, default_business=ours, businesses=[support])  # fmt: skip
+    assert (call.customer, call.business) == ("8613900000001", support)
 
 
 def test_business_call_idempotency_key_header() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -30,6 +31,7 @@ from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams
 from bot.runtime.ratelimit import RateLimiter
 from bot.settings import CamsAccount, Settings, cams_accounts, unknown_variables
 from tests.conftest import make_settings
+from tests.console_support import TOKEN, sign_in
 from tests.support import (
     ACCESS_KEY_ID,
     ACCESS_KEY_SECRET,
@@ -215,6 +217,17 @@ async def test_intents_send_from_the_number_they_name(
     assert await start("support_notice", "8613900000204") == 202  # its number: support
     assert await start("notice", "8613900000205", business=UNLISTED) == 400
     assert await start("notice", "8613900000206", business="support", channel="viber") == 400
+    # What names no number is refused plainly: long, marked up, control characters (the
+    # reason is logged: escaped, on one line).
+    for hostile in ("9" * 65, "<img src=x onerror=alert(1)>", "sales\r\nX-Evil: 1", "../sales"):
+        resp = await client.post(
+            "/v1/intents/notice", json={"customer": "8613900000207", "business": hostile},
+            headers=API,
+        )  # fmt: skip
+        assert resp.status == 400
+        said = (await resp.json())["msg"]
+        assert "\r" not in said
+        assert "\n" not in said
     await eventually(lambda: len(fake.messages) == 4)
     sent = {m["To"]: (m["From"], s) for m, s in zip(fake.messages, fake.signers, strict=True)}
     assert sent["8613900000201"] == (SALES, ACCESS_KEY_ID)
@@ -236,7 +249,7 @@ async def test_an_account_dead_letters_are_its_own(
     """A reply brand_b could not send is a dead letter of brand_b: listed with its account,
     and found by `?account=` and `bot dlq list --account`."""
     fake, _ = two_accounts
-    client = await make_app(send_attempts=1)
+    client = await make_app(send_attempts=1, console_tokens=TOKEN)
     fake.fail_next(503, "ServiceUnavailable", to=CUSTOMER)
     item = inbound("hello", customer=CUSTOMER, business=SUPPORT)
     assert (await client.post(RECEIPTS, json=[item])).status == 200
@@ -255,6 +268,14 @@ async def test_an_account_dead_letters_are_its_own(
     assert letter["account"] == "brand_b"
     assert [d["id"] for d in await listed("?account=brand_b")] == [letter["id"]]
     assert await listed("?account=default") == []
+    # The console says so too, and which number the conversation is with.
+    assert (await sign_in(client)).status == 200
+    page = await (await client.get("/console/dead-letters")).text()
+    assert '<th scope="col">Account</th>' in page
+    assert "<td>brand_b</td>" in page
+    [conversation] = re.findall(r'href="(/console/c/[^"]+)"', page)[:1]
+    page = await (await client.get(conversation)).text()
+    assert "(support, account brand_b)" in page
     for name, value in {
         "BOT_REDIS_URL": redis_url,
         "BOT_PARTITIONS": "4",

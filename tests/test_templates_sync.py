@@ -91,6 +91,28 @@ async def test_sync_reports_each_template_as_cams_has_it(
                      "here": True}  # fmt: skip
 
 
+async def test_sync_asks_the_named_account(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--account NAME` signs with BOT_CAMS_ACCOUNT_<NAME>_*'s keys at its endpoint: that
+    account's templates are compared; an account without keys is named, exit 2."""
+    server = await aiohttp_server(create_fake_cams({"b-id": "b-secret"}, templates=ACCOUNT))
+    monkeypatch.setenv("BOT_CAMS_ACCOUNT_BRAND_B_ACCESS_KEY_ID", "b-id")
+    monkeypatch.setenv("BOT_CAMS_ACCOUNT_BRAND_B_ACCESS_KEY_SECRET", "b-secret")
+    monkeypatch.setenv("BOT_CAMS_ACCOUNT_BRAND_B_ENDPOINT", str(server.make_url("/")))
+    (tmp_path / "flows.yaml").write_text(textwrap.dedent(FLOWS))
+    (tmp_path / "intents").mkdir()
+    argv = ["templates", "sync", "--flows", str(tmp_path / "flows.yaml"), "--account"]
+    out = io.StringIO()
+    assert await sync(parser().parse_args([*argv, "brand_b"]), out=out) == 1
+    assert "ok    reminder en: approved, utility, parameters name, date" in out.getvalue()
+    out = io.StringIO()
+    assert await sync(parser().parse_args([*argv, "brand_c"]), out=out) == 2
+    assert "BOT_CAMS_ACCOUNT_BRAND_C_ACCESS_KEY_ID" in out.getvalue()
+
+
 async def test_sync_says_what_stops_it(
     cams: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -16,7 +17,9 @@ from typing import Any, TextIO
 from bot.cli.sources import compiled_catalog, flow_sources, load_settings
 from bot.flows.spec import MEDIA_HEADERS, TemplateEntry
 from bot.log import escape
+from bot.model import DEFAULT_ACCOUNT
 from bot.platforms.cams.templates import button_variables, header_of, header_variable, variables
+from bot.settings import cams_accounts
 
 # What the audit statuses of CAMS mean, for people.
 STATUSES = {"pass": "approved", "auditing": "in review", "fail": "rejected",
@@ -133,13 +136,27 @@ async def sync(args: argparse.Namespace, *, out: TextIO) -> int:
     if not catalog.templates:
         print("flows.yaml has no `templates:`: nothing to compare (docs/flows.md)", file=out)
         return 1
-    if settings.cams_access_key_id is None and not settings.sandbox_mode:
+    endpoint = settings.cams_endpoint
+    if args.account and args.account != DEFAULT_ACCOUNT:
+        account = cams_accounts(os.environ, settings.cams_endpoint).get(args.account)
+        if account is None:
+            print(f"no CAMS account {args.account}: set BOT_CAMS_ACCOUNT_"
+                  f"{args.account.upper()}_ACCESS_KEY_ID and _ACCESS_KEY_SECRET",
+                  file=out)  # fmt: skip
+            return 2
+        key_id, secret, endpoint = (
+            account.access_key_id,
+            account.access_key_secret,
+            account.endpoint,
+        )
+    elif settings.cams_access_key_id is None and not settings.sandbox_mode:
         print("no CAMS account: set BOT_CAMS_ACCESS_KEY_ID and BOT_CAMS_ACCESS_KEY_SECRET",
               file=out)  # fmt: skip
         return 2
-    key_id, secret = settings.cams_credentials()
+    else:
+        key_id, secret = settings.cams_credentials()
     async with aiohttp.ClientSession() as session:
-        client = CamsClient(session, endpoint=args.endpoint or settings.cams_endpoint,
+        client = CamsClient(session, endpoint=args.endpoint or endpoint,
                             access_key_id=key_id, access_key_secret=secret)  # fmt: skip
         try:
             listed, details = await read_cams(catalog.templates, client)
@@ -169,5 +186,11 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--flows", help="flows file (default BOT_FLOWS or flows.yaml)")
     s.add_argument("--intents", help="intents folder (default BOT_INTENTS or intents/)")
     s.add_argument("--endpoint", help="the CAMS API's base URL (default BOT_CAMS_ENDPOINT)")
+    s.add_argument(
+        "--account",
+        metavar="NAME",
+        help="the CAMS account to ask (a NAME of BOT_CAMS_ACCOUNT_<NAME>_*; default: the "
+        "account of BOT_CAMS_ACCESS_KEY_ID)",
+    )
     s.add_argument("--json", action="store_true", help="print the comparison as JSON")
     s.set_defaults(func=cmd_templates)

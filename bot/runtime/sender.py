@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
 from bot.log import context, mask_id, shown
 from bot.metrics import Metrics
-from bot.model import ConversationRef, Outgoing, SendFailed
+from bot.model import Outgoing, SendFailed
 from bot.platforms.base import Sender
 from bot.runtime.drain import Consumer, drain, while_lease_in_doubt
 from bot.runtime.ratelimit import RateLimiter
@@ -140,8 +140,9 @@ class OutboxSender(Consumer):
                 return
 
     async def _send(self, entry: OutboxEntry) -> None:
-        conv = ConversationRef.parse(entry.conv_id)
-        route = self.routes.route(address_from_entry(entry.conv_id, entry.space))
+        to = address_from_entry(entry.conv_id, entry.space)
+        conv = to.ref
+        route = self.routes.route(to)
         if route is None:
             account = self.routes.account_of(conv)
             log.error(

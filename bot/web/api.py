@@ -51,10 +51,13 @@ class IntentRequest(BaseModel):
         None, description="When the customer is mid-flow; default: the intent's `policy`."
     )
     channel: str | None = Field(
-        None, description="Default: the business number's (`numbers:`), else BOT_CAMS_CHANNEL."
+        None,
+        max_length=64,
+        description="Default: the business number's (`numbers:`), else BOT_CAMS_CHANNEL.",
     )
     business: str | None = Field(
         None,
+        max_length=64,
         description="Business number, or its name in `numbers:`; default: the intent's "
         "`number:`, else BOT_CAMS_FROM, else the first of `numbers:`.",
     )

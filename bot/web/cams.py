@@ -192,6 +192,7 @@ async def business(request: web.Request) -> web.Response:
         request.headers,
         default_business=settings.business_number(),
         default_channel=settings.cams_channel,
+        businesses=[n.business for n in request.app[CATALOG].current.numbers.values()],
     )
     if len(call.space) > MAX_SPACE:
         raise BadRequest(f"custSpaceId is over {MAX_SPACE} characters")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -193,7 +193,11 @@ def parse_business_call(
     *,
     default_business: str | None,
     default_channel: str = "whatsapp",
+    businesses: Collection[str] = (),
 ) -> BusinessCall:
+    """The call's intent, customer, business number, channel, space and idempotency key.
+    With From and To and nothing else naming the customer, From is the customer unless it
+    is `default_business` or one of `businesses` (the numbers of `numbers:`)."""
     code = _find(fields, CODE_FIELDS)
     if isinstance(code, dict):
         code = _find_shallow(code, ("code", "intentcode"))
@@ -215,7 +219,8 @@ def parse_business_call(
     on = str(channel or default_channel).lower()
     if customer is None and isinstance(frm, str) and isinstance(to, str):
         # Inbound convention (From = customer) unless From is our business number.
-        if default_business and _same_number(frm, default_business, on):
+        ours = [b for b in (default_business, *businesses) if b]
+        if any(_same_number(frm, b, on) for b in ours):
             customer, business = to, business or frm
         else:
             customer, business = frm, business or to

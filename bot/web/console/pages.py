@@ -210,9 +210,11 @@ async def conversation(request: web.Request) -> web.Response:
         raise NotFound("no such conversation (erased, or forgotten after its time)")
     now_ms = int(request.app[CLOCK]() * 1000)
     ref = ConversationRef.parse(conv_id)
+    catalog = request.app[CATALOG].current
+    number = catalog.number_of(ref.platform, ref.channel, ref.business)
     return render(
         request, "conversation.html", session=session, page="conversations",
-        conv=conv, conv_id=conv_id, ref=ref, link=here,
+        conv=conv, conv_id=conv_id, ref=ref, link=here, number=number,
         chat=transcript(entries), more_history=earlier,
         in_window=bool(conv.last_inbound_ms) and now_ms - conv.last_inbound_ms < WINDOW_MS,
         window_ends_ms=conv.last_inbound_ms + WINDOW_MS if conv.last_inbound_ms else 0,
@@ -291,6 +293,7 @@ async def _dead_row(request: web.Request, letter: DeadEntry) -> dict[str, Any]:
         "customer": ConversationRef.parse(conv).customer if conv else "",
         "link": await link(request, conv) if conv else "",
         "task": letter.task_id,
+        "account": request.app[CATALOG].current.account_of(conv),
     }
 
 
@@ -301,7 +304,8 @@ async def dead_letters(request: web.Request) -> web.Response:
     more = f"?cursor={rows[-1]['id']}" if len(letters) > LIST_PAGE else None
     done = DONE.get(request.query.get("done", ""), "")
     return render(request, "dead_letters.html", session=session, page="dead", rows=rows,
-                  total=total, more=more, done=done)  # fmt: skip
+                  total=total, more=more, done=done,
+                  accounts=bool(request.app[CATALOG].current.numbers))  # fmt: skip
 
 
 async def dead_letter(request: web.Request) -> web.Response:
