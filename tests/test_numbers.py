@@ -237,6 +237,31 @@ async def test_intents_send_from_the_number_they_name(
     assert "Un aviso para usted" in fake.sent_to("8613900000201")[0]["Content"]
 
 
+async def test_a_campaign_goes_from_the_number_it_names_in_its_time_zone(
+    make_app: Callable[..., Awaitable[TestClient[Any, Any]]],
+    two_accounts: tuple[FakeCams, str],
+) -> None:
+    """`business: support` sends a campaign's first messages from the support number with
+    brand_b's key, and its time zone is the number's when it names none."""
+    fake, _ = two_accounts
+    client = await make_app()
+    recipients = [{"customer": f"+86139000003{i:02d}"} for i in range(3)]
+    resp = await client.post(
+        "/v1/campaigns",
+        json={"intent": "notice", "recipients": recipients, "business": "support", "rate": 50},
+        headers=API,
+    )
+    assert resp.status == 202, await resp.text()
+    campaign = (await resp.json())["campaign"]
+    await eventually(lambda: len(fake.messages) == 3)
+    assert {(m["From"], k) for m, k in zip(fake.messages, fake.signers, strict=True)} == {
+        (SUPPORT, BRAND_B_KEY)
+    }
+    shown = await (await client.get(f"/v1/campaigns/{campaign}", headers=API)).json()
+    assert shown["timezone"] == "Asia/Shanghai"
+    assert shown["business"] == SUPPORT
+
+
 async def test_an_account_dead_letters_are_its_own(
     make_app: Callable[..., Awaitable[TestClient[Any, Any]]],
     two_accounts: tuple[FakeCams, str],
