@@ -163,44 +163,41 @@ async def _sandbox(app: web.Application) -> AsyncIterator[None]:
 def _cams_accounts(app: web.Application) -> dict[str, CamsClient]:
     """A sender for each named CAMS account; in sandbox mode, each account `numbers:` names
     that has no keys sends to the sandbox's fake CAMS with its published ones."""
-    settings = app[SETTINGS]
-    clients = {}
-    for name, account in app[ACCOUNTS].items():
-        clients[name] = CamsClient(
-            app[HTTP],
-            endpoint=app[CAMS_ENDPOINT] if settings.sandbox_mode else account.endpoint,
-            access_key_id=account.access_key_id,
-            access_key_secret=account.access_key_secret,
-            timeout=settings.send_timeout,
-            channel_default=settings.cams_channel,
+    sandbox = app[SETTINGS].sandbox_mode
+    clients = {
+        name: _cams_client(
+            app,
+            account.access_key_id,
+            account.access_key_secret,
+            app[CAMS_ENDPOINT] if sandbox else account.endpoint,
         )
-    if settings.sandbox_mode:
+        for name, account in app[ACCOUNTS].items()
+    }
+    if sandbox:
         for number in app[CATALOG].current.numbers.values():
             if number.account != DEFAULT_ACCOUNT and number.account not in clients:
-                clients[number.account] = CamsClient(
-                    app[HTTP],
-                    endpoint=app[CAMS_ENDPOINT],
-                    access_key_id=SANDBOX_SECRET,
-                    access_key_secret=SANDBOX_SECRET,
-                    timeout=settings.send_timeout,
-                    channel_default=settings.cams_channel,
+                clients[number.account] = _cams_client(
+                    app, SANDBOX_SECRET, SANDBOX_SECRET, app[CAMS_ENDPOINT]
                 )
     return clients
+
+
+def _cams_client(app: web.Application, key_id: str, secret: str, endpoint: str) -> CamsClient:
+    settings = app[SETTINGS]
+    return CamsClient(
+        app[HTTP],
+        endpoint=endpoint,
+        access_key_id=key_id,
+        access_key_secret=secret,
+        timeout=settings.send_timeout,
+        channel_default=settings.cams_channel,
+    )
 
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     key_id, secret = settings.cams_credentials()
-    senders: dict[str, Sender] = {
-        "cams": CamsClient(
-            app[HTTP],
-            endpoint=app[CAMS_ENDPOINT],
-            access_key_id=key_id,
-            access_key_secret=secret,
-            timeout=settings.send_timeout,
-            channel_default=settings.cams_channel,
-        )
-    }
+    senders: dict[str, Sender] = {"cams": _cams_client(app, key_id, secret, app[CAMS_ENDPOINT])}
     accounts = _cams_accounts(app)
     limits = {
         f"{client.platform}:{client.account}": limit
