@@ -161,25 +161,16 @@ async def _sandbox(app: web.Application) -> AsyncIterator[None]:
 
 
 def _cams_accounts(app: web.Application) -> dict[str, CamsClient]:
-    """A sender for each named CAMS account; in sandbox mode, each account `numbers:` names
-    that has no keys sends to the sandbox's fake CAMS with its published ones."""
-    sandbox = app[SETTINGS].sandbox_mode
-    clients = {
+    """A sender for each named CAMS account (in sandbox mode, to the sandbox's fake CAMS)."""
+    return {
         name: _cams_client(
             app,
             account.access_key_id,
             account.access_key_secret,
-            app[CAMS_ENDPOINT] if sandbox else account.endpoint,
+            app[CAMS_ENDPOINT] if app[SETTINGS].sandbox_mode else account.endpoint,
         )
         for name, account in app[ACCOUNTS].items()
     }
-    if sandbox:
-        for number in app[CATALOG].current.numbers.values():
-            if number.account != DEFAULT_ACCOUNT and number.account not in clients:
-                clients[number.account] = _cams_client(
-                    app, SANDBOX_SECRET, SANDBOX_SECRET, app[CAMS_ENDPOINT]
-                )
-    return clients
 
 
 def _cams_client(app: web.Application, key_id: str, secret: str, endpoint: str) -> CamsClient:
@@ -218,7 +209,15 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     runtime = Runtime(
         app[STORE],
         Engine(catalog.current),
-        Routes(senders, accounts, lambda: catalog.current),
+        Routes(
+            senders,
+            accounts,
+            lambda: catalog.current,
+            # Sandbox mode: a named account without keys sends with the published ones.
+            _cams_client(app, SANDBOX_SECRET, SANDBOX_SECRET, app[CAMS_ENDPOINT])
+            if settings.sandbox_mode
+            else None,
+        ),
         lease_seconds=settings.lease_seconds,
         send_attempts=settings.send_attempts,
         clock=app[CLOCK],

@@ -30,6 +30,7 @@ from bot.model import Conversation, Inbound, StepContext
 from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams
 from bot.runtime.ratelimit import RateLimiter
 from bot.settings import CamsAccount, Settings, cams_accounts, unknown_variables
+from bot.web.keys import SANDBOX_MESSAGES
 from tests.conftest import make_settings
 from tests.console_support import TOKEN, sign_in
 from tests.support import (
@@ -317,6 +318,19 @@ async def test_an_account_dead_letters_are_its_own(
 
     assert [d["id"] for d in await cli("--account", "brand_b")] == [letter["id"]]
     assert await cli("--account", "default") == []
+
+
+async def test_sandbox_mode_sends_for_an_account_without_keys(
+    make_app: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    """In sandbox mode a number whose account has no keys still answers: through the
+    sandbox's fake CAMS, with the published keys."""
+    client = await make_app(accounts={}, sandbox=True)
+    item = inbound("hello", customer=CUSTOMER, business=SUPPORT)
+    assert (await client.post(RECEIPTS, json=[item])).status == 200
+    sent = client.app[SANDBOX_MESSAGES]
+    await eventually(lambda: len(sent) == 1)
+    assert sent[0]["From"] == SUPPORT
 
 
 async def test_start_is_refused_when_a_number_names_an_account_without_keys(

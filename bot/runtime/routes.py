@@ -34,10 +34,14 @@ class Routes:
         senders: Mapping[str, Sender],
         accounts: Mapping[str, Sender] | None = None,
         catalog: Callable[[], CompiledCatalog] | None = None,
+        fallback: Sender | None = None,
     ) -> None:
+        """`fallback`: the sender of a named account that has none (sandbox mode's, for an
+        account a reload named; elsewhere such flows are refused)."""
         self.senders = dict(senders)
         self.accounts = dict(accounts or {})
         self.catalog = catalog
+        self.fallback = fallback
 
     def account_of(self, ref: ConversationRef) -> str:
         """The name of the account a conversation's replies are sent with."""
@@ -58,7 +62,7 @@ class Routes:
         sender = (
             self.senders.get(ref.platform)
             if account == DEFAULT_ACCOUNT
-            else self.accounts.get(account)
+            else self.accounts.get(account, self.fallback)
         )
         if sender is None:
             return None
