@@ -59,9 +59,10 @@ SHOP_INTENTS = {
 FOUND = CannedHttp("GET", "http://api.test/orders/A1", 200, {"status": "packed"})
 
 
-def shop_catalog(tmp_path: Path) -> CompiledCatalog:
-    """SHOP_FLOWS and SHOP_INTENTS, written under tmp_path, loaded and compiled."""
-    (tmp_path / "flows.yaml").write_text(textwrap.dedent(SHOP_FLOWS))
+def shop_catalog(tmp_path: Path, more: str = "") -> CompiledCatalog:
+    """SHOP_FLOWS (and `more` top-level keys) and SHOP_INTENTS, written under tmp_path,
+    loaded and compiled."""
+    (tmp_path / "flows.yaml").write_text(textwrap.dedent(SHOP_FLOWS) + textwrap.dedent(more))
     intents = tmp_path / "intents"
     intents.mkdir()
     for code, text in SHOP_INTENTS.items():

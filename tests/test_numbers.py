@@ -25,6 +25,7 @@ from bot.app import create_app
 from bot.cli import main
 from bot.errors import ConfigError, SpecError
 from bot.flows.engine import Engine
+from bot.flows.tools.flowtest import load_tests
 from bot.log import mask_id
 from bot.model import Conversation, Inbound, StepContext
 from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams
@@ -33,6 +34,7 @@ from bot.settings import CamsAccount, Settings, cams_accounts, unknown_variables
 from bot.web.keys import SANDBOX_MESSAGES
 from tests.conftest import make_settings
 from tests.console_support import TOKEN, sign_in
+from tests.flowtest_support import run, write
 from tests.support import (
     ACCESS_KEY_ID,
     ACCESS_KEY_SECRET,
@@ -492,3 +494,36 @@ async def test_each_account_waits_for_its_own_rate_limit(redis: Redis) -> None:
     small = granted["cams:small"]
     assert sum(t - started < 0.5 for t in small) == 4  # four, then the next second's
     assert max(small) - started > 1.0
+
+
+# -- conversation tests ----------------------------------------------------------------------
+
+NUMBER_TESTS = """\
+    tests:
+      - name: the first number by default
+        steps:
+          - say: hola
+          - bot: Bienvenido a la tienda
+      - name: a named number
+        number: support
+        now: 2026-01-05T23:30:00Z
+        steps:
+          - say: hello
+          - bot: Support here, today is 2026-01-06
+    """
+
+
+def test_a_conversation_test_writes_to_the_number_it_names(tmp_path: Path) -> None:
+    """`number:` of a test is the business number the customer writes to: its inbound flow,
+    language and time zone; without it, the first of `numbers:`. A name that is none is a
+    problem with its line."""
+    catalog = catalog_of(tmp_path / "flows", FLOWS, INTENTS)
+    results = run(tmp_path, catalog, NUMBER_TESTS)
+    assert [r.failure for r in results] == [None, None]
+    wrong = NUMBER_TESTS.replace("number: support", "number: suport")
+    with pytest.raises(SpecError) as e:
+        load_tests([write(tmp_path, wrong)], catalog)
+    [problem] = e.value.problems
+    assert "no number `suport` in `numbers:`" in problem.message
+    assert "support" in problem.message.split("`numbers:`")[1]
+    assert problem.line == 7

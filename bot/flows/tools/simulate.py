@@ -135,6 +135,7 @@ class Simulator:
     catalog: CompiledCatalog
     customer: str = "8613900000001"
     channel: str = "whatsapp"
+    business: str = SIM_BUSINESS  # the business number the customer writes to
     start_ms: int = START_MS
     random_digits: Callable[[int], str] = field(default_factory=counting_digits)
     http: tuple[CannedHttp, ...] = ()
@@ -145,7 +146,7 @@ class Simulator:
     def __post_init__(self) -> None:
         self.customer = customer_id(self.customer, self.channel)
         self.engine = Engine(self.catalog)
-        self.ref = ConversationRef("cams", self.channel, SIM_BUSINESS, self.customer)
+        self.ref = ConversationRef("cams", self.channel, self.business, self.customer)
         self.ctx = StepContext(
             conv_id=self.ref.id,
             customer=self.customer,

@@ -36,7 +36,7 @@ from bot.flows.tools.flowtest.spec import (
     Trigger,
     suggest,
 )
-from bot.flows.tools.simulate import START_MS, CannedHttp
+from bot.flows.tools.simulate import SIM_BUSINESS, START_MS, CannedHttp
 
 # -- what the reader gives the runner ---------------------------------------------------------
 
@@ -66,6 +66,7 @@ class FlowTest:
     steps: tuple[Step, ...]
     customer: str = DEFAULT_CUSTOMER
     channel: str = "whatsapp"
+    business: str = SIM_BUSINESS
     lang: str | None = None
     start_ms: int = START_MS
     http: tuple[CannedHttp, ...] = ()
@@ -129,11 +130,13 @@ def read_file(path: Path, catalog: CompiledCatalog) -> tuple[list[FlowTest], lis
                 )
             )
         names[test.name] = line
-        tests.append(_runnable(file, root, i, test, spec))
+        tests.append(_runnable(file, root, i, test, spec, catalog))
     return tests, problems
 
 
-def _runnable(file: str, root: Any, i: int, test: FlowTestSpec, spec: FlowTestFile) -> FlowTest:
+def _runnable(
+    file: str, root: Any, i: int, test: FlowTestSpec, spec: FlowTestFile, catalog: CompiledCatalog
+) -> FlowTest:
     steps = []
     for j, step in enumerate(test.steps):
         where = ("tests", i, "steps", j)
@@ -147,13 +150,22 @@ def _runnable(file: str, root: Any, i: int, test: FlowTestSpec, spec: FlowTestFi
             )
         steps.append(Step(step, line_of(root, where), j + 1, checks))
     start_ms = START_MS if test.now is None else int(test.now.timestamp() * 1000)
+    # The business number of `numbers:` the customer writes to (its channel with it): the
+    # one named, else the first on the test's channel.
+    number = catalog.numbers.get(test.number or "") or next(
+        (n for n in catalog.numbers.values() if n.channel == test.channel), None
+    )
+    channel, business = (
+        (number.channel, number.business) if number else (test.channel, SIM_BUSINESS)
+    )
     return FlowTest(
         file=file,
         name=test.name,
         line=line_of(root, ("tests", i)),
         steps=tuple(steps),
         customer=test.customer,
-        channel=test.channel,
+        channel=channel,
+        business=business,
         lang=test.lang or None,
         start_ms=start_ms,
         http=tuple(a.canned() for a in (*test.http, *spec.http)),
@@ -207,6 +219,12 @@ def _references(
     states = sorted({s for f in catalog.flows.values() for s in f.states})
     problems = []
     for i, test in enumerate(spec.tests):
+        if test.number is not None and test.number not in catalog.numbers:
+            problems.append(SpecProblem(
+                file, line_of(root, ("tests", i, "number")),
+                f"test `{test.name}`: no number `{test.number}` in `numbers:` of the flows."
+                + suggest(test.number, catalog.numbers),
+            ))  # fmt: skip
         for j, step in enumerate(test.steps):
             where = ("tests", i, "steps", j)
             key = (*where, step.key())

@@ -183,6 +183,7 @@ class _Runner:
             catalog,
             customer=test.customer,
             channel=test.channel,
+            business=test.business,
             start_ms=test.start_ms,
             http=test.http,
             data={"lang": test.lang} if test.lang else {},

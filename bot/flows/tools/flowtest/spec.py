@@ -636,6 +636,12 @@ class FlowTestSpec(YamlMapping):
         description="The channel the customer writes on.",
         json_schema_extra=_shape("CHANNEL"),
     )
+    number: Annotated[str | None, _text("`number:` expects a text (quote it)")] = Field(
+        None,
+        description="The business number the customer writes to: a name of `numbers:` in "
+        "the flows (its channel too); default: the first of them.",
+        json_schema_extra=_shape("NAME"),
+    )
     lang: Annotated[str | None, _text("`lang:` expects a text (quote it)")] = Field(
         None,
         description="The conversation's language: its data's `lang`.",
