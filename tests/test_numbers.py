@@ -25,7 +25,9 @@ from bot.app import create_app
 from bot.cli import main
 from bot.errors import ConfigError, SpecError
 from bot.flows.engine import Engine
+from bot.flows.loader import load_catalog
 from bot.flows.tools.flowtest import load_tests
+from bot.flows.tools.lint import lint
 from bot.log import mask_id
 from bot.model import Conversation, Inbound, StepContext
 from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams
@@ -527,3 +529,24 @@ def test_a_conversation_test_writes_to_the_number_it_names(tmp_path: Path) -> No
     assert "no number `suport` in `numbers:`" in problem.message
     assert "support" in problem.message.split("`numbers:`")[1]
     assert problem.line == 7
+
+
+def test_bot_check_warns_of_a_number_whose_flow_does_not_speak_its_language(
+    tmp_path: Path,
+) -> None:
+    """support speaks Chinese, its inbound flow only English and Spanish: a warning at the
+    number's `language:`; sales (Spanish, a Spanish flow) is fine."""
+    flows = FLOWS.replace(
+        "        time_zone: Asia/Shanghai\n",
+        "        time_zone: Asia/Shanghai\n        language: zh\n",
+    )
+    (tmp_path / "flows").mkdir()
+    catalog_of(tmp_path / "flows", flows, INTENTS)
+    found = lint(load_catalog(tmp_path / "flows" / "flows.yaml", tmp_path / "flows" / "intents"))
+    [warning] = [f for f in found if "numbers." in f.message]
+    assert warning.severity == "warning"
+    assert (
+        "numbers.support speaks `zh`, but its inbound flow `helpdesk` has no `zh`"
+        in warning.message
+    )
+    assert warning.line == 12  # its `language: zh`

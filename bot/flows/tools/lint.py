@@ -384,7 +384,34 @@ def lint(catalog: Catalog, root: Any = None) -> list[Finding]:
     found: list[Finding] = []
     for name, spec in catalog.flows.flows.items():
         found += _FlowLint(catalog, tree, name, spec).run()
+    found += _numbers_languages(catalog, tree)
     return sorted(found, key=lambda f: (f.file, f.line))
+
+
+def _numbers_languages(catalog: Catalog, tree: Any) -> list[Finding]:
+    """A business number whose language its inbound flow does not speak (its texts are in
+    other languages): its customers would read another one from the first message on."""
+    defaults = catalog.flows.defaults
+    found = []
+    for name, number in catalog.flows.numbers.items():
+        lang = number.language or defaults.language
+        flow = number.inbound_flow or defaults.inbound_flow
+        if flow is None or flow not in catalog.flows.flows:
+            continue
+        spoken: set[str] = set()
+        for state in catalog.flows.flows[flow].states.values():
+            for _, value in _customer_texts(state):
+                spoken |= set(value) if isinstance(value, dict) else {defaults.language}
+        primary = lang.split("_")[0].split("-")[0]
+        if spoken and not any(s.split("_")[0].split("-")[0] == primary for s in spoken):
+            where = "language" if number.language else "number"
+            found.append(Finding(
+                catalog.flows_path, line_of(tree, ("numbers", name, where)), "warning",
+                f"numbers.{name} speaks `{lang}`, but its inbound flow `{flow}` has no `{lang}` "
+                f"text (it speaks {', '.join(f'`{x}`' for x in sorted(spoken))}): its customers "
+                "would read another language",
+            ))  # fmt: skip
+    return found
 
 
 def lint_against(old: Catalog, new: Catalog) -> list[Finding]:
