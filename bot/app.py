@@ -264,6 +264,7 @@ async def reload_flows(app: web.Application, load: Callable[[], CompiledCatalog]
         check_secrets(catalog, known)
         accounts: dict[str, CamsAccount] = app[ACCOUNTS]
         check_accounts(catalog, accounts, sandbox=app[SETTINGS].sandbox_mode)
+        check_from(catalog, app[SETTINGS])
     except SpecError as e:
         for problem in e.problems:
             log.error("reload refused: %s", problem)
@@ -348,7 +349,19 @@ def create_app(
     check_secrets(catalog, known)
     named: dict[str, CamsAccount] = app[ACCOUNTS]
     check_accounts(catalog, named, sandbox=settings.sandbox_mode)
+    check_from(catalog, settings)
     return app
+
+
+def check_from(catalog: CompiledCatalog, settings: Settings) -> None:
+    """Refuse flows whose `numbers:` do not list BOT_CAMS_FROM: every intent, campaign and
+    business call naming no number would be refused."""
+    listed = not settings.cams_from or catalog.number_named(settings.cams_from, None) is not None
+    if catalog.numbers and not listed:
+        raise ConfigError(
+            "BOT_CAMS_FROM is none of `numbers:` of the flows: list it there, or unset it "
+            "(the business then sends from the first of `numbers:`)"
+        )
 
 
 def check_accounts(

@@ -14,6 +14,7 @@ import ipaddress
 import os
 import re
 import types
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,7 +256,7 @@ def cams_accounts(environ: Mapping[str, str], default_endpoint: str) -> dict[str
         limit = None
         if "SEND_RATE_LIMIT" in values:
             text = values["SEND_RATE_LIMIT"].strip()
-            if not text.isdigit() or int(text) < 1:
+            if not (text.isascii() and text.isdigit()) or int(text) < 1:
                 raise ConfigError(f"{prefix}SEND_RATE_LIMIT: a whole number of sends a second")
             limit = int(text)
         accounts[name.lower()] = CamsAccount(
@@ -266,6 +267,15 @@ def cams_accounts(environ: Mapping[str, str], default_endpoint: str) -> dict[str
             limit,
         )
     return accounts
+
+
+def _shared_keys(accounts: Mapping[str, CamsAccount], default: SecretStr | None) -> list[str]:
+    """The names of the accounts (`default` too) whose AccessKey ID another has."""
+    ids = {name: a.access_key_id for name, a in accounts.items()}
+    if default is not None:
+        ids[DEFAULT_ACCOUNT] = default.get_secret_value().strip()
+    counts = Counter(ids.values())
+    return sorted(name for name, key_id in ids.items() if counts[key_id] > 1)
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -801,7 +811,13 @@ class Settings(BaseSettings):
         if unknown:
             raise ConfigError("; ".join(unknown))
         calls = _call_secret_values(environ)
-        cams_accounts(environ, self.cams_endpoint)  # each named account whole, or refused
+        accounts = cams_accounts(environ, self.cams_endpoint)  # each one whole, or refused
+        shared = _shared_keys(accounts, self.cams_access_key_id)
+        if shared:
+            raise ConfigError(
+                f"CAMS accounts {' and '.join(shared)} have the same AccessKey ID: an account "
+                "has one name (its rate limit and its counts are per key)"
+            )
         if self.cams_from:
             try:
                 customer_id(self.cams_from, self.cams_channel)

@@ -21,19 +21,29 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from bot.app import create_app
+from bot.app import create_app, reload_flows
 from bot.cli import main
 from bot.errors import ConfigError, SpecError
 from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog
 from bot.flows.tools.flowtest import load_tests
 from bot.flows.tools.lint import lint
+from bot.flows.tools.simulate import Simulator
 from bot.log import mask_id
-from bot.model import Conversation, Inbound, StepContext
+from bot.model import (
+    Address,
+    Conversation,
+    ConversationRef,
+    Inbound,
+    Outgoing,
+    SendReceipt,
+    StepContext,
+)
 from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams
 from bot.runtime.ratelimit import RateLimiter
+from bot.runtime.routes import Routes
 from bot.settings import CamsAccount, Settings, cams_accounts, unknown_variables
-from bot.web.keys import SANDBOX_MESSAGES
+from bot.web.keys import SANDBOX_MESSAGES, STORE
 from tests.conftest import make_settings
 from tests.console_support import TOKEN, sign_in
 from tests.flowtest_support import run, write
@@ -122,8 +132,8 @@ def make_app(
     async def make(**overrides: Any) -> TestClient[Any, Any]:
         catalog = catalog_of(tmp_path / "flows", overrides.pop("flows", FLOWS), INTENTS)
         accounts = overrides.pop("accounts", {"brand_b": replace(BRAND_B, endpoint=endpoint)})
-        settings = make_settings(redis_url, endpoint, api_keys="api-key", cams_from=None,
-                                 **overrides)  # fmt: skip
+        overrides.setdefault("cams_from", None)
+        settings = make_settings(redis_url, endpoint, api_keys="api-key", **overrides)
         return await aiohttp_client(create_app(settings, catalog, accounts=accounts))
 
     return make
@@ -378,6 +388,8 @@ def test_the_engine_reads_today_in_the_numbers_time_zone(tmp_path: Path) -> None
         ('a: {number: "+34600000001", time_zone: Mars/Olympus}', "is no time zone"),
         ('a: {number: "+34600000001", account: Brand-B}', "String should match pattern"),
         ('Sales: {number: "+34600000001"}', "String should match pattern"),
+        ('page: {number: "page:1", channel: messenger}', "`page:1` is not a messenger id"),
+        ('page: {number: "a page", channel: messenger}', "`a page` is not a messenger id"),
     ],
 )
 def test_numbers_are_checked_with_their_line(tmp_path: Path, numbers: str, problem: str) -> None:
@@ -458,6 +470,14 @@ def test_named_accounts_come_from_the_environment_and_their_files(tmp_path: Path
             "ENDPOINT: not a base URL",
         ),
         ({"BOT_CAMS_ACCOUNT_DEFAULT_ACCESS_KEY_ID": "x"}, "`default` is the account of"),
+        (
+            {
+                "BOT_CAMS_ACCOUNT_B_ACCESS_KEY_ID": "x",
+                "BOT_CAMS_ACCOUNT_B_ACCESS_KEY_SECRET": "y",
+                "BOT_CAMS_ACCOUNT_B_SEND_RATE_LIMIT": "\u00b2",
+            },
+            "SEND_RATE_LIMIT: a whole number",
+        ),
     ],
 )
 def test_an_account_set_in_part_is_refused(environ: dict[str, str], problem: str) -> None:
@@ -550,3 +570,131 @@ def test_bot_check_warns_of_a_number_whose_flow_does_not_speak_its_language(
         in warning.message
     )
     assert warning.line == 12  # its `language: zh`
+
+
+# -- found in review ---------------------------------------------------------------------------
+
+
+class _Sender:
+    def __init__(self, platform: str, account: str) -> None:
+        self.platform, self.account = platform, account
+
+    async def send(self, msg: Outgoing) -> SendReceipt:
+        raise AssertionError("not sent in this test")
+
+
+def test_a_reply_of_a_number_taken_out_of_numbers_has_no_route(tmp_path: Path) -> None:
+    """support (brand_b) is taken out of numbers: by a reload while its replies wait: they
+    are not signed with the default account's key (a dead letter says why, to retry once
+    the number is back); Tencent conversations are not concerned."""
+    without_support = FLOWS.replace(
+        FLOWS[FLOWS.index("      support:") : FLOWS.index("    flows:")], ""
+    )
+    current = [catalog_of(tmp_path / "a", FLOWS, INTENTS)]
+    default, brand_b = _Sender("cams", "default-hash"), _Sender("cams", "brand-b-hash")
+    tencent = _Sender("tencent", "app-hash")
+    routes = Routes({"cams": default, "tencent": tencent}, {"brand_b": brand_b},
+                    lambda: current[0])  # fmt: skip
+    to = Address(ConversationRef("cams", "whatsapp", SUPPORT, CUSTOMER))
+    route = routes.route(to)
+    assert route is not None
+    assert (route.sender, route.account, route.to.space) == (brand_b, "brand_b", "cams-support01")
+    current[0] = catalog_of(tmp_path / "b", without_support)
+    assert routes.route(to) is None
+    assert routes.refusal(to.ref) == f"business number {SUPPORT} is not in numbers: of the flows"
+    user = Address(ConversationRef("tencent", "tencent", "administrator", "user-1"))
+    route = routes.route(user)
+    assert route is not None
+    assert route.sender is tencent
+
+
+async def test_sandbox_a_reload_naming_a_new_account_still_sends(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+    redis_url: str,
+    redis: Redis,
+    tmp_path: Path,
+) -> None:
+    """In sandbox mode an account a reload names first sends with the published keys too:
+    no dead letter."""
+    del redis
+    settings = make_settings(redis_url, "http://unused", sandbox=True, cams_from=None,
+                             send_attempts=1)  # fmt: skip
+    app = create_app(settings, catalog_of(tmp_path / "a", FLOWS, INTENTS), accounts={})
+    client = await aiohttp_client(app)
+    item = inbound("hello", customer="8613900000301", business=SUPPORT)
+    assert (await client.post(RECEIPTS, json=[item])).status == 200
+    await eventually(lambda: len(app[SANDBOX_MESSAGES]) == 1)
+    moved = FLOWS.replace("account: brand_b", "account: brand_c")
+    assert await reload_flows(app, lambda: catalog_of(tmp_path / "b", moved, INTENTS))
+    item = inbound("hello", customer="8613900000302", business=SUPPORT)
+    assert (await client.post(RECEIPTS, json=[item])).status == 200
+    await eventually(lambda: len(app[SANDBOX_MESSAGES]) == 2)
+    assert await app[STORE].count_dead() == 0
+
+
+def test_two_accounts_with_one_access_key_are_refused() -> None:
+    """Two names for one AccessKey ID would share one rate limit and mix their counts:
+    `bot serve` refuses them, naming the accounts (never the key)."""
+    settings = Settings(sandbox=True, cams_access_key_id="the-same-key", cams_access_key_secret="s")
+    environ = {
+        "BOT_CAMS_ACCOUNT_EU_ACCESS_KEY_ID": "the-same-key",
+        "BOT_CAMS_ACCOUNT_EU_ACCESS_KEY_SECRET": "other",
+        "BOT_CAMS_ACCOUNT_EU_ENDPOINT": "https://cams.eu.example",
+    }
+    with pytest.raises(ConfigError, match="accounts default and eu have the same") as e:
+        settings.check(environ)
+    assert "the-same-key" not in str(e.value)
+    settings.check({**environ, "BOT_CAMS_ACCOUNT_EU_ACCESS_KEY_ID": "its-own"})
+
+
+def test_a_url_button_variable_listed_under_params_is_warned_of(tmp_path: Path) -> None:
+    """A template with a URL button and no `button_params:` (written before there were
+    any): its variables go into the URL as they are, so `bot check` warns (`--strict`
+    fails)."""
+    flows = """
+    templates:
+      parcel: {languages: [en], category: utility, params: [name, parcel_id], buttons: [url]}
+    flows:
+      rich:
+        start: notify
+        data: {name: "", id: ""}
+        states:
+          notify:
+            template: {code: parcel, params: {name: "{{ name }}", parcel_id: "{{ id }}"}}
+    """
+    catalog_of(tmp_path, flows)
+    findings = lint(load_catalog(tmp_path / "flows.yaml", tmp_path / "intents"))
+    [warning] = [f for f in findings if "button_params" in f.message]
+    assert warning.severity == "warning"
+    assert warning.line == 3
+
+
+def test_the_simulator_writes_to_the_first_number(tmp_path: Path) -> None:
+    """`bot test` writes to the first of numbers: unless told otherwise: its inbound flow
+    answers, in its language; on a channel none of them is on, to a number of its own."""
+    catalog = catalog_of(tmp_path, FLOWS, INTENTS)
+    assert [r.text for r in Simulator(catalog).say("hola")] == ["Bienvenido a la tienda"]
+    assert Simulator(catalog, channel="viber").say("hola") == []  # no inbound flow there
+
+
+async def test_bot_cams_from_not_in_numbers_is_refused_at_start(
+    make_app: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    with pytest.raises(ConfigError, match="BOT_CAMS_FROM is none of `numbers:`"):
+        await make_app(cams_from=f"+{UNLISTED}")
+    await make_app(cams_from=f"+{SUPPORT}")  # listed: fine
+
+
+async def test_dead_letters_of_an_account_no_number_names_is_a_400(
+    make_app: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    """`?account=BRAND_B` (as the variable spells it) or a typo would read as "no dead
+    letters": a 400 naming the accounts there are."""
+    client = await make_app()
+    for account in ("BRAND_B", "brand-b", "brandb"):
+        resp = await client.get(f"/v1/dead-letters?account={account}", headers=API)
+        assert resp.status == 400, account
+        assert "brand_b" in (await resp.json())["msg"]
+    for account in ("brand_b", "default"):
+        resp = await client.get(f"/v1/dead-letters?account={account}", headers=API)
+        assert resp.status == 200

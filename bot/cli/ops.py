@@ -16,6 +16,7 @@ from typing import Any
 from bot.cli.sources import compiled_catalog, load_settings
 from bot.errors import ConfigError
 from bot.local.embedded import EmbeddedRedis
+from bot.model import DEFAULT_ACCOUNT
 from bot.settings import Settings
 from bot.store import RedisClient, RedisError, Store, check_server, cluster_enabled, connect
 
@@ -44,7 +45,13 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     account = None
     if getattr(args, "account", None):
         catalog = compiled_catalog(settings.flows, settings.intents)
-        account = (args.account, catalog.account_of)
+        name = args.account.strip().lower()  # as BOT_CAMS_ACCOUNT_<NAME>_* is spelled, too
+        known = sorted({DEFAULT_ACCOUNT, *catalog.accounts()})
+        if name not in known:
+            print(f"bot dlq list: no account {name!r} sends for numbers: of the flows; "
+                  f"accounts: {', '.join(known)}", file=sys.stderr)  # fmt: skip
+            return 2
+        account = (name, catalog.account_of)
 
     async def run() -> int:
         async with open_store(settings) as store:

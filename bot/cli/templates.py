@@ -137,11 +137,12 @@ async def sync(args: argparse.Namespace, *, out: TextIO) -> int:
         print("flows.yaml has no `templates:`: nothing to compare (docs/flows.md)", file=out)
         return 1
     endpoint = settings.cams_endpoint
-    if args.account and args.account != DEFAULT_ACCOUNT:
-        account = cams_accounts(os.environ, settings.cams_endpoint).get(args.account)
+    name = (args.account or DEFAULT_ACCOUNT).strip().lower()  # BRAND_B is brand_b
+    if name != DEFAULT_ACCOUNT:
+        account = cams_accounts(os.environ, settings.cams_endpoint).get(name)
         if account is None:
-            print(f"no CAMS account {args.account}: set BOT_CAMS_ACCOUNT_"
-                  f"{args.account.upper()}_ACCESS_KEY_ID and _ACCESS_KEY_SECRET",
+            print(f"no CAMS account {name}: set BOT_CAMS_ACCOUNT_"
+                  f"{name.upper()}_ACCESS_KEY_ID and _ACCESS_KEY_SECRET",
                   file=out)  # fmt: skip
             return 2
         key_id, secret, endpoint = (

@@ -524,6 +524,10 @@ class CompiledCatalog:
             return None
         return self.by_address.get((channel, business))
 
+    def accounts(self) -> set[str]:
+        """The names of the accounts `numbers:` send with."""
+        return {n.account for n in self.numbers.values()}
+
     def account_of(self, conv_id: str) -> str:
         """The name of the platform account a conversation's replies are sent with: its
         number's `account:` (`numbers:`), else `default`."""

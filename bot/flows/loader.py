@@ -35,6 +35,7 @@ from bot.flows.spec import (
     TemplateEntry,
     TemplateSpec,
 )
+from bot.model import is_valid_id
 from bot.phones import customer_id
 
 
@@ -482,8 +483,13 @@ def _check_numbers(file: str, root: Any, spec: FlowsFile) -> list[SpecProblem]:
                 f"numbers.{name}: `{entry.number}` is not a {entry.channel} number: {e}",
             ))  # fmt: skip
         else:
-            other = seen.setdefault((entry.channel, business), name)
-            if other != name:
+            if not is_valid_id(business):
+                problems.append(SpecProblem(
+                    file, line_of(root, (*path, "number")),
+                    f"numbers.{name}: `{entry.number}` is not a {entry.channel} id: letters, "
+                    "digits and _ . @ - only, at most 64 (it names its conversations)",
+                ))  # fmt: skip
+            elif (other := seen.setdefault((entry.channel, business), name)) != name:
                 problems.append(SpecProblem(
                     file, line_of(root, (*path, "number")),
                     f"numbers.{name}: {entry.channel} number {business} is already "

@@ -43,21 +43,30 @@ class Routes:
         self.catalog = catalog
         self.fallback = fallback
 
-    def account_of(self, ref: ConversationRef) -> str:
-        """The name of the account a conversation's replies are sent with."""
-        if self.catalog is None:
-            return DEFAULT_ACCOUNT
-        number = self.catalog().number_of(ref.platform, ref.channel, ref.business)
-        return number.account if number is not None else DEFAULT_ACCOUNT
+    def refusal(self, ref: ConversationRef) -> str:
+        """Why a reply of a conversation has no route (`route` gave None)."""
+        if self._unlisted(ref):
+            return f"business number {ref.business} is not in numbers: of the flows"
+        number = self.catalog().number_of(*_address(ref)) if self.catalog else None
+        account = number.account if number is not None else DEFAULT_ACCOUNT
+        return f"no sender for platform {ref.platform}, account {account}"
+
+    def _unlisted(self, ref: ConversationRef) -> bool:
+        """A CAMS conversation with a number that `numbers:` (there are some) no longer
+        lists: its account is unknown, and the default one is not the number's."""
+        if self.catalog is None or ref.platform != "cams":
+            return False
+        catalog = self.catalog()
+        return bool(catalog.by_address) and catalog.number_of(*_address(ref)) is None
 
     def route(self, to: Address) -> Route | None:
-        """How a reply to `to` goes; None when no sender has its platform or account."""
+        """How a reply to `to` goes; None when no sender has its platform or account, or
+        when its number is not in `numbers:` (any more): sent with another account's key
+        it would be refused, or worse."""
         ref = to.ref
-        number = (
-            self.catalog().number_of(ref.platform, ref.channel, ref.business)
-            if self.catalog is not None
-            else None
-        )
+        if self._unlisted(ref):
+            return None
+        number = self.catalog().number_of(*_address(ref)) if self.catalog is not None else None
         account = number.account if number is not None else DEFAULT_ACCOUNT
         sender = (
             self.senders.get(ref.platform)
@@ -75,6 +84,10 @@ class Routes:
         found = {f"{s.platform}:{s.account}": DEFAULT_ACCOUNT for s in self.senders.values()}
         found |= {f"{s.platform}:{s.account}": name for name, s in self.accounts.items()}
         return found
+
+
+def _address(ref: ConversationRef) -> tuple[str, str, str]:
+    return ref.platform, ref.channel, ref.business
 
 
 def as_routes(senders: Mapping[str, Sender] | Routes) -> Routes:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
-from bot.log import context, mask_id, shown
+from bot.log import context, mask_id, mask_text, shown
 from bot.metrics import Metrics
 from bot.model import Outgoing, SendFailed
 from bot.platforms.base import Sender
@@ -144,19 +144,10 @@ class OutboxSender(Consumer):
         conv = to.ref
         route = self.routes.route(to)
         if route is None:
-            account = self.routes.account_of(conv)
-            log.error(
-                "no sender for platform %s, account %s: the reply goes to the dead letters",
-                conv.platform,
-                account,
-            )
-            await self.store.finish_send(
-                self.partition,
-                entry,
-                error=f"no sender for platform {conv.platform}, account {account}",
-                dead=True,
-            )
-            self.metrics.send(conv.platform, "dead", account)
+            why = self.routes.refusal(conv)
+            log.error("%s: the reply goes to the dead letters", mask_text(why))
+            await self.store.finish_send(self.partition, entry, error=why, dead=True)
+            self.metrics.send(conv.platform, "dead", "other")
             return
         sender, label = route.sender, route.account
         reply = reply_from_json(entry.reply_json)

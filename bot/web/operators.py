@@ -13,13 +13,14 @@ from typing import Any
 from aiohttp import web
 
 from bot.errors import BadRequest, Conflict, NotFound
-from bot.model import ConversationRef, HistoryEntry, HistoryKind
+from bot.log import shown
+from bot.model import DEFAULT_ACCOUNT, ConversationRef, HistoryEntry, HistoryKind
 from bot.store import ConversationQuery, DeadEntry, Found
 from bot.store.directory import Cursor
 from bot.web.api import authorize, conversation_id, is_conversation_id
 from bot.web.body import expect_body
 from bot.web.deadline import redis_bound
-from bot.web.keys import CATALOG, STORE
+from bot.web.keys import ACCOUNTS, CATALOG, STORE
 from bot.wire import is_text
 
 log = logging.getLogger("bot.web.operators")
@@ -264,6 +265,10 @@ async def dead_letters(request: web.Request) -> web.Response:
     cursor, limit = _page(request, DEAD_PAGE, MAX_DEAD_PAGE)
     catalog = request.app[CATALOG].current
     account = request.query.get("account")
+    if account is not None:
+        known = sorted({DEFAULT_ACCOUNT, *request.app[ACCOUNTS], *catalog.accounts()})
+        if account not in known:
+            raise BadRequest(f"`account`: {shown(account)} is none of {', '.join(known)}")
     if account is None:
         total, letters = await dead_page(request, cursor, limit)
         page = letters[:limit]

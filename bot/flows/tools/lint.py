@@ -385,6 +385,14 @@ def lint(catalog: Catalog, root: Any = None) -> list[Finding]:
     for name, spec in catalog.flows.flows.items():
         found += _FlowLint(catalog, tree, name, spec).run()
     found += _numbers_languages(catalog, tree)
+    for code, entry in catalog.flows.templates.items():
+        if "url" in entry.buttons and entry.params and not entry.button_params:
+            found.append(Finding(
+                catalog.flows_path, line_of(tree, ("templates", code, "buttons")), "warning",
+                f"template `{code}` has a URL button and no `button_params:`: if its URL "
+                "takes a variable, list it there, or its values go into the URL as they are "
+                "(a customer's `../x?y#z` included)",
+            ))  # fmt: skip
     return sorted(found, key=lambda f: (f.file, f.line))
 
 

@@ -135,7 +135,9 @@ class Simulator:
     catalog: CompiledCatalog
     customer: str = "8613900000001"
     channel: str = "whatsapp"
-    business: str = SIM_BUSINESS  # the business number the customer writes to
+    # The business number the customer writes to; "": the first of `numbers:` on the
+    # channel, else SIM_BUSINESS.
+    business: str = ""
     start_ms: int = START_MS
     random_digits: Callable[[int], str] = field(default_factory=counting_digits)
     http: tuple[CannedHttp, ...] = ()
@@ -146,6 +148,9 @@ class Simulator:
     def __post_init__(self) -> None:
         self.customer = customer_id(self.customer, self.channel)
         self.engine = Engine(self.catalog)
+        if not self.business:
+            first = (n for n in self.catalog.numbers.values() if n.channel == self.channel)
+            self.business = next((n.business for n in first), SIM_BUSINESS)
         self.ref = ConversationRef("cams", self.channel, self.business, self.customer)
         self.ctx = StepContext(
             conv_id=self.ref.id,

@@ -36,7 +36,7 @@ from bot.flows.tools.flowtest.spec import (
     Trigger,
     suggest,
 )
-from bot.flows.tools.simulate import SIM_BUSINESS, START_MS, CannedHttp
+from bot.flows.tools.simulate import START_MS, CannedHttp
 
 # -- what the reader gives the runner ---------------------------------------------------------
 
@@ -66,7 +66,7 @@ class FlowTest:
     steps: tuple[Step, ...]
     customer: str = DEFAULT_CUSTOMER
     channel: str = "whatsapp"
-    business: str = SIM_BUSINESS
+    business: str = ""  # "": the simulator's default
     lang: str | None = None
     start_ms: int = START_MS
     http: tuple[CannedHttp, ...] = ()
@@ -150,14 +150,10 @@ def _runnable(
             )
         steps.append(Step(step, line_of(root, where), j + 1, checks))
     start_ms = START_MS if test.now is None else int(test.now.timestamp() * 1000)
-    # The business number of `numbers:` the customer writes to (its channel with it): the
-    # one named, else the first on the test's channel.
-    number = catalog.numbers.get(test.number or "") or next(
-        (n for n in catalog.numbers.values() if n.channel == test.channel), None
-    )
-    channel, business = (
-        (number.channel, number.business) if number else (test.channel, SIM_BUSINESS)
-    )
+    # The business number of `numbers:` the customer writes to, and its channel; none
+    # named: the simulator's (the first on the test's channel).
+    number = catalog.numbers.get(test.number or "")
+    channel, business = (number.channel, number.business) if number else (test.channel, "")
     return FlowTest(
         file=file,
         name=test.name,
