@@ -1,13 +1,14 @@
 """Which platform account sends a reply: Tencent Chat's one, or the CAMS account of the
 business number the conversation is with (`numbers:` of flows.yaml: its `account:`), the
-default one (BOT_CAMS_ACCESS_KEY_ID) when the number names none or is not listed."""
+default one (BOT_CAMS_ACCESS_KEY_ID) when it names none, or when there is no `numbers:`.
+A number `numbers:` does not list sends nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from bot.flows.compiler import CompiledCatalog
+from bot.flows.compiler import CompiledCatalog, CompiledNumber
 from bot.model import DEFAULT_ACCOUNT, Address, ConversationRef
 from bot.platforms.base import Sender
 
@@ -43,33 +44,34 @@ class Routes:
         self.catalog = catalog
         self.fallback = fallback
 
+    def _number(self, ref: ConversationRef) -> tuple[CompiledNumber | None, bool]:
+        """The number of `numbers:` a conversation is with, and whether its replies may go:
+        not a CAMS one's whose number `numbers:` (there are some) does not list (any more):
+        its account is unknown, and the default one is not the number's."""
+        if self.catalog is None:
+            return None, True
+        catalog = self.catalog()
+        number = catalog.number_of(ref.platform, ref.channel, ref.business)
+        return number, number is not None or ref.platform != "cams" or not catalog.by_address
+
     def refusal(self, ref: ConversationRef) -> str:
         """Why a reply of a conversation has no route (`route` gave None)."""
-        if self._unlisted(ref):
+        number, listed = self._number(ref)
+        if not listed:
             return f"business number {ref.business} is not in numbers: of the flows"
-        number = self.catalog().number_of(*_address(ref)) if self.catalog else None
         account = number.account if number is not None else DEFAULT_ACCOUNT
         return f"no sender for platform {ref.platform}, account {account}"
-
-    def _unlisted(self, ref: ConversationRef) -> bool:
-        """A CAMS conversation with a number that `numbers:` (there are some) no longer
-        lists: its account is unknown, and the default one is not the number's."""
-        if self.catalog is None or ref.platform != "cams":
-            return False
-        catalog = self.catalog()
-        return bool(catalog.by_address) and catalog.number_of(*_address(ref)) is None
 
     def route(self, to: Address) -> Route | None:
         """How a reply to `to` goes; None when no sender has its platform or account, or
         when its number is not in `numbers:` (any more): sent with another account's key
         it would be refused, or worse."""
-        ref = to.ref
-        if self._unlisted(ref):
+        number, listed = self._number(to.ref)
+        if not listed:
             return None
-        number = self.catalog().number_of(*_address(ref)) if self.catalog is not None else None
         account = number.account if number is not None else DEFAULT_ACCOUNT
         sender = (
-            self.senders.get(ref.platform)
+            self.senders.get(to.ref.platform)
             if account == DEFAULT_ACCOUNT
             else self.accounts.get(account, self.fallback)
         )
@@ -84,10 +86,6 @@ class Routes:
         found = {f"{s.platform}:{s.account}": DEFAULT_ACCOUNT for s in self.senders.values()}
         found |= {f"{s.platform}:{s.account}": name for name, s in self.accounts.items()}
         return found
-
-
-def _address(ref: ConversationRef) -> tuple[str, str, str]:
-    return ref.platform, ref.channel, ref.business
 
 
 def as_routes(senders: Mapping[str, Sender] | Routes) -> Routes:
