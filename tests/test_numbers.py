@@ -7,6 +7,7 @@ limits, metrics labels and dead letters."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import re
@@ -23,6 +24,7 @@ from redis.asyncio import Redis
 
 from bot.app import create_app, reload_flows
 from bot.cli import main
+from bot.cli.chat import run_chat
 from bot.errors import ConfigError, SpecError
 from bot.flows.engine import Engine
 from bot.flows.loader import load_catalog
@@ -698,3 +700,16 @@ async def test_dead_letters_of_an_account_no_number_names_is_a_400(
     for account in ("brand_b", "default"):
         resp = await client.get(f"/v1/dead-letters?account={account}", headers=API)
         assert resp.status == 200
+
+
+def test_bot_chat_talks_from_the_number_it_names(tmp_path: Path) -> None:
+    """`bot chat --number sales` runs the flow as that number's customers get it: in its
+    language; a name that is none is refused, exit 2."""
+    catalog = catalog_of(tmp_path, FLOWS, INTENTS)
+    out = io.StringIO()
+    code = asyncio.run(run_chat(catalog, "notice", customer="1", secrets={},
+                                read_line=lambda: None, out=out, number="sales"))  # fmt: skip
+    assert code == 0
+    assert "Un aviso para usted" in out.getvalue()  # sales speaks Spanish
+    assert asyncio.run(run_chat(catalog, "notice", customer="1", secrets={},
+                                read_line=lambda: None, out=out, number="nope")) == 2  # fmt: skip

@@ -68,6 +68,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             customer=args.customer.lstrip("+"),
             secrets=call_secrets(os.environ),
             read_line=read_line,
+            number=args.number,
         )
     )
 
@@ -194,7 +195,10 @@ async def run_chat(
     secrets: dict[str, str],
     read_line: Callable[[], str | None],
     out: TextIO = sys.stdout,
+    number: str | None = None,
 ) -> int:
+    """`number`: the name in `numbers:` of the business number the customer writes to (its
+    language and time zone); default: the first of them."""
     # What only a chat runs, imported when one starts.
     import aiohttp
 
@@ -204,6 +208,12 @@ async def run_chat(
     if flow not in catalog.flows:
         print(f"no flow {flow!r}; flows: {', '.join(catalog.flows)}", file=sys.stderr)
         return 2
+    if number is not None and number not in catalog.numbers:
+        known = ", ".join(catalog.numbers) or "none"
+        print(f"no number {number!r} in numbers:; numbers: {known}", file=sys.stderr)
+        return 2
+    chosen = catalog.numbers.get(number or "") or next(iter(catalog.numbers.values()), None)
+    channel, business = (chosen.channel, chosen.business) if chosen else ("whatsapp", "chat")
     folder = Path(tempfile.mkdtemp(prefix="bot-chat-"))
     try:
         async with (
@@ -226,7 +236,7 @@ async def run_chat(
             )
             await runtime.start()
             try:
-                conv = ConversationRef("cams", "whatsapp", "chat", customer)
+                conv = ConversationRef("cams", channel, business, customer)
                 await _converse(Chat(store, conv, clock, out), sender, flow, read_line)
             finally:
                 await runtime.stop()

@@ -102,6 +102,11 @@ def parser() -> argparse.ArgumentParser:
     )
     h.add_argument("flow", help="the flow to start")
     h.add_argument("--customer", default=DEMO_CUSTOMER, help="the customer's phone number")
+    h.add_argument(
+        "--number",
+        metavar="NAME",
+        help="the business number of numbers: the customer writes to (default: the first)",
+    )
     h.add_argument("--flows", help="flows file (default BOT_FLOWS or flows.yaml)")
     h.add_argument("--intents", help="intents folder (default BOT_INTENTS or intents/)")
     h.set_defaults(func=chat.cmd_chat)
