@@ -27,6 +27,7 @@ from bot.model import (
     ConversationRef,
     Fallback,
     Link,
+    Location,
     Media,
     Outgoing,
     Reply,
@@ -34,7 +35,7 @@ from bot.model import (
     Template,
 )
 from bot.platforms.cams.client import CamsClient, build_params, classify_response
-from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams
+from bot.platforms.cams.fake import FAKE_CAMS, FakeCams, create_fake_cams, validate_params
 from bot.store.codec import reply_from_json, reply_to_json
 
 AK = "LTAI5tTestKeyId"
@@ -638,3 +639,45 @@ def test_a_lists_rows_go_under_their_sections_headings() -> None:
     ]
     assert sections[0]["rows"][0] == {"id": "a", "title": "Mon 9-12", "description": "Two left"}
     assert reply_from_json(reply_to_json(reply)) == reply
+
+
+def _on(channel: str, reply: Reply) -> tuple[str, dict[str, Any]]:
+    """(MessageType, Content) of `reply` on `channel`, as the fake CAMS accepts it."""
+    customer = CUSTOMER if channel in ("whatsapp", "viber") else "psid-1"
+    params = build_params(_out(reply, channel=channel, customer=customer), channel_default="x")
+    validate_params(params)  # raises what SendChatappMessage would refuse
+    return params["MessageType"], json.loads(params["Content"])
+
+
+def test_other_channels_get_what_they_can_show_and_the_rest_as_text() -> None:
+    """Viber, Messenger, Instagram and Telegram take no WhatsApp interactive message: the
+    options, a link, a place or a file they cannot show go as text after the text (options
+    the text names already are not listed again); a photo goes as one when it can."""
+    week = (Button("Mon 9-12", "a", "Two left", "This week"), Button("Fri 14-18", "b"))
+    listed = Reply(text="When shall we come?", buttons=week)
+    assert _on("viber", listed) == ("text", {"text": (
+        "When shall we come?\nThis week:\n- Mon 9-12 (Two left)\n- Fri 14-18")})  # fmt: skip
+    named = Reply(text="1. Confirm 2. Cancel", buttons=(Button("Confirm", "c"),
+                                                        Button("Cancel", "x")))  # fmt: skip
+    assert _on("messenger", named) == ("text", {"text": "1. Confirm 2. Cancel"})
+    link = Reply(text="On its way.", link=Link("Track", "https://t.example.com/p/1"))
+    assert _on("viber", link) == ("text", {"text": "On its way.\nTrack: https://t.example.com/p/1"})
+    photo = Media("image", "https://cdn.example.com/p.jpg")
+    assert _on("viber", Reply(text="Your parcel", media=photo)) == (
+        "text_image", {"text": "Your parcel", "link": photo.url})  # fmt: skip
+    assert _on("messenger", Reply(media=photo)) == ("image", {"link": photo.url})
+    assert _on("messenger", Reply(text="Your parcel", media=photo)) == (
+        "text", {"text": f"Your parcel\n{photo.url}"})  # fmt: skip
+    invoice = Media("document", "https://cdn.example.com/i.PDF", "invoice-7.PDF")
+    assert _on("viber", Reply(media=invoice)) == ("document", {
+        "link": invoice.url, "fileName": "invoice-7.PDF", "fileType": "pdf"})  # fmt: skip
+    clip = Media("video", "https://cdn.example.com/v.mp4")
+    assert _on("viber", Reply(media=clip)) == ("text", {"text": clip.url})
+    assert _on("instagram", Reply(media=invoice)) == ("text", {"text": invoice.url})
+    shop = Location(40.4, -3.7, "Shop", "Gran Vía 1")
+    assert _on("telegram", Reply(location=shop)) == (
+        "location", {"latitude": 40.4, "longitude": -3.7})  # fmt: skip
+    assert _on("viber", Reply(location=shop)) == (
+        "text", {"text": "Shop, Gran Vía 1 (40.4, -3.7)"})  # fmt: skip
+    # WhatsApp keeps its interactive messages.
+    assert _on("whatsapp", listed)[0] == "interactive"

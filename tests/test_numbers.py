@@ -132,7 +132,8 @@ def make_app(
     _, endpoint = two_accounts
 
     async def make(**overrides: Any) -> TestClient[Any, Any]:
-        catalog = catalog_of(tmp_path / "flows", overrides.pop("flows", FLOWS), INTENTS)
+        flows, intents = overrides.pop("flows", FLOWS), overrides.pop("intents", INTENTS)
+        catalog = catalog_of(tmp_path / "flows", flows, intents)
         accounts = overrides.pop("accounts", {"brand_b": replace(BRAND_B, endpoint=endpoint)})
         overrides.setdefault("cams_from", None)
         settings = make_settings(redis_url, endpoint, api_keys="api-key", **overrides)
@@ -713,3 +714,58 @@ def test_bot_chat_talks_from_the_number_it_names(tmp_path: Path) -> None:
     assert "Un aviso para usted" in out.getvalue()  # sales speaks Spanish
     assert asyncio.run(run_chat(catalog, "notice", customer="1", secrets={},
                                 read_line=lambda: None, out=out, number="nope")) == 2  # fmt: skip
+
+
+VIBER = """\
+    numbers:
+      whatsapp_line: {number: "+34600000001", inbound_flow: slots}
+      viber_line: {number: "+34600000001", channel: viber, inbound_flow: slots}
+    flows:
+      slots:
+        start: pick
+        states:
+          pick:
+            say: "When shall we come?"
+            buttons: true
+            options:
+              - {label: Monday 9-12, description: Two places left, section: This week, go: ok}
+              - {label: Friday 14-18, section: This week, go: ok}
+              - {label: Tuesday 9-12, section: Next week, go: ok}
+              - {label: Any other day, go: ok}
+          ok:
+            say: "Booked, thank you."
+            link: {label: Your booking, url: "https://book.example.com/b/{{ customer }}"}
+    """
+
+
+async def test_a_viber_number_gets_its_list_and_link_as_text_and_is_answered_by_label(
+    make_app: Callable[..., Awaitable[TestClient[Any, Any]]],
+    two_accounts: tuple[FakeCams, str],
+) -> None:
+    """The same number on WhatsApp and on Viber (two entries, two conversations): on
+    Viber, which takes no interactive message, the list goes as text with its headings and
+    the link as its label and URL, as the fake CAMS accepts them on Viber; the customer
+    answers with a label."""
+    fake, _ = two_accounts
+    client = await make_app(flows=VIBER, intents={})
+    item = inbound("hi", customer=CUSTOMER, business=SALES)
+    assert (await client.post(f"{RECEIPTS}&channel=viber", json=[item])).status == 200
+    await eventually(lambda: len(fake.sent_to(CUSTOMER)) == 1)
+    [listed] = fake.sent_to(CUSTOMER)
+    assert (listed["ChannelType"], listed["MessageType"]) == ("viber", "text")
+    assert json.loads(listed["Content"])["text"] == (
+        "When shall we come?\nThis week:\n- Monday 9-12 (Two places left)\n- Friday 14-18\n"
+        "Next week:\n- Tuesday 9-12\n- Any other day"
+    )
+    item = inbound("friday 14-18", customer=CUSTOMER, business=SALES)
+    assert (await client.post(f"{RECEIPTS}&channel=viber", json=[item])).status == 200
+    await eventually(lambda: len(fake.sent_to(CUSTOMER)) == 2)
+    booked = fake.sent_to(CUSTOMER)[1]
+    assert json.loads(booked["Content"])["text"] == (
+        f"Booked, thank you.\nYour booking: https://book.example.com/b/{CUSTOMER}"
+    )
+    # On WhatsApp, the same number's customer gets the list as a list.
+    item = inbound("hi", customer="8613900000999", business=SALES)
+    assert (await client.post(RECEIPTS, json=[item])).status == 200
+    await eventually(lambda: len(fake.sent_to("8613900000999")) == 1)
+    assert fake.sent_to("8613900000999")[0]["MessageType"] == "interactive"

@@ -58,10 +58,69 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _session_content(reply: Reply) -> tuple[str, dict[str, Any]]:
+# The media other channels than WhatsApp take by link, as SendChatappMessage documents
+# their Content (`link`; a Viber document also its `fileName` and `fileType`; a Viber video
+# needs its thumbnail, size and duration, which a flow does not have). These channels get
+# no interactive messages, captions or pins here: what they cannot show goes as text.
+CHANNEL_MEDIA: dict[str, frozenset[str]] = {
+    "viber": frozenset({"image", "document"}),
+    "messenger": frozenset({"image", "video", "audio", "document"}),
+    "instagram": frozenset({"image", "video", "audio"}),
+    "telegram": frozenset({"image", "video", "audio", "document"}),
+}
+
+
+def _plain_content(reply: Reply, channel: str) -> tuple[str, dict[str, Any]]:
+    """(MessageType, Content) on a channel of CHANNEL_MEDIA: a photo or file by its link
+    when it goes alone (a Viber photo with its text), else text: the text, then what the
+    channel cannot show (a link's label and URL, a file's URL, a place, the options a
+    text does not name)."""
+    media = reply.media
+    if media is not None and media.kind in CHANNEL_MEDIA[channel]:
+        if not reply.text:
+            content: dict[str, Any] = {"link": media.url}
+            if channel == "viber" and media.kind == "document":
+                name = media.filename or "file"
+                content |= {"fileName": name, "fileType": name.rpartition(".")[2].lower()}
+            return media.kind, content
+        if channel == "viber" and media.kind == "image":
+            return "text_image", {"text": reply.text, "link": media.url}
+    if reply.location is not None and channel == "telegram":
+        where = reply.location
+        return "location", {"latitude": where.latitude, "longitude": where.longitude}
+    return "text", {"text": plain_text(reply)}
+
+
+def plain_text(reply: Reply) -> str:
+    """A reply as one text, for a channel with no buttons, links or captions: its text, a
+    link's label and URL, a file's URL, a place, and the options the text does not name
+    already (under their sections' headings, with their descriptions)."""
+    lines = [reply.text] if reply.text else []
+    if reply.link is not None:
+        lines.append(f"{reply.link.label}: {reply.link.url}")
+    if reply.media is not None:
+        lines.append(reply.media.url)
+    if reply.location is not None:
+        where = reply.location
+        named = ", ".join(p for p in (where.name, where.address) if p)
+        lines.append(f"{named} ({where.latitude}, {where.longitude})".strip())
+    said = reply.text.casefold()
+    if reply.buttons and not any(b.title.casefold() in said for b in reply.buttons):
+        heading = ""
+        for b in reply.buttons:
+            if b.section and b.section != heading:
+                heading = b.section
+                lines.append(f"{heading}:")
+            lines.append(f"- {b.title}" + (f" ({b.description})" if b.description else ""))
+    return "\n".join(lines)
+
+
+def _session_content(reply: Reply, channel: str = "whatsapp") -> tuple[str, dict[str, Any]]:
     """(MessageType, Content) of a free-form message: a photo, document, video or audio
     (the text its caption), a location, a link button (`cta_url`), text, reply buttons or
-    a list."""
+    a list, as WhatsApp takes them; on the other channels of CHANNEL_MEDIA, `_plain_content`."""
+    if channel in CHANNEL_MEDIA:
+        return _plain_content(reply, channel)
     if reply.media is not None:
         media = reply.media
         content: dict[str, Any] = {"link": media.url}
@@ -168,7 +227,7 @@ def build_params(msg: Outgoing, *, channel_default: str) -> dict[str, str]:
         if reply.buttons:
             params["Payload"] = _json([b.payload for b in reply.buttons])
         return params
-    message_type, content = _session_content(reply)
+    message_type, content = _session_content(reply, params["ChannelType"])
     params["Type"] = "message"
     params["MessageType"] = message_type
     params["Content"] = _json(content)

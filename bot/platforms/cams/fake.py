@@ -433,6 +433,16 @@ def validate_params(params: Mapping[str, str]) -> None:
         _check_interactive(content)
     if message_type in ("image", "video", "audio", "document"):
         _check_media(message_type, content)
+        if channel == "viber" and message_type == "document" and not _text(content.get("fileType")):
+            raise _invalid("Invalid.Content", "a Viber document needs its fileType")
+        if channel == "viber" and message_type == "video":
+            for name in ("thumbnail", "fileSize", "duration"):
+                if name not in content:
+                    raise _invalid("Invalid.Content", f"a Viber video needs its {name}")
+    if message_type == "text_image" and not (
+        _text(content.get("text")) and str(content.get("link", "")).startswith("https://")
+    ):
+        raise _invalid("Invalid.Content", "a text_image message needs a text and an https link")
     if message_type == "location":
         _check_location(content)
 
