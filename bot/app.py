@@ -191,9 +191,9 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     senders: dict[str, Sender] = {"cams": _cams_client(app, key_id, secret, app[CAMS_ENDPOINT])}
     accounts = _cams_accounts(app)
     limits = {
-        f"{client.platform}:{client.account}": limit
-        for name, client in accounts.items()
-        if (limit := app[ACCOUNTS][name].send_rate_limit if name in app[ACCOUNTS] else None)
+        f"{accounts[name].platform}:{accounts[name].account}": account.send_rate_limit
+        for name, account in app[ACCOUNTS].items()
+        if account.send_rate_limit is not None
     }
     if settings.tencent_enabled:
         sdkappid, key, _tokens = settings.tencent_app()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 
 from aiohttp import hdrs, web
 
@@ -70,28 +71,30 @@ def reviews_summary(audits: list[AuditItem]) -> str:
     return f"template review status: {', '.join(named)}"
 
 
+def _most_common(values: list[str], show: Callable[[str], str], other: str) -> str:
+    """The SHOWN most frequent of `values`, each shown by `show` with its count, then how
+    many `other` values there are besides."""
+    counts = Counter(values)
+    named = [f"{show(v)} (x{n})" for v, n in counts.most_common(SHOWN)]
+    if len(counts) > SHOWN:
+        named.append(f"and {len(counts) - SHOWN} other {other}")
+    return ", ".join(named)
+
+
 def unknown_types_summary(types: list[str]) -> str:
     """One line for the messages of a push whose `Type` is unknown (kept, matched as no
     answer): how many, and the SHOWN most frequent types with their counts."""
-    counts = Counter(types)
-    named = [f"{shown_name(t)} (x{n})" for t, n in counts.most_common(SHOWN)]
-    if len(counts) > SHOWN:
-        named.append(f"and {len(counts) - SHOWN} other types")
-    return f"{len(types)} messages of an unknown Type kept, matched as no answer: " + ", ".join(
-        named
+    return f"{len(types)} messages of an unknown Type kept, matched as no answer: " + (
+        _most_common(types, shown_name, "types")
     )
 
 
 def refused_summary(refused: list[str]) -> str:
     """One line for the messages of a push to business numbers `numbers:` does not list
     (refused: no conversation starts): how many, and the SHOWN most frequent numbers."""
-    counts = Counter(refused)
-    named = [f"{shown(number, quote=False)} (x{n})" for number, n in counts.most_common(SHOWN)]
-    if len(counts) > SHOWN:
-        named.append(f"and {len(counts) - SHOWN} other numbers")
     return (
         f"{len(refused)} messages to business numbers not in `numbers:` of flows.yaml refused: "
-        + ", ".join(named)
+        + _most_common(refused, lambda number: shown(number, quote=False), "numbers")
     )
 
 

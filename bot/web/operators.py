@@ -294,8 +294,8 @@ async def account_dead_page(
     catalog = request.app[CATALOG].current
     found: list[DeadEntry] = []
     scanned = 0
+    total, letters = await dead_page(request, cursor, MAX_DEAD_PAGE)
     while True:
-        total, letters = await dead_page(request, cursor, MAX_DEAD_PAGE)
         batch = letters[:MAX_DEAD_PAGE]
         for letter in batch:
             if catalog.account_of(letter.conv_id) != account:
@@ -306,9 +306,11 @@ async def account_dead_page(
         scanned += len(batch)
         if len(letters) <= MAX_DEAD_PAGE:
             return total, found, None
-        cursor = dead_id(batch[-1])
+        after = (batch[-1].partition, batch[-1].entry_id)
         if scanned >= DEAD_SCAN:
-            return total, found, cursor
+            return total, found, dead_id(batch[-1])
+        async with redis_bound(request):
+            letters = await request.app[STORE].oldest_dead(MAX_DEAD_PAGE + 1, after=after)
 
 
 async def dead_page(request: web.Request, cursor: str, limit: int) -> tuple[int, list[DeadEntry]]:
