@@ -792,6 +792,34 @@ async def test_replies_committed_before_stop_but_unsent_are_dropped(
     assert record[b"mid"] == b""
 
 
+async def test_a_reply_waiting_out_a_throttle_when_stop_comes_is_dropped(
+    start_app: AppStarter, menu: CompiledCatalog, fake_cams: CamsServer
+) -> None:
+    """A send throttled by CAMS waits out its Retry-After; a STOP stored meanwhile is
+    honoured by the retry, as by a first attempt: the reply is dropped, not sent late."""
+    customer = "8613900000403"
+    conv = conv_of(customer)
+    client = await start_app(menu)
+    await write(client, customer, "hi")
+    await fake_cams.recorder.wait_for(1)
+    fake_cams.recorder.fail_next(429, "Throttling.User", retry_after=1.5)
+    await write(client, customer, "what?")  # a re-prompt, throttled once
+    store = client.app[STORE]
+    held = store.keys_for(conv).message(task_id(conv, 2, 0))
+    await eventually(lambda: "Throttling.User" in fake_cams.recorder.errors, within=3.0)
+    await write(client, customer, "STOP")
+
+    async def stopped() -> bool:
+        return (await conversation(client, customer)).opted_out
+
+    await eventually(stopped, within=1.0)  # while the re-prompt still waits
+    await fake_cams.recorder.wait_for(2, timeout=4.0)
+    await quiet(fake_cams, 2)
+    assert said(fake_cams) == [CHOOSE, STOPPED]
+    await eventually(lambda: store.redis.hget(held, "err"), within=3.0)
+    assert await store.redis.hget(held, "err") == b"customer opted out"
+
+
 # -- failed sends ----------------------------------------------------------------------------
 
 NOTIFY = """

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from bot.errors import PermanentSendError, RateLimitedError, RetryableSendError
 from bot.log import context, mask_id, mask_text, shown
 from bot.metrics import Metrics
-from bot.model import Outgoing, SendFailed
+from bot.model import Outgoing, Reply, SendFailed
 from bot.platforms.base import Sender
 from bot.runtime.drain import Consumer, drain, while_lease_in_doubt
 from bot.runtime.ratelimit import RateLimiter
@@ -139,6 +139,19 @@ class OutboxSender(Consumer):
             if self.limiter is None or loop.time() - granted < STALE_PERMIT:
                 return
 
+    async def _opted_out(self, entry: OutboxEntry, reply: Reply) -> str:
+        """Why the reply is not to be sent, or "": STOP is honoured by everything but the
+        system's own replies (the confirmation), STOP MARKETING by a marketing campaign's
+        first messages. What was committed before either is not sent."""
+        if reply.system:
+            return ""
+        opted = await self.store.opt_outs(entry.conv_id)
+        if opted.everything:
+            return "customer opted out"
+        if reply.marketing and opted.marketing:
+            return "customer opted out of marketing"
+        return ""
+
     async def _send(self, entry: OutboxEntry) -> None:
         to = address_from_entry(entry.conv_id, entry.space)
         conv = to.ref
@@ -151,21 +164,16 @@ class OutboxSender(Consumer):
             return
         sender, label = route.sender, route.account
         reply = reply_from_json(entry.reply_json)
-        if not reply.system:
-            # STOP is honoured by everything, STOP MARKETING by a marketing campaign's first
-            # messages: what was committed before it is not sent.
-            opted = await self.store.opt_outs(entry.conv_id)
-            why = ("customer opted out" if opted.everything
-                   else "customer opted out of marketing" if reply.marketing and opted.marketing
-                   else "")  # fmt: skip
-            if why:
-                log.info("send dropped: the %s", why.removeprefix("customer "))
-                await self.store.finish_send(self.partition, entry, error=why, visit=reply.visit)
-                return
         msg = Outgoing(route.to, reply, entry.task_id)
         error = ""
         for attempt in range(self.attempts):
             await self._permitted(route.key)
+            # After the permit and before every attempt: waiting for a permit or a retry may
+            # take seconds, in which the customer may write STOP.
+            if why := await self._opted_out(entry, reply):
+                log.info("send dropped: the %s", why.removeprefix("customer "))
+                await self.store.finish_send(self.partition, entry, error=why, visit=reply.visit)
+                return
             started = time.perf_counter()
             try:
                 receipt = await sender.send(msg)
