@@ -689,7 +689,7 @@ def test_a_non_text_source_is_an_expr_error() -> None:
         ("[{{ undefined }}]", "[]"),
         ("{{ yes }}/{{ no }}", "yes/no"),
         ("{{ 3.0 }} {{ price }} {{ 8 / 2 }} {{ -0.5 }} {{ 1e20 }}", "3 2.5 4 -0.5 1e+20"),
-        ("{{ rating }} {{ items }}", "2 [1, 2, 3]"),
+        ("{{ rating }} {{ items }}", "2 1, 2, 3"),
         ("Order {{ order.id }}: {{ order['total'] }}", "Order A-7: 150"),
         ("{{ 'big' if order.total > 100 else 'small' }}", "big"),
         ("no placeholders", "no placeholders"),
@@ -704,6 +704,23 @@ def test_a_non_text_source_is_an_expr_error() -> None:
 )
 def test_template_renders_placeholders(source: str, text: str) -> None:
     """Placeholders show null as "", booleans as yes/no, integral floats without .0."""
+    assert Template.parse(source).render(ENV) == text
+
+
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        ("{{ tags }}", "vip, new"),
+        ("{{ items }}", "1, 2, 3"),
+        ("{{ [1.0, null, true, 'é'] }}", "1, , yes, é"),
+        ("{{ order.lines }}", '{"sku": "X1"}'),
+        ("{{ order.lines[0] }}", '{"sku": "X1"}'),
+        ("{{ [] }}", ""),
+    ],
+)
+def test_lists_and_records_show_as_their_items_and_as_json(source: str, text: str) -> None:
+    """A list shows its items with ", " between them, a record as JSON (non-ASCII kept):
+    never Python's notation (`['vip', 'new']`, `{'sku': 'X1'}`) in a customer's text."""
     assert Template.parse(source).render(ENV) == text
 
 

@@ -700,3 +700,37 @@ def test_a_links_label_speaks_the_flows_languages_and_its_url_reads_defined_name
     fixed = flows.replace("label: Track parcel", "label: {en: Track parcel, es: Seguir envío}")
     fixed = fixed.replace("{{ parcel }}", "{{ customer }}")
     assert _lint(tmp_path / "fixed", fixed) == []
+
+
+# -- media shown whole -----------------------------------------------------------------------
+
+
+def test_a_photo_or_place_shown_whole_in_a_text_is_a_warning_naming_its_fields(
+    tmp_path: Path,
+) -> None:
+    """`{{ parcel }}` of a photo slot shows the customer JSON (its media id and URL): a
+    warning at the text's line names the fields meant; its fields, and the slot passed to a
+    call, are not reported."""
+    flows = """\
+        flows:
+          f:
+            start: photo
+            states:
+              photo:
+                say: "A photo of the parcel, please."
+                collect: {slot: parcel, type: image, go: where}
+              where:
+                say: "Got {{ parcel }}. Where are you?"  # line 9
+                collect: {slot: place, type: location, go: done}
+              done:
+                say: "{{ upper(place.name) }}: we come to {{ place }}."
+        """
+    findings = _lint(tmp_path, flows)
+    assert [(f.line, f.severity) for f in findings] == [(9, "warning"), (12, "warning")]
+    assert "shows the image slot `parcel` whole" in str(findings[0])
+    assert "`{{ parcel.caption }}` or `{{ parcel.filename }}`" in str(findings[0])
+    assert "shows the location slot `place` whole" in str(findings[1])
+    assert "`{{ place.name }}` or `{{ place.address }}`" in str(findings[1])
+    fixed = flows.replace("{{ parcel }}", "{{ parcel.caption }}")
+    fixed = fixed.replace("{{ place }}", "{{ place.name }}")
+    assert _lint(tmp_path / "fixed", fixed) == []

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import re
 import warnings
 from collections.abc import Callable, Mapping
@@ -98,7 +99,9 @@ def truthy(value: Any) -> bool:
 
 
 def show(value: Any) -> str:
-    """How a value shows in a text: null as "", booleans as yes/no, 3.0 as "3"."""
+    """How a value shows in a text: null as "", booleans as yes/no, 3.0 as "3", a list as
+    its items shown with ", " between them, a record (a photo a customer sent, a call's
+    answer) as JSON: never Python's own notation."""
     if type(value) is str:
         return value
     if value is None:
@@ -108,7 +111,16 @@ def show(value: Any) -> str:
     if isinstance(value, float):
         text = repr(value)
         return text[:-2] if text.endswith(".0") else text
+    if isinstance(value, list | tuple):
+        return ", ".join(_json(v) if isinstance(v, Mapping | list | tuple) else show(v)
+                         for v in value)  # fmt: skip
+    if isinstance(value, Mapping):
+        return _json(value)
     return str(value)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=show)
 
 
 def _describe(value: Any) -> str:

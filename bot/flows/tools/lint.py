@@ -7,6 +7,7 @@ meant. Each finding says where (`file:line`), how bad (error or warning) and wha
   an approved template goes through (errors);
 - options whose words choose another option (errors); routes that can all fail (warnings);
 - handoffs without an agent webhook (errors);
+- a photo, file, place or contact a customer sent shown whole in a text (warnings);
 - `lint_against`: states removed since the flows now live, that would end the live
   conversations standing in them (errors), and removed flows (warnings).
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.errors import ExprError
+from bot.flows.answers import MEDIA_TYPES
 from bot.flows.compiler import CompiledFlow, compile_flow, option_words
 from bot.flows.expr import Expr
 from bot.flows.expr import Template as TextTemplate
@@ -92,6 +94,7 @@ class _FlowLint:
         self.variables()
         self.window()
         self.languages()
+        self.shown_whole()
         for sname, state in self.spec.states.items():
             self.options(sname, state)
             self.routes(sname, state)
@@ -326,6 +329,31 @@ class _FlowLint:
                 f"customer whose language is {some} gets it in `{fallback}`",
             )
 
+    def shown_whole(self) -> None:
+        """`{{ parcel }}` of a photo slot in a text a customer reads: it shows as JSON (the
+        media id, the platform's URL); a field (`{{ parcel.caption }}`) is what was meant."""
+        kept = {st.collect.slot: st.collect.type for st in self.spec.states.values()
+                if st.collect is not None and st.collect.type in MEDIA_TYPES}  # fmt: skip
+        if not kept:
+            return
+        for sname, state in self.spec.states.items():
+            for where, value in _customer_texts(state):
+                texts = value.values() if isinstance(value, dict) else [value]
+                try:
+                    shown = {e.source.strip() for t in texts
+                             for e in TextTemplate.parse(t).expressions}  # fmt: skip
+                except ExprError:  # the loader reports it
+                    continue
+                for slot in sorted(shown & kept.keys()):
+                    fields = _FIELDS.get(kept[slot], _FIELDS["media"])
+                    self.add(
+                        "warning",
+                        ("states", sname, *where),
+                        f"state `{sname}`: `{_where(where)}` shows the {kept[slot]} slot "
+                        f"`{slot}` whole, which a customer reads as JSON: show one of its "
+                        f"fields, such as {' or '.join(f'`{{{{ {slot}.{f} }}}}`' for f in fields)}",
+                    )
+
     def handoff(self, sname: str, state: StateSpec) -> None:
         if state.handoff is None or state.handoff.webhook:
             return
@@ -337,6 +365,14 @@ class _FlowLint:
             f"state `{sname}` hands the customer to an agent, but no webhook receives their "
             "messages: set `webhook:` here or `defaults.agent.webhook`",
         )
+
+
+# The fields of a collected photo, file, place or contact worth showing in a text.
+_FIELDS = {
+    "location": ("name", "address"),
+    "contact": ("contacts[0].name",),
+    "media": ("caption", "filename"),
+}
 
 
 def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
