@@ -1,4 +1,5 @@
-"""The default re-prompts of slots, in English, Spanish and Portuguese."""
+"""The default re-prompts of slots, in English, Spanish, Portuguese, French, German and
+Chinese."""
 
 from __future__ import annotations
 
@@ -44,7 +45,39 @@ from tests.answers_support import SPECS
             "en",
             "Please send a reply of at most 50 characters.",
         ),
-        ({"type": "text"}, "empty", "fr", "Please send a reply."),
+        ({"type": "text"}, "empty", "it", "Please send a reply."),
+        ({"type": "text"}, "empty", "fr_CA", "Veuillez envoyer une réponse."),
+        (
+            {"type": "number", "min": 2.5},
+            "too_small",
+            "fr",
+            "Veuillez envoyer un nombre d'au moins 2,5.",
+        ),
+        (
+            {"type": "integer", "min": 1, "max": 5},
+            "too_large",
+            "de",
+            "Bitte senden Sie eine ganze Zahl zwischen 1 und 5.",
+        ),
+        (
+            {"type": "location"},
+            "wrong_kind",
+            "de-AT",
+            "Bitte senden Sie einen Standort (Anhängen, dann Standort).",
+        ),
+        (
+            {"type": "integer", "min": 1, "max": 5},
+            "too_large",
+            "zh",
+            "请发送一个整数，介于 1 和 5 之间。",
+        ),
+        (
+            {"type": "text", "min": 3, "max": 50},
+            "too_short",
+            "zh_CN",
+            "请发送一条回复，长度为 3 到 50 个字符。",
+        ),
+        ({"type": "image"}, "wrong_kind", "zh", "请发送一张照片。"),
         ({"type": "date"}, "not_a_date", "en", "Please send a date, for example 30/11."),
         (
             {"type": "date", "date_order": "MDY"},
@@ -88,16 +121,17 @@ from tests.answers_support import SPECS
 def test_describe_error_states_what_to_send(
     fields: dict[str, Any], error: str, lang: str, text: str
 ) -> None:
-    """The default re-prompt says what the slot expects, in en/es/pt (else English)."""
+    """The default re-prompt says what the slot expects, in en/es/pt/fr/de/zh (else
+    English); a bound comes as a clause of its own in Chinese."""
     spec = SlotSpec.model_validate({"slot": "answer", **fields})
     assert describe_error(error, spec, lang) == text
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.type}")
-@pytest.mark.parametrize("lang", ["en", "es", "pt", "zh", ""])
+@pytest.mark.parametrize("lang", ["en", "es", "pt", "fr", "de", "zh", "it", ""])
 def test_describe_error_has_a_sentence_for_every_code(spec: SlotSpec, lang: str) -> None:
     """Every error code, even an unknown one, yields a non-empty sentence in any language."""
     for error in [*sorted(ERRORS), "unknown"]:
         text = describe_error(error, spec, lang)
-        assert text.endswith(".")
-        assert len(text) > 10
+        assert text.endswith((".", "。"))
+        assert len(text) > (6 if lang == "zh" else 10)

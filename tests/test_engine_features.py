@@ -1970,6 +1970,44 @@ def test_a_text_without_the_customers_language_says_so_in_the_step(tmp_path: Pat
     assert history_from_element(f"1-0|{entry}").missing_language == "es"
 
 
+def test_the_bots_own_texts_speak_six_languages_and_say_when_they_do_not(
+    tmp_path: Path,
+) -> None:
+    """A French customer's unknown reply and invalid number get the built-in re-prompts in
+    French, and STOP its confirmation; an Italian customer gets the built-in re-prompt of a
+    collect in English, and the step says `it` was missing."""
+    flows = """
+    flows:
+      f:
+        start: ask
+        states:
+          ask:
+            say: {en: "1 or 2?", fr: "1 ou 2 ?", it: "1 o 2?"}
+            options: [{label: {en: One, fr: Un, it: Uno}, go: count}]
+          count:
+            say: {en: "How many?", fr: "Combien ?", it: "Quanti?"}
+            collect: {slot: n, type: integer, min: 1, max: 5, go: done}
+          done: {say: {en: "Done.", fr: "Fini.", it: "Fatto."}}
+    """
+    engine = _engine(tmp_path, flows, {"f": "code: f\nname: f\nstart: f"})
+    french = engine.step(Conversation(), _flow("f", lang="fr_BE"), NOW).conversation
+    result = engine.step(french, _msg("quoi ?"), NOW)
+    assert _texts(result) == ["Désolé, je n'ai pas compris.\n1 ou 2 ?"]
+    assert result.missing_language == ""
+    result = engine.step(engine.step(french, _msg("1"), NOW).conversation, _msg("9"), NOW)
+    assert _texts(result) == ["Veuillez envoyer un nombre entier entre 1 et 5."]
+    assert result.missing_language == ""
+    stopped = engine.step(french, _msg("arrêt"), NOW)
+    assert _texts(stopped) == [
+        "Vous ne recevrez plus de messages de notre part. Répondez DÉMARRER pour les "
+        "recevoir à nouveau."
+    ]
+    italian = engine.step(Conversation(), _flow("f", lang="it"), NOW).conversation
+    result = engine.step(engine.step(italian, _msg("1"), NOW).conversation, _msg("9"), NOW)
+    assert _texts(result) == ["Please send a whole number between 1 and 5."]
+    assert result.missing_language == "it"
+
+
 def test_an_empty_media_message_answers_nothing_and_a_regional_default_notes_nothing(
     tmp_path: Path,
 ) -> None:

@@ -3,8 +3,10 @@ findings of the shipped examples, and changes checked against the live flows (`-
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,17 @@ def _lint(tmp_path: Path, flows: str, intents: dict[str, str] | None = None) -> 
     for name, text in (intents or {}).items():
         _write(folder / name, text)
     return lint(load_catalog(tmp_path / "flows.yaml", folder))
+
+
+def _yaml_lines(value: dict[str, Any], indent: int) -> str:
+    """`value` as YAML block lines indented by `indent` spaces (texts as JSON strings)."""
+    lines = []
+    for key, item in value.items():
+        if isinstance(item, dict):
+            lines.append(" " * indent + f"{key}:\n" + _yaml_lines(item, indent + 2))
+        else:
+            lines.append(" " * indent + f"{key}: {json.dumps(item)}\n")
+    return "".join(lines)
 
 
 def _lines(findings: list[Finding]) -> list[str]:
@@ -734,3 +747,70 @@ def test_a_photo_or_place_shown_whole_in_a_text_is_a_warning_naming_its_fields(
     fixed = flows.replace("{{ parcel }}", "{{ parcel.caption }}")
     fixed = fixed.replace("{{ place }}", "{{ place.name }}")
     assert _lint(tmp_path / "fixed", fixed) == []
+
+
+# -- the bot's own texts ---------------------------------------------------------------------
+
+
+def test_the_bots_own_texts_without_a_language_the_flows_speak_are_warnings(
+    tmp_path: Path,
+) -> None:
+    """Italian flows: the built-in confirmations of STOP, START and their marketing forms,
+    the default re-prompt and a collect's built-in re-prompt have no Italian; each is a
+    warning (at `defaults:` or the collect's line). Written in Italian, none is left; the
+    agent's and the one-time code's texts are not reported where no state sends them."""
+    flows = """\
+        defaults:
+          language: it
+        flows:
+          f:
+            start: ask
+            states:
+              ask:
+                say: "Quanti?"
+                collect: {slot: n, type: integer, go: pick}  # line 9
+              pick:
+                say: "1 sì, 2 no"
+                options:
+                  - {label: "Sì", go: done}
+                  - {label: "No", go: done}
+              done: {say: "Grazie."}
+        """
+    findings = _lint(tmp_path, flows)
+    lines = _lines(findings)
+    assert [(f.line, f.severity) for f in findings] == [(1, "warning")] * 5 + [(9, "warning")]
+    for name in ("reprompt", "texts.started", "texts.started_marketing", "texts.stopped",
+                 "texts.stopped_marketing"):  # fmt: skip
+        assert any(f"`defaults.{name}` has no `it` text" in line for line in lines), lines
+    assert "collects without `invalid:`" in lines[-1]
+    assert "gets one in English" in lines[-1]
+    own = {"reprompt": "Scusi?", "texts": {"stopped": "Basta.", "started": "Bentornato!",
+           "stopped_marketing": "Niente offerte.", "started_marketing": "Offerte."}}  # fmt: skip
+    written = flows.replace("language: it\n", f"language: it\n{_yaml_lines(own, 10)}")
+    written = written.replace("go: pick}", 'go: pick, invalid: "Un numero, per favore."}')
+    assert _lint(tmp_path / "written", written) == []
+
+
+def test_a_default_reprompt_written_in_one_language_is_a_warning_where_flows_speak_two(
+    tmp_path: Path,
+) -> None:
+    """A `defaults.reprompt` written without languages is in the default one: flows that
+    speak Spanish too get a warning at its line. The built-in one speaks both."""
+    flows = """\
+        defaults:
+          reprompt: "Sorry?"  # line 2
+        flows:
+          f:
+            start: pick
+            states:
+              pick:
+                say: {en: "1 or 2?", es: "¿1 o 2?"}
+                options:
+                  - {label: {en: One, es: Uno}, go: done}
+                  - {label: {en: Two, es: Dos}, go: done}
+              done: {say: {en: "Thanks.", es: "Gracias."}}
+        """
+    findings = _lint(tmp_path, flows)
+    _only(findings, tmp_path / "flows.yaml", 2, "warning", "`defaults.reprompt` has no `es`")
+    built_in = flows.replace('  reprompt: "Sorry?"  # line 2\n', "  language: en\n")
+    assert _lint(tmp_path / "built_in", built_in) == []

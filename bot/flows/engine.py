@@ -23,6 +23,7 @@ from transitions import EventData, Machine
 
 from bot.errors import ExprError
 from bot.flows.answers import MEDIA_TYPES, describe_error, media_answer, parse_value
+from bot.flows.answers.messages import LANGUAGES as REPROMPT_LANGUAGES
 from bot.flows.answers.parsed import bad
 from bot.flows.answers.reading import MAX_ANSWER, normalize_text
 from bot.flows.calls import CallText
@@ -744,7 +745,10 @@ class _Step:
         if state.collect_invalid is not None:
             text = self._pick(state.collect_invalid, self.env(error=parsed.error))
         else:
-            text = describe_error(parsed.error, spec, self._lang())
+            lang = self._lang()
+            text = describe_error(parsed.error, spec, lang)
+            if _primary(lang) not in REPROMPT_LANGUAGES:  # said in English: the history says so
+                self.missing_language = self.missing_language or _primary(lang)
         self._emit(Reply(text=text), state)
         self.outcome = Outcome.INVALID
 

@@ -440,11 +440,35 @@ class FlowCommands(Spec):
     restart: bool = True
 
 
-class Texts(Spec):
-    """What the bot says for the built-in commands."""
+def _said(**by_lang: str) -> Any:
+    """A built-in text in the languages of the built-in command words (a `default_factory`:
+    each catalog gets its own copy)."""
+    return Field(default_factory=lambda: dict(by_lang))
 
-    stopped: Localized = "You will not receive more messages from us. Reply START to opt back in."
-    started: Localized = "Welcome back! You will receive our messages again."
+
+class Texts(Spec):
+    """What the bot says for the built-in commands, in English, Spanish, Portuguese, French,
+    German and Chinese unless written here (`bot check` warns of a language the flows speak
+    that a text the bot may send lacks)."""
+
+    stopped: Localized = _said(
+        en="You will not receive more messages from us. Reply START to opt back in.",
+        es="No recibirás más mensajes nuestros. Responde ALTA para volver a recibirlos.",
+        pt="Você não receberá mais mensagens nossas. Responda VOLTAR para recebê-las de novo.",
+        fr="Vous ne recevrez plus de messages de notre part. Répondez DÉMARRER pour les "
+        "recevoir à nouveau.",
+        de="Sie erhalten keine Nachrichten mehr von uns. Antworten Sie ANMELDEN, um sie "
+        "wieder zu erhalten.",
+        zh="您将不再收到我们的消息。回复“订阅”即可重新接收。",
+    )
+    started: Localized = _said(
+        en="Welcome back! You will receive our messages again.",
+        es="¡Bienvenido de nuevo! Volverás a recibir nuestros mensajes.",
+        pt="Bem-vindo de volta! Você voltará a receber nossas mensagens.",
+        fr="Bon retour ! Vous recevrez à nouveau nos messages.",
+        de="Willkommen zurück! Sie erhalten wieder unsere Nachrichten.",
+        zh="欢迎回来！您将重新收到我们的消息。",
+    )
     list_button: Localized = Field(
         default_factory=lambda: {
             "en": "Choose",
@@ -467,15 +491,59 @@ class Texts(Spec):
         },
         description="The heading of a list of options (at most 24 characters).",
     )
-    stopped_marketing: Localized = (
-        "You will not receive offers and promotions from us any more. Reply START MARKETING "
-        "to get them again."
+    stopped_marketing: Localized = _said(
+        en="You will not receive offers and promotions from us any more. Reply START "
+        "MARKETING to get them again.",
+        es="Ya no recibirás nuestras ofertas y promociones. Responde ALTA PUBLICIDAD para "
+        "volver a recibirlas.",
+        pt="Você não receberá mais nossas ofertas e promoções. Responda VOLTAR PROMOÇÕES "
+        "para recebê-las de novo.",
+        fr="Vous ne recevrez plus nos offres et promotions. Répondez DÉMARRER PUB pour les "
+        "recevoir à nouveau.",
+        de="Sie erhalten keine Angebote und Werbung mehr von uns. Antworten Sie START "
+        "WERBUNG, um sie wieder zu erhalten.",
+        zh="您将不再收到我们的优惠和推广信息。回复“订阅营销”即可重新接收。",
     )
-    started_marketing: Localized = "You will receive our offers and promotions again."
-    agent: Localized = "Connecting you with a colleague. Please wait."
-    agent_resumed: Localized = "Thanks for waiting. Let's continue."
-    otp_wrong: Localized = "That code is not right. Please try again."
-    otp_resend_wait: Localized = "Please wait a moment before asking for a new code."
+    started_marketing: Localized = _said(
+        en="You will receive our offers and promotions again.",
+        es="Volverás a recibir nuestras ofertas y promociones.",
+        pt="Você voltará a receber nossas ofertas e promoções.",
+        fr="Vous recevrez à nouveau nos offres et promotions.",
+        de="Sie erhalten wieder unsere Angebote und Werbung.",
+        zh="您将重新收到我们的优惠和推广信息。",
+    )
+    agent: Localized = _said(
+        en="Connecting you with a colleague. Please wait.",
+        es="Te estamos comunicando con un compañero. Espera un momento, por favor.",
+        pt="Estamos conectando você a um colega. Aguarde, por favor.",
+        fr="Nous vous mettons en relation avec un collègue. Merci de patienter.",
+        de="Wir verbinden Sie mit einem Kollegen. Bitte warten Sie.",
+        zh="正在为您转接同事，请稍候。",
+    )
+    agent_resumed: Localized = _said(
+        en="Thanks for waiting. Let's continue.",
+        es="Gracias por esperar. Continuemos.",
+        pt="Obrigado por aguardar. Vamos continuar.",
+        fr="Merci de votre patience. Continuons.",
+        de="Danke fürs Warten. Machen wir weiter.",
+        zh="感谢您的耐心等待，我们继续吧。",
+    )
+    otp_wrong: Localized = _said(
+        en="That code is not right. Please try again.",
+        es="Ese código no es correcto. Inténtalo de nuevo.",
+        pt="Esse código não está correto. Tente novamente.",
+        fr="Ce code n'est pas le bon. Veuillez réessayer.",
+        de="Dieser Code ist nicht richtig. Bitte versuchen Sie es erneut.",
+        zh="验证码不正确，请重试。",
+    )
+    otp_resend_wait: Localized = _said(
+        en="Please wait a moment before asking for a new code.",
+        es="Espera un momento antes de pedir un código nuevo.",
+        pt="Aguarde um momento antes de pedir um novo código.",
+        fr="Veuillez patienter un instant avant de demander un nouveau code.",
+        de="Bitte warten Sie einen Moment, bevor Sie einen neuen Code anfordern.",
+        zh="请稍候片刻再申请新的验证码。",
+    )
 
 
 class AgentSpec(Spec):
@@ -489,7 +557,15 @@ class AgentSpec(Spec):
 class Defaults(Spec):
     language: str = Field("en", description="Language of conversations whose data has no `lang`.")
     reprompt: Localized = Field(
-        "Sorry, I didn't understand that.", description="Default re-prompt on an unknown reply."
+        default_factory=lambda: {
+            "en": "Sorry, I didn't understand that.",
+            "es": "Perdona, no lo he entendido.",
+            "pt": "Desculpe, não entendi.",
+            "fr": "Désolé, je n'ai pas compris.",
+            "de": "Entschuldigung, das habe ich nicht verstanden.",
+            "zh": "抱歉，我没有理解您的意思。",
+        },
+        description="Default re-prompt on an unknown reply.",
     )
     attempts: int = Field(3, ge=1, le=20, description="Default unknown replies before `escalate`.")
     inbound_flow: str | None = Field(

@@ -8,6 +8,8 @@ meant. Each finding says where (`file:line`), how bad (error or warning) and wha
 - options whose words choose another option (errors); routes that can all fail (warnings);
 - handoffs without an agent webhook (errors);
 - a photo, file, place or contact a customer sent shown whole in a text (warnings);
+- a text the bot itself may send (a default re-prompt, a command's confirmation) without a
+  language the flows speak (warnings);
 - `lint_against`: states removed since the flows now live, that would end the live
   conversations standing in them (errors), and removed flows (warnings).
 
@@ -29,6 +31,7 @@ from typing import Any, Literal
 
 from bot.errors import ExprError
 from bot.flows.answers import MEDIA_TYPES
+from bot.flows.answers.messages import LANGUAGES as REPROMPT_LANGUAGES
 from bot.flows.compiler import CompiledFlow, compile_flow, option_words
 from bot.flows.expr import Expr
 from bot.flows.expr import Template as TextTemplate
@@ -421,6 +424,7 @@ def lint(catalog: Catalog, root: Any = None) -> list[Finding]:
     for name, spec in catalog.flows.flows.items():
         found += _FlowLint(catalog, tree, name, spec).run()
     found += _numbers_languages(catalog, tree)
+    found += _built_in_languages(catalog, tree)
     for code, entry in catalog.flows.templates.items():
         if "url" in entry.buttons and entry.params and not entry.button_params:
             found.append(Finding(
@@ -430,6 +434,72 @@ def lint(catalog: Catalog, root: Any = None) -> list[Finding]:
                 "(a customer's `../x?y#z` included)",
             ))  # fmt: skip
     return sorted(found, key=lambda f: (f.file, f.line))
+
+
+def _primary(lang: str) -> str:
+    return lang.replace("_", "-").split("-")[0].lower()
+
+
+def _spoken(catalog: Catalog, flows: Iterable[str]) -> set[str]:
+    """The languages (primary subtags) customers of `flows` read: of their texts (one
+    written without languages is in the default one) and of the numbers they answer."""
+    defaults = catalog.flows.defaults
+    spoken = {_primary(defaults.language)}
+    for name in flows:
+        for state in catalog.flows.flows[name].states.values():
+            for _, value in _customer_texts(state):
+                spoken |= {_primary(x) for x in value} if isinstance(value, dict) else set()
+        spoken |= {_primary(n.language) for n in catalog.flows.numbers.values()
+                   if n.language and (n.inbound_flow or defaults.inbound_flow) == name}  # fmt: skip
+    return spoken
+
+
+def _built_in_languages(catalog: Catalog, tree: Any) -> list[Finding]:
+    """Texts the bot sends that no state wrote: `defaults.reprompt`, `defaults.texts` (each
+    only where the flows can send it) and a collect's re-prompt without `invalid:`. One
+    without a language the flows speak reaches those customers in another one."""
+    defaults = catalog.flows.defaults
+    spoken = _spoken(catalog, catalog.flows.flows)
+    states = [s for flow in catalog.flows.flows.values() for s in flow.states.values()]
+    sent = {"stopped", "started", "stopped_marketing", "started_marketing"}
+    if any(s.handoff is not None for s in states) or defaults.agent.webhook:
+        sent |= {"agent", "agent_resumed"}
+    if any(s.otp is not None for s in states):
+        sent |= {"otp_wrong", "otp_resend_wait"}
+    if any(s.buttons and len(s.options) > 3 for s in states):
+        sent |= {"list_button", "list_title"}
+    texts: list[tuple[tuple[str, ...], Any]] = [
+        (("texts", name), getattr(defaults.texts, name)) for name in sorted(sent)
+    ]
+    if any(s.reprompt is None and s.collect is None and s.otp is None and s.call is None
+           for s in states):  # fmt: skip
+        texts.insert(0, (("reprompt",), defaults.reprompt))
+    found = []
+    for where, value in texts:
+        langs = {_primary(x) for x in value} if isinstance(value, dict) else {defaults.language}
+        if missing := sorted(spoken - langs):
+            some = ", ".join(f"`{x}`" for x in missing)
+            found.append(Finding(
+                catalog.flows_path, line_of(tree, ("defaults", *where)), "warning",
+                f"`defaults.{'.'.join(where)}` has no {some} text, though the flows speak "
+                f"{some}: a customer whose language is {some} gets it in another language; "
+                f"write it under `defaults:` with a text for each",
+            ))  # fmt: skip
+    for flow_name, flow in catalog.flows.flows.items():
+        if not (missing := sorted(_spoken(catalog, [flow_name]) - REPROMPT_LANGUAGES)):
+            continue
+        some = ", ".join(f"`{x}`" for x in missing)
+        for sname, state in flow.states.items():
+            if state.collect is None or state.collect.invalid is not None:
+                continue
+            found.append(Finding(
+                catalog.flows_path,
+                line_of(tree, ("flows", flow_name, "states", sname, "collect")), "warning",
+                f"state `{sname}` of flow `{flow_name}` collects without `invalid:`, and the "
+                f"built-in re-prompts have no {some} text: a customer whose language is {some} "
+                "gets one in English; write `invalid:` with a text for each",
+            ))  # fmt: skip
+    return found
 
 
 def _numbers_languages(catalog: Catalog, tree: Any) -> list[Finding]:
