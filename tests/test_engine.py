@@ -235,6 +235,21 @@ def test_template_language_defaults_to_the_conversations(
     assert reply.template.language == language
 
 
+def test_the_sms_fallback_speaks_the_conversations_language() -> None:
+    """`fallback.content` is written per language like `say:`: a Spanish customer's SMS is
+    the Spanish one, with its data; an Italian one's the default language's."""
+    data = {"lang": "es_MX", "name": "Ana", "date": "viernes 9:00"}
+    (reply,) = ENGINE.step(Conversation(), _intent_with("appointment_reminder", data), NOW).replies
+    assert reply.fallback == Fallback(
+        "sms-fallback-policy", "Recordatorio: cita en City Clinic el viernes 9:00."
+    )
+    data = {"lang": "it", "name": "Ana", "date": "venerdì"}
+    result = ENGINE.step(Conversation(), _intent_with("appointment_reminder", data), NOW)
+    assert result.replies[0].fallback == Fallback(
+        "sms-fallback-policy", "Reminder: appointment at City Clinic on venerdì."
+    )
+
+
 def test_template_language_written_in_the_flow_wins(lang: Engine) -> None:
     """A template's own `language:` is used whatever the conversation's language."""
     result = lang.step(Conversation(), _intent("promo", lang="en", who="Ana"), NOW)

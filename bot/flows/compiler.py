@@ -152,7 +152,7 @@ class CompiledLocation:
 @dataclass(frozen=True, slots=True)
 class CompiledFallback:
     id: str
-    content: TextTemplate | None
+    content: LocalText | None
     duration: int | None
 
 
@@ -308,7 +308,7 @@ def _compile_state(
     if spec.fallback is not None:
         f = spec.fallback
         fallback = CompiledFallback(
-            f.id, TextTemplate.parse(f.content) if f.content else None, f.duration
+            f.id, LocalText.compile(f.content) if f.content else None, f.duration
         )
     return CompiledState(
         name=name,

@@ -386,7 +386,7 @@ class _Step:
         fallback = None
         if state.fallback is not None:
             f = state.fallback
-            content = self._render(f.content, self.env()) if f.content is not None else ""
+            content = self._pick(f.content, self.env()) if f.content is not None else ""
             fallback = Fallback(f.id, content, f.duration)
         self.replies.append(
             replace(reply, fallback=fallback, state=state.name, visit=self.conv.visit)

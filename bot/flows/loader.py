@@ -585,6 +585,8 @@ def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
         texts += _body_strings(("call", "json"), state.call.json_body)
     if state.otp is not None:
         texts += _template_sources(("otp", "template"), state.otp.template)
+    if state.fallback is not None:
+        texts += _localized(("fallback", "content"), state.fallback.content)
     for i, reminder in enumerate(state.remind):
         texts += _localized(("remind", i, "say"), reminder.say)
         texts += _template_sources(("remind", i, "template"), reminder.template)

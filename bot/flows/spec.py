@@ -207,7 +207,9 @@ class FallbackSpec(Spec):
     """SMS fallback (WhatsApp and Viber): CAMS sends an SMS when the message fails."""
 
     id: str = Field(min_length=1, description="FallBackId: the console's fallback policy.")
-    content: str | None = Field(None, description="FallBackContent: the SMS text.")
+    content: Localized | None = Field(
+        None, description="FallBackContent: the SMS text (per language, as `say:`)."
+    )
     duration: int | None = Field(None, ge=60, le=43200, description="FallBackDuration, seconds.")
 
 

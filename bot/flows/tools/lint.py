@@ -156,7 +156,7 @@ class _FlowLint:
     def variables(self) -> None:
         defined = self.defined()
         for sname, state in self.spec.states.items():
-            for where, source, kind in _sources(state):
+            for where, source, kind in state_sources(state):
                 try:
                     if kind == "expr":
                         read = Expr.parse(source).names
@@ -378,18 +378,10 @@ _FIELDS = {
 }
 
 
-def _sources(state: StateSpec) -> list[tuple[tuple[Any, ...], str, str]]:
-    found = state_sources(state)
-    content = state.fallback.content if state.fallback is not None else None
-    if content is not None and not any(w == ("fallback", "content") for w, _, _ in found):
-        found.append((("fallback", "content"), content, "text"))
-    return found
-
-
 def _customer_texts(state: StateSpec) -> list[tuple[tuple[Any, ...], Any]]:
     """The texts of a state its customers read, with their YAML paths: what it says, its
     re-prompt, its options' labels (when they are buttons), its link's label, a collect's
-    invalid text, its reminders."""
+    invalid text, its reminders, its SMS fallback."""
     labels = enumerate(state.options) if state.buttons else enumerate(())
     found: list[tuple[tuple[Any, ...], Any]] = [
         (("say",), state.say), (("reprompt",), state.reprompt),
@@ -400,6 +392,7 @@ def _customer_texts(state: StateSpec) -> list[tuple[tuple[Any, ...], Any]]:
         )),
         (("link", "label"), state.link.label if state.link is not None else None),
         *((("remind", i, "say"), r.say) for i, r in enumerate(state.remind)),
+        (("fallback", "content"), state.fallback.content if state.fallback else None),
     ]  # fmt: skip
     if state.collect is not None:
         found.append((("collect", "invalid"), state.collect.invalid))
