@@ -193,9 +193,19 @@ async def test_after_a_freeze_every_connection_answers_its_own_commands(
         pushes = await asyncio.gather(*(call(client) for _, call in every_request(3)[:4]))
     assert {s for s, _ in cut} == {503}
     assert {r.status for r in pushes} == {503}
-    for _ in range(3):
+    # No read ever gets another's reply. A busy machine may still answer a round's first
+    # reads 503 (the bound), never with a wrong state; three whole rounds then come back 200.
+    whole = 0
+    for _ in range(20):
         got = await asyncio.gather(*(state(c) for c in ["8613900000911", "8613900000912"] * 20))
-        assert got == [(200, "state_a"), (200, "state_b")] * 20
+        assert [g[1] for g in got if g[0] == 200] == [
+            s for g, s in zip(got, ["state_a", "state_b"] * 20, strict=True) if g[0] == 200
+        ]
+        assert {g[0] for g in got} <= {200, 503}
+        whole += got == [(200, "state_a"), (200, "state_b")] * 20
+        if whole == 3:
+            break
+    assert whole == 3, got
     resp = await client.post(RECEIPTS, json=[inbound("hi", customer="8613900000913")])
     assert resp.status == 200
     await eventually(
