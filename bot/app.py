@@ -108,6 +108,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             conversation_ttl=settings.conversation_ttl,
             dedup_ttl=settings.dedup_ttl,
             campaign_ttl=settings.campaign_ttl,
+            opt_out_ttl=settings.opt_out_ttl,
             history=(
                 HistoryPolicy(settings.history_length, settings.history_ttl, settings.history_text)
                 if settings.history

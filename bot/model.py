@@ -27,6 +27,8 @@ MAX_SPACE = 64
 # The name of the platform account of BOT_CAMS_ACCESS_KEY_ID (and of Tencent Chat's one);
 # other CAMS accounts are named by BOT_CAMS_ACCOUNT_<NAME>_ACCESS_KEY_ID.
 DEFAULT_ACCOUNT = "default"
+# How long a customer's opt-out is kept after they made it (BOT_OPT_OUT_TTL): 2 years.
+OPT_OUT_TTL = 2 * 365 * 24 * 3600
 
 
 def is_valid_id(value: str) -> bool:

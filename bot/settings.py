@@ -31,7 +31,7 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError
-from bot.model import DEFAULT_ACCOUNT
+from bot.model import DEFAULT_ACCOUNT, OPT_OUT_TTL
 from bot.phones import customer_id
 
 SANDBOX_BUSINESS = "8613800000000"  # the business number of sandbox conversations
@@ -466,6 +466,16 @@ class Settings(BaseSettings):
         ge=60,
         description="Seconds after which an idle conversation is forgotten.",
         json_schema_extra={"shown_default": "`604800` (7 days)"},
+    )
+    opt_out_ttl: int = Field(
+        OPT_OUT_TTL,
+        ge=86400,
+        description=(
+            "Seconds a customer's opt-out (STOP, STOP MARKETING) is kept after they made "
+            "it, whatever becomes of the conversation (forgotten, erased): a key named by a "
+            "SHA-256 of the conversation id, holding the opt-out alone. START ends it."
+        ),
+        json_schema_extra={"shown_default": "`63072000` (2 years)"},
     )
     dedup_ttl: int = Field(
         24 * 3600,

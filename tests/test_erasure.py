@@ -4,6 +4,7 @@ an opt-out survives under a one-way hash and is honoured; erasing again erases n
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from redis.asyncio import Redis
 
 from bot.model import Inbound
 from bot.store import Accepted, event_to_json
+from bot.web.keys import STORE
 from tests.conftest import AppFactory
 from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound, owning_store
 
@@ -208,3 +210,101 @@ async def test_both_opt_outs_survive_an_erasure_together(
         return found.get("opted_out") is False and found.get("marketing_opted_out") is True
 
     await eventually(back_in)
+
+
+# -- opt-outs outlive their conversation -----------------------------------------------------
+
+
+async def test_an_opt_out_outlives_its_forgotten_conversation(
+    make_client: AppFactory, fake_cams: CamsServer, redis: Redis
+) -> None:
+    """STOP writes the opt-out key (kept BOT_OPT_OUT_TTL, holding `1` alone). When the
+    idle conversation is forgotten (its hash expires), intents are still refused, an
+    erasure says the opt-out is kept, and the customer's next message starts opted out, as
+    STOP left them; START deletes the key."""
+    client = await make_client(api_keys=API_KEY, opt_out_ttl=400 * 86400)
+    store = client.app[STORE]
+    conv_key, kept = store.keys_for(CONV).conv(CONV), store.keys_for(CONV).opt_out(CONV)
+    assert (await client.post(RECEIPTS, json=[inbound("STOP", customer=CUSTOMER)])).status == 200
+    await fake_cams.recorder.wait_for(1)
+    await eventually(lambda: redis.exists(kept))
+    assert await redis.get(kept) == b"1"
+    assert 399 * 86400 < await redis.ttl(kept) <= 400 * 86400
+    await redis.pexpire(conv_key, 1)  # forgotten, as BOT_CONVERSATION_TTL would
+    await eventually(lambda: _holds(redis, conv_key, None))
+
+    resp = await client.post(
+        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
+    )
+    assert resp.status == 409, await resp.text()
+    assert (await erase(client))["opt_out_kept"] is True  # nothing else left to erase
+    assert await redis.get(kept) == b"1"
+    assert (await client.post(RECEIPTS, json=[inbound("hi", customer=CUSTOMER)])).status == 200
+
+    async def state() -> dict[str, Any]:
+        resp = await client.get(f"/v1/conversations/{CONV}", headers=AUTH)
+        return await resp.json() if resp.status == 200 else {}
+
+    await eventually(lambda: state(), within=5)
+    assert (await state())["opted_out"] is True
+    assert len(fake_cams.recorder.messages) == 1  # nothing answered the "hi"
+    assert (await client.post(RECEIPTS, json=[inbound("START", customer=CUSTOMER)])).status == 200
+    await fake_cams.recorder.wait_for(2)
+    await eventually(lambda: _holds(redis, kept, None))
+    resp = await client.post(
+        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
+    )
+    assert resp.status == 202, await resp.text()
+
+
+async def test_the_opt_out_key_follows_stop_marketing_stop_and_start(
+    make_client: AppFactory, fake_cams: CamsServer, redis: Redis
+) -> None:
+    """The key holds what the conversation's flags say after each change: `m`, `1m`, then
+    `m` after START (marketing stays off), gone after START MARKETING."""
+    client = await make_client(api_keys=API_KEY)
+    kept = client.app[STORE].keys_for(CONV).opt_out(CONV)
+    for n, (words, value) in enumerate(
+        [("STOP MARKETING", b"m"), ("STOP", b"1m"), ("START", b"m"), ("START MARKETING", None)]
+    ):
+        push = [inbound(words, customer=CUSTOMER)]
+        assert (await client.post(RECEIPTS, json=push)).status == 200
+        await fake_cams.recorder.wait_for(n + 1)
+        await eventually(lambda v=value: _holds(redis, kept, v), what=f"{words}: {value!r}")
+
+
+async def _holds(redis: Redis, key: str, value: bytes | None) -> bool:
+    """Whether the string `key` holds `value`; with None, whether `key` is gone."""
+    if value is None:
+        return not await redis.exists(key)
+    return bool(await redis.get(key) == value)
+
+
+async def test_a_reply_waiting_to_go_when_its_customer_is_erased_is_not_sent(
+    make_client: AppFactory, fake_cams: CamsServer, redis: Redis
+) -> None:
+    """A reply read from the outbox, waiting out a throttle's Retry-After, when its
+    conversation is erased: the erasure took its entry out, so the retry sends nothing.
+    A forgotten conversation's reply (its hash expired, its entry still there) does go."""
+    client = await make_client(api_keys=API_KEY)
+    assert (await client.post(RECEIPTS, json=[inbound("hi", customer=CUSTOMER)])).status == 200
+    await fake_cams.recorder.wait_for(1)
+    fake_cams.recorder.fail_next(429, "Throttling.User", retry_after=1.5)
+    assert (await client.post(RECEIPTS, json=[inbound("what?", customer=CUSTOMER)])).status == 200
+    await eventually(lambda: "Throttling.User" in fake_cams.recorder.errors, within=3.0)
+    erased = await erase(client)
+    assert erased["conversation"] == 1
+    await asyncio.sleep(2.5)  # the retry's time, and more
+    assert len(fake_cams.recorder.messages) == 1
+    assert CUSTOMER.encode() not in await keyspace(redis)
+
+    other = "8613900000079"
+    conv_key = client.app[STORE].keys_for(f"cams:whatsapp:{BUSINESS}:{other}")
+    assert (await client.post(RECEIPTS, json=[inbound("hi", customer=other)])).status == 200
+    await fake_cams.recorder.wait_for(2)
+    fake_cams.recorder.fail_next(429, "Throttling.User", retry_after=1.5)
+    assert (await client.post(RECEIPTS, json=[inbound("what?", customer=other)])).status == 200
+    await eventually(lambda: fake_cams.recorder.errors.count("Throttling.User") == 2, within=3.0)
+    await redis.delete(conv_key.conv(f"cams:whatsapp:{BUSINESS}:{other}"))  # forgotten
+    await fake_cams.recorder.wait_for(3, timeout=4.0)
+    assert fake_cams.recorder.messages[-1]["To"] == other

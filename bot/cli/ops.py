@@ -116,6 +116,7 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
             partitions=settings.partitions,
             conversation_ttl=settings.conversation_ttl,
             dedup_ttl=settings.dedup_ttl,
+            opt_out_ttl=settings.opt_out_ttl,
         )
     finally:
         await client.aclose()

@@ -140,12 +140,15 @@ class OutboxSender(Consumer):
                 return
 
     async def _opted_out(self, entry: OutboxEntry, reply: Reply) -> str:
-        """Why the reply is not to be sent, or "": STOP is honoured by everything but the
-        system's own replies (the confirmation), STOP MARKETING by a marketing campaign's
-        first messages. What was committed before either is not sent."""
+        """Why the reply is not to be sent, or "": an erasure by anything, STOP by everything
+        but the system's own replies (the confirmation), STOP MARKETING by a marketing
+        campaign's first messages. What was committed before any of them is not sent. (A
+        conversation gone may have been erased, or forgotten: its entry tells which.)"""
+        opted = await self.store.opt_outs(entry.conv_id)
+        if opted.gone and not await self.store.still_queued(self.partition, entry):
+            return "customer erased"
         if reply.system:
             return ""
-        opted = await self.store.opt_outs(entry.conv_id)
         if opted.everything:
             return "customer opted out"
         if reply.marketing and opted.marketing:

@@ -285,6 +285,18 @@ def campaign_field(conv: Conversation) -> str:
     return f"{flags}|{conv.campaign}|{conv.campaign_counted}"
 
 
+def opt_out_value(conv: Conversation) -> str:
+    """A customer's opt-outs as their opt-out key holds them: `1` (STOP), `m` (STOP
+    MARKETING), `1m` (both), "" (none: no key)."""
+    return ("1" if conv.opted_out else "") + ("m" if conv.marketing_opted_out else "")
+
+
+def opt_outs_of_value(value: bytes | str) -> tuple[bool, bool]:
+    """(opted out of everything, of marketing) of an opt-out key's value (opt_out_value)."""
+    kept = text(value)
+    return kept.startswith("1"), kept.endswith("m")
+
+
 def campaign_state(field: str) -> dict[str, Any]:
     """The Conversation fields of a `cp` field (campaign_field)."""
     flags, _, rest = field.partition("|")

@@ -15,6 +15,7 @@ from typing import Any
 
 from redis.commands.core import AsyncScript
 
+from bot.model import OPT_OUT_TTL
 from bot.store import lua
 from bot.store.client import RedisClient
 from bot.store.coalesce import Coalescer, Command
@@ -51,15 +52,18 @@ class StoreCore:
         prefix: str = PREFIX,
         history: HistoryPolicy = NO_HISTORY,
         campaign_ttl: int = CAMPAIGN_TTL,
+        opt_out_ttl: int = OPT_OUT_TTL,
     ) -> None:
         """`history`: what the conversations' histories keep; none by default.
-        `campaign_ttl`: seconds a campaign's data is kept after its end (or its start)."""
+        `campaign_ttl`: seconds a campaign's data is kept after its end (or its start).
+        `opt_out_ttl`: seconds a customer's opt-out is kept after they made it."""
         self.redis = redis
         self.history_policy = history
         self.partitions = partitions
         self.conversation_ttl = conversation_ttl
         self.dedup_ttl = dedup_ttl
         self.campaign_ttl = campaign_ttl
+        self.opt_out_ttl = opt_out_ttl
         self.prefix = prefix
         self._keys = [Keys.of(p, prefix) for p in range(partitions)]
         self._scripts = {name: lua.register(redis, name) for name in STORE_SCRIPTS}

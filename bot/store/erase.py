@@ -57,7 +57,7 @@ class Erasure(StoreCore):
                     [k.conv(conv_id), k.history(conv_id), k.conversations, k.timers, k.inbox,
                      k.outbox, k.calls, k.dead, k.opt_out(conv_id), k.campaign_outbox,
                      *record_keys],
-                    conv.version, conv_id, self.conversation_ttl, len(members), *members,
+                    conv.version, conv_id, self.opt_out_ttl, len(members), *members,
                 )
             )  # fmt: skip
             if res != -1:

@@ -27,8 +27,11 @@ slot, and each script touches one slot only, so the same code runs on Redis Clus
                                    BOT_HISTORY_LENGTH entries, none older than
                                    BOT_HISTORY_TTL
     bot:{pN}:seen:ID       string  an accepted message id (drops repeated pushes)
-    bot:{pN}:optout:HASH   string  an erased conversation's opt-out, named by a SHA-256 of
-                                   its id: nothing else of it is kept
+    bot:{pN}:optout:HASH   string  a customer's opt-out (`1` STOP, `m` STOP MARKETING,
+                                   `1m`), named by a SHA-256 of the conversation id and
+                                   holding nothing else: written as it changes, kept
+                                   BOT_OPT_OUT_TTL, it stands for a conversation forgotten
+                                   or erased
     bot:{pN}:m:TASKPREFIX.VERSION.INDEX  (a sent message's record, below: TASKPREFIX is
                                    `task_prefix(CONV)`, so a conversation's records are found)
     bot:{pN}:m:TASK        hash    a sent message: message id (mid), send error (err),

@@ -20,6 +20,8 @@ from bot.store.codec import (
     history_event,
     history_replies,
     history_step,
+    opt_out_value,
+    opt_outs_of_value,
     parse_timer_member,
     text,
     timer_member,
@@ -65,32 +67,36 @@ FLOW_COUNTS_DAYS = 8  # the flows' counts are kept: a window of up to 7 days, an
 class OptOuts:
     everything: bool
     marketing: bool
+    # No conversation: forgotten or erased; the opt-outs are its opt-out key's.
+    gone: bool = False
 
 
 class Steps(StoreCore):
     async def load(self, conv_id: str) -> Conversation:
         """The stored conversation; a new one if there is none, opted out (of everything or
-        of marketing) when an erased conversation of the same id had."""
+        of marketing) when the customer was: the opt-out key outlives the conversation."""
         k = self.keys_for(conv_id)
         raw: dict[bytes, bytes] = await self.redis.hgetall(k.conv(conv_id))  # type: ignore[assignment]
         if not raw:
             kept: Any = await self.redis.get(k.opt_out(conv_id))
-            if kept is not None:  # `1`: opted out of everything, `m`: of marketing, `1m`
-                return Conversation(
-                    opted_out=kept.startswith(b"1"), marketing_opted_out=kept.endswith(b"m")
-                )
+            if kept is not None:
+                everything, marketing = opt_outs_of_value(kept)
+                return Conversation(opted_out=everything, marketing_opted_out=marketing)
         return conversation_from_hash(raw)
 
     async def opted_out(self, conv_id: str) -> bool:
-        key = self.keys_for(conv_id).conv(conv_id)
-        flag: Any = await self.coalescer().execute("HGET", key, "o")
-        return bool(flag == b"1")
+        return (await self.opt_outs(conv_id)).everything
 
     async def opt_outs(self, conv_id: str) -> OptOuts:
         """Whether the customer opted out of everything (STOP), of marketing (STOP
-        MARKETING), as their conversation stands: one read, with the loop's others."""
-        key = self.keys_for(conv_id).conv(conv_id)
-        flags: Any = await self.coalescer().execute("HMGET", key, "o", "cp")
+        MARKETING), as their conversation stands (every conversation has a version, `v`):
+        one read, with the loop's others; as their opt-out key says when it is gone."""
+        k = self.keys_for(conv_id)
+        flags: Any = await self.coalescer().execute("HMGET", k.conv(conv_id), "o", "cp", "v")
+        if flags[2] is None:
+            kept: Any = await self.coalescer().execute("GET", k.opt_out(conv_id))
+            everything, marketing = opt_outs_of_value(kept or b"")
+            return OptOuts(everything=everything, marketing=marketing, gone=True)
         marketing = campaign_state(text(flags[1] or b""))["marketing_opted_out"]
         return OptOuts(everything=flags[0] == b"1", marketing=marketing)
 
@@ -129,6 +135,7 @@ class Steps(StoreCore):
         k = self.keys(partition)
         space = conversation.space
         fields = conversation_fields(conversation, active=active)
+        kept = opt_out_value(conversation)
         reply_args: list[Any] = []
         for i, (reply_json, task_id) in enumerate(replies):
             campaign = reply_campaigns[i] if i < len(reply_campaigns) else ""
@@ -158,7 +165,7 @@ class Steps(StoreCore):
                 self.script("commit"),
                 [k.conv(conv_id), k.inbox, k.outbox_of(lane), k.lease, k.dead, k.timers, k.calls,
                  k.stats, k.history(conv_id), k.conversations, k.flow_counts(now_ms // HOUR_MS),
-                 k.campaign_outbox, k.campaign_counts(counted[0])],
+                 k.campaign_outbox, k.campaign_counts(counted[0]), k.opt_out(conv_id)],
                 token, expected_version, entry_id, self.conversation_ttl,
                 len(fields), *fields,
                 len(reply_args) // 5, *reply_args,
@@ -170,6 +177,8 @@ class Steps(StoreCore):
                 conv_id, now_ms, FLOW_COUNTS_DAYS * 86400,
                 len(counts), *map(flow_count_field, counts),
                 len(counted[1]) if counted[0] else 0, *(counted[1] if counted[0] else ()),
+                kept if trace is None or opt_out_value(trace.before) != kept else "=",
+                self.opt_out_ttl,
             )
         )  # fmt: skip
         code = int(res[0])

@@ -100,6 +100,13 @@ class Streams(StoreCore):
             for i, f in entries
         ]
 
+    async def still_queued(self, partition: int, entry: OutboxEntry) -> bool:
+        """Whether `entry` is still in its outbox: an erasure takes its conversation's
+        entries out, read or not."""
+        key = self.keys(partition).outbox_of(entry.lane)
+        found: Any = await self.coalescer().execute("XRANGE", key, entry.entry_id, entry.entry_id)
+        return bool(found)
+
     async def read_calls(
         self, partition: int, *, pending: bool, count: int, block_ms: int | None
     ) -> list[CallEntry]:

@@ -406,7 +406,10 @@ class ErasedCounts(BaseModel):
     dead_letters: int
     message_records: int = Field(description="Its sent messages' delivery records.")
     opt_out_kept: bool = Field(
-        description="It had opted out (STOP): kept under a one-way hash of its id, nothing else."
+        description=(
+            "The customer had opted out (STOP): that stands, kept under a one-way hash of "
+            "the id, nothing else (BOT_OPT_OUT_TTL)."
+        )
     )
     campaign_recipients: int = Field(
         description="Campaigns it was a recipient of: its data and status there erased."

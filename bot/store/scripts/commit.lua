@@ -8,8 +8,11 @@
 -- them; the send's script takes one off): a conversation's messages go out in order.
 -- A step may count in the campaign that last messaged the customer (a reply, an opt-out):
 -- in that campaign's counts of the partition, while they are kept.
+-- A step that changes the customer's opt-outs writes them to the opt-out key too (named by
+-- a one-way hash of the id, kept longer than the conversation): `1` for STOP, `m` for STOP
+-- MARKETING, `1m` both; none, deleted. It stands for the conversation once that is gone.
 -- KEYS: conv, inbox, outbox, lease, dead, timers, calls, stats, history, conversations,
---       flows' counts of the hour, the campaigns' outbox, a campaign's counts
+--       flows' counts of the hour, the campaigns' outbox, a campaign's counts, opt-out
 -- ARGV: token, expected version, entry id, ttl,
 --       n fields, fields...,
 --       n replies, (conv, reply, task, space, campaign) x n (a campaign's first message
@@ -20,7 +23,8 @@
 --       n calls, (conv, call, space) x n,
 --       history length (0: none), history ttl, the step's history entry,
 --       conv, now (ms), counts' ttl, n counts, fields...,
---       n campaign counts, names...
+--       n campaign counts, names...,
+--       the opt-out ('=': unchanged, '': none, else its value), the opt-out's ttl
 -- Returns {new version}, or {-1} (lease lost), {-2, stored version} (stale), {-3} (the
 -- entry was committed already).
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {-1} end
@@ -83,5 +87,11 @@ if ncounts > 0 then redis.call('EXPIRE', KEYS[11], ARGV[i + 5]) end
 i = i + 7 + ncounts
 if tonumber(ARGV[i]) > 0 and redis.call('EXISTS', KEYS[13]) == 1 then
   for j = 1, tonumber(ARGV[i]) do redis.call('HINCRBY', KEYS[13], ARGV[i + j], 1) end
+end
+i = i + 1 + tonumber(ARGV[i])
+if ARGV[i] == '' then
+  redis.call('DEL', KEYS[14])
+elseif ARGV[i] ~= '=' then
+  redis.call('SET', KEYS[14], ARGV[i], 'EX', ARGV[i + 1])
 end
 return {v + 1}

@@ -7,9 +7,10 @@
 -- version the caller read (the timers to drop come from that read).
 -- KEYS: conv, history, conversations, timers, inbox, outbox, calls, dead, opt-out,
 --       the campaigns' outbox, message records...
--- ARGV: expected version, conv id, opt-out ttl, n timers, members...
+-- ARGV: expected version, conv id, opt-out ttl (BOT_OPT_OUT_TTL), n timers, members...
 -- Returns -1 (changed meanwhile: read again), else {conversation, history, timers, inbox,
--- outbox, calls, dead, records, opted out} (counts of what was erased; opted out: 1 or 0).
+-- outbox, calls, dead, records, opted out} (counts of what was erased; opted out: 1 when
+-- the customer's STOP is kept, else 0).
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return -1 end
 local conv = ARGV[2]
@@ -49,5 +50,7 @@ erased[#erased + 1] = records
 if opted or marketing then
   redis.call('SET', KEYS[9], (opted and '1' or '') .. (marketing and 'm' or ''), 'EX', ARGV[3])
 end
-erased[#erased + 1] = opted and 1 or 0
+-- Kept: the customer's STOP stands after this (written by this erasure, or before it).
+local kept = redis.call('GET', KEYS[9]) or ''
+erased[#erased + 1] = string.sub(kept, 1, 1) == '1' and 1 or 0
 return erased
