@@ -50,7 +50,7 @@ PARTITIONS = 4  # as make_settings sets it
 
 # Keys written without a hash tag, each only ever named alone (one key per command, script
 # or MULTI), so wherever its slot is, nothing spans slots.
-SINGLE_KEY_BY_DESIGN = re.compile(r"bot:(members|stats|replay:.+)")
+SINGLE_KEY_BY_DESIGN = re.compile(r"bot:(members|stats|optouts-kept|replay:.+)")
 
 
 @pytest.fixture

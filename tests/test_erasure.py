@@ -14,6 +14,8 @@ from redis.asyncio import Redis
 
 from bot.model import Inbound
 from bot.store import Accepted, event_to_json
+from bot.store.keys import opt_outs_kept_key
+from bot.store.steps import OptOuts
 from bot.web.keys import STORE
 from tests.conftest import AppFactory
 from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound, owning_store
@@ -237,6 +239,8 @@ async def test_an_opt_out_outlives_its_forgotten_conversation(
         "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
     )
     assert resp.status == 409, await resp.text()
+    assert await store.opted_out(CONV) is True  # what Tencent's before-send asks
+    assert await store.opt_outs(CONV) == OptOuts(everything=True, marketing=False, gone=True)
     assert (await erase(client))["opt_out_kept"] is True  # nothing else left to erase
     assert await redis.get(kept) == b"1"
     assert (await client.post(RECEIPTS, json=[inbound("hi", customer=CUSTOMER)])).status == 200
@@ -308,3 +312,28 @@ async def test_a_reply_waiting_to_go_when_its_customer_is_erased_is_not_sent(
     await redis.delete(conv_key.conv(f"cams:whatsapp:{BUSINESS}:{other}"))  # forgotten
     await fake_cams.recorder.wait_for(3, timeout=4.0)
     assert fake_cams.recorder.messages[-1]["To"] == other
+
+
+async def test_opt_outs_stored_before_steps_wrote_them_apart_are_kept_once(
+    make_client: AppFactory, redis: Redis
+) -> None:
+    """Conversations stored opted out with no opt-out key (as before steps wrote it) get
+    theirs once the server has started: `1`, `m`, none for one not opted out; a marker says
+    it was done, and a second pass writes nothing."""
+    client = await make_client(api_keys=API_KEY)
+    store = client.app[STORE]
+    done = opt_outs_kept_key()
+    await eventually(lambda: redis.exists(done))  # the pass at start-up, on an empty Redis
+    flags = [("1", ""), ("", "m||"), ("", ""), ("1", "mf|c1|")]
+    convs = {f"cams:whatsapp:{BUSINESS}:861390000010{i}": f for i, f in enumerate(flags)}
+    for conv, (o, cp) in convs.items():
+        await redis.hset(store.keys_for(conv).conv(conv), mapping={"v": "3", "o": o, "cp": cp})
+    await redis.delete(done)
+    assert await store.keep_opt_outs() == 3
+    kept = [await redis.get(store.keys_for(conv).opt_out(conv)) for conv in convs]
+    assert kept == [b"1", b"m", None, b"1m"]
+    first = next(iter(convs))
+    assert await redis.ttl(store.keys_for(first).opt_out(first)) > 0
+    assert await redis.get(done) == b"1"
+    await redis.delete(store.keys_for(first).opt_out(first))
+    assert await store.keep_opt_outs() == 0  # done once: the marker says so

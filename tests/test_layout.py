@@ -171,15 +171,18 @@ def test_the_readme_layout_names_what_exists() -> None:
 
 
 def test_every_script_file_is_a_registered_script() -> None:
-    """The package's data holds one .lua file per script the store knows, and the history
-    library that the scripts which write history start with, and no other."""
+    """The package's data holds one .lua file per script the store knows, and the libraries
+    (history, opt-outs) that the scripts using them start with, and no other."""
     folder = resources.files("bot.store").joinpath("scripts")
     files = {f.name.removesuffix(".lua") for f in folder.iterdir() if f.name.endswith(".lua")}
-    assert files == {*lua.SCRIPTS, "history"}
+    assert files == {*lua.SCRIPTS, *lua.LIBRARIES}
+    calls = {"history": "keep_history(", "opt_outs": "opt_out_of("}
     for name in lua.SCRIPTS:
         assert "redis.call(" in lua.source(name), name
-        uses = "keep_history(" in lua.source(name).split("\nend\n", 1)[-1]
-        assert uses == (name in lua.HISTORY_WRITERS), name
+        own = folder.joinpath(f"{name}.lua").read_text("utf-8")
+        assert lua.source(name).endswith(own), name
+        for library, users in lua.LIBRARIES.items():
+            assert (calls[library] in own) == (name in users), (name, library)
 
 
 @contextlib.asynccontextmanager
@@ -215,7 +218,7 @@ async def scripts_run(redis: Redis) -> AsyncIterator[set[str]]:
 async def test_every_script_is_loaded_and_run_by_the_store(redis: Redis) -> None:
     """Each script is loaded from its file and runs in the store's work: intake, trigger,
     commit, timer, call, send, status, lease, dead letters, the rate limit's log, erasure,
-    campaigns."""
+    campaigns, the opt-outs kept apart."""
     store = Store(redis, partitions=2, conversation_ttl=3600, dedup_ttl=600)
     await store.load_scripts()
     shas = {
@@ -260,6 +263,7 @@ async def test_every_script_is_loaded_and_run_by_the_store(redis: Redis) -> None
             "cams:a", [1], limit=5, window_us=1_000_000
         )
         assert granted.admitted == 1
+        assert await store.keep_opt_outs() == 0  # the conversation has not opted out
         assert (await store.erase(conv)).conversation == 1
         spec = campaign_to_json(CampaignSpec(intent="promo", business=BUSINESS))
         camp = await store.new_campaign("c", spec, created_ms=now, total=2)

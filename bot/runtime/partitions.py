@@ -138,6 +138,7 @@ class Runtime:
         # from before the acquire or renew that set it: sends stop beyond it.
         self._lease_until: dict[int, float] = {}
         self._manager: asyncio.Task[None] | None = None
+        self._chores: asyncio.Task[None] | None = None
         self._stopping = False
         self._handoffs: set[asyncio.Task[None]] = set()
         self._own_http: aiohttp.ClientSession | None = None
@@ -159,13 +160,15 @@ class Runtime:
 
     async def start(self) -> None:
         self._manager = asyncio.create_task(self._manage(), name="partitions")
+        self._chores = asyncio.create_task(self._keep_opt_outs(), name="opt-outs")
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
         """Stop taking work, let in-flight batches finish within `drain_seconds`, release leases."""
         self._stopping = True
-        if self._manager is not None:
-            self._manager.cancel()
-            await asyncio.wait({self._manager})  # a cancellation of stop() itself goes on
+        for task in (self._manager, self._chores):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task})  # a cancellation of stop() itself goes on
         owned, self.owned = self.owned, {}
         await asyncio.gather(
             *(self._drain(p, o, drain_seconds) for p, o in owned.items()),
@@ -177,6 +180,22 @@ class Runtime:
         if self._own_http is not None:
             await self._own_http.close()
             self._own_http = self.http = None
+
+    async def _keep_opt_outs(self) -> None:
+        """Once per deployment, in the background: the opt-outs of conversations stored
+        before steps wrote them apart are written apart (Store.keep_opt_outs)."""
+        delay = 1.0
+        while not self._stopping:
+            try:
+                written = await self.store.keep_opt_outs()
+            except (RedisError, OSError) as e:
+                log.warning("opt-outs not yet kept apart, trying again: %r", e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+                continue
+            if written:
+                log.info("opt-outs kept apart from their conversations: %d", written)
+            return
 
     async def _manage(self) -> None:
         interval = self.lease_ms / 3000

@@ -61,6 +61,8 @@ wherever its slot is nothing spans slots:
     bot:stats              hash    counters summed over every process: rate_limit_waits,
                                    rate_limit_wait_seconds
     bot:members            zset    the live processes (heartbeats)
+    bot:optouts-kept       string  set once the conversations stored before steps wrote
+                                   their opt-out key have had theirs written
     bot:replay:NAME        string  a callback signature already seen (Tencent's replay cache:
                                    NAME is `tencent:SIGN:DIGEST`)
     bot:console:s:HASH     hash    a web console session, named by a SHA-256 of its cookie:
@@ -192,6 +194,23 @@ class Keys:
 
     def opt_out(self, conv_id: str) -> str:
         return f"{self.tag}:optout:{hashlib.sha256(conv_id.encode()).hexdigest()}"
+
+
+def conversation_keys(prefix: str = PREFIX) -> str:
+    """The pattern of every partition's conversation hashes (SCAN)."""
+    return f"{prefix}:{{{prefix}:p*}}:c:*"
+
+
+def opt_out_of_conversation(key: str) -> str:
+    """The opt-out key of the conversation whose hash is `key`."""
+    tag, _, conv_id = key.partition("}:c:")
+    return Keys(tag + "}").opt_out(conv_id)
+
+
+def opt_outs_kept_key(prefix: str = PREFIX) -> str:
+    """Set once every conversation stored before steps wrote their opt-out key has had its
+    written (Steps.keep_opt_outs)."""
+    return f"{prefix}:optouts-kept"
 
 
 def stats_key(prefix: str = PREFIX) -> str:

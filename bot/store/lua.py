@@ -19,9 +19,13 @@ from redis.commands.core import AsyncScript
 from bot.store.client import AnyPipeline, RedisClient
 from bot.store.coalesce import Command
 
-# The scripts that write a conversation's history start with `scripts/history.lua`, which
-# defines `keep_history` (a library, not a script of its own).
-HISTORY_WRITERS = frozenset({"commit", "status", "finish_send"})
+# Libraries, not scripts of their own: the scripts that write a conversation's history
+# start with `scripts/history.lua` (`keep_history`), those that read its opt-outs with
+# `scripts/opt_outs.lua` (`opt_out_of`).
+LIBRARIES = {
+    "history": frozenset({"commit", "status", "finish_send"}),
+    "opt_outs": frozenset({"erase", "campaign_release", "keep_opt_out"}),
+}
 
 # Every script, by the name of its file (`scripts/NAME.lua`).
 SCRIPTS = (
@@ -45,17 +49,17 @@ SCRIPTS = (
     "campaign_forget",
     "campaign_cap",
     "campaign_due",
+    "keep_opt_out",
 )
 
 
 @functools.cache
 def source(name: str) -> str:
-    """The text of `scripts/NAME.lua`, after the history library for the scripts that
-    write history."""
+    """The text of `scripts/NAME.lua`, after the libraries it uses."""
     if name not in SCRIPTS:
         raise ValueError(f"no script named {name!r}")
-    text = _file(name)
-    return _file("history") + text if name in HISTORY_WRITERS else text
+    used = [_file(library) for library, users in LIBRARIES.items() if name in users]
+    return "".join(used) + _file(name)
 
 
 def _file(name: str) -> str:

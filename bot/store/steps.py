@@ -27,6 +27,7 @@ from bot.store.codec import (
     timer_member,
 )
 from bot.store.core import StoreCore
+from bot.store.keys import conversation_keys, opt_out_of_conversation, opt_outs_kept_key
 from bot.store.lua import evalsha, queue_script
 from bot.store.streams import Lane
 
@@ -60,6 +61,7 @@ def _place(conv: Conversation) -> str:
 
 
 HOUR_MS = 3_600_000
+KEEP_BATCH = 500  # conversations' opt-outs kept in one round trip (keep_opt_outs)
 FLOW_COUNTS_DAYS = 8  # the flows' counts are kept: a window of up to 7 days, and the hour over
 
 
@@ -99,6 +101,33 @@ class Steps(StoreCore):
             return OptOuts(everything=everything, marketing=marketing, gone=True)
         marketing = campaign_state(text(flags[1] or b""))["marketing_opted_out"]
         return OptOuts(everything=flags[0] == b"1", marketing=marketing)
+
+    async def keep_opt_outs(self) -> int:
+        """Once per deployment (a key says it was done): each conversation stored before
+        steps wrote their customer's opt-out key, that of an opted-out customer, gets it,
+        so that their opt-out outlives it too. Reads the keyspace once (SCAN); how many
+        were written."""
+        done = opt_outs_kept_key(self.prefix)
+        if await self.redis.exists(done):
+            return 0
+        await self.load_scripts()  # not the coalescer's: a pass of its own, not per message
+        written, batch = 0, []
+        async for raw in self.redis.scan_iter(match=conversation_keys(self.prefix), count=1000):
+            batch.append(text(raw))
+            if len(batch) == KEEP_BATCH:
+                written, batch = written + await self._keep_opt_outs(batch), []
+        written += await self._keep_opt_outs(batch)
+        await self.redis.set(done, "1")
+        return written
+
+    async def _keep_opt_outs(self, conversations: list[str]) -> int:
+        if not conversations:
+            return 0
+        script = self.script("keep_opt_out")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in conversations:
+                queue_script(pipe, script, [key, opt_out_of_conversation(key)], self.opt_out_ttl)
+            return sum(map(int, await pipe.execute()))
 
     async def commit(
         self,

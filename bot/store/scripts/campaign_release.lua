@@ -17,17 +17,10 @@
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease' end
 if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 'gone' end
 local stepped = tonumber(redis.call('ZSCORE', KEYS[9], ARGV[2]) or '0')
--- The opt-out key stands for an erased conversation while there is none (`1`: STOP, `m`:
--- STOP MARKETING, `1m`: both); once the customer writes again, their conversation's flags
--- hold.
-local flags = redis.call('HMGET', KEYS[5], 'o', 'cp')
--- `cp` is FLAGS|CAMPAIGN|COUNTED (codec.campaign_field): `m` among the flags, no marketing.
-local everything = flags[1] == '1'
-local marketing = string.find(string.match(flags[2] or '', '^[^|]*'), 'm', 1, true) ~= nil
-if flags[1] == false then
-  local kept = redis.call('GET', KEYS[6]) or ''
-  everything, marketing = kept == '1' or kept == '1m', kept == 'm' or kept == '1m'
-end
+-- The opt-out key stands for a conversation gone (forgotten or erased: `1` STOP, `m` STOP
+-- MARKETING, `1m` both); while there is one, its flags hold.
+local kept = opt_out_of(KEYS[5]) or redis.call('GET', KEYS[6]) or ''
+local everything, marketing = string.sub(kept, 1, 1) == '1', string.sub(kept, -1) == 'm'
 local status = 'started'
 if ARGV[7] ~= '' then
   status = 'skipped:' .. ARGV[7]

@@ -14,10 +14,7 @@
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return -1 end
 local conv = ARGV[2]
-local opted = redis.call('HGET', KEYS[1], 'o') == '1'
--- `cp` is FLAGS|CAMPAIGN|COUNTED (codec.campaign_field): `m` among the flags, no marketing.
-local flags = string.match(redis.call('HGET', KEYS[1], 'cp') or '', '^[^|]*')
-local marketing = string.find(flags, 'm', 1, true) ~= nil
+local opted = opt_out_of(KEYS[1]) or ''
 local erased = {redis.call('DEL', KEYS[1]), redis.call('LLEN', KEYS[2])}
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], conv)
@@ -47,9 +44,7 @@ erased[#erased + 1] = drop(KEYS[8], nil)
 local records = 0
 for j = 11, #KEYS do records = records + redis.call('DEL', KEYS[j]) end
 erased[#erased + 1] = records
-if opted or marketing then
-  redis.call('SET', KEYS[9], (opted and '1' or '') .. (marketing and 'm' or ''), 'EX', ARGV[3])
-end
+if opted ~= '' then redis.call('SET', KEYS[9], opted, 'EX', ARGV[3]) end
 -- Kept: the customer's STOP stands after this (written by this erasure, or before it).
 local kept = redis.call('GET', KEYS[9]) or ''
 erased[#erased + 1] = string.sub(kept, 1, 1) == '1' and 1 or 0
