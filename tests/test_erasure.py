@@ -337,3 +337,68 @@ async def test_opt_outs_stored_before_steps_wrote_them_apart_are_kept_once(
     assert await redis.get(done) == b"1"
     await redis.delete(store.keys_for(first).opt_out(first))
     assert await store.keep_opt_outs() == 0  # done once: the marker says so
+
+
+async def test_an_erased_reply_is_not_sent_when_the_customer_writes_again_meanwhile(
+    make_client: AppFactory, fake_cams: CamsServer
+) -> None:
+    """A reply waiting out a Retry-After when its conversation is erased, and the customer
+    writes again before the retry: the new conversation is answered, the erased reply
+    (the old conversation's version 2) never goes."""
+    client = await make_client(api_keys=API_KEY)
+    assert (await client.post(RECEIPTS, json=[inbound("hi", customer=CUSTOMER)])).status == 200
+    await fake_cams.recorder.wait_for(1)
+    fake_cams.recorder.fail_next(429, "Throttling.User", retry_after=1.5)
+    assert (await client.post(RECEIPTS, json=[inbound("what?", customer=CUSTOMER)])).status == 200
+    await eventually(lambda: "Throttling.User" in fake_cams.recorder.errors, within=3.0)
+    assert (await erase(client))["outbox"] == 1  # read by the sender, taken out all the same
+    assert (await client.post(RECEIPTS, json=[inbound("hi", customer=CUSTOMER)])).status == 200
+    await fake_cams.recorder.wait_for(2)
+    await asyncio.sleep(2.5)  # the erased reply's retry time, and more
+    versions = [m["TaskId"].split(".")[1] for m in fake_cams.recorder.messages]
+    assert versions == ["1", "1"], versions
+
+
+async def test_the_upgrade_pass_skips_keys_that_only_look_like_conversations(
+    make_client: AppFactory, redis: Redis
+) -> None:
+    """A caller's Idempotency-Key can make a dedup key whose name holds `}:c:`: the pass
+    leaves it alone and keeps the opt-outs all the same."""
+    client = await make_client(api_keys=API_KEY)
+    store = client.app[STORE]
+    done = opt_outs_kept_key()
+    await eventually(lambda: redis.exists(done))
+    resp = await client.post(
+        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"},
+        headers={**AUTH, "Idempotency-Key": "order-1}:c:x"},
+    )  # fmt: skip
+    assert resp.status == 202, await resp.text()
+    old = f"cams:whatsapp:{BUSINESS}:8613900000101"
+    await redis.hset(store.keys_for(old).conv(old), mapping={"v": "3", "o": "1", "cp": ""})
+    await redis.delete(done)
+    assert await store.keep_opt_outs() == 1
+    assert await redis.get(store.keys_for(old).opt_out(old)) == b"1"
+
+
+async def test_the_upgrade_pass_mends_and_keeps_longer_what_an_earlier_version_kept(
+    make_client: AppFactory, redis: Redis
+) -> None:
+    """An erasure's opt-out key, kept a week by an earlier version, is kept
+    BOT_OPT_OUT_TTL; a key the conversation's hash contradicts (`m`, when the customer
+    wrote STOP since) is set to what the hash says; one of a customer who opted back in
+    is deleted."""
+    client = await make_client(api_keys=API_KEY)
+    store = client.app[STORE]
+    await eventually(lambda: redis.exists(opt_outs_kept_key()))
+    week = 7 * 86400
+    erased, back, started = (f"cams:whatsapp:{BUSINESS}:861390000020{i}" for i in range(3))
+    await redis.set(store.keys_for(erased).opt_out(erased), "1", ex=week)
+    for conv, kept, o, cp in ((back, "m", "1", "m||"), (started, "1", "", "")):
+        await redis.set(store.keys_for(conv).opt_out(conv), kept, ex=week)
+        await redis.hset(store.keys_for(conv).conv(conv), mapping={"v": "2", "o": o, "cp": cp})
+    await redis.delete(opt_outs_kept_key())
+    assert await store.keep_opt_outs() == 1  # the conversation opted out
+    assert await redis.get(store.keys_for(back).opt_out(back)) == b"1m"
+    assert await redis.exists(store.keys_for(started).opt_out(started)) == 0
+    assert await redis.ttl(store.keys_for(erased).opt_out(erased)) > week
+    assert await redis.ttl(store.keys_for(back).opt_out(back)) > week

@@ -814,3 +814,25 @@ def test_a_default_reprompt_written_in_one_language_is_a_warning_where_flows_spe
     _only(findings, tmp_path / "flows.yaml", 2, "warning", "`defaults.reprompt` has no `es`")
     built_in = flows.replace('  reprompt: "Sorry?"  # line 2\n', "  language: en\n")
     assert _lint(tmp_path / "built_in", built_in) == []
+
+
+def test_a_default_reprompt_written_in_a_regional_default_language_lacks_nothing(
+    tmp_path: Path,
+) -> None:
+    """With `defaults.language: es-MX`, a `defaults.reprompt` written without languages is
+    in Spanish: flows written in it alone get no warning."""
+    flows = """\
+        defaults:
+          language: es-MX
+          reprompt: "Perdón, no entendí."
+        flows:
+          f:
+            start: a
+            states:
+              a:
+                say: "¿Sí o no?"
+                options:
+                  - {label: "Sí", go: b}
+              b: {say: "Adiós"}
+        """
+    assert _lint(tmp_path, flows) == []

@@ -52,6 +52,7 @@ from bot.store import (
 from bot.web.keys import STORE
 from tests.conftest import make_settings
 from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound, owning_store
+from tests.test_erasure import keyspace
 
 pytestmark = pytest.mark.both_redis  # a single Redis and a local Redis Cluster
 
@@ -586,6 +587,25 @@ async def test_a_call_state_branches_on_the_answer(
     assert (request.method, request.path) == ("GET", f"/orders/{order}")
     assert request.headers["Authorization"] == "Bearer s3cret"
     assert request.headers["Idempotency-Key"] == f"{conv_of(customer)}:1:http"
+
+
+async def test_a_customer_erased_after_a_call_leaves_no_key_naming_them(
+    start_app: AppStarter,
+    lookup: CompiledCatalog,
+    business: Business,
+    fake_cams: CamsServer,
+    redis: Redis,
+) -> None:
+    """The call's outcome is deduplicated under a key naming the conversation by a digest:
+    once the customer is erased, no key of Redis holds their number."""
+    customer = "8613900000202"
+    client = await start_app(lookup, secrets={"TOKEN": "s3cret", "ORDERS": business.url})
+    await trigger(client, "lookup", customer, {"order": "A1"})
+    await fake_cams.recorder.wait_for(1)
+    assert customer.encode() in await keyspace(redis)
+    resp = await client.delete(f"/v1/conversations/{conv_of(customer)}", headers=AUTH)
+    assert resp.status == 200, await resp.text()
+    assert customer.encode() not in await keyspace(redis)
 
 
 async def test_flows_naming_a_secret_that_is_not_set_do_not_start(

@@ -21,7 +21,7 @@ from bot.flows.calls import HttpCall, resolve
 from bot.log import context
 from bot.model import CallResult
 from bot.runtime.drain import Consumer, drain, while_lease_in_doubt
-from bot.store import Accepted, CallEntry, Store, call_from_json, event_to_json
+from bot.store import Accepted, CallEntry, Store, call_from_json, event_to_json, task_prefix
 
 log = logging.getLogger("bot.calls")
 
@@ -115,7 +115,10 @@ class CallWorker(Consumer):
             event = CallResult(
                 f"call:{visit}", self.clock_ms(), visit, outcome, status, body, entry.space
             )
-            result = Accepted(entry.conv_id, f"call:{entry.conv_id}:{visit}", event_to_json(event))
+            # Deduplicated by a key that names the conversation by a digest, not the
+            # customer's number: an erasure need not find it.
+            dedup = f"call:{task_prefix(entry.conv_id)}:{visit}"
+            result = Accepted(entry.conv_id, dedup, event_to_json(event))
         await self.store.finish_call(self.partition, entry, result)
 
     async def _request(self, req: HttpCall, call_id: str) -> tuple[str, int, Any]:

@@ -142,11 +142,14 @@ class OutboxSender(Consumer):
     async def _opted_out(self, entry: OutboxEntry, reply: Reply) -> str:
         """Why the reply is not to be sent, or "": an erasure by anything, STOP by everything
         but the system's own replies (the confirmation), STOP MARKETING by a marketing
-        campaign's first messages. What was committed before any of them is not sent. (A
-        conversation gone may have been erased, or forgotten: its entry tells which.)"""
-        opted = await self.store.opt_outs(entry.conv_id)
-        if opted.gone and not await self.store.still_queued(self.partition, entry):
-            return "customer erased"
+        campaign's first messages. What was committed before any of them is not sent. An
+        erasure takes the entry out of the outbox, whatever came after it (the customer
+        writing again): both read in one round trip."""
+        opted, queued = await asyncio.gather(
+            self.store.opt_outs(entry.conv_id), self.store.still_queued(self.partition, entry)
+        )
+        if not queued:
+            return "conversation erased"
         if reply.system:
             return ""
         if opted.everything:
@@ -174,7 +177,7 @@ class OutboxSender(Consumer):
             # After the permit and before every attempt: waiting for a permit or a retry may
             # take seconds, in which the customer may write STOP.
             if why := await self._opted_out(entry, reply):
-                log.info("send dropped: the %s", why.removeprefix("customer "))
+                log.info("send dropped: %s", why)
                 await self.store.finish_send(self.partition, entry, error=why, visit=reply.visit)
                 return
             started = time.perf_counter()

@@ -196,15 +196,28 @@ class Keys:
         return f"{self.tag}:optout:{hashlib.sha256(conv_id.encode()).hexdigest()}"
 
 
-def conversation_keys(prefix: str = PREFIX) -> str:
-    """The pattern of every partition's conversation hashes (SCAN)."""
-    return f"{prefix}:{{{prefix}:p*}}:c:*"
+HEX = "0123456789abcdef"
 
 
-def opt_out_of_conversation(key: str) -> str:
-    """The opt-out key of the conversation whose hash is `key`."""
-    tag, _, conv_id = key.partition("}:c:")
-    return Keys(tag + "}").opt_out(conv_id)
+def opt_out_keys(prefix: str = PREFIX) -> str:
+    """A pattern (SCAN) of every partition's conversation hashes and opt-out keys, among
+    others: `opt_outs_of_key` tells them apart."""
+    return f"{prefix}:{{{prefix}:p*}}:[co]*"
+
+
+def opt_outs_of_key(key: str, prefix: str = PREFIX) -> tuple[str, ...]:
+    """For a conversation's hash, it and its opt-out key; for an opt-out key, it alone;
+    for any other key, nothing."""
+    head = f"{prefix}:{{{prefix}:p"
+    number, found, rest = key.removeprefix(head).partition("}:")
+    if not (key.startswith(head) and found and number.isascii() and number.isdigit()):
+        return ()
+    if rest.startswith("c:") and len(rest) > 2:
+        return key, Keys(f"{head}{number}}}").opt_out(rest[2:])
+    digest = rest.removeprefix("optout:")
+    if rest.startswith("optout:") and len(digest) == 64 and set(digest) <= set(HEX):
+        return (key,)
+    return ()
 
 
 def opt_outs_kept_key(prefix: str = PREFIX) -> str:

@@ -27,7 +27,7 @@ from bot.store.codec import (
     timer_member,
 )
 from bot.store.core import StoreCore
-from bot.store.keys import conversation_keys, opt_out_of_conversation, opt_outs_kept_key
+from bot.store.keys import opt_out_keys, opt_outs_kept_key, opt_outs_of_key
 from bot.store.lua import evalsha, queue_script
 from bot.store.streams import Lane
 
@@ -103,30 +103,32 @@ class Steps(StoreCore):
         return OptOuts(everything=flags[0] == b"1", marketing=marketing)
 
     async def keep_opt_outs(self) -> int:
-        """Once per deployment (a key says it was done): each conversation stored before
-        steps wrote their customer's opt-out key, that of an opted-out customer, gets it,
-        so that their opt-out outlives it too. Reads the keyspace once (SCAN); how many
-        were written."""
+        """Once per deployment (a key says it was done), for what an earlier version stored:
+        each conversation's opt-out key is set to what its hash says (steps keep the two
+        equal from then on), and an opt-out key standing alone (an erasure's) is kept
+        `opt_out_ttl` from now. Reads the keyspace once (SCAN); how many conversations'
+        keys it set."""
         done = opt_outs_kept_key(self.prefix)
         if await self.redis.exists(done):
             return 0
         await self.load_scripts()  # not the coalescer's: a pass of its own, not per message
         written, batch = 0, []
-        async for raw in self.redis.scan_iter(match=conversation_keys(self.prefix), count=1000):
-            batch.append(text(raw))
+        async for raw in self.redis.scan_iter(match=opt_out_keys(self.prefix), count=1000):
+            if keys := opt_outs_of_key(text(raw), self.prefix):
+                batch.append(keys)
             if len(batch) == KEEP_BATCH:
                 written, batch = written + await self._keep_opt_outs(batch), []
         written += await self._keep_opt_outs(batch)
         await self.redis.set(done, "1")
         return written
 
-    async def _keep_opt_outs(self, conversations: list[str]) -> int:
-        if not conversations:
+    async def _keep_opt_outs(self, batch: list[tuple[str, ...]]) -> int:
+        if not batch:
             return 0
         script = self.script("keep_opt_out")
         async with self.redis.pipeline(transaction=False) as pipe:
-            for key in conversations:
-                queue_script(pipe, script, [key, opt_out_of_conversation(key)], self.opt_out_ttl)
+            for keys in batch:
+                queue_script(pipe, script, list(keys), self.opt_out_ttl)
             return sum(map(int, await pipe.execute()))
 
     async def commit(

@@ -469,7 +469,11 @@ def _built_in_languages(catalog: Catalog, tree: Any) -> list[Finding]:
         texts.insert(0, (("reprompt",), defaults.reprompt))
     found = []
     for where, value in texts:
-        langs = {_primary(x) for x in value} if isinstance(value, dict) else {defaults.language}
+        langs = (
+            {_primary(x) for x in value}
+            if isinstance(value, dict)
+            else {_primary(defaults.language)}
+        )
         if missing := sorted(spoken - langs):
             some = ", ".join(f"`{x}`" for x in missing)
             found.append(Finding(
