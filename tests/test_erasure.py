@@ -16,7 +16,7 @@ from bot.model import Inbound
 from bot.store import Accepted, event_to_json
 from bot.store.keys import opt_outs_kept_key
 from bot.store.steps import OptOuts
-from bot.web.keys import STORE
+from bot.web.keys import RUNTIME, STORE
 from tests.conftest import AppFactory
 from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound, owning_store
 
@@ -402,3 +402,30 @@ async def test_the_upgrade_pass_mends_and_keeps_longer_what_an_earlier_version_k
     assert await redis.exists(store.keys_for(started).opt_out(started)) == 0
     assert await redis.ttl(store.keys_for(erased).opt_out(erased)) > week
     assert await redis.ttl(store.keys_for(back).opt_out(back)) > week
+
+
+async def test_a_stop_waiting_in_the_inbox_when_the_conversation_is_erased_still_holds(
+    make_client: AppFactory, redis: Redis
+) -> None:
+    """The customer's STOP is accepted, and the conversation erased before a step took it
+    (a backlog): the erasure takes the STOP's text with the rest, and keeps the opt-out it
+    made, as the flows would have. A START after it, waiting too, undoes it."""
+    client = await make_client(api_keys=API_KEY)
+    store = client.app[STORE]
+    await client.app[RUNTIME].stop(drain_seconds=0)  # nothing steps: the events wait
+    for n, words in enumerate(["hi", "STOP"]):
+        event = Inbound(f"m-{n}", n + 1, "text", words)
+        assert all(await store.accept([Accepted(CONV, f"cams:m-{n}", event_to_json(event))]))
+    erased = await erase(client)
+    assert (erased["inbox"], erased["opt_out_kept"]) == (2, True)
+    assert await redis.get(store.keys_for(CONV).opt_out(CONV)) == b"1"
+    assert CUSTOMER.encode() not in await keyspace(redis)
+    resp = await client.post(
+        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
+    )
+    assert resp.status == 409, await resp.text()
+    start = Inbound("m-2", 3, "text", "START")
+    assert all(await store.accept([Accepted(CONV, "cams:m-2", event_to_json(start))]))
+    erased = await erase(client)
+    assert (erased["inbox"], erased["opt_out_kept"]) == (1, False)
+    assert await redis.exists(store.keys_for(CONV).opt_out(CONV)) == 0

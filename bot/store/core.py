@@ -15,10 +15,11 @@ from typing import Any
 
 from redis.commands.core import AsyncScript
 
-from bot.model import OPT_OUT_TTL
+from bot.model import OPT_OUT_TTL, Conversation
 from bot.store import lua
 from bot.store.client import RedisClient
 from bot.store.coalesce import Coalescer, Command
+from bot.store.codec import conversation_from_hash, opt_outs_of_value
 from bot.store.keys import PREFIX, Keys, partition_of, stats_key
 
 # Scripts of the store itself (the rate limit's log has its own: bot/store/permits.py).
@@ -68,6 +69,18 @@ class StoreCore:
         self._keys = [Keys.of(p, prefix) for p in range(partitions)]
         self._scripts = {name: lua.register(redis, name) for name in STORE_SCRIPTS}
         self._coalescer: Coalescer | None = None
+
+    async def load(self, conv_id: str) -> Conversation:
+        """The stored conversation; a new one if there is none, opted out (of everything or
+        of marketing) when the customer was: the opt-out key outlives the conversation."""
+        k = self.keys_for(conv_id)
+        raw: dict[bytes, bytes] = await self.redis.hgetall(k.conv(conv_id))  # type: ignore[assignment]
+        if not raw:
+            kept: Any = await self.redis.get(k.opt_out(conv_id))
+            if kept is not None:
+                everything, marketing = opt_outs_of_value(kept)
+                return Conversation(opted_out=everything, marketing_opted_out=marketing)
+        return conversation_from_hash(raw)
 
     def script(self, name: str) -> AsyncScript:
         return self._scripts[name]

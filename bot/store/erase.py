@@ -4,15 +4,19 @@ honoured wherever the conversation's own flag was."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store.codec import conversation_from_hash, text, timer_member
+from bot.model import Conversation
+from bot.store.codec import opt_out_value, text, timer_member
 from bot.store.core import StoreCore
 from bot.store.keys import campaigns_key
 from bot.store.lua import evalsha
 
 TRIES = 5  # reads of the conversation, should steps keep changing it under the erasure
+# The conversation after the events still waiting for it (a customer's STOP among them).
+Settle = Callable[[Conversation, Sequence[str]], Conversation]
 SCAN_COUNT = 1000
 
 
@@ -36,14 +40,22 @@ class Erased:
 
 
 class Erasure(StoreCore):
-    async def erase(self, conv_id: str) -> Erased:
-        """Erase a conversation: idempotent (erasing nothing answers zeros)."""
+    async def erase(self, conv_id: str, settle: Settle | None = None) -> Erased:
+        """Erase a conversation: idempotent (erasing nothing answers zeros). The customer's
+        opt-out is kept as it stands once the events still waiting for the conversation in
+        the inbox are counted: `settle` takes the conversation and those events (as stored)
+        and gives the conversation after them (a STOP among them holds); without it, as
+        the conversation stands. Reads the partition's inbox for them."""
         k = self.keys_for(conv_id)
         # Off every campaign's queue first: no campaign starts the customer again after.
         campaigns = await self._forget_recipient(conv_id)
         for _ in range(TRIES):
-            raw: Any = await self.redis.hgetall(k.conv(conv_id))
-            conv = conversation_from_hash(raw)
+            conv = await self.load(conv_id)
+            inbox: Any = await self.redis.xrange(k.inbox)
+            waiting = [
+                (text(i), text(f[b"e"])) for i, f in inbox if f.get(b"c") == conv_id.encode()
+            ]
+            after = settle(conv, [e for _, e in waiting]) if settle is not None else conv
             # The delivery records are named by the conversation's task ids: found by a
             # SCAN, which reads the keyspace (SCAN_COUNT keys a round trip).
             pattern = k.messages_of(conv_id)
@@ -57,7 +69,8 @@ class Erasure(StoreCore):
                     [k.conv(conv_id), k.history(conv_id), k.conversations, k.timers, k.inbox,
                      k.outbox, k.calls, k.dead, k.opt_out(conv_id), k.campaign_outbox,
                      *record_keys],
-                    conv.version, conv_id, self.opt_out_ttl, len(members), *members,
+                    conv.version, conv_id, self.opt_out_ttl, opt_out_value(after),
+                    len(waiting), *(i for i, _ in waiting), len(members), *members,
                 )
             )  # fmt: skip
             if res != -1:

@@ -24,7 +24,7 @@ from bot.store.coalesce import Command
 # `scripts/opt_outs.lua` (`opt_out_of`).
 LIBRARIES = {
     "history": frozenset({"commit", "status", "finish_send"}),
-    "opt_outs": frozenset({"erase", "campaign_release", "keep_opt_out"}),
+    "opt_outs": frozenset({"campaign_release", "keep_opt_out"}),
 }
 
 # Every script, by the name of its file (`scripts/NAME.lua`).

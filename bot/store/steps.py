@@ -14,7 +14,6 @@ from bot.store.codec import (
     FlowCount,
     campaign_state,
     conversation_fields,
-    conversation_from_hash,
     event_to_json,
     flow_count_field,
     history_event,
@@ -74,18 +73,6 @@ class OptOuts:
 
 
 class Steps(StoreCore):
-    async def load(self, conv_id: str) -> Conversation:
-        """The stored conversation; a new one if there is none, opted out (of everything or
-        of marketing) when the customer was: the opt-out key outlives the conversation."""
-        k = self.keys_for(conv_id)
-        raw: dict[bytes, bytes] = await self.redis.hgetall(k.conv(conv_id))  # type: ignore[assignment]
-        if not raw:
-            kept: Any = await self.redis.get(k.opt_out(conv_id))
-            if kept is not None:
-                everything, marketing = opt_outs_of_value(kept)
-                return Conversation(opted_out=everything, marketing_opted_out=marketing)
-        return conversation_from_hash(raw)
-
     async def opted_out(self, conv_id: str) -> bool:
         return (await self.opt_outs(conv_id)).everything
 

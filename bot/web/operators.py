@@ -6,21 +6,30 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 
 from bot.errors import BadRequest, Conflict, NotFound
+from bot.flows.engine import Engine
 from bot.log import shown
-from bot.model import DEFAULT_ACCOUNT, ConversationRef, HistoryEntry, HistoryKind
-from bot.store import ConversationQuery, DeadEntry, Found
+from bot.model import (
+    DEFAULT_ACCOUNT,
+    Conversation,
+    ConversationRef,
+    HistoryEntry,
+    HistoryKind,
+    StepContext,
+)
+from bot.store import ConversationQuery, DeadEntry, Found, event_from_json
 from bot.store.directory import Cursor
+from bot.store.erase import Settle
 from bot.web.api import authorize, conversation_id, is_conversation_id
 from bot.web.body import expect_body
 from bot.web.deadline import redis_bound
-from bot.web.keys import ACCOUNTS, CATALOG, STORE
+from bot.web.keys import ACCOUNTS, CATALOG, CLOCK, STORE
 from bot.wire import is_text
 
 log = logging.getLogger("bot.web.operators")
@@ -215,13 +224,37 @@ async def message(request: web.Request) -> web.Response:
 # -- erasure ---------------------------------------------------------------------------------
 
 
+def settle_waiting(app: web.Application, conv_id: str) -> Settle:
+    """The conversation after the events still waiting for it in the inbox, as the flows
+    would take them: what an erasure keeps of the customer's opt-outs (a STOP written just
+    before the erasure holds). An event the engine cannot take changes nothing."""
+    engine = Engine(app[CATALOG].current)
+    ref = ConversationRef.parse(conv_id)
+    ctx = StepContext(conv_id=conv_id, customer=ref.customer, channel=ref.channel)
+    now_ms = int(app[CLOCK]() * 1000)
+
+    def step(conv: Conversation, raw: str) -> Conversation:
+        try:
+            return engine.step(conv, event_from_json(raw), now_ms, ctx).conversation
+        except Exception:  # a dead letter to be: the erasure takes it, as the others
+            log.warning("an event waiting for an erased conversation could not be read")
+            return conv
+
+    def settle(conv: Conversation, events: Sequence[str]) -> Conversation:
+        for raw in events:
+            conv = step(conv, raw)
+        return conv
+
+    return settle
+
+
 async def erase(request: web.Request) -> web.Response:
     """`DELETE /v1/conversations/{conversation}`: erase a customer's conversation, as they
     may ask; what was erased. Idempotent."""
     authorize(request)
     conv_id = conversation_id(request)
     async with redis_bound(request):
-        erased = await request.app[STORE].erase(conv_id)
+        erased = await request.app[STORE].erase(conv_id, settle_waiting(request.app, conv_id))
     log.info("conversation erased on request (%d history entries)", erased.history)
     return web.json_response({"conversation": conv_id, "erased": asdict(erased)})
 

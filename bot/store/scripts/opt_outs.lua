@@ -1,5 +1,5 @@
 -- Not a script of its own: the scripts that read a customer's opt-outs from their
--- conversation (erase, campaign_release, keep_opt_out) start with it. The conversation
+-- conversation (campaign_release, keep_opt_out) start with it. The conversation
 -- hash `conv`'s opt-outs in the opt-out key's form: `1` (STOP), `m` (STOP MARKETING, among
 -- the flags of `cp`: codec.campaign_field), `1m`, or '' for none; false when there is no
 -- conversation (its `o` field is always written).

@@ -271,7 +271,9 @@ async def erase(request: web.Request) -> web.Response:
     if form.get("confirm") != "erase":
         raise BadRequest("tick the box to confirm the erasure")
     async with redis_bound(request):
-        erased = await request.app[STORE].erase(conv_id)
+        erased = await request.app[STORE].erase(
+            conv_id, operators.settle_waiting(request.app, conv_id)
+        )
     log.info("conversation erased from the console (%d history entries)", erased.history)
     raise web.HTTPSeeOther(f"{PREFIX}/conversations?done=erased")
 
