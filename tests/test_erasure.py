@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
@@ -56,6 +57,16 @@ async def erase(client: TestClient[Any, Any]) -> dict[str, Any]:
     assert body["conversation"] == CONV
     erased: dict[str, Any] = body["erased"]
     return erased
+
+
+async def survey(
+    client: TestClient[Any, Any], headers: dict[str, str] | None = None
+) -> ClientResponse:
+    """The business triggers the survey for the customer (202, or 409 when opted out)."""
+    return await client.post(
+        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"},
+        headers={**AUTH, **(headers or {})},
+    )  # fmt: skip
 
 
 async def test_after_an_erasure_nothing_in_redis_holds_the_number_or_the_words(
@@ -113,9 +124,7 @@ async def test_an_opt_out_survives_its_erasure_as_a_hash_and_is_honoured(
     erased = await erase(client)
     assert erased["opt_out_kept"] is True
     assert CUSTOMER.encode() not in await keyspace(redis)
-    resp = await client.post(
-        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
-    )
+    resp = await survey(client)
     assert resp.status == 409, await resp.text()
     assert "opted out" in (await resp.json())["msg"]
     # The customer writes again: the new conversation starts opted out, as the old one was.
@@ -126,9 +135,7 @@ async def test_an_opt_out_survives_its_erasure_as_a_hash_and_is_honoured(
     # START opts them back in: the kept opt-out no longer stands for their conversation.
     assert (await client.post(RECEIPTS, json=[inbound("START", customer=CUSTOMER)])).status == 200
     await fake_cams.recorder.wait_for(2)
-    resp = await client.post(
-        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
-    )
+    resp = await survey(client)
     assert resp.status == 202, await resp.text()
 
 
@@ -151,9 +158,7 @@ async def test_an_opt_out_of_marketing_survives_its_erasure_too(
     erased = await erase(client)
     assert erased["opt_out_kept"] is False  # not of everything
     assert CUSTOMER.encode() not in await keyspace(redis)
-    resp = await client.post(
-        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
-    )
+    resp = await survey(client)
     assert resp.status == 202, await resp.text()
     await eventually(marketing_out)
 
@@ -235,9 +240,7 @@ async def test_an_opt_out_outlives_its_forgotten_conversation(
     await redis.pexpire(conv_key, 1)  # forgotten, as BOT_CONVERSATION_TTL would
     await eventually(lambda: _holds(redis, conv_key, None))
 
-    resp = await client.post(
-        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
-    )
+    resp = await survey(client)
     assert resp.status == 409, await resp.text()
     assert await store.opted_out(CONV) is True  # what Tencent's before-send asks
     assert await store.opt_outs(CONV) == OptOuts(everything=True, marketing=False, gone=True)
@@ -255,9 +258,7 @@ async def test_an_opt_out_outlives_its_forgotten_conversation(
     assert (await client.post(RECEIPTS, json=[inbound("START", customer=CUSTOMER)])).status == 200
     await fake_cams.recorder.wait_for(2)
     await eventually(lambda: _holds(redis, kept, None))
-    resp = await client.post(
-        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
-    )
+    resp = await survey(client)
     assert resp.status == 202, await resp.text()
 
 
@@ -368,10 +369,7 @@ async def test_the_upgrade_pass_skips_keys_that_only_look_like_conversations(
     store = client.app[STORE]
     done = opt_outs_kept_key()
     await eventually(lambda: redis.exists(done))
-    resp = await client.post(
-        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"},
-        headers={**AUTH, "Idempotency-Key": "order-1}:c:x"},
-    )  # fmt: skip
+    resp = await survey(client, {"Idempotency-Key": "order-1}:c:x"})
     assert resp.status == 202, await resp.text()
     old = f"cams:whatsapp:{BUSINESS}:8613900000101"
     await redis.hset(store.keys_for(old).conv(old), mapping={"v": "3", "o": "1", "cp": ""})
@@ -420,9 +418,7 @@ async def test_a_stop_waiting_in_the_inbox_when_the_conversation_is_erased_still
     assert (erased["inbox"], erased["opt_out_kept"]) == (2, True)
     assert await redis.get(store.keys_for(CONV).opt_out(CONV)) == b"1"
     assert CUSTOMER.encode() not in await keyspace(redis)
-    resp = await client.post(
-        "/v1/intents/csat_survey", json={"customer": f"+{CUSTOMER}"}, headers=AUTH
-    )
+    resp = await survey(client)
     assert resp.status == 409, await resp.text()
     start = Inbound("m-2", 3, "text", "START")
     assert all(await store.accept([Accepted(CONV, "cams:m-2", event_to_json(start))]))
