@@ -243,7 +243,7 @@ async def test_an_opt_out_outlives_its_forgotten_conversation(
     resp = await survey(client)
     assert resp.status == 409, await resp.text()
     assert await store.opted_out(CONV) is True  # what Tencent's before-send asks
-    assert await store.opt_outs(CONV) == OptOuts(everything=True, marketing=False, gone=True)
+    assert await store.opt_outs(CONV) == OptOuts(everything=True, marketing=False)
     assert (await erase(client))["opt_out_kept"] is True  # nothing else left to erase
     assert await redis.get(kept) == b"1"
     assert (await client.post(RECEIPTS, json=[inbound("hi", customer=CUSTOMER)])).status == 200

@@ -68,8 +68,6 @@ FLOW_COUNTS_DAYS = 8  # the flows' counts are kept: a window of up to 7 days, an
 class OptOuts:
     everything: bool
     marketing: bool
-    # No conversation: forgotten or erased; the opt-outs are its opt-out key's.
-    gone: bool = False
 
 
 class Steps(StoreCore):
@@ -85,7 +83,7 @@ class Steps(StoreCore):
         if flags[2] is None:
             kept: Any = await self.coalescer().execute("GET", k.opt_out(conv_id))
             everything, marketing = opt_outs_of_value(kept or b"")
-            return OptOuts(everything=everything, marketing=marketing, gone=True)
+            return OptOuts(everything=everything, marketing=marketing)
         marketing = campaign_state(text(flags[1] or b""))["marketing_opted_out"]
         return OptOuts(everything=flags[0] == b"1", marketing=marketing)
 
