@@ -17,7 +17,7 @@ from bot.model import Inbound
 from bot.store import Accepted, event_to_json
 from bot.store.keys import opt_outs_kept_key
 from bot.store.steps import OptOuts
-from bot.web.keys import RUNTIME, STORE
+from bot.web.keys import CATALOG, RUNTIME, STORE
 from tests.conftest import AppFactory
 from tests.support import BUSINESS, RECEIPT_TOKEN, CamsServer, eventually, inbound, owning_store
 
@@ -425,3 +425,52 @@ async def test_a_stop_waiting_in_the_inbox_when_the_conversation_is_erased_still
     erased = await erase(client)
     assert (erased["inbox"], erased["opt_out_kept"]) == (1, False)
     assert await redis.exists(store.keys_for(CONV).opt_out(CONV)) == 0
+
+
+async def test_an_erasure_outpaced_by_the_customer_is_503_then_done(
+    make_client: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The customer writes each time the erasure has read (a backlog: nothing steps): the
+    erasure reads again, and after its tries answers 503 with Retry-After, never 500; asked
+    again when the customer is quiet, it is done."""
+    client = await make_client(api_keys=API_KEY)
+    store = client.app[STORE]
+    await client.app[RUNTIME].stop(drain_seconds=0)
+    script, written = store.script, 0
+
+    def waiting_then_the_customer_writes(name: str) -> Any:
+        async def run(**kwargs: Any) -> Any:
+            nonlocal written
+            found = await script(name)(**kwargs)
+            event = Inbound(f"w-{written}", written + 1, "text", "hello?")
+            await store.accept([Accepted(CONV, f"cams:w-{written}", event_to_json(event))])
+            written += 1
+            return found
+
+        return run if name == "waiting" else script(name)
+
+    monkeypatch.setattr(store, "script", waiting_then_the_customer_writes)
+    resp = await client.delete(f"/v1/conversations/{CONV}", headers=AUTH)
+    assert resp.status == 503, await resp.text()
+    assert "Retry-After" in resp.headers
+    assert written > 1
+    monkeypatch.setattr(store, "script", script)
+    assert (await erase(client))["inbox"] == written
+
+
+async def test_erasures_leave_the_flows_machines_as_they_found_them(
+    make_client: AppFactory,
+) -> None:
+    """Each erasure steps a copy of the conversation through its waiting events with the
+    runtime's engine: the flows' shared machines gain no model per erasure."""
+    client = await make_client(api_keys=API_KEY)
+    store = client.app[STORE]
+    await client.app[RUNTIME].stop(drain_seconds=0)
+    flows = client.app[CATALOG].current.flows.values()
+    counts = []
+    for n in range(5):
+        event = Inbound(f"m-{n}", n + 1, "text", "hi")
+        assert all(await store.accept([Accepted(CONV, f"cams:m-{n}", event_to_json(event))]))
+        assert (await erase(client))["inbox"] == 1
+        counts.append(sum(len(f.machine.models) for f in flows))
+    assert len(set(counts)) == 1, counts

@@ -608,6 +608,26 @@ async def test_a_customer_erased_after_a_call_leaves_no_key_naming_them(
     assert customer.encode() not in await keyspace(redis)
 
 
+async def test_a_customer_who_comes_back_after_their_erasure_gets_the_calls_answer(
+    start_app: AppStarter,
+    lookup: CompiledCatalog,
+    business: Business,
+    fake_cams: CamsServer,
+) -> None:
+    """Erased, then back within the day at the same call state (the same visit of a new
+    conversation): the second call's outcome is not taken for a repeat of the first."""
+    customer = "8613900000203"
+    client = await start_app(lookup, secrets={"TOKEN": "s3cret", "ORDERS": business.url})
+    await trigger(client, "lookup", customer, {"order": "A1"})
+    await fake_cams.recorder.wait_for(1)
+    resp = await client.delete(f"/v1/conversations/{conv_of(customer)}", headers=AUTH)
+    assert resp.status == 200, await resp.text()
+    await trigger(client, "lookup", customer, {"order": "A1"})
+    await fake_cams.recorder.wait_for(2)
+    assert len(business.seen) == 2
+    assert said(fake_cams) == ["Order A1 is shipped, arriving Friday."] * 2
+
+
 async def test_flows_naming_a_secret_that_is_not_set_do_not_start(
     start_app: AppStarter, lookup: CompiledCatalog, business: Business
 ) -> None:

@@ -115,9 +115,10 @@ class CallWorker(Consumer):
             event = CallResult(
                 f"call:{visit}", self.clock_ms(), visit, outcome, status, body, entry.space
             )
-            # Deduplicated by a key that names the conversation by a digest, not the
-            # customer's number: an erasure need not find it.
-            dedup = f"call:{task_prefix(entry.conv_id)}:{visit}"
+            # Deduplicated by the call's own entry (a conversation that comes back after its
+            # erasure starts its visits again), named by a digest, not the customer's
+            # number: an erasure need not find it.
+            dedup = f"call:{task_prefix(entry.conv_id)}:{entry.entry_id}"
             result = Accepted(entry.conv_id, dedup, event_to_json(event))
         await self.store.finish_call(self.partition, entry, result)
 

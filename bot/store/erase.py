@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.errors import StoreUnavailable
 from bot.model import Conversation
 from bot.store.codec import opt_out_value, text, timer_member
 from bot.store.core import StoreCore
@@ -50,18 +51,18 @@ class Erasure(StoreCore):
         # Off every campaign's queue first: no campaign starts the customer again after.
         campaigns = await self._forget_recipient(conv_id)
         for _ in range(TRIES):
-            conv = await self.load(conv_id)
-            inbox: Any = await self.redis.xrange(k.inbox)
-            waiting = [
-                (text(i), text(f[b"e"])) for i, f in inbox if f.get(b"c") == conv_id.encode()
-            ]
-            after = settle(conv, [e for _, e in waiting]) if settle is not None else conv
             # The delivery records are named by the conversation's task ids: found by a
             # SCAN, which reads the keyspace (SCAN_COUNT keys a round trip).
             pattern = k.messages_of(conv_id)
             record_keys = [
                 key async for key in self.redis.scan_iter(match=pattern, count=SCAN_COUNT)
             ]
+            # Last before the script, which refuses if they changed: the conversation and
+            # its events waiting in the inbox (walked in Redis: only its own come back).
+            conv = await self.load(conv_id)
+            found: Any = await self.script("waiting")(keys=[k.inbox], args=[conv_id])
+            waiting = [(text(i), text(e)) for i, e in zip(found[::2], found[1::2], strict=True)]
+            after = settle(conv, [e for _, e in waiting]) if settle is not None else conv
             members = [timer_member(conv_id, conv.visit, t.name) for t in conv.timers]
             res: Any = await self.coalescer().execute(
                 *evalsha(
@@ -81,7 +82,8 @@ class Erasure(StoreCore):
                     conversation, history, timers, inbox, outbox, calls, dead, records,
                     bool(kept), campaigns,
                 )  # fmt: skip
-        raise RuntimeError(f"the conversation kept changing under its erasure ({TRIES} tries)")
+        # A customer writing faster than an erasure reads: ask again (503, Retry-After).
+        raise StoreUnavailable(f"the conversation kept changing under its erasure ({TRIES} tries)")
 
     async def _forget_recipient(self, conv_id: str) -> int:
         """The conversation's customer erased from every campaign kept (in its partition's

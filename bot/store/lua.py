@@ -50,6 +50,7 @@ SCRIPTS = (
     "campaign_cap",
     "campaign_due",
     "keep_opt_out",
+    "waiting",
 )
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from aiohttp import web
 
 from bot.errors import BadRequest, Conflict, NotFound
-from bot.flows.engine import Engine
 from bot.log import shown
 from bot.model import (
     DEFAULT_ACCOUNT,
@@ -29,7 +28,7 @@ from bot.store.erase import Settle
 from bot.web.api import authorize, conversation_id, is_conversation_id
 from bot.web.body import expect_body
 from bot.web.deadline import redis_bound
-from bot.web.keys import ACCOUNTS, CATALOG, CLOCK, STORE
+from bot.web.keys import ACCOUNTS, CATALOG, CLOCK, RUNTIME, STORE
 from bot.wire import is_text
 
 log = logging.getLogger("bot.web.operators")
@@ -228,7 +227,7 @@ def settle_waiting(app: web.Application, conv_id: str) -> Settle:
     """The conversation after the events still waiting for it in the inbox, as the flows
     would take them: what an erasure keeps of the customer's opt-outs (a STOP written just
     before the erasure holds). An event the engine cannot take changes nothing."""
-    engine = Engine(app[CATALOG].current)
+    engine = app[RUNTIME].engine  # the flows in force; its steps never await
     ref = ConversationRef.parse(conv_id)
     ctx = StepContext(conv_id=conv_id, customer=ref.customer, channel=ref.channel)
     now_ms = int(app[CLOCK]() * 1000)
