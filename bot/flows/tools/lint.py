@@ -433,15 +433,22 @@ def _primary(lang: str) -> str:
     return lang.replace("_", "-").split("-")[0].lower()
 
 
+def _written(catalog: Catalog, flow: str) -> set[str]:
+    """The languages (primary subtags) of the texts a flow's customers read; one written
+    without languages is in the default one."""
+    default = [catalog.flows.defaults.language]
+    return {_primary(lang) for state in catalog.flows.flows[flow].states.values()
+            for _, value in _customer_texts(state)
+            for lang in (value if isinstance(value, dict) else default)}  # fmt: skip
+
+
 def _spoken(catalog: Catalog, flows: Iterable[str]) -> set[str]:
-    """The languages (primary subtags) customers of `flows` read: of their texts (one
-    written without languages is in the default one) and of the numbers they answer."""
+    """The languages (primary subtags) customers of `flows` read: of their texts and of
+    the numbers they answer, and the default one."""
     defaults = catalog.flows.defaults
     spoken = {_primary(defaults.language)}
     for name in flows:
-        for state in catalog.flows.flows[name].states.values():
-            for _, value in _customer_texts(state):
-                spoken |= {_primary(x) for x in value} if isinstance(value, dict) else set()
+        spoken |= _written(catalog, name)
         spoken |= {_primary(n.language) for n in catalog.flows.numbers.values()
                    if n.language and (n.inbound_flow or defaults.inbound_flow) == name}  # fmt: skip
     return spoken
@@ -509,12 +516,8 @@ def _numbers_languages(catalog: Catalog, tree: Any) -> list[Finding]:
         flow = number.inbound_flow or defaults.inbound_flow
         if flow is None or flow not in catalog.flows.flows:
             continue
-        spoken: set[str] = set()
-        for state in catalog.flows.flows[flow].states.values():
-            for _, value in _customer_texts(state):
-                spoken |= set(value) if isinstance(value, dict) else {defaults.language}
-        primary = lang.split("_")[0].split("-")[0]
-        if spoken and not any(s.split("_")[0].split("-")[0] == primary for s in spoken):
+        spoken = _written(catalog, flow)
+        if spoken and _primary(lang) not in spoken:
             where = "language" if number.language else "number"
             found.append(Finding(
                 catalog.flows_path, line_of(tree, ("numbers", name, where)), "warning",
